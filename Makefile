@@ -1,0 +1,53 @@
+# sanji — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROTOS := $(shell find proto -name '*.proto')
+
+.PHONY: run stop test unit lint proto bench services venv clean k8s-validate
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || PY=python3; test -d $(VENV) || $${PY:-$(PY)} -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@# the code runs from the checkout: put it and the generated protobuf code on the venv's path
+	@echo "$(CURDIR)" > $$($(BIN)/python -c 'import sysconfig;print(sysconfig.get_paths()["purelib"])')/sanji-checkout.pth
+	@echo "$(CURDIR)/gen" >> $$($(BIN)/python -c 'import sysconfig;print(sysconfig.get_paths()["purelib"])')/sanji-checkout.pth
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+gen/.stamp: $(PROTOS) $(STAMP) infra/local/gen_proto.py
+	$(BIN)/python infra/local/gen_proto.py
+	@touch gen/.stamp
+
+proto: gen/.stamp
+
+# PostgreSQL and RabbitMQ: installed and started when missing, used as they are when running.
+services:
+	bash infra/local/ensure-services.sh
+
+run: proto services
+	$(BIN)/python -m infra.local.run
+
+stop:
+	$(BIN)/python -m infra.local.run --stop
+
+test: proto services
+	$(BIN)/python -m pytest
+
+unit: proto
+	$(BIN)/python -m pytest -m "not e2e" shared services/*/tests/test_domain*.py
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: proto services
+	$(BIN)/python -m tests.bench
+
+k8s-validate: venv
+	$(BIN)/kubernetes-validate --strict k8s/*.yaml
+
+clean:
+	rm -rf gen .run

@@ -1,0 +1,282 @@
+"""Database access: engines, the unit of work that binds the tenant to each transaction, and the
+migration helpers that create row-level-security policies.
+
+Walls (DESIGN §3): the tenant comes from the verified principal only; each transaction binds it with
+a transaction-scoped `set_config('app.tenant', …, true)` so a pooled connection cannot leak it; every
+tenant table has RLS with FORCE ROW LEVEL SECURITY, and the application role owns no table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import pathlib
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from opentelemetry import propagate
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from shared.tenancy import DivisionCode, Principal
+
+OUTBOX_CHANNEL = "sanji_outbox"
+
+
+def make_engine(url: str, *, pool_size: int = 10, application_name: str = "sanji") -> Engine:
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"application_name": application_name},
+    )
+    return engine
+
+
+def event_type_of(message: Message) -> str:
+    """ItemPublished → item_published (the routing key and the event's name)."""
+    name = message.DESCRIPTOR.name
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+def message_to_json(message: Message) -> str:
+    """proto3 JSON with the proto field names (snake_case), as nameko subscribers expect dicts."""
+    return json_format.MessageToJson(message, preserving_proto_field_name=True, indent=None,
+                                     always_print_fields_with_no_presence=True)
+
+
+@dataclass
+class PendingEvent:
+    event_id: uuid.UUID
+    event_type: str
+    body: str
+    tenant: str
+    correlation_id: str | None
+    event_version: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class UnitOfWork:
+    """One transaction, bound to one tenant, that also carries the events it produces.
+
+    The handler owns it: `with db.unit_of_work(principal) as uow: …; uow.commit()`. Repositories
+    use `uow.session` and never commit. Events recorded with `emit` are written to this service's
+    outbox inside the same transaction, so a change and its events commit or vanish together.
+    """
+
+    def __init__(self, db: Database, tenant: str, *, subtree: bool, public: bool):
+        self._db = db
+        self.tenant = tenant
+        self.subtree = subtree
+        self.public = public
+        self.session: Session | None = None
+        self.events: list[PendingEvent] = []
+        self._committed = False
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = Session(self._db.engine, expire_on_commit=False, autoflush=True)
+        self.session.begin()
+        self.session.execute(
+            text("SELECT set_config('app.tenant', :t, true), set_config('app.subtree', :s, true),"
+                 " set_config('app.public', :p, true)"),
+            {"t": self.tenant, "s": "on" if self.subtree else "off", "p": "on" if self.public else "off"},
+        )
+        return self
+
+    def emit(self, message: Message, *, correlation_id: str | None = None, tenant: str | None = None,
+             event_version: int = 1) -> PendingEvent:
+        headers: dict[str, str] = {}
+        propagate.inject(headers)  # traceparent of the span that made the change
+        ev = PendingEvent(
+            event_id=uuid.uuid4(), event_type=event_type_of(message), body=message_to_json(message),
+            tenant=tenant or self.tenant, correlation_id=correlation_id, event_version=event_version,
+            headers={k: v for k, v in headers.items() if k in ("traceparent", "tracestate")},
+        )
+        self.events.append(ev)
+        return ev
+
+    def commit(self) -> None:
+        assert self.session is not None
+        if self.events:
+            self._write_outbox()
+            self.session.execute(text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', :s)"), {"s": self._db.schema})
+        self.session.commit()
+        self._committed = True
+
+    def _write_outbox(self) -> None:
+        assert self.session is not None
+        rows = [
+            {"id": ev.event_id, "exchange": f"{self._db.service}.events", "routing_key": ev.event_type,
+             "tenant": ev.tenant, "correlation_id": ev.correlation_id, "event_version": ev.event_version,
+             "body": ev.body, "headers": json.dumps(ev.headers)}
+            for ev in self.events
+        ]
+        self.session.execute(
+            text(f"INSERT INTO {self._db.schema}.outbox (id, exchange, routing_key, tenant, correlation_id,"
+                 " event_version, body, headers) VALUES (:id, :exchange, :routing_key, :tenant,"
+                 " :correlation_id, :event_version, :body, CAST(:headers AS jsonb))"),
+            rows,
+        )
+        self.events = []
+
+    def rollback(self) -> None:
+        if self.session is not None:
+            self.session.rollback()
+        self.events = []
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.session is not None
+        try:
+            if not self._committed:
+                self.session.rollback()
+        finally:
+            self.session.close()
+
+
+class Database:
+    """One service's view of PostgreSQL: its schema, reached through the application role."""
+
+    def __init__(self, engine: Engine, *, schema: str, service: str | None = None):
+        self.engine = engine
+        self.schema = schema
+        self.service = service or schema
+
+    @classmethod
+    def connect(cls, url: str, *, schema: str, service: str | None = None, pool_size: int = 10) -> Database:
+        return cls(make_engine(url, pool_size=pool_size, application_name=f"sanji-{service or schema}"),
+                   schema=schema, service=service)
+
+    def unit_of_work(self, principal: Principal | None = None, *, tenant: DivisionCode | str | None = None,
+                     subtree: bool | None = None) -> UnitOfWork:
+        """A transaction bound to the principal's tenant (or, for machine work, the given tenant).
+
+        Without either, the transaction is public: only rows the policies publish are visible and
+        nothing can be written to a tenant table.
+        """
+        if principal is not None:
+            code = str(principal.tenant)
+            sub = principal.reads_subtree if subtree is None else subtree
+            return UnitOfWork(self, code, subtree=sub, public=False)
+        if tenant is not None:
+            return UnitOfWork(self, str(tenant), subtree=bool(subtree), public=False)
+        return UnitOfWork(self, "", subtree=False, public=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# Migration helpers (used from each service's Alembic revisions; run as the owner role)
+# ---------------------------------------------------------------------------------------------
+
+_TENANT = "current_setting('app.tenant', true)"
+WRITE_PREDICATE = "{col} = " + _TENANT
+READ_PREDICATE = (
+    "({col} = " + _TENANT + " OR (current_setting('app.subtree', true) = 'on'"
+    " AND length(" + _TENANT + ") >= 2 AND {col} LIKE " + _TENANT + " || '%'))"
+)
+PUBLIC_MODE = "current_setting('app.public', true) = 'on'"
+
+
+def tenant_rls_statements(qualified_table: str, *, column: str = "tenant_code",
+                          extra_read: str | None = None, app_role: str = "sanji_app") -> list[str]:
+    """SQL that walls a table by tenant: RLS forced on the owner too, reads within the tenant (or
+    its subtree for supervision roles), writes only within it. `extra_read` widens reading only
+    (e.g. published catalogue rows are public information)."""
+    read = READ_PREDICATE.format(col=column)
+    if extra_read:
+        read = f"({read} OR ({extra_read}))"
+    write = WRITE_PREDICATE.format(col=column)
+    name = qualified_table.split(".")[-1]
+    return [
+        f"ALTER TABLE {qualified_table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {qualified_table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY {name}_read ON {qualified_table} FOR SELECT USING {read}",
+        f"CREATE POLICY {name}_insert ON {qualified_table} FOR INSERT WITH CHECK ({write})",
+        f"CREATE POLICY {name}_update ON {qualified_table} FOR UPDATE USING ({write}) WITH CHECK ({write})",
+        f"CREATE POLICY {name}_delete ON {qualified_table} FOR DELETE USING ({write})",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {qualified_table} TO {app_role}",
+    ]
+
+
+def messaging_tables_statements(schema: str, app_role: str = "sanji_app") -> list[str]:
+    """The outbox and inbox of one service. Infrastructure, not tenant data: no RLS; the tenant
+    travels in each row and in the envelope."""
+    return [
+        f"""CREATE TABLE {schema}.outbox (
+            seq bigserial PRIMARY KEY,
+            id uuid NOT NULL UNIQUE,
+            exchange text NOT NULL,
+            routing_key text NOT NULL,
+            tenant text NOT NULL,
+            correlation_id text,
+            event_version integer NOT NULL DEFAULT 1,
+            body text NOT NULL,
+            headers jsonb NOT NULL DEFAULT '{{}}'::jsonb,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            sent_at timestamptz,
+            attempts integer NOT NULL DEFAULT 0,
+            last_error text
+        )""",
+        f"CREATE INDEX outbox_unsent ON {schema}.outbox (seq) WHERE sent_at IS NULL",
+        f"""CREATE TABLE {schema}.inbox (
+            consumer text NOT NULL,
+            event_id uuid NOT NULL,
+            event_type text NOT NULL,
+            tenant text NOT NULL,
+            received_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (consumer, event_id)
+        )""",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.outbox, {schema}.inbox TO {app_role}",
+        f"GRANT USAGE, SELECT ON SEQUENCE {schema}.outbox_seq_seq TO {app_role}",
+    ]
+
+
+def run_migrations(migrations_dir: pathlib.Path, owner_url: str, schema: str) -> None:
+    """Upgrade one service's schema to head (Alembic, version table inside the schema)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("sqlalchemy.url", owner_url.replace("%", "%%"))
+    cfg.attributes["schema"] = schema
+    command.upgrade(cfg, "head")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@contextmanager
+def owner_connection(owner_url: str) -> Iterator[Any]:
+    eng = create_engine(owner_url)
+    try:
+        with eng.begin() as conn:
+            yield conn
+    finally:
+        eng.dispose()
+
+
+def instrument_engine(engine: Engine) -> None:
+    """SQL statements become child spans of the current trace."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(engine=engine)
+
+
+__all__ = ["Database", "UnitOfWork", "make_engine", "tenant_rls_statements", "messaging_tables_statements",
+           "run_migrations", "event_type_of", "message_to_json", "instrument_engine", "event"]
