@@ -1,0 +1,26 @@
+"""python -m gateway — the REST edge process."""
+
+import logging
+import sys
+
+import uvicorn
+
+from gateway.app import create_app, instrument
+from gateway.settings import GatewaySettings
+from shared.runner import configure_logging
+from shared.telemetry import setup_telemetry
+
+
+def main() -> int:
+    settings = GatewaySettings()
+    configure_logging(settings.log_level)
+    setup_telemetry("gateway", settings.otel_exporter, settings.otel_endpoint)
+    app = create_app(settings)
+    instrument(app)
+    logging.getLogger("sanji.gateway").info("gateway on http://%s:%d", settings.http_host, settings.http_port)
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Request bodies of the REST edge. Types are checked here (422 naming the field); the rules of the
+catalogue are checked by the catalogue service (also 422 naming the field)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MaterialIn(_Strict):
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    core: bool = False
+    waivable: bool = False
+    makeup_days: int = 0
+    copies: int = 1
+    form: str = ""
+    source: str = ""
+    sample: str = ""
+    notes: str = ""
+
+
+class ScenarioIn(_Strict):
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    description: str = ""
+    materials: list[MaterialIn] = []
+
+
+class FeeIn(_Strict):
+    fee_code: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    basis: str = ""
+    standard: str = ""
+
+
+class ElementsIn(_Strict):
+    """The standard elements of an item (三级十同)."""
+
+    name: str = Field(description="事项名称")
+    basic_code: str = Field(description="基本编码（按本省编码规则）")
+    implementation_code: str = ""
+    item_type: str = Field(description="事项类型，GB/T 39046：01 许可 … 20 公共服务")
+    exercise_level: str = Field(description="行使层级：4 县级、5 乡镇级、6 村级、7 分级")
+    case_kind: str = Field(description="办件类型：1 即办件、2 承诺件")
+    department: str
+    legal_basis: str
+    acceptance_conditions: str
+    targets: list[Literal["natural_person", "legal_person"]]
+    statutory_limit_days: int
+    promised_limit_days: int
+    scenarios: list[ScenarioIn] = []
+    fees: list[FeeIn] = []
+    keywords: list[str] = []
+    handling_place: str = ""
+    handling_hours: str = ""
+    consult_phone: str = ""
+    complaint_phone: str = ""
+    steps: list[str] = []
+    online: bool = False
+    max_trips: int = 1
+    joint: bool = False
+    joint_departments: list[str] = []
+
+
+class CreateItemIn(_Strict):
+    elements: ElementsIn
+
+
+class AdjustItemIn(_Strict):
+    elements: ElementsIn
+    reason: str = Field(description="调整理由")
+
+
+class CancelItemIn(_Strict):
+    reason: str = Field(description="取消理由")
+
+
+class DelegateItemIn(_Strict):
+    target_tenants: list[str] = Field(description="下级单位区划代码")
+    kind: Literal["delegated", "proxy"] = Field(description="delegated 下放；proxy 村级代办")
+    reason: str = ""

@@ -1,0 +1,166 @@
+"""Start and stop the platform's processes on loopback: the OIDC provider, the services, the gateway.
+
+Used by `make run` and by the end-to-end tests, so both exercise the same processes the same way.
+Each child is a process of its own, started with the settings in its environment, its output in
+<run_dir>/logs/<name>.log, its PID in <run_dir>/pids; stop() ends only those PIDs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Ports:
+    oidc: int = 8090
+    gateway: int = 8000
+    catalogue: int = 50051
+
+
+@dataclass
+class Platform:
+    run_dir: Path
+    env: dict[str, str]
+    ports: Ports = field(default_factory=Ports)
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def oidc_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.oidc}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    @property
+    def catalogue_target(self) -> str:
+        return f"127.0.0.1:{self.ports.catalogue}"
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.env)
+        env.update({
+            "SANJI_OIDC_SERVER_URL": self.oidc_url,
+            "SANJI_PUBLIC_BASE_URL": self.gateway_url,
+            "SANJI_CATALOGUE_TARGET": self.catalogue_target,
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> None:
+        logs = self.run_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        env = self.child_env()
+        env.update(extra_env or {})
+        out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 — the child keeps it
+        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        self._write_pids()
+
+    def _write_pids(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "pids").write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
+
+    def start_oidc(self, users_file: Path | None = None) -> None:
+        args = ["-m", "infra.oidc", "--port", str(self.ports.oidc)]
+        if users_file:
+            args += ["--users", str(users_file)]
+        self._spawn("oidc", args)
+        self._wait_http("oidc", f"{self.oidc_url}/healthz")
+
+    def start_catalogue(self) -> None:
+        self._spawn("catalogue", ["-m", "services.catalogue"], {"SANJI_GRPC_PORT": str(self.ports.catalogue)})
+        self._wait_grpc("catalogue", self.catalogue_target)
+
+    def start_gateway(self) -> None:
+        self._spawn("gateway", ["-m", "gateway"], {"SANJI_HTTP_PORT": str(self.ports.gateway)})
+        self._wait_http("gateway", f"{self.gateway_url}/healthz")
+
+    def _check_alive(self, name: str) -> None:
+        proc = self.procs[name]
+        if proc.poll() is not None:
+            tail = (self.run_dir / "logs" / f"{name}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
+
+    def _wait_http(self, name: str, url: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{name} not ready at {url} after {timeout}s")
+
+    def _wait_grpc(self, name: str, target: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(target) as ch:
+            stub = health_pb2_grpc.HealthStub(ch)
+            while time.monotonic() < deadline:
+                self._check_alive(name)
+                try:
+                    r = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+                    if r.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.2)
+        raise TimeoutError(f"{name} not serving on {target} after {timeout}s")
+
+    def stop_one(self, name: str, timeout: float = 15) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self._write_pids()
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.stop_one(name)
+
+
+def stop_recorded(run_dir: Path) -> list[str]:
+    """Stop the processes a previous `make run` recorded (and only those)."""
+    pids_file = run_dir / "pids"
+    stopped = []
+    if not pids_file.exists():
+        return stopped
+    for name, pid in json.loads(pids_file.read_text() or "{}").items():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "python" not in cmdline or str(ROOT) not in Path(f"/proc/{pid}/cwd").resolve().as_posix():
+            continue  # the PID was reused by something that is not ours
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        stopped.append(name)
+    pids_file.unlink()
+    return stopped

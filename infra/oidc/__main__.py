@@ -1,0 +1,5 @@
+import sys
+
+from infra.oidc.provider import main
+
+sys.exit(main())

@@ -1,0 +1,29 @@
+"""Log in against the realm with the authorization-code flow, as a browser would (tests, bench, CLI)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+
+
+def login(server_url: str, username: str, password: str, *, realm: str = "sanji", client_id: str = "sanji-console",
+          redirect_uri: str = "http://127.0.0.1:8000/console/callback") -> str:
+    """Return an access token for the user (raises PermissionError on a bad password)."""
+    base = f"{server_url.rstrip('/')}/realms/{realm}/protocol/openid-connect"
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+              "scope": "openid profile", "state": "sanji"}
+    with httpx.Client(follow_redirects=False, timeout=10) as http:
+        r = http.get(f"{base}/auth", params=params)
+        url = r.headers["location"] if r.status_code in (302, 303, 307) else str(r.url)
+        if url.startswith("/"):
+            url = server_url.rstrip("/") + url
+        r = http.post(url, data={"sub": username, "password": password})
+        if r.status_code != 302:
+            raise PermissionError(f"login failed for {username}: HTTP {r.status_code}")
+        code = parse_qs(urlparse(r.headers["location"]).query)["code"][0]
+        r = http.post(f"{base}/token", data={"grant_type": "authorization_code", "code": code,
+                                             "redirect_uri": redirect_uri, "client_id": client_id,
+                                             "client_secret": "public"})
+        r.raise_for_status()
+        return r.json()["access_token"]

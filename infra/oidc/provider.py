@@ -1,0 +1,183 @@
+"""A real OIDC provider on loopback that issues Keycloak-shaped tokens (DESIGN §4).
+
+No Keycloak server can run on these machines, so local runs and tests use `oidc-provider-mock`
+(authorization-code flow, discovery, JWKS, RS256) wrapped so that it looks like a Keycloak realm:
+
+- the realm's paths: /realms/<realm>/.well-known/openid-configuration, …/protocol/openid-connect/{auth,
+  token,certs,userinfo};
+- access tokens are RS256 JWTs with the claims the realm export in infra/keycloak/ configures:
+  `iss` = <base>/realms/<realm>, `aud` (the platform audience), `azp` (the client), `sub`,
+  `preferred_username`, `name`, `tenant` (division code) and `realm_access.roles`;
+- a Chinese login page that checks the user's password (the plain mock only asks for a subject).
+
+The signing key is made when the provider starts; services find the new key by its `kid`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import flask
+import werkzeug.serving
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import RSAKey
+from oidc_provider_mock import User, init_app
+
+log = logging.getLogger("sanji.oidc")
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sanji-platform",
+             token_minutes: int = 480) -> flask.Flask:
+    users = list(users)
+    passwords = {u["username"]: u.get("password", "") for u in users}
+    directory = {u["username"]: u for u in users}
+    app = flask.Flask("sanji-oidc", template_folder=str(TEMPLATES))
+    app.secret_key = secrets.token_bytes(16)
+
+    def access_token(client, grant_type, user, scope):  # authlib's token-generator signature
+        storage = flask.g.oidc_provider_mock_storage
+        claims = dict(user.claims)
+        now = int(time.time())
+        base = flask.request.host_url.rstrip("/")
+        payload = {
+            "exp": now + token_minutes * 60, "iat": now, "jti": str(uuid.uuid4()),
+            "iss": f"{base}/realms/{realm}", "aud": [audience, "account"], "sub": user.sub,
+            "typ": "Bearer", "azp": client.get_client_id(), "scope": scope or "openid",
+            "preferred_username": claims.get("preferred_username", user.sub),
+            "name": claims.get("name", ""), "email": claims.get("email", ""),
+            "tenant": claims.get("tenant", ""),
+            "realm_access": {"roles": list(claims.get("realm_access", {}).get("roles", []))},
+        }
+        key = storage.jwk.as_dict(is_private=True)
+        header = {"alg": "RS256", "typ": "JWT", "kid": key["kid"]}
+        return jose_jwt.encode(header, payload, RSAKey.import_key(key))
+
+    app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = access_token
+    init_app(
+        app,
+        user_claims=[
+            User(sub=u["username"], claims={
+                "preferred_username": u["username"], "name": u.get("name", ""), "email": u.get("email", ""),
+                "tenant": u["tenant"], "realm_access": {"roles": list(u["roles"])},
+            })
+            for u in users
+        ],
+        access_token_max_age=timedelta(minutes=token_minutes),
+    )
+    # the mock switches on Flask debug mode and the interactive debugger: never on our provider
+    app.debug = False
+    app.wsgi_app = getattr(app.wsgi_app, "app", app.wsgi_app)
+
+    @app.before_request
+    def check_password():
+        """The login form posts username and password; the mock only knows a subject."""
+        if flask.request.method == "POST" and flask.request.path == "/oauth2/authorize":
+            if flask.request.form.get("action") == "deny":
+                return None
+            sub = flask.request.form.get("sub", "")
+            if sub not in passwords or not secrets.compare_digest(
+                    passwords[sub], flask.request.form.get("password", "")):
+                return flask.render_template("authorization_form.html", error="用户名或密码错误",
+                                             predefined_users=[], recent_subjects=[]), 401
+        return None
+
+    prefix = f"/realms/{realm}"
+    view = app.view_functions
+
+    @app.get(f"{prefix}/.well-known/openid-configuration")
+    def keycloak_discovery():
+        base = flask.request.host_url.rstrip("/") + prefix
+        return flask.jsonify({
+            "issuer": base,
+            "authorization_endpoint": f"{base}/protocol/openid-connect/auth",
+            "token_endpoint": f"{base}/protocol/openid-connect/token",
+            "userinfo_endpoint": f"{base}/protocol/openid-connect/userinfo",
+            "jwks_uri": f"{base}/protocol/openid-connect/certs",
+            "end_session_endpoint": f"{base}/protocol/openid-connect/logout",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "profile", "email"],
+        })
+
+    @app.get(f"{prefix}/protocol/openid-connect/certs")
+    def keycloak_certs():
+        return view["oidc-provider-mock.jwks"]()
+
+    @app.route(f"{prefix}/protocol/openid-connect/auth", methods=["GET", "POST"])
+    def keycloak_auth():
+        return flask.redirect("/oauth2/authorize?" + urlencode(flask.request.args), code=307)
+
+    @app.post(f"{prefix}/protocol/openid-connect/token")
+    def keycloak_token():
+        return view["oidc-provider-mock.issue_token"]()
+
+    @app.route(f"{prefix}/protocol/openid-connect/userinfo", methods=["GET", "POST"])
+    def keycloak_userinfo():
+        return view["oidc-provider-mock.userinfo"]()
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok", "realm": realm, "users": len(directory)}
+
+    return app
+
+
+class ProviderServer:
+    """The provider in a background thread (tests) — the same app `python -m infra.oidc` serves."""
+
+    def __init__(self, users: Iterable[dict], *, host: str = "127.0.0.1", port: int = 0, **kw):
+        self.app = make_app(users, **kw)
+        self._server = werkzeug.serving.make_server(host, port, self.app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://{host}:{self.port}"
+        self._thread = None
+
+    def start(self) -> ProviderServer:
+        import threading
+
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        daemon=True, name="oidc-provider")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="sanji loopback OIDC provider (Keycloak-shaped tokens)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8090)
+    ap.add_argument("--users", type=Path, help="JSON list of users; default: the demo users")
+    ap.add_argument("--realm", default="sanji")
+    ap.add_argument("--audience", default="sanji-platform")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s oidc %(levelname)s %(message)s")
+    if args.users:
+        users = json.loads(args.users.read_text(encoding="utf-8"))
+    else:
+        from infra.demo.load import load_demo_users
+        users = load_demo_users()
+    app = make_app(users, realm=args.realm, audience=args.audience)
+    log.info("OIDC provider for realm %s on http://%s:%d (%d users)", args.realm, args.host, args.port, len(users))
+    werkzeug.serving.run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""Catalogue rules (清单管理), plain Python.
+
+An item carries the standard elements held identical across province, city and county (三级十同).
+Its versions move draft → published → (adjusted: a new published version supersedes it) /
+cancelled; a published item can be delegated (下放) to lower units or listed for village proxy
+points (代办). Code formats and code-set mappings are per-province data, passed in.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+
+from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from shared.tenancy import DivisionCode, UnitKind
+
+# GB/T 39046-2020 code sets: the defaults; a province maps its own codes onto them (data).
+ITEM_TYPES = {
+    "01": "行政许可", "02": "行政处罚", "03": "行政强制", "04": "行政征收", "05": "行政给付", "06": "行政检查",
+    "07": "行政确认", "08": "行政奖励", "09": "行政裁决", "10": "其他行政权力", "20": "公共服务",
+}
+EXERCISE_LEVELS = {"4": "县级", "5": "乡镇（街道）级", "6": "村（社区）级", "7": "分级行使"}
+CASE_KINDS = {"1": "即办件", "2": "承诺件"}
+TARGETS = {"natural_person": "自然人", "legal_person": "法人"}
+MAX_LIMIT_DAYS = 365
+MAX_NAME = 200
+
+
+class Status(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
+
+
+class ListingKind(enum.StrEnum):
+    OWN = "own"
+    DELEGATED = "delegated"   # 下放: the target unit handles it
+    PROXY = "proxy"           # 代办: a village point takes it in for residents
+
+
+@dataclass(frozen=True)
+class CodeFormat:
+    """How a province writes item codes (GB/T 39046 by default: an..10, an..24, an..50)."""
+
+    province: str = ""
+    basic_max: int = 10
+    implementation_max: int = 24
+    case_number_max: int = 50
+    basic_pattern: str = r"[0-9A-Za-z]+"
+    implementation_pattern: str = r"[0-9A-Za-z\-]+"
+    description: str = "GB/T 39046-2020"
+
+    def check_basic(self, code: str, field_name: str) -> None:
+        _check_code(code, self.basic_max, self.basic_pattern, field_name, "基本编码", self.description)
+
+    def check_implementation(self, code: str, field_name: str) -> None:
+        _check_code(code, self.implementation_max, self.implementation_pattern, field_name, "实施编码",
+                    self.description)
+
+
+GBT_39046 = CodeFormat()
+
+
+def _check_code(code: str, max_len: int, pattern: str, field_name: str, label: str, spec: str) -> None:
+    if not code:
+        raise InvalidArgument(field_name, f"{label}不能为空")
+    if len(code) > max_len:
+        raise InvalidArgument(field_name, f"{label}过长：{len(code)} 位，按{spec}最多 {max_len} 位")
+    if not re.fullmatch(pattern, code):
+        raise InvalidArgument(field_name, f"{label}格式不符合{spec}：{code}")
+
+
+@dataclass(frozen=True)
+class Material:
+    code: str
+    name: str
+    core: bool = False
+    waivable: bool = False
+    makeup_days: int = 0
+    copies: int = 1
+    form: str = ""
+    source: str = ""
+    sample: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    code: str
+    name: str
+    description: str = ""
+    materials: tuple[Material, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeeReference:
+    fee_code: str
+    name: str
+    basis: str = ""
+    standard: str = ""
+
+
+@dataclass(frozen=True)
+class Elements:
+    """The standard elements of an item (三级十同) plus what the guide needs."""
+
+    name: str
+    basic_code: str
+    item_type: str
+    exercise_level: str
+    case_kind: str
+    department: str
+    legal_basis: str
+    acceptance_conditions: str
+    targets: tuple[str, ...]
+    statutory_limit_days: int
+    promised_limit_days: int
+    scenarios: tuple[Scenario, ...] = ()
+    fees: tuple[FeeReference, ...] = ()
+    implementation_code: str = ""
+    keywords: tuple[str, ...] = ()
+    handling_place: str = ""
+    handling_hours: str = ""
+    consult_phone: str = ""
+    complaint_phone: str = ""
+    steps: tuple[str, ...] = ()
+    online: bool = False
+    max_trips: int = 1
+    joint: bool = False
+    joint_departments: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Elements:
+        """From the proto3-JSON dict of ItemElements (unknown keys refused by the proto parser)."""
+        def ints(v, default=0):
+            return int(v) if v not in (None, "") else default
+
+        scenarios = tuple(
+            Scenario(code=str(s.get("code", "")), name=str(s.get("name", "")), description=str(s.get("description", "")),
+                     materials=tuple(Material(
+                         code=str(m.get("code", "")), name=str(m.get("name", "")), core=bool(m.get("core", False)),
+                         waivable=bool(m.get("waivable", False)), makeup_days=ints(m.get("makeup_days")),
+                         copies=ints(m.get("copies"), 1), form=str(m.get("form", "")), source=str(m.get("source", "")),
+                         sample=str(m.get("sample", "")), notes=str(m.get("notes", "")))
+                         for m in s.get("materials", []) or []))
+            for s in d.get("scenarios", []) or [])
+        fees = tuple(FeeReference(fee_code=str(f.get("fee_code", "")), name=str(f.get("name", "")),
+                                  basis=str(f.get("basis", "")), standard=str(f.get("standard", "")))
+                     for f in d.get("fees", []) or [])
+        return cls(
+            name=str(d.get("name", "")).strip(), basic_code=str(d.get("basic_code", "")).strip(),
+            implementation_code=str(d.get("implementation_code", "")).strip(),
+            item_type=str(d.get("item_type", "")), exercise_level=str(d.get("exercise_level", "")),
+            case_kind=str(d.get("case_kind", "")), department=str(d.get("department", "")).strip(),
+            legal_basis=str(d.get("legal_basis", "")).strip(),
+            acceptance_conditions=str(d.get("acceptance_conditions", "")).strip(),
+            targets=tuple(d.get("targets", []) or ()), statutory_limit_days=ints(d.get("statutory_limit_days")),
+            promised_limit_days=ints(d.get("promised_limit_days")), scenarios=scenarios, fees=fees,
+            keywords=tuple(str(k) for k in d.get("keywords", []) or ()), handling_place=str(d.get("handling_place", "")),
+            handling_hours=str(d.get("handling_hours", "")), consult_phone=str(d.get("consult_phone", "")),
+            complaint_phone=str(d.get("complaint_phone", "")), steps=tuple(str(s) for s in d.get("steps", []) or ()),
+            online=bool(d.get("online", False)), max_trips=ints(d.get("max_trips"), 1),
+            joint=bool(d.get("joint", False)), joint_departments=tuple(d.get("joint_departments", []) or ()),
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate_elements(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "elements") -> Elements:
+    """Refuse incomplete or inconsistent elements, naming the first offending field."""
+    f = lambda name: f"{prefix}.{name}"  # noqa: E731
+    if not el.name:
+        raise InvalidArgument(f("name"), "事项名称不能为空")
+    if len(el.name) > MAX_NAME:
+        raise InvalidArgument(f("name"), f"事项名称过长（最多 {MAX_NAME} 字）")
+    fmt.check_basic(el.basic_code, f("basic_code"))
+    if el.implementation_code:
+        fmt.check_implementation(el.implementation_code, f("implementation_code"))
+    if el.item_type not in ITEM_TYPES:
+        raise InvalidArgument(f("item_type"), f"未知的事项类型：{el.item_type or '（空）'}（应为 GB/T 39046 代码，如 01 行政许可）")
+    if el.exercise_level not in EXERCISE_LEVELS:
+        raise InvalidArgument(f("exercise_level"), f"未知的行使层级：{el.exercise_level or '（空）'}（4 县级、5 乡镇级、6 村级、7 分级）")
+    if el.case_kind not in CASE_KINDS:
+        raise InvalidArgument(f("case_kind"), f"未知的办件类型：{el.case_kind or '（空）'}（1 即办件、2 承诺件）")
+    for name, label in (("department", "实施部门"), ("legal_basis", "设定依据"), ("acceptance_conditions", "受理条件")):
+        if not getattr(el, name):
+            raise InvalidArgument(f(name), f"{label}不能为空")
+    if not el.targets:
+        raise InvalidArgument(f("targets"), "服务对象不能为空（自然人或法人）")
+    for i, t in enumerate(el.targets):
+        if t not in TARGETS:
+            raise InvalidArgument(f(f"targets[{i}]"), f"未知的服务对象：{t}")
+    for name, label in (("statutory_limit_days", "法定办结时限"), ("promised_limit_days", "承诺办结时限")):
+        v = getattr(el, name)
+        if v < 0:
+            raise InvalidArgument(f(name), f"{label}不能为负数")
+        if v > MAX_LIMIT_DAYS:
+            raise InvalidArgument(f(name), f"{label}不能超过 {MAX_LIMIT_DAYS} 个工作日")
+    if el.statutory_limit_days and el.promised_limit_days > el.statutory_limit_days:
+        raise InvalidArgument(f("promised_limit_days"), "承诺办结时限不能长于法定办结时限")
+    if el.case_kind == "1" and el.promised_limit_days != 0:
+        raise InvalidArgument(f("promised_limit_days"), "即办件当场办结，承诺办结时限应为 0")
+    if el.case_kind == "2" and el.promised_limit_days < 1:
+        raise InvalidArgument(f("promised_limit_days"), "承诺件的承诺办结时限至少为 1 个工作日")
+    if el.max_trips < 0:
+        raise InvalidArgument(f("max_trips"), "到现场次数不能为负数")
+    if not el.scenarios:
+        raise InvalidArgument(f("scenarios"), "至少需要一个办理情形")
+    seen_scenarios: set[str] = set()
+    for i, s in enumerate(el.scenarios):
+        sf = f"scenarios[{i}]"
+        if not s.code:
+            raise InvalidArgument(f(f"{sf}.code"), "办理情形编码不能为空")
+        if s.code in seen_scenarios:
+            raise InvalidArgument(f(f"{sf}.code"), f"办理情形编码重复：{s.code}")
+        seen_scenarios.add(s.code)
+        if not s.name:
+            raise InvalidArgument(f(f"{sf}.name"), "办理情形名称不能为空")
+        if not s.materials:
+            raise InvalidArgument(f(f"{sf}.materials"), f"办理情形“{s.name}”没有申请材料")
+        seen_materials: set[str] = set()
+        for j, m in enumerate(s.materials):
+            mf = f"{sf}.materials[{j}]"
+            if not m.code:
+                raise InvalidArgument(f(f"{mf}.code"), "材料编码不能为空")
+            if m.code in seen_materials:
+                raise InvalidArgument(f(f"{mf}.code"), f"材料编码重复：{m.code}")
+            seen_materials.add(m.code)
+            if not m.name:
+                raise InvalidArgument(f(f"{mf}.name"), "材料名称不能为空")
+            if m.copies < 0:
+                raise InvalidArgument(f(f"{mf}.copies"), "份数不能为负数")
+            if m.core and m.waivable:
+                raise InvalidArgument(f(f"{mf}.waivable"), f"核心材料“{m.name}”不能容缺")
+            if m.waivable:
+                if m.makeup_days < 1:
+                    raise InvalidArgument(f(f"{mf}.makeup_days"), f"可容缺材料“{m.name}”须设定补交时限（至少 1 个工作日）")
+                if m.makeup_days > el.promised_limit_days:
+                    raise InvalidArgument(
+                        f(f"{mf}.makeup_days"),
+                        f"容缺补交时限（{m.makeup_days} 个工作日）不能超过承诺办结时限（{el.promised_limit_days} 个工作日）")
+            elif m.makeup_days:
+                raise InvalidArgument(f(f"{mf}.makeup_days"), "只有可容缺材料才有补交时限")
+    for i, fee in enumerate(el.fees):
+        if not fee.fee_code:
+            raise InvalidArgument(f(f"fees[{i}].fee_code"), "收费项目编码不能为空")
+        if not fee.name:
+            raise InvalidArgument(f(f"fees[{i}].name"), "收费项目名称不能为空")
+    if el.joint and not el.joint_departments:
+        raise InvalidArgument(f("joint_departments"), "联办事项须列明参与并联审批的部门")
+    return el
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class ItemVersion:
+    version: int
+    status: Status
+    elements: Elements
+    change_reason: str = ""
+
+
+@dataclass
+class Item:
+    """An item and its versions; `versions[-1]` is the current one."""
+
+    id: str
+    tenant: DivisionCode
+    versions: list[ItemVersion] = field(default_factory=list)
+
+    @property
+    def current(self) -> ItemVersion:
+        return self.versions[-1]
+
+    @property
+    def status(self) -> Status:
+        return self.current.status
+
+    @classmethod
+    def create(cls, item_id: str, tenant: DivisionCode, elements: Elements) -> Item:
+        return cls(id=item_id, tenant=tenant, versions=[ItemVersion(1, Status.DRAFT, elements)])
+
+    def update_draft(self, elements: Elements) -> ItemVersion:
+        if self.status != Status.DRAFT:
+            raise FailedPrecondition("只有草稿可以直接修改；已发布的事项请走“调整”流程并说明理由")
+        self.current.elements = elements
+        return self.current
+
+    def publish(self) -> ItemVersion:
+        if self.status != Status.DRAFT:
+            raise FailedPrecondition(f"事项当前状态为“{STATUS_LABELS[self.status]}”，不能发布")
+        self.current.status = Status.PUBLISHED
+        return self.current
+
+    def adjust(self, elements: Elements, reason: str) -> tuple[ItemVersion, ItemVersion]:
+        """A published item changes by a new published version; the old one is superseded."""
+        if self.status != Status.PUBLISHED:
+            raise FailedPrecondition(f"只有已发布的事项可以调整（当前：{STATUS_LABELS[self.status]}）")
+        if not reason.strip():
+            raise InvalidArgument("reason", "调整事项须说明理由")
+        if elements.basic_code != self.current.elements.basic_code:
+            raise InvalidArgument("elements.basic_code", "事项基本编码不可调整；如需变更请取消原事项后新建")
+        previous = self.current
+        previous.status = Status.SUPERSEDED
+        new = ItemVersion(previous.version + 1, Status.PUBLISHED, elements, reason.strip())
+        self.versions.append(new)
+        return previous, new
+
+    def cancel(self, reason: str) -> ItemVersion:
+        if self.status not in (Status.PUBLISHED, Status.DRAFT):
+            raise FailedPrecondition(f"事项当前状态为“{STATUS_LABELS[self.status]}”，不能取消")
+        if not reason.strip():
+            raise InvalidArgument("reason", "取消事项须说明理由")
+        self.current.status = Status.CANCELLED
+        self.current.change_reason = reason.strip()
+        return self.current
+
+
+STATUS_LABELS = {Status.DRAFT: "草稿", Status.PUBLISHED: "已发布", Status.SUPERSEDED: "已被新版本替代",
+                 Status.CANCELLED: "已取消"}
+
+
+def check_delegation(item: Item, owner: DivisionCode, targets: Iterable[DivisionCode], kind: ListingKind,
+                     known_units: Iterable[str]) -> list[DivisionCode]:
+    """Where a published item may be listed: strict descendants of the owner that exist;
+    delegation (下放) to townships or villages, proxy (代办) to village points only."""
+    if item.status != Status.PUBLISHED:
+        raise FailedPrecondition("只有已发布的事项可以下放或设为代办")
+    if kind not in (ListingKind.DELEGATED, ListingKind.PROXY):
+        raise InvalidArgument("kind", "请选择下放（DELEGATED）或代办（PROXY）")
+    known = set(known_units)
+    out: list[DivisionCode] = []
+    targets = list(targets)
+    if not targets:
+        raise InvalidArgument("target_tenants", "请至少选择一个下级单位")
+    for i, t in enumerate(targets):
+        name = f"target_tenants[{i}]"
+        if not owner.is_ancestor_of(t):
+            raise PermissionDenied(f"只能下放给本单位的下级单位：{t}")
+        if str(t) not in known:
+            raise InvalidArgument(name, f"单位不存在：{t}")
+        if kind == ListingKind.PROXY and t.kind != UnitKind.VILLAGE:
+            raise InvalidArgument(name, f"代办只能设给村（社区）代办点：{t}")
+        if kind == ListingKind.DELEGATED and t.kind not in (UnitKind.TOWNSHIP, UnitKind.VILLAGE):
+            raise InvalidArgument(name, f"只能下放到乡镇（街道）或村（社区）：{t}")
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def with_elements(el: Elements, **changes) -> Elements:
+    return replace(el, **changes)

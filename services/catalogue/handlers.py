@@ -1,0 +1,260 @@
+"""Catalogue use cases. Each takes a command, runs it in one unit of work, records its events."""
+
+from __future__ import annotations
+
+import uuid
+
+from sanji.catalogue.v1 import events_pb2
+from sqlalchemy.exc import IntegrityError
+
+from services.catalogue import domain
+from services.catalogue.domain import Elements, Item, ListingKind, Status
+from services.catalogue.guide import render_guide_html, render_guide_pdf
+from services.catalogue.repository import CatalogueRepository, ItemRow
+from services.catalogue.search import query_terms
+from services.catalogue.translate import row_to_item
+from shared.db import Database
+from shared.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
+from shared.tenancy import DivisionCode, Principal, Role, can_read
+
+MAX_PAGE = 200
+
+
+def _page(limit: int, offset: int) -> tuple[int, int]:
+    if limit < 0:
+        raise InvalidArgument("limit", "每页条数不能为负数")
+    if offset < 0:
+        raise InvalidArgument("offset", "偏移量不能为负数")
+    return min(limit or 50, MAX_PAGE), offset
+
+
+def _iso(ts) -> str:
+    return ts.isoformat() if ts else ""
+
+
+class CatalogueHandlers:
+    def __init__(self, db: Database, *, public_base_url: str = "http://127.0.0.1:8000"):
+        self.db = db
+        self.public_base_url = public_base_url.rstrip("/")
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def create_item(self, p: Principal, elements: dict) -> ItemRow:
+        p.require(Role.TENANT_ADMIN)
+        with self.db.unit_of_work(p) as uow:
+            repo = CatalogueRepository(uow.session)
+            el = domain.validate_elements(Elements.from_dict(elements), repo.code_format(p.tenant.province))
+            item = Item.create(str(uuid.uuid4()), p.tenant, el)
+            try:
+                repo.add(item, p.username)
+            except IntegrityError:
+                raise AlreadyExists(f"本单位已有基本编码为 {el.basic_code} 的事项",
+                                    field="elements.basic_code") from None
+            row = repo.read(item.id)
+            uow.commit()
+        return row
+
+    def _load_own(self, repo: CatalogueRepository, p: Principal, item_id: str) -> Item:
+        _check_id(item_id)
+        visible = repo.read(item_id)
+        if visible is None:
+            raise NotFound("事项不存在或无权查看")
+        if visible.tenant != str(p.tenant):
+            raise PermissionDenied("只能管理本单位的事项")
+        item = repo.get(item_id)
+        if item is None:  # pragma: no cover — visible but not lockable means another tenant's row
+            raise PermissionDenied("只能管理本单位的事项")
+        return item
+
+    def update_draft(self, p: Principal, item_id: str, elements: dict) -> ItemRow:
+        p.require(Role.TENANT_ADMIN)
+        with self.db.unit_of_work(p) as uow:
+            repo = CatalogueRepository(uow.session)
+            item = self._load_own(repo, p, item_id)
+            el = domain.validate_elements(Elements.from_dict(elements), repo.code_format(p.tenant.province))
+            if el.basic_code != item.current.elements.basic_code:
+                raise InvalidArgument("elements.basic_code", "事项基本编码创建后不可修改")
+            item.update_draft(el)
+            repo.save(item, p.username)
+            row = repo.read(item_id)
+            uow.commit()
+        return row
+
+    def publish(self, p: Principal, item_id: str) -> ItemRow:
+        p.require(Role.TENANT_ADMIN)
+        with self.db.unit_of_work(p) as uow:
+            repo = CatalogueRepository(uow.session)
+            item = self._load_own(repo, p, item_id)
+            v = item.publish()
+            repo.save(item, p.username)
+            repo.list_item(p.tenant, item.id, p.tenant, ListingKind.OWN, "本单位事项清单", p.username)
+            row = repo.read(item_id)
+            el = v.elements
+            uow.emit(events_pb2.ItemPublished(
+                item_id=item.id, version=v.version, tenant=str(item.tenant), name=el.name, basic_code=el.basic_code,
+                item_type=el.item_type, exercise_level=el.exercise_level, published_at=_iso(row.published_at)),
+                correlation_id=item.id)
+            uow.commit()
+        return row
+
+    def adjust(self, p: Principal, item_id: str, elements: dict, reason: str) -> ItemRow:
+        p.require(Role.TENANT_ADMIN)
+        with self.db.unit_of_work(p) as uow:
+            repo = CatalogueRepository(uow.session)
+            item = self._load_own(repo, p, item_id)
+            el = domain.validate_elements(Elements.from_dict(elements), repo.code_format(p.tenant.province))
+            previous, new = item.adjust(el, reason)
+            repo.save(item, p.username, new_versions=1)
+            row = repo.read(item_id)
+            uow.emit(events_pb2.ItemAdjusted(
+                item_id=item.id, version=new.version, previous_version=previous.version, tenant=str(item.tenant),
+                name=el.name, reason=new.change_reason, published_at=_iso(row.published_at)), correlation_id=item.id)
+            uow.commit()
+        return row
+
+    def cancel(self, p: Principal, item_id: str, reason: str) -> ItemRow:
+        p.require(Role.TENANT_ADMIN)
+        with self.db.unit_of_work(p) as uow:
+            repo = CatalogueRepository(uow.session)
+            item = self._load_own(repo, p, item_id)
+            was_published = item.status == Status.PUBLISHED
+            v = item.cancel(reason)
+            repo.save(item, p.username)
+            repo.revoke_listings(item.id)
+            row = repo.read(item_id)
+            if was_published:
+                uow.emit(events_pb2.ItemCancelled(item_id=item.id, version=v.version, tenant=str(item.tenant),
+                                                  name=v.elements.name, reason=v.change_reason),
+                         correlation_id=item.id)
+            uow.commit()
+        return row
+
+    def delegate(self, p: Principal, item_id: str, targets: list[str], kind: ListingKind,
+                 reason: str) -> tuple[ItemRow, list[str]]:
+        p.require(Role.TENANT_ADMIN)
+        codes = [DivisionCode.parse(t, f"target_tenants[{i}]") for i, t in enumerate(targets)]
+        with self.db.unit_of_work(p) as uow:
+            repo = CatalogueRepository(uow.session)
+            item = self._load_own(repo, p, item_id)
+            known = repo.existing_units([str(c) for c in codes])
+            chosen = domain.check_delegation(item, p.tenant, codes, kind, known)
+            for code in chosen:
+                repo.list_item(p.tenant, item.id, code, kind, reason, p.username)
+            row = repo.read(item_id)
+            listed = [c for c, k in repo.listings(item.id) if k == str(kind)]
+            uow.emit(events_pb2.ItemDelegated(item_id=item.id, version=item.current.version, tenant=str(item.tenant),
+                                              target_tenants=[str(c) for c in chosen], kind=str(kind), reason=reason),
+                     correlation_id=item.id)
+            uow.commit()
+        return row, listed
+
+    # -- reading -------------------------------------------------------------------------------
+    def get(self, p: Principal, item_id: str, version: int = 0) -> ItemRow:
+        _check_id(item_id)
+        if version < 0:
+            raise InvalidArgument("version", "版本号不能为负数")
+        with self.db.unit_of_work(p) as uow:
+            row = CatalogueRepository(uow.session).read(item_id, version)
+        if row is None or not _may_read(p, row):
+            raise NotFound("事项不存在或无权查看")
+        return row
+
+    def versions(self, p: Principal, item_id: str) -> list[ItemRow]:
+        _check_id(item_id)
+        with self.db.unit_of_work(p) as uow:
+            rows = [r for r in CatalogueRepository(uow.session).versions(item_id) if _may_read(p, r)]
+        if not rows:
+            raise NotFound("事项不存在或无权查看")
+        return rows
+
+    def list_mine(self, p: Principal, include_drafts: bool, limit: int, offset: int) -> tuple[list[ItemRow], int]:
+        limit, offset = _page(limit, offset)
+        with self.db.unit_of_work(p) as uow:
+            return CatalogueRepository(uow.session).list_for(p.tenant, include_drafts=include_drafts, limit=limit,
+                                                             offset=offset)
+
+    def search_mine(self, p: Principal, query: str, limit: int) -> tuple[list[ItemRow], int]:
+        terms = _terms(query)
+        limit, _ = _page(limit, 0)
+        with self.db.unit_of_work(p) as uow:
+            return CatalogueRepository(uow.session).list_for(p.tenant, include_drafts=False, limit=limit,
+                                                             offset=0, terms=terms)
+
+    def search_public(self, region: str, query: str, limit: int, offset: int) -> tuple[list[ItemRow], int]:
+        if region:
+            region = str(DivisionCode.parse(region, "region"))
+        limit, offset = _page(limit, offset)
+        terms = query_terms(query)
+        if query.strip() and not terms:
+            raise InvalidArgument("query", "请输入中文或字母数字关键词")
+        with self.db.unit_of_work() as uow:
+            return CatalogueRepository(uow.session).search_public(region, terms, limit, offset)
+
+    def get_public(self, item_id: str) -> ItemRow:
+        _check_id(item_id)
+        with self.db.unit_of_work() as uow:
+            row = CatalogueRepository(uow.session).read(item_id)
+        if row is None or row.status != str(Status.PUBLISHED):
+            raise NotFound("事项不存在或未公开")
+        return row
+
+    def render_guide(self, p: Principal | None, item_id: str, fmt: str) -> tuple[bytes, str, str]:
+        row = self.get(p, item_id) if p is not None else self.get_public(item_id)
+        with self.db.unit_of_work(p) as uow:
+            unit = CatalogueRepository(uow.session).unit(row.tenant)
+        item = row_to_item(row)
+        unit_name = unit.name if unit else row.tenant
+        url = f"{self.public_base_url}/guide/{row.id}"
+        stem = f"办事指南-{row.elements.get('name', row.id)}"
+        if fmt == "pdf":
+            return render_guide_pdf(item, unit_name=unit_name, lookup_url=url), "application/pdf", f"{stem}.pdf"
+        if fmt == "html":
+            html = render_guide_html(item, unit_name=unit_name, lookup_url=url)
+            return html.encode("utf-8"), "text/html; charset=utf-8", f"{stem}.html"
+        raise InvalidArgument("format", "请选择 HTML 或 PDF 格式")
+
+    def unit(self, code: str):
+        code = str(DivisionCode.parse(code, "code"))
+        with self.db.unit_of_work() as uow:
+            u = CatalogueRepository(uow.session).unit(code)
+        if u is None:
+            raise NotFound(f"单位不存在：{code}")
+        return u
+
+    def child_units(self, code: str):
+        self.unit(code)
+        with self.db.unit_of_work() as uow:
+            return CatalogueRepository(uow.session).child_units(code)
+
+    def map_code(self, province: str, code_set: str, external: str) -> tuple[str, str]:
+        if not province or not province.isdigit() or len(province) != 2:
+            raise InvalidArgument("province", "省份代码应为 2 位数字")
+        if not code_set:
+            raise InvalidArgument("code_set", "代码集不能为空")
+        with self.db.unit_of_work() as uow:
+            r = CatalogueRepository(uow.session).map_code(province, code_set, external)
+        if r is None:
+            raise NotFound(f"代码映射不存在：{province}/{code_set}/{external}")
+        return r
+
+
+def _check_id(item_id: str) -> None:
+    try:
+        uuid.UUID(item_id)
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidArgument("item_id", "事项标识格式不正确") from None
+
+
+def _terms(query: str) -> list[str]:
+    terms = query_terms(query)
+    if not terms:
+        raise InvalidArgument("query", "请输入搜索关键词")
+    return terms
+
+
+def _may_read(p: Principal, row: ItemRow) -> bool:
+    """The application's own wall (RLS is the other): own items, a supervisor's subtree, and the
+    published items of one's ancestors (a township works with its county's catalogue)."""
+    owner = DivisionCode(row.tenant)
+    if can_read(p, owner):
+        return True
+    return row.status != str(Status.DRAFT) and owner.is_ancestor_of(p.tenant)

@@ -1,0 +1,64 @@
+"""Catalogue integration fixtures: the real test database (migrated), the loopback OIDC provider,
+and the catalogue's gRPC server in this process with the platform's interceptor chain."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from infra import migrate
+from infra.oidc.provider import ProviderServer
+from sanji.catalogue.v1 import catalogue_pb2_grpc
+from services.catalogue.admin import import_units
+from services.catalogue.handlers import CatalogueHandlers
+from services.catalogue.service import registration
+from shared.auth import TokenVerifier
+from shared.db import Database
+from shared.grpc.server import build_server
+from tests.support import TEST_USERS, UNITS_CSV, Tokens
+
+
+@pytest.fixture(scope="session")
+def migrated(test_settings):
+    migrate.migrate_all(test_settings.database_owner_url)
+    import_units(test_settings.database_owner_url, UNITS_CSV)
+    return test_settings
+
+
+@pytest.fixture(scope="session")
+def oidc():
+    server = ProviderServer(TEST_USERS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tokens(oidc) -> Tokens:
+    return Tokens(oidc.url)
+
+
+@pytest.fixture(scope="session")
+def verifier(oidc) -> TokenVerifier:
+    return TokenVerifier(oidc.url, "sanji", audience="sanji-platform")
+
+
+@pytest.fixture(scope="session")
+def catalogue_db(migrated):
+    db = Database.connect(migrated.database_url, schema="catalogue", pool_size=4)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def catalogue_server(catalogue_db, verifier):
+    handlers = CatalogueHandlers(catalogue_db, public_base_url="http://127.0.0.1:8000")
+    server, port, _ = build_server([registration(handlers)], verifier=verifier, host="127.0.0.1", port=0, workers=8)
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(0)
+
+
+@pytest.fixture(scope="session")
+def stub(catalogue_server):
+    with grpc.insecure_channel(catalogue_server) as channel:
+        yield catalogue_pb2_grpc.CatalogueServiceStub(channel)

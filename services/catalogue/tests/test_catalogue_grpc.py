@@ -1,0 +1,306 @@
+"""The catalogue through its gRPC API: real PostgreSQL, real tokens, the platform interceptor chain."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import grpc
+import pytest
+from google.protobuf import json_format
+from sqlalchemy import text
+
+from sanji.catalogue.v1 import catalogue_pb2 as pb
+from shared.grpc.client import bearer
+from shared.grpc.server import FIELD_KEY
+
+_seq = itertools.count(1)
+RUN = random.randint(1000, 9999)
+
+
+def code() -> str:
+    return f"T{RUN}{next(_seq):05d}"
+
+
+def elements(**over) -> pb.ItemElements:
+    d = {
+        "name": "农村村民宅基地审批", "basic_code": code(), "item_type": "01", "exercise_level": "5", "case_kind": "2",
+        "department": "凉州区农业农村局", "legal_basis": "《中华人民共和国土地管理法》第六十二条",
+        "acceptance_conditions": "本集体经济组织成员，符合一户一宅条件", "targets": ["natural_person"],
+        "statutory_limit_days": 20, "promised_limit_days": 10, "keywords": ["宅基地", "建房"],
+        "scenarios": [{"code": "S1", "name": "新建住房", "materials": [
+            {"code": "M1", "name": "农村宅基地和建房（规划许可）申请表", "core": True, "copies": 1},
+            {"code": "M2", "name": "户口簿复印件", "waivable": True, "makeup_days": 5, "copies": 1}]}],
+    }
+    d.update(over)
+    return json_format.ParseDict(d, pb.ItemElements())
+
+
+def err(fn, *args, **kw) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as e:
+        fn(*args, **kw)
+    return e.value
+
+
+def field_of(e: grpc.RpcError) -> str | None:
+    return dict(e.trailing_metadata() or ()).get(FIELD_KEY)
+
+
+@pytest.fixture
+def as_(stub, tokens):
+    """as_("county.admin").CreateItem(request) — call the stub with a user's token."""
+    class Caller:
+        def __init__(self, username):
+            self.md = bearer(tokens[username])
+
+        def __getattr__(self, method):
+            return lambda request: getattr(stub, method)(request, metadata=self.md, timeout=10)
+    return Caller
+
+
+def published(as_, user="county.admin", **over) -> pb.Item:
+    item = as_(user).CreateItem(pb.CreateItemRequest(elements=elements(**over)))
+    return as_(user).PublishItem(pb.PublishItemRequest(item_id=item.id))
+
+
+def outbox(db, item_id: str) -> list[tuple[str, dict, str]]:
+    with db.engine.connect() as c:
+        rows = c.execute(text("SELECT routing_key, body, tenant FROM catalogue.outbox WHERE correlation_id = :i"
+                              " ORDER BY seq"), {"i": item_id}).all()
+    return [(r[0], json.loads(r[1]), r[2]) for r in rows]
+
+
+# ------------------------------------------------------------------------------------------------
+def test_lifecycle_publishes_each_change_as_an_event(as_, catalogue_db):
+    admin = as_("county.admin")
+    item = admin.CreateItem(pb.CreateItemRequest(elements=elements()))
+    assert (item.status, item.version, item.tenant) == (pb.ITEM_STATUS_DRAFT, 1, "620602")
+    item = admin.UpdateDraft(pb.UpdateDraftRequest(item_id=item.id, elements=elements(
+        basic_code=item.elements.basic_code, promised_limit_days=8)))
+    assert item.elements.promised_limit_days == 8
+    item = admin.PublishItem(pb.PublishItemRequest(item_id=item.id))
+    assert item.status == pb.ITEM_STATUS_PUBLISHED and item.published_at
+    adjusted = admin.AdjustItem(pb.AdjustItemRequest(item_id=item.id, reason="承诺时限压缩一半", elements=elements(
+        basic_code=item.elements.basic_code, promised_limit_days=6)))
+    assert (adjusted.version, adjusted.elements.promised_limit_days) == (2, 6)
+    versions = admin.ListItemVersions(pb.ListItemVersionsRequest(item_id=item.id)).versions
+    assert [(v.version, v.status) for v in versions] == [(1, pb.ITEM_STATUS_SUPERSEDED), (2, pb.ITEM_STATUS_PUBLISHED)]
+    # a case accepted under version 1 can still read version 1
+    assert admin.GetItem(pb.GetItemRequest(item_id=item.id, version=1)).elements.promised_limit_days == 8
+    delegated = admin.DelegateItem(pb.DelegateItemRequest(item_id=item.id, target_tenants=["620602001"],
+                                                          kind=pb.LISTING_KIND_DELEGATED, reason="下放街道"))
+    assert list(delegated.listed_for) == ["620602001"]
+    cancelled = admin.CancelItem(pb.CancelItemRequest(item_id=item.id, reason="法律依据废止"))
+    assert cancelled.status == pb.ITEM_STATUS_CANCELLED
+    events = outbox(catalogue_db, item.id)
+    assert [e[0] for e in events] == ["item_published", "item_adjusted", "item_delegated", "item_cancelled"]
+    assert all(e[2] == "620602" for e in events)
+    assert events[1][1]["version"] == 2 and events[1][1]["previous_version"] == 1
+    assert events[2][1]["target_tenants"] == ["620602001"]
+
+
+def test_lists_per_tenant_county_township_village(as_):
+    delegated = published(as_, name="个体工商户设立登记", keywords=["个体户"])
+    as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=delegated.id, target_tenants=["620602001"],
+                                                            kind=pb.LISTING_KIND_DELEGATED))
+    proxied = published(as_, name="高龄津贴申领", item_type="05", keywords=["高龄", "津贴"])
+    as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=proxied.id, target_tenants=["620602001001"],
+                                                            kind=pb.LISTING_KIND_PROXY))
+    county_only = published(as_, name="建设工程规划许可证核发", exercise_level="4")
+
+    def ids(user):
+        return {i.id: i.listing for i in as_(user).ListMyItems(pb.ListMyItemsRequest(limit=200)).items}
+
+    county = ids("county.admin")
+    assert {delegated.id, proxied.id, county_only.id} <= county.keys()
+    assert county[delegated.id] == pb.LISTING_KIND_OWN
+    township = ids("dongdajie.admin")
+    assert township.get(delegated.id) == pb.LISTING_KIND_DELEGATED
+    assert proxied.id not in township and county_only.id not in township
+    village = ids("nanyuan.agent")
+    assert village.get(proxied.id) == pb.LISTING_KIND_PROXY
+    assert delegated.id not in village
+    assert proxied.id not in ids("dazhong.agent")       # a sibling village's list is its own
+    assert delegated.id not in ids("xidajie.admin")      # a sibling township's too
+
+
+def test_chinese_search_finds_homestead_by_keyword(as_, stub):
+    item = published(as_)
+    found = as_("county.admin").SearchItems(pb.SearchItemsRequest(query="宅基地")).items
+    assert item.id in {i.id for i in found}
+    public = stub.SearchPublicItems(pb.SearchPublicItemsRequest(region="620602", query="宅基地"), timeout=10)
+    assert item.id in {i.id for i in public.items}
+    assert all("宅基" in i.elements.name or "宅基地" in i.elements.keywords for i in public.items)
+    none = stub.SearchPublicItems(pb.SearchPublicItemsRequest(region="513221", query="宅基地"), timeout=10)
+    assert item.id not in {i.id for i in none.items}
+
+
+def test_cancelled_item_leaves_every_list(as_):
+    item = published(as_, name="临时救助", item_type="05")
+    as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=item.id, target_tenants=["620602001001"],
+                                                            kind=pb.LISTING_KIND_PROXY))
+    as_("county.admin").CancelItem(pb.CancelItemRequest(item_id=item.id, reason="并入其他事项"))
+    for user in ("county.admin", "nanyuan.agent"):
+        assert item.id not in {i.id for i in as_(user).ListMyItems(pb.ListMyItemsRequest(limit=200)).items}
+
+
+# -- walls ---------------------------------------------------------------------------------------
+def test_sibling_township_can_neither_read_nor_change_a_township_item(as_):
+    draft = as_("dongdajie.admin").CreateItem(pb.CreateItemRequest(elements=elements(exercise_level="5")))
+    other = as_("xidajie.admin")
+    assert err(other.GetItem, pb.GetItemRequest(item_id=draft.id)).code() == grpc.StatusCode.NOT_FOUND
+    for call in (lambda: other.PublishItem(pb.PublishItemRequest(item_id=draft.id)),
+                 lambda: other.CancelItem(pb.CancelItemRequest(item_id=draft.id, reason="x")),
+                 lambda: other.UpdateDraft(pb.UpdateDraftRequest(item_id=draft.id, elements=elements()))):
+        assert err(call).code() == grpc.StatusCode.NOT_FOUND
+    pub = as_("dongdajie.admin").PublishItem(pb.PublishItemRequest(item_id=draft.id))
+    assert err(other.GetItem, pb.GetItemRequest(item_id=pub.id)).code() == grpc.StatusCode.NOT_FOUND
+    assert err(other.AdjustItem, pb.AdjustItemRequest(item_id=pub.id, reason="x", elements=elements(
+        basic_code=pub.elements.basic_code))).code() == grpc.StatusCode.NOT_FOUND
+    # another county sees nothing of it
+    assert err(as_("wenchuan.admin").GetItem, pb.GetItemRequest(item_id=pub.id)).code() == grpc.StatusCode.NOT_FOUND
+    # while the township's own village may read its published item
+    assert as_("nanyuan.agent").GetItem(pb.GetItemRequest(item_id=pub.id)).id == pub.id
+
+
+def test_descendants_read_but_never_change_their_county_items(as_):
+    item = published(as_)
+    assert as_("dongdajie.admin").GetItem(pb.GetItemRequest(item_id=item.id)).id == item.id
+    e = err(as_("dongdajie.admin").CancelItem, pb.CancelItemRequest(item_id=item.id, reason="越权"))
+    assert e.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "本单位" in e.details()
+    draft = as_("county.admin").CreateItem(pb.CreateItemRequest(elements=elements()))
+    assert err(as_("dongdajie.admin").GetItem, pb.GetItemRequest(item_id=draft.id)).code() == grpc.StatusCode.NOT_FOUND
+    assert err(as_("wenchuan.admin").GetItem, pb.GetItemRequest(item_id=item.id)).code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_supervisor_reads_the_subtree_but_cannot_write(as_):
+    draft = as_("dongdajie.admin").CreateItem(pb.CreateItemRequest(elements=elements()))
+    assert as_("county.supervisor").GetItem(pb.GetItemRequest(item_id=draft.id)).id == draft.id
+    e = err(as_("county.supervisor").PublishItem, pb.PublishItemRequest(item_id=draft.id))
+    assert e.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_roles_are_checked(as_):
+    e = err(as_("county.clerk").CreateItem, pb.CreateItemRequest(elements=elements()))
+    assert e.code() == grpc.StatusCode.PERMISSION_DENIED and "单位管理员" in e.details()
+
+
+def test_rls_alone_hides_other_tenants_rows(catalogue_db, as_):
+    """The database wall on its own: raw SQL with no tenant filter, as the application role."""
+    draft = as_("dongdajie.admin").CreateItem(pb.CreateItemRequest(elements=elements()))
+    with catalogue_db.unit_of_work(tenant="620602002") as uow:       # the sibling township
+        assert uow.session.execute(text("SELECT count(*) FROM catalogue.items WHERE id = :i"),
+                                   {"i": draft.id}).scalar() == 0
+        assert uow.session.execute(text("SELECT count(*) FROM catalogue.item_versions WHERE tenant_code = "
+                                        "'620602001' AND status = 'draft'")).scalar() == 0
+        assert uow.session.execute(text("UPDATE catalogue.items SET status = 'cancelled' WHERE id = :i"),
+                                   {"i": draft.id}).rowcount == 0
+        with pytest.raises(Exception, match="row-level security"):
+            uow.session.execute(text("INSERT INTO catalogue.items (id, tenant_code, basic_code, current_version,"
+                                     " status) VALUES (gen_random_uuid(), '620602001', 'X1', 1, 'draft')"))
+    with catalogue_db.unit_of_work() as uow:                          # public: no draft at all
+        assert uow.session.execute(text("SELECT count(*) FROM catalogue.items WHERE status = 'draft'")).scalar() == 0
+    with catalogue_db.engine.connect() as c:                          # no tenant bound: nothing
+        assert c.execute(text("SELECT count(*) FROM catalogue.items")).scalar() == 0
+    with catalogue_db.unit_of_work(tenant="620602001") as uow:       # its own tenant sees it
+        assert uow.session.execute(text("SELECT count(*) FROM catalogue.items WHERE id = :i"),
+                                   {"i": draft.id}).scalar() == 1
+
+
+def test_app_role_owns_nothing_and_cannot_bypass_rls(catalogue_db):
+    with catalogue_db.engine.connect() as c:
+        owners = c.execute(text("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'catalogue'")).scalars()
+        assert set(owners) == {"sanji_owner"}
+        assert c.execute(text("SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user")).scalar() \
+            is False
+        forced = c.execute(text("SELECT relname FROM pg_class WHERE relnamespace = 'catalogue'::regnamespace"
+                                " AND relrowsecurity AND relforcerowsecurity")).scalars()
+        assert {"items", "item_versions", "item_listings"} <= set(forced)
+
+
+def test_altered_tenant_claim_fails_verification(stub, tokens):
+    import base64
+
+    token = tokens["dongdajie.admin"]
+    head, payload, sig = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["tenant"] = "620602002"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    e = err(stub.ListMyItems, pb.ListMyItemsRequest(), metadata=bearer(f"{head}.{forged}.{sig}"), timeout=10)
+    assert e.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert err(stub.ListMyItems, pb.ListMyItemsRequest(), timeout=10).code() == grpc.StatusCode.UNAUTHENTICATED
+    e = err(stub.ListMyItems, pb.ListMyItemsRequest(), metadata=bearer("not-a-token"), timeout=10)
+    assert e.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+# -- bad input -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("over, field", [
+    ({"name": ""}, "elements.name"),
+    ({"basic_code": "X" * 40}, "elements.basic_code"),
+    ({"item_type": "77"}, "elements.item_type"),
+    ({"statutory_limit_days": -5}, "elements.statutory_limit_days"),
+    ({"legal_basis": ""}, "elements.legal_basis"),
+    ({"scenarios": [{"code": "S1", "name": "新建", "materials": [
+        {"code": "M1", "name": "户口簿", "waivable": True, "makeup_days": 30}]}]},
+     "elements.scenarios[0].materials[0].makeup_days"),
+])
+def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(as_, catalogue_db, over, field):
+    el = elements(**over)
+    e = err(as_("county.admin").CreateItem, pb.CreateItemRequest(elements=el))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_of(e) == field
+    assert not e.details().isascii()  # a sentence in Chinese for the person at the window
+    with catalogue_db.unit_of_work(tenant="620602") as uow:
+        assert uow.session.execute(text("SELECT count(*) FROM catalogue.items WHERE basic_code = :c"),
+                                   {"c": el.basic_code}).scalar() == 0
+
+
+def test_bad_input_on_the_other_entrypoints(as_, stub):
+    admin = as_("county.admin")
+    item = published(as_)
+    cases = [
+        (admin.GetItem, pb.GetItemRequest(item_id="nope"), "item_id"),
+        (admin.PublishItem, pb.PublishItemRequest(item_id=""), "item_id"),
+        (admin.AdjustItem, pb.AdjustItemRequest(item_id=item.id, reason="", elements=elements(
+            basic_code=item.elements.basic_code)), "reason"),
+        (admin.CancelItem, pb.CancelItemRequest(item_id=item.id, reason=" "), "reason"),
+        (admin.DelegateItem, pb.DelegateItemRequest(item_id=item.id, target_tenants=["62060"],
+                                                    kind=pb.LISTING_KIND_DELEGATED), "target_tenants[0]"),
+        (admin.DelegateItem, pb.DelegateItemRequest(item_id=item.id, target_tenants=["620602001"]), "kind"),
+        (admin.ListMyItems, pb.ListMyItemsRequest(limit=-1), "limit"),
+        (admin.SearchItems, pb.SearchItemsRequest(query="  "), "query"),
+        (lambda r: stub.SearchPublicItems(r, timeout=10), pb.SearchPublicItemsRequest(region="abc"), "region"),
+        (lambda r: stub.GetUnit(r, timeout=10), pb.GetUnitRequest(code="12345"), "code"),
+        (lambda r: stub.MapCode(r, timeout=10), pb.MapCodeRequest(province="x"), "province"),
+        (lambda r: stub.RenderGuide(r, timeout=10), pb.RenderGuideRequest(item_id=item.id), "format"),
+    ]
+    for fn, request, field in cases:
+        e = err(fn, request)
+        assert (e.code(), field_of(e)) == (grpc.StatusCode.INVALID_ARGUMENT, field), (request, e.details())
+    dup = err(admin.CreateItem, pb.CreateItemRequest(elements=elements(basic_code=item.elements.basic_code)))
+    assert (dup.code(), field_of(dup)) == (grpc.StatusCode.ALREADY_EXISTS, "elements.basic_code")
+    e = err(admin.PublishItem, pb.PublishItemRequest(item_id=item.id))
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION
+    e = err(admin.DelegateItem, pb.DelegateItemRequest(item_id=item.id, target_tenants=["513221100"],
+                                                       kind=pb.LISTING_KIND_DELEGATED))
+    assert e.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_public_reads_and_code_mappings(stub, as_):
+    item = published(as_)
+    assert stub.GetPublicItem(pb.GetPublicItemRequest(item_id=item.id), timeout=10).id == item.id
+    draft = as_("county.admin").CreateItem(pb.CreateItemRequest(elements=elements()))
+    assert err(stub.GetPublicItem, pb.GetPublicItemRequest(item_id=draft.id), timeout=10).code() == \
+        grpc.StatusCode.NOT_FOUND
+    pdf = stub.RenderGuide(pb.RenderGuideRequest(item_id=item.id, format=pb.GUIDE_FORMAT_PDF), timeout=30)
+    assert pdf.content.startswith(b"%PDF") and pdf.content_type == "application/pdf"
+    html = stub.RenderGuide(pb.RenderGuideRequest(item_id=item.id, format=pb.GUIDE_FORMAT_HTML), timeout=30)
+    assert "农村村民宅基地审批" in html.content.decode() and "凉州区" in html.content.decode()
+    assert err(stub.RenderGuide, pb.RenderGuideRequest(item_id=draft.id, format=pb.GUIDE_FORMAT_HTML),
+               timeout=10).code() == grpc.StatusCode.NOT_FOUND
+    m = stub.MapCode(pb.MapCodeRequest(province="51", code_set="item_type", external_code="1"), timeout=10)
+    assert (m.internal_code, m.label) == ("01", "行政许可")
+    units = stub.ListChildUnits(pb.ListChildUnitsRequest(code="620602001"), timeout=10).units
+    assert [u.code for u in units] == ["620602001001", "620602001002"]

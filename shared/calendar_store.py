@@ -1,0 +1,195 @@
+"""Persistence of the working-day calendar, and its command line (`python -m shared.calendar …`).
+
+One row per (region, year). Region '' is the national calendar; a region that is a division-code
+prefix (e.g. '62' for a province, '620602' for a county) replaces the *whole* year for tenants under
+it (a local holiday arrangement must therefore list the national holidays too). For a tenant, the
+most specific region that is a prefix of its code wins, year by year.
+
+The calendar is public reference data, not tenant data: no row-level security.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import pathlib
+import re
+import sys
+from collections.abc import Iterable
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from shared.calendar import CalendarYear, WorkingCalendar, seed_year_from_package
+from shared.errors import DomainError, InvalidArgument
+
+__all__ = ["calendar_table_statements", "CalendarStore", "main"]
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_REGION = re.compile(r"^$|^\d{2}$|^\d{4}$|^\d{6}$|^\d{9}$|^\d{12}$")
+DEFAULT_SEED_YEARS = range(2020, 2027)
+
+
+def _ident(name: str, field_name: str) -> str:
+    if not _IDENT.match(name or ""):
+        raise InvalidArgument(field_name, f"名称不合法：{name!r}")
+    return name
+
+
+def _region(region: str) -> str:
+    region = (region or "").strip()
+    if not _REGION.match(region):
+        raise InvalidArgument("region", f"地区应为空（全国）或 2、4、6、9、12 位区划代码：{region!r}")
+    return region
+
+
+def calendar_table_statements(schema: str, app_role: str = "sanji_app") -> list[str]:
+    """DDL for `<schema>.calendar_years` (run as the owner role). Idempotent."""
+    schema, app_role = _ident(schema, "schema"), _ident(app_role, "app_role")
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {schema}.calendar_years (
+            region text NOT NULL DEFAULT '',
+            year integer NOT NULL CHECK (year BETWEEN 1 AND 9999),
+            data jsonb NOT NULL,
+            source text,
+            published_at timestamptz,
+            published_by text,
+            PRIMARY KEY (region, year)
+        )""",
+        f"GRANT SELECT, INSERT, UPDATE ON {schema}.calendar_years TO {app_role}",
+    ]
+
+
+class CalendarStore:
+    """The calendar years of one schema, through an engine (the application role is enough)."""
+
+    def __init__(self, engine: Engine, schema: str):
+        self.engine = engine
+        self.schema = _ident(schema, "schema")
+
+    def load(self, tenant_code: str = "") -> WorkingCalendar:
+        """The calendar that applies to a tenant: per year, the most specific region that is a
+        prefix of the tenant's code ('' — national — is a prefix of every code)."""
+        code = (tenant_code or "").strip()
+        if code and not code.isdigit():
+            raise InvalidArgument("tenant", f"区划代码格式不正确：{tenant_code!r}")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT DISTINCT ON (year) year, data FROM {self.schema}.calendar_years"
+                     " WHERE left(:code, length(region)) = region ORDER BY year, length(region) DESC"),
+                {"code": code},
+            ).all()
+        return WorkingCalendar(CalendarYear.from_dict(row.data) for row in rows)
+
+    def regions(self, year: int) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(
+                text(f"SELECT region FROM {self.schema}.calendar_years WHERE year = :y ORDER BY region"),
+                {"y": year}).scalars())
+
+    def publish(self, calendar_year: CalendarYear, region: str = "", *, by: str,
+                now: dt.datetime | None = None) -> CalendarYear:
+        """Insert or replace one year for a region, stamped with who published it and when."""
+        if not isinstance(calendar_year, CalendarYear):
+            raise InvalidArgument("calendar_year", "应为日历年度")
+        if not by or not by.strip():
+            raise InvalidArgument("published_by", "须写明发布人")
+        region = _region(region)
+        cy = dataclasses.replace(calendar_year, published_by=by.strip(),
+                                 published_at=now or dt.datetime.now(dt.UTC))
+        with self.engine.begin() as conn:
+            self._write(conn, cy, region, replace=True)
+        return cy
+
+    def seed_from_package(self, years: Iterable[int] = DEFAULT_SEED_YEARS) -> list[int]:
+        """Insert the national years the package knows that are not stored yet; never overwrites a
+        year already there (an administrator's correction wins). Returns the years inserted."""
+        inserted: list[int] = []
+        with self.engine.begin() as conn:
+            for year in years:
+                if self._write(conn, seed_year_from_package(year), "", replace=False):
+                    inserted.append(year)
+        return inserted
+
+    def _write(self, conn, cy: CalendarYear, region: str, *, replace: bool) -> bool:
+        conflict = ("DO UPDATE SET data = EXCLUDED.data, source = EXCLUDED.source,"
+                    " published_at = EXCLUDED.published_at, published_by = EXCLUDED.published_by"
+                    if replace else "DO NOTHING")
+        result = conn.execute(
+            text(f"INSERT INTO {self.schema}.calendar_years (region, year, data, source, published_at,"
+                 " published_by) VALUES (:region, :year, CAST(:data AS jsonb), :source, :published_at,"
+                 f" :published_by) ON CONFLICT (region, year) {conflict}"),
+            {"region": region, "year": cy.year, "data": json.dumps(cy.to_dict(), ensure_ascii=False),
+             "source": cy.source, "published_at": cy.published_at, "published_by": cy.published_by},
+        )
+        return result.rowcount > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m shared.calendar", description="工作日历：查看、发布、初始化")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def db_args(p: argparse.ArgumentParser, required: bool) -> None:
+        p.add_argument("--database-url", required=required, help="SQLAlchemy URL (应用角色即可)")
+        p.add_argument("--schema", default="catalogue")
+
+    show = sub.add_parser("show", help="显示某年的节假日安排")
+    show.add_argument("--year", type=int, required=True)
+    show.add_argument("--region", default="", help="租户区划代码（取最具体的地区日历）")
+    db_args(show, required=False)
+
+    pub = sub.add_parser("publish", help="发布（或更正）某年的节假日安排")
+    pub.add_argument("--year", type=int, required=True)
+    pub.add_argument("--file", type=pathlib.Path, required=True, help="CalendarYear JSON")
+    pub.add_argument("--region", default="", help="空为全国；否则为区划代码前缀")
+    pub.add_argument("--by", default="admin", help="发布人")
+    db_args(pub, required=True)
+
+    seed = sub.add_parser("seed", help="从 chinese-calendar 初始化尚未保存的年份")
+    seed.add_argument("--from-year", type=int, default=DEFAULT_SEED_YEARS.start)
+    seed.add_argument("--to-year", type=int, default=DEFAULT_SEED_YEARS.stop - 1)
+    db_args(seed, required=True)
+
+    args = ap.parse_args(argv)
+    engine = create_engine(args.database_url) if args.database_url else None
+    try:
+        if args.command == "show":
+            if engine is None:
+                cy: CalendarYear | None = seed_year_from_package(args.year)
+            else:
+                cy = CalendarStore(engine, args.schema).load(args.region).year(args.year)
+            if cy is None:
+                print(f"{args.year} 年日历尚未发布（暂按周一至周五上班计算）")
+                return 1
+            print(cy.describe())
+        elif args.command == "publish":
+            cy = CalendarYear.from_json(args.file.read_text(encoding="utf-8"))
+            if cy.year != args.year:
+                raise InvalidArgument("year", f"文件中的年份 {cy.year} 与 --year {args.year} 不一致")
+            assert engine is not None
+            stored = CalendarStore(engine, args.schema).publish(cy, args.region, by=args.by)
+            where = f"地区 {args.region}" if args.region else "全国"
+            print(f"已发布 {stored.year} 年日历（{where}），"
+                  f"节假日 {len(stored.holidays)} 天，调休上班 {len(stored.makeup_workdays)} 天")
+        else:
+            assert engine is not None
+            years = range(args.from_year, args.to_year + 1)
+            done = CalendarStore(engine, args.schema).seed_from_package(years)
+            print("已初始化：" + ("、".join(map(str, done)) if done else "无（均已存在）"))
+    except DomainError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    finally:
+        if engine is not None:
+            engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

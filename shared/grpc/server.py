@@ -1,0 +1,127 @@
+"""The gRPC server every service runs: one interceptor chain, health checking and reflection.
+
+Chain (outermost first): OpenTelemetry (span per call, trace context from metadata) → platform
+interceptor: authentication (bearer token verified offline), the tenant/principal bound in a
+context variable for the call, and the one place where domain errors become gRPC status codes.
+Unexpected exceptions are logged with their stack and reach the caller as INTERNAL with a plain
+Chinese message — never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import server_interceptor as otel_server_interceptor
+
+from shared import errors
+from shared.auth import TokenVerifier
+from shared.tenancy import acting_as
+
+log = logging.getLogger("sanji.grpc")
+
+STATUS_OF = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+FIELD_KEY = "sanji-field"
+CODE_KEY = "sanji-error"
+INTERNAL_MESSAGE = "服务内部错误，请稍后重试；如持续出现请联系管理员"
+ALWAYS_PUBLIC = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def status_of(exc: errors.DomainError) -> grpc.StatusCode:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+def bearer_from_metadata(metadata: Iterable[tuple[str, str]]) -> str:
+    for key, value in metadata:
+        if key == "authorization" and isinstance(value, str) and value.lower().startswith("bearer "):
+            return value[7:].strip()
+    return ""
+
+
+class PlatformInterceptor(grpc.ServerInterceptor):
+    """Authentication, tenant binding and error mapping, for unary-unary methods."""
+
+    def __init__(self, verifier: TokenVerifier, public_methods: Iterable[str] = ()):
+        self._verifier = verifier
+        self._public = frozenset(public_methods)
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or handler.unary_unary is None or method.startswith(ALWAYS_PUBLIC):
+            return handler
+        inner = handler.unary_unary
+        public = method in self._public
+
+        def call(request, context: grpc.ServicerContext):
+            try:
+                token = bearer_from_metadata(context.invocation_metadata())
+                principal = None
+                if token or not public:
+                    principal = self._verifier.verify(token)
+                with acting_as(principal):
+                    return inner(request, context)
+            except errors.DomainError as exc:
+                trailing = [(CODE_KEY, exc.code)]
+                if exc.field:
+                    trailing.append((FIELD_KEY, exc.field))
+                context.set_trailing_metadata(tuple(trailing))
+                context.abort(status_of(exc), exc.message)
+            except Exception as exc:  # noqa: BLE001 — last line of defence: log it, never leak it
+                if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+                    # a downstream call failed: pass its status on unchanged
+                    context.abort(exc.code(), exc.details() or INTERNAL_MESSAGE)
+                log.exception("unhandled error in %s", method)
+                context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+
+        return grpc.unary_unary_rpc_method_handler(
+            call, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+
+@dataclass
+class Registration:
+    """One gRPC service: its servicer, the generated add_*_to_server function and its full name."""
+
+    servicer: object
+    add_to_server: Callable[[object, grpc.Server], None]
+    full_name: str
+    public_methods: tuple[str, ...] = ()
+
+
+def build_server(registrations: list[Registration], *, verifier: TokenVerifier, host: str, port: int,
+                 workers: int = 16) -> tuple[grpc.Server, int, health.HealthServicer]:
+    public = [f"/{r.full_name}/{m}" for r in registrations for m in r.public_methods]
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
+        interceptors=[otel_server_interceptor(), PlatformInterceptor(verifier, public)],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 * 1024 * 1024)],
+    )
+    for r in registrations:
+        r.add_to_server(r.servicer, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [r.full_name for r in registrations]
+    for name in [*names, ""]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise RuntimeError(f"could not bind gRPC server to {host}:{port}")
+    return server, bound, health_servicer

@@ -1,0 +1,60 @@
+"""Run a gRPC service process: the composition root's common part.
+
+Sets up logging and telemetry, builds the server with the platform interceptors, starts the outbox
+relay (and consumers, if any), and stops all of it cleanly on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from shared.auth import TokenVerifier
+from shared.config import GrpcServiceSettings
+from shared.db import Database, instrument_engine
+from shared.grpc.server import Registration, build_server
+from shared.telemetry import setup_telemetry, shutdown_telemetry
+
+log = logging.getLogger("sanji.runner")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def run_grpc_service(name: str, settings: GrpcServiceSettings,
+                     make_registrations: Callable[[Database], list[Registration]],
+                     *, extra_workers: Callable[[Database], list] | None = None) -> int:
+    configure_logging(settings.log_level)
+    setup_telemetry(name, settings.otel_exporter, settings.otel_endpoint)
+    db = Database.connect(settings.database_url, schema=name, pool_size=settings.db_pool_size)
+    instrument_engine(db.engine)
+    verifier = TokenVerifier.from_settings(settings)
+    server, port, health = build_server(make_registrations(db), verifier=verifier, host=settings.grpc_host,
+                                        port=settings.grpc_port, workers=settings.grpc_workers)
+
+    from shared.messaging.relay import OutboxRelay
+
+    workers: list = [OutboxRelay(db.engine, name, settings.amqp_url, batch_size=settings.relay_batch_size,
+                                 idle_seconds=settings.relay_idle_seconds, service=name)]
+    if extra_workers:
+        workers.extend(extra_workers(db))
+    for w in workers:
+        w.start()
+    server.start()
+    log.info("%s service listening on %s:%d", name, settings.grpc_host, port)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    log.info("%s service stopping", name)
+    health.enter_graceful_shutdown()
+    server.stop(grace=5).wait()
+    for w in workers:
+        w.stop()
+    db.dispose()
+    shutdown_telemetry()
+    return 0

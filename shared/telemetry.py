@@ -1,0 +1,48 @@
+"""OpenTelemetry, set up once per process.
+
+Exporter by setting (`SANJI_OTEL_EXPORTER`): `none` (trace context still propagates), `console`,
+`otlp` (to `SANJI_OTEL_ENDPOINT`), or `jsonl:<path>` (one span per line in a file; tests read it).
+A trace started at the gateway continues through gRPC (interceptors), the outbox (the traceparent
+is stored with the event), RabbitMQ (envelope header) and the consumer; SQL statements appear as
+child spans through the SQLAlchemy instrumentation.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+
+_lock = threading.Lock()
+_provider: TracerProvider | None = None
+
+
+def setup_telemetry(service_name: str, exporter: str = "none", endpoint: str = "") -> TracerProvider:
+    global _provider
+    with _lock:
+        if _provider is not None:
+            return _provider
+        provider = TracerProvider(resource=Resource.create({"service.name": f"sanji-{service_name}"}))
+        if exporter == "console":
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        elif exporter == "otlp":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True)))
+        elif exporter.startswith("jsonl:"):
+            out = open(exporter.split(":", 1)[1], "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            provider.add_span_processor(SimpleSpanProcessor(
+                ConsoleSpanExporter(out=out, formatter=lambda span: span.to_json(indent=None) + "\n")))
+        elif exporter != "none":
+            raise ValueError(f"unknown SANJI_OTEL_EXPORTER {exporter!r}")
+        trace.set_tracer_provider(provider)
+        _provider = provider
+        return provider
+
+
+def shutdown_telemetry() -> None:
+    if _provider is not None:
+        _provider.shutdown()
