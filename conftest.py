@@ -33,3 +33,6 @@ def test_settings() -> PlatformSettings:
         database_owner_url=f"postgresql+psycopg://sanji_owner:sanji_owner@127.0.0.1:5432/{TEST_DB}",
         amqp_url=f"amqp://guest:guest@127.0.0.1:5672/{TEST_VHOST}",
     )
+
+
+pytest_plugins = ["tests.fixtures"]

@@ -3,7 +3,6 @@ console. It owns no business data; it verifies the caller's token and calls the 
 with that token, so each service checks the same person again.
 """
 
-from __future__ import annotations
 
 import logging
 import pathlib

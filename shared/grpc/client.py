@@ -10,6 +10,7 @@ import collections
 
 import grpc
 from opentelemetry.instrumentation.grpc import client_interceptor as otel_client_interceptor
+from opentelemetry.instrumentation.grpc.grpcext import intercept_channel as otel_intercept_channel
 
 from shared.tenancy import current_principal_or_none
 
@@ -37,7 +38,9 @@ class ForwardCallerToken(grpc.UnaryUnaryClientInterceptor):
 
 def make_channel(target: str) -> grpc.Channel:
     channel = grpc.insecure_channel(target, options=[("grpc.enable_retries", 1)])
-    return grpc.intercept_channel(channel, otel_client_interceptor(), ForwardCallerToken())
+    # OpenTelemetry's client interceptor has its own wrapping API; ours is a plain grpc interceptor
+    traced = otel_intercept_channel(channel, otel_client_interceptor())
+    return grpc.intercept_channel(traced, ForwardCallerToken())
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:

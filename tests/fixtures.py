@@ -1,4 +1,4 @@
-"""Catalogue integration fixtures: the real test database (migrated), the loopback OIDC provider,
+"""Shared integration fixtures (loaded by the root conftest): the real test database (migrated), the loopback OIDC provider,
 and the catalogue's gRPC server in this process with the platform's interceptor chain."""
 
 from __future__ import annotations

@@ -1,0 +1,138 @@
+"""The REST edge against the real catalogue gRPC server, real tokens and the real database."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+
+_seq = itertools.count(1)
+RUN = random.randint(1000, 9999)
+
+
+@pytest.fixture(scope="module")
+def client(catalogue_server, oidc, verifier):
+    settings = GatewaySettings(catalogue_target=catalogue_server, oidc_server_url=oidc.url)
+    with TestClient(create_app(settings, verifier=verifier), raise_server_exceptions=False) as c:
+        yield c
+
+
+def auth(tokens, user):
+    return {"authorization": f"Bearer {tokens[user]}"}
+
+
+def body(**over):
+    el = {
+        "name": "残疾人证办理", "basic_code": f"G{RUN}{next(_seq):05d}", "item_type": "07", "exercise_level": "4",
+        "case_kind": "2", "department": "凉州区残疾人联合会", "legal_basis": "《中华人民共和国残疾人保障法》",
+        "acceptance_conditions": "具有本区户籍的残疾人", "targets": ["natural_person"], "statutory_limit_days": 20,
+        "promised_limit_days": 10, "keywords": ["残疾人证", "残疾"],
+        "scenarios": [{"code": "S1", "name": "首次申领", "materials": [
+            {"code": "M1", "name": "居民身份证", "core": True},
+            {"code": "M2", "name": "近期免冠照片", "waivable": True, "makeup_days": 3}]}],
+    }
+    el.update(over)
+    return {"elements": el}
+
+
+def create_published(client, tokens, **over) -> dict:
+    r = client.post("/api/v1/catalogue/items", json=body(**over), headers=auth(tokens, "county.admin"))
+    assert r.status_code == 201, r.text
+    item = r.json()
+    r = client.post(f"/api/v1/catalogue/items/{item['id']}/publish", headers=auth(tokens, "county.admin"))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_public_search_and_guide_without_login(client, tokens):
+    item = create_published(client, tokens)
+    r = client.get("/api/v1/public/items", params={"region": "620602", "q": "残疾人证"})
+    assert r.status_code == 200
+    assert item["id"] in [i["id"] for i in r.json()["items"]]
+    r = client.get(f"/api/v1/public/items/{item['id']}/guide.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf" and r.content[:4] == b"%PDF"
+    assert "filename*=UTF-8''" in r.headers["content-disposition"]
+    r = client.get(f"/guide/{item['id']}")
+    assert r.status_code == 200 and "残疾人证办理" in r.text
+    page = client.get("/", params={"q": "残疾人证"})
+    assert page.status_code == 200 and "残疾人证办理" in page.text
+
+
+def test_openapi_is_served(client):
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/catalogue/items" in spec["paths"] and "/api/v1/public/items" in spec["paths"]
+
+
+def test_401_without_token_or_with_a_bad_one(client):
+    for headers in ({}, {"authorization": "Bearer abc.def.ghi"}, {"authorization": "Basic xyz"}):
+        r = client.get("/api/v1/catalogue/items", headers=headers)
+        assert r.status_code == 401
+        assert not r.json()["message"].isascii()
+
+
+def test_403_for_a_role_or_tenant_that_may_not(client, tokens):
+    r = client.post("/api/v1/catalogue/items", json=body(), headers=auth(tokens, "county.clerk"))
+    assert r.status_code == 403 and "单位管理员" in r.json()["message"]
+    item = create_published(client, tokens)
+    r = client.post(f"/api/v1/catalogue/items/{item['id']}/cancel", json={"reason": "越权"},
+                    headers=auth(tokens, "dongdajie.admin"))
+    assert r.status_code == 403
+
+
+def test_404_for_what_the_caller_may_not_see(client, tokens):
+    r = client.post("/api/v1/catalogue/items", json=body(), headers=auth(tokens, "dongdajie.admin"))
+    draft = r.json()
+    for user in ("xidajie.admin", "wenchuan.admin"):
+        assert client.get(f"/api/v1/catalogue/items/{draft['id']}", headers=auth(tokens, user)).status_code == 404
+        r = client.post(f"/api/v1/catalogue/items/{draft['id']}/publish", headers=auth(tokens, user))
+        assert r.status_code == 404
+    assert client.get(f"/api/v1/public/items/{draft['id']}").status_code == 404
+    assert client.get("/no/such/page").status_code == 404
+
+
+@pytest.mark.parametrize("over, field", [
+    ({"statutory_limit_days": "twenty"}, "elements.statutory_limit_days"),
+    ({"targets": ["martian"]}, "elements.targets.0"),
+    ({"item_type": "42"}, "elements.item_type"),
+    ({"basic_code": "B" * 60}, "elements.basic_code"),
+    ({"promised_limit_days": -1}, "elements.promised_limit_days"),
+    ({"surprise": 1}, "elements.surprise"),
+])
+def test_422_names_the_field(client, tokens, over, field):
+    r = client.post("/api/v1/catalogue/items", json=body(**over), headers=auth(tokens, "county.admin"))
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
+    assert "Traceback" not in r.text
+
+
+def test_422_for_missing_elements_and_bad_json(client, tokens):
+    r = client.post("/api/v1/catalogue/items", json={}, headers=auth(tokens, "county.admin"))
+    assert r.status_code == 422 and r.json()["field"] == "elements"
+    r = client.post("/api/v1/catalogue/items", content=b"{not json", headers={
+        **auth(tokens, "county.admin"), "content-type": "application/json"})
+    assert r.status_code == 422
+
+
+def test_adjustment_is_seen_by_the_village(client, tokens):
+    item = create_published(client, tokens, name="高龄津贴申领", item_type="05", keywords=["高龄津贴"])
+    r = client.post(f"/api/v1/catalogue/items/{item['id']}/delegate", headers=auth(tokens, "county.admin"),
+                    json={"target_tenants": ["620602001001"], "kind": "proxy", "reason": "村级代办"})
+    assert r.status_code == 200 and r.json()["listed_for"] == ["620602001001"]
+    new = body(name="高龄津贴申领", item_type="05", promised_limit_days=5, basic_code=item["elements"]["basic_code"])
+    r = client.post(f"/api/v1/catalogue/items/{item['id']}/adjust", headers=auth(tokens, "county.admin"),
+                    json={**new, "reason": "承诺时限压缩"})
+    assert r.status_code == 200 and r.json()["version"] == 2
+    mine = client.get("/api/v1/catalogue/items", headers=auth(tokens, "nanyuan.agent")).json()["items"]
+    seen = next(i for i in mine if i["id"] == item["id"])
+    assert (seen["version"], seen["elements"]["promised_limit_days"], seen["listing"]) == (2, 5, "LISTING_KIND_PROXY")
+
+
+def test_me(client, tokens):
+    r = client.get("/api/v1/me", headers=auth(tokens, "nanyuan.agent"))
+    assert r.json() == {"username": "nanyuan.agent", "name": "陈代办", "tenant": "620602001001",
+                        "unit_kind": "village", "roles": ["agent"]}
