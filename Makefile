@@ -1,6 +1,6 @@
 # sanji — the two commands a newcomer needs are `make run` and `make test`.
 SHELL := /bin/bash
-PY ?= python3.11
+PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -9,7 +9,7 @@ PROTOS := $(shell find proto -name '*.proto')
 .PHONY: run stop test unit lint proto bench services venv clean k8s-validate
 
 $(STAMP): pyproject.toml
-	@command -v $(PY) >/dev/null || PY=python3; test -d $(VENV) || $${PY:-$(PY)} -m venv $(VENV) || python3 -m venv $(VENV)
+	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	@# the code runs from the checkout: put it and the generated protobuf code on the venv's path
 	@echo "$(CURDIR)" > $$($(BIN)/python -c 'import sysconfig;print(sysconfig.get_paths()["purelib"])')/sanji-checkout.pth

@@ -1,7 +1,7 @@
 """OpenTelemetry, set up once per process.
 
 Exporter by setting (`SANJI_OTEL_EXPORTER`): `none` (trace context still propagates), `console`,
-`otlp` (to `SANJI_OTEL_ENDPOINT`), or `jsonl:<path>` (one span per line in a file; tests read it).
+`otlp` (to `SANJI_OTEL_ENDPOINT`), or `jsonl:<path>` (one span per line in a file, `{service}` in the path is replaced; tests read it).
 A trace started at the gateway continues through gRPC (interceptors), the outbox (the traceparent
 is stored with the event), RabbitMQ (envelope header) and the consumer; SQL statements appear as
 child spans through the SQLAlchemy instrumentation.
@@ -33,7 +33,8 @@ def setup_telemetry(service_name: str, exporter: str = "none", endpoint: str = "
 
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True)))
         elif exporter.startswith("jsonl:"):
-            out = open(exporter.split(":", 1)[1], "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            path = exporter.split(":", 1)[1].replace("{service}", service_name)
+            out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
             provider.add_span_processor(SimpleSpanProcessor(
                 ConsoleSpanExporter(out=out, formatter=lambda span: span.to_json(indent=None) + "\n")))
         elif exporter != "none":

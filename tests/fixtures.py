@@ -62,3 +62,33 @@ def catalogue_server(catalogue_db, verifier):
 def stub(catalogue_server):
     with grpc.insecure_channel(catalogue_server) as channel:
         yield catalogue_pb2_grpc.CatalogueServiceStub(channel)
+
+
+@pytest.fixture(scope="session")
+def demo_platform(migrated, tmp_path_factory):
+    """The real processes (OIDC provider, catalogue, gateway) on free loopback ports, with the demo
+    county's units, users and catalogue loaded through the public APIs."""
+    import json
+
+    from conftest import free_port
+    from infra.demo.load import DIVISIONS, load_catalogue, load_demo_users
+    from infra.local.platform import Platform, Ports
+
+    import_units(migrated.database_owner_url, DIVISIONS.read_text(encoding="utf-8"))
+    run_dir = tmp_path_factory.mktemp("platform")
+    users = load_demo_users()
+    users_file = run_dir / "users.json"
+    users_file.write_text(json.dumps(users, ensure_ascii=False), encoding="utf-8")
+    platform = Platform(
+        run_dir=run_dir, ports=Ports(oidc=free_port(), gateway=free_port(), catalogue=free_port()),
+        env={"SANJI_DATABASE_URL": migrated.database_url, "SANJI_DATABASE_OWNER_URL": migrated.database_owner_url,
+             "SANJI_AMQP_URL": migrated.amqp_url, "SANJI_OTEL_EXPORTER": f"jsonl:{run_dir}/spans-{{service}}.jsonl"})
+    try:
+        platform.start_oidc(users_file)
+        platform.start_catalogue()
+        platform.start_gateway()
+        platform.users = users
+        platform.summary = load_catalogue(platform.catalogue_target, platform.oidc_url, users)
+        yield platform
+    finally:
+        platform.stop()

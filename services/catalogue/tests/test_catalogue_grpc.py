@@ -303,4 +303,6 @@ def test_public_reads_and_code_mappings(stub, as_):
     m = stub.MapCode(pb.MapCodeRequest(province="51", code_set="item_type", external_code="1"), timeout=10)
     assert (m.internal_code, m.label) == ("01", "行政许可")
     units = stub.ListChildUnits(pb.ListChildUnitsRequest(code="620602001"), timeout=10).units
-    assert [u.code for u in units] == ["620602001001", "620602001002"]
+    codes = [u.code for u in units]
+    assert {"620602001001", "620602001002"} <= set(codes) and codes == sorted(codes)
+    assert all(c.startswith("620602001") and len(c) == 12 for c in codes)

@@ -1,0 +1,77 @@
+"""`make bench`: every figure beside a baseline measured in the same run, and the ratio.
+
+Runs against its own database (sanji_bench) and vhost; starts the services it measures as real
+processes on loopback and stops them at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from tests.bench.common import Figure
+
+console = Console()
+
+
+def show(figs: list[Figure]) -> None:
+    table = Table(title="sanji benchmarks (same-run baselines)")
+    for col in ("figure", "value", "baseline", "baseline value", "ratio"):
+        table.add_column(col, justify="right" if col != "figure" and col != "baseline" else "left")
+    for f in figs:
+        ratio = f.ratio
+        table.add_row(f.name, f"{f.value:,.2f} {f.unit}", f.baseline_name,
+                      "" if f.baseline_value is None else f"{f.baseline_value:,.2f}",
+                      "" if ratio is None else f"{ratio:.2f}×")
+    console.print(table)
+
+
+def main() -> int:
+    from conftest import free_port
+    from infra import migrate
+    from infra.local import bootstrap
+    from infra.local.platform import Platform, Ports
+    from services.catalogue.admin import import_units
+    from shared.config import PlatformSettings
+    from tests.bench import bench_calendar, bench_catalogue, bench_messaging
+
+    db, vhost = "sanji_bench", "sanji_bench"
+    bootstrap.main(["--database", db, "--vhost", vhost, "--recreate"])
+    settings = PlatformSettings(
+        database_url=f"postgresql+psycopg://sanji_app:sanji_app@127.0.0.1:5432/{db}",
+        database_owner_url=f"postgresql+psycopg://sanji_owner:sanji_owner@127.0.0.1:5432/{db}",
+        amqp_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}")
+    migrate.migrate_all(settings.database_owner_url)
+    from infra.demo.load import DIVISIONS
+
+    import_units(settings.database_owner_url, DIVISIONS.read_text(encoding="utf-8"))
+    figs: list[Figure] = []
+    run_dir = Path(tempfile.mkdtemp(prefix="sanji-bench-"))
+    platform = Platform(run_dir=run_dir, ports=Ports(oidc=free_port(), gateway=free_port(), catalogue=free_port()),
+                        env={"SANJI_DATABASE_URL": settings.database_url, "SANJI_AMQP_URL": settings.amqp_url,
+                             "SANJI_DATABASE_OWNER_URL": settings.database_owner_url, "SANJI_LOG_LEVEL": "WARNING"})
+    try:
+        with console.status("catalogue gRPC …"):
+            platform.start_oidc()
+            platform.start_catalogue()
+            figs += bench_catalogue.run(platform)
+        show(figs)
+        with console.status("outbox relay and consumer …"):
+            figs += bench_messaging.run(settings)
+        show(figs[-3:])
+        with console.status("calendar …"):
+            figs += bench_calendar.run()
+    finally:
+        platform.stop()
+    show(figs)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Fault-injection tools for tests (a cuttable TCP proxy, …)."""
