@@ -15,12 +15,12 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from google.protobuf import json_format
+from sanji.catalogue.v1 import catalogue_pb2 as pb
+from sanji.catalogue.v1 import catalogue_pb2_grpc
 
 from gateway import errors as http_errors
 from gateway.models import AdjustItemIn, CancelItemIn, CreateItemIn, DelegateItemIn, ElementsIn
 from gateway.settings import GatewaySettings
-from sanji.catalogue.v1 import catalogue_pb2 as pb
-from sanji.catalogue.v1 import catalogue_pb2_grpc
 from shared.auth import TokenVerifier
 from shared.errors import Unauthenticated
 from shared.grpc.client import bearer, make_channel

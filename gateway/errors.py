@@ -30,8 +30,9 @@ UNAVAILABLE = "服务暂时不可用，请稍后重试"
 INTERNAL = "服务内部错误，请稍后重试；如持续出现请联系管理员"
 
 _TYPE_MESSAGES = {
-    "missing": "必填项缺失", "int_parsing": "应为整数", "int_type": "应为整数", "bool_parsing": "应为是/否（true/false）",
-    "string_type": "应为文本", "list_type": "应为列表", "dict_type": "应为对象", "json_invalid": "请求体不是有效的 JSON",
+    "missing": "必填项缺失", "int_parsing": "应为整数", "int_type": "应为整数",
+    "bool_parsing": "应为是/否（true/false）", "string_type": "应为文本", "list_type": "应为列表",
+    "dict_type": "应为对象", "json_invalid": "请求体不是有效的 JSON",
     "extra_forbidden": "不认识的字段", "greater_than_equal": "数值过小", "less_than_equal": "数值过大",
     "string_too_long": "文本过长", "string_too_short": "文本过短", "enum": "取值不在允许范围内",
     "literal_error": "取值不在允许范围内", "model_attributes_type": "应为对象",

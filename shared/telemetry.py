@@ -1,7 +1,8 @@
 """OpenTelemetry, set up once per process.
 
 Exporter by setting (`SANJI_OTEL_EXPORTER`): `none` (trace context still propagates), `console`,
-`otlp` (to `SANJI_OTEL_ENDPOINT`), or `jsonl:<path>` (one span per line in a file, `{service}` in the path is replaced; tests read it).
+`otlp` (to `SANJI_OTEL_ENDPOINT`), or `jsonl:<path>` (one span per line in a file, `{service}` in the
+path replaced by the service's name; tests read it).
 A trace started at the gateway continues through gRPC (interceptors), the outbox (the traceparent
 is stored with the event), RabbitMQ (envelope header) and the consumer; SQL statements appear as
 child spans through the SQLAlchemy instrumentation.

@@ -1,14 +1,15 @@
-"""Shared integration fixtures (loaded by the root conftest): the real test database (migrated), the loopback OIDC provider,
+"""Shared integration fixtures (loaded by the root conftest): the real test database (migrated),
+the loopback OIDC provider,
 and the catalogue's gRPC server in this process with the platform's interceptor chain."""
 
 from __future__ import annotations
 
 import grpc
 import pytest
+from sanji.catalogue.v1 import catalogue_pb2_grpc
 
 from infra import migrate
 from infra.oidc.provider import ProviderServer
-from sanji.catalogue.v1 import catalogue_pb2_grpc
 from services.catalogue.admin import import_units
 from services.catalogue.handlers import CatalogueHandlers
 from services.catalogue.service import registration

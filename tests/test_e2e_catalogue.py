@@ -53,7 +53,8 @@ def test_village_sees_the_county_adjustment(demo_platform, migrated):
     c_auth = token(demo_platform, county_admin)
     el = dict(target["elements"])
     el["handling_hours"] = "工作日 上午8:30-12:00，下午14:30-18:00（含周六上午）"
-    r = httpx.post(f"{gw}/api/v1/catalogue/items/{target['id']}/adjust", json={"elements": el, "reason": "延长服务时间"},
+    r = httpx.post(f"{gw}/api/v1/catalogue/items/{target['id']}/adjust",
+                   json={"elements": el, "reason": "延长服务时间"},
                    headers={**c_auth, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}, timeout=30)
     assert r.status_code == 200, r.text
     assert r.json()["version"] == target["version"] + 1

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import grpc
 from google.protobuf import json_format
-
-from infra.oidc.client import login
 from sanji.catalogue.v1 import catalogue_pb2 as pb
 from sanji.catalogue.v1 import catalogue_pb2_grpc
+
+from infra.oidc.client import login
 from services.catalogue.admin import import_units
 from shared.grpc.client import bearer
 
@@ -70,11 +70,13 @@ def load_catalogue(catalogue_target: str, oidc_url: str, users: list[dict] | Non
             stub.PublishItem(pb.PublishItemRequest(item_id=item.id), metadata=md, timeout=30)
             if "delegated" in listing:
                 stub.DelegateItem(pb.DelegateItemRequest(item_id=item.id, target_tenants=townships,
-                                                         kind=pb.LISTING_KIND_DELEGATED, reason="下放乡镇（街道）便民服务中心办理"),
+                                                         kind=pb.LISTING_KIND_DELEGATED,
+                                                         reason="下放乡镇（街道）便民服务中心办理"),
                                   metadata=md, timeout=60)
             if "proxy" in listing:
                 stub.DelegateItem(pb.DelegateItemRequest(item_id=item.id, target_tenants=villages,
-                                                         kind=pb.LISTING_KIND_PROXY, reason="村（社区）便民服务代办点帮办代办"),
+                                                         kind=pb.LISTING_KIND_PROXY,
+                                                         reason="村（社区）便民服务代办点帮办代办"),
                                   metadata=md, timeout=60)
             created += 1
     return {"created": created, "skipped": skipped, "total": len(items)}

@@ -48,7 +48,8 @@ def ensure_roles() -> None:
 def ensure_database(name: str, *, recreate: bool = False) -> None:
     exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
     if exists and recreate:
-        psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+        psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+             f" WHERE datname = '{name}' AND pid <> pg_backend_pid()")
         psql(f"DROP DATABASE {name}")
         exists = ""
     if not exists:

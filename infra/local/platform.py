@@ -141,26 +141,42 @@ class Platform:
             self.stop_one(name)
 
 
+def _ours(pid: int) -> bool:
+    """A live Python process running from this checkout (not a reused PID)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        cwd = Path(f"/proc/{pid}/cwd").resolve().as_posix()
+    except OSError:
+        return False
+    return "python" in cmdline and cwd.startswith(str(ROOT))
+
+
+def _terminate(pid: int, timeout: float = 20) -> None:
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
 def stop_recorded(run_dir: Path) -> list[str]:
-    """Stop the processes a previous `make run` recorded (and only those)."""
-    pids_file = run_dir / "pids"
+    """Stop what a previous `make run` started (and only that): first the runner, which stops its
+    children in order; then any child it left behind."""
     stopped = []
-    if not pids_file.exists():
-        return stopped
-    for name, pid in json.loads(pids_file.read_text() or "{}").items():
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if "python" not in cmdline or str(ROOT) not in Path(f"/proc/{pid}/cwd").resolve().as_posix():
-            continue  # the PID was reused by something that is not ours
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if not Path(f"/proc/{pid}").exists():
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
-        stopped.append(name)
-    pids_file.unlink()
+    runner_file = run_dir / "runner.pid"
+    if runner_file.exists():
+        pid = int(runner_file.read_text() or 0)
+        if pid and pid != os.getpid() and _ours(pid):
+            _terminate(pid, timeout=40)
+            stopped.append("runner")
+        runner_file.unlink(missing_ok=True)
+    pids_file = run_dir / "pids"
+    if pids_file.exists():
+        for name, pid in json.loads(pids_file.read_text() or "{}").items():
+            if _ours(pid):
+                _terminate(pid)
+                stopped.append(name)
+        pids_file.unlink(missing_ok=True)
     return stopped

@@ -7,10 +7,10 @@ the services, the gateway, the demo catalogue; then it prints where to go and th
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -38,6 +38,8 @@ def start() -> int:
     console.print(f"[green]✓[/] 数据库已就绪，导入单位 {n_units} 个（凉州区及其乡镇、村）")
 
     platform = Platform(run_dir=RUN_DIR, env={})
+    RUN_DIR.mkdir(exist_ok=True)
+    (RUN_DIR / "runner.pid").write_text(str(os.getpid()))
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
@@ -50,13 +52,15 @@ def start() -> int:
         users = load_demo_users()
         with console.status("载入演示事项目录 …"):
             summary = load_catalogue(platform.catalogue_target, platform.oidc_url, users)
-        console.print(f"[green]✓[/] 演示事项 {summary['total']} 个（新建 {summary['created']}，已存在 {summary['skipped']}）")
+        console.print(f"[green]✓[/] 演示事项 {summary['total']} 个"
+                      f"（新建 {summary['created']}，已存在 {summary['skipped']}）")
         print_welcome(platform, users)
         stopping.wait()
     finally:
         console.print("正在停止 …")
         platform.stop()
         (RUN_DIR / "pids").unlink(missing_ok=True)
+        (RUN_DIR / "runner.pid").unlink(missing_ok=True)
     return 0
 
 
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.stop:
         stopped = stop_recorded(RUN_DIR)
-        print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        print(f"已停止：{'、'.join(stopped)}" if stopped else "没有正在运行的 make run")
         return 0
     return start()
 

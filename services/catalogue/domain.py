@@ -139,7 +139,8 @@ class Elements:
             return int(v) if v not in (None, "") else default
 
         scenarios = tuple(
-            Scenario(code=str(s.get("code", "")), name=str(s.get("name", "")), description=str(s.get("description", "")),
+            Scenario(code=str(s.get("code", "")), name=str(s.get("name", "")),
+                     description=str(s.get("description", "")),
                      materials=tuple(Material(
                          code=str(m.get("code", "")), name=str(m.get("name", "")), core=bool(m.get("core", False)),
                          waivable=bool(m.get("waivable", False)), makeup_days=ints(m.get("makeup_days")),
@@ -159,7 +160,8 @@ class Elements:
             acceptance_conditions=str(d.get("acceptance_conditions", "")).strip(),
             targets=tuple(d.get("targets", []) or ()), statutory_limit_days=ints(d.get("statutory_limit_days")),
             promised_limit_days=ints(d.get("promised_limit_days")), scenarios=scenarios, fees=fees,
-            keywords=tuple(str(k) for k in d.get("keywords", []) or ()), handling_place=str(d.get("handling_place", "")),
+            keywords=tuple(str(k) for k in d.get("keywords", []) or ()),
+            handling_place=str(d.get("handling_place", "")),
             handling_hours=str(d.get("handling_hours", "")), consult_phone=str(d.get("consult_phone", "")),
             complaint_phone=str(d.get("complaint_phone", "")), steps=tuple(str(s) for s in d.get("steps", []) or ()),
             online=bool(d.get("online", False)), max_trips=ints(d.get("max_trips"), 1),
@@ -181,9 +183,11 @@ def validate_elements(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "
     if el.implementation_code:
         fmt.check_implementation(el.implementation_code, f("implementation_code"))
     if el.item_type not in ITEM_TYPES:
-        raise InvalidArgument(f("item_type"), f"未知的事项类型：{el.item_type or '（空）'}（应为 GB/T 39046 代码，如 01 行政许可）")
+        raise InvalidArgument(f("item_type"),
+                              f"未知的事项类型：{el.item_type or '（空）'}（应为 GB/T 39046 代码，如 01 行政许可）")
     if el.exercise_level not in EXERCISE_LEVELS:
-        raise InvalidArgument(f("exercise_level"), f"未知的行使层级：{el.exercise_level or '（空）'}（4 县级、5 乡镇级、6 村级、7 分级）")
+        raise InvalidArgument(f("exercise_level"),
+                              f"未知的行使层级：{el.exercise_level or '（空）'}（4 县级、5 乡镇级、6 村级、7 分级）")
     if el.case_kind not in CASE_KINDS:
         raise InvalidArgument(f("case_kind"), f"未知的办件类型：{el.case_kind or '（空）'}（1 即办件、2 承诺件）")
     for name, label in (("department", "实施部门"), ("legal_basis", "设定依据"), ("acceptance_conditions", "受理条件")):
@@ -238,11 +242,13 @@ def validate_elements(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "
                 raise InvalidArgument(f(f"{mf}.waivable"), f"核心材料“{m.name}”不能容缺")
             if m.waivable:
                 if m.makeup_days < 1:
-                    raise InvalidArgument(f(f"{mf}.makeup_days"), f"可容缺材料“{m.name}”须设定补交时限（至少 1 个工作日）")
+                    raise InvalidArgument(f(f"{mf}.makeup_days"),
+                                          f"可容缺材料“{m.name}”须设定补交时限（至少 1 个工作日）")
                 if m.makeup_days > el.promised_limit_days:
                     raise InvalidArgument(
                         f(f"{mf}.makeup_days"),
-                        f"容缺补交时限（{m.makeup_days} 个工作日）不能超过承诺办结时限（{el.promised_limit_days} 个工作日）")
+                        f"容缺补交时限（{m.makeup_days} 个工作日）"
+                        f"不能超过承诺办结时限（{el.promised_limit_days} 个工作日）")
             elif m.makeup_days:
                 raise InvalidArgument(f(f"{mf}.makeup_days"), "只有可容缺材料才有补交时限")
     for i, fee in enumerate(el.fees):

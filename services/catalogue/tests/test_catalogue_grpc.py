@@ -9,9 +9,9 @@ import random
 import grpc
 import pytest
 from google.protobuf import json_format
+from sanji.catalogue.v1 import catalogue_pb2 as pb
 from sqlalchemy import text
 
-from sanji.catalogue.v1 import catalogue_pb2 as pb
 from shared.grpc.client import bearer
 from shared.grpc.server import FIELD_KEY
 

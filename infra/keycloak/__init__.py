@@ -1,0 +1,1 @@
+"""Keycloak realm export and provisioning of the tenant tree (DESIGN §4)."""
