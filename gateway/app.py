@@ -4,6 +4,7 @@ with that token, so each service checks the same person again.
 """
 
 
+import importlib
 import logging
 import pathlib
 import secrets
@@ -19,6 +20,7 @@ from sanji.catalogue.v1 import catalogue_pb2 as pb
 from sanji.catalogue.v1 import catalogue_pb2_grpc
 
 from gateway import errors as http_errors
+from gateway.edge import Edge
 from gateway.models import AdjustItemIn, CancelItemIn, CreateItemIn, DelegateItemIn, ElementsIn
 from gateway.settings import GatewaySettings
 from shared.auth import TokenVerifier
@@ -29,6 +31,8 @@ from shared.tenancy import Principal
 log = logging.getLogger("sanji.gateway")
 TEMPLATES = Jinja2Templates(directory=str(pathlib.Path(__file__).parent / "templates"))
 COOKIE = "sanji_session"
+# REST routers of the other services (each a module with `router`), included when present
+ROUTERS = ["gateway.routes_intake", "gateway.routes_agency", "gateway.routes_approval", "gateway.routes_fees"]
 
 
 def to_json(message) -> dict:
@@ -50,6 +54,13 @@ def create_app(settings: GatewaySettings, *, verifier: TokenVerifier | None = No
     )
     http_errors.install(app)
     app.state.channel = channel
+    app.state.edge = Edge(settings, verifier)
+    for module in ROUTERS:
+        try:
+            app.include_router(importlib.import_module(module).router)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
     # -- identity -----------------------------------------------------------------------------
     def token_of(request: Request) -> str:

@@ -71,7 +71,6 @@ def demo_platform(migrated, tmp_path_factory):
     county's units, users and catalogue loaded through the public APIs."""
     import json
 
-    from conftest import free_port
     from infra.demo.load import DIVISIONS, load_catalogue, load_demo_users
     from infra.local.platform import Platform, Ports
 
@@ -81,12 +80,12 @@ def demo_platform(migrated, tmp_path_factory):
     users_file = run_dir / "users.json"
     users_file.write_text(json.dumps(users, ensure_ascii=False), encoding="utf-8")
     platform = Platform(
-        run_dir=run_dir, ports=Ports(oidc=free_port(), gateway=free_port(), catalogue=free_port()),
+        run_dir=run_dir, ports=Ports.free(),
         env={"SANJI_DATABASE_URL": migrated.database_url, "SANJI_DATABASE_OWNER_URL": migrated.database_owner_url,
              "SANJI_AMQP_URL": migrated.amqp_url, "SANJI_OTEL_EXPORTER": f"jsonl:{run_dir}/spans-{{service}}.jsonl"})
     try:
         platform.start_oidc(users_file)
-        platform.start_catalogue()
+        platform.start_services()
         platform.start_gateway()
         platform.users = users
         platform.summary = load_catalogue(platform.catalogue_target, platform.oidc_url, users)

@@ -23,11 +23,27 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# every gRPC service of the platform, in start order, with its default port
+SERVICE_PORTS = {"catalogue": 50051, "intake": 50052, "agency": 50053}
+
+
 @dataclass
 class Ports:
     oidc: int = 8090
     gateway: int = 8000
     catalogue: int = 50051
+    intake: int = 50052
+    agency: int = 50053
+
+    @classmethod
+    def free(cls) -> Ports:
+        import socket
+
+        def one() -> int:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                return s.getsockname()[1]
+        return cls(oidc=one(), gateway=one(), **{name: one() for name in SERVICE_PORTS})
 
 
 @dataclass
@@ -45,9 +61,12 @@ class Platform:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.gateway}"
 
+    def target(self, service: str) -> str:
+        return f"127.0.0.1:{getattr(self.ports, service)}"
+
     @property
     def catalogue_target(self) -> str:
-        return f"127.0.0.1:{self.ports.catalogue}"
+        return self.target("catalogue")
 
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -55,7 +74,7 @@ class Platform:
         env.update({
             "SANJI_OIDC_SERVER_URL": self.oidc_url,
             "SANJI_PUBLIC_BASE_URL": self.gateway_url,
-            "SANJI_CATALOGUE_TARGET": self.catalogue_target,
+            **{f"SANJI_{name.upper()}_TARGET": self.target(name) for name in SERVICE_PORTS},
             "PYTHONUNBUFFERED": "1",
         })
         return env
@@ -82,9 +101,18 @@ class Platform:
         self._spawn("oidc", args)
         self._wait_http("oidc", f"{self.oidc_url}/healthz")
 
+    def start_service(self, name: str) -> None:
+        self._spawn(name, ["-m", f"services.{name}"], {"SANJI_GRPC_PORT": str(getattr(self.ports, name))})
+        self._wait_grpc(name, self.target(name))
+
     def start_catalogue(self) -> None:
-        self._spawn("catalogue", ["-m", "services.catalogue"], {"SANJI_GRPC_PORT": str(self.ports.catalogue)})
-        self._wait_grpc("catalogue", self.catalogue_target)
+        self.start_service("catalogue")
+
+    def start_services(self) -> None:
+        """Every service whose package exists, in order."""
+        for name in SERVICE_PORTS:
+            if (ROOT / "services" / name / "__main__.py").exists():
+                self.start_service(name)
 
     def start_gateway(self) -> None:
         self._spawn("gateway", ["-m", "gateway"], {"SANJI_HTTP_PORT": str(self.ports.gateway)})

@@ -46,9 +46,9 @@ def start() -> int:
     try:
         with console.status("启动身份认证、事项目录服务和网关 …"):
             platform.start_oidc()
-            platform.start_catalogue()
+            platform.start_services()
             platform.start_gateway()
-        console.print("[green]✓[/] 进程已启动：oidc、catalogue、gateway（日志在 .run/logs/）")
+        console.print(f"[green]✓[/] 进程已启动：{'、'.join(platform.procs)}（日志在 .run/logs/）")
         users = load_demo_users()
         with console.status("载入演示事项目录 …"):
             summary = load_catalogue(platform.catalogue_target, platform.oidc_url, users)

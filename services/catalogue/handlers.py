@@ -14,7 +14,7 @@ from services.catalogue.repository import CatalogueRepository, ItemRow
 from services.catalogue.search import query_terms
 from services.catalogue.translate import row_to_item
 from shared.db import Database
-from shared.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
+from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.tenancy import DivisionCode, Principal, Role, can_read
 
 MAX_PAGE = 200
@@ -211,6 +211,34 @@ class CatalogueHandlers:
             html = render_guide_html(item, unit_name=unit_name, lookup_url=url)
             return html.encode("utf-8"), "text/html; charset=utf-8", f"{stem}.html"
         raise InvalidArgument("format", "请选择 HTML 或 PDF 格式")
+
+    def resolve_handling_unit(self, p: Principal, item_id: str, version: int = 0) -> tuple[str, ItemRow, bool, str]:
+        """Where an application for this item, taken in at the caller's unit, is decided."""
+        row = self.get(p, item_id, version)
+        current = self.get(p, item_id) if version else row
+        if current.status == str(Status.CANCELLED):
+            raise FailedPrecondition("该事项已取消，不再受理新的申请")
+        if current.status != str(Status.PUBLISHED) or (version and row.status == str(Status.DRAFT)):
+            raise FailedPrecondition("该事项未发布，清单之外无许可")
+        if version and version != current.version:
+            raise FailedPrecondition(f"该事项现行版本为第 {current.version} 版，请按现行版本申请")
+        me = p.tenant
+        chain = [str(me), *(str(a) for a in me.ancestors() if len(a.value) >= 6)]
+        with self.db.unit_of_work() as uow:  # listings are public information
+            repo = CatalogueRepository(uow.session)
+            listed = repo.listed_for(item_id, chain)
+            owner_unit = None
+            handler = None
+            proxy = False
+            if row.tenant == str(me) or "delegated" in listed.get(str(me), set()):
+                handler = str(me)
+            elif "proxy" in listed.get(str(me), set()):
+                proxy = True
+                handler = next((c for c in chain[1:] if "delegated" in listed.get(c, set())), row.tenant)
+            if handler is None:
+                raise FailedPrecondition("本单位受理清单中没有该事项（清单之外无许可）")
+            owner_unit = repo.unit(handler)
+        return handler, row, proxy, owner_unit.name if owner_unit else handler
 
     def unit(self, code: str):
         code = str(DivisionCode.parse(code, "code"))

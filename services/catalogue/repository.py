@@ -174,6 +174,15 @@ class CatalogueRepository:
                                 " AND revoked_at IS NULL"), {"id": item_id})
         return r.rowcount
 
+    def listed_for(self, item_id: str, tenants: list[str]) -> dict[str, set[str]]:
+        """Live listing kinds of an item for the given units (public information)."""
+        out: dict[str, set[str]] = {}
+        for code, kind in self.s.execute(
+                text(f"SELECT listed_for, kind FROM {S}.item_listings WHERE item_id = :id AND revoked_at IS NULL"
+                     " AND listed_for = ANY(:t)"), {"id": item_id, "t": tenants}):
+            out.setdefault(code, set()).add(kind)
+        return out
+
     def listings(self, item_id: str) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.s.execute(
             text(f"SELECT listed_for, kind FROM {S}.item_listings WHERE item_id = :id AND revoked_at IS NULL"

@@ -75,6 +75,11 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
         content, ctype, filename = self.h.render_guide(current_principal_or_none(), request.item_id, fmt)
         return pb.RenderGuideResponse(content=content, content_type=ctype, filename=filename)
 
+    def ResolveHandlingUnit(self, request, context):
+        handler, row, proxy, name = self.h.resolve_handling_unit(current_principal(), request.item_id, request.version)
+        return pb.ResolveHandlingUnitResponse(handling_tenant=handler, item=row_to_item(row), proxy=proxy,
+                                              handling_unit_name=name)
+
     def GetUnit(self, request, context):
         return _unit(self.h.unit(request.code))
 

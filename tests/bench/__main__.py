@@ -32,7 +32,6 @@ def show(figs: list[Figure]) -> None:
 
 
 def main() -> int:
-    from conftest import free_port
     from infra import migrate
     from infra.local import bootstrap
     from infra.local.platform import Platform, Ports
@@ -52,7 +51,7 @@ def main() -> int:
     import_units(settings.database_owner_url, DIVISIONS.read_text(encoding="utf-8"))
     figs: list[Figure] = []
     run_dir = Path(tempfile.mkdtemp(prefix="sanji-bench-"))
-    platform = Platform(run_dir=run_dir, ports=Ports(oidc=free_port(), gateway=free_port(), catalogue=free_port()),
+    platform = Platform(run_dir=run_dir, ports=Ports.free(),
                         env={"SANJI_DATABASE_URL": settings.database_url, "SANJI_AMQP_URL": settings.amqp_url,
                              "SANJI_DATABASE_OWNER_URL": settings.database_owner_url, "SANJI_LOG_LEVEL": "WARNING"})
     try:

@@ -306,3 +306,33 @@ def test_public_reads_and_code_mappings(stub, as_):
     codes = [u.code for u in units]
     assert {"620602001001", "620602001002"} <= set(codes) and codes == sorted(codes)
     assert all(c.startswith("620602001") and len(c) == 12 for c in codes)
+
+
+def test_resolve_handling_unit_follows_delegation_and_proxy(as_):
+    county_item = published(as_, name="建设工程规划许可证核发", exercise_level="4")
+    delegated = published(as_, name="个体工商户设立登记")
+    as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=delegated.id, target_tenants=["620602001"],
+                                                            kind=pb.LISTING_KIND_DELEGATED))
+    as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=delegated.id, target_tenants=["620602001001"],
+                                                            kind=pb.LISTING_KIND_PROXY))
+    as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=county_item.id, target_tenants=["620602001001"],
+                                                            kind=pb.LISTING_KIND_PROXY))
+
+    def resolve(user, item):
+        return as_(user).ResolveHandlingUnit(pb.ResolveHandlingUnitRequest(item_id=item.id))
+
+    r = resolve("county.clerk", county_item)
+    assert (r.handling_tenant, r.proxy, r.handling_unit_name) == ("620602", False, "凉州区")
+    r = resolve("dongdajie.clerk", delegated)
+    assert (r.handling_tenant, r.proxy) == ("620602001", False)
+    # the village point proxies: to its township where delegated, to the county otherwise
+    assert (resolve("nanyuan.agent", delegated).handling_tenant, resolve("nanyuan.agent", delegated).proxy) == \
+        ("620602001", True)
+    assert resolve("nanyuan.agent", county_item).handling_tenant == "620602"
+    # not in the list: refused with the reason
+    for user, item in (("dongdajie.clerk", county_item), ("dazhong.agent", delegated)):
+        e = err(as_(user).ResolveHandlingUnit, pb.ResolveHandlingUnitRequest(item_id=item.id))
+        assert e.code() == grpc.StatusCode.FAILED_PRECONDITION and "清单之外无许可" in e.details()
+    as_("county.admin").CancelItem(pb.CancelItemRequest(item_id=county_item.id, reason="取消"))
+    e = err(as_("county.clerk").ResolveHandlingUnit, pb.ResolveHandlingUnitRequest(item_id=county_item.id))
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION and "已取消" in e.details()

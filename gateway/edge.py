@@ -1,0 +1,77 @@
+"""What every REST router of the gateway needs: the verified caller, the gRPC stubs, metadata.
+
+Routers are modules with a module-level `router = APIRouter(...)`; their endpoints take
+`p: User` (the verified principal) and reach services with `stub(request, "intake", IntakeServiceStub)`
+and `md(p)` (the caller's token, forwarded so each service checks the same person again).
+"""
+
+from typing import Annotated
+
+import grpc
+from fastapi import Depends, Request
+
+from shared.auth import TokenVerifier
+from shared.errors import Unauthenticated
+from shared.grpc.client import bearer, make_channel
+from shared.tenancy import Principal
+
+COOKIE = "sanji_session"
+
+
+class Edge:
+    def __init__(self, settings, verifier: TokenVerifier):
+        self.settings = settings
+        self.verifier = verifier
+        self.timeout = settings.grpc_timeout_seconds
+        self._channels: dict[str, grpc.Channel] = {}
+        self._stubs: dict[tuple[str, type], object] = {}
+
+    def target(self, service: str) -> str:
+        return getattr(self.settings, f"{service}_target")
+
+    def stub(self, service: str, stub_cls: type):
+        key = (service, stub_cls)
+        if key not in self._stubs:
+            if service not in self._channels:
+                self._channels[service] = make_channel(self.target(service))
+            self._stubs[key] = stub_cls(self._channels[service])
+        return self._stubs[key]
+
+    def token_of(self, request: Request) -> str:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        return request.cookies.get(COOKIE, "")
+
+    def authenticate(self, request: Request) -> Principal:
+        token = self.token_of(request)
+        if not token:
+            raise Unauthenticated("未登录或登录已失效，请重新登录")
+        return self.verifier.verify(token)
+
+    def close(self) -> None:
+        for ch in self._channels.values():
+            ch.close()
+
+
+def edge_of(request: Request) -> Edge:
+    return request.app.state.edge
+
+
+def current_user(request: Request) -> Principal:
+    return edge_of(request).authenticate(request)
+
+
+User = Annotated[Principal, Depends(current_user)]
+
+
+def md(p: Principal) -> tuple[tuple[str, str], ...]:
+    return bearer(p.token)
+
+
+def stub(request: Request, service: str, stub_cls: type):
+    return edge_of(request).stub(service, stub_cls)
+
+
+def timeout(request: Request) -> float:
+    return edge_of(request).timeout
