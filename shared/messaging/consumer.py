@@ -1,0 +1,364 @@
+"""Event consumer: inbox dedupe, manual acks, bounded retries with backoff, dead letters (DESIGN §5).
+
+For each subscription the consumer owns, in its service's vhost:
+
+- `evt-{source}-{event_type}--{service}.{handler}` — the main queue (nameko's naming), durable,
+  bound to `<source>.events` with the event type as routing key;
+- `<queue>.retry.<n>` — delay queues, one per attempt, with `x-message-ttl` = backoff[n] and a
+  dead-letter route back to the main queue through the default exchange;
+- `<queue>.dlq` — parked messages (never consumed automatically), with the last error and the
+  retry count in headers; `replay_dead_letters` moves them back.
+
+A delivery is handled in one unit of work bound to the envelope's tenant. The event id goes into
+`<schema>.inbox` in that same transaction; if it is already there the handler is skipped. The
+delivery is acked after commit, so a crash before commit means a redelivery, which is a no-op once
+committed. A failing handler is retried through the delay queues and parked after `max_retries`;
+an unusable envelope is parked at once. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Status, StatusCode
+from sqlalchemy import text
+
+from shared.db import Database, UnitOfWork
+from shared.messaging.envelope import Envelope, PoisonMessage, declare_exchange_args, exchange_for, from_amqp
+from shared.tenancy import DivisionCode, Principal, Role, acting_as
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+RETRY_HEADER = "x-sanji-retries"
+ERROR_HEADER = "x-sanji-error"
+QUEUE_HEADER = "x-sanji-queue"
+PARKED_AT_HEADER = "x-sanji-parked-at"
+BROKER_HEADERS = frozenset({"x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
+                            "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason"})
+
+Handler = Callable[[Envelope, UnitOfWork], None]
+
+
+def queue_name(source: str, event_type: str, service: str, handler_name: str) -> str:
+    """The queue a nameko `@event_handler(source, event_type)` on `service.handler_name` uses."""
+    return f"evt-{source}-{event_type}--{service}.{handler_name}"
+
+
+def retry_queue(queue: str, attempt: int) -> str:
+    return f"{queue}.retry.{attempt}"
+
+
+def dead_letter_queue(queue: str) -> str:
+    return f"{queue}.dlq"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    source: str
+    event_type: str
+    handler_name: str
+    handler: Handler
+    queue: str
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+
+    @property
+    def processed(self) -> int:
+        return self.handled + self.duplicates + self.retried + self.dead_lettered
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A parked message as found in `<queue>.dlq`."""
+
+    event_id: str | None
+    event_type: str | None
+    error: str
+    retries: int
+    headers: dict[str, Any]
+    body: bytes
+
+
+def _retries_of(props: pika.BasicProperties) -> int:
+    try:
+        return int((props.headers or {}).get(RETRY_HEADER, 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _republished(props: pika.BasicProperties, headers: dict[str, Any]) -> pika.BasicProperties:
+    """The same message properties with new headers, minus what the broker added."""
+    new = copy.copy(props)
+    new.headers = {k: v for k, v in (props.headers or {}).items() if k not in BROKER_HEADERS} | headers
+    new.delivery_mode = pika.DeliveryMode.Persistent.value
+    new.expiration = None
+    return new
+
+
+class EventConsumer:
+    """Consumes the events a service subscribes to, one unit of work per delivery.
+
+    `uow_factory(tenant)` defaults to `database.unit_of_work(tenant=tenant)`; the handler runs as
+    the service's machine principal scoped to the envelope's tenant (DESIGN §4).
+    """
+
+    def __init__(self, amqp_url: str, *, service: str, database: Database, prefetch: int = 100,
+                 max_retries: int = 5, backoff: Sequence[float] = (1, 5, 30, 120, 600),
+                 uow_factory: Callable[[str], AbstractContextManager[UnitOfWork]] | None = None):
+        if not backoff:
+            raise ValueError("backoff needs at least one delay")
+        self.service = service
+        self.prefetch = prefetch
+        self.max_retries = max_retries
+        self.backoff = tuple(backoff)
+        self.stats = ConsumerStats()
+        self._params = pika.URLParameters(amqp_url)
+        self._uow_factory = uow_factory or (lambda tenant: database.unit_of_work(tenant=tenant))
+        self._subs: dict[str, Subscription] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._publisher: Any = None
+        self._inbox_insert = text(
+            f"INSERT INTO {database.schema}.inbox (consumer, event_id, event_type, tenant)"
+            " VALUES (:consumer, :event_id, :event_type, :tenant)"
+            " ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id")
+
+    # --- subscriptions and topology ------------------------------------------------------------
+
+    def subscribe(self, source: str, event_type: str, handler_name: str, handler: Handler) -> str:
+        """Handle `event_type` events of `source`; returns the queue name."""
+        queue = queue_name(source, event_type, self.service, handler_name)
+        if queue in self._subs:
+            raise ValueError(f"already subscribed: {queue}")
+        self._subs[queue] = Subscription(source, event_type, handler_name, handler, queue)
+        return queue
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before retry `attempt` (1-based); the last backoff repeats."""
+        return float(self.backoff[min(attempt, len(self.backoff)) - 1])
+
+    def queue_names(self) -> list[str]:
+        """Every queue this consumer declares (main, retry and dead-letter queues)."""
+        names = []
+        for queue in self._subs:
+            names += [queue, dead_letter_queue(queue)]
+            names += [retry_queue(queue, n) for n in range(1, self.max_retries + 1)]
+        return names
+
+    def declare(self) -> None:
+        """Declare exchanges, queues and bindings now (also done on every (re)connect)."""
+        with self._connection() as conn:
+            self._declare_topology(conn.channel())
+
+    def _declare_topology(self, channel: Any) -> None:
+        for sub in self._subs.values():
+            q = sub.queue
+            channel.exchange_declare(**declare_exchange_args(sub.source))
+            channel.queue_declare(q, durable=True, arguments={
+                "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead_letter_queue(q)})
+            channel.queue_bind(q, exchange_for(sub.source), routing_key=sub.event_type)
+            channel.queue_declare(dead_letter_queue(q), durable=True)
+            for n in range(1, self.max_retries + 1):
+                channel.queue_declare(retry_queue(q, n), durable=True, arguments={
+                    "x-message-ttl": int(self.delay(n) * 1000),
+                    "x-dead-letter-exchange": "", "x-dead-letter-routing-key": q})
+
+    def _connection(self) -> pika.BlockingConnection:
+        return pika.BlockingConnection(self._params)
+
+    # --- running -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Consume until `stop()`, reconnecting with backoff when the broker goes away."""
+        self._consume(lambda: False, deadline=None)
+
+    def start(self) -> None:
+        """`run()` in a background thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name=f"consumer-{self.service}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop consuming (callable from any thread); unacked deliveries go back to the queue."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+            self._thread = None
+
+    def drain(self, max_messages: int | None = None, timeout: float = 10.0) -> int:
+        """Consume in this thread until `max_messages` deliveries are processed or `timeout`
+        passes; returns how many were processed."""
+        start = self.stats.processed
+        self._stop.clear()
+
+        def enough() -> bool:
+            return max_messages is not None and self.stats.processed - start >= max_messages
+
+        self._consume(enough, deadline=time.monotonic() + timeout)
+        return self.stats.processed - start
+
+    def _consume(self, enough: Callable[[], bool], deadline: float | None) -> None:
+        delay = 0.2
+
+        def done() -> bool:
+            return self._stop.is_set() or enough() or (deadline is not None and time.monotonic() >= deadline)
+
+        while not done():
+            try:
+                self._session(done)
+                delay = 0.2
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                log.warning("consumer %s lost RabbitMQ (%r); reconnecting in %.1fs", self.service, exc, delay)
+                self._stop.wait(delay)
+                delay = min(5.0, delay * 2)
+
+    def _session(self, done: Callable[[], bool]) -> None:
+        conn = self._connection()
+        try:
+            channel = conn.channel()
+            self._declare_topology(channel)
+            channel.basic_qos(prefetch_count=self.prefetch)
+            self._publisher = conn.channel()
+            self._publisher.confirm_delivery()
+            for sub in self._subs.values():
+                channel.basic_consume(sub.queue, functools.partial(self._on_message, sub), auto_ack=False)
+            while not done():
+                conn.process_data_events(time_limit=0.2)
+        finally:
+            self._publisher = None
+            if conn.is_open:
+                try:
+                    conn.close()
+                except pika.exceptions.AMQPError as exc:
+                    log.debug("consumer %s: closing the connection failed: %r", self.service, exc)
+
+    # --- one delivery --------------------------------------------------------------------------
+
+    def _on_message(self, sub: Subscription, channel: Any, method: Any, props: pika.BasicProperties,
+                    body: bytes) -> None:
+        retries = _retries_of(props)
+        try:
+            env = from_amqp(method, props, body)
+        except PoisonMessage as exc:
+            self._park(sub, props, body, f"poison message: {exc}", retries)
+            channel.basic_ack(method.delivery_tag)
+            return
+        with tracer.start_as_current_span(
+            f"consume {env.event_type}", context=propagate.extract(props.headers or {}),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "rabbitmq", "messaging.destination.name": sub.queue,
+                        "messaging.message.id": env.event_id, "sanji.tenant": env.tenant},
+        ) as span:
+            try:
+                first = self._handle(sub, env)
+            except PoisonMessage as exc:  # the handler says the event can never be handled
+                self._park(sub, props, body, f"poison message: {exc}", retries)
+            except Exception as exc:  # noqa: BLE001 — any handler failure is retried, then parked
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                error = f"{type(exc).__name__}: {exc}"
+                if retries >= self.max_retries:
+                    self._park(sub, props, body, error, retries)
+                else:
+                    self._retry(sub, env, props, body, retries + 1, error)
+            else:
+                if first:
+                    self.stats.handled += 1
+                else:
+                    self.stats.duplicates += 1
+                    log.info("event %s already handled by %s; skipped", env.event_id, sub.queue)
+        channel.basic_ack(method.delivery_tag)
+
+    def _handle(self, sub: Subscription, env: Envelope) -> bool:
+        """Run the handler in one transaction with the inbox row; False if it was a duplicate."""
+        principal = Principal(subject=f"service:{self.service}", username=self.service,
+                              tenant=DivisionCode(env.tenant), roles=frozenset({str(Role.SERVICE)}),
+                              machine=True)
+        with acting_as(principal), self._uow_factory(env.tenant) as uow:
+            inserted = uow.session.execute(self._inbox_insert, {
+                "consumer": sub.queue, "event_id": env.event_id, "event_type": env.event_type,
+                "tenant": env.tenant}).first()
+            if inserted is None:
+                return False
+            sub.handler(env, uow)
+            uow.commit()
+        return True
+
+    def _retry(self, sub: Subscription, env: Envelope, props: pika.BasicProperties, body: bytes,
+               attempt: int, error: str) -> None:
+        log.warning("handler %s failed on event %s (attempt %d of %d); retrying in %.1fs: %s",
+                    sub.queue, env.event_id, attempt, self.max_retries + 1, self.delay(attempt), error)
+        headers = {RETRY_HEADER: attempt, ERROR_HEADER: error[:4000]}
+        self._publisher.basic_publish("", retry_queue(sub.queue, attempt), body,
+                                      _republished(props, headers), mandatory=True)
+        self.stats.retried += 1
+
+    def _park(self, sub: Subscription, props: pika.BasicProperties, body: bytes, error: str,
+              retries: int) -> None:
+        dlq = dead_letter_queue(sub.queue)
+        log.error("parked event %s (%s from %s) in %s after %d retries: %s",
+                  props.message_id, props.type, props.app_id, dlq, retries, error)
+        headers = {RETRY_HEADER: retries, ERROR_HEADER: error[:4000], QUEUE_HEADER: sub.queue,
+                   PARKED_AT_HEADER: int(time.time())}
+        self._publisher.basic_publish("", dlq, body, _republished(props, headers), mandatory=True)
+        self.stats.dead_lettered += 1
+
+    # --- dead letters --------------------------------------------------------------------------
+
+    def dead_letter_count(self, queue: str) -> int:
+        """How many messages are parked for the main queue `queue`."""
+        with self._connection() as conn:
+            return conn.channel().queue_declare(dead_letter_queue(queue), passive=True).method.message_count
+
+    def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
+        """Look at up to `limit` parked messages without removing them."""
+        out: list[DeadLetter] = []
+        with self._connection() as conn:  # closing without ack puts them back
+            channel = conn.channel()
+            for _ in range(limit):
+                method, props, body = channel.basic_get(dead_letter_queue(queue), auto_ack=False)
+                if method is None:
+                    break
+                headers = dict(props.headers or {})
+                out.append(DeadLetter(event_id=props.message_id, event_type=props.type,
+                                      error=str(headers.get(ERROR_HEADER, "")), retries=_retries_of(props),
+                                      headers=headers, body=body))
+        return out
+
+    def replay_dead_letters(self, queue: str, limit: int | None = None) -> int:
+        """Move parked messages back to the main queue with a fresh retry budget."""
+        moved = 0
+        with self._connection() as conn:
+            channel = conn.channel()
+            channel.confirm_delivery()
+            parked = channel.queue_declare(dead_letter_queue(queue), passive=True).method.message_count
+            todo = parked if limit is None else min(limit, parked)
+            while moved < todo:
+                method, props, body = channel.basic_get(dead_letter_queue(queue), auto_ack=False)
+                if method is None:
+                    break
+                props = _republished(props, {})
+                props.headers = {k: v for k, v in props.headers.items() if not k.startswith("x-sanji-")}
+                channel.basic_publish("", queue, body, props, mandatory=True)
+                channel.basic_ack(method.delivery_tag)
+                moved += 1
+        if moved:
+            log.info("replayed %d parked messages from %s", moved, dead_letter_queue(queue))
+        return moved

@@ -1,0 +1,401 @@
+"""Outbox relay: publishes a service's committed events to RabbitMQ and marks them sent (DESIGN §5).
+
+One relay owns one pika `SelectConnection` driven by its own IOLoop in its own thread. A batch is
+`SELECT … FOR UPDATE SKIP LOCKED` (two relays never take the same rows), published in `seq` order
+on a confirm-mode channel without waiting between messages; the broker's Basic.Ack frames (often
+`multiple=True`) resolve the batch's delivery tags, and once every tag is resolved the acked rows get
+`sent_at` and the transaction commits. Nacked or unconfirmed rows (connection lost, timeout) stay
+unsent with `attempts`/`last_error` updated, and are published again: delivery is at-least-once and
+consumers dedupe by event id.
+
+The relay wakes on `LISTEN sanji_outbox` (the unit of work notifies at commit) or every
+`idle_seconds`, whichever comes first, and reconnects with exponential backoff when the broker is
+unreachable.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pika
+import psycopg
+from opentelemetry import propagate, trace
+from pika.adapters.select_connection import IOLoop
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared.db import OUTBOX_CHANNEL
+from shared.messaging.envelope import exchange_for, to_amqp
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+FIRST_BACKOFF = 0.2
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    batches: int = 0
+    failed_batches: int = 0
+    connect_failures: int = 0
+    connected: bool = False
+
+
+@dataclass
+class _Batch:
+    conn: Connection
+    size: int
+    pending: dict[int, int] = field(default_factory=dict)  # delivery tag → outbox seq
+    acked: list[int] = field(default_factory=list)
+    nacked: list[int] = field(default_factory=list)
+    timer: Any = None
+
+
+class OutboxRelay:
+    """Publishes `<schema>.outbox` rows in batches with publisher confirms.
+
+    `start()`/`stop()` run it in a background thread; `run_once()` (one batch) and `drain()` (until
+    the outbox is empty) run it in the caller's thread. Not reusable after `stop()`.
+    """
+
+    def __init__(self, engine: Engine, schema: str, amqp_url: str, *, service: str | None = None,
+                 batch_size: int = 200, idle_seconds: float = 0.2, confirm_timeout: float = 30.0,
+                 max_backoff: float = 5.0):
+        self._engine = engine
+        self.schema = schema
+        self.service = service or schema
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self.confirm_timeout = confirm_timeout
+        self.max_backoff = max_backoff
+        self.stats = RelayStats()
+        self._params = pika.URLParameters(amqp_url)
+        self._ioloop = IOLoop()
+        self._connection: pika.SelectConnection | None = None
+        self._channel: Any = None
+        self._ready = False
+        self._declared: set[str] = set()
+        self._tag = 0
+        self._batch: _Batch | None = None
+        self._timer: Any = None
+        self._again = False
+        self._stopping = False
+        self._timed_out = False
+        self._mode = "forever"
+        self._backoff = FIRST_BACKOFF
+        self._stop_event = threading.Event()
+        self._wake_pending = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._select = text(
+            f"SELECT seq, id, exchange, routing_key, tenant, correlation_id, event_version, body, headers,"
+            f" created_at FROM {schema}.outbox WHERE sent_at IS NULL ORDER BY seq LIMIT :n"
+            f" FOR UPDATE SKIP LOCKED")
+        self._mark_sent = text(f"UPDATE {schema}.outbox SET sent_at = now() WHERE seq = ANY(:seqs)")
+        self._mark_failed = text(f"UPDATE {schema}.outbox SET attempts = attempts + 1, last_error = :error"
+                                 f" WHERE seq = ANY(:seqs)")
+
+    # --- public API ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run in background threads (the relay's IOLoop and the LISTEN connection)."""
+        self._mode = "forever"
+        self._threads = [
+            threading.Thread(target=self._run_loop, name=f"outbox-relay-{self.schema}", daemon=True),
+            threading.Thread(target=self._listen, name=f"outbox-listen-{self.schema}", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch in flight, close the connection and join the threads."""
+        if self._stop_event.is_set():
+            return
+        self._stop_event.set()
+        if self._threads:
+            self._ioloop.add_callback_threadsafe(self._shutdown)
+            for t in self._threads:
+                t.join(timeout)
+            self._threads = []
+        self._ioloop.close()
+
+    def run_once(self, timeout: float = 30.0) -> int:
+        """Publish at most one batch in this thread; returns how many events were published."""
+        return self._run_here("once", timeout)
+
+    def drain(self, timeout: float = 120.0) -> int:
+        """Publish batches in this thread until no unsent row is left; returns the count."""
+        return self._run_here("drain", timeout)
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def _run_here(self, mode: str, timeout: float) -> int:
+        if self._threads:
+            raise RuntimeError("the relay is running in the background")
+        self._mode, self._stopping, self._timed_out = mode, False, False
+        before = self.stats.published
+        deadline = self._ioloop.call_later(timeout, self._on_deadline)
+        self._run_loop()
+        self._ioloop.remove_timeout(deadline)
+        if self._timed_out:
+            raise TimeoutError(f"outbox relay for {self.schema} did not finish within {timeout:.0f}s")
+        return self.stats.published - before
+
+    def _run_loop(self) -> None:
+        self._connect()
+        self._ioloop.start()
+
+    def _on_deadline(self) -> None:
+        self._timed_out = True
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        self._stopping = True
+        self._cancel_timer()
+        if self._batch is not None:  # let it finish; give up on it after a few seconds
+            if self._batch.timer is not None:
+                self._ioloop.remove_timeout(self._batch.timer)
+            self._batch.timer = self._ioloop.call_later(5.0, self._on_confirm_timeout)
+            return
+        self._close()
+
+    def _close(self) -> None:
+        conn = self._connection
+        if conn is None or conn.is_closed:
+            self._ioloop.stop()
+        elif not conn.is_closing:
+            conn.close()  # _on_closed or _on_open_error stops the loop
+
+    def _set_timer(self, delay: float, callback: Any) -> None:
+        self._cancel_timer()
+        self._timer = self._ioloop.call_later(delay, functools.partial(self._fire, callback))
+
+    def _fire(self, callback: Any) -> None:
+        self._timer = None
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 — the relay must not die silently; the rows stay unsent
+            log.exception("outbox relay %s: unexpected error; retrying", self.schema)
+            if self._batch is not None:
+                self._finish_batch(error="unexpected error in the relay")
+            if self._ready and self._timer is None and not self._stopping:
+                self._set_timer(self.max_backoff, self._tick)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._ioloop.remove_timeout(self._timer)
+            self._timer = None
+
+    # --- connection ------------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        self._connection = pika.SelectConnection(
+            self._params, on_open_callback=self._on_open, on_open_error_callback=self._on_open_error,
+            on_close_callback=self._on_closed, custom_ioloop=self._ioloop)
+
+    def _on_open(self, connection: pika.SelectConnection) -> None:
+        connection.channel(on_open_callback=self._on_channel_open)
+
+    def _on_channel_open(self, channel: Any) -> None:
+        self._channel, self._tag, self._declared = channel, 0, set()
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.confirm_delivery(self._on_confirm,
+                                 callback=lambda _frame: self._declare([exchange_for(self.service)]))
+
+    def _declare(self, pending: list[str], _frame: Any = None) -> None:
+        """Declare the exchanges one after the other, then (re)start publishing."""
+        if not pending:
+            self._on_ready()
+            return
+        name = pending.pop()
+        self._declared.add(name)
+        self._channel.exchange_declare(exchange=name, exchange_type="topic", durable=True,
+                                       auto_delete=False, callback=functools.partial(self._declare, pending))
+
+    def _on_ready(self) -> None:
+        if not self._ready:
+            log.info("outbox relay %s connected to RabbitMQ", self.schema)
+        self._ready, self.stats.connected, self._backoff = True, True, FIRST_BACKOFF
+        if self._stopping:
+            self._close()
+        else:
+            self._set_timer(0, self._tick)
+
+    def _on_open_error(self, _connection: Any, error: Any) -> None:
+        self.stats.connect_failures += 1
+        log.warning("outbox relay %s cannot reach RabbitMQ: %r", self.schema, error)
+        self._after_disconnect()
+
+    def _on_closed(self, _connection: Any, reason: Any) -> None:
+        self._ready, self.stats.connected, self._channel = False, False, None
+        if self._batch is not None:
+            self._finish_batch(error=f"connection closed: {reason}")
+        if not self._stopping:
+            log.warning("outbox relay %s lost its RabbitMQ connection: %s", self.schema, reason)
+        self._after_disconnect()
+
+    def _after_disconnect(self) -> None:
+        self._connection = None
+        if self._stopping:
+            self._ioloop.stop()
+            return
+        delay, self._backoff = self._backoff, min(self.max_backoff, self._backoff * 2)
+        log.info("outbox relay %s reconnects in %.1fs", self.schema, delay)
+        self._set_timer(delay, self._connect)
+
+    def _on_channel_closed(self, _channel: Any, reason: Any) -> None:
+        self._ready, self._channel = False, None
+        if self._batch is not None:
+            self._finish_batch(error=f"channel closed: {reason}")
+        if self._connection is not None and self._connection.is_open:
+            self._connection.close()  # a fresh connection gets a fresh channel
+
+    # --- waking up -------------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        """Background thread: LISTEN sanji_outbox and wake the IOLoop for this schema's commits."""
+        url = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stop_event.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    self._wake_threadsafe()  # catch up on anything committed while not listening
+                    while not self._stop_event.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            if note.payload == self.schema:
+                                self._wake_threadsafe()
+            except psycopg.Error as exc:
+                log.warning("outbox relay %s: LISTEN connection failed: %s", self.schema, exc)
+                self._stop_event.wait(1.0)
+
+    def _wake_threadsafe(self) -> None:
+        if not self._wake_pending.is_set():
+            self._wake_pending.set()
+            self._ioloop.add_callback_threadsafe(self._on_wake)
+
+    def _on_wake(self) -> None:
+        self._wake_pending.clear()
+        if self._ready and self._batch is None and not self._stopping:
+            self._set_timer(0, self._tick)
+        else:
+            self._again = True
+
+    # --- batches ---------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if not self._ready or self._batch is not None or self._stopping:
+            return
+        self._again = False
+        conn = None
+        try:
+            conn = self._engine.connect()
+            rows = conn.execute(self._select, {"n": self.batch_size}).mappings().all()
+        except SQLAlchemyError as exc:
+            log.warning("outbox relay %s cannot read the outbox: %s", self.schema, exc)
+            if conn is not None:
+                conn.close()
+            self._set_timer(max(self.idle_seconds, 1.0), self._tick)
+            return
+        if not rows:
+            conn.rollback()
+            conn.close()
+            if self._mode != "forever":
+                self._shutdown()
+            else:
+                self._set_timer(0 if self._again else self.idle_seconds, self._tick)
+            return
+        missing = {row["exchange"] for row in rows} - self._declared
+        if missing:  # release the rows, declare, then come back
+            conn.rollback()
+            conn.close()
+            self._declare(sorted(missing))
+            return
+        batch = self._batch = _Batch(conn=conn, size=len(rows))
+        try:
+            for row in rows:
+                self._publish(batch, row)
+        except pika.exceptions.AMQPError as exc:
+            self._finish_batch(error=f"publish failed: {exc!r}")
+            return
+        batch.timer = self._ioloop.call_later(self.confirm_timeout, self._on_confirm_timeout)
+
+    def _publish(self, batch: _Batch, row: Any) -> None:
+        carrier = dict(row["headers"] or {})
+        with tracer.start_as_current_span(
+            f"publish {row['routing_key']}", context=propagate.extract(carrier),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "rabbitmq", "messaging.destination.name": row["exchange"],
+                        "messaging.message.id": str(row["id"])},
+        ):
+            propagate.inject(carrier)  # the consumer's span continues from this one
+            exchange, routing_key, props, body = to_amqp({**row, "headers": carrier})
+            self._channel.basic_publish(exchange, routing_key, body, props)
+        self._tag += 1
+        batch.pending[self._tag] = row["seq"]
+
+    def _on_confirm(self, frame: Any) -> None:
+        batch = self._batch
+        if batch is None:
+            return
+        method = frame.method
+        if method.multiple:
+            tags = [t for t in batch.pending if t <= method.delivery_tag]
+        else:
+            tags = [method.delivery_tag]
+        resolved = batch.acked if isinstance(method, pika.spec.Basic.Ack) else batch.nacked
+        for tag in tags:
+            seq = batch.pending.pop(tag, None)
+            if seq is not None:
+                resolved.append(seq)
+        if not batch.pending:
+            self._finish_batch(error="nacked by the broker" if batch.nacked else None)
+
+    def _on_confirm_timeout(self) -> None:
+        if self._batch is None:
+            return
+        log.warning("outbox relay %s: no publisher confirm within the deadline", self.schema)
+        self._finish_batch(error="no publisher confirm in time")
+        if self._connection is not None and self._connection.is_open:
+            self._connection.close()  # late confirms must not meet a later batch
+
+    def _finish_batch(self, error: str | None = None) -> None:
+        """Mark the acked rows sent and the others failed, in the batch's transaction; go on."""
+        batch, self._batch = self._batch, None
+        assert batch is not None
+        if batch.timer is not None:
+            self._ioloop.remove_timeout(batch.timer)
+        failed = batch.nacked + list(batch.pending.values())
+        try:
+            if batch.acked:
+                batch.conn.execute(self._mark_sent, {"seqs": batch.acked})
+            if failed:
+                batch.conn.execute(self._mark_failed, {"seqs": failed, "error": (error or "")[:2000]})
+            batch.conn.commit()
+            self.stats.published += len(batch.acked)
+        except SQLAlchemyError as exc:  # rows stay unsent and are published again
+            log.error("outbox relay %s could not mark a batch: %s", self.schema, exc)
+            batch.conn.rollback()
+        finally:
+            batch.conn.close()
+        self.stats.batches += 1
+        if failed:
+            self.stats.failed_batches += 1
+            log.warning("outbox relay %s: %d of %d events not confirmed (%s); they stay unsent",
+                        self.schema, len(failed), batch.size, error)
+        if self._stopping:
+            self._close()
+        elif not self._ready:
+            return  # the reconnect timer takes over
+        elif failed:
+            self._set_timer(self._backoff, self._tick)
+        elif self._mode == "once":
+            self._shutdown()
+        elif batch.size >= self.batch_size or self._again or self._mode == "drain":
+            self._set_timer(0, self._tick)
+        else:
+            self._set_timer(self.idle_seconds, self._tick)

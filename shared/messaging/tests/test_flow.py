@@ -1,0 +1,181 @@
+"""Outbox → relay → RabbitMQ → consumer, against the real PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import json
+
+import pika
+import pytest
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, format_trace_id
+from sqlalchemy import text
+
+from shared.messaging import to_amqp
+from shared.messaging.tests import OTHER_TENANT, TENANT, open_bus, wait_until
+
+TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
+
+
+@pytest.fixture
+def bus(test_settings):
+    with open_bus(test_settings) as b:
+        yield b
+
+
+def test_events_arrive_once_each_in_order(bus):
+    traces = []
+
+    def handler(env, uow):
+        traces.append(format_trace_id(trace.get_current_span().get_span_context().trace_id))
+        bus.record(env, uow)
+
+    consumer = bus.consumer()
+    queue = consumer.subscribe(bus.service, "item_published", "record", handler)
+    consumer.declare()
+    relay = bus.relay(batch_size=7)
+    relay.start()
+    consumer.start()
+
+    parent = NonRecordingSpan(SpanContext(TRACE_ID, 0x1234, is_remote=False, trace_flags=TraceFlags(1)))
+    ids = []
+    with trace.use_span(parent):
+        for n in range(10):
+            ids += bus.emit(3, correlation_id="LZ-2024-0100", start=3 * n)
+    bus.emit(1, tenant=OTHER_TENANT, start=100)
+
+    wait_until(lambda: len(bus.handled()) == 30, message="30 handled events")
+    wait_until(lambda: len(bus.handled(OTHER_TENANT)) == 1, message="the other tenant's event")
+    assert bus.handled() == [(event_id, f"item-{i}") for i, event_id in enumerate(ids)]
+    assert bus.inbox_count(queue) == 31
+    assert consumer.stats.handled == 31 and consumer.stats.duplicates == 0
+    wait_until(lambda: bus.unsent() == 0, message="outbox marked sent")
+    assert set(traces[:30]) == {format_trace_id(TRACE_ID)}  # one trace from producer to consumer
+
+
+def test_redelivery_is_a_no_op(bus):
+    calls = []
+    consumer = bus.consumer()
+    queue = consumer.subscribe(bus.service, "item_published", "record",
+                               lambda env, uow: (calls.append(env.event_id), bus.record(env, uow)))
+    consumer.declare()
+    [event_id] = bus.emit(1)
+    bus.relay().run_once()
+    assert consumer.drain(1) == 1
+
+    with bus.db.engine.connect() as conn:
+        row = conn.execute(bus_sql(bus, "SELECT * FROM {s}.outbox")).mappings().one()
+    exchange, routing_key, props, body = to_amqp(row)
+    for _ in range(2):  # the same message, same message_id, published again
+        bus.channel().basic_publish(exchange, routing_key, body, props)
+    assert consumer.drain(2) == 2
+
+    assert calls == [event_id]
+    assert consumer.stats.duplicates == 2
+    assert bus.inbox_count(queue) == 1
+    assert bus.handled() == [(event_id, "item-0")]
+
+
+def test_failing_handler_is_retried_then_succeeds(bus):
+    calls = []
+
+    def flaky(env, uow):
+        calls.append(env.event_id)
+        bus.record(env, uow)  # rolled back when it fails
+        if len(calls) <= 2:
+            raise RuntimeError(f"transient failure {len(calls)}")
+
+    consumer = bus.consumer(max_retries=3, backoff=(0.2, 0.4))
+    queue = consumer.subscribe(bus.service, "item_published", "flaky", flaky)
+    consumer.declare()
+    [event_id] = bus.emit(1)
+    bus.relay().run_once()
+    consumer.start()
+
+    wait_until(lambda: consumer.stats.handled == 1, message="the event handled after retries")
+    assert calls == [event_id] * 3
+    assert consumer.stats.retried == 2
+    assert bus.handled() == [(event_id, "item-0")]
+    assert bus.inbox_count(queue) == 1
+    assert consumer.dead_letter_count(queue) == 0
+
+
+def test_always_failing_handler_ends_in_the_dead_letter_queue(bus):
+    calls = []
+    broken = [True]
+
+    def handler(env, uow):
+        calls.append(env.event_id)
+        if broken[0]:
+            raise ValueError("item-0 cannot be matched")
+        bus.record(env, uow)
+
+    consumer = bus.consumer(max_retries=2, backoff=(0.1, 0.2))
+    queue = consumer.subscribe(bus.service, "item_published", "stubborn", handler)
+    consumer.declare()
+    [event_id] = bus.emit(1)
+    bus.relay().run_once()
+    consumer.start()
+
+    wait_until(lambda: consumer.stats.dead_lettered == 1, message="the event parked")
+    assert calls == [event_id] * 3  # first try + 2 retries
+    assert consumer.dead_letter_count(queue) == 1
+    [parked] = consumer.dead_letters(queue)
+    assert parked.event_id == event_id
+    assert parked.retries == 2
+    assert parked.error == "ValueError: item-0 cannot be matched"
+    assert parked.headers["tenant"] == TENANT
+    assert json.loads(parked.body)["item_id"] == "item-0"
+    assert bus.inbox_count(queue) == 0
+    assert consumer.dead_letter_count(queue) == 1  # looking did not remove it
+
+    broken[0] = False  # fixed: replay it
+    assert consumer.replay_dead_letters(queue) == 1
+    wait_until(lambda: consumer.stats.handled == 1, message="the replayed event handled")
+    assert consumer.dead_letter_count(queue) == 0
+    assert bus.handled() == [(event_id, "item-0")]
+
+
+def test_poison_messages_are_parked_at_once(bus):
+    calls = []
+    consumer = bus.consumer(max_retries=3, backoff=(0.1,))
+    queue = consumer.subscribe(bus.service, "item_published", "record", lambda env, uow: calls.append(env))
+    consumer.declare()
+    [event_id] = bus.emit(1)
+    with bus.db.engine.connect() as conn:
+        row = conn.execute(bus_sql(bus, "SELECT * FROM {s}.outbox")).mappings().one()
+    exchange, routing_key, props, _ = to_amqp(row)
+    ch = bus.channel()
+    ch.basic_publish(exchange, routing_key, b"{not json", props)
+    no_tenant = pika.BasicProperties(**{**props.__dict__, "headers": {"event_version": 1}})
+    ch.basic_publish(exchange, routing_key, row["body"].encode(), no_tenant)
+    consumer.start()
+
+    wait_until(lambda: consumer.stats.dead_lettered == 2, message="two parked messages")
+    assert calls == []
+    assert consumer.stats.retried == 0
+    assert consumer.dead_letter_count(queue) == 2
+    errors = sorted(p.error for p in consumer.dead_letters(queue))
+    assert errors[0].startswith("poison message: body is not JSON")
+    assert errors[1] == "poison message: missing header 'tenant'"
+    assert {p.event_id for p in consumer.dead_letters(queue)} == {event_id}
+    assert bus.inbox_count(queue) == 0
+
+
+def test_two_relays_never_publish_a_row_twice(bus):
+    probe = bus.plain_queue()
+    for n in range(20):
+        bus.emit(20, start=20 * n)
+    relays = [bus.relay(batch_size=15), bus.relay(batch_size=15)]
+    for relay in relays:
+        relay.start()
+
+    wait_until(lambda: bus.unsent() == 0, message="outbox drained")
+    wait_until(lambda: bus.message_count(probe) >= 400, message="400 messages in the probe queue")
+    for relay in relays:
+        relay.stop()
+    assert sum(r.stats.published for r in relays) == 400
+    assert bus.message_count(probe) == 400
+
+
+def bus_sql(bus, sql):
+    return text(sql.format(s=bus.schema))
