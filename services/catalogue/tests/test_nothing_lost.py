@@ -10,8 +10,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-
 from sanji.catalogue.v1 import catalogue_pb2 as pb
+
 from services.catalogue.tests.test_catalogue_grpc import elements
 from shared.grpc.client import bearer
 from shared.messaging import OutboxRelay
