@@ -44,7 +44,7 @@ lint: venv
 	$(BIN)/ruff check .
 
 bench: proto services
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench $(ONLY)
 
 k8s-validate: venv
 	$(BIN)/kubernetes-validate --strict k8s/*.yaml

@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 
 from jwcrypto import jwk
 from jwcrypto.common import JWException
@@ -30,7 +31,7 @@ _INVALID = "登录凭证无效或已过期，请重新登录"
 
 class TokenVerifier:
     def __init__(self, server_url: str, realm: str, *, audience: str, client_id: str = "sanji-services",
-                 min_refresh_seconds: float = 10.0, timeout: int = 5):
+                 min_refresh_seconds: float = 10.0, timeout: int = 5, max_cached_tokens: int = 10000):
         self.issuer = f"{server_url.rstrip('/')}/realms/{realm}"
         self.audience = audience
         self._oidc = KeycloakOpenID(server_url=server_url.rstrip("/") + "/", realm_name=realm,
@@ -41,6 +42,9 @@ class TokenVerifier:
         self._kids: frozenset[str] = frozenset()
         self._last_refresh = 0.0
         self.refreshes = 0
+        # verified tokens, until their expiry: the signature check is the expensive part of a call
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._max_verified = max_cached_tokens
 
     @classmethod
     def from_settings(cls, settings) -> TokenVerifier:
@@ -67,6 +71,8 @@ class TokenVerifier:
                     continue
                 keys.add(jwk.JWK(**cert))
                 kids.add(cert.get("kid", ""))
+            if self._kids and kids != self._kids:
+                self._verified.clear()  # a key was rotated out: verify everything again
             self._keys, self._kids, self._last_refresh = keys, frozenset(kids), now
             self.refreshes += 1
             log.info("JWKS loaded from %s: %d key(s)", self.issuer, len(kids))
@@ -84,6 +90,19 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         if not token:
             raise Unauthenticated("未提供登录凭证")
+        cached = self._verified.get(token)
+        if cached is not None:
+            if time.time() < cached[1]:
+                return cached[0]
+            self._verified.pop(token, None)
+        principal, expires = self._verify(token)
+        with self._lock:
+            self._verified[token] = (principal, expires)
+            while len(self._verified) > self._max_verified:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         header = _unverified_header(token)
         if header.get("alg") != "RS256":
             raise Unauthenticated(_INVALID)
@@ -96,7 +115,7 @@ class TokenVerifier:
         except (JWException, ValueError, TypeError) as exc:
             log.info("token rejected: %s", type(exc).__name__)
             raise Unauthenticated(_INVALID) from None
-        return principal_from_claims(claims, token)
+        return principal_from_claims(claims, token), float(claims["exp"])
 
 
 def principal_from_claims(claims: dict, token: str = "") -> Principal:

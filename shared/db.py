@@ -34,8 +34,10 @@ def make_engine(url: str, *, pool_size: int = 10, application_name: str = "sanji
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_recycle=1800,
+        # no pre-ping: it costs a round trip per checkout; recycled connections and the relay's and
+        # consumers' reconnect loops handle a restarted server
+        pool_pre_ping=False,
+        pool_recycle=300,
         connect_args={"application_name": application_name},
     )
     return engine

@@ -8,6 +8,7 @@ from sanji.catalogue.v1 import events_pb2
 from sqlalchemy.exc import IntegrityError
 
 from services.catalogue import domain
+from services.catalogue.cache import VersionCache
 from services.catalogue.domain import Elements, Item, ListingKind, Status
 from services.catalogue.guide import render_guide_html, render_guide_pdf
 from services.catalogue.repository import CatalogueRepository, ItemRow
@@ -33,9 +34,25 @@ def _iso(ts) -> str:
 
 
 class CatalogueHandlers:
-    def __init__(self, db: Database, *, public_base_url: str = "http://127.0.0.1:8000"):
+    def __init__(self, db: Database, *, public_base_url: str = "http://127.0.0.1:8000",
+                 cache: VersionCache | None = None):
         self.db = db
         self.public_base_url = public_base_url.rstrip("/")
+        self.cache = cache or VersionCache()
+
+    def _read(self, p: Principal | None, item_id: str, version: int = 0):
+        """A version as (row, Item message), through the cache of published versions."""
+        hit = self.cache.lookup(item_id, version)
+        if hit is not None:
+            return hit
+        with self.db.unit_of_work(p) as uow:
+            found = CatalogueRepository(uow.session).read_with_current(item_id, version)
+        if found is None:
+            return None
+        row, current_version, current_status = found
+        message = row_to_item(row)
+        self.cache.store(row, current_version, current_status, message)
+        return row, message
 
     # -- lifecycle -----------------------------------------------------------------------------
     def create_item(self, p: Principal, elements: dict) -> ItemRow:
@@ -77,6 +94,7 @@ class CatalogueHandlers:
             repo.save(item, p.username)
             row = repo.read(item_id)
             uow.commit()
+        self.cache.invalidate(item_id)
         return row
 
     def publish(self, p: Principal, item_id: str) -> ItemRow:
@@ -94,6 +112,7 @@ class CatalogueHandlers:
                 item_type=el.item_type, exercise_level=el.exercise_level, published_at=_iso(row.published_at)),
                 correlation_id=item.id)
             uow.commit()
+        self.cache.invalidate(item_id)
         return row
 
     def adjust(self, p: Principal, item_id: str, elements: dict, reason: str) -> ItemRow:
@@ -109,6 +128,7 @@ class CatalogueHandlers:
                 item_id=item.id, version=new.version, previous_version=previous.version, tenant=str(item.tenant),
                 name=el.name, reason=new.change_reason, published_at=_iso(row.published_at)), correlation_id=item.id)
             uow.commit()
+        self.cache.invalidate(item_id)
         return row
 
     def cancel(self, p: Principal, item_id: str, reason: str) -> ItemRow:
@@ -126,6 +146,7 @@ class CatalogueHandlers:
                                                   name=v.elements.name, reason=v.change_reason),
                          correlation_id=item.id)
             uow.commit()
+        self.cache.invalidate(item_id)
         return row
 
     def delegate(self, p: Principal, item_id: str, targets: list[str], kind: ListingKind,
@@ -145,18 +166,26 @@ class CatalogueHandlers:
                                               target_tenants=[str(c) for c in chosen], kind=str(kind), reason=reason),
                      correlation_id=item.id)
             uow.commit()
+        self.cache.invalidate(item_id)
         return row, listed
 
     # -- reading -------------------------------------------------------------------------------
     def get(self, p: Principal, item_id: str, version: int = 0) -> ItemRow:
+        return self.get_item(p, item_id, version)[0]
+
+    def get_item(self, p: Principal, item_id: str, version: int = 0):
+        """(row, Item message) of a version the caller may see."""
         _check_id(item_id)
         if version < 0:
             raise InvalidArgument("version", "版本号不能为负数")
-        with self.db.unit_of_work(p) as uow:
-            row = CatalogueRepository(uow.session).read(item_id, version)
-        if row is None or not _may_read(p, row):
+        found = self._read(p, item_id, version)
+        if found is None or not _may_read(p, found[0]):
             raise NotFound("事项不存在或无权查看")
-        return row
+        return found
+
+    def messages(self, rows: list[ItemRow]) -> list:
+        """Item messages of listed rows, reusing translations of versions already seen."""
+        return [self.cache.message_for(r, row_to_item) for r in rows]
 
     def versions(self, p: Principal, item_id: str) -> list[ItemRow]:
         _check_id(item_id)
@@ -190,12 +219,14 @@ class CatalogueHandlers:
             return CatalogueRepository(uow.session).search_public(region, terms, limit, offset)
 
     def get_public(self, item_id: str) -> ItemRow:
+        return self.get_public_item(item_id)[0]
+
+    def get_public_item(self, item_id: str):
         _check_id(item_id)
-        with self.db.unit_of_work() as uow:
-            row = CatalogueRepository(uow.session).read(item_id)
-        if row is None or row.status != str(Status.PUBLISHED):
+        found = self._read(None, item_id)
+        if found is None or found[0].status != str(Status.PUBLISHED):
             raise NotFound("事项不存在或未公开")
-        return row
+        return found
 
     def render_guide(self, p: Principal | None, item_id: str, fmt: str) -> tuple[bytes, str, str]:
         row = self.get(p, item_id) if p is not None else self.get_public(item_id)

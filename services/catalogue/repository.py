@@ -114,6 +114,14 @@ class CatalogueRepository:
                                {"id": item_id}).first()
         return _row(r) if r else None
 
+    def read_with_current(self, item_id: str, version: int = 0) -> tuple[ItemRow, int, str] | None:
+        """A version and, in the same statement, the item's current version and status."""
+        r = self.s.execute(text(f"SELECT {_ROW_COLUMNS}, i.current_version, i.status FROM {S}.item_versions v"
+                                f" JOIN {S}.items i ON i.id = v.item_id"
+                                " WHERE v.item_id = :id AND v.version = CASE WHEN :ver = 0 THEN i.current_version"
+                                " ELSE :ver END"), {"id": item_id, "ver": version}).first()
+        return (_row(r), r[8], r[9]) if r else None
+
     def versions(self, item_id: str) -> list[ItemRow]:
         rows = self.s.execute(text(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v WHERE v.item_id = :id"
                                    " ORDER BY v.version"), {"id": item_id}).all()

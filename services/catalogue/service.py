@@ -49,7 +49,7 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
         return pb.DelegateItemResponse(item=row_to_item(row), listed_for=listed)
 
     def GetItem(self, request, context):
-        return row_to_item(self.h.get(current_principal(), request.item_id, request.version))
+        return self.h.get_item(current_principal(), request.item_id, request.version)[1]
 
     def ListItemVersions(self, request, context):
         return pb.ListItemVersionsResponse(
@@ -57,18 +57,18 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
 
     def ListMyItems(self, request, context):
         rows, total = self.h.list_mine(current_principal(), request.include_drafts, request.limit, request.offset)
-        return pb.ListItemsResponse(items=[row_to_item(r) for r in rows], total=total)
+        return pb.ListItemsResponse(items=self.h.messages(rows), total=total)
 
     def SearchItems(self, request, context):
         rows, total = self.h.search_mine(current_principal(), request.query, request.limit)
-        return pb.ListItemsResponse(items=[row_to_item(r) for r in rows], total=total)
+        return pb.ListItemsResponse(items=self.h.messages(rows), total=total)
 
     def SearchPublicItems(self, request, context):
         rows, total = self.h.search_public(request.region, request.query, request.limit, request.offset)
-        return pb.ListItemsResponse(items=[row_to_item(r) for r in rows], total=total)
+        return pb.ListItemsResponse(items=self.h.messages(rows), total=total)
 
     def GetPublicItem(self, request, context):
-        return row_to_item(self.h.get_public(request.item_id))
+        return self.h.get_public_item(request.item_id)[1]
 
     def RenderGuide(self, request, context):
         fmt = {pb.GUIDE_FORMAT_HTML: "html", pb.GUIDE_FORMAT_PDF: "pdf"}.get(request.format, "")

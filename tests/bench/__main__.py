@@ -31,7 +31,8 @@ def show(figs: list[Figure]) -> None:
     console.print(table)
 
 
-def main() -> int:
+def main(only: list[str]) -> int:
+    """Run every benchmark, or only those named (catalogue, messaging, calendar, …)."""
     from infra import migrate
     from infra.local import bootstrap
     from infra.local.platform import Platform, Ports
@@ -55,16 +56,17 @@ def main() -> int:
                         env={"SANJI_DATABASE_URL": settings.database_url, "SANJI_AMQP_URL": settings.amqp_url,
                              "SANJI_DATABASE_OWNER_URL": settings.database_owner_url, "SANJI_LOG_LEVEL": "WARNING"})
     try:
-        with console.status("catalogue gRPC …"):
-            platform.start_oidc()
-            platform.start_catalogue()
-            figs += bench_catalogue.run(platform)
-        show(figs)
-        with console.status("outbox relay and consumer …"):
-            figs += bench_messaging.run(settings)
-        show(figs[-3:])
-        with console.status("calendar …"):
-            figs += bench_calendar.run()
+        platform.start_oidc()
+        platform.start_services()
+        for name, run in [("catalogue", lambda: bench_catalogue.run(platform)),
+                          ("messaging", lambda: bench_messaging.run(settings)),
+                          ("calendar", bench_calendar.run)]:
+            if only and name not in only:
+                continue
+            with console.status(f"{name} …"):
+                new = run()
+            show(new)
+            figs += new
     finally:
         platform.stop()
     show(figs)
@@ -73,4 +75,4 @@ def main() -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import grpc
+from sanji.catalogue.v1 import catalogue_pb2 as pb
+from sanji.catalogue.v1 import catalogue_pb2_grpc
 
 from conftest import free_port
 from infra.demo.load import load_catalogue, load_demo_users
 from infra.oidc.client import login
-from sanji.catalogue.v1 import catalogue_pb2 as pb
-from sanji.catalogue.v1 import catalogue_pb2_grpc
 from shared.grpc.client import bearer
 from tests.bench.bench_grpc import drive, echo_baseline, figures
 from tests.bench.common import Figure

@@ -336,3 +336,27 @@ def test_resolve_handling_unit_follows_delegation_and_proxy(as_):
     as_("county.admin").CancelItem(pb.CancelItemRequest(item_id=county_item.id, reason="取消"))
     e = err(as_("county.clerk").ResolveHandlingUnit, pb.ResolveHandlingUnitRequest(item_id=county_item.id))
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION and "已取消" in e.details()
+
+
+def test_cached_reads_follow_every_change_and_never_hold_drafts(as_, stub):
+    admin = as_("county.admin")
+    draft = admin.CreateItem(pb.CreateItemRequest(elements=elements()))
+    assert admin.GetItem(pb.GetItemRequest(item_id=draft.id)).status == pb.ITEM_STATUS_DRAFT
+    assert err(stub.GetPublicItem, pb.GetPublicItemRequest(item_id=draft.id), timeout=10).code() == \
+        grpc.StatusCode.NOT_FOUND
+    item = admin.PublishItem(pb.PublishItemRequest(item_id=draft.id))
+    for _ in range(3):  # warm the cache
+        assert admin.GetItem(pb.GetItemRequest(item_id=item.id)).version == 1
+        assert stub.GetPublicItem(pb.GetPublicItemRequest(item_id=item.id), timeout=10).version == 1
+    admin.AdjustItem(pb.AdjustItemRequest(item_id=item.id, reason="压缩时限", elements=elements(
+        basic_code=item.elements.basic_code, promised_limit_days=7)))
+    now = admin.GetItem(pb.GetItemRequest(item_id=item.id))
+    assert (now.version, now.elements.promised_limit_days, now.status) == (2, 7, pb.ITEM_STATUS_PUBLISHED)
+    old = admin.GetItem(pb.GetItemRequest(item_id=item.id, version=1))
+    assert (old.version, old.status) == (1, pb.ITEM_STATUS_SUPERSEDED)
+    # a sibling township's token is refused on a cache hit exactly as on a miss
+    assert err(as_("wenchuan.admin").GetItem, pb.GetItemRequest(item_id=item.id)).code() == grpc.StatusCode.NOT_FOUND
+    admin.CancelItem(pb.CancelItemRequest(item_id=item.id, reason="取消"))
+    assert err(stub.GetPublicItem, pb.GetPublicItemRequest(item_id=item.id), timeout=10).code() == \
+        grpc.StatusCode.NOT_FOUND
+    assert admin.GetItem(pb.GetItemRequest(item_id=item.id)).status == pb.ITEM_STATUS_CANCELLED
