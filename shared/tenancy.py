@@ -160,6 +160,8 @@ class Role(enum.StrEnum):
     COMPLAINT_HANDLER = "complaint_handler"  # 投诉处理员
     SUPERVISOR = "supervisor"                # 监察员
     TENANT_ADMIN = "tenant_admin"            # 单位管理员
+    HEAD = "head"                            # 机关负责人（批准延长法定期限等）
+    CHIEF_REPRESENTATIVE = "chief_representative"  # 窗口首席代表（即办件当场决定）
     PROVINCE_PLATFORM = "province_platform"  # 省平台对接（机器）
     SERVICE = "service"                      # a sanji service acting on an event (机器)
 
@@ -171,7 +173,8 @@ class Role(enum.StrEnum):
 _ROLE_LABELS = {
     Role.WINDOW_CLERK: "综合受理员", Role.REVIEWER: "审核人", Role.DECIDER: "决定人", Role.CASHIER: "收费员",
     Role.AGENT: "代办员", Role.COMPLAINT_HANDLER: "投诉处理员", Role.SUPERVISOR: "监察员",
-    Role.TENANT_ADMIN: "单位管理员", Role.PROVINCE_PLATFORM: "省平台", Role.SERVICE: "系统服务",
+    Role.TENANT_ADMIN: "单位管理员", Role.HEAD: "机关负责人", Role.CHIEF_REPRESENTATIVE: "窗口首席代表",
+    Role.PROVINCE_PLATFORM: "省平台", Role.SERVICE: "系统服务",
 }
 
 # roles that may read the descendants of their tenant (supervision and statistics)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # every gRPC service of the platform, in start order, with its default port
-SERVICE_PORTS = {"catalogue": 50051, "intake": 50052, "agency": 50053}
+SERVICE_PORTS = {"catalogue": 50051, "intake": 50052, "agency": 50053, "approval": 50054, "fees": 50055}
 
 
 @dataclass
@@ -34,6 +34,8 @@ class Ports:
     catalogue: int = 50051
     intake: int = 50052
     agency: int = 50053
+    approval: int = 50054
+    fees: int = 50055
 
     @classmethod
     def free(cls) -> Ports:
