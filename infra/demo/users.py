@@ -43,6 +43,8 @@ _COUNTY_STAFF: list[tuple[str, str, list[str]]] = [
     ("complaints", "陈秀兰", [Role.COMPLAINT_HANDLER]),
     ("supervisor", "魏振华", [Role.SUPERVISOR]),
     ("admin", "贾明", [Role.TENANT_ADMIN]),
+    ("head", "冯志刚", [Role.HEAD]),
+    ("chief", "周桂英", [Role.CHIEF_REPRESENTATIVE, Role.WINDOW_CLERK]),
 ]
 _TOWNSHIP_STAFF: list[tuple[str, str, list[str]]] = [
     ("clerk", "段玉霞", [Role.WINDOW_CLERK]),

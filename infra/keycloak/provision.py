@@ -27,21 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from shared.tenancy import Role
+
 log = logging.getLogger("sanji.keycloak.provision")
 
 # DESIGN §4: the human roles plus the two machine roles
-REALM_ROLES: dict[str, str] = {
-    "window_clerk": "综合受理员",
-    "reviewer": "审核人",
-    "decider": "决定人",
-    "cashier": "收费员",
-    "agent": "代办员",
-    "complaint_handler": "投诉处理员",
-    "supervisor": "监察员",
-    "tenant_admin": "单位管理员",
-    "province_platform": "省一体化政务服务平台对接身份（机器）",
-    "service": "sanji 服务的机器身份",
-}
+# the realm roles are the platform's roles (shared.tenancy.Role), nothing more
+REALM_ROLES: dict[str, str] = {str(r): r.label for r in Role}
 # machine clients of the realm export and the realm role each one's service account holds
 SERVICE_ACCOUNT_ROLES: dict[str, str] = {"sanji-services": "service", "sanji-province": "province_platform"}
 

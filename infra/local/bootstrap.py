@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 
-SERVICES = ["catalogue"]
+SERVICES = ["catalogue", "intake", "agency"]
 OWNER, APP = "sanji_owner", "sanji_app"
 
 

@@ -30,7 +30,7 @@ from infra.keycloak.provision import (
 
 REALM = Path(__file__).resolve().parents[1] / "realm-sanji.json"
 HUMAN_ROLES = {"window_clerk", "reviewer", "decider", "cashier", "agent", "complaint_handler", "supervisor",
-               "tenant_admin"}
+               "tenant_admin", "head", "chief_representative"}
 
 
 @pytest.fixture(scope="module")
