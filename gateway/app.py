@@ -26,7 +26,7 @@ from gateway.settings import GatewaySettings
 from shared.auth import TokenVerifier
 from shared.errors import Unauthenticated
 from shared.grpc.client import bearer, make_channel
-from shared.tenancy import Principal
+from shared.tenancy import Principal, Role
 
 log = logging.getLogger("sanji.gateway")
 TEMPLATES = Jinja2Templates(directory=str(pathlib.Path(__file__).parent / "templates"))
@@ -250,7 +250,9 @@ def create_app(settings: GatewaySettings, *, verifier: TokenVerifier | None = No
         else:
             items = catalogue.ListMyItems(pb.ListMyItemsRequest(include_drafts=True, limit=200), metadata=md(p),
                                           timeout=timeout)
-        return TEMPLATES.TemplateResponse(request, "console.html", {"p": p, "unit": unit_info, "items": items, "q": q})
+        labels = [Role(r).label if r in Role._value2member_map_ else r for r in sorted(p.roles)]
+        return TEMPLATES.TemplateResponse(request, "console.html", {"p": p, "unit": unit_info, "items": items, "q": q,
+                                                                    "role_labels": labels})
 
     return app
 

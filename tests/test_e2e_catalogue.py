@@ -111,5 +111,6 @@ def test_console_login_flow_and_public_home(demo_platform):
         page = http.get(f"{gw}/console")
         assert page.status_code == 200
         assert user["name"] in page.text and "事项清单" in page.text
+        assert "单位管理员" in page.text and "tenant_admin" not in page.text
     home = httpx.get(f"{gw}/", params={"q": "个体工商户"})
     assert "个体工商户" in home.text
