@@ -9,7 +9,7 @@ from shared.config import PlatformSettings
 from shared.db import run_migrations
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SERVICES = ["catalogue", "intake", "agency"]
+SERVICES = ["catalogue", "intake", "agency", "approval", "fees"]
 
 
 def migrate_all(owner_url: str) -> None:

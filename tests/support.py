@@ -38,6 +38,28 @@ TEST_USERS = [
     user("nanyuan.admin", "620602001001", "tenant_admin"),
     user("dazhong.agent", "620602001002", "agent"),
     user("wenchuan.admin", "513221", "tenant_admin", name="杨川"),
+    # agency: the county's key-project agent and a second agent at 南苑 (not the assigned one)
+    user("county.agent", "620602", "agent", name="孙重点"),
+    user("nanyuan.agent2", "620602001001", "agent", name="周代办"),
+    # intake: a sibling township's window
+    user("xidajie.clerk", "620602002", "window_clerk", name="吴窗口"),
+    # fees: the fee window's cashiers, the head who approves waivers and refunds, another county's cashier
+    user("county.cashier", "620602", "cashier", name="刘春梅"),
+    user("county.head", "620602", "head", name="冯志刚"),
+    user("dongdajie.cashier", "620602001", "cashier", name="郭丽"),
+    user("wenchuan.cashier", "513221", "cashier", name="马晓燕"),
+    # approval: the county's back office (审核人、决定人; county.head above approves extensions), the window's
+    # chief representative, and the back offices of two sibling townships
+    user("county.reviewer", "620602", "reviewer", name="张审查"),
+    user("county.reviewer2", "620602", "reviewer", name="钱审查"),
+    user("county.reviewer3", "620602", "reviewer", name="孙审查"),
+    user("county.decider", "620602", "decider", name="李决定"),
+    user("county.decider2", "620602", "decider", name="周决定"),
+    user("county.both", "620602", "reviewer", "decider", name="吴兼岗"),
+    user("county.chief", "620602", "chief_representative", "window_clerk", name="冯首代"),
+    user("dongdajie.reviewer", "620602001", "reviewer", name="陈街审"),
+    user("dongdajie.decider", "620602001", "decider", name="褚街决"),
+    user("xidajie.reviewer", "620602002", "reviewer", name="卫街审"),
 ]
 
 

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 
-SERVICES = ["catalogue", "intake", "agency"]
+SERVICES = ["catalogue", "intake", "agency", "approval", "fees"]
 OWNER, APP = "sanji_owner", "sanji_app"
 
 
@@ -60,11 +60,15 @@ def ensure_database(name: str, *, recreate: bool = False) -> None:
              name)
 
 
-def ensure_vhost(vhost: str) -> None:
+def ensure_vhost(vhost: str, *, recreate: bool = False) -> None:
     if vhost == "/":
         return
     ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
     listed = subprocess.run([ctl, "-q", "list_vhosts"], capture_output=True, text=True)
+    if recreate and vhost in listed.stdout.split():
+        # a test run starts with no queues and no messages left over from an earlier run
+        subprocess.run([ctl, "-q", "delete_vhost", vhost], check=True, capture_output=True)
+        listed = subprocess.run([ctl, "-q", "list_vhosts"], capture_output=True, text=True)
     if vhost not in listed.stdout.split():
         subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, capture_output=True)
     subprocess.run([ctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True,
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     _PSQL = _psql_cmd()
     ensure_roles()
     ensure_database(args.database, recreate=args.recreate)
-    ensure_vhost(args.vhost)
+    ensure_vhost(args.vhost, recreate=args.recreate)
     print(f"[bootstrap] database {args.database} with schemas {', '.join(SERVICES)}; vhost {args.vhost}")
     return 0
 

@@ -1,0 +1,226 @@
+"""REST edge of the intake (一窗受理): the window clerk receives applications and decides on them
+(受理 / 补正 / 不予受理, 容缺), hands out results, prints notices; the public looks up progress by
+case number and the last 6 characters of the applicant's ID, without logging in.
+
+Types are checked here (422 naming the field); the rules are the intake service's (also 422 naming
+the field). The caller's token travels with each call, so the service checks the same person again.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Literal
+from urllib.parse import quote
+
+import grpc
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from google.protobuf import json_format
+from pydantic import BaseModel, ConfigDict, Field
+from sanji.intake.v1 import intake_pb2 as pb
+from sanji.intake.v1 import intake_pb2_grpc
+
+from gateway.edge import User, md, stub, timeout
+
+router = APIRouter(tags=["一窗受理"])
+Stub = intake_pb2_grpc.IntakeServiceStub
+
+STATUS = {"received": pb.APPLICATION_STATUS_RECEIVED, "correction": pb.APPLICATION_STATUS_CORRECTION,
+          "accepted": pb.APPLICATION_STATUS_ACCEPTED, "rejected": pb.APPLICATION_STATUS_REJECTED,
+          "terminated": pb.APPLICATION_STATUS_TERMINATED, "completed": pb.APPLICATION_STATUS_COMPLETED,
+          "picked_up": pb.APPLICATION_STATUS_PICKED_UP}
+STATUS_PATTERN = "^(" + "|".join(STATUS) + ")$"
+CHANNEL = {"window": pb.CHANNEL_WINDOW, "pc": pb.CHANNEL_PC, "mobile": pb.CHANNEL_MOBILE, "post": pb.CHANNEL_POST}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApplicantIn(_Strict):
+    """申请人：留空的项目按本单位已有记录自动填写（表单只填一次）。"""
+
+    id_number: str = Field(max_length=32, description="居民身份证号码或统一社会信用代码（18 位）")
+    kind: Literal["", "natural_person", "legal_person"] = ""
+    name: str = Field("", max_length=100)
+    id_type: Literal["", "resident_id", "uscc"] = ""
+    phone: str = Field("", max_length=20)
+    address: str = Field("", max_length=200)
+    organisation: str = Field("", max_length=100, description="法人：法定代表人或经办人")
+    dishonest: bool = Field(False, description="失信被执行人（来自信用名单；不适用容缺受理）")
+
+
+class MaterialIn(_Strict):
+    code: str = Field(max_length=64, description="办理情形的材料编码（列出即表示已收取）")
+    note: str = Field("", max_length=500, description="如“原件已核验”")
+
+
+class SubmitIn(_Strict):
+    idempotency_key: str = Field(max_length=128, description="幂等键：重复提交同一键返回同一申请")
+    item_id: str = Field(max_length=64)
+    item_version: int = Field(0, ge=0, description="0：现行版本")
+    scenario_code: str = Field(max_length=64, description="办理情形")
+    channel: Literal["window", "pc", "mobile", "post"] = "window"
+    applicant: ApplicantIn
+    materials: list[MaterialIn] = Field(default_factory=list, max_length=200)
+    form: dict[str, str] = Field(default_factory=dict)
+
+
+class WaivedIn(_Strict):
+    material_code: str = Field(max_length=64)
+    promised_by: str = Field(max_length=10, description="承诺补交日期 YYYY-MM-DD")
+
+
+class AcceptIn(_Strict):
+    waived: list[WaivedIn] = Field(default_factory=list, max_length=100, description="容缺受理的材料及承诺补交日期")
+    note: str = Field("", max_length=500)
+
+
+class CorrectionItemIn(_Strict):
+    material_code: str = Field(max_length=64)
+    problem: str = Field("", max_length=500, description="缺少 / 不符合要求：……")
+
+
+class CorrectionIn(_Strict):
+    items: list[CorrectionItemIn] = Field(max_length=200, description="需要补正的全部材料（一次性告知）")
+
+
+class SupplyIn(_Strict):
+    materials: list[MaterialIn] = Field(max_length=200)
+
+
+class RejectIn(_Strict):
+    reason: str = Field(max_length=1000, description="不予受理的理由")
+    legal_basis: str = Field("", max_length=1000, description="依据（默认《中华人民共和国行政许可法》第三十二条）")
+
+
+class PickupIn(_Strict):
+    picked_up_by: str = Field(max_length=100, description="领取人姓名")
+    id_number: str = Field(max_length=32, description="领取人居民身份证号码")
+    channel: Literal["window", "post", "village"] = "window"
+    what: str = Field("", max_length=200, description="领取内容，如证照、批文")
+    tracking_number: str = Field("", max_length=64, description="邮寄送达的邮件单号")
+
+
+def to_json(message) -> dict:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
+
+
+def _intake(request: Request) -> Stub:
+    return stub(request, "intake", Stub)
+
+
+def _call(request: Request, p, method: str, message):
+    return getattr(_intake(request), method)(message, metadata=md(p), timeout=timeout(request))
+
+
+def _materials(items: list[MaterialIn]) -> list[pb.MaterialSubmission]:
+    return [pb.MaterialSubmission(code=m.code, note=m.note, supplied=True) for m in items]
+
+
+# -- the window clerk -------------------------------------------------------------------------------
+@router.post("/api/v1/intake/applications", summary="收件（窗口、网上、邮寄）", status_code=201)
+def submit(body: SubmitIn, request: Request, p: User):
+    a = body.applicant
+    msg = pb.SubmitApplicationRequest(
+        idempotency_key=body.idempotency_key, item_id=body.item_id, item_version=body.item_version,
+        scenario_code=body.scenario_code, channel=CHANNEL[body.channel],
+        applicant=pb.Applicant(kind=a.kind, name=a.name, id_type=a.id_type, id_number=a.id_number, phone=a.phone,
+                               address=a.address, organisation=a.organisation, dishonest=a.dishonest),
+        materials=_materials(body.materials), form=body.form)
+    return to_json(_call(request, p, "SubmitApplication", msg))
+
+
+@router.get("/api/v1/intake/applications", summary="本单位办件（监察员可查看下级单位）")
+def list_applications(request: Request, p: User, status: str | None = Query(None, pattern=STATUS_PATTERN),
+                      subtree: bool = False, limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)):
+    msg = pb.ListApplicationsRequest(status=STATUS[status] if status else 0, subtree=subtree, limit=limit,
+                                     offset=offset)
+    return to_json(_call(request, p, "ListApplications", msg))
+
+
+@router.get("/api/v1/intake/applications/{application_id}", summary="办件详情")
+def get_application(application_id: str, request: Request, p: User):
+    return to_json(_call(request, p, "GetApplication", pb.GetApplicationRequest(application_id=application_id)))
+
+
+@router.post("/api/v1/intake/applications/{application_id}/accept", summary="受理（可容缺受理）")
+def accept(application_id: str, body: AcceptIn, request: Request, p: User):
+    msg = pb.AcceptApplicationRequest(application_id=application_id, note=body.note, waived=[
+        pb.WaivedMaterial(material_code=w.material_code, promised_by=w.promised_by) for w in body.waived])
+    return to_json(_call(request, p, "AcceptApplication", msg))
+
+
+@router.post("/api/v1/intake/applications/{application_id}/correction", summary="一次性告知补正")
+def request_correction(application_id: str, body: CorrectionIn, request: Request, p: User):
+    msg = pb.RequestCorrectionRequest(application_id=application_id, items=[
+        pb.CorrectionItem(material_code=i.material_code, problem=i.problem) for i in body.items])
+    return to_json(_call(request, p, "RequestCorrection", msg))
+
+
+@router.post("/api/v1/intake/applications/{application_id}/supply", summary="补交材料")
+def supply(application_id: str, body: SupplyIn, request: Request, p: User):
+    msg = pb.SupplyMaterialsRequest(application_id=application_id, materials=_materials(body.materials))
+    return to_json(_call(request, p, "SupplyMaterials", msg))
+
+
+@router.post("/api/v1/intake/applications/{application_id}/reject", summary="不予受理")
+def reject(application_id: str, body: RejectIn, request: Request, p: User):
+    msg = pb.RejectApplicationRequest(application_id=application_id, reason=body.reason, legal_basis=body.legal_basis)
+    return to_json(_call(request, p, "RejectApplication", msg))
+
+
+@router.post("/api/v1/intake/applications/{application_id}/pickup", summary="出件登记")
+def pickup(application_id: str, body: PickupIn, request: Request, p: User):
+    msg = pb.RecordPickupRequest(application_id=application_id, picked_up_by=body.picked_up_by,
+                                 id_number=body.id_number, channel=body.channel, what=body.what,
+                                 tracking_number=body.tracking_number)
+    return to_json(_call(request, p, "RecordPickup", msg))
+
+
+@router.get("/api/v1/intake/applications/{application_id}/notices/{notice_id}.pdf", summary="打印通知书（PDF）")
+def notice_pdf(application_id: str, notice_id: str, request: Request, p: User):
+    n = _call(request, p, "GetNotice", pb.GetNoticeRequest(application_id=application_id, notice_id=notice_id))
+    filename = quote(f"{n.title}-{application_id}.pdf")
+    return Response(content=n.pdf, media_type="application/pdf",
+                    headers={"content-disposition": f"inline; filename*=UTF-8''{filename}"})
+
+
+@router.get("/api/v1/intake/applicants/{id_number}", summary="申请人信息（自动填表）")
+def applicant_profile(id_number: str, request: Request, p: User):
+    return to_json(_call(request, p, "GetApplicantProfile", pb.GetApplicantProfileRequest(id_number=id_number)))
+
+
+# -- the public --------------------------------------------------------------------------------------
+@router.get("/api/v1/public/progress", tags=["公开查询"], summary="办件进度查询（办件编号 + 证件号码后 6 位）")
+def progress(request: Request, case: str = Query(max_length=64, description="办件编号"),
+             id_suffix: str = Query(max_length=6, description="申请人证件号码后 6 位")):
+    r = _intake(request).LookupProgress(pb.LookupProgressRequest(case_number=case, id_suffix=id_suffix),
+                                        timeout=timeout(request))
+    return to_json(r)
+
+
+PROGRESS_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>办件进度查询</title>
+<style>body{{font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em}}input{{font-size:1em;padding:.3em}}
+li{{margin:.3em 0}}</style></head><body><h1>办件进度查询</h1>
+<form method="get" action="/progress"><p><label>办件编号<br><input name="case" value="{case}" size="30"></label></p>
+<p><label>申请人证件号码后 6 位<br><input name="id_suffix" value="" size="8" maxlength="6"></label></p>
+<p><button type="submit">查询</button></p></form>{result}</body></html>"""
+
+
+@router.get("/progress", include_in_schema=False, response_class=HTMLResponse)
+def progress_page(request: Request, case: str = Query("", max_length=64), id_suffix: str = Query("", max_length=6)):
+    """The page the QR code on every notice opens: enter the ID suffix, see the step and the dates."""
+    result = ""
+    if case and id_suffix:
+        try:
+            r = _intake(request).LookupProgress(pb.LookupProgressRequest(case_number=case, id_suffix=id_suffix),
+                                                timeout=timeout(request))
+            steps = "".join(f"<li>{escape(s.at)} {escape(s.what)}</li>" for s in r.steps)
+            result = (f"<h2>{escape(r.item_name)}</h2><p>当前状态：<strong>{escape(r.step)}</strong></p>"
+                      f"<ol>{steps}</ol>")
+        except grpc.RpcError as exc:
+            result = f"<p>{escape(exc.details() or '查询失败，请稍后重试')}</p>"
+    return HTMLResponse(PROGRESS_PAGE.format(case=escape(case), result=result))

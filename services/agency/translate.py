@@ -1,0 +1,73 @@
+"""Translation between the agency's proto messages and its rows and commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sanji.agency.v1 import agency_pb2 as pb
+from sanji.intake.v1 import intake_pb2
+
+from services.agency.domain import HandOverItem, Material, Resident
+from services.agency.handlers import AuthorisationInput, RequestProxy
+from services.agency.repository import HandOverRow, ProxyRow
+
+
+def _iso(t: dt.datetime | dt.date | None) -> str:
+    return t.isoformat() if t else ""
+
+
+def request_proxy_command(r: pb.RequestProxyRequest) -> RequestProxy:
+    a = r.authorisation
+    return RequestProxy(
+        resident=Resident(name=r.resident.name, id_number=r.resident.id_number, phone=r.resident.phone,
+                          address=r.resident.address),
+        special_group=r.special_group, door_to_door=r.door_to_door, item_id=r.item_id, scenario_code=r.scenario_code,
+        authorisation=AuthorisationInput(signed_on=a.signed_on, scope=a.scope, document_ref=a.document_ref,
+                                         valid_until=a.valid_until),
+        key_project=r.key_project, project_name=r.project_name, idempotency_key=r.idempotency_key)
+
+
+def materials_in(materials) -> list[Material]:
+    return [Material(code=m.code, supplied=True, note=m.note) for m in materials]
+
+
+def handover_items_in(items) -> list[HandOverItem]:
+    return [HandOverItem(description=i.description, copies=i.copies, material_code=i.material_code) for i in items]
+
+
+def _material(m: Material) -> intake_pb2.MaterialSubmission:
+    return intake_pb2.MaterialSubmission(code=m.code, supplied=m.supplied, note=m.note, supplied_at=m.supplied_at,
+                                         supplied_via=m.supplied_via)
+
+
+def proxy_to_pb(row: ProxyRow) -> pb.ProxyRequest:
+    a = row.authorisation
+    return pb.ProxyRequest(
+        id=row.id, tenant=row.tenant,
+        resident=pb.Resident(name=row.resident.name, id_number=row.resident.id_number, phone=row.resident.phone,
+                             address=row.resident.address),
+        special_group=str(row.special_group), door_to_door=row.door_to_door, key_project=row.key_project,
+        project_name=row.project_name, item_id=row.item_id, item_name=row.item_name, scenario_code=row.scenario_code,
+        authorisation=pb.Authorisation(signed_on=_iso(a.signed_on), scope=a.scope, document_ref=a.document_ref,
+                                       valid_until=_iso(a.valid_until)),
+        agent=row.agent, agent_name=row.agent_name, status=str(row.status),
+        visits=[pb.Visit(id=v.id, scheduled_for=_iso(v.scheduled_for), address=v.address, purpose=v.purpose,
+                         done_at=_iso(v.done_at), outcome=v.outcome, by=v.done_by, by_name=v.done_by_name,
+                         scheduled_by=v.scheduled_by, materials=[_material(m) for m in v.materials])
+                for v in row.visits],
+        application_id=row.application_id, handling_tenant=row.handling_tenant, case_number=row.case_number,
+        progress=[pb.ProgressNote(at=_iso(n.at), step=n.step, text=n.text) for n in row.notes],
+        materials=[_material(m) for m in row.materials], free_of_charge=row.free_of_charge,
+        created_at=_iso(row.created_at), handling_unit_name=row.handling_unit_name, updated_at=_iso(row.updated_at),
+        submitted_at=_iso(row.submitted_at), item_version=row.item_version, created_by=row.created_by)
+
+
+def handover_to_pb(h: HandOverRow) -> pb.HandOverRecord:
+    return pb.HandOverRecord(
+        id=h.id, request_id=h.request_id, application_id=h.application_id, from_tenant=h.from_tenant,
+        to_tenant=h.to_tenant, handed_by=h.handed_by, handed_at=_iso(h.handed_at),
+        items=[pb.HandOverItem(description=i.description, copies=i.copies, material_code=i.material_code)
+               for i in h.items],
+        received_by=h.received_by, received_at=_iso(h.received_at), status="received" if h.received else "pending",
+        case_number=h.case_number, handed_by_name=h.handed_by_name, received_by_name=h.received_by_name, note=h.note,
+        handling_tenant=h.handling_tenant, origin_tenant=h.origin_tenant)

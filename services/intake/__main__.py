@@ -1,0 +1,35 @@
+"""python -m services.intake — the intake service process (composition root)."""
+
+import sys
+
+from services.intake.catalogue import GrpcCatalogue
+from services.intake.handlers import IntakeHandlers
+from services.intake.service import registration
+from services.intake.settings import IntakeSettings
+from services.intake.sweeper import DeadlineSweeper
+from shared.clock import Clock
+from shared.runner import run_grpc_service
+
+
+def main() -> int:
+    settings = IntakeSettings()
+    clock = Clock.from_settings(settings)
+    catalogue = GrpcCatalogue(settings.catalogue_target, timeout=settings.catalogue_timeout_seconds)
+    built: dict[str, IntakeHandlers] = {}
+
+    def handlers(db) -> IntakeHandlers:
+        if "h" not in built:
+            built["h"] = IntakeHandlers(db, catalogue, clock, public_base_url=settings.public_base_url,
+                                        case_number_max=settings.case_number_max)
+        return built["h"]
+
+    try:
+        return run_grpc_service(
+            "intake", settings, lambda db: [registration(handlers(db))],
+            extra_workers=lambda db: [DeadlineSweeper(handlers(db), settings.sweep_interval_seconds)])
+    finally:
+        catalogue.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

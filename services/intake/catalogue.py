@@ -1,0 +1,75 @@
+"""The catalogue as intake sees it: "which unit handles this item, taken in here, under which version".
+
+`CatalogueClient` is the port; `GrpcCatalogue` asks the catalogue service's `ResolveHandlingUnit`
+over a `make_channel` channel, which forwards the calling user's token (the catalogue checks the
+same person's list: 清单之外无许可). Catalogue errors become intake errors naming intake's fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import grpc
+from google.protobuf import json_format
+from sanji.catalogue.v1 import catalogue_pb2 as cpb
+from sanji.catalogue.v1 import catalogue_pb2_grpc
+
+from services.intake.domain import ItemSnapshot
+from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
+from shared.grpc.client import make_channel
+from shared.grpc.server import FIELD_KEY
+
+
+@dataclass(frozen=True)
+class Resolution:
+    handling_tenant: str
+    handling_unit_name: str
+    proxy: bool
+    item: ItemSnapshot
+
+
+class CatalogueClient(Protocol):
+    def resolve(self, item_id: str, version: int = 0) -> Resolution: ...
+
+
+def snapshot_of(item: cpb.Item) -> ItemSnapshot:
+    d = json_format.MessageToDict(item.elements, preserving_proto_field_name=True)
+    d.update({"id": item.id, "version": item.version, "tenant": item.tenant})
+    return ItemSnapshot.from_dict(d)
+
+
+class GrpcCatalogue:
+    def __init__(self, target: str, *, timeout: float = 10.0):
+        self._channel = make_channel(target)
+        self._stub = catalogue_pb2_grpc.CatalogueServiceStub(self._channel)
+        self._timeout = timeout
+
+    def resolve(self, item_id: str, version: int = 0) -> Resolution:
+        try:
+            r = self._stub.ResolveHandlingUnit(cpb.ResolveHandlingUnitRequest(item_id=item_id, version=version),
+                                               timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise _translate(exc) from None
+        return Resolution(handling_tenant=r.handling_tenant, handling_unit_name=r.handling_unit_name or
+                          r.handling_tenant, proxy=r.proxy, item=snapshot_of(r.item))
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def _translate(exc: grpc.RpcError) -> Exception:
+    code = exc.code()
+    details = exc.details() or ""
+    field = dict(exc.trailing_metadata() or ()).get(FIELD_KEY, "")
+    if code == grpc.StatusCode.NOT_FOUND:
+        return InvalidArgument("item_id", "事项不存在或不在本单位可办理的清单中（清单之外无许可）")
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidArgument("item_version" if field == "version" else "item_id", details)
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return FailedPrecondition(details, field="item_id")
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return PermissionDenied(details)
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return Unauthenticated(details or "未登录或登录已失效，请重新登录")
+    return Unavailable("事项目录服务暂不可用，请稍后重试")

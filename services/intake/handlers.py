@@ -1,0 +1,439 @@
+"""Intake use cases. Each takes a command, runs it in one unit of work, records its events.
+
+Walls: every use case runs in a transaction bound to the caller's tenant (RLS), with one documented
+exception — the village proxy hand-off (`submit_proxy`), which writes the application into the
+*handling* unit's inbox. Decisions bind the caller's tenant without the subtree, so a supervisor
+(who reads the subtree) can never change a descendant's row, and a sibling never sees it at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sanji.intake.v1 import events_pb2 as ev
+
+from services.intake import domain
+from services.intake.catalogue import CatalogueClient, Resolution
+from services.intake.domain import CHANNELS, Applicant, Application, Status, SubmittedMaterial
+from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
+from services.intake.repository import ApplicationView, IntakeRepository
+from shared.calendar import WorkingCalendar
+from shared.calendar_store import CalendarStore
+from shared.clock import Clock
+from shared.db import Database, UnitOfWork
+from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from shared.tenancy import DivisionCode, Principal, Role, UnitKind, can_read
+
+log = logging.getLogger("sanji.intake")
+
+MAX_PAGE = 200
+READ_ROLES = (Role.WINDOW_CLERK, Role.SUPERVISOR, Role.REVIEWER, Role.DECIDER, Role.CASHIER, Role.TENANT_ADMIN)
+NOT_FOUND = "办件不存在或无权查看"
+TEMPLATE_TTL = 300.0
+
+
+@dataclass(frozen=True)
+class SubmitCommand:
+    idempotency_key: str
+    item_id: str
+    scenario_code: str
+    applicant: Applicant
+    materials: Sequence[SubmittedMaterial] = ()
+    form: dict[str, str] = field(default_factory=dict)
+    item_version: int = 0
+    channel: int = 1
+    proxy_request_id: str = ""
+
+
+@dataclass
+class SweepResult:
+    deemed: list[str] = field(default_factory=list)
+    terminated: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Changes:
+    """What one use case adds besides the application itself: the notices it issues."""
+
+    notices: list[dict] = field(default_factory=list)
+
+
+class CalendarCache:
+    """Each tenant's working-day calendar, reloaded every `ttl` seconds (a published year shows up)."""
+
+    def __init__(self, store: CalendarStore, ttl: float = 300.0):
+        self._store = store
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, WorkingCalendar]] = {}
+
+    def get(self, tenant: str) -> WorkingCalendar:
+        now = time.monotonic()
+        hit = self._cache.get(tenant)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        cal = self._store.load(tenant)
+        with self._lock:
+            self._cache[tenant] = (now, cal)
+        return cal
+
+
+def _check_uuid(value: str, field_name: str, message: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidArgument(field_name, message) from None
+
+
+def _page(limit: int, offset: int) -> tuple[int, int]:
+    if limit < 0:
+        raise InvalidArgument("limit", "每页条数不能为负数")
+    if offset < 0:
+        raise InvalidArgument("offset", "偏移量不能为负数")
+    return min(limit or 50, MAX_PAGE), offset
+
+
+class IntakeHandlers:
+    def __init__(self, db: Database, catalogue: CatalogueClient, clock: Clock, *,
+                 public_base_url: str = "http://127.0.0.1:8000", case_number_max: int = domain.CASE_NUMBER_MAX_DEFAULT,
+                 calendars: CalendarCache | None = None):
+        self.db = db
+        self.catalogue = catalogue
+        self.clock = clock
+        self.public_base_url = public_base_url.rstrip("/")
+        self.case_number_max = case_number_max
+        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema))
+        self._template_cache: tuple[float, dict[str, NoticeTemplate]] | None = None
+
+    # -- receipt (收件) ----------------------------------------------------------------------------
+    def submit(self, p: Principal, cmd: SubmitCommand) -> ApplicationView:
+        """A window (or online / post) submission at the clerk's own unit."""
+        p.require(Role.WINDOW_CLERK)
+        key = domain.check_submission(cmd.idempotency_key, cmd.channel, cmd.form)
+        _check_uuid(cmd.item_id, "item_id", "事项标识格式不正确")
+        if cmd.item_version < 0:
+            raise InvalidArgument("item_version", "版本号不能为负数")
+        me = str(p.tenant)
+        with self.db.unit_of_work(p, subtree=False) as uow:
+            existing = IntakeRepository(uow.session).by_key(me, me, key)
+            if existing is not None:      # the same key: the same application, whatever else was sent
+                return existing
+            # one transaction around the catalogue call: nothing is locked while it runs
+            res = self.catalogue.resolve(cmd.item_id, cmd.item_version)
+            if res.handling_tenant != me:
+                if res.proxy:
+                    raise FailedPrecondition(
+                        f"该事项由{res.handling_unit_name}受理；本单位为代办点，请通过帮办代办提交", field="item_id")
+                raise FailedPrecondition(f"该事项由{res.handling_unit_name}受理，"
+                                         "不在本单位窗口的受理清单中（清单之外无许可）", field="item_id")
+            return self._receive(uow, res, cmd, key, origin=me, via=CHANNELS[cmd.channel], by=p.username,
+                                 checked=True, prefill=True)
+
+    def submit_proxy(self, p: Principal, cmd: SubmitCommand) -> ApplicationView:
+        """A village proxy point (or the county's key-project agent) submits for a resident, upward to
+        the unit that handles the item (帮办代办)."""
+        p.require(Role.AGENT)
+        kind = p.tenant.kind
+        if kind not in (UnitKind.VILLAGE, UnitKind.COUNTY):
+            raise PermissionDenied("只有村（社区）代办点或县级重点项目代办员可以代办提交")
+        key = domain.check_submission(cmd.idempotency_key, 1, cmd.form)
+        request_id = cmd.proxy_request_id.strip()
+        if not request_id or len(request_id) > 64:
+            raise InvalidArgument("proxy_request_id", "请提供代办申请编号（最长 64 位）")
+        _check_uuid(cmd.item_id, "item_id", "事项标识格式不正确")
+        me = str(p.tenant)
+        res = self.catalogue.resolve(cmd.item_id, 0)
+        if kind == UnitKind.VILLAGE and not res.proxy:
+            raise FailedPrecondition("该事项不在本代办点的代办清单中，不能代办提交", field="item_id")
+        if kind == UnitKind.COUNTY and res.handling_tenant != me:
+            raise FailedPrecondition("县级全程代办只适用于本级受理的事项", field="item_id")
+        handler = DivisionCode.parse(res.handling_tenant, "item_id")
+        if not handler.contains(p.tenant):
+            raise FailedPrecondition("受理单位不是本代办点的上级单位，不能代办提交", field="item_id")
+        via = f"village:{me}" if kind == UnitKind.VILLAGE else f"agency:{me}"
+        # The hand-off (DESIGN §3): the application is owned by the handling unit, so it is written in
+        # a transaction bound to that unit's tenant — into its window's inbox. What authorises it is
+        # checked above: the agent role, a village point (or the county itself), and the catalogue's
+        # proxy listing for this very caller. The village keeps no row of it and reads none: it hears
+        # of progress through `proxy_application_progressed` events addressed to its own tenant. Nor is
+        # the form prefilled from the receiving unit's records: the receipt would show them to the village.
+        with self.db.unit_of_work(tenant=res.handling_tenant) as uow:
+            view = self._receive(uow, res, cmd, key, origin=me, via=via, by=p.username, proxy_tenant=me,
+                                 proxy_request_id=request_id)
+        view.receipt_only = True
+        view.notices = []
+        return view
+
+    def _receive(self, uow: UnitOfWork, res: Resolution, cmd: SubmitCommand, key: str, *, origin: str, via: str,
+                 by: str, proxy_tenant: str = "", proxy_request_id: str = "", checked: bool = False,
+                 prefill: bool = False) -> ApplicationView:
+        repo = IntakeRepository(uow.session)
+        tenant = res.handling_tenant
+        if not checked:
+            existing = repo.by_key(tenant, origin, key)
+            if existing is not None:
+                return existing
+        now, today = self.clock.now(), self.clock.today()
+        domain.check_scenario(res.item, cmd.scenario_code)
+        given = cmd.applicant
+        profile = repo.profile(tenant, given.id_number.strip().upper()) if prefill and given.id_number else None
+        applicant = domain.validate_applicant(domain.prefill(given, profile), res.item.targets, today)
+        app = Application.receive(
+            app_id=str(uuid.uuid4()), tenant=tenant, origin_tenant=origin, idempotency_key=key, item=res.item,
+            scenario_code=cmd.scenario_code, channel=cmd.channel, applicant=applicant, materials=cmd.materials,
+            via=via, by=by, now=now, calendar=self.calendars.get(tenant), unit_name=res.handling_unit_name,
+            proxy_tenant=proxy_tenant, proxy_request_id=proxy_request_id, form=cmd.form)
+        if not repo.add(app, applicant.profile()):  # the same key, concurrently: the first wins, this returns it
+            existing = repo.by_key(tenant, origin, key)
+            assert existing is not None
+            return existing
+        uow.emit(ev.ApplicationSubmitted(
+            application_id=app.id, tenant=tenant, item_id=app.item.id, item_version=app.item.version,
+            channel=CHANNELS[app.channel], received_at=app.received_at.isoformat(), proxy_tenant=proxy_tenant,
+            proxy_request_id=proxy_request_id), correlation_id=app.id)
+        self._progress(uow, app, "submitted", now, f"已提交至{app.handling_unit_name}",
+                       [c for c, s in app.materials.items() if s.supplied])
+        uow.commit()
+        return ApplicationView(app)
+
+    # -- decisions -------------------------------------------------------------------------------
+    def _decide(self, p: Principal, app_id: str,
+                change: Callable[[Application, IntakeRepository, UnitOfWork, Changes], None]) -> ApplicationView:
+        p.require(Role.WINDOW_CLERK)
+        _check_uuid(app_id, "application_id", "办件标识格式不正确")
+        with self.db.unit_of_work(p, subtree=False) as uow:
+            repo = IntakeRepository(uow.session)
+            view = repo.get(app_id, lock=True, tenant=str(p.tenant))
+            if view is None:
+                raise NotFound(NOT_FOUND)
+            changes = Changes()
+            change(view.app, repo, uow, changes)
+            repo.save(view.app, changes.notices)
+            uow.commit()
+        view.notices += [{k: v for k, v in n.items() if k != "data"} for n in changes.notices]
+        return view
+
+    def accept(self, p: Principal, app_id: str, waived: Sequence[tuple[str, str]] = (),
+               note: str = "") -> ApplicationView:
+        """受理 (with 容缺 when `waived` names waivable materials and their promised dates)."""
+        def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
+            now, today = self.clock.now(), self.clock.today()
+            app.accept(waived=waived, by=p.username, now=now, today=today, calendar=self.calendars.get(app.tenant),
+                       next_case_number=self._numbers(repo, app), note=note.strip())
+            self._accepted(out, uow, app, now)
+        return self._decide(p, app_id, change)
+
+    def request_correction(self, p: Principal, app_id: str, items: Sequence[tuple[str, str]]) -> ApplicationView:
+        """补正: one notice listing every missing or defective material (一次性告知)."""
+        def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
+            now, today = self.clock.now(), self.clock.today()
+            rnd = app.request_correction(items, by=p.username, now=now, today=today)
+            self._notice(out, app, "correction", now, correction_round=rnd.number)
+            codes = [i.material_code for i in rnd.items]
+            uow.emit(ev.CorrectionRequested(application_id=app.id, tenant=app.tenant, material_codes=codes,
+                                            requested_at=now.isoformat()), correlation_id=app.correlation_id)
+            self._progress(uow, app, "correction_requested", now, f"第 {rnd.number} 次补正告知", codes)
+        return self._decide(p, app_id, change)
+
+    def supply(self, p: Principal, app_id: str, materials: Sequence[SubmittedMaterial]) -> ApplicationView:
+        """补交: back to the decision after a correction, or a 容缺 promise kept."""
+        def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
+            now, today = self.clock.now(), self.clock.today()
+            codes, closes = app.supply(materials, via="window", by=p.username, now=now, today=today,
+                                       calendar=self.calendars.get(app.tenant))
+            uow.emit(ev.MaterialsSupplied(application_id=app.id, tenant=app.tenant, material_codes=codes,
+                                          supplied_at=now.isoformat(), closes_promise=closes),
+                     correlation_id=app.correlation_id)
+        return self._decide(p, app_id, change)
+
+    def reject(self, p: Principal, app_id: str, reason: str, legal_basis: str = "") -> ApplicationView:
+        """不予受理, with the reason and the applicant's remedies on the notice."""
+        def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
+            now, today = self.clock.now(), self.clock.today()
+            app.reject(reason, legal_basis, by=p.username, now=now, today=today)
+            self._notice(out, app, "rejection", now)
+            uow.emit(ev.ApplicationRejected(application_id=app.id, tenant=app.tenant, reason=app.rejection["reason"],
+                                            rejected_at=now.isoformat()), correlation_id=app.correlation_id)
+            self._progress(uow, app, "rejected", now, app.rejection["reason"])
+        return self._decide(p, app_id, change)
+
+    def record_pickup(self, p: Principal, app_id: str, *, picked_up_by: str, id_number: str, channel: str,
+                      what: str = "", tracking_number: str = "") -> ApplicationView:
+        """出件: who collected what, when, by which channel."""
+        def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
+            now, today = self.clock.now(), self.clock.today()
+            app.pick_up(picked_up_by=picked_up_by, id_number=id_number, channel=channel, what=what,
+                        tracking_number=tracking_number, by=p.username, now=now, today=today)
+            uow.emit(ev.ResultPickedUp(application_id=app.id, tenant=app.tenant, case_number=app.case_number,
+                                       channel=app.pickup["channel"], picked_up_at=now.isoformat()),
+                     correlation_id=app.correlation_id)
+            self._progress(uow, app, "picked_up", now, domain.PICKUP_CHANNELS[app.pickup["channel"]])
+        return self._decide(p, app_id, change)
+
+    # -- the sweep: deemed acceptance and 容缺 expiry (machine work, per tenant) ------------------
+    def sweep(self, today: dt.date | None = None) -> SweepResult:
+        """Everything past due by `today`: found through the due-date index, acted on per tenant and
+        per application, each in its own transaction bound to the owning tenant."""
+        today = today or self.clock.today()
+        now = self.clock.now()
+        if now.date() != today:
+            now = dt.datetime.combine(today, now.timetz())
+        out = SweepResult()
+        with self.db.unit_of_work() as uow:
+            tenants = IntakeRepository(uow.session).tenants_with_due(today)
+        for tenant in tenants:
+            with self.db.unit_of_work(tenant=tenant) as uow:
+                due = IntakeRepository(uow.session).due_in_tenant(tenant, today)
+            for app_id, kind in due:
+                try:
+                    self._sweep_one(tenant, app_id, kind, today, now, out)
+                except Exception:  # noqa: BLE001 — one bad case must not stop the others; it is retried
+                    log.exception("sweep of application %s (%s) failed", app_id, kind)
+                    out.failed.append(app_id)
+        return out
+
+    def _sweep_one(self, tenant: str, app_id: str, kind: str, today: dt.date, now: dt.datetime,
+                   out: SweepResult) -> None:
+        with self.db.unit_of_work(tenant=tenant) as uow:
+            repo = IntakeRepository(uow.session)
+            view = repo.get(app_id, lock=True, tenant=tenant)
+            if view is None:
+                return
+            app, changes = view.app, Changes()
+            if kind == "decision":
+                if not app.deem_accepted(today=today, now=now, next_case_number=self._numbers(repo, app)):
+                    return
+                self._accepted(changes, uow, app, now)
+                out.deemed.append(app.id)
+            else:
+                broken = app.expire_promises(today=today, now=now)
+                if not broken:
+                    return
+                self._notice(changes, app, "termination", now)
+                uow.emit(ev.ApplicationTerminated(application_id=app.id, tenant=app.tenant,
+                                                  case_number=app.case_number, reason=app.termination["reason"]),
+                         correlation_id=app.correlation_id)
+                self._progress(uow, app, "terminated", now, app.termination["reason"],
+                               [b.material_code for b in broken])
+                out.terminated.append(app.id)
+            repo.save(app, changes.notices)
+            uow.commit()
+
+    # -- shared steps -----------------------------------------------------------------------------
+    def _numbers(self, repo: IntakeRepository, app: Application) -> Callable[[dt.date], str]:
+        def next_case_number(on: dt.date) -> str:
+            seq = repo.next_sequence(app.tenant, on.year)
+            return domain.format_case_number(app.tenant, on, seq, self.case_number_max)
+        return next_case_number
+
+    def _accepted(self, out: Changes, uow: UnitOfWork, app: Application, now: dt.datetime) -> None:
+        self._notice(out, app, "deemed_acceptance" if app.deemed else "acceptance", now)
+        item, waived = app.item, {x.material_code for x in app.promises}
+        uow.emit(ev.ApplicationAccepted(
+            application_id=app.id, tenant=app.tenant, case_number=app.case_number, item_id=item.id,
+            item_version=item.version, scenario_code=app.scenario_code, accepted_at=domain.iso(app.accepted_at),
+            deemed=app.deemed, immediate=app.immediate, waived_materials=[x.material_code for x in app.promises],
+            accepted_by=app.accepted_by, case_kind=item.case_kind, received_at=app.received_at.isoformat(),
+            applicant_name=app.applicant.name, proxy_tenant=app.proxy_tenant,
+            # the version's facts the approval service opens the case with (it cannot ask the catalogue)
+            item_name=item.name, item_type=item.item_type, department=item.department,
+            promised_limit_days=item.promised_limit_days, statutory_limit_days=item.statutory_limit_days,
+            joint=item.joint, joint_departments=list(item.joint_departments), has_fees=item.has_fees,
+            key_project=len(app.proxy_tenant) == 6, scenario_name=app.scenario.name,
+            materials=[ev.AcceptedMaterial(code=m.code, name=m.name, supplied=app.materials[m.code].supplied,
+                                           waived=m.code in waived, note=app.materials[m.code].note, core=m.core)
+                       for m in app.scenario.materials]), correlation_id=app.case_number)
+        detail = f"已受理，办件编号 {app.case_number}" + ("（逾期未作决定，视为受理）" if app.deemed else "")
+        self._progress(uow, app, "accepted", now, detail, [x.material_code for x in app.promises])
+        if app.immediate:
+            self._progress(uow, app, "result_ready", now, "即办件当场办结，结果可领取")
+
+    def _notice(self, out: Changes, app: Application, kind: str, now: dt.datetime, correction_round: int = 0) -> None:
+        """Issue a notice: its text frozen from the newest template of its kind (written with the application)."""
+        template = self._templates()[kind]
+        data = build_notice(app, template, issued_at=now, public_base_url=self.public_base_url,
+                            correction_round=correction_round)
+        out.notices.append({"id": str(uuid.uuid4()), "kind": kind, "template_version": template.version,
+                            "title": template.title, "issued_at": now.isoformat(), "data": data})
+
+    def _templates(self) -> dict[str, NoticeTemplate]:
+        """The notice templates, re-read every few minutes (a new version applies to later notices)."""
+        cached = self._template_cache
+        if cached is None or time.monotonic() - cached[0] > TEMPLATE_TTL:
+            with self.db.unit_of_work() as uow:
+                cached = (time.monotonic(), IntakeRepository(uow.session).templates())
+            self._template_cache = cached
+        return cached[1]
+
+    @staticmethod
+    def _progress(uow: UnitOfWork, app: Application, step: str, now: dt.datetime, detail: str = "",
+                  codes: Sequence[str] = ()) -> None:
+        """Progress of a proxied application, addressed to the village point's own tenant."""
+        if not app.proxy_tenant:
+            return
+        uow.emit(ev.ProxyApplicationProgressed(
+            proxy_request_id=app.proxy_request_id, proxy_tenant=app.proxy_tenant, application_id=app.id,
+            handling_tenant=app.tenant, step=step, case_number=app.case_number, detail=detail, at=now.isoformat(),
+            material_codes=list(codes)), correlation_id=app.correlation_id, tenant=app.proxy_tenant)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def get(self, p: Principal, app_id: str) -> ApplicationView:
+        p.require(*READ_ROLES)
+        _check_uuid(app_id, "application_id", "办件标识格式不正确")
+        with self.db.unit_of_work(p) as uow:  # supervisors' transactions read the subtree (RLS)
+            view = IntakeRepository(uow.session).get(app_id)
+        if view is None or not can_read(p, DivisionCode(view.app.tenant)):
+            raise NotFound(NOT_FOUND)
+        return view
+
+    def list(self, p: Principal, *, status: str | None, subtree: bool, limit: int,
+             offset: int) -> tuple[list[ApplicationView], int]:
+        p.require(*READ_ROLES)
+        if subtree and not p.reads_subtree:
+            raise PermissionDenied("只有监察员可以查看下级单位的办件")
+        limit, offset = _page(limit, offset)
+        with self.db.unit_of_work(p) as uow:
+            return IntakeRepository(uow.session).list_for(str(p.tenant), subtree=subtree, status=status, limit=limit,
+                                                          offset=offset)
+
+    def notice(self, p: Principal, app_id: str, notice_id: str) -> tuple[dict, bytes]:
+        """A notice and its printable PDF (rendered from the snapshot frozen when it was issued)."""
+        self.get(p, app_id)
+        _check_uuid(notice_id, "notice_id", "通知书标识格式不正确")
+        with self.db.unit_of_work(p) as uow:
+            data = IntakeRepository(uow.session).notice(app_id, notice_id)
+        if data is None:
+            raise NotFound("通知书不存在或无权查看")
+        return data, render_notice_pdf(data)
+
+    def applicant_profile(self, p: Principal, id_number: str) -> Applicant:
+        p.require(Role.WINDOW_CLERK)
+        number = (id_number or "").strip().upper()
+        if not number or len(number) > 18:
+            raise InvalidArgument("id_number", "请输入 18 位证件号码")
+        with self.db.unit_of_work(p, subtree=False) as uow:
+            profile = IntakeRepository(uow.session).profile(str(p.tenant), number)
+        if profile is None:
+            raise NotFound("本单位没有该申请人的办理记录")
+        return Applicant.from_dict(profile)
+
+    def lookup_progress(self, case_number: str, id_suffix: str) -> Application:
+        """Public: a case by its number and the applicant's ID suffix; a wrong suffix looks exactly
+        like an unknown case (nothing about existence leaks)."""
+        number = domain.check_case_number(case_number, self.case_number_max)
+        suffix = domain.check_id_suffix(id_suffix)
+        with self.db.unit_of_work() as uow:
+            app = IntakeRepository(uow.session).lookup(number, suffix)
+        if app is None:
+            raise NotFound("未找到该办件，请核对办件编号和证件号码后 6 位")
+        return app
+
+
+__all__ = ["IntakeHandlers", "SubmitCommand", "ApplicationView", "SweepResult", "CalendarCache", "Status"]

@@ -1,0 +1,181 @@
+"""Persistence of the intake schema. Repositories never commit: the handler's unit of work does.
+
+An application is one row: the columns the service queries by (tenant, status, case number, the
+due dates of the sweep, the ID suffix of the public lookup) and a JSON document with the rest of
+the aggregate. Row-level security decides which rows exist for the transaction; the queries still
+filter by tenant where the use case means it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.intake import domain
+from services.intake.domain import Application
+from services.intake.notices import NoticeTemplate
+
+S = "intake"
+_COLUMNS = ("a.id, a.tenant_code, a.origin_tenant, a.idempotency_key, a.scenario_code, a.channel, a.status,"
+            " a.case_number, a.received_at, a.received_on, a.decision_due, a.accepted_on, a.proxy_tenant,"
+            " a.proxy_request_id, a.doc")
+# the notices of an application (without their frozen content), in the same round trip
+_NOTICES = (f"(SELECT coalesce(jsonb_agg(jsonb_build_object('id', n.id, 'kind', n.kind, 'template_version',"
+            f" n.template_version, 'title', n.title, 'issued_at', n.issued_at) ORDER BY n.issued_at, n.id), '[]')"
+            f" FROM {S}.notices n WHERE n.application_id = a.id)")
+_DEADLINE_KINDS = ("decision", "promise")
+
+
+@dataclass
+class ApplicationView:
+    app: Application
+    notices: list[dict] = field(default_factory=list)
+    receipt_only: bool = False     # what a proxy point gets back: its submission, not the case file
+
+
+def _view(r) -> ApplicationView:
+    app = domain.from_doc(
+        id=str(r[0]), tenant=r[1], origin_tenant=r[2], idempotency_key=r[3], scenario_code=r[4], channel=r[5],
+        status=r[6], case_number=r[7], received_at=r[8], received_on=r[9], decision_due=r[10], accepted_on=r[11],
+        proxy_tenant=r[12], proxy_request_id=r[13], doc=r[14])
+    return ApplicationView(app, list(r[15]))
+
+
+def _params(a: Application) -> dict[str, Any]:
+    due = {"decision": a.decision_due if a.status == domain.Status.RECEIVED else None, "promise": a.promise_due}
+    kinds = [k for k in _DEADLINE_KINDS if due[k] is not None]
+    return {"id": a.id, "t": a.tenant, "origin": a.origin_tenant, "key": a.idempotency_key, "item": a.item.id,
+            "ver": a.item.version, "name": a.item.name, "sc": a.scenario_code, "ch": a.channel, "st": str(a.status),
+            "idn": a.applicant.id_number, "suffix": a.applicant.id_suffix, "case": a.case_number or None,
+            "rat": a.received_at, "ron": a.received_on, "due": a.decision_due, "pdue": a.promise_due,
+            "aon": a.accepted_on, "proxy": a.proxy_tenant or None, "preq": a.proxy_request_id or None,
+            "doc": json.dumps(domain.to_doc(a), ensure_ascii=False),
+            "dl_kinds": kinds, "dl_dates": [due[k] for k in kinds]}
+
+
+# the sweep's due-time index kept in step with the application, in the same statement
+_UPSERT_DEADLINES = (f"INSERT INTO {S}.deadlines (application_id, kind, tenant_code, due_on)"
+                     " SELECT CAST(:id AS uuid), x.k, :t, x.d"
+                     " FROM unnest(CAST(:dl_kinds AS text[]), CAST(:dl_dates AS date[])) AS x(k, d)")
+
+
+class IntakeRepository:
+    def __init__(self, session: Session):
+        self.s = session
+
+    # -- applications ------------------------------------------------------------------------------
+    def by_key(self, tenant: str, origin: str, key: str) -> ApplicationView | None:
+        r = self.s.execute(text(f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.tenant_code = :t"
+                                " AND a.origin_tenant = :o AND a.idempotency_key = :k"),
+                           {"t": tenant, "o": origin, "k": key}).first()
+        return _view(r) if r else None
+
+    def add(self, a: Application, profile: dict[str, str]) -> bool:
+        """Insert the application, its due date and the applicant's profile in one statement; False
+        when the (tenant, origin, idempotency key) is already taken (then nothing is written)."""
+        params = {**_params(a), "pid": profile["id_number"], "profile": json.dumps(profile, ensure_ascii=False)}
+        r = self.s.execute(text(
+            f"WITH ins AS (INSERT INTO {S}.applications (id, tenant_code, origin_tenant, idempotency_key, item_id,"
+            " item_version, item_name, scenario_code, channel, status, applicant_id_number, applicant_id_suffix,"
+            " case_number, received_at, received_on, decision_due, promise_due, accepted_on, proxy_tenant,"
+            " proxy_request_id, doc) VALUES (:id, :t, :origin, :key, :item, :ver, :name, :sc, :ch, :st, :idn, :suffix,"
+            " :case, :rat, :ron, :due, :pdue, :aon, :proxy, :preq, CAST(:doc AS jsonb))"
+            " ON CONFLICT (tenant_code, origin_tenant, idempotency_key) DO NOTHING RETURNING id),"
+            f" dl AS ({_UPSERT_DEADLINES} WHERE EXISTS (SELECT 1 FROM ins)),"
+            f" pr AS (INSERT INTO {S}.applicant_profiles (tenant_code, id_number, data)"
+            " SELECT :t, :pid, CAST(:profile AS jsonb) WHERE EXISTS (SELECT 1 FROM ins)"
+            " ON CONFLICT (tenant_code, id_number) DO UPDATE SET data = EXCLUDED.data, updated_at = now())"
+            " SELECT count(*) FROM ins"), params).scalar_one()
+        return r == 1
+
+    def get(self, app_id: str, *, lock: bool = False, tenant: str | None = None) -> ApplicationView | None:
+        sql = f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.id = :id"
+        if tenant is not None:
+            sql += " AND a.tenant_code = :t"
+        if lock:
+            sql += " FOR UPDATE OF a"
+        r = self.s.execute(text(sql), {"id": app_id, "t": tenant}).first()
+        return _view(r) if r else None
+
+    def save(self, a: Application, new_notices: list[dict] | None = None) -> None:
+        """Write the application back with its due-date index and any notices issued, in one statement."""
+        params = {**_params(a), "notices": json.dumps(new_notices or [], ensure_ascii=False, default=str)}
+        self.s.execute(text(
+            f"WITH upd AS (UPDATE {S}.applications SET status = :st, case_number = :case, decision_due = :due,"
+            " promise_due = :pdue, accepted_on = :aon, doc = CAST(:doc AS jsonb), updated_at = now()"
+            " WHERE id = :id RETURNING id),"
+            f" del AS (DELETE FROM {S}.deadlines WHERE application_id = :id"
+            " AND NOT (kind = ANY(CAST(:dl_kinds AS text[])))),"
+            f" dl AS ({_UPSERT_DEADLINES} ON CONFLICT (application_id, kind) DO UPDATE SET due_on = EXCLUDED.due_on),"
+            f" nt AS (INSERT INTO {S}.notices (id, tenant_code, application_id, kind, template_version, title,"
+            " issued_at, data) SELECT x.id, :t, CAST(:id AS uuid), x.kind, x.template_version, x.title, x.issued_at,"
+            " x.data FROM jsonb_to_recordset(CAST(:notices AS jsonb)) AS x(id uuid, kind text, template_version int,"
+            " title text, issued_at timestamptz, data jsonb))"
+            " SELECT count(*) FROM upd"), params).scalar_one()
+
+    def list_for(self, tenant: str, *, subtree: bool, status: str | None, limit: int,
+                 offset: int) -> tuple[list[ApplicationView], int]:
+        where = "a.tenant_code LIKE :t || '%'" if subtree else "a.tenant_code = :t"
+        if status:
+            where += " AND a.status = :st"
+        rows = self.s.execute(text(
+            f"SELECT {_COLUMNS}, {_NOTICES}, count(*) OVER () FROM {S}.applications a WHERE {where}"
+            " ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off"),
+            {"t": tenant, "st": status, "lim": limit, "off": offset}).all()
+        return [_view(r) for r in rows], (rows[0][-1] if rows else 0)
+
+    def lookup(self, case_number: str, suffix: str) -> Application | None:
+        """The public lookup: the transaction names the case and the suffix; RLS shows that row only."""
+        self.s.execute(text("SELECT set_config('app.lookup_case', :c, true),"
+                            " set_config('app.lookup_suffix', :s, true)"), {"c": case_number, "s": suffix})
+        r = self.s.execute(text(f"SELECT {_COLUMNS}, '[]'::jsonb FROM {S}.applications a WHERE a.case_number = :c"
+                                " AND a.applicant_id_suffix = :s"), {"c": case_number, "s": suffix}).first()
+        return _view(r).app if r else None
+
+    # -- the sweep's index ---------------------------------------------------------------------------
+    def tenants_with_due(self, today: dt.date) -> list[str]:
+        """Machine work: which tenants have a decision or a 容缺 promise past due (index scan)."""
+        self.s.execute(text("SELECT set_config('app.sweep', 'on', true)"))
+        return list(self.s.execute(text(f"SELECT DISTINCT tenant_code FROM {S}.deadlines WHERE due_on < :d"),
+                                   {"d": today}).scalars())
+
+    def due_in_tenant(self, tenant: str, today: dt.date, limit: int = 500) -> list[tuple[str, str]]:
+        """(application id, kind) past due in one tenant, from the partial due-date indexes."""
+        rows = self.s.execute(text(
+            f"(SELECT id, 'decision' FROM {S}.applications WHERE tenant_code = :t AND status = 'received'"
+            "   AND decision_due < :d ORDER BY decision_due LIMIT :lim)"
+            f" UNION ALL (SELECT id, 'promise' FROM {S}.applications WHERE tenant_code = :t AND status = 'accepted'"
+            "   AND promise_due < :d ORDER BY promise_due LIMIT :lim)"), {"t": tenant, "d": today, "lim": limit}).all()
+        return [(str(r[0]), r[1]) for r in rows]
+
+    # -- case numbers --------------------------------------------------------------------------------
+    def next_sequence(self, tenant: str, year: int) -> int:
+        """The tenant's next case sequence for the year, inside the accepting transaction: the row
+        stays locked until commit, so concurrent acceptances queue; a rollback gives the number back."""
+        return self.s.execute(text(
+            f"INSERT INTO {S}.case_sequences (tenant_code, year, last) VALUES (:t, :y, 1)"
+            " ON CONFLICT (tenant_code, year) DO UPDATE SET last = case_sequences.last + 1 RETURNING last"),
+            {"t": tenant, "y": year}).scalar_one()
+
+    # -- notices -------------------------------------------------------------------------------------
+    def templates(self) -> dict[str, NoticeTemplate]:
+        """The newest version of each notice template."""
+        rows = self.s.execute(text(f"SELECT DISTINCT ON (kind) kind, version, title, body FROM {S}.notice_templates"
+                                   " ORDER BY kind, version DESC")).all()
+        return {r[0]: NoticeTemplate(r[0], r[1], r[2], r[3]) for r in rows}
+
+    def notice(self, app_id: str, notice_id: str) -> dict | None:
+        r = self.s.execute(text(f"SELECT data FROM {S}.notices WHERE id = :n AND application_id = :a"),
+                           {"n": notice_id, "a": app_id}).first()
+        return r[0] if r else None
+
+    # -- applicant profiles (prefill) ----------------------------------------------------------------
+    def profile(self, tenant: str, id_number: str) -> dict | None:
+        r = self.s.execute(text(f"SELECT data FROM {S}.applicant_profiles WHERE tenant_code = :t AND id_number = :n"),
+                           {"t": tenant, "n": id_number}).first()
+        return r[0] if r else None

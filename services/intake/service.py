@@ -1,0 +1,80 @@
+"""gRPC servicer of the intake: translate, call a handler, translate back. Nothing else."""
+
+from __future__ import annotations
+
+from sanji.intake.v1 import intake_pb2 as pb
+from sanji.intake.v1 import intake_pb2_grpc
+
+from services.intake.handlers import IntakeHandlers
+from services.intake.translate import (
+    applicant_to_pb,
+    application_to_pb,
+    materials_from_pb,
+    notice_to_pb,
+    progress_to_pb,
+    proxy_command,
+    status_filter,
+    submit_command,
+)
+from shared.grpc.server import Registration
+from shared.tenancy import current_principal
+
+PUBLIC_METHODS = ("LookupProgress",)
+
+
+class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
+    def __init__(self, handlers: IntakeHandlers):
+        self.h = handlers
+
+    def SubmitApplication(self, request, context):
+        return application_to_pb(self.h.submit(current_principal(), submit_command(request)))
+
+    def SubmitProxyApplication(self, request, context):
+        return application_to_pb(self.h.submit_proxy(current_principal(), proxy_command(request)))
+
+    def AcceptApplication(self, request, context):
+        waived = [(w.material_code.strip(), w.promised_by.strip()) for w in request.waived]
+        return application_to_pb(self.h.accept(current_principal(), request.application_id, waived, request.note))
+
+    def RequestCorrection(self, request, context):
+        items = [(i.material_code.strip(), i.problem.strip()) for i in request.items]
+        return application_to_pb(self.h.request_correction(current_principal(), request.application_id, items))
+
+    def SupplyMaterials(self, request, context):
+        return application_to_pb(self.h.supply(current_principal(), request.application_id,
+                                               materials_from_pb(request.materials)))
+
+    def RejectApplication(self, request, context):
+        return application_to_pb(self.h.reject(current_principal(), request.application_id, request.reason,
+                                               request.legal_basis))
+
+    def RecordPickup(self, request, context):
+        return application_to_pb(self.h.record_pickup(
+            current_principal(), request.application_id, picked_up_by=request.picked_up_by,
+            id_number=request.id_number, channel=request.channel, what=request.what,
+            tracking_number=request.tracking_number))
+
+    def GetApplication(self, request, context):
+        return application_to_pb(self.h.get(current_principal(), request.application_id))
+
+    def ListApplications(self, request, context):
+        views, total = self.h.list(current_principal(), status=status_filter(request.status), subtree=request.subtree,
+                                   limit=request.limit, offset=request.offset)
+        return pb.ListApplicationsResponse(applications=[application_to_pb(v) for v in views], total=total)
+
+    def GetApplicantProfile(self, request, context):
+        return applicant_to_pb(self.h.applicant_profile(current_principal(), request.id_number))
+
+    def GetNotice(self, request, context):
+        data, pdf = self.h.notice(current_principal(), request.application_id, request.notice_id)
+        return notice_to_pb({**data, "id": request.notice_id}, pdf)
+
+    def LookupProgress(self, request, context):
+        return progress_to_pb(self.h.lookup_progress(request.case_number, request.id_suffix))
+
+
+def registration(handlers: IntakeHandlers) -> Registration:
+    return Registration(servicer=IntakeServicer(handlers),
+                        add_to_server=intake_pb2_grpc.add_IntakeServiceServicer_to_server,
+                        full_name=pb.DESCRIPTOR.services_by_name["IntakeService"].full_name,
+                        public_methods=PUBLIC_METHODS)

@@ -1,0 +1,16 @@
+from shared.config import GrpcServiceSettings
+
+
+class IntakeSettings(GrpcServiceSettings):
+    """Settings of the intake service (env prefix SANJI_, e.g. SANJI_GRPC_PORT)."""
+
+    grpc_port: int = 50052
+    catalogue_target: str = "127.0.0.1:50051"
+    catalogue_timeout_seconds: float = 10.0
+    public_base_url: str = "http://127.0.0.1:8000"
+    # GB/T 39046: 办件编号 an..50; a province may configure another maximum
+    case_number_max: int = 50
+    # the sweep for deemed acceptance and 容缺 expiry
+    sweep_interval_seconds: float = 30.0
+    # a drill or test deployment pins the date (SANJI_FIXED_TODAY=YYYY-MM-DD); empty: the system clock
+    fixed_today: str = ""

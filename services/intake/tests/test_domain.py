@@ -1,0 +1,337 @@
+"""The intake rules with no I/O: ID checksums, 一次性告知, 容缺 limits, deemed acceptance, case numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from services.intake import domain
+from services.intake.domain import (
+    Applicant,
+    Application,
+    ItemSnapshot,
+    MaterialSpec,
+    ScenarioSpec,
+    Status,
+    SubmittedMaterial,
+)
+from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
+from shared.calendar import WorkingCalendar, seed_year_from_package
+from shared.clock import CHINA_TZ, Clock
+from shared.errors import FailedPrecondition, InvalidArgument
+
+CAL = WorkingCalendar([seed_year_from_package(2025), seed_year_from_package(2026)])
+TODAY = dt.date(2026, 3, 2)       # a Monday
+_seq = itertools.count(1)
+
+
+def rid(birth: str = "19800101", seq: int | None = None, region: str = "620602") -> str:
+    body = f"{region}{birth}{(seq if seq is not None else next(_seq)) % 1000:03d}"
+    return body + domain.resident_id_check_char(body)
+
+
+def uscc(body: str = "91620602MA7ABCDE1") -> str:
+    return body + domain.uscc_check_char(body)
+
+
+def at(day: dt.date, hour: int = 10) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), CHINA_TZ)
+
+
+ITEM = ItemSnapshot(
+    id="00000000-0000-0000-0000-000000000001", version=1, tenant="620602", name="农村村民宅基地审批", case_kind="2",
+    promised_limit_days=10, statutory_limit_days=20, targets=("natural_person",),
+    scenarios=(ScenarioSpec("S1", "新建住房", (
+        MaterialSpec("M1", "申请表", core=True),
+        MaterialSpec("M2", "户口簿复印件", waivable=True, makeup_days=3),
+        MaterialSpec("M3", "四邻签字意见", waivable=True, makeup_days=10),
+        MaterialSpec("M4", "现场照片"))),))
+
+
+def receive(materials=("M1", "M2", "M3", "M4"), day: dt.date = TODAY, item: ItemSnapshot = ITEM,
+            applicant: Applicant | None = None) -> Application:
+    a = applicant or Applicant(name="张三", id_number=rid())
+    return Application.receive(
+        app_id="a1", tenant="620602001", origin_tenant="620602001", idempotency_key="k1", item=item,
+        scenario_code="S1", channel=1, applicant=domain.validate_applicant(a, item.targets, day),
+        materials=[SubmittedMaterial(c) for c in materials], via="window", by="clerk", now=at(day), calendar=CAL)
+
+
+def numbers(start: int = 1):
+    seq = itertools.count(start)
+    return lambda on: domain.format_case_number("620602001", on, next(seq))
+
+
+def field_of(exc_info) -> str | None:
+    return exc_info.value.field
+
+
+# -- identity numbers ------------------------------------------------------------------------------
+def test_resident_id_checksum_gb11643():
+    # the standard's worked example: 11010519491231002X
+    assert domain.resident_id_check_char("11010519491231002") == "X"
+    assert domain.check_resident_id("11010519491231002x", "f", TODAY) == "11010519491231002X"
+    good = rid()
+    assert domain.check_resident_id(good, "f", TODAY) == good
+
+
+@pytest.mark.parametrize("number, why", [
+    ("11010519491231002", "18 位"),
+    ("1101051949123100X2", "格式"),
+    ("110105194912310021", "校验码"),
+    ("990105194912310025", "地区码"),
+    ("110105194902300023", "出生日期不存在"),
+    ("110105180001010020", "不合理"),
+])
+def test_resident_id_rejects_malformed_numbers(number, why):
+    if why in ("出生日期不存在", "不合理", "地区码"):      # make the checksum right so only the named defect is left
+        number = number[:17] + domain.resident_id_check_char(number[:17])
+    with pytest.raises(InvalidArgument) as e:
+        domain.check_resident_id(number, "applicant.id_number", TODAY)
+    assert e.value.field == "applicant.id_number" and why in e.value.message
+
+
+def test_resident_id_birth_date_after_today_is_refused():
+    future = rid(birth="20300101")
+    with pytest.raises(InvalidArgument, match="不合理"):
+        domain.check_resident_id(future, "f", TODAY)
+
+
+def test_uscc_checksum_gb32100():
+    # a published code (国家市场监督管理总局 sample) and a generated one
+    assert domain.check_uscc("91350100M000100Y43", "f") == "91350100M000100Y43"
+    code = uscc()
+    assert domain.check_uscc(code.lower(), "f") == code
+    with pytest.raises(InvalidArgument, match="校验码"):
+        domain.check_uscc(code[:17] + ("0" if code[17] != "0" else "1"), "f")
+    with pytest.raises(InvalidArgument, match="不允许的字符"):
+        domain.check_uscc("91350100M000100I43", "f")
+    with pytest.raises(InvalidArgument, match="18 位"):
+        domain.check_uscc("91350100M000100", "f")
+
+
+def test_applicant_kind_and_id_type_are_inferred_and_must_agree():
+    a = domain.validate_applicant(Applicant(name="某某公司", id_number=uscc()), ("legal_person",), TODAY)
+    assert (a.kind, a.id_type) == ("legal_person", "uscc")
+    with pytest.raises(InvalidArgument) as e:
+        domain.validate_applicant(Applicant(name="李四", id_number=rid()), ("legal_person",), TODAY)
+    assert e.value.field == "applicant.kind"
+    with pytest.raises(InvalidArgument) as e:
+        domain.validate_applicant(Applicant(kind="natural_person", id_type="uscc", name="x", id_number=uscc()), (),
+                                  TODAY)
+    assert e.value.field == "applicant.id_type"
+    with pytest.raises(InvalidArgument) as e:
+        domain.validate_applicant(Applicant(id_number=rid()), (), TODAY)
+    assert e.value.field == "applicant.name"
+
+
+def test_prefill_fills_only_empty_fields():
+    profile = {"kind": "natural_person", "name": "张三", "id_type": "resident_id", "id_number": "X", "phone": "139",
+               "address": "凉州区东大街 1 号", "organisation": ""}
+    filled = domain.prefill(Applicant(id_number="X", phone="138"), profile)
+    assert (filled.name, filled.phone, filled.address) == ("张三", "138", "凉州区东大街 1 号")
+
+
+# -- 一次性告知: the second correction rule ---------------------------------------------------------
+def test_first_correction_lists_every_missing_material_at_once():
+    app = receive(materials=("M1", "M4"))
+    rnd = app.request_correction([("M4", "照片模糊")], by="c", now=at(TODAY), today=TODAY)
+    assert [(i.material_code, i.problem) for i in rnd.items] == [("M4", "照片模糊"), ("M2", "缺少该材料"),
+                                                                 ("M3", "缺少该材料")]
+    assert app.status == Status.CORRECTION and app.decision_due is None
+
+
+def test_second_correction_may_name_only_what_changed_since_the_first():
+    app = receive()
+    app.request_correction([("M2", "复印件不清晰"), ("M4", "照片不全")], by="c", now=at(TODAY), today=TODAY)
+    day = TODAY + dt.timedelta(days=2)
+    app.supply([SubmittedMaterial("M2")], via="window", by="c", now=at(day), today=day, calendar=CAL)
+    assert app.materials["M2"].revision == 2 and app.status == Status.RECEIVED
+    # M1 was there the first time and has not changed: naming it now is the defect the rule prevents
+    with pytest.raises(InvalidArgument) as e:
+        app.request_correction([("M2", "仍不清晰"), ("M1", "签名缺失")], by="c", now=at(day), today=day)
+    assert e.value.field == "items[1].material_code" and "一次性告知" in e.value.message
+    assert app.status == Status.RECEIVED and len(app.corrections) == 1
+    # M4 was named the first time and not supplied again: it cannot be named again either
+    with pytest.raises(InvalidArgument) as e:
+        app.request_correction([("M4", "照片不全")], by="c", now=at(day), today=day)
+    assert e.value.field == "items[0].material_code"
+    # M2 was supplied again since: it may be named; M4, still open, is carried over on the notice
+    rnd = app.request_correction([("M2", "仍不清晰")], by="c", now=at(day), today=day)
+    assert [(i.material_code, i.carried) for i in rnd.items] == [("M2", False), ("M4", True)]
+
+
+def test_correction_time_does_not_count_towards_the_decision_deadline():
+    app = receive()
+    assert app.decision_due == dt.date(2026, 3, 9)             # Mon + 5 working days
+    app.request_correction([("M2", "复印件不清晰")], by="c", now=at(TODAY), today=TODAY)
+    supplied = dt.date(2026, 3, 4)
+    app.supply([SubmittedMaterial("M2")], via="window", by="c", now=at(supplied), today=supplied, calendar=CAL)
+    # 3-02 .. 3-04 paused (inclusive): counting restarts on 3-05 → 5, 6, 9, 10, 11
+    assert app.decision_due == dt.date(2026, 3, 11)
+
+
+# -- 容缺受理 ----------------------------------------------------------------------------------------
+def test_waived_material_within_its_limit_is_accepted_with_a_promise():
+    app = receive(materials=("M1", "M3", "M4"))
+    app.accept(waived=[("M2", "2026-03-05")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
+               next_case_number=numbers())
+    assert app.status == Status.ACCEPTED and [p.promised_by for p in app.open_promises()] == [dt.date(2026, 3, 5)]
+    assert app.promise_due == dt.date(2026, 3, 5)
+
+
+@pytest.mark.parametrize("waived, field, why", [
+    ([("M2", "2026-03-06")], "waived[0].promised_by", "3 个工作日"),           # M2: 3 working days → 3-05
+    ([("M2", "2026-03-02")], "waived[0].promised_by", "晚于受理日期"),
+    ([("M2", "3月5日")], "waived[0].promised_by", "日期格式"),
+    ([("M1", "2026-03-03")], "waived[0].material_code", "核心材料"),
+    ([("M4", "2026-03-03")], "waived[0].material_code", "核心材料或未列入容缺清单"),
+    ([("M9", "2026-03-03")], "waived[0].material_code", "不在办理情形"),
+    ([("M2", "2026-03-03"), ("M2", "2026-03-04")], "waived[1].material_code", "重复"),
+])
+def test_waived_materials_are_checked(waived, field, why):
+    app = receive(materials=("M1", "M3", "M4"))
+    with pytest.raises(InvalidArgument) as e:
+        app.accept(waived=waived, by="c", now=at(TODAY), today=TODAY, calendar=CAL, next_case_number=numbers())
+    assert e.value.field == field and why in e.value.message
+    assert app.status == Status.RECEIVED and not app.case_number
+
+
+def test_waiving_is_capped_by_the_items_promised_limit_too():
+    item = ItemSnapshot(**{**ITEM.__dict__, "promised_limit_days": 2})
+    app = receive(materials=("M1", "M2", "M4"), item=item)
+    with pytest.raises(InvalidArgument) as e:     # M3 allows 10 working days, the item only 2 → 3-04
+        app.accept(waived=[("M3", "2026-03-05")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
+                   next_case_number=numbers())
+    assert e.value.field == "waived[0].promised_by" and "2026-03-04" in e.value.message
+
+
+def test_no_waiving_for_a_dishonest_applicant():
+    app = receive(materials=("M1", "M3", "M4"), applicant=Applicant(name="失信人", id_number=rid(), dishonest=True))
+    with pytest.raises(FailedPrecondition) as e:
+        app.accept(waived=[("M2", "2026-03-04")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
+                   next_case_number=numbers())
+    assert e.value.field == "applicant.dishonest" and "失信" in e.value.message
+
+
+def test_missing_material_without_waiver_cannot_be_accepted_and_no_number_is_drawn():
+    app = receive(materials=("M1", "M4"))
+    drawn = []
+    with pytest.raises(FailedPrecondition, match="不齐全"):
+        app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
+                   next_case_number=lambda on: drawn.append(on) or "X")
+    assert drawn == []
+
+
+def test_broken_promise_terminates_the_case_and_a_kept_one_closes():
+    app = receive(materials=("M1", "M4"))
+    app.accept(waived=[("M2", "2026-03-04"), ("M3", "2026-03-06")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
+               next_case_number=numbers())
+    codes, closes = app.supply([SubmittedMaterial("M2")], via="window", by="c", now=at(TODAY), today=TODAY,
+                               calendar=CAL)
+    assert closes and [p.material_code for p in app.open_promises()] == ["M3"]
+    assert app.expire_promises(today=dt.date(2026, 3, 6), now=at(dt.date(2026, 3, 6))) == []   # the day itself
+    broken = app.expire_promises(today=dt.date(2026, 3, 7), now=at(dt.date(2026, 3, 7)))
+    assert [b.material_code for b in broken] == ["M3"] and app.status == Status.TERMINATED
+    assert "四邻签字意见" in app.termination["reason"]
+
+
+# -- deemed acceptance across 国庆 2026 ----------------------------------------------------------
+def test_deemed_acceptance_due_date_across_national_day_2026():
+    # receipt Wed 2026-09-30; 10-01..10-07 国庆节 (off); Thu 10-08 = 1, Fri 10-09 = 2,
+    # Sat 10-10 调休上班 = 3, Sun 10-11 off, Mon 10-12 = 4, Tue 10-13 = 5 → due 2026-10-13
+    day = dt.date(2026, 9, 30)
+    app = receive(day=day)
+    assert app.decision_due == dt.date(2026, 10, 13)
+    assert not app.deem_accepted(today=dt.date(2026, 10, 13), now=at(dt.date(2026, 10, 13)),
+                                 next_case_number=numbers())
+    assert app.deem_accepted(today=dt.date(2026, 10, 14), now=at(dt.date(2026, 10, 14)), next_case_number=numbers())
+    assert app.status == Status.ACCEPTED and app.deemed and app.accepted_on == day
+    assert app.case_number == "620602001000" + "20260930" + "000001"
+    assert app.history[-1].what == "deemed_accepted" and app.history[-1].on == "2026-09-30"
+
+
+def test_late_correction_or_rejection_is_refused_after_the_deadline():
+    app = receive()
+    late = dt.date(2026, 3, 10)
+    with pytest.raises(FailedPrecondition, match="视为受理"):
+        app.request_correction([("M2", "x")], by="c", now=at(late), today=late)
+    with pytest.raises(FailedPrecondition, match="视为受理"):
+        app.reject("不符合条件", "", by="c", now=at(late), today=late)
+
+
+def test_immediate_item_is_completed_at_once_and_cannot_be_waived():
+    item = ItemSnapshot(**{**ITEM.__dict__, "case_kind": "1", "promised_limit_days": 0})
+    app = receive(item=item)
+    with pytest.raises(InvalidArgument) as e:
+        app.accept(waived=[("M2", "2026-03-03")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
+                   next_case_number=numbers())
+    assert e.value.field == "waived"
+    app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, next_case_number=numbers())
+    assert app.status == Status.COMPLETED and app.immediate
+
+
+# -- case numbers ---------------------------------------------------------------------------------
+def test_case_number_format():
+    n = domain.format_case_number("620602001", dt.date(2026, 3, 2), 17)
+    assert n == "62060200100020260302000017" and len(n) == 26
+    assert domain.parse_case_number(n) == ("620602001000", dt.date(2026, 3, 2), 17)
+    assert domain.format_case_number("620602", dt.date(2026, 12, 31), 999_999).startswith("620602000000")
+    with pytest.raises(FailedPrecondition):
+        domain.format_case_number("620602", dt.date(2026, 1, 1), 1_000_000)
+    with pytest.raises(FailedPrecondition, match="最大长度"):
+        domain.format_case_number("620602", dt.date(2026, 1, 1), 1, max_length=20)
+
+
+def test_pickup_checks_the_collector():
+    app = receive()
+    app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, next_case_number=numbers())
+    for kw, field in [({"id_number": "123"}, "id_number"), ({"channel": "drone"}, "channel"),
+                      ({"channel": "post"}, "tracking_number"), ({"channel": "village"}, "channel"),
+                      ({"picked_up_by": ""}, "picked_up_by")]:
+        args = {"picked_up_by": "张三", "id_number": rid(), "channel": "window", "what": "", "tracking_number": "",
+                **kw}
+        with pytest.raises(InvalidArgument) as e:
+            app.pick_up(**args, by="c", now=at(TODAY), today=TODAY)
+        assert e.value.field == field
+    app.pick_up(picked_up_by="张三", id_number=rid(), channel="window", what="批复", tracking_number="", by="c",
+                now=at(TODAY), today=TODAY)
+    assert app.status == Status.PICKED_UP and app.pickup["what"] == "批复"
+
+
+def test_document_round_trip():
+    app = receive(materials=("M1", "M4"))
+    app.request_correction([("M4", "模糊")], by="c", now=at(TODAY), today=TODAY)
+    doc = domain.to_doc(app)
+    back = domain.from_doc(id=app.id, tenant=app.tenant, origin_tenant=app.origin_tenant,
+                           idempotency_key=app.idempotency_key, scenario_code=app.scenario_code, channel=app.channel,
+                           status=str(app.status), case_number=None, received_at=app.received_at,
+                           received_on=app.received_on, decision_due=app.decision_due, accepted_on=None,
+                           proxy_tenant=None, proxy_request_id=None, doc=doc)
+    assert domain.to_doc(back) == doc and back.open_corrections() == app.open_corrections()
+
+
+def test_notice_is_built_from_a_template_and_printed():
+    app = receive(materials=("M1", "M3", "M4"))
+    app.accept(waived=[("M2", "2026-03-05")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
+               next_case_number=numbers())
+    tpl = NoticeTemplate("acceptance", 3, "受理通知书",
+                         "$applicant_name：\n决定予以受理。办件编号：$case_number。$waived_clause")
+    data = build_notice(app, tpl, issued_at=at(TODAY), public_base_url="https://zw.example.gov.cn/")
+    assert data["template_version"] == 3 and app.case_number in data["body"] and "容缺" in data["body"]
+    assert data["qr_url"] == f"https://zw.example.gov.cn/progress?case={app.case_number}"
+    assert data["waived"] == [["户口簿复印件", "2026年3月5日"]]
+    pdf = render_notice_pdf(data)
+    assert pdf[:4] == b"%PDF"
+
+
+def test_clock_pins_the_date_from_settings_and_moves():
+    class S:
+        fixed_today = "2026-09-30"
+    clock = Clock.from_settings(S())
+    assert clock.today() == dt.date(2026, 9, 30) and clock.now().date() == dt.date(2026, 9, 30)
+    clock.set_today(dt.date(2026, 10, 14))
+    assert clock.today() == dt.date(2026, 10, 14)
+    assert Clock.from_settings(object()).fixed is False

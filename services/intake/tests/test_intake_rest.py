@@ -1,0 +1,128 @@
+"""The intake's REST routes (gateway/routes_intake.py) against the real intake and catalogue gRPC
+servers, real tokens and the real database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+from services.intake.tests.conftest import TOWNSHIP, key, rid
+
+BASE = "/api/v1/intake/applications"
+
+
+@pytest.fixture(scope="module")
+def client(catalogue_server, intake_server, oidc, verifier):
+    settings = GatewaySettings(catalogue_target=catalogue_server, intake_target=intake_server, oidc_server_url=oidc.url)
+    with TestClient(create_app(settings, verifier=verifier), raise_server_exceptions=False) as c:
+        yield c
+
+
+def auth(tokens, user):
+    return {"authorization": f"Bearer {tokens[user]}"}
+
+
+def body(item: str, **over) -> dict:
+    d = {"idempotency_key": key("rest"), "item_id": item, "scenario_code": "S1", "channel": "window",
+         "applicant": {"name": "刘六", "id_number": rid(), "phone": "0935-5550000"},
+         "materials": [{"code": c, "note": "原件已核验"} for c in ("M1", "M2", "M3", "M4")]}
+    d.update(over)
+    return d
+
+
+def test_window_flow_over_rest(client, tokens, catalogue_items, today):
+    h = auth(tokens, "dongdajie.clerk")
+    number = rid()
+    r = client.post(BASE, json=body(catalogue_items["township"].id, materials=[{"code": "M1"}, {"code": "M4"}],
+                                    applicant={"name": "刘六", "id_number": number}), headers=h)
+    assert r.status_code == 201, r.text
+    app = r.json()
+    assert app["status"] == "APPLICATION_STATUS_RECEIVED" and app["tenant"] == TOWNSHIP
+    r = client.post(f"{BASE}/{app['id']}/correction", json={"items": [{"material_code": "M4", "problem": "照片模糊"}]},
+                    headers=h)
+    assert r.status_code == 200 and {c["material_code"] for c in r.json()["open_corrections"]} == {"M2", "M3", "M4"}
+    today.set_today(dt.date(2026, 3, 3))
+    r = client.post(f"{BASE}/{app['id']}/supply", json={"materials": [{"code": "M2"}, {"code": "M4"}]}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "APPLICATION_STATUS_RECEIVED"
+    r = client.post(f"{BASE}/{app['id']}/accept", json={"waived": [{"material_code": "M3",
+                                                                    "promised_by": "2026-03-10"}]}, headers=h)
+    assert r.status_code == 200, r.text
+    accepted = r.json()
+    assert accepted["status"] == "APPLICATION_STATUS_ACCEPTED" and accepted["waived"][0]["material_code"] == "M3"
+    r = client.post(f"{BASE}/{app['id']}/supply", json={"materials": [{"code": "M3"}]}, headers=h)
+    assert r.status_code == 200 and r.json()["waived"] == []
+    r = client.get(f"{BASE}/{app['id']}", headers=h)
+    assert r.status_code == 200 and [n["kind"] for n in r.json()["notices"]] == ["correction", "acceptance"]
+    notice = r.json()["notices"][1]
+    pdf = client.get(f"{BASE}/{app['id']}/notices/{notice['id']}.pdf", headers=h)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content[:4] == b"%PDF"
+    r = client.post(f"{BASE}/{app['id']}/pickup", json={"picked_up_by": "刘六", "id_number": number,
+                                                       "channel": "window", "what": "批准书"}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "APPLICATION_STATUS_PICKED_UP"
+    r = client.get(BASE, params={"status": "picked_up", "limit": 200}, headers=h)
+    assert app["id"] in [a["id"] for a in r.json()["applications"]]
+    r = client.get(f"/api/v1/intake/applicants/{number}", headers=h)
+    assert r.status_code == 200 and r.json()["name"] == "刘六"
+    # the public lookup: no login, the right suffix only
+    r = client.get("/api/v1/public/progress", params={"case": accepted["case_number"], "id_suffix": number[-6:]})
+    assert r.status_code == 200 and r.json()["step"] == "已出件" and "刘六" not in r.text
+    r = client.get("/api/v1/public/progress", params={"case": accepted["case_number"], "id_suffix": "000000"})
+    assert r.status_code == 404 and not r.json()["message"].isascii()
+    page = client.get("/progress", params={"case": accepted["case_number"], "id_suffix": number[-6:]})
+    assert page.status_code == 200 and "已出件" in page.text and "刘六" not in page.text
+
+
+def test_reject_over_rest(client, tokens, catalogue_items, today):
+    h = auth(tokens, "dongdajie.clerk")
+    app = client.post(BASE, json=body(catalogue_items["township"].id), headers=h).json()
+    r = client.post(f"{BASE}/{app['id']}/reject", json={"reason": "不符合一户一宅条件"}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "APPLICATION_STATUS_REJECTED"
+
+
+def test_rest_walls(client, tokens, catalogue_items, today):
+    app = client.post(BASE, json=body(catalogue_items["township"].id), headers=auth(tokens, "dongdajie.clerk")).json()
+    assert client.get(BASE).status_code == 401
+    assert client.get(f"{BASE}/{app['id']}", headers=auth(tokens, "xidajie.clerk")).status_code == 404
+    r = client.post(f"{BASE}/{app['id']}/accept", json={}, headers=auth(tokens, "xidajie.clerk"))
+    assert r.status_code == 404
+    assert client.get(f"{BASE}/{app['id']}", headers=auth(tokens, "county.supervisor")).status_code == 200
+    r = client.post(f"{BASE}/{app['id']}/accept", json={}, headers=auth(tokens, "county.supervisor"))
+    assert r.status_code == 403
+    r = client.get(BASE, params={"subtree": "true", "limit": 200}, headers=auth(tokens, "county.supervisor"))
+    assert app["id"] in [a["id"] for a in r.json()["applications"]]
+    assert client.get(f"{BASE}/{app['id']}", headers=auth(tokens, "nanyuan.admin")).status_code == 404
+
+
+@pytest.mark.parametrize("over, field", [
+    ({"item_id": "00000000-0000-4000-8000-000000000000"}, "item_id"),
+    ({"scenario_code": "S9"}, "scenario_code"),
+    ({"applicant": {"name": "x", "id_number": "620602198001011230"}}, "applicant.id_number"),
+    ({"materials": [{"code": "M1"}, {"code": "Q"}]}, "materials[1].code"),
+    ({"channel": "fax"}, "channel"),
+    ({"unexpected": 1}, "unexpected"),
+    ({"idempotency_key": ""}, "idempotency_key"),
+])
+def test_rest_bad_input_is_422_naming_the_field(client, tokens, catalogue_items, today, over, field):
+    r = client.post(BASE, json=body(catalogue_items["township"].id, **over), headers=auth(tokens, "dongdajie.clerk"))
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field and not r.json()["message"].isascii()
+
+
+def test_rest_duplicate_key_returns_the_same_application(client, tokens, catalogue_items, today):
+    h = auth(tokens, "dongdajie.clerk")
+    b = body(catalogue_items["township"].id)
+    first, again = client.post(BASE, json=b, headers=h), client.post(BASE, json=b, headers=h)
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+
+
+def test_rest_waiver_beyond_the_limit_is_422(client, tokens, catalogue_items, today):
+    h = auth(tokens, "dongdajie.clerk")
+    app = client.post(BASE, json=body(catalogue_items["township"].id, materials=[{"code": "M1"}, {"code": "M3"},
+                                                                                 {"code": "M4"}]), headers=h).json()
+    r = client.post(f"{BASE}/{app['id']}/accept", json={"waived": [{"material_code": "M2",
+                                                                    "promised_by": "2026-04-30"}]}, headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "waived[0].promised_by"
