@@ -1,0 +1,104 @@
+"""SM2 signatures and SM3 digests (GB/T 32918, GB/T 32905) through the `gmssl` package.
+
+Two keys matter to the fees service:
+
+- the **provincial public payment platform's** public key: its callbacks are signed with SM2 over the
+  canonical form of their fields (`domain.canonical_form`); a callback whose signature does not
+  verify is refused and logged, and nothing is recorded;
+- the fees service's own **receipt key**: on payment it countersigns the notice and the payment
+  (`domain.receipt_text`), which turns the notice into the receipt.
+
+Signatures are SM2 with SM3 and the default user id (1234567812345678), the Z value computed as the
+standard prescribes (`CryptSM2.sign_with_sm3`), encoded as 128 hex characters r‖s. Keys are hex:
+private 64 characters, public 128 (x‖y, uncompressed, without the 04 prefix). They come from the
+settings (composition root); nothing here reads the environment.
+
+The DEV_* keys below are for loopback runs, tests and the provincial platform simulator only;
+a deployment sets its own through SANJI_FEES_* settings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gmssl import func, sm3
+from gmssl.sm2 import CryptSM2
+
+# Development keys (loopback runs, tests, the provincial platform simulator). Never used in production.
+DEV_PROVINCE_PRIVATE_KEY = "b3a5c7bcd7634efac3cdb84d4f73474a7865b153940eedb667baad5ec25ab3d8"
+DEV_PROVINCE_PUBLIC_KEY = ("2046d44b6d798bd41ed59fff40990925cc2bc7acf970c38cebfd1696ae37c6d0"
+                           "283864846ca4f6ce2331f868c304b01679da6fd8d7f4f42c85da049cef4b4cd0")
+DEV_RECEIPT_PRIVATE_KEY = "c4319c189ace6ebbc115f9302d862d2c753ac1931f743866d88b5ea89bf3a594"
+DEV_RECEIPT_PUBLIC_KEY = ("9b9a424fed3c5a55b12d38fd136a75d5cc4a871f351b0901f4ad59680feaa965"
+                          "6704616176eb04acff2be48b3ea428cd5af31375ca89b5166807964ed25ea041")
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+
+
+def sm3_hex(data: bytes) -> str:
+    return sm3.sm3_hash(func.bytes_to_list(data))
+
+
+def key_id(public_key: str) -> str:
+    """A short, stable name of a public key: the first 16 hex characters of its SM3 digest."""
+    return sm3_hex(bytes.fromhex(public_key))[:16]
+
+
+def generate_keypair() -> tuple[str, str]:
+    """(private, public) hex — for tests and for setting up a deployment."""
+    n = int(CryptSM2(private_key="", public_key="").ecc_table["n"], 16)
+    while True:
+        private = func.random_hex(64)
+        if 0 < int(private, 16) < n - 1:
+            break
+    signer = CryptSM2(private_key=private, public_key="")
+    public = signer._kg(int(private, 16), signer.ecc_table["g"])
+    return private, public
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """Verifies SM2 signatures made with one public key."""
+
+    public_key: str
+
+    def __post_init__(self) -> None:
+        if len(self.public_key) != 128 or not _HEX.match(self.public_key):
+            raise ValueError("an SM2 public key is 128 hex characters (x‖y)")
+
+    def verify(self, signature: str, data: bytes) -> bool:
+        if not isinstance(signature, str) or len(signature) != 128 or not _HEX.match(signature):
+            return False
+        try:
+            return bool(CryptSM2(private_key="", public_key=self.public_key).verify_with_sm3(signature.lower(), data))
+        except (ValueError, ZeroDivisionError, TypeError):
+            return False
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Signs with one SM2 private key (and knows its public key, for the key id)."""
+
+    private_key: str
+    public_key: str
+
+    def __post_init__(self) -> None:
+        if len(self.private_key) != 64 or not _HEX.match(self.private_key):
+            raise ValueError("an SM2 private key is 64 hex characters")
+        Verifier(self.public_key)
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.public_key)
+
+    def sign(self, data: bytes) -> str:
+        return CryptSM2(private_key=self.private_key, public_key=self.public_key).sign_with_sm3(data)
+
+
+def sign_callback(fields: dict[str, str], private_key: str = DEV_PROVINCE_PRIVATE_KEY,
+                  public_key: str = DEV_PROVINCE_PUBLIC_KEY) -> str:
+    """What the provincial platform (or its simulator) does: sign a callback's canonical form."""
+    from services.fees.domain import canonical_form
+
+    return Signer(private_key, public_key).sign(canonical_form(fields))

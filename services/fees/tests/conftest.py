@@ -1,0 +1,195 @@
+"""Fees integration fixtures: the fees gRPC server in this process (platform interceptors, real tokens,
+real PostgreSQL), the demo fee catalogue, a provincial payment platform key pair generated for the
+run, and approval's case_decided published on the real RabbitMQ as approval's relay would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import uuid
+
+import grpc
+import pika
+import pytest
+from sanji.approval.v1 import events_pb2 as approval_events
+from sanji.fees.v1 import fees_pb2 as pb
+from sanji.fees.v1 import fees_pb2_grpc
+from sqlalchemy import text
+
+from services.fees.demo import load_demo_fees
+from services.fees.domain import canonical_form
+from services.fees.handlers import FeesHandlers, decision_consumer
+from services.fees.service import registration
+from services.fees.signing import Signer, Verifier, generate_keypair
+from shared.db import Database, message_to_json, utcnow
+from shared.grpc.client import bearer
+from shared.grpc.server import FIELD_KEY, build_server
+from shared.messaging import to_amqp
+
+COUNTY, TOWNSHIP, OTHER_COUNTY = "620602", "620602001", "513221"
+COUNTY_ACCOUNT = "27050101040012345"
+_seq = itertools.count(1)
+_pay = itertools.count(1)
+TODAY = dt.date.today()
+
+
+def case_number(tenant: str = COUNTY) -> str:
+    """A case number of intake's format: tenant padded to 12, acceptance date, 6-digit sequence."""
+    return f"{tenant.ljust(12, '0')}{TODAY:%Y%m%d}{next(_seq):06d}"
+
+
+def err(fn, *args, **kw) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as e:
+        fn(*args, **kw)
+    return e.value
+
+
+def field_of(e: grpc.RpcError) -> str | None:
+    return dict(e.trailing_metadata() or ()).get(FIELD_KEY)
+
+
+@pytest.fixture(scope="session")
+def fees_db(migrated):
+    load_demo_fees(migrated.database_owner_url)
+    db = Database.connect(migrated.database_url, schema="fees", pool_size=6)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def province_keys():
+    """The provincial platform's key pair for this run (its public half is the service's setting)."""
+    return generate_keypair()
+
+
+@pytest.fixture(scope="session")
+def receipt_keys():
+    return generate_keypair()
+
+
+@pytest.fixture(scope="session")
+def fees_handlers(fees_db, province_keys, receipt_keys):
+    return FeesHandlers(fees_db, province=Verifier(province_keys[1]), receipt_signer=Signer(*receipt_keys))
+
+
+@pytest.fixture(scope="session")
+def fees_server(fees_handlers, verifier):
+    server, port, _ = build_server([registration(fees_handlers)], verifier=verifier, host="127.0.0.1", port=0,
+                                   workers=8)
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(0)
+
+
+@pytest.fixture(scope="session")
+def fees_stub(fees_server):
+    with grpc.insecure_channel(fees_server) as channel:
+        yield fees_pb2_grpc.FeesServiceStub(channel)
+
+
+class Caller:
+    """as_("county.cashier").AssessFees(request) — the stub with a user's token (None: no token)."""
+
+    def __init__(self, stub, token: str | None):
+        self._stub = stub
+        self.md = bearer(token) if token else None
+
+    def __getattr__(self, method):
+        return lambda request: getattr(self._stub, method)(request, metadata=self.md, timeout=20)
+
+
+@pytest.fixture(scope="session")
+def as_(fees_stub, tokens):
+    return lambda username=None: Caller(fees_stub, tokens[username] if username else None)
+
+
+class Province:
+    """The provincial public payment platform's side of a callback: fields signed with its key."""
+
+    def __init__(self, keys: tuple[str, str], stub):
+        self.signer = Signer(*keys)
+        self.stub = stub
+
+    def fields(self, notice_number: str, amount_fen: int, *, payment_id: str | None = None,
+               account: str = COUNTY_ACCOUNT, **extra) -> dict[str, str]:
+        return {"payment_id": payment_id or f"GSPAY{uuid.uuid4().hex[:12].upper()}{next(_pay):04d}",
+                "notice_number": notice_number, "amount_fen": str(amount_fen),
+                "paid_at": dt.datetime.now(dt.UTC).isoformat(), "payee_account": account, "payer_name": "张三",
+                "channel": "unionpay", **extra}
+
+    def sign(self, fields: dict[str, str]) -> str:
+        return self.signer.sign(canonical_form(fields))
+
+    def callback(self, fields: dict[str, str], signature: str | None = None) -> pb.PaymentCallbackResult:
+        return self.stub.RecordPaymentCallback(pb.PaymentCallback(
+            fields=fields, signature=self.sign(fields) if signature is None else signature), timeout=20)
+
+    def pay(self, notice_number: str, amount_fen: int, **kw) -> pb.PaymentCallbackResult:
+        return self.callback(self.fields(notice_number, amount_fen, **kw))
+
+
+@pytest.fixture(scope="session")
+def province(province_keys, fees_stub):
+    return Province(province_keys, fees_stub)
+
+
+def outbox(db: Database, correlation_id: str) -> list[tuple[str, dict, str]]:
+    with db.engine.connect() as c:
+        rows = c.execute(text("SELECT routing_key, body, tenant FROM fees.outbox WHERE correlation_id = :c"
+                              " ORDER BY seq"), {"c": correlation_id}).all()
+    return [(r[0], json.loads(r[1]), r[2]) for r in rows]
+
+
+def owner_rows(owner_url: str, sql: str, **params) -> list:
+    from sqlalchemy import create_engine
+
+    eng = create_engine(owner_url)
+    try:
+        with eng.begin() as c:
+            c.execute(text("SELECT set_config('app.subtree', 'on', true), set_config('app.tenant', '62', true)"))
+            return c.execute(text(sql), params).all()
+    finally:
+        eng.dispose()
+
+
+# -- approval's case_decided, as approval's relay publishes it -------------------------------------
+class ApprovalEvents:
+    def __init__(self, amqp_url: str):
+        self._conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        self.channel = self._conn.channel()
+        self.channel.confirm_delivery()
+
+    def row(self, tenant: str, case_no: str, **fields) -> dict:
+        msg = approval_events.CaseDecided(case_id=str(uuid.uuid4()), case_number=case_no, tenant=tenant,
+                                          decider="county.decider", at=utcnow().isoformat(),
+                                          **{k: v for k, v in fields.items() if k != "fee_codes"})
+        body = json.loads(message_to_json(msg))
+        if "fee_codes" in fields:  # a field approval may add; the consumer already reads it
+            body["fee_codes"] = fields["fee_codes"]
+        return {"id": uuid.uuid4(), "exchange": "approval.events", "routing_key": "case_decided", "tenant": tenant,
+                "correlation_id": case_no, "event_version": 1, "body": json.dumps(body, ensure_ascii=False),
+                "headers": {}, "created_at": utcnow()}
+
+    def publish_row(self, row: dict) -> None:
+        exchange, routing_key, props, body = to_amqp(row)
+        self.channel.basic_publish(exchange, routing_key, body, props, mandatory=True)
+
+    def close(self) -> None:
+        if self._conn.is_open:
+            self._conn.close()
+
+
+@pytest.fixture
+def decisions(fees_handlers, fees_db, migrated):
+    """(publisher, consumer): approval's events in, the fees consumer drained from the test's thread."""
+    consumer = decision_consumer(fees_handlers, fees_db, migrated.amqp_url, max_retries=1, backoff=(0.1,))
+    consumer.declare()
+    with pika.BlockingConnection(pika.URLParameters(migrated.amqp_url)) as conn:
+        ch = conn.channel()
+        for q in consumer.queue_names():
+            ch.queue_purge(q)
+    pub = ApprovalEvents(migrated.amqp_url)
+    yield pub, consumer
+    pub.close()
+    consumer.stop()
