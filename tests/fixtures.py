@@ -65,28 +65,45 @@ def stub(catalogue_server):
         yield catalogue_pb2_grpc.CatalogueServiceStub(channel)
 
 
+# the real processes run on a pinned date (a drill deployment), moved forward by restarting intake
+E2E_TODAY = "2026-09-30"
+
+
 @pytest.fixture(scope="session")
-def demo_platform(migrated, tmp_path_factory):
-    """The real processes (OIDC provider, catalogue, gateway) on free loopback ports, with the demo
-    county's units, users and catalogue loaded through the public APIs."""
+def demo_platform(test_settings, tmp_path_factory):
+    """The real processes (OIDC provider, every service, gateway) on free loopback ports, with their
+    own database and vhost (their sweepers and consumers touch nothing of the other tests), loaded
+    with the demo county's units, users and catalogue through the public APIs."""
     import json
 
+    from conftest import TEST_DB, TEST_VHOST
     from infra.demo.load import DIVISIONS, load_catalogue, load_demo_users
+    from infra.local import bootstrap
     from infra.local.platform import Platform, Ports
+    from shared.config import PlatformSettings
 
-    import_units(migrated.database_owner_url, DIVISIONS.read_text(encoding="utf-8"))
+    db, vhost = f"{TEST_DB}_e2e", f"{TEST_VHOST}_e2e"
+    bootstrap.main(["--database", db, "--vhost", vhost, "--recreate"])
+    settings = PlatformSettings(
+        database_url=f"postgresql+psycopg://sanji_app:sanji_app@127.0.0.1:5432/{db}",
+        database_owner_url=f"postgresql+psycopg://sanji_owner:sanji_owner@127.0.0.1:5432/{db}",
+        amqp_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}")
+    migrate.migrate_all(settings.database_owner_url)
+    import_units(settings.database_owner_url, DIVISIONS.read_text(encoding="utf-8"))
     run_dir = tmp_path_factory.mktemp("platform")
     users = load_demo_users()
     users_file = run_dir / "users.json"
     users_file.write_text(json.dumps(users, ensure_ascii=False), encoding="utf-8")
     platform = Platform(
         run_dir=run_dir, ports=Ports.free(),
-        env={"SANJI_DATABASE_URL": migrated.database_url, "SANJI_DATABASE_OWNER_URL": migrated.database_owner_url,
-             "SANJI_AMQP_URL": migrated.amqp_url, "SANJI_OTEL_EXPORTER": f"jsonl:{run_dir}/spans-{{service}}.jsonl"})
+        env={"SANJI_DATABASE_URL": settings.database_url, "SANJI_DATABASE_OWNER_URL": settings.database_owner_url,
+             "SANJI_AMQP_URL": settings.amqp_url, "SANJI_OTEL_EXPORTER": f"jsonl:{run_dir}/spans-{{service}}.jsonl",
+             "SANJI_FIXED_TODAY": E2E_TODAY, "SANJI_SWEEP_INTERVAL_SECONDS": "0.5"})
     try:
         platform.start_oidc(users_file)
         platform.start_services()
         platform.start_gateway()
+        platform.settings = settings
         platform.users = users
         platform.summary = load_catalogue(platform.catalogue_target, platform.oidc_url, users)
         yield platform

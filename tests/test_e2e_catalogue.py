@@ -29,7 +29,7 @@ def test_demo_catalogue_is_loaded(demo_platform):
     assert "农村村民宅基地审批" in [i["elements"]["name"] for i in r.json()["items"]]
 
 
-def test_village_sees_the_county_adjustment(demo_platform, migrated):
+def test_village_sees_the_county_adjustment(demo_platform):
     gw = demo_platform.gateway_url
     village = demo_user(demo_platform, 12, "agent")
     county_admin = demo_user(demo_platform, 6, "tenant_admin")
@@ -41,7 +41,7 @@ def test_village_sees_the_county_adjustment(demo_platform, migrated):
     target = proxyable[0]
 
     # listen on the catalogue's exchange like any subscriber would (nameko-style queue)
-    conn = pika.BlockingConnection(pika.URLParameters(migrated.amqp_url))
+    conn = pika.BlockingConnection(pika.URLParameters(demo_platform.settings.amqp_url))
     ch = conn.channel()
     ch.exchange_declare("catalogue.events", exchange_type="topic", durable=True)
     queue = f"evt-catalogue-item_adjusted--e2e.{secrets.token_hex(4)}"

@@ -103,9 +103,15 @@ class Platform:
         self._spawn("oidc", args)
         self._wait_http("oidc", f"{self.oidc_url}/healthz")
 
-    def start_service(self, name: str) -> None:
-        self._spawn(name, ["-m", f"services.{name}"], {"SANJI_GRPC_PORT": str(getattr(self.ports, name))})
+    def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        self._spawn(name, ["-m", f"services.{name}"],
+                    {"SANJI_GRPC_PORT": str(getattr(self.ports, name)), **(extra_env or {})})
         self._wait_grpc(name, self.target(name))
+
+    def restart_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        """Stop a service and start it again (e.g. with another drill date)."""
+        self.stop_one(name)
+        self.start_service(name, extra_env)
 
     def start_catalogue(self) -> None:
         self.start_service("catalogue")
