@@ -9,7 +9,9 @@ from shared.config import PlatformSettings
 from shared.db import run_migrations
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SERVICES = ["catalogue", "intake", "agency", "approval", "fees"]
+# every service package with migrations, in dependency order
+ORDER = ["catalogue", "intake", "agency", "approval", "fees"]
+SERVICES = [name for name in ORDER if (ROOT / "services" / name / "migrations").is_dir()]
 
 
 def migrate_all(owner_url: str) -> None:
