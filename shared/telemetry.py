@@ -16,6 +16,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
@@ -26,7 +27,11 @@ def setup_telemetry(service_name: str, exporter: str = "none", endpoint: str = "
     with _lock:
         if _provider is not None:
             return _provider
-        provider = TracerProvider(resource=Resource.create({"service.name": f"sanji-{service_name}"}))
+        # with no exporter nothing is recorded (spans would only cost CPU), but trace ids still travel
+        # in traceparent/the envelope, so a collector switched on later sees whole traces
+        sampler = ALWAYS_OFF if exporter == "none" else ParentBased(ALWAYS_ON)
+        provider = TracerProvider(resource=Resource.create({"service.name": f"sanji-{service_name}"}),
+                                  sampler=sampler)
         if exporter == "console":
             provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
         elif exporter == "otlp":

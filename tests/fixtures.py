@@ -90,6 +90,9 @@ def demo_platform(test_settings, tmp_path_factory):
         amqp_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}")
     migrate.migrate_all(settings.database_owner_url)
     import_units(settings.database_owner_url, DIVISIONS.read_text(encoding="utf-8"))
+    from services.fees.demo import load_demo_fees
+
+    load_demo_fees(settings.database_owner_url)
     run_dir = tmp_path_factory.mktemp("platform")
     users = load_demo_users()
     users_file = run_dir / "users.json"

@@ -19,6 +19,7 @@ from infra import migrate
 from infra.demo.load import load_catalogue, load_demo_users, load_units
 from infra.local import bootstrap
 from infra.local.platform import ROOT, Platform, stop_recorded
+from services.fees.demo import load_demo_fees
 from shared.config import PlatformSettings
 from shared.tenancy import Role
 
@@ -35,6 +36,7 @@ def start() -> int:
         bootstrap.main(["--database", "sanji"])
         migrate.migrate_all(settings.database_owner_url)
         n_units = load_units(settings.database_owner_url)
+        load_demo_fees(settings.database_owner_url)
     console.print(f"[green]✓[/] 数据库已就绪，导入单位 {n_units} 个（凉州区及其乡镇、村）")
 
     platform = Platform(run_dir=RUN_DIR, env={})
