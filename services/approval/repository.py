@@ -1,0 +1,540 @@
+"""Persistence of the approval schema. Repositories never commit: the handler's unit of work does.
+
+Row-level security decides which rows exist for the current transaction; queries still filter by
+tenant where the use case means it. Every change to a case takes the case row's lock first
+(`SELECT … FOR UPDATE`), so two actions on one case serialise and never deadlock on its steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.approval.domain import (
+    Case,
+    CertificateRecord,
+    DecisionRecord,
+    HistoryEntry,
+    Inspection,
+    LedgerEntry,
+    Projection,
+    Seal,
+    Step,
+)
+
+S = "approval"
+
+_CASE_COLUMNS = (
+    "id, tenant_code, case_number, application_id, item_id, item_version, item_name, item_type, department,"
+    " category, immediate, joint, joint_departments, has_fees, site_inspection, government_invested, key_project,"
+    " applicant_name, scenario_code, scenario_name, materials, accepted_at, accepted_on, accepted_by, proxy_tenant,"
+    " promised_days, statutory_days, status, opened_at, fees_settled_at, completed_at, delivered_at,"
+    " delivery_method, delivered_by, delivery_recipient, delivery_tracking, version")
+
+_CASE_COLUMNS_C = ", ".join(f"c.{col.strip()}" for col in _CASE_COLUMNS.split(","))
+_PARTS = (
+    f"(SELECT coalesce(json_agg(s ORDER BY s.seq), '[]') FROM {S}.steps s WHERE s.case_id = c.id),"
+    f" (SELECT coalesce(json_agg(l ORDER BY l.seq), '[]') FROM {S}.ledger l WHERE l.case_id = c.id),"
+    f" (SELECT coalesce(json_agg(i ORDER BY i.requested_at, i.id), '[]') FROM {S}.inspections i"
+    "   WHERE i.case_id = c.id),"
+    f" (SELECT row_to_json(d) FROM {S}.decisions d WHERE d.case_id = c.id),"
+    f" (SELECT row_to_json(x) FROM {S}.certificates x WHERE x.case_id = c.id),"
+    f" (SELECT f.settled_at FROM {S}.fee_settlements f WHERE f.tenant_code = c.tenant_code"
+    "   AND f.case_number = c.case_number),"
+    f" (SELECT json_build_array(s.name, s.code) FROM {S}.seals s WHERE s.tenant_code = c.tenant_code)")
+_STEP_TYPES = ("id uuid, kind text, desk text, seq int, status text, share_days int, opened_at timestamptz,"
+               " claimed_by text, claimed_by_name text, claimed_at timestamptz, done_by text, done_by_name text,"
+               " done_at timestamptz, done_on date, opinion text, conclusion text")
+_INSPECTION_TYPES = ("id uuid, mode text, departments text[], scheduled_on date, suspends boolean, status text,"
+                     " inspectors text, note text, findings text, conclusion text, requested_by text,"
+                     " requested_at timestamptz, recorded_by text, recorded_at timestamptz, suspension_id uuid")
+
+
+def _ts(v: Any) -> dt.datetime | None:
+    if v is None or v == "":
+        return None
+    return v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(v)
+
+
+def _date(v: Any) -> dt.date | None:
+    if v is None or v == "":
+        return None
+    return v if isinstance(v, dt.date) else dt.date.fromisoformat(v)
+
+
+def _step(d: dict) -> Step:
+    return Step(id=str(d["id"]), kind=d["kind"], desk=d["desk"], seq=d["seq"], status=d["status"],
+                share_days=d["share_days"], opened_at=_ts(d["opened_at"]), claimed_by=d["claimed_by"],
+                claimed_by_name=d["claimed_by_name"], claimed_at=_ts(d["claimed_at"]), done_by=d["done_by"],
+                done_by_name=d["done_by_name"], done_at=_ts(d["done_at"]), done_on=_date(d["done_on"]),
+                opinion=d["opinion"], conclusion=d["conclusion"])
+
+
+def _ledger(d: dict) -> LedgerEntry:
+    return LedgerEntry(id=str(d["id"]), kind=d["kind"], at=_ts(d["at"]), on_date=_date(d["on_date"]),
+                       procedure=d["procedure"], reason=d["reason"], days=d["days"], by=d["by_user"],
+                       by_name=d["by_name"], approved_by=d["approved_by"], approved_by_name=d["approved_by_name"],
+                       ref=str(d["ref"] or ""), notice_number=d["notice_number"])
+
+
+def _inspection(d: dict) -> Inspection:
+    return Inspection(id=str(d["id"]), mode=d["mode"], departments=tuple(d["departments"] or ()),
+                      scheduled_on=_date(d["scheduled_on"]), suspends=d["suspends"], requested_by=d["requested_by"],
+                      requested_at=_ts(d["requested_at"]), inspectors=d["inspectors"], note=d["note"],
+                      status=d["status"], findings=d["findings"], conclusion=d["conclusion"],
+                      recorded_by=d["recorded_by"], recorded_at=_ts(d["recorded_at"]),
+                      suspension_id=str(d["suspension_id"] or ""))
+
+
+def _decision(d: dict | None) -> DecisionRecord | None:
+    if not d:
+        return None
+    return DecisionRecord(outcome=d["outcome"], decider=d["decider"], decider_name=d["decider_name"], at=_ts(d["at"]),
+                          decided_on=_date(d["decided_on"]), opinion=d["opinion"], reasons=tuple(d["reasons"] or ()),
+                          remedies=d["remedies"], document_number=d["document_number"], immediate=d["immediate"])
+
+
+def _certificate(d: dict | None) -> CertificateRecord | None:
+    if not d:
+        return None
+    return CertificateRecord(number=d["number"], title=d["title"], holder=d["holder"], seal_name=d["seal_name"],
+                             seal_code=d["seal_code"], issued_at=_ts(d["issued_at"]))
+
+
+def _case(r: Any) -> Case:
+    return Case(
+        id=str(r.id), tenant=r.tenant_code, case_number=r.case_number, application_id=r.application_id,
+        item_id=r.item_id, item_version=r.item_version, item_name=r.item_name, item_type=r.item_type,
+        department=r.department, category=r.category, immediate=r.immediate, joint=r.joint,
+        joint_departments=tuple(r.joint_departments or ()), has_fees=r.has_fees, site_inspection=r.site_inspection,
+        government_invested=r.government_invested, key_project=r.key_project, applicant_name=r.applicant_name,
+        scenario_code=r.scenario_code, scenario_name=r.scenario_name, materials=list(r.materials or []),
+        accepted_at=r.accepted_at, accepted_on=r.accepted_on, accepted_by=r.accepted_by, proxy_tenant=r.proxy_tenant,
+        promised_days=r.promised_days, statutory_days=r.statutory_days, status=r.status, opened_at=r.opened_at,
+        fees_settled_at=r.fees_settled_at, completed_at=r.completed_at, delivered_at=r.delivered_at,
+        delivery_method=r.delivery_method, delivered_by=r.delivered_by, delivery_recipient=r.delivery_recipient,
+        delivery_tracking=r.delivery_tracking, version=r.version)
+
+
+@dataclass
+class QueueRow:
+    step_id: str
+    case_id: str
+    case_number: str
+    kind: str
+    desk: str
+    status: str
+    claimed_by: str
+    claimed_at: dt.datetime | None
+    opened_at: dt.datetime | None
+    share_days: int
+    item_name: str
+    applicant_name: str
+    promised_due: dt.date | None
+    statutory_due: dt.date | None
+    provisional: bool
+    suspended: bool
+
+
+@dataclass
+class OpenCaseRow:
+    """What the re-projection needs of one open case."""
+
+    id: str
+    case_number: str
+    accepted_on: dt.date
+    promised_days: int
+    statutory_total: int
+    decided_on: dt.date | None
+    pauses: list[tuple[dt.date, dt.date | None, str]]
+    promised_due: dt.date | None
+    statutory_due: dt.date | None
+    delivery_due: dt.date | None
+    provisional: bool
+    suspended: bool
+
+
+class ApprovalRepository:
+    def __init__(self, session: Session):
+        self.s = session
+
+    # -- cases -------------------------------------------------------------------------------------
+    # Each action is: lock the case row (one statement, which also finds the case of a step and the
+    # caller's desks), read the case with its parts (one statement, a snapshot taken after the lock was
+    # granted), and write every change (one statement of data-modifying CTEs).
+
+    def insert_case(self, case: Case, proj: Projection) -> bool:
+        """False when the application already has a case (a redelivered or repeated event)."""
+        params = {"id": case.id, "t": case.tenant, "n": case.case_number, "app": case.application_id,
+                  "item": case.item_id, "iv": case.item_version, "iname": case.item_name, "itype": case.item_type,
+                  "dept": case.department, "cat": case.category, "imm": case.immediate, "joint": case.joint,
+                  "jd": list(case.joint_departments), "fees": case.has_fees, "site": case.site_inspection,
+                  "gov": case.government_invested, "key": case.key_project, "applicant": case.applicant_name,
+                  "sc": case.scenario_code, "sn": case.scenario_name,
+                  "materials": json.dumps(case.materials, ensure_ascii=False), "acc_at": case.accepted_at,
+                  "acc_on": case.accepted_on, "acc_by": case.accepted_by, "proxy": case.proxy_tenant,
+                  "pd": case.promised_days, "sd": case.statutory_days, "status": case.status,
+                  "opened": case.opened_at, **_proj(proj)}
+        head = (f"c AS (INSERT INTO {S}.cases (id, tenant_code, case_number, application_id, item_id, item_version,"
+                " item_name, item_type, department, category, immediate, joint, joint_departments, has_fees,"
+                " site_inspection, government_invested, key_project, applicant_name, scenario_code, scenario_name,"
+                " materials, accepted_at, accepted_on, accepted_by, proxy_tenant, promised_days, statutory_days,"
+                " status, opened_at, promised_due, statutory_due, delivery_due, due_provisional, clock_suspended)"
+                " VALUES (:id, :t, :n, :app, :item, :iv, :iname, :itype, :dept, :cat, :imm, :joint, :jd, :fees,"
+                " :site, :gov, :key, :applicant, :sc, :sn, CAST(:materials AS jsonb), :acc_at, :acc_on, :acc_by,"
+                " :proxy, :pd, :sd, :status, :opened, :p_due, :s_due, :d_due, :prov, :susp)"
+                " ON CONFLICT DO NOTHING RETURNING id, tenant_code)")
+        return self._write(case, head, params)[0] > 0
+
+    def lock(self, *, case_id: str | None = None, step_id: str | None = None,
+             desks_of: str | None = None) -> tuple[str, set[str]] | None:
+        """Lock a case row (given its id or one of its steps); (case id, the user's desks) or None."""
+        target = "c.id = :v" if case_id else f"c.id = (SELECT case_id FROM {S}.steps WHERE id = :v)"
+        desks = (f"(SELECT coalesce(array_agg(desk), '{{}}') FROM {S}.desks d WHERE d.tenant_code = c.tenant_code"
+                 " AND d.username = :u)") if desks_of else "'{}'::text[]"
+        r = self.s.execute(text(f"SELECT c.id, {desks} FROM {S}.cases c WHERE {target} FOR UPDATE OF c"),
+                           {"v": case_id or step_id, "u": desks_of or ""}).first()
+        return (str(r[0]), set(r[1])) if r else None
+
+    def read(self, *, case_id: str | None = None, case_number: str | None = None) -> Case | None:
+        """The case with its steps, ledger, inspections, decision, certificate and any settlement on record."""
+        where = "c.id = :v" if case_id else "c.case_number = :v"
+        r = self.s.execute(text(f"SELECT {_CASE_COLUMNS_C}, {_PARTS} FROM {S}.cases c WHERE {where}"),
+                           {"v": case_id or case_number}).first()
+        if r is None:
+            return None
+        case = _case(r)
+        steps, ledger, inspections, decision, cert, settled, seal = r[-7:]
+        case.steps = [_step(d) for d in steps]
+        case.ledger = [_ledger(d) for d in ledger]
+        case.inspections = [_inspection(d) for d in inspections]
+        case.decision = _decision(decision)
+        case.certificate = _certificate(cert)
+        case.settlement_on_record = _ts(settled)
+        case.seal = Seal(seal[0], seal[1]) if seal else None
+        return case
+
+    def load(self, *, case_id: str | None = None, case_number: str | None = None, lock: bool = True) -> Case | None:
+        """Read a case; with `lock`, after taking its row lock (two statements)."""
+        if lock:
+            if case_number and not case_id:
+                r = self.s.execute(text(f"SELECT id FROM {S}.cases WHERE case_number = :n FOR UPDATE"),
+                                   {"n": case_number}).first()
+                if r is None:
+                    return None
+                case_id = str(r[0])
+            elif self.lock(case_id=case_id) is None:
+                return None
+        return self.read(case_id=case_id, case_number=None if case_id else case_number)
+
+    def save(self, case: Case, proj: Projection, *, number: tuple[str, int, str] | None = None) -> str | None:
+        """Write the case's changes. With `number` = (kind, year, placeholder), the tenant's next document
+        number of that kind and year is taken in the same statement (its counter row stays locked until
+        commit, so it is taken as late as possible) and put where the placeholder stands; it is returned."""
+        params = {"id": case.id, "status": case.status, "fees_at": case.fees_settled_at, "completed": case.completed_at,
+                  "delivered": case.delivered_at, "dm": case.delivery_method, "db": case.delivered_by,
+                  "dr": case.delivery_recipient, "dtr": case.delivery_tracking, **_proj(proj)}
+        head = (f"c AS (UPDATE {S}.cases SET status = :status, fees_settled_at = :fees_at, completed_at = :completed,"
+                " delivered_at = :delivered, delivery_method = :dm, delivered_by = :db, delivery_recipient = :dr,"
+                " delivery_tracking = :dtr, promised_due = :p_due, statutory_due = :s_due, delivery_due = :d_due,"
+                " due_provisional = :prov, clock_suspended = :susp, projected_at = now(), version = version + 1"
+                " WHERE id = :id RETURNING id, tenant_code)")
+        written, taken = self._write(case, head, params, number)
+        if written != 1:
+            raise RuntimeError(f"case {case.id} could not be written")
+        return taken
+
+    def _write(self, case: Case, head: str, params: dict,
+               number: tuple[str, int, str] | None = None) -> tuple[int, str | None]:
+        """One statement: `head` (a CTE named c writing the case row, RETURNING id, tenant_code) and, only
+        if it wrote, every new or changed part of the case. Returns (case rows written, number taken)."""
+        ctes = [head]
+        num = "v.{col}"
+        if number is not None:
+            params.update({"nkind": number[0], "nyear": number[1], "ph": number[2]})
+            ctes.append(f"n AS (INSERT INTO {S}.counters (tenant_code, kind, year, value)"
+                        " SELECT c.tenant_code, :nkind, :nyear, 1 FROM c ON CONFLICT (tenant_code, kind, year)"
+                        " DO UPDATE SET value = counters.value + 1"
+                        " RETURNING tenant_code || '-' || year || '-' || kind || lpad(value::text, 6, '0') AS number)")
+            num = "replace(v.{col}, :ph, (SELECT number FROM n))"
+
+        def part(name: str, sql: str, rows: list[dict]) -> None:
+            if rows:
+                params[name] = json.dumps(rows, ensure_ascii=False, default=_json_default)
+                ctes.append(f"{name} AS ({sql.format(rows=f'jsonb_to_recordset(CAST(:{name} AS jsonb))')})")
+
+        new_steps = [_step_row(s) for s in case.new_steps]
+        part("si", f"INSERT INTO {S}.steps (id, case_id, tenant_code, kind, desk, seq, status, share_days, opened_at,"
+                   " claimed_by, claimed_by_name, claimed_at, done_by, done_by_name, done_at, done_on, opinion,"
+                   " conclusion) SELECT v.id, c.id, c.tenant_code, v.kind, v.desk, v.seq, v.status, v.share_days,"
+                   " v.opened_at, v.claimed_by, v.claimed_by_name, v.claimed_at, v.done_by, v.done_by_name,"
+                   f" v.done_at, v.done_on, v.opinion, v.conclusion FROM c, {{rows}} AS v({_STEP_TYPES})", new_steps)
+        dirty = [_step_row(s) for s in case.steps if s.id in case.dirty_steps]
+        part("su", f"UPDATE {S}.steps t SET status = v.status, opened_at = v.opened_at, claimed_by = v.claimed_by,"
+                   " claimed_by_name = v.claimed_by_name, claimed_at = v.claimed_at, done_by = v.done_by,"
+                   " done_by_name = v.done_by_name, done_at = v.done_at, done_on = v.done_on, opinion = v.opinion,"
+                   f" conclusion = v.conclusion FROM c, {{rows}} AS v({_STEP_TYPES})"
+                   " WHERE t.id = v.id AND t.case_id = c.id", dirty)
+        part("li", f"INSERT INTO {S}.ledger (id, case_id, tenant_code, kind, procedure, reason, days, on_date, at,"
+                   " by_user, by_name, approved_by, approved_by_name, ref, notice_number) SELECT v.id, c.id,"
+                   " c.tenant_code, v.kind, v.procedure, v.reason, v.days, v.on_date, v.at, v.by_user, v.by_name,"
+                   " v.approved_by, v.approved_by_name, v.ref, v.notice_number FROM c, {rows} AS v(id uuid,"
+                   " kind text, procedure text, reason text, days int, on_date date, at timestamptz, by_user text,"
+                   " by_name text, approved_by text, approved_by_name text, ref uuid, notice_number text,"
+                   " seq int) ORDER BY v.seq",
+             [{"id": e.id, "kind": e.kind, "procedure": e.procedure, "reason": e.reason, "days": e.days,
+               "on_date": e.on_date, "at": e.at, "by_user": e.by, "by_name": e.by_name, "approved_by": e.approved_by,
+               "approved_by_name": e.approved_by_name, "ref": e.ref or None, "notice_number": e.notice_number,
+               "seq": i} for i, e in enumerate(case.new_ledger)])
+        part("ii", f"INSERT INTO {S}.inspections (id, case_id, tenant_code, mode, departments, scheduled_on, suspends,"
+                   " status, inspectors, note, findings, conclusion, requested_by, requested_at, recorded_by,"
+                   " recorded_at, suspension_id) SELECT v.id, c.id, c.tenant_code, v.mode, v.departments,"
+                   " v.scheduled_on, v.suspends, v.status, v.inspectors, v.note, v.findings, v.conclusion,"
+                   " v.requested_by, v.requested_at, v.recorded_by, v.recorded_at, v.suspension_id"
+                   f" FROM c, {{rows}} AS v({_INSPECTION_TYPES})", [_inspection_row(i) for i in case.new_inspections])
+        part("iu", f"UPDATE {S}.inspections t SET status = v.status, findings = v.findings, conclusion = v.conclusion,"
+                   " recorded_by = v.recorded_by, recorded_at = v.recorded_at"
+                   f" FROM c, {{rows}} AS v({_INSPECTION_TYPES}) WHERE t.id = v.id AND t.case_id = c.id",
+             [_inspection_row(i) for i in case.inspections if i.id in case.dirty_inspections])
+        if case.new_decision and case.decision is not None:
+            d = case.decision
+            part("di", f"INSERT INTO {S}.decisions (case_id, tenant_code, outcome, decider, decider_name, at,"
+                       " decided_on, opinion, reasons, remedies, document_number, immediate) SELECT c.id,"
+                       " c.tenant_code, v.outcome, v.decider, v.decider_name, v.at, v.decided_on, v.opinion,"
+                       f" v.reasons, v.remedies, {num.format(col='document_number')}, v.immediate"
+                       " FROM c, {rows} AS v(outcome text,"
+                       " decider text, decider_name text, at timestamptz, decided_on date, opinion text,"
+                       " reasons text[], remedies text, document_number text, immediate boolean)",
+                 [{"outcome": d.outcome, "decider": d.decider, "decider_name": d.decider_name, "at": d.at,
+                   "decided_on": d.decided_on, "opinion": d.opinion, "reasons": list(d.reasons),
+                   "remedies": d.remedies, "document_number": d.document_number, "immediate": d.immediate}])
+            if case.certificate is not None:
+                x = case.certificate
+                part("ci", f"INSERT INTO {S}.certificates (case_id, tenant_code, number, title, holder, seal_name,"
+                           f" seal_code, issued_at) SELECT c.id, c.tenant_code, {num.format(col='number')},"
+                           " v.title, v.holder,"
+                           " v.seal_name, v.seal_code, v.issued_at FROM c, {rows} AS v(number text, title text,"
+                           " holder text, seal_name text, seal_code text, issued_at timestamptz)",
+                     [{"number": x.number, "title": x.title, "holder": x.holder, "seal_name": x.seal_name,
+                       "seal_code": x.seal_code, "issued_at": x.issued_at}])
+        part("hi", f"INSERT INTO {S}.history (case_id, tenant_code, at, actor, actor_name, action, detail, opinion)"
+                   f" SELECT c.id, c.tenant_code, v.at, v.actor, v.actor_name, v.action, {num.format(col='detail')},"
+                   " v.opinion"
+                   " FROM c, {rows} AS v(at timestamptz, actor text, actor_name text, action text, detail text,"
+                   " opinion text, seq int) ORDER BY v.seq",
+             [{"at": h.at, "actor": h.actor, "actor_name": h.actor_name, "action": h.action, "detail": h.detail,
+               "opinion": h.opinion, "seq": i} for i, h in enumerate(case.new_history)])
+        taken = ", (SELECT number FROM n)" if number is not None else ", NULL"
+        written, value = self.s.execute(text("WITH " + ", ".join(ctes) + f" SELECT (SELECT count(*) FROM c){taken}"),
+                                        params).one()
+        case.new_steps, case.new_ledger, case.new_history, case.new_inspections = [], [], [], []
+        case.dirty_steps, case.dirty_inspections, case.new_decision = set(), set(), False
+        return int(written), value
+
+    def history(self, case_id: str) -> list[HistoryEntry]:
+        rows = self.s.execute(text(f"SELECT at, actor, actor_name, action, detail, opinion FROM {S}.history"
+                                   " WHERE case_id = :id ORDER BY id"), {"id": case_id}).all()
+        return [HistoryEntry(*r) for r in rows]
+
+    def deadline_changes(self, case_id: str) -> list[Any]:
+        return list(self.s.execute(text(
+            f"SELECT at, cause, previous_promised_due, promised_due, previous_statutory_due, statutory_due,"
+            f" provisional, previous_delivery_due, delivery_due FROM {S}.deadline_changes WHERE case_id = :id"
+            " ORDER BY id"), {"id": case_id}).all())
+
+    def list_cases(self, tenant: str, status: str, overdue_on: dt.date | None, limit: int,
+                   offset: int) -> tuple[list[str], int]:
+        where = ["tenant_code = :t"]
+        if status:
+            where.append("status = :status")
+        if overdue_on is not None:
+            where.append("status IN ('review','decision') AND promised_due < :today")
+        rows = self.s.execute(text(
+            f"SELECT id, count(*) OVER () FROM {S}.cases WHERE {' AND '.join(where)}"
+            " ORDER BY promised_due NULLS LAST, opened_at LIMIT :lim OFFSET :off"),
+            {"t": tenant, "status": status, "today": overdue_on, "lim": limit, "off": offset}).all()
+        return [str(r[0]) for r in rows], (rows[0][1] if rows else 0)
+
+    # -- queues ------------------------------------------------------------------------------------
+    def queue(self, tenant: str, desks: Sequence[str], kinds: Sequence[str], mine: str | None, limit: int,
+              offset: int) -> tuple[list[QueueRow], int]:
+        if mine:
+            cond = "s.status = 'claimed' AND s.claimed_by = :me"
+        else:
+            cond = "s.status = 'open' AND s.desk = ANY(:desks)"
+        rows = self.s.execute(text(
+            f"SELECT s.id, s.case_id, c.case_number, s.kind, s.desk, s.status, s.claimed_by, s.claimed_at,"
+            " s.opened_at, s.share_days, c.item_name, c.applicant_name, c.promised_due, c.statutory_due,"
+            " c.due_provisional, c.clock_suspended, count(*) OVER ()"
+            f" FROM {S}.steps s JOIN {S}.cases c ON c.id = s.case_id"
+            f" WHERE s.tenant_code = :t AND s.kind = ANY(:kinds) AND {cond}"
+            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT :lim OFFSET :off"),
+            {"t": tenant, "desks": list(desks), "kinds": list(kinds), "me": mine or "", "lim": limit,
+             "off": offset}).all()
+        out = [QueueRow(str(r[0]), str(r[1]), *r[2:16]) for r in rows]
+        return out, (rows[0][16] if rows else 0)
+
+    def next_in_queue(self, tenant: str, desks: Sequence[str], kinds: Sequence[str], me: str) -> tuple[str, str] | None:
+        """(case_id, step_id) of the most urgent open step the caller may take, its case row locked.
+        Cases another transaction is working on are skipped, not waited for; a decider never gets a
+        case they reviewed."""
+        r = self.s.execute(text(
+            f"SELECT c.id, s.id FROM {S}.steps s JOIN {S}.cases c ON c.id = s.case_id"
+            " WHERE s.tenant_code = :t AND s.status = 'open' AND s.desk = ANY(:desks) AND s.kind = ANY(:kinds)"
+            f" AND NOT EXISTS (SELECT 1 FROM {S}.steps o WHERE o.case_id = s.case_id AND o.id <> s.id"
+            "                  AND (o.claimed_by = :me OR o.done_by = :me))"
+            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED"),
+            {"t": tenant, "desks": list(desks), "kinds": list(kinds), "me": me}).first()
+        return (str(r[0]), str(r[1])) if r else None
+
+    # -- reference data, desks, seals, numbers -----------------------------------------------------
+    def category_for(self, tenant: str, department: str, item_type: str) -> str:
+        r = self.s.execute(text(
+            f"SELECT category FROM {S}.category_rules WHERE left(:t, length(region)) = region AND ("
+            " (kind = 'department_contains' AND pattern <> '' AND strpos(:dept, pattern) > 0)"
+            " OR (kind = 'item_type' AND pattern = :type) OR kind = 'default')"
+            " ORDER BY priority, length(region) DESC, id LIMIT 1"),
+            {"t": tenant, "dept": department or "", "type": item_type or ""}).first()
+        return r[0] if r else "social_affairs"
+
+    def categories(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.s.execute(text(f"SELECT code, name FROM {S}.categories ORDER BY sort"))]
+
+    def desks_of(self, tenant: str, username: str) -> set[str]:
+        return {r[0] for r in self.s.execute(text(f"SELECT desk FROM {S}.desks WHERE tenant_code = :t"
+                                                  " AND username = :u"), {"t": tenant, "u": username})}
+
+    def assign_desks(self, tenant: str, username: str, desks: Iterable[str], display_name: str, by: str) -> None:
+        self.s.execute(text(f"DELETE FROM {S}.desks WHERE tenant_code = :t AND username = :u"),
+                       {"t": tenant, "u": username})
+        rows = [{"t": tenant, "u": username, "d": d, "n": display_name, "by": by} for d in desks]
+        if rows:
+            self.s.execute(text(f"INSERT INTO {S}.desks (tenant_code, username, desk, display_name, assigned_by)"
+                                " VALUES (:t, :u, :d, :n, :by)"), rows)
+
+    def desk_assignments(self, tenant: str) -> list[tuple[str, str, list[str]]]:
+        rows = self.s.execute(text(f"SELECT username, max(display_name), array_agg(desk ORDER BY desk) FROM {S}.desks"
+                                   " WHERE tenant_code = :t GROUP BY username ORDER BY username"), {"t": tenant}).all()
+        return [(r[0], r[1], list(r[2])) for r in rows]
+
+    def seal(self, tenant: str) -> tuple[Seal, dt.datetime, str] | None:
+        r = self.s.execute(text(f"SELECT name, code, registered_at, registered_by FROM {S}.seals"
+                                " WHERE tenant_code = :t"), {"t": tenant}).first()
+        return (Seal(r[0], r[1]), r[2], r[3]) if r else None
+
+    def register_seal(self, tenant: str, seal: Seal, by: str) -> bool:
+        r = self.s.execute(text(f"INSERT INTO {S}.seals (tenant_code, name, code, registered_by) VALUES"
+                                " (:t, :n, :c, :by) ON CONFLICT (tenant_code) DO NOTHING RETURNING tenant_code"),
+                           {"t": tenant, "n": seal.name, "c": seal.code, "by": by}).first()
+        return r is not None
+
+    def next_number(self, tenant: str, kind: str, year: int) -> int:
+        return int(self.s.execute(text(
+            f"INSERT INTO {S}.counters (tenant_code, kind, year, value) VALUES (:t, :k, :y, 1)"
+            " ON CONFLICT (tenant_code, kind, year) DO UPDATE SET value = counters.value + 1 RETURNING value"),
+            {"t": tenant, "k": kind, "y": year}).scalar_one())
+
+    # -- fees ----------------------------------------------------------------------------------------
+    def record_settlement(self, tenant: str, case_number: str, paid_fen: int, waived_fen: int, waived_in_full: bool,
+                          settled_at: dt.datetime, event_id: str) -> bool:
+        r = self.s.execute(text(
+            f"INSERT INTO {S}.fee_settlements (tenant_code, case_number, paid_fen, waived_fen, waived_in_full,"
+            " settled_at, event_id) VALUES (:t, :n, :p, :w, :wf, :at, :ev) ON CONFLICT DO NOTHING"
+            " RETURNING case_number"),
+            {"t": tenant, "n": case_number, "p": paid_fen, "w": waived_fen, "wf": waived_in_full, "at": settled_at,
+             "ev": event_id}).first()
+        return r is not None
+
+    # -- re-projection -------------------------------------------------------------------------------
+    def tenants_with_open_cases(self, region: str) -> list[str]:
+        return [r[0] for r in self.s.execute(text(
+            f"SELECT DISTINCT tenant_code FROM {S}.cases WHERE tenant_code LIKE :r || '%'"
+            " AND status IN ('review','decision','awaiting_fees','completed') ORDER BY tenant_code"), {"r": region})]
+
+    def open_cases(self, tenant: str, after: str, limit: int) -> list[OpenCaseRow]:
+        """Cases whose decision or delivery clock still runs, in id order after `after` (keyset)."""
+        rows = self.s.execute(text(f"""
+            WITH c AS (
+                SELECT id, case_number, accepted_on, promised_days, statutory_days, promised_due, statutory_due,
+                       delivery_due, due_provisional, clock_suspended
+                  FROM {S}.cases
+                 WHERE tenant_code = :t AND status IN ('review','decision','awaiting_fees','completed')
+                   AND id > CAST(:after AS uuid)
+                 ORDER BY id LIMIT :lim
+            ), l AS (
+                SELECT s.case_id,
+                       sum(s.days) FILTER (WHERE s.kind = 'extend') AS ext,
+                       json_agg(json_build_array(s.on_date, r.on_date, s.procedure))
+                           FILTER (WHERE s.kind = 'suspend') AS pauses
+                  FROM {S}.ledger s LEFT JOIN {S}.ledger r ON r.ref = s.id AND r.kind = 'resume'
+                 WHERE s.case_id IN (SELECT id FROM c) AND s.kind IN ('suspend','extend')
+                 GROUP BY s.case_id
+            )
+            SELECT c.id, c.case_number, c.accepted_on, c.promised_days, c.statutory_days + coalesce(l.ext, 0),
+                   d.decided_on, l.pauses, c.promised_due, c.statutory_due, c.delivery_due, c.due_provisional,
+                   c.clock_suspended
+              FROM c LEFT JOIN l ON l.case_id = c.id LEFT JOIN {S}.decisions d ON d.case_id = c.id
+             ORDER BY c.id"""), {"t": tenant, "after": after, "lim": limit}).all()
+        out = []
+        for r in rows:
+            pauses = [(_date(p[0]), _date(p[1]), p[2]) for p in (r[6] or [])]
+            out.append(OpenCaseRow(str(r[0]), r[1], r[2], r[3], int(r[4]), r[5], pauses, r[7], r[8], r[9], r[10],
+                                   r[11]))
+        return out
+
+    def apply_projections(self, tenant: str, changes: list[tuple[OpenCaseRow, Projection]], cause: str) -> None:
+        """Write re-projected due dates and record each change on its case, in two statements."""
+        if not changes:
+            return
+        cols = {
+            "ids": [c.id for c, _ in changes], "p": [p.promised_due for _, p in changes],
+            "s": [p.statutory_due for _, p in changes], "d": [p.delivery_due for _, p in changes],
+            "prov": [p.provisional for _, p in changes], "susp": [p.suspended for _, p in changes],
+            "pp": [c.promised_due for c, _ in changes], "ps": [c.statutory_due for c, _ in changes],
+            "pd": [c.delivery_due for c, _ in changes],
+        }
+        self.s.execute(text(
+            f"UPDATE {S}.cases c SET promised_due = v.p, statutory_due = v.s, delivery_due = v.d,"
+            " due_provisional = v.prov, clock_suspended = v.susp, projected_at = now()"
+            " FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[]), CAST(:s AS date[]), CAST(:d AS date[]),"
+            " CAST(:prov AS boolean[]), CAST(:susp AS boolean[])) AS v(id, p, s, d, prov, susp)"
+            " WHERE c.id = v.id AND c.tenant_code = :t"), {**cols, "t": tenant})
+        self.s.execute(text(
+            f"INSERT INTO {S}.deadline_changes (case_id, tenant_code, cause, previous_promised_due, promised_due,"
+            " previous_statutory_due, statutory_due, previous_delivery_due, delivery_due, provisional)"
+            " SELECT v.id, :t, :cause, v.pp, v.p, v.ps, v.s, v.pd, v.d, v.prov"
+            " FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[]), CAST(:s AS date[]), CAST(:d AS date[]),"
+            " CAST(:prov AS boolean[]), CAST(:pp AS date[]), CAST(:ps AS date[]), CAST(:pd AS date[]))"
+            " AS v(id, p, s, d, prov, pp, ps, pd)"), {**cols, "t": tenant, "cause": cause})
+
+
+def _proj(p: Projection) -> dict:
+    return {"p_due": p.promised_due, "s_due": p.statutory_due, "d_due": p.delivery_due, "prov": p.provisional,
+            "susp": p.suspended}
+
+
+def _json_default(v: Any) -> str:
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+
+
+def _step_row(s: Step) -> dict:
+    return {"id": s.id, "kind": s.kind, "desk": s.desk, "seq": s.seq, "status": s.status, "share_days": s.share_days,
+            "opened_at": s.opened_at, "claimed_by": s.claimed_by, "claimed_by_name": s.claimed_by_name,
+            "claimed_at": s.claimed_at, "done_by": s.done_by, "done_by_name": s.done_by_name, "done_at": s.done_at,
+            "done_on": s.done_on, "opinion": s.opinion, "conclusion": s.conclusion}
+
+
+def _inspection_row(i: Inspection) -> dict:
+    return {"id": i.id, "mode": i.mode, "departments": list(i.departments), "scheduled_on": i.scheduled_on,
+            "suspends": i.suspends, "status": i.status, "inspectors": i.inspectors, "note": i.note,
+            "findings": i.findings, "conclusion": i.conclusion, "requested_by": i.requested_by,
+            "requested_at": i.requested_at, "recorded_by": i.recorded_by, "recorded_at": i.recorded_at,
+            "suspension_id": i.suspension_id or None}

@@ -1,0 +1,83 @@
+"""The back office through the gateway's REST edge: real tokens, the real approval gRPC server and database."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+
+API = "/api/v1/approval"
+
+
+@pytest.fixture(scope="module")
+def client(approval_server, oidc, verifier):
+    settings = GatewaySettings(approval_target=approval_server, oidc_server_url=oidc.url)
+    with TestClient(create_app(settings, verifier=verifier), raise_server_exceptions=False) as c:
+        yield c
+
+
+def auth(tokens, user: str) -> dict:
+    return {"authorization": f"Bearer {tokens[user]}"}
+
+
+def test_a_reviewer_and_a_decider_work_a_case_over_rest(client, tokens, bus):
+    msg = bus.accepted()
+    r = client.get(f"{API}/cases/by-number/{msg.case_number}", headers=auth(tokens, "county.reviewer"))
+    assert r.status_code == 200, r.text
+    case = r.json()
+    assert case["status_name"] == "审查中" and case["materials"][0]["name"] == "食品经营许可申请书"
+    assert case["statutory"]["due"] == "2026-10-22" and len(case["statutory"]["trace"]) > 20
+    assert case["history"][0]["action"] == "立案"
+    r = client.get(f"{API}/queue", params={"desk": "market_access", "limit": 200},
+                   headers=auth(tokens, "county.reviewer"))
+    assert r.status_code == 200 and msg.case_number in [t["case_number"] for t in r.json()["tasks"]]
+    review = next(s for s in case["steps"] if s["kind"] == "review")
+    r = client.post(f"{API}/tasks/{review['id']}/claim", headers=auth(tokens, "county.reviewer"))
+    assert r.status_code == 200 and r.json()["claimed_by"] == "county.reviewer"
+    r = client.post(f"{API}/tasks/{review['id']}/review", json={"opinion": ""},
+                    headers=auth(tokens, "county.reviewer"))
+    assert r.status_code == 422 and r.json()["field"] == "opinion"
+    r = client.post(f"{API}/tasks/{review['id']}/review", json={"opinion": "符合条件", "conclusion": "agree"},
+                    headers=auth(tokens, "county.reviewer"))
+    assert r.status_code == 200 and r.json()["status"] == "decision"
+    decision = next(s for s in r.json()["steps"] if s["kind"] == "decision")
+    r = client.post(f"{API}/tasks/{decision['id']}/claim", headers=auth(tokens, "county.reviewer"))
+    assert r.status_code == 403
+    r = client.post(f"{API}/cases/{case['id']}/decide", json={"outcome": "deny"},
+                    headers=auth(tokens, "county.decider"))
+    assert r.status_code == 409 and r.json()["field"] == "case_id"     # not claimed
+    r = client.post(f"{API}/tasks/{decision['id']}/claim", headers=auth(tokens, "county.decider"))
+    assert r.status_code == 200
+    r = client.post(f"{API}/cases/{case['id']}/decide", json={"outcome": "deny"},
+                    headers=auth(tokens, "county.decider"))
+    assert r.status_code == 422 and r.json()["field"] == "reasons" and not r.json()["message"].isascii()
+    r = client.post(f"{API}/cases/{case['id']}/decide", json={"outcome": "deny", "reasons": [1]},
+                    headers=auth(tokens, "county.decider"))
+    assert r.status_code == 422 and r.json()["field"].startswith("reasons")
+    r = client.post(f"{API}/cases/{case['id']}/decide",
+                    json={"outcome": "deny", "reasons": ["经营场所不符合要求"]}, headers=auth(tokens, "county.decider"))
+    assert r.status_code == 200 and r.json()["decision"]["outcome"] == "denied"
+    r = client.get(f"{API}/cases/{case['id']}/documents/decision.pdf", headers=auth(tokens, "county.decider"))
+    assert r.status_code == 200 and r.content[:4] == b"%PDF" and "filename*=UTF-8''" in r.headers["content-disposition"]
+    r = client.post(f"{API}/cases/{case['id']}/delivery", json={"method": "window", "recipient": "本人"},
+                    headers=auth(tokens, "county.clerk"))
+    assert r.status_code == 200 and r.json()["status"] == "delivered"
+
+
+def test_rest_keeps_tenants_apart(client, tokens, bus):
+    msg = bus.accepted("620602001")
+    r = client.get(f"{API}/cases/by-number/{msg.case_number}", headers=auth(tokens, "dongdajie.reviewer"))
+    assert r.status_code == 200
+    case_id = r.json()["id"]
+    for user in ("xidajie.reviewer", "county.reviewer"):
+        r = client.get(f"{API}/cases/{case_id}", headers=auth(tokens, user))
+        assert r.status_code == 404 and not r.json()["message"].isascii()
+        r = client.post(f"{API}/cases/{case_id}/suspend", json={"procedure": "hearing", "reason": "x", "days": 3},
+                        headers=auth(tokens, user))
+        assert r.status_code in (403, 404)
+    r = client.get(f"{API}/cases/{case_id}")
+    assert r.status_code == 401
+    r = client.get(f"{API}/categories")
+    assert r.status_code == 200 and [c["name"] for c in r.json()["categories"]][0] == "市场准入"
