@@ -38,7 +38,9 @@ def make_engine(url: str, *, pool_size: int = 10, application_name: str = "sanji
         # consumers' reconnect loops handle a restarted server
         pool_pre_ping=False,
         pool_recycle=300,
-        connect_args={"application_name": application_name},
+        # timestamps come back in Beijing time, as the people using them read them (a day is a
+        # Beijing day: daily reports, notices and deadlines all count local days)
+        connect_args={"application_name": application_name, "options": "-c timezone=Asia/Shanghai"},
     )
     return engine
 

@@ -77,7 +77,7 @@ def demo_platform(test_settings, tmp_path_factory):
     import json
 
     from conftest import TEST_DB, TEST_VHOST
-    from infra.demo.load import DIVISIONS, load_catalogue, load_demo_users
+    from infra.demo.load import DIVISIONS, load_approval_setup, load_catalogue, load_demo_users
     from infra.local import bootstrap
     from infra.local.platform import Platform, Ports
     from shared.config import PlatformSettings
@@ -109,6 +109,7 @@ def demo_platform(test_settings, tmp_path_factory):
         platform.settings = settings
         platform.users = users
         platform.summary = load_catalogue(platform.catalogue_target, platform.oidc_url, users)
+        platform.approval_setup = load_approval_setup(platform.target("approval"), platform.oidc_url, users)
         yield platform
     finally:
         platform.stop()

@@ -80,3 +80,39 @@ def load_catalogue(catalogue_target: str, oidc_url: str, users: list[dict] | Non
                                   metadata=md, timeout=60)
             created += 1
     return {"created": created, "skipped": skipped, "total": len(items)}
+
+
+# the back office of each demo tenant: who sits at which desk (后台分类), and the one approval seal
+DESKS = {"county": ["market_access", "investment", "social_affairs", "agriculture"],
+         "township": ["market_access", "investment", "social_affairs", "agriculture"]}
+SEALS = {COUNTY: ("武威市凉州区行政审批局行政审批专用章", "6206020000001"),
+         "620602001": ("武威市凉州区东大街街道办事处便民服务专用章", "6206020010001")}
+
+
+def load_approval_setup(approval_target: str, oidc_url: str, users: list[dict] | None = None) -> dict:
+    """Give every demo reviewer and decider all four desks of their tenant and register each demo
+    tenant's one approval seal, through the approval service's API as the tenant's admin.
+    Idempotent: assignments are replaced, a seal already registered is left as it is."""
+    from sanji.approval.v1 import approval_pb2 as apb
+    from sanji.approval.v1 import approval_pb2_grpc
+
+    users = users or load_demo_users()
+    assigned = seals = 0
+    with grpc.insecure_channel(approval_target) as channel:
+        stub = approval_pb2_grpc.ApprovalServiceStub(channel)
+        for tenant, (seal_name, seal_code) in SEALS.items():
+            admin = _admin(users, tenant)
+            md = bearer(login(oidc_url, admin["username"], admin["password"]))
+            level = "county" if tenant == COUNTY else "township"
+            for u in users:
+                if u["tenant"] == tenant and {"reviewer", "decider"} & set(u["roles"]):
+                    stub.AssignDesks(apb.AssignDesksRequest(username=u["username"], desks=DESKS[level],
+                                                            display_name=u["name"]), metadata=md, timeout=30)
+                    assigned += 1
+            try:
+                stub.RegisterSeal(apb.RegisterSealRequest(name=seal_name, code=seal_code), metadata=md, timeout=30)
+                seals += 1
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+                    raise
+    return {"desks": assigned, "seals": seals}

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra import migrate
-from infra.demo.load import load_catalogue, load_demo_users, load_units
+from infra.demo.load import load_approval_setup, load_catalogue, load_demo_users, load_units
 from infra.local import bootstrap
 from infra.local.platform import ROOT, Platform, stop_recorded
 from services.fees.demo import load_demo_fees
@@ -46,7 +46,7 @@ def start() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     try:
-        with console.status("启动身份认证、事项目录服务和网关 …"):
+        with console.status("启动身份认证、各业务服务和网关 …"):
             platform.start_oidc()
             platform.start_services()
             platform.start_gateway()
@@ -56,6 +56,9 @@ def start() -> int:
             summary = load_catalogue(platform.catalogue_target, platform.oidc_url, users)
         console.print(f"[green]✓[/] 演示事项 {summary['total']} 个"
                       f"（新建 {summary['created']}，已存在 {summary['skipped']}）")
+        with console.status("配置审批岗位与行政审批专用章 …"):
+            setup = load_approval_setup(platform.target("approval"), platform.oidc_url, users)
+        console.print(f"[green]✓[/] 审批岗位 {setup['desks']} 人次，新登记印章 {setup['seals']} 枚")
         print_welcome(platform, users)
         stopping.wait()
     finally:

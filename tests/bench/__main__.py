@@ -38,7 +38,7 @@ def main(only: list[str]) -> int:
     from infra.local.platform import Platform, Ports
     from services.catalogue.admin import import_units
     from shared.config import PlatformSettings
-    from tests.bench import bench_calendar, bench_catalogue, bench_fees, bench_intake, bench_messaging
+    from tests.bench import bench_approval, bench_calendar, bench_catalogue, bench_fees, bench_intake, bench_messaging
 
     db, vhost = "sanji_bench", "sanji_bench"
     bootstrap.main(["--database", db, "--vhost", vhost, "--recreate"])
@@ -60,6 +60,7 @@ def main(only: list[str]) -> int:
         platform.start_services()
         for name, run in [("catalogue", lambda: bench_catalogue.run(platform)),
                           ("intake", lambda: bench_intake.run(platform)),
+                          ("approval", lambda: bench_approval.run(platform)),
                           ("fees", lambda: bench_fees.run(platform)),
                           ("messaging", lambda: bench_messaging.run(settings)),
                           ("calendar", bench_calendar.run)]:
