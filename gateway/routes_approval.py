@@ -75,7 +75,7 @@ class FindingsIn(_Strict):
 
 
 class DeliveryIn(_Strict):
-    method: str = Field(description="window（综合窗口领取）或 post（邮寄送达）")
+    method: str = Field(description="window（综合窗口领取）、post（邮寄送达）或 village（代办点转交）")
     recipient: str = Field("", max_length=100)
     tracking_number: str = Field("", max_length=64)
 

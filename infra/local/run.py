@@ -18,7 +18,7 @@ from rich.table import Table
 from infra import migrate
 from infra.demo.load import load_approval_setup, load_catalogue, load_demo_users, load_units
 from infra.local import bootstrap
-from infra.local.platform import ROOT, Platform, stop_recorded
+from infra.local.platform import ROOT, SERVICE_PORTS, Platform, stop_recorded
 from services.fees.demo import load_demo_fees
 from shared.config import PlatformSettings
 from shared.tenancy import Role
@@ -75,7 +75,8 @@ def print_welcome(platform: Platform, users: list[dict]) -> None:
     console.print(f"工作人员工作台：   {platform.gateway_url}/console")
     console.print(f"REST API 文档：     {platform.gateway_url}/docs  （OpenAPI：{platform.gateway_url}/openapi.json）")
     console.print(f"统一身份认证：     {platform.oidc_url}/realms/sanji/.well-known/openid-configuration")
-    console.print(f"事项目录 gRPC：    {platform.catalogue_target}（支持反射与健康检查）")
+    grpc_targets = "、".join(f"{name} {platform.target(name)}" for name in SERVICE_PORTS if name in platform.procs)
+    console.print(f"各服务 gRPC：      {grpc_targets}（支持反射与健康检查）")
     table = Table(title="演示账号（密码均为下表所列）")
     for col in ("用户名", "密码", "姓名", "单位", "角色"):
         table.add_column(col)

@@ -435,6 +435,8 @@ def progress_text(step: str, *, item_name: str, case_number: str = "", detail: s
         reason = f"：{detail}" if detail else ""
         missing = f"未按期补齐的材料：{listed}。" if listed else ""
         return f"您的{item}申请已终止办理{reason}。{missing}如需继续办理，代办员可协助您重新申请。"
+    if step == "decided":
+        return f"您的{item}申请已作出审批决定：{detail or '请向代办员了解'}。办结后代办员会通知您领取结果。"
     if step == "result_ready":
         number = f"（办件编号 {case_number}）" if case_number else ""
         return f"您的{item}办理结果已可领取{number}，代办员将为您取回并送达。"

@@ -57,7 +57,7 @@ _PROCEDURE_BY_NAME = {v: k for k, v in PROCEDURES.items()} | {"补正": "correct
 INSPECTION_MODES = {"independent": "独立踏勘", "joint": "联合踏勘", "delegated": "委托踏勘（原职能部门组织实施）"}
 INSPECTION_RULES = ("", "counted", "suspends")          # the item's rule for 现场踏勘
 INSPECTION_CONCLUSIONS = {"pass": "符合要求", "fail": "不符合要求"}
-DELIVERY_METHODS = {"window": "综合窗口领取", "post": "邮寄送达"}
+DELIVERY_METHODS = {"window": "综合窗口领取", "post": "邮寄送达", "village": "村（社区）代办点转交"}
 
 DEFAULT_STATUTORY_DAYS = 20      # 行政许可法第四十二条: 二十日内作出决定
 JOINT_STATUTORY_DAYS = 45        # 联合办理、集中办理: 四十五日
@@ -253,6 +253,7 @@ class OpenCase:
     scenario_code: str = ""
     scenario_name: str = ""
     accepted_by: str = ""
+    fee_codes: tuple[str, ...] = ()
     proxy_tenant: str = ""
     materials: tuple[dict, ...] = ()
 
@@ -298,6 +299,7 @@ class Case:
     joint: bool = False
     joint_departments: tuple[str, ...] = ()
     has_fees: bool = False
+    fee_codes: tuple[str, ...] = ()
     site_inspection: str = ""
     government_invested: bool = False
     key_project: bool = False
@@ -345,7 +347,7 @@ class Case:
             statutory_days=statutory, status=REVIEW, opened_at=now, item_type=cmd.item_type,
             department=cmd.department, immediate=cmd.immediate, joint=cmd.joint and not cmd.immediate,
             joint_departments=tuple(dict.fromkeys(d.strip() for d in cmd.joint_departments if d.strip())),
-            has_fees=cmd.has_fees, site_inspection=cmd.site_inspection,
+            has_fees=cmd.has_fees, fee_codes=tuple(cmd.fee_codes), site_inspection=cmd.site_inspection,
             government_invested=cmd.government_invested, key_project=cmd.key_project,
             applicant_name=cmd.applicant_name, scenario_code=cmd.scenario_code, scenario_name=cmd.scenario_name,
             accepted_by=cmd.accepted_by, proxy_tenant=cmd.proxy_tenant, materials=[dict(m) for m in cmd.materials],
@@ -815,7 +817,7 @@ class Case:
         if self.status != COMPLETED:
             raise FailedPrecondition(f"办件当前状态为“{STATUS_NAMES[self.status]}”，尚未办结", field="case_id")
         if method not in DELIVERY_METHODS:
-            raise InvalidArgument("method", "送达方式应为 window（综合窗口领取）或 post（邮寄）")
+            raise InvalidArgument("method", "送达方式应为 window（综合窗口领取）、post（邮寄）或 village（代办点转交）")
         tracking = (tracking or "").strip()
         if method == "post" and not tracking:
             raise InvalidArgument("tracking_number", "邮寄送达须填写邮件号码")

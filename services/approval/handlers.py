@@ -9,6 +9,7 @@ to the envelope's tenant, with the inbox row in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 import uuid
@@ -23,12 +24,13 @@ from services.approval.repository import ApprovalRepository, OpenCaseRow, QueueR
 from services.approval.translate import deadline_pb, open_command_from_event, parse_settled_at
 from shared.calendar import CalendarYear, DeadlineResult, WorkingCalendar
 from shared.calendar_store import CalendarStore
-from shared.clock import Clock
+from shared.clock import CHINA_TZ, Clock
 from shared.db import Database, UnitOfWork
 from shared.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from shared.messaging import Envelope, PoisonMessage
 from shared.tenancy import DivisionCode, Principal, Role
 
+log = logging.getLogger("sanji.approval")
 MAX_PAGE = 200
 _PENDING_NUMBER = "{{document_number}}"   # replaced by the real number once it is taken
 REPROJECT_CHUNK = 10_000
@@ -384,7 +386,7 @@ class ApprovalHandlers:
                 decider=p.username, at=now.isoformat(), has_fees=case.has_fees, item_id=case.item_id,
                 item_version=case.item_version, government_invested=case.government_invested,
                 key_project=case.key_project, applicant_name=case.applicant_name, reasons=list(clean), late=late,
-                late_departments=late_departments, immediate=immediate,
+                late_departments=late_departments, immediate=immediate, fee_codes=list(case.fee_codes),
                 delivery=deadline_pb(delivery) if delivery else None)
             decided.document_number = _PENDING_NUMBER
             pending = [uow.emit(decided, correlation_id=case.case_number)]
@@ -516,15 +518,47 @@ class ApprovalHandlers:
             repo = ApprovalRepository(uow.session)
             case = self._load_own(repo, p, case_id)
             case.deliver(Actor.of(p), (method or "").strip(), recipient, tracking, now=now)
-            self._save(repo, case)
-            cal = self.calendars.get(case.tenant)
-            due = case.delivery_deadline(cal)
-            late = bool(due and due.due and today > due.due)
-            uow.emit(ev.CaseDelivered(case_id=case.id, case_number=case.case_number, tenant=case.tenant,
-                                      method=case.delivery_method, at=now.isoformat(), late=late,
-                                      tracking_number=case.delivery_tracking), correlation_id=case.case_number)
+            self._delivered(uow, repo, case, today, now)
             uow.commit()
             return self._view(case, today=today)
+
+    def _delivered(self, uow: UnitOfWork, repo: ApprovalRepository, case: Case, today: dt.date,
+                   now: dt.datetime) -> None:
+        self._save(repo, case)
+        due = case.delivery_deadline(self.calendars.get(case.tenant))
+        late = bool(due and due.due and today > due.due)
+        uow.emit(ev.CaseDelivered(case_id=case.id, case_number=case.case_number, tenant=case.tenant,
+                                  method=case.delivery_method, at=now.isoformat(), late=late,
+                                  tracking_number=case.delivery_tracking), correlation_id=case.case_number)
+
+    def on_result_picked_up(self, env: Envelope, uow: UnitOfWork) -> None:
+        """intake's 出件 (result_picked_up) is the delivery (送达) of the completed case: recorded once,
+        by the clerk who handed it out, on the day it happened."""
+        body = env.body
+        number = str(body.get("case_number") or "")
+        if not number:
+            raise PoisonMessage("result_picked_up without a case number")
+        if body.get("tenant") and body["tenant"] != env.tenant:
+            raise PoisonMessage(f"body tenant {body['tenant']!r} differs from the envelope's {env.tenant!r}")
+        try:
+            at = dt.datetime.fromisoformat(body["picked_up_at"]) if body.get("picked_up_at") else None
+        except ValueError:
+            raise PoisonMessage(f"picked_up_at is not an ISO 8601 time: {body['picked_up_at']!r}") from None
+        today, now = self._today_now()
+        at = at or now
+        repo = ApprovalRepository(uow.session)
+        case = repo.load(case_number=number)
+        if case is None or case.tenant != env.tenant:
+            log.warning("result_picked_up %s for case %s unknown here", env.event_id, number)
+            return
+        if case.status != domain.COMPLETED:
+            log.info("case %s is %s: hand-out %s not recorded as delivery", number, case.status, env.event_id)
+            return
+        clerk = str(body.get("recorded_by") or "system")
+        actor = Actor(clerk, clerk, frozenset({str(Role.WINDOW_CLERK)}))
+        case.deliver(actor, str(body.get("channel") or "window"), str(body.get("picked_up_by") or ""),
+                     str(body.get("tracking_number") or ""), now=at)
+        self._delivered(uow, repo, case, at.astimezone(CHINA_TZ).date(), at)
 
     # -- administration ------------------------------------------------------------------------------
     def assign_desks(self, p: Principal, username: str, desks: Sequence[str], display_name: str) -> list[str]:

@@ -32,7 +32,8 @@ S = "approval"
 
 _CASE_COLUMNS = (
     "id, tenant_code, case_number, application_id, item_id, item_version, item_name, item_type, department,"
-    " category, immediate, joint, joint_departments, has_fees, site_inspection, government_invested, key_project,"
+    " category, immediate, joint, joint_departments, has_fees, fee_codes, site_inspection, government_invested,"
+    " key_project,"
     " applicant_name, scenario_code, scenario_name, materials, accepted_at, accepted_on, accepted_by, proxy_tenant,"
     " promised_days, statutory_days, status, opened_at, fees_settled_at, completed_at, delivered_at,"
     " delivery_method, delivered_by, delivery_recipient, delivery_tracking, version")
@@ -112,7 +113,8 @@ def _case(r: Any) -> Case:
         id=str(r.id), tenant=r.tenant_code, case_number=r.case_number, application_id=r.application_id,
         item_id=r.item_id, item_version=r.item_version, item_name=r.item_name, item_type=r.item_type,
         department=r.department, category=r.category, immediate=r.immediate, joint=r.joint,
-        joint_departments=tuple(r.joint_departments or ()), has_fees=r.has_fees, site_inspection=r.site_inspection,
+        joint_departments=tuple(r.joint_departments or ()), has_fees=r.has_fees, fee_codes=tuple(r.fee_codes or ()),
+        site_inspection=r.site_inspection,
         government_invested=r.government_invested, key_project=r.key_project, applicant_name=r.applicant_name,
         scenario_code=r.scenario_code, scenario_name=r.scenario_name, materials=list(r.materials or []),
         accepted_at=r.accepted_at, accepted_on=r.accepted_on, accepted_by=r.accepted_by, proxy_tenant=r.proxy_tenant,
@@ -174,7 +176,8 @@ class ApprovalRepository:
         params = {"id": case.id, "t": case.tenant, "n": case.case_number, "app": case.application_id,
                   "item": case.item_id, "iv": case.item_version, "iname": case.item_name, "itype": case.item_type,
                   "dept": case.department, "cat": case.category, "imm": case.immediate, "joint": case.joint,
-                  "jd": list(case.joint_departments), "fees": case.has_fees, "site": case.site_inspection,
+                  "jd": list(case.joint_departments), "fees": case.has_fees, "fcodes": list(case.fee_codes),
+                  "site": case.site_inspection,
                   "gov": case.government_invested, "key": case.key_project, "applicant": case.applicant_name,
                   "sc": case.scenario_code, "sn": case.scenario_name,
                   "materials": json.dumps(case.materials, ensure_ascii=False), "acc_at": case.accepted_at,
@@ -182,13 +185,13 @@ class ApprovalRepository:
                   "pd": case.promised_days, "sd": case.statutory_days, "status": case.status,
                   "opened": case.opened_at, **_proj(proj)}
         head = (f"c AS (INSERT INTO {S}.cases (id, tenant_code, case_number, application_id, item_id, item_version,"
-                " item_name, item_type, department, category, immediate, joint, joint_departments, has_fees,"
+                " item_name, item_type, department, category, immediate, joint, joint_departments, has_fees, fee_codes,"
                 " site_inspection, government_invested, key_project, applicant_name, scenario_code, scenario_name,"
                 " materials, accepted_at, accepted_on, accepted_by, proxy_tenant, promised_days, statutory_days,"
                 " status, opened_at, promised_due, statutory_due, delivery_due, due_provisional, clock_suspended)"
                 " VALUES (:id, :t, :n, :app, :item, :iv, :iname, :itype, :dept, :cat, :imm, :joint, :jd, :fees,"
-                " :site, :gov, :key, :applicant, :sc, :sn, CAST(:materials AS jsonb), :acc_at, :acc_on, :acc_by,"
-                " :proxy, :pd, :sd, :status, :opened, :p_due, :s_due, :d_due, :prov, :susp)"
+                " :fcodes, :site, :gov, :key, :applicant, :sc, :sn, CAST(:materials AS jsonb), :acc_at, :acc_on,"
+                " :acc_by, :proxy, :pd, :sd, :status, :opened, :p_due, :s_due, :d_due, :prov, :susp)"
                 " ON CONFLICT DO NOTHING RETURNING id, tenant_code)")
         return self._write(case, head, params)[0] > 0
 

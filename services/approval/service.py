@@ -14,7 +14,8 @@ from shared.tenancy import current_principal
 
 SERVICE = "approval"
 # (source service, event type, handler name): the queues are evt-<source>-<type>--approval.<handler>
-SUBSCRIPTIONS = (("intake", "application_accepted", "open_case"), ("fees", "fees_settled", "settle_fees"))
+SUBSCRIPTIONS = (("intake", "application_accepted", "open_case"), ("fees", "fees_settled", "settle_fees"),
+                 ("intake", "result_picked_up", "record_delivery"))
 
 
 class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
@@ -131,9 +132,11 @@ def registration(handlers: ApprovalHandlers) -> Registration:
 
 
 def event_consumer(handlers: ApprovalHandlers, db: Database, amqp_url: str, **options) -> EventConsumer:
-    """Cases open on `intake.events/application_accepted`; fees settle on `fees.events/fees_settled`."""
+    """Cases open on `intake.events/application_accepted`; fees settle on `fees.events/fees_settled`;
+    intake's hand-out (`result_picked_up`) is the delivery."""
     consumer = EventConsumer(amqp_url, service=SERVICE, database=db, **options)
-    on = {"open_case": handlers.on_application_accepted, "settle_fees": handlers.on_fees_settled}
+    on = {"open_case": handlers.on_application_accepted, "settle_fees": handlers.on_fees_settled,
+          "record_delivery": handlers.on_result_picked_up}
     for source, event_type, name in SUBSCRIPTIONS:
         consumer.subscribe(source, event_type, name, on[name])
     return consumer

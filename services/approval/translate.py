@@ -58,7 +58,8 @@ def open_command_from_event(body: dict, correlation_id: str | None = None) -> Op
         statutory_days=msg.statutory_limit_days, item_type=msg.item_type, department=msg.department,
         immediate=msg.immediate or msg.case_kind == "1", joint=msg.joint,
         joint_departments=tuple(msg.joint_departments),
-        has_fees=msg.has_fees, site_inspection=msg.site_inspection, government_invested=msg.government_invested,
+        has_fees=msg.has_fees, fee_codes=tuple(msg.fee_codes),
+        site_inspection=msg.site_inspection, government_invested=msg.government_invested,
         key_project=msg.key_project, applicant_name=msg.applicant_name, scenario_code=msg.scenario_code,
         scenario_name=msg.scenario_name, accepted_by=msg.accepted_by, proxy_tenant=msg.proxy_tenant,
         materials=materials)

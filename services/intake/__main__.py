@@ -4,7 +4,7 @@ import sys
 
 from services.intake.catalogue import GrpcCatalogue
 from services.intake.handlers import IntakeHandlers
-from services.intake.service import registration
+from services.intake.service import event_consumer, registration
 from services.intake.settings import IntakeSettings
 from services.intake.sweeper import DeadlineSweeper
 from shared.clock import Clock
@@ -26,7 +26,9 @@ def main() -> int:
     try:
         return run_grpc_service(
             "intake", settings, lambda db: [registration(handlers(db))],
-            extra_workers=lambda db: [DeadlineSweeper(handlers(db), settings.sweep_interval_seconds)])
+            extra_workers=lambda db: [DeadlineSweeper(handlers(db), settings.sweep_interval_seconds),
+                                      event_consumer(handlers(db), db, settings.amqp_url,
+                                                     prefetch=settings.consumer_prefetch)])
     finally:
         catalogue.close()
 

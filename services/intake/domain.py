@@ -3,8 +3,9 @@
 An application is received (收件) at a window, online, by post, or from a village proxy point
 (代办); a window clerk of the handling unit then takes one of three decisions:
 
-- accept (受理) → a case number and an acceptance notice; 即办件 are completed at once; with
-  waivable materials missing (容缺受理) the applicant promises a make-up date per material;
+- accept (受理) → a case number and an acceptance notice (即办件 then go to the window's chief
+  representative, who decides on the spot in the approval service); with waivable materials missing
+  (容缺受理) the applicant promises a make-up date per material;
 - request correction (补正) → one notice listing *every* missing or defective material at once
   (一次性告知); the decision clock stops while the applicant corrects; a later correction request may
   only name materials changed or newly supplied since the previous one;
@@ -13,6 +14,9 @@ An application is received (收件) at a window, online, by post, or from a vill
 With no decision within 5 working days of receipt (correction time not counted) the application is
 deemed accepted on the day of receipt (《中华人民共和国行政许可法》第三十二条：逾期不告知的，自收到申请
 材料之日起即为受理). A 容缺 promise not kept by its date terminates the case.
+
+The approval service reports the decision and the completion (办结) back; only a completed case's
+result is handed out (出件), and only once every 容缺 promise is kept.
 
 Every function takes the day, the time and the working-day calendar it needs as arguments; case
 numbers come from a callback so the caller decides where the sequence lives.
@@ -47,13 +51,13 @@ class Status(enum.StrEnum):
     ACCEPTED = "accepted"          # 已受理
     REJECTED = "rejected"          # 不予受理
     TERMINATED = "terminated"      # 容缺未按期补齐，终止办理
-    COMPLETED = "completed"        # 即办件当场办结
+    COMPLETED = "completed"        # 已办结（审批服务报告办结，含即办件），结果可领取
     PICKED_UP = "picked_up"        # 已出件
 
 
 STATUS_LABELS = {
     Status.RECEIVED: "已收件，待受理", Status.CORRECTION: "补正材料中", Status.ACCEPTED: "已受理，办理中",
-    Status.REJECTED: "不予受理", Status.TERMINATED: "已终止办理", Status.COMPLETED: "已办结",
+    Status.REJECTED: "不予受理", Status.TERMINATED: "已终止办理", Status.COMPLETED: "已办结，结果可领取",
     Status.PICKED_UP: "已出件",
 }
 
@@ -69,7 +73,7 @@ KIND_OF_ID = {"resident_id": "natural_person", "uscc": "legal_person"}
 PUBLIC_STEPS = {
     "received": "已收件", "correction_requested": "需补正材料", "materials_supplied": "已补交材料",
     "accepted": "已受理", "deemed_accepted": "已受理（逾期未作决定，视为受理）", "rejected": "不予受理",
-    "terminated": "终止办理", "completed": "已办结", "picked_up": "已出件",
+    "terminated": "终止办理", "decided": "已作出审批决定", "completed": "已办结，结果可领取", "picked_up": "已出件",
 }
 
 
@@ -301,6 +305,7 @@ class ItemSnapshot:
     joint: bool = False
     joint_departments: tuple[str, ...] = ()
     has_fees: bool = False
+    fee_codes: tuple[str, ...] = ()     # the item's fee references (收费目录 codes)
 
     @property
     def immediate(self) -> bool:
@@ -315,6 +320,7 @@ class ItemSnapshot:
                 "statutory_limit_days": self.statutory_limit_days, "targets": list(self.targets),
                 "department": self.department, "basic_code": self.basic_code, "item_type": self.item_type,
                 "joint": self.joint, "joint_departments": list(self.joint_departments), "has_fees": self.has_fees,
+                "fee_codes": list(self.fee_codes),
                 "scenarios": [{"code": s.code, "name": s.name, "materials": [
                     {"code": m.code, "name": m.name, "core": m.core, "waivable": m.waivable,
                      "makeup_days": m.makeup_days} for m in s.materials]} for s in self.scenarios]}
@@ -330,6 +336,8 @@ class ItemSnapshot:
             basic_code=str(d.get("basic_code", "")), item_type=str(d.get("item_type", "")),
             joint=bool(d.get("joint", False)), joint_departments=tuple(d.get("joint_departments", []) or ()),
             has_fees=bool(d.get("has_fees", False) or d.get("fees")),
+            fee_codes=tuple(d.get("fee_codes") or (str(f.get("fee_code", "")) for f in d.get("fees", []) or ()
+                                                   if isinstance(f, Mapping) and f.get("fee_code"))),
             scenarios=tuple(ScenarioSpec(
                 code=str(s.get("code", "")), name=str(s.get("name", "")),
                 materials=tuple(MaterialSpec(code=str(m.get("code", "")), name=str(m.get("name", "")),
@@ -541,11 +549,9 @@ class Application:
         self.accepted_by = by
         self.deemed = late
         self.promises = promises
-        if self.item.immediate and not late:
-            self.immediate = True
-            self.status = Status.COMPLETED
-        else:
-            self.status = Status.ACCEPTED
+        # 即办件: accepted here, decided on the spot by the window's chief representative (approval)
+        self.immediate = self.item.immediate and not late
+        self.status = Status.ACCEPTED
         detail = f"办件编号 {self.case_number}"
         if promises:
             detail += "；容缺受理：" + "、".join(
@@ -554,9 +560,9 @@ class Application:
             detail += "；收件后 5 个工作日内未作决定，依法自收件之日起视为受理"
         if note:
             detail += f"；{note}"
-        self._log(now, "deemed_accepted" if late else "accepted", by, detail, on=accepted_on)
         if self.immediate:
-            self._log(now, "completed", by, "即办件当场办结")
+            detail += "；即办件，由窗口首席代表当场作出决定"
+        self._log(now, "deemed_accepted" if late else "accepted", by, detail, on=accepted_on)
 
     def _check_waived(self, waived: Sequence[tuple[str, str]], accepted_on: dt.date, today: dt.date,
                       calendar: WorkingCalendar) -> list[Promise]:
@@ -723,10 +729,42 @@ class Application:
         self._log(now, "terminated", SYSTEM_ACTOR, reason)
         return broken
 
+    # -- what the back office reports (the approval service's events) -------------------------------
+    def record_decision(self, *, outcome: str, document_number: str, reasons: Sequence[str], decider: str,
+                        now: dt.datetime) -> str | None:
+        """The decision (决定) on an accepted case, once. Returns what the applicant is told, or None
+        when there is nothing to record (already recorded, or the case is no longer in progress)."""
+        if self.status != Status.ACCEPTED or any(h.what == "decided" for h in self.history):
+            return None
+        if outcome == "approved":
+            detail = "准予许可" + (f"，决定书编号 {document_number}" if document_number else "")
+        elif outcome == "denied":
+            why = "；".join(r for r in reasons if r)
+            detail = ("不予许可" + (f"，决定书编号 {document_number}" if document_number else "")
+                      + (f"，理由：{why}" if why else "") + "。如不服，可依法申请行政复议或者提起行政诉讼")
+        else:
+            raise InvalidArgument("outcome", f"未知的审批结果：{outcome!r}")
+        self._log(now, "decided", decider or SYSTEM_ACTOR, detail)
+        return detail
+
+    def complete(self, *, outcome: str, now: dt.datetime) -> str | None:
+        """办结: the result can be handed out. Once; None when already completed or no longer in progress."""
+        if self.status != Status.ACCEPTED:
+            return None
+        self.status = Status.COMPLETED
+        result = "许可决定及证照" if outcome == "approved" else "不予许可决定书"
+        detail = f"已办结，{result}可领取"
+        if self.open_promises():
+            detail += "（容缺受理的材料补齐后方可领取）"
+        self._log(now, "completed", SYSTEM_ACTOR, detail)
+        return detail
+
     # -- hand-out (出件) ---------------------------------------------------------------------------
     def pick_up(self, *, picked_up_by: str, id_number: str, channel: str, what: str, tracking_number: str,
                 by: str, now: dt.datetime, today: dt.date) -> None:
-        self._require((Status.ACCEPTED, Status.COMPLETED), "出件")
+        if self.status == Status.ACCEPTED:
+            raise FailedPrecondition("办件尚未办结（审批决定或缴费未完成），暂不能出件")
+        self._require((Status.COMPLETED,), "出件")
         if self.open_promises():
             raise FailedPrecondition("容缺受理的材料尚未补齐，不能出件")
         name = (picked_up_by or "").strip()

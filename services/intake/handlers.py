@@ -28,6 +28,7 @@ from shared.calendar_store import CalendarStore
 from shared.clock import Clock
 from shared.db import Database, UnitOfWork
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from shared.messaging import Envelope, PoisonMessage
 from shared.tenancy import DivisionCode, Principal, Role, UnitKind, can_read
 
 log = logging.getLogger("sanji.intake")
@@ -272,10 +273,70 @@ class IntakeHandlers:
             app.pick_up(picked_up_by=picked_up_by, id_number=id_number, channel=channel, what=what,
                         tracking_number=tracking_number, by=p.username, now=now, today=today)
             uow.emit(ev.ResultPickedUp(application_id=app.id, tenant=app.tenant, case_number=app.case_number,
-                                       channel=app.pickup["channel"], picked_up_at=now.isoformat()),
+                                       channel=app.pickup["channel"], picked_up_at=now.isoformat(),
+                                       recorded_by=p.username, picked_up_by=app.pickup["picked_up_by"],
+                                       tracking_number=app.pickup["tracking_number"]),
                      correlation_id=app.correlation_id)
             self._progress(uow, app, "picked_up", now, domain.PICKUP_CHANNELS[app.pickup["channel"]])
         return self._decide(p, app_id, change)
+
+    # -- the back office reports back (approval.events, consumed in the consumer's unit of work) -----
+    def on_case_decided(self, env: Envelope, uow: UnitOfWork) -> None:
+        """case_decided → the decision in the application's history and, for a proxied application,
+        word to the village point."""
+        body = env.body
+        app, repo = self._case_of(env, uow)
+        if app is None:
+            return
+        now = self._event_time(body.get("at", ""))
+        try:
+            detail = app.record_decision(outcome=str(body.get("outcome", "")),
+                                         document_number=str(body.get("document_number", "")),
+                                         reasons=[str(r) for r in body.get("reasons", [])],
+                                         decider=str(body.get("decider", "")), now=now)
+        except InvalidArgument as exc:
+            raise PoisonMessage(f"case_decided unusable: {exc}") from None
+        if detail is None:
+            log.info("case %s: decision already recorded or case not in progress (%s)", app.case_number, app.status)
+            return
+        repo.save(app)
+        self._progress(uow, app, "decided", now, detail)
+
+    def on_case_completed(self, env: Envelope, uow: UnitOfWork) -> None:
+        """case_completed (办结; after fees_settled when the case has fees) → the result can be handed out."""
+        app, repo = self._case_of(env, uow)
+        if app is None:
+            return
+        now = self._event_time(env.body.get("at", ""))
+        detail = app.complete(outcome=str(env.body.get("outcome", "")), now=now)
+        if detail is None:
+            log.info("case %s: completion already recorded or case not in progress (%s)", app.case_number, app.status)
+            return
+        repo.save(app)
+        self._progress(uow, app, "result_ready", now, detail)
+
+    @staticmethod
+    def _case_of(env: Envelope, uow: UnitOfWork) -> tuple[Application | None, IntakeRepository]:
+        number = str(env.body.get("case_number") or "")
+        if not number:
+            raise PoisonMessage("approval event without a case number")
+        if env.body.get("tenant") and env.body["tenant"] != env.tenant:
+            raise PoisonMessage(f"body tenant {env.body['tenant']!r} differs from the envelope's {env.tenant!r}")
+        repo = IntakeRepository(uow.session)
+        view = repo.by_case_number(env.tenant, number, lock=True)
+        if view is None:
+            # a case opened without an application here (a drill or a migrated case): nothing to tell
+            log.warning("approval event %s for case %s unknown at intake", env.event_id, number)
+            return None, repo
+        return view.app, repo
+
+    def _event_time(self, value: str) -> dt.datetime:
+        if value:
+            try:
+                return dt.datetime.fromisoformat(value)
+            except ValueError:
+                raise PoisonMessage(f"'at' is not an ISO 8601 time: {value!r}") from None
+        return self.clock.now()
 
     # -- the sweep: deemed acceptance and 容缺 expiry (machine work, per tenant) ------------------
     def sweep(self, today: dt.date | None = None) -> SweepResult:
@@ -346,14 +407,13 @@ class IntakeHandlers:
             item_name=item.name, item_type=item.item_type, department=item.department,
             promised_limit_days=item.promised_limit_days, statutory_limit_days=item.statutory_limit_days,
             joint=item.joint, joint_departments=list(item.joint_departments), has_fees=item.has_fees,
+            fee_codes=list(item.fee_codes),
             key_project=len(app.proxy_tenant) == 6, scenario_name=app.scenario.name,
             materials=[ev.AcceptedMaterial(code=m.code, name=m.name, supplied=app.materials[m.code].supplied,
                                            waived=m.code in waived, note=app.materials[m.code].note, core=m.core)
                        for m in app.scenario.materials]), correlation_id=app.case_number)
         detail = f"已受理，办件编号 {app.case_number}" + ("（逾期未作决定，视为受理）" if app.deemed else "")
         self._progress(uow, app, "accepted", now, detail, [x.material_code for x in app.promises])
-        if app.immediate:
-            self._progress(uow, app, "result_ready", now, "即办件当场办结，结果可领取")
 
     def _notice(self, out: Changes, app: Application, kind: str, now: dt.datetime, correction_round: int = 0) -> None:
         """Issue a notice: its text frozen from the newest template of its kind (written with the application)."""

@@ -85,7 +85,7 @@ def build_notice(app: Application, template: NoticeTemplate, *, issued_at: dt.da
         "legal_basis": app.rejection.get("legal_basis") or DEFAULT_LEGAL_BASIS,
         "round": str(rnd.number if rnd else ""),
         "waived_clause": WAIVED_CLAUSE if promises else "",
-        "immediate_clause": "本件为即办件，已当场办结。" if app.immediate else "",
+        "immediate_clause": "本件为即办件，由窗口当场作出决定。" if app.immediate else "",
     }
     body = string.Template(template.body).safe_substitute(values)
     s = app.scenario

@@ -102,6 +102,13 @@ class IntakeRepository:
         r = self.s.execute(text(sql), {"id": app_id, "t": tenant}).first()
         return _view(r) if r else None
 
+    def by_case_number(self, tenant: str, case_number: str, *, lock: bool = False) -> ApplicationView | None:
+        sql = f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.case_number = :c AND a.tenant_code = :t"
+        if lock:
+            sql += " FOR UPDATE OF a"
+        r = self.s.execute(text(sql), {"c": case_number, "t": tenant}).first()
+        return _view(r) if r else None
+
     def save(self, a: Application, new_notices: list[dict] | None = None) -> None:
         """Write the application back with its due-date index and any notices issued, in one statement."""
         params = {**_params(a), "notices": json.dumps(new_notices or [], ensure_ascii=False, default=str)}

@@ -16,7 +16,9 @@ from services.intake.translate import (
     status_filter,
     submit_command,
 )
+from shared.db import Database
 from shared.grpc.server import Registration
+from shared.messaging import EventConsumer
 from shared.tenancy import current_principal
 
 PUBLIC_METHODS = ("LookupProgress",)
@@ -78,3 +80,18 @@ def registration(handlers: IntakeHandlers) -> Registration:
                         add_to_server=intake_pb2_grpc.add_IntakeServiceServicer_to_server,
                         full_name=pb.DESCRIPTOR.services_by_name["IntakeService"].full_name,
                         public_methods=PUBLIC_METHODS)
+
+
+# the back office reports back: the decision and the completion (办结) of each accepted case
+APPROVAL_SUBSCRIPTIONS = (("approval", "case_decided", "record_decision"),
+                          ("approval", "case_completed", "record_completion"))
+
+
+def event_consumer(handlers: IntakeHandlers, db: Database, amqp_url: str, **options) -> EventConsumer:
+    """approval.events/case_decided and case_completed → the application's history, its status and
+    the word to the village point."""
+    consumer = EventConsumer(amqp_url, service="intake", database=db, **options)
+    on = {"record_decision": handlers.on_case_decided, "record_completion": handlers.on_case_completed}
+    for source, event_type, name in APPROVAL_SUBSCRIPTIONS:
+        consumer.subscribe(source, event_type, name, on[name])
+    return consumer

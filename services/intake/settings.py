@@ -12,5 +12,7 @@ class IntakeSettings(GrpcServiceSettings):
     case_number_max: int = 50
     # the sweep for deemed acceptance and 容缺 expiry
     sweep_interval_seconds: float = 30.0
+    # approval's events (decided, completed) in flight per consumer
+    consumer_prefetch: int = 50
     # a drill or test deployment pins the date (SANJI_FIXED_TODAY=YYYY-MM-DD); empty: the system clock
     fixed_today: str = ""

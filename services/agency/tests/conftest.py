@@ -64,21 +64,26 @@ def intake_db(migrated):
 
 
 @pytest.fixture(scope="session")
-def intake_target(intake_db, catalogue_server, verifier):
-    """intake's real gRPC server in this process, built from its own composition parts."""
+def intake_handlers(intake_db, catalogue_server):
     from services.intake.catalogue import GrpcCatalogue
     from services.intake.handlers import IntakeHandlers
-    from services.intake.service import registration as intake_registration
     from shared.clock import Clock
 
     catalogue = GrpcCatalogue(catalogue_server, timeout=10)
-    handlers = IntakeHandlers(intake_db, catalogue, Clock())
-    server, port, _ = build_server([intake_registration(handlers)], verifier=verifier, host="127.0.0.1", port=0,
-                                   workers=8)
+    yield IntakeHandlers(intake_db, catalogue, Clock())
+    catalogue.close()
+
+
+@pytest.fixture(scope="session")
+def intake_target(intake_handlers, verifier):
+    """intake's real gRPC server in this process, built from its own composition parts."""
+    from services.intake.service import registration as intake_registration
+
+    server, port, _ = build_server([intake_registration(intake_handlers)], verifier=verifier, host="127.0.0.1",
+                                   port=0, workers=8)
     server.start()
     yield f"127.0.0.1:{port}"
     server.stop(0)
-    catalogue.close()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from services.agency.tests.conftest import (
     proxy_request,
     publish_item,
 )
+from tests.support import report_from_approval
 
 
 def applications_seen_by(intake_db, tenant: str, application_id: str) -> int:
@@ -28,7 +29,7 @@ def applications_seen_by(intake_db, tenant: str, application_id: str) -> int:
 
 
 def test_proxy_reaches_the_county_window_and_is_accepted_without_resubmitting(
-        as_, intake_as, county_item, intake_db, pipeline, agency_db):
+        as_, intake_as, county_item, intake_db, intake_handlers, pipeline, agency_db):
     r = collected_at_the_village(as_, county_item)
     r = as_("nanyuan.agent").SubmitUpward(pb.SubmitUpwardRequest(
         request_id=r.id, materials=[ipb.MaterialSubmission(code="M3", note="村里复印")], form={"bank": "农商银行"}))
@@ -70,6 +71,13 @@ def test_proxy_reaches_the_county_window_and_is_accepted_without_resubmitting(
     r = now()
     assert (r.status, r.case_number) == ("accepted", accepted.case_number)
     assert accepted.case_number in r.progress[-1].text
+
+    # the back office decides and completes (approval's events reach intake): the resident hears of both
+    report_from_approval(intake_handlers, intake_db, COUNTY, accepted.case_number)
+    pipeline.deliver(until=lambda: now().status == "result_ready")
+    r = now()
+    assert [n.step for n in r.progress][-2:] == ["decided", "result_ready"]
+    assert "准予许可" in r.progress[-2].text and "可领取" in r.progress[-1].text
 
     # the result comes back through the village point
     intake_as("county.clerk").RecordPickup(ipb.RecordPickupRequest(

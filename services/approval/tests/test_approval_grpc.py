@@ -10,10 +10,12 @@ import grpc
 import pytest
 from pypdf import PdfReader
 from sanji.approval.v1 import approval_pb2 as pb
+from sanji.intake.v1 import events_pb2 as intake_ev
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ProgrammingError
 
 from services.approval.tests.conftest import accepted_event, field_of, rpc_error
+from shared.clock import CHINA_TZ
 
 D = dt.date
 PD = grpc.StatusCode.PERMISSION_DENIED
@@ -344,13 +346,15 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(bus, as_, app
 
 
 def test_fees_block_completion_until_fees_settled(bus, as_):
-    msg = bus.accepted(has_fees=True, item_name="建筑工程施工许可", department="凉州区住房和城乡建设局")
+    msg = bus.accepted(has_fees=True, item_name="建筑工程施工许可", department="凉州区住房和城乡建设局",
+                       fee_codes=["FEE-CSJCSSPTF", "FEE-FKYDYJF"])
     reviewed(as_, msg.case_number)
     case = claimed_decision(as_, msg.case_number)
     case = as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve"))
     assert case.status == "awaiting_fees" and not case.fees_settled
     decided = [b for t, b in bus.outbox(msg.case_number) if t == "case_decided"][0]
     assert decided["has_fees"] and decided["outcome"] == "approved"
+    assert decided["fee_codes"] == ["FEE-CSJCSSPTF", "FEE-FKYDYJF"]      # the fee window assesses these
     e = rpc_error(as_("county.clerk").RecordDelivery, pb.RecordDeliveryRequest(case_id=case.id, method="window"))
     assert e.code() == FP and "费用" in e.details()
     assert "case_completed" not in outbox_types(bus, msg.case_number)
@@ -390,6 +394,29 @@ def test_fees_settled_before_the_case_exists_is_kept(bus, as_):
     case = claimed_decision(as_, msg.case_number)
     case = as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve"))
     assert case.status == "completed"
+
+
+def test_the_hand_out_at_intake_is_the_delivery_recorded_once(bus, as_):
+    msg = bus.accepted(has_fees=False)
+    picked = intake_ev.ResultPickedUp(case_number=msg.case_number, tenant="620602", channel="village",
+                                      picked_up_at=dt.datetime.now(CHINA_TZ).isoformat(), recorded_by="county.clerk",
+                                      picked_up_by="金桂芳")
+    bus.publish("intake", picked, "620602", msg.case_number)      # before the decision: not a delivery
+    bus.drain(1)
+    reviewed(as_, msg.case_number)
+    case = claimed_decision(as_, msg.case_number)
+    as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve"))
+    assert get(as_, msg.case_number).status == "completed"
+    for _ in range(2):                                             # the hand-out, and it again
+        bus.publish("intake", picked, "620602", msg.case_number)
+        bus.drain(1)
+    case = get(as_, msg.case_number)
+    assert case.status == "delivered" and case.delivery.method == "village"
+    assert outbox_types(bus, msg.case_number).count("case_delivered") == 1
+    other = intake_ev.ResultPickedUp(case_number=msg.case_number, tenant="513221", channel="window")
+    bus.publish("intake", other, "620602", msg.case_number)       # body and envelope disagree: dead-lettered
+    bus.drain(1)
+    assert outbox_types(bus, msg.case_number).count("case_delivered") == 1
 
 
 def test_site_inspection_delegated_to_the_original_department_suspends_the_clock(bus, as_, clock):

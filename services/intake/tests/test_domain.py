@@ -262,7 +262,7 @@ def test_late_correction_or_rejection_is_refused_after_the_deadline():
         app.reject("不符合条件", "", by="c", now=at(late), today=late)
 
 
-def test_immediate_item_is_completed_at_once_and_cannot_be_waived():
+def test_immediate_item_is_accepted_for_the_chief_representative_and_cannot_be_waived():
     item = ItemSnapshot(**{**ITEM.__dict__, "case_kind": "1", "promised_limit_days": 0})
     app = receive(item=item)
     with pytest.raises(InvalidArgument) as e:
@@ -270,7 +270,29 @@ def test_immediate_item_is_completed_at_once_and_cannot_be_waived():
                    next_case_number=numbers())
     assert e.value.field == "waived"
     app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, next_case_number=numbers())
-    assert app.status == Status.COMPLETED and app.immediate
+    assert app.status == Status.ACCEPTED and app.immediate and "首席代表" in app.history[-1].detail
+    # decided on the spot (approval reports it), then the result is ready at once
+    assert "准予许可" in app.record_decision(outcome="approved", document_number="D1", reasons=(), decider="chief",
+                                          now=at(TODAY))
+    assert app.complete(outcome="approved", now=at(TODAY)) and app.status == Status.COMPLETED
+
+
+def test_decision_and_completion_are_recorded_once_and_only_while_in_progress():
+    app = receive(materials=("M1", "M3", "M4"))
+    assert app.complete(outcome="approved", now=at(TODAY)) is None            # not accepted yet: nothing
+    app.accept(waived=[("M2", "2026-03-05")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
+               next_case_number=numbers())
+    with pytest.raises(InvalidArgument) as e:
+        app.record_decision(outcome="maybe", document_number="", reasons=(), decider="d", now=at(TODAY))
+    assert e.value.field == "outcome"
+    denied = app.record_decision(outcome="denied", document_number="D2", reasons=("不符合规划",), decider="d",
+                                 now=at(TODAY))
+    assert "不符合规划" in denied and "行政复议" in denied
+    assert app.record_decision(outcome="denied", document_number="D2", reasons=(), decider="d", now=at(TODAY)) is None
+    done = app.complete(outcome="denied", now=at(TODAY))
+    assert "不予许可决定书" in done and "容缺" in done and app.status == Status.COMPLETED
+    assert app.complete(outcome="denied", now=at(TODAY)) is None
+    assert [h.what for h in app.history][-2:] == ["decided", "completed"]
 
 
 # -- case numbers ---------------------------------------------------------------------------------
@@ -288,6 +310,10 @@ def test_case_number_format():
 def test_pickup_checks_the_collector():
     app = receive()
     app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, next_case_number=numbers())
+    with pytest.raises(FailedPrecondition, match="尚未办结"):
+        app.pick_up(picked_up_by="张三", id_number=rid(), channel="window", what="", tracking_number="", by="c",
+                    now=at(TODAY), today=TODAY)
+    app.complete(outcome="approved", now=at(TODAY))
     for kw, field in [({"id_number": "123"}, "id_number"), ({"channel": "drone"}, "channel"),
                       ({"channel": "post"}, "tracking_number"), ({"channel": "village"}, "channel"),
                       ({"picked_up_by": ""}, "picked_up_by")]:

@@ -27,6 +27,8 @@ from services.intake.tests.conftest import (
     submit_request,
     uscc,
 )
+from shared.messaging import PoisonMessage
+from tests.support import report_from_approval
 
 CODE = grpc.StatusCode
 
@@ -245,22 +247,46 @@ def test_deemed_acceptance_after_five_working_days_across_national_day(clerk, to
 
 
 # -- 即办件, pickup, public lookup, idempotency, prefill -------------------------------------------
-def test_immediate_item_is_completed_at_the_window(as_user, catalogue_items, intake_db, today):
+def test_immediate_item_goes_to_the_chief_representative_and_is_ready_once_decided(as_user, catalogue_items,
+                                                                                    intake_db, intake_handlers, today):
     clerk = as_user("county.clerk")
     app = clerk.SubmitApplication(submit_request(catalogue_items["immediate"], materials=("M1", "M2")))
-    done = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
-    assert done.status == pb.APPLICATION_STATUS_COMPLETED and done.case_kind == "1"
-    assert done.case_number.startswith("62060200000020260302")
-    accepted = [e for e in outbox(intake_db, done.case_number) if e[0] == "application_accepted"]
-    assert accepted[0][1]["immediate"] is True and accepted[0][2] == COUNTY
+    accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
+    assert accepted.status == pb.APPLICATION_STATUS_ACCEPTED and accepted.case_kind == "1"
+    assert accepted.case_number.startswith("62060200000020260302")
+    events = [e for e in outbox(intake_db, accepted.case_number) if e[0] == "application_accepted"]
+    assert events[0][1]["immediate"] is True and events[0][2] == COUNTY
+    # the chief representative decides at once (approval); its events make the result ready here
+    report_from_approval(intake_handlers, intake_db, COUNTY, accepted.case_number)
+    report_from_approval(intake_handlers, intake_db, COUNTY, accepted.case_number)     # redelivered: no change
+    done = clerk.GetApplication(pb.GetApplicationRequest(application_id=app.id))
+    assert done.status == pb.APPLICATION_STATUS_COMPLETED
+    assert [h.what for h in done.history][-2:] == ["decided", "completed"]
 
 
-def test_pickup_records_who_collected_what(clerk, township_item, intake_db, today):
+def test_approval_events_touch_only_their_own_tenants_case(clerk, township_item, intake_db, intake_handlers, today):
+    app = clerk.SubmitApplication(submit_request(township_item))
+    accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
+    report_from_approval(intake_handlers, intake_db, COUNTY, accepted.case_number)      # the county: not its case
+    assert clerk.GetApplication(pb.GetApplicationRequest(application_id=app.id)).status == \
+        pb.APPLICATION_STATUS_ACCEPTED
+    with pytest.raises(PoisonMessage):
+        report_from_approval(intake_handlers, intake_db, TOWNSHIP, "")                  # no case number
+    report_from_approval(intake_handlers, intake_db, TOWNSHIP, accepted.case_number)
+    assert clerk.GetApplication(pb.GetApplicationRequest(application_id=app.id)).status == \
+        pb.APPLICATION_STATUS_COMPLETED
+
+
+def test_pickup_records_who_collected_what(clerk, township_item, intake_db, intake_handlers, today):
     app = clerk.SubmitApplication(submit_request(township_item))
     early = err(clerk.RecordPickup, pb.RecordPickupRequest(application_id=app.id, picked_up_by="张三",
                                                            id_number=rid(), channel="window"))
     assert early.code() == CODE.FAILED_PRECONDITION
     accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
+    undecided = err(clerk.RecordPickup, pb.RecordPickupRequest(application_id=app.id, picked_up_by="张三",
+                                                               id_number=rid(), channel="window"))
+    assert undecided.code() == CODE.FAILED_PRECONDITION and "尚未办结" in undecided.details()
+    report_from_approval(intake_handlers, intake_db, TOWNSHIP, accepted.case_number)
     e = err(clerk.RecordPickup, pb.RecordPickupRequest(application_id=app.id, picked_up_by="张三",
                                                        id_number="620602198001011234", channel="window"))
     assert e.code() == CODE.INVALID_ARGUMENT and field_of(e) == "id_number"
@@ -274,6 +300,7 @@ def test_pickup_records_who_collected_what(clerk, township_item, intake_db, toda
     assert "EMS1234567890CN" in done.history[-1].detail and "农村宅基地批准书" in done.history[-1].detail
     picked = [e for e in outbox(intake_db, accepted.case_number) if e[0] == "result_picked_up"]
     assert picked[0][1]["channel"] == "post" and picked[0][2] == TOWNSHIP
+    assert (picked[0][1]["recorded_by"], picked[0][1]["picked_up_by"]) == ("dongdajie.clerk", "张三")
 
 
 def test_public_progress_lookup_needs_the_right_id_suffix(clerk, township_item, intake_stub, today):
@@ -329,7 +356,7 @@ def proxy_request(item, **over) -> pb.SubmitProxyApplicationRequest:
 
 
 def test_village_proxy_lands_in_the_township_and_the_village_cannot_read_it(as_user, clerk, township_item,
-                                                                            intake_db, today):
+                                                                            intake_db, intake_handlers, today):
     agent = as_user("nanyuan.agent")
     req = proxy_request(township_item)
     app = agent.SubmitProxyApplication(req)
@@ -360,7 +387,11 @@ def test_village_proxy_lands_in_the_township_and_the_village_cannot_read_it(as_u
     assert events[1][1]["step"] == "submitted" and events[1][1]["proxy_request_id"] == req.proxy_request_id
     assert events[0][1]["proxy_tenant"] == VILLAGE and events[2][1]["proxy_tenant"] == VILLAGE
     assert events[3][1]["step"] == "accepted" and events[3][1]["case_number"] == accepted.case_number
-    # the pick-up goes back the same way
+    # decided and completed by the back office: the village hears of both; the pick-up goes back the same way
+    report_from_approval(intake_handlers, intake_db, TOWNSHIP, accepted.case_number)
+    steps = [e[1].get("step") for e in outbox(intake_db, accepted.case_number)
+             if e[0] == "proxy_application_progressed"]
+    assert steps[-2:] == ["decided", "result_ready"]
     done = clerk.RecordPickup(pb.RecordPickupRequest(application_id=app.id, picked_up_by="金桂芳", id_number=rid(),
                                                      channel="village", what="批准书"))
     assert done.status == pb.APPLICATION_STATUS_PICKED_UP

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from services.intake.tests.conftest import TOWNSHIP, key, rid
+from tests.support import report_from_approval
 
 BASE = "/api/v1/intake/applications"
 
@@ -34,7 +35,7 @@ def body(item: str, **over) -> dict:
     return d
 
 
-def test_window_flow_over_rest(client, tokens, catalogue_items, today):
+def test_window_flow_over_rest(client, tokens, catalogue_items, intake_handlers, intake_db, today):
     h = auth(tokens, "dongdajie.clerk")
     number = rid()
     r = client.post(BASE, json=body(catalogue_items["township"].id, materials=[{"code": "M1"}, {"code": "M4"}],
@@ -60,6 +61,12 @@ def test_window_flow_over_rest(client, tokens, catalogue_items, today):
     notice = r.json()["notices"][1]
     pdf = client.get(f"{BASE}/{app['id']}/notices/{notice['id']}.pdf", headers=h)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.content[:4] == b"%PDF"
+    r = client.post(f"{BASE}/{app['id']}/pickup", json={"picked_up_by": "刘六", "id_number": number,
+                                                       "channel": "window", "what": "批准书"}, headers=h)
+    assert r.status_code == 409 and "尚未办结" in r.json()["message"]
+    report_from_approval(intake_handlers, intake_db, TOWNSHIP, accepted["case_number"])
+    r = client.get("/api/v1/public/progress", params={"case": accepted["case_number"], "id_suffix": number[-6:]})
+    assert r.status_code == 200 and r.json()["step"] == "已办结，结果可领取"
     r = client.post(f"{BASE}/{app['id']}/pickup", json={"picked_up_by": "刘六", "id_number": number,
                                                        "channel": "window", "what": "批准书"}, headers=h)
     assert r.status_code == 200 and r.json()["status"] == "APPLICATION_STATUS_PICKED_UP"

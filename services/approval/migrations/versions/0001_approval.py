@@ -71,6 +71,7 @@ def upgrade() -> None:
         joint boolean NOT NULL DEFAULT false,
         joint_departments text[] NOT NULL DEFAULT '{{}}',
         has_fees boolean NOT NULL DEFAULT false,
+        fee_codes text[] NOT NULL DEFAULT '{{}}',
         site_inspection text NOT NULL DEFAULT '',
         government_invested boolean NOT NULL DEFAULT false,
         key_project boolean NOT NULL DEFAULT false,
