@@ -27,8 +27,9 @@ from shared.tenancy import Principal, Role
 # -- vocabulary --------------------------------------------------------------------------------------
 
 REVIEW, DECISION, AWAITING_FEES, COMPLETED, DELIVERED = "review", "decision", "awaiting_fees", "completed", "delivered"
+TERMINATED = "terminated"                               # ended by intake (容缺 promise broken) before a decision
 STATUS_NAMES = {REVIEW: "审查中", DECISION: "待决定", AWAITING_FEES: "已决定，待缴费", COMPLETED: "已办结，待送达",
-                DELIVERED: "已送达"}
+                DELIVERED: "已送达", TERMINATED: "已终止办理"}
 OPEN_STATUSES = (REVIEW, DECISION)                      # the decision clock runs
 UNDELIVERED_STATUSES = (AWAITING_FEES, COMPLETED)        # the delivery clock runs
 
@@ -37,7 +38,7 @@ STEP_NAMES = {S_REVIEW: "审查", S_DEPARTMENT: "部门审查", S_DECISION: "决
 REVIEW_KINDS = (S_REVIEW, S_DEPARTMENT)
 STEP_ROLE = {S_REVIEW: Role.REVIEWER, S_DEPARTMENT: Role.REVIEWER, S_DECISION: Role.DECIDER,
              S_WINDOW: Role.CHIEF_REPRESENTATIVE}
-WAITING, OPEN, CLAIMED, DONE = "waiting", "open", "claimed", "done"
+WAITING, OPEN, CLAIMED, DONE, CANCELLED = "waiting", "open", "claimed", "done", "cancelled"
 WINDOW_DESK = "window"
 
 APPROVED, DENIED = "approved", "denied"
@@ -375,6 +376,20 @@ class Case:
         self.steps.append(step)
         self.new_steps.append(step)
         return step
+
+    def terminate(self, reason: str, now: dt.datetime) -> bool:
+        """The application was terminated at the window (容缺 materials not supplied by the promised
+        date): the undecided case ends, its open work leaves the queues. False when there is nothing
+        to end (already decided, or already terminated)."""
+        if self.status not in OPEN_STATUSES:
+            return False
+        self.status = TERMINATED
+        for s in self.steps:
+            if s.status != DONE:
+                s.status = CANCELLED
+                self._touch(s)
+        self._history(now, "intake", "综合窗口", "终止办理", reason or "申请已在受理窗口终止办理")
+        return True
 
     def _touch(self, step: Step) -> None:
         if step not in self.new_steps:

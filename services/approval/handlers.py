@@ -213,6 +213,28 @@ class ApprovalHandlers:
             opened_at=now.isoformat()), correlation_id=case.case_number)
         return case
 
+    def on_application_terminated(self, env: Envelope, uow: UnitOfWork) -> None:
+        """intake terminated the application (容缺 promise broken): an undecided case ends with it."""
+        body = env.body
+        number = str(body.get("case_number") or "")
+        if not number:
+            raise PoisonMessage("application_terminated without a case number")
+        if body.get("tenant") and body["tenant"] != env.tenant:
+            raise PoisonMessage(f"body tenant {body['tenant']!r} differs from the envelope's {env.tenant!r}")
+        _, now = self._today_now()
+        repo = ApprovalRepository(uow.session)
+        case = repo.load(case_number=number)
+        if case is None or case.tenant != env.tenant:
+            log.warning("application_terminated %s for case %s unknown here", env.event_id, number)
+            return
+        reason = str(body.get("reason") or "")
+        if not case.terminate(reason, now):
+            log.info("case %s is %s: termination %s changes nothing", number, case.status, env.event_id)
+            return
+        self._save(repo, case)
+        uow.emit(ev.CaseTerminated(case_id=case.id, case_number=case.case_number, tenant=case.tenant,
+                                   reason=reason, at=now.isoformat()), correlation_id=case.case_number)
+
     def on_fees_settled(self, env: Envelope, uow: UnitOfWork) -> None:
         """Record the settlement (even before the case or its decision exists) and complete a case
         that was waiting for it."""

@@ -15,7 +15,8 @@ from shared.tenancy import current_principal
 SERVICE = "approval"
 # (source service, event type, handler name): the queues are evt-<source>-<type>--approval.<handler>
 SUBSCRIPTIONS = (("intake", "application_accepted", "open_case"), ("fees", "fees_settled", "settle_fees"),
-                 ("intake", "result_picked_up", "record_delivery"))
+                 ("intake", "result_picked_up", "record_delivery"),
+                 ("intake", "application_terminated", "terminate_case"))
 
 
 class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
@@ -136,7 +137,7 @@ def event_consumer(handlers: ApprovalHandlers, db: Database, amqp_url: str, **op
     intake's hand-out (`result_picked_up`) is the delivery."""
     consumer = EventConsumer(amqp_url, service=SERVICE, database=db, **options)
     on = {"open_case": handlers.on_application_accepted, "settle_fees": handlers.on_fees_settled,
-          "record_delivery": handlers.on_result_picked_up}
+          "record_delivery": handlers.on_result_picked_up, "terminate_case": handlers.on_application_terminated}
     for source, event_type, name in SUBSCRIPTIONS:
         consumer.subscribe(source, event_type, name, on[name])
     return consumer

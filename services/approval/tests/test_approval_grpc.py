@@ -419,6 +419,34 @@ def test_the_hand_out_at_intake_is_the_delivery_recorded_once(bus, as_):
     assert outbox_types(bus, msg.case_number).count("case_delivered") == 1
 
 
+def test_an_application_terminated_at_the_window_ends_the_undecided_case(bus, as_):
+    msg = bus.accepted()
+    reviewed(as_, msg.case_number)
+    decision = step_of(get(as_, msg.case_number), "decision")
+    ended = intake_ev.ApplicationTerminated(application_id=msg.application_id, tenant="620602",
+                                            case_number=msg.case_number, reason="容缺受理的材料逾期未补交，终止办理")
+    for _ in range(2):                                               # and redelivered: ended once
+        bus.publish("intake", ended, "620602", msg.case_number)
+        bus.drain(1)
+    case = get(as_, msg.case_number)
+    assert case.status == "terminated" and step_of(case, "decision").status == "cancelled"
+    assert case.history[-1].action == "终止办理" and "逾期未补交" in case.history[-1].detail
+    assert outbox_types(bus, msg.case_number).count("case_terminated") == 1
+    queue = as_("county.decider").ListQueue(pb.ListQueueRequest(limit=200))
+    assert decision.id not in {t.step_id for t in queue.tasks}
+    e = rpc_error(as_("county.decider").ClaimTask, pb.ClaimTaskRequest(step_id=decision.id))
+    assert e.code() == FP
+    # a decided case is not undone by a late termination
+    done = bus.accepted()
+    reviewed(as_, done.case_number)
+    case = claimed_decision(as_, done.case_number)
+    as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve"))
+    bus.publish("intake", intake_ev.ApplicationTerminated(tenant="620602", case_number=done.case_number,
+                                                          reason="x"), "620602", done.case_number)
+    bus.drain(1)
+    assert get(as_, done.case_number).status == "completed"
+
+
 def test_site_inspection_delegated_to_the_original_department_suspends_the_clock(bus, as_, clock):
     msg = bus.accepted(site_inspection="suspends", item_name="建筑工程施工许可", department="凉州区住房和城乡建设局")
     case = get(as_, msg.case_number)
