@@ -112,6 +112,7 @@ class IntakeHandlers:
         self.case_number_max = case_number_max
         self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema))
         self._template_cache: tuple[float, dict[str, NoticeTemplate]] | None = None
+        self._taken = threading.local()      # the case number taken by this thread's open acceptance
 
     # -- receipt (收件) ----------------------------------------------------------------------------
     def submit(self, p: Principal, cmd: SubmitCommand) -> ApplicationView:
@@ -209,15 +210,24 @@ class IntakeHandlers:
                 change: Callable[[Application, IntakeRepository, UnitOfWork, Changes], None]) -> ApplicationView:
         p.require(Role.WINDOW_CLERK)
         _check_uuid(app_id, "application_id", "办件标识格式不正确")
-        with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = IntakeRepository(uow.session)
-            view = repo.get(app_id, lock=True, tenant=str(p.tenant))
-            if view is None:
-                raise NotFound(NOT_FOUND)
-            changes = Changes()
-            change(view.app, repo, uow, changes)
-            repo.save(view.app, changes.notices)
-            uow.commit()
+        self._taken.number = ""
+        try:
+            with self.db.unit_of_work(p, subtree=False) as uow:
+                repo = IntakeRepository(uow.session)
+                view = repo.get(app_id, lock=True, tenant=str(p.tenant))
+                if view is None:
+                    raise NotFound(NOT_FOUND)
+                changes = Changes()
+                change(view.app, repo, uow, changes)
+                repo.save(view.app, changes.notices)
+                uow.commit()
+        except Exception:
+            if self._taken.number:
+                log.warning("case number %s was taken but application %s was not accepted; it stays unused",
+                            self._taken.number, app_id)
+            raise
+        finally:
+            self._taken.number = ""
         view.notices += [{k: v for k, v in n.items() if k != "data"} for n in changes.notices]
         return view
 
@@ -227,7 +237,7 @@ class IntakeHandlers:
         def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
             now, today = self.clock.now(), self.clock.today()
             app.accept(waived=waived, by=p.username, now=now, today=today, calendar=self.calendars.get(app.tenant),
-                       next_case_number=self._numbers(repo, app), note=note.strip())
+                       next_case_number=self._numbers(app), note=note.strip())
             self._accepted(out, uow, app, now)
         return self._decide(p, app_id, change)
 
@@ -369,7 +379,7 @@ class IntakeHandlers:
                 return
             app, changes = view.app, Changes()
             if kind == "decision":
-                if not app.deem_accepted(today=today, now=now, next_case_number=self._numbers(repo, app)):
+                if not app.deem_accepted(today=today, now=now, next_case_number=self._numbers(app)):
                     return
                 self._accepted(changes, uow, app, now)
                 out.deemed.append(app.id)
@@ -388,10 +398,18 @@ class IntakeHandlers:
             uow.commit()
 
     # -- shared steps -----------------------------------------------------------------------------
-    def _numbers(self, repo: IntakeRepository, app: Application) -> Callable[[dt.date], str]:
+    def _numbers(self, app: Application) -> Callable[[dt.date], str]:
+        """Case numbers come from the tenant's counter in a short transaction of its own, taken only once
+        every check of the acceptance has passed: a number is never given twice; an acceptance that
+        still fails to commit leaves its number unused (logged), rather than every acceptance of the
+        tenant waiting on the counter row until the one before it commits."""
         def next_case_number(on: dt.date) -> str:
-            seq = repo.next_sequence(app.tenant, on.year)
-            return domain.format_case_number(app.tenant, on, seq, self.case_number_max)
+            with self.db.side_unit_of_work(tenant=app.tenant) as side:
+                seq = IntakeRepository(side.session).next_sequence(app.tenant, on.year)
+                side.commit()
+            number = domain.format_case_number(app.tenant, on, seq, self.case_number_max)
+            self._taken.number = number
+            return number
         return next_case_number
 
     def _accepted(self, out: Changes, uow: UnitOfWork, app: Application, now: dt.datetime) -> None:

@@ -162,8 +162,8 @@ class IntakeRepository:
 
     # -- case numbers --------------------------------------------------------------------------------
     def next_sequence(self, tenant: str, year: int) -> int:
-        """The tenant's next case sequence for the year, inside the accepting transaction: the row
-        stays locked until commit, so concurrent acceptances queue; a rollback gives the number back."""
+        """The tenant's next case sequence for the year. Run in a short transaction of its own (the
+        counter row is locked only until that commits), so acceptances do not queue behind each other."""
         return self.s.execute(text(
             f"INSERT INTO {S}.case_sequences (tenant_code, year, last) VALUES (:t, :y, 1)"
             " ON CONFLICT (tenant_code, year) DO UPDATE SET last = case_sequences.last + 1 RETURNING last"),
