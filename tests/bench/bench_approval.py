@@ -34,7 +34,7 @@ from shared.messaging import to_amqp
 from tests.bench.bench_grpc import IN_FLIGHT, drive, echo_baseline
 from tests.bench.common import Figure, percentile
 
-N_CASES = 3_000     # 10,000 takes ~5 minutes on the shared 2-core machines; see the figure's note
+N_CASES = 10_000    # the figure: open → review → decide → complete for 10,000 cases
 N_REPROJECT = 100_000
 TENANT = "620602"
 REPROJECT_TENANT = "620621"       # 民勤县: a county of its own, so the 100,000 cases touch nothing else

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.fees import domain
+from services.fees import domain, signing
 from services.fees.demo import FEE_ITEMS
 from services.fees.documents import capital_amount, daily_report, report_csv
 from services.fees.domain import CaseFees, CaseStatus, FeeDefinition, LineInput, MatchKind
@@ -194,6 +194,21 @@ def test_canonical_form_and_sm2_signatures():
     assert not Verifier(generate_keypair()[1]).verify(sig, domain.canonical_form(fields))
     assert len(sm3_hex(b"abc")) == 64
     assert sm3_hex(b"abc") == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"  # GB/T 32905 A.1
+
+
+def test_a_signature_made_by_another_sm2_implementation_verifies():
+    """Known answer: the province's DEV key signed this with gmssl's pure-Python sign_with_sm3."""
+    msg = b"notice_number=6206022026N000001&amount_fen=2000"
+    sig = ("3a66362c3ddb26efb88e677ce497ffe99e1347e8d7dbd2c64238e2e8d9b53acb"
+           "995bbf918dc3813da70c47dcd0cf38bb81cc0d90e836f4ad0508dc392e253bdd")
+    province = Verifier(signing.DEV_PROVINCE_PUBLIC_KEY)
+    assert province.verify(sig, msg) and province.verify(sig.upper(), msg)
+    assert not province.verify(sig, msg + b"0")
+    assert not province.verify("0" * 128, msg)                       # r = s = 0
+    with pytest.raises(ValueError):
+        Signer(signing.DEV_RECEIPT_PRIVATE_KEY, signing.DEV_PROVINCE_PUBLIC_KEY)   # not its public key
+    with pytest.raises(ValueError):
+        Verifier("1" * 128)                                           # not a point of the curve
 
 
 def test_parse_callback_names_the_bad_field():
