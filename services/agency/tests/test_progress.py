@@ -13,17 +13,21 @@ from sqlalchemy import text
 
 from services.agency.tests.conftest import COUNTY, SIBLING_VILLAGE, VILLAGE, proxy_request
 
-T0 = dt.datetime.now(dt.UTC).replace(microsecond=0)
+# the moment each test's events start from: just after its proxy request was assigned (set by the
+# fixture), so "minutes after" always means after the notes the request already has
+_t0 = [dt.datetime.now(dt.UTC)]
 
 
 def at(minutes: int) -> str:
-    return (T0 + dt.timedelta(minutes=minutes)).isoformat()
+    return (_t0[0] + dt.timedelta(minutes=minutes)).isoformat()
 
 
 @pytest.fixture
 def assigned(as_, county_item):
     r = as_("nanyuan.agent").RequestProxy(proxy_request(county_item))
-    return as_("nanyuan.agent").AssignAgent(pb.AssignAgentRequest(request_id=r.id))
+    done = as_("nanyuan.agent").AssignAgent(pb.AssignAgentRequest(request_id=r.id))
+    _t0[0] = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
+    return done
 
 
 def get(as_, request_id: str) -> pb.ProxyRequest:
