@@ -17,6 +17,8 @@ import json
 import pathlib
 import re
 import sys
+import threading
+import time
 from collections.abc import Iterable
 
 from sqlalchemy import create_engine, text
@@ -25,7 +27,7 @@ from sqlalchemy.engine import Engine
 from shared.calendar import CalendarYear, WorkingCalendar, seed_year_from_package
 from shared.errors import DomainError, InvalidArgument
 
-__all__ = ["calendar_table_statements", "CalendarStore", "main"]
+__all__ = ["calendar_table_statements", "CalendarStore", "CalendarCache", "main"]
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _REGION = re.compile(r"^$|^\d{2}$|^\d{4}$|^\d{6}$|^\d{9}$|^\d{12}$")
@@ -130,6 +132,31 @@ class CalendarStore:
 # ---------------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------------
+
+class CalendarCache:
+    """Each tenant's working-day calendar, reloaded after `ttl` seconds (so a year published by
+    another process shows up) and dropped at once by `invalidate()` (in the process that published)."""
+
+    def __init__(self, store: CalendarStore, ttl: float = 300.0):
+        self.store = store
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, WorkingCalendar]] = {}
+
+    def get(self, tenant: str) -> WorkingCalendar:
+        now = time.monotonic()
+        hit = self._cache.get(tenant)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        cal = self.store.load(tenant)
+        with self._lock:
+            self._cache[tenant] = (now, cal)
+        return cal
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m shared.calendar", description="工作日历：查看、发布、初始化")

@@ -296,6 +296,23 @@ def run_migrations(migrations_dir: pathlib.Path, owner_url: str, schema: str) ->
     command.upgrade(cfg, "head")
 
 
+def run_alembic_environment(default_schema: str) -> None:
+    """The body of every service's `migrations/env.py`: online migrations on the owner's URL, with the
+    search path and Alembic's version table inside the service's schema, one transaction per revision."""
+    from alembic import context
+    from sqlalchemy import pool
+
+    config = context.config
+    schema = config.attributes.get("schema", default_schema)
+    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        connection.execute(text(f"SET search_path TO {schema}"))
+        connection.commit()
+        context.configure(connection=connection, version_table_schema=schema, transaction_per_migration=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -2,10 +2,10 @@
 
 import sys
 
-from services.approval.handlers import ApprovalHandlers, CalendarCache
+from services.approval.handlers import ApprovalHandlers
 from services.approval.service import event_consumer, registration
 from services.approval.settings import ApprovalSettings
-from shared.calendar_store import CalendarStore
+from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.runner import run_grpc_service
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ from services.approval.domain import Actor, Case, OpenCase, Projection, Seal
 from services.approval.repository import ApprovalRepository, OpenCaseRow, QueueRow
 from services.approval.translate import deadline_pb, open_command_from_event, parse_settled_at
 from shared.calendar import CalendarYear, DeadlineResult, WorkingCalendar
-from shared.calendar_store import CalendarStore
+from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import CHINA_TZ, Clock
 from shared.db import Database, UnitOfWork
 from shared.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
@@ -38,30 +37,6 @@ CATEGORY_CACHE_SECONDS = 300.0
 STAFF_ROLES = (Role.REVIEWER, Role.DECIDER, Role.HEAD, Role.CHIEF_REPRESENTATIVE, Role.WINDOW_CLERK,
                Role.SUPERVISOR, Role.TENANT_ADMIN)
 QUEUE_KINDS = {Role.REVIEWER: (domain.S_REVIEW, domain.S_DEPARTMENT), Role.DECIDER: (domain.S_DECISION,)}
-
-
-class CalendarCache:
-    """Each tenant's working-day calendar; reloaded after `ttl` seconds, dropped when a year is published."""
-
-    def __init__(self, store: CalendarStore, ttl: float = 60.0):
-        self.store = store
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, WorkingCalendar]] = {}
-
-    def get(self, tenant: str) -> WorkingCalendar:
-        now = time.monotonic()
-        hit = self._cache.get(tenant)
-        if hit and now - hit[0] < self._ttl:
-            return hit[1]
-        cal = self.store.load(tenant)
-        with self._lock:
-            self._cache[tenant] = (now, cal)
-        return cal
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._cache.clear()
 
 
 @dataclass
@@ -113,7 +88,7 @@ class ApprovalHandlers:
     def __init__(self, db: Database, clock: Clock, *, calendars: CalendarCache | None = None):
         self.db = db
         self.clock = clock
-        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema))
+        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema), ttl=60.0)
         self._category_names: dict[str, str] | None = None
         self._categories: dict[tuple[str, str, str], tuple[float, str]] = {}   # the mapping rules, cached
 

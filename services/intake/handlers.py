@@ -23,8 +23,7 @@ from services.intake.catalogue import CatalogueClient, Resolution
 from services.intake.domain import CHANNELS, Applicant, Application, Status, SubmittedMaterial
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
 from services.intake.repository import ApplicationView, IntakeRepository
-from shared.calendar import WorkingCalendar
-from shared.calendar_store import CalendarStore
+from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.db import Database, UnitOfWork
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -64,26 +63,6 @@ class Changes:
     """What one use case adds besides the application itself: the notices it issues."""
 
     notices: list[dict] = field(default_factory=list)
-
-
-class CalendarCache:
-    """Each tenant's working-day calendar, reloaded every `ttl` seconds (a published year shows up)."""
-
-    def __init__(self, store: CalendarStore, ttl: float = 300.0):
-        self._store = store
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, WorkingCalendar]] = {}
-
-    def get(self, tenant: str) -> WorkingCalendar:
-        now = time.monotonic()
-        hit = self._cache.get(tenant)
-        if hit and now - hit[0] < self._ttl:
-            return hit[1]
-        cal = self._store.load(tenant)
-        with self._lock:
-            self._cache[tenant] = (now, cal)
-        return cal
 
 
 def _check_uuid(value: str, field_name: str, message: str) -> str:
@@ -514,4 +493,4 @@ class IntakeHandlers:
         return app
 
 
-__all__ = ["IntakeHandlers", "SubmitCommand", "ApplicationView", "SweepResult", "CalendarCache", "Status"]
+__all__ = ["IntakeHandlers", "SubmitCommand", "ApplicationView", "SweepResult", "Status"]
