@@ -76,31 +76,34 @@ class Tokens:
         return self._cache[username]
 
 
-def report_from_approval(handlers, db, tenant: str, case_number: str, outcome: str = "approved", *,
-                         completed: bool = True, reasons: tuple[str, ...] = ()) -> None:
-    """What the approval service reports back to intake — case_decided, then case_completed — handed to
-    intake's own handlers as its consumer hands them over: the event's envelope (body in the wire's
-    JSON form), in a unit of work bound to the tenant, committed."""
+def deliver_event(handler, db, tenant: str, message, source: str = "approval") -> None:
+    """One event handed to a service's own handler as its consumer hands it over: the envelope (body in
+    the wire's JSON form), in a unit of work bound to the tenant, committed."""
     import json
     import time
     import uuid
 
-    from sanji.approval.v1 import events_pb2 as approval_ev
-
-    from shared.db import message_to_json
+    from shared.db import event_type_of, message_to_json
     from shared.messaging import Envelope
 
+    env = Envelope(event_id=str(uuid.uuid4()), event_type=event_type_of(message), tenant=tenant,
+                   correlation_id=getattr(message, "case_number", None), event_version=1, traceparent=None,
+                   tracestate=None, timestamp=int(time.time()), source=source,
+                   body=json.loads(message_to_json(message)))
+    with db.unit_of_work(tenant=tenant) as uow:
+        handler(env, uow)
+        uow.commit()
+
+
+def report_from_approval(handlers, db, tenant: str, case_number: str, outcome: str = "approved", *,
+                         completed: bool = True, reasons: tuple[str, ...] = ()) -> None:
+    """What the approval service reports back to intake: case_decided, then case_completed."""
+    from sanji.approval.v1 import events_pb2 as approval_ev
+
     at = handlers.clock.now().isoformat()
-    events = [("case_decided", handlers.on_case_decided, approval_ev.CaseDecided(
+    deliver_event(handlers.on_case_decided, db, tenant, approval_ev.CaseDecided(
         case_number=case_number, tenant=tenant, outcome=outcome, decider="county.decider", at=at,
-        document_number=f"{case_number}-D", reasons=list(reasons)))]
+        document_number=f"{case_number}-D", reasons=list(reasons)))
     if completed:
-        events.append(("case_completed", handlers.on_case_completed, approval_ev.CaseCompleted(
-            case_number=case_number, tenant=tenant, outcome=outcome, at=at)))
-    for event_type, handler, msg in events:
-        env = Envelope(event_id=str(uuid.uuid4()), event_type=event_type, tenant=tenant, correlation_id=case_number,
-                       event_version=1, traceparent=None, tracestate=None, timestamp=int(time.time()),
-                       source="approval", body=json.loads(message_to_json(msg)))
-        with db.unit_of_work(tenant=tenant) as uow:
-            handler(env, uow)
-            uow.commit()
+        deliver_event(handlers.on_case_completed, db, tenant, approval_ev.CaseCompleted(
+            case_number=case_number, tenant=tenant, outcome=outcome, at=at))

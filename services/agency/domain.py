@@ -435,6 +435,10 @@ def progress_text(step: str, *, item_name: str, case_number: str = "", detail: s
         reason = f"：{detail}" if detail else ""
         missing = f"未按期补齐的材料：{listed}。" if listed else ""
         return f"您的{item}申请已终止办理{reason}。{missing}如需继续办理，代办员可协助您重新申请。"
+    if step == "suspended":
+        return f"您的{item}申请{detail or '因特别程序暂停计时'}，所需时间不计入办理时限。"
+    if step == "resumed":
+        return f"您的{item}申请已{detail or '恢复计时'}。"
     if step == "decided":
         return f"您的{item}申请已作出审批决定：{detail or '请向代办员了解'}。办结后代办员会通知您领取结果。"
     if step == "result_ready":

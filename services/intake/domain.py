@@ -73,7 +73,8 @@ KIND_OF_ID = {"resident_id": "natural_person", "uscc": "legal_person"}
 PUBLIC_STEPS = {
     "received": "已收件", "correction_requested": "需补正材料", "materials_supplied": "已补交材料",
     "accepted": "已受理", "deemed_accepted": "已受理（逾期未作决定，视为受理）", "rejected": "不予受理",
-    "terminated": "终止办理", "decided": "已作出审批决定", "completed": "已办结，结果可领取", "picked_up": "已出件",
+    "terminated": "终止办理", "suspended": "审批暂停计时（特别程序）", "resumed": "审批恢复计时",
+    "decided": "已作出审批决定", "completed": "已办结，结果可领取", "picked_up": "已出件",
 }
 
 
@@ -746,6 +747,14 @@ class Application:
             raise InvalidArgument("outcome", f"未知的审批结果：{outcome!r}")
         self._log(now, "decided", decider or SYSTEM_ACTOR, detail)
         return detail
+
+    def record_clock(self, *, suspended: bool, detail: str, now: dt.datetime) -> bool:
+        """A suspension (特别程序, with its written notice) or a resumption of the back office's clock,
+        while the case is in progress; False when there is nothing to record."""
+        if self.status != Status.ACCEPTED:
+            return False
+        self._log(now, "suspended" if suspended else "resumed", SYSTEM_ACTOR, detail)
+        return True
 
     def complete(self, *, outcome: str, now: dt.datetime) -> str | None:
         """办结: the result can be handed out. Once; None when already completed or no longer in progress."""

@@ -304,6 +304,34 @@ class IntakeHandlers:
         repo.save(app)
         self._progress(uow, app, "result_ready", now, detail)
 
+    def on_clock_suspended(self, env: Envelope, uow: UnitOfWork) -> None:
+        """clock_suspended → the applicant's record (and the village point) says why and for how long."""
+        body = env.body
+        what = str(body.get("procedure_name") or body.get("procedure") or "特别程序")
+        days = int(body.get("days") or 0)
+        detail = (f"因{what}暂停计时" + (f" {days} 个工作日" if days else "")
+                  + (f"，自 {body['suspended_on']} 起" if body.get("suspended_on") else "")
+                  + (f"，书面告知书编号 {body['notice_number']}" if body.get("notice_number") else "")
+                  + (f"；原因：{body['reason']}" if body.get("reason") else ""))
+        self._clock(env, uow, suspended=True, detail=detail)
+
+    def on_clock_resumed(self, env: Envelope, uow: UnitOfWork) -> None:
+        body = env.body
+        due = (body.get("promised") or {}).get("due", "")
+        detail = ("恢复计时" + (f"，自 {body['resumed_on']} 起" if body.get("resumed_on") else "")
+                  + (f"，承诺办结日期调整为 {due}" if due else ""))
+        self._clock(env, uow, suspended=False, detail=detail)
+
+    def _clock(self, env: Envelope, uow: UnitOfWork, *, suspended: bool, detail: str) -> None:
+        app, repo = self._case_of(env, uow)
+        if app is None:
+            return
+        now = self._event_time(env.body.get("at", ""))
+        if not app.record_clock(suspended=suspended, detail=detail, now=now):
+            return
+        repo.save(app)
+        self._progress(uow, app, "suspended" if suspended else "resumed", now, detail)
+
     @staticmethod
     def _case_of(env: Envelope, uow: UnitOfWork) -> tuple[Application | None, IntakeRepository]:
         number = str(env.body.get("case_number") or "")

@@ -84,14 +84,17 @@ def registration(handlers: IntakeHandlers) -> Registration:
 
 # the back office reports back: the decision and the completion (办结) of each accepted case
 APPROVAL_SUBSCRIPTIONS = (("approval", "case_decided", "record_decision"),
-                          ("approval", "case_completed", "record_completion"))
+                          ("approval", "case_completed", "record_completion"),
+                          ("approval", "clock_suspended", "record_suspension"),
+                          ("approval", "clock_resumed", "record_resumption"))
 
 
 def event_consumer(handlers: IntakeHandlers, db: Database, amqp_url: str, **options) -> EventConsumer:
-    """approval.events/case_decided and case_completed → the application's history, its status and
-    the word to the village point."""
+    """approval.events (decided, completed, clock suspended / resumed) → the application's history,
+    its status, the public progress lookup and the word to the village point."""
     consumer = EventConsumer(amqp_url, service="intake", database=db, **options)
-    on = {"record_decision": handlers.on_case_decided, "record_completion": handlers.on_case_completed}
+    on = {"record_decision": handlers.on_case_decided, "record_completion": handlers.on_case_completed,
+          "record_suspension": handlers.on_clock_suspended, "record_resumption": handlers.on_clock_resumed}
     for source, event_type, name in APPROVAL_SUBSCRIPTIONS:
         consumer.subscribe(source, event_type, name, on[name])
     return consumer

@@ -274,6 +274,9 @@ def test_what_the_resident_is_told_is_chinese_and_specific():
     r = t("rejected", item_name="高龄津贴申领", detail="不符合申领年龄")
     assert "不符合申领年龄" in r and "行政复议" in r and "行政诉讼" in r
     assert "可领取" in t("result_ready", item_name="x") and "已送达" in t("picked_up", item_name="x")
+    paused = t("suspended", item_name="x", detail="因专家评审暂停计时 5 个工作日")
+    assert "专家评审" in paused and "不计入办理时限" in paused
+    assert "准予许可" in t("decided", item_name="x", detail="准予许可，决定书编号 D1")
     assert "凉州区政务服务中心" in t("submitted", item_name="x", handling_unit="凉州区政务服务中心")
     ended = t("terminated", item_name="x", detail="容缺材料逾期未补", materials=["银行卡复印件"])
     assert "容缺材料逾期未补" in ended and "银行卡复印件" in ended

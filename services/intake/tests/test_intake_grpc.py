@@ -28,7 +28,7 @@ from services.intake.tests.conftest import (
     uscc,
 )
 from shared.messaging import PoisonMessage
-from tests.support import report_from_approval
+from tests.support import deliver_event, report_from_approval
 
 CODE = grpc.StatusCode
 
@@ -262,6 +262,27 @@ def test_immediate_item_goes_to_the_chief_representative_and_is_ready_once_decid
     done = clerk.GetApplication(pb.GetApplicationRequest(application_id=app.id))
     assert done.status == pb.APPLICATION_STATUS_COMPLETED
     assert [h.what for h in done.history][-2:] == ["decided", "completed"]
+
+
+def test_a_suspension_in_the_back_office_reaches_the_applicants_record_and_the_village(
+        as_user, clerk, township_item, intake_db, intake_handlers, today):
+    from sanji.approval.v1 import events_pb2 as approval_ev
+
+    app = as_user("nanyuan.agent").SubmitProxyApplication(proxy_request(township_item))
+    accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
+    number = accepted.case_number
+    deliver_event(intake_handlers.on_clock_suspended, intake_db, TOWNSHIP, approval_ev.ClockSuspended(
+        case_number=number, tenant=TOWNSHIP, procedure="expert_review", procedure_name="专家评审", days=5,
+        suspended_on="2026-03-03", notice_number="620602001-2026-TZ000001", reason="需组织专家论证选址"))
+    deliver_event(intake_handlers.on_clock_resumed, intake_db, TOWNSHIP, approval_ev.ClockResumed(
+        case_number=number, tenant=TOWNSHIP, resumed_on="2026-03-10"))
+    seen = clerk.GetApplication(pb.GetApplicationRequest(application_id=app.id))
+    assert [h.what for h in seen.history][-2:] == ["suspended", "resumed"]
+    assert "专家评审" in seen.history[-2].detail and "5 个工作日" in seen.history[-2].detail
+    assert "TZ000001" in seen.history[-2].detail
+    told = [e[1] for e in outbox(intake_db, number) if e[0] == "proxy_application_progressed"]
+    assert [t["step"] for t in told][-2:] == ["suspended", "resumed"] and told[-2]["proxy_tenant"] == VILLAGE
+    assert seen.status == pb.APPLICATION_STATUS_ACCEPTED           # the clock is approval's; the case goes on
 
 
 def test_approval_events_touch_only_their_own_tenants_case(clerk, township_item, intake_db, intake_handlers, today):
