@@ -171,9 +171,10 @@ class Database:
         self._notify_lock = threading.Lock()
         self._side: Database | None = None
 
-    def should_notify(self) -> bool:
-        """True for at most one committing transaction per NOTIFY_MIN_INTERVAL in this process."""
-        now = time.monotonic()
+    def should_notify(self, now: float | None = None) -> bool:
+        """True for at most one committing transaction per NOTIFY_MIN_INTERVAL in this process
+        (`now`: a monotonic reading; the current one when not given)."""
+        now = time.monotonic() if now is None else now
         with self._notify_lock:
             if now - self._last_notify < NOTIFY_MIN_INTERVAL:
                 return False

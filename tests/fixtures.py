@@ -15,8 +15,7 @@ from services.catalogue.handlers import CatalogueHandlers
 from services.catalogue.service import registration
 from shared.auth import TokenVerifier
 from shared.db import Database
-from shared.grpc.server import build_server
-from tests.support import TEST_USERS, UNITS_CSV, Tokens
+from tests.support import TEST_USERS, UNITS_CSV, Tokens, serving
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +52,8 @@ def catalogue_db(migrated):
 @pytest.fixture(scope="session")
 def catalogue_server(catalogue_db, verifier):
     handlers = CatalogueHandlers(catalogue_db, public_base_url="http://127.0.0.1:8000")
-    server, port, _ = build_server([registration(handlers)], verifier=verifier, host="127.0.0.1", port=0, workers=8)
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(0)
+    with serving([registration(handlers)], verifier) as target:
+        yield target
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,9 @@ from services.agency.domain import CHINA_TZ, resident_id_check_char
 from services.agency.handlers import AgencyHandlers
 from services.agency.service import progress_consumer, registration
 from shared.db import Database, message_to_json, utcnow
-from shared.grpc.client import bearer
-from shared.grpc.server import FIELD_KEY, build_server
+from shared.grpc.server import FIELD_KEY
 from shared.messaging import OutboxRelay, to_amqp
+from tests.support import Caller, serving
 
 VILLAGE, SIBLING_VILLAGE = "620602001001", "620602001002"
 TOWNSHIP, OTHER_TOWNSHIP, COUNTY = "620602001", "620602002", "620602"
@@ -79,11 +79,8 @@ def intake_target(intake_handlers, verifier):
     """intake's real gRPC server in this process, built from its own composition parts."""
     from services.intake.service import registration as intake_registration
 
-    server, port, _ = build_server([intake_registration(intake_handlers)], verifier=verifier, host="127.0.0.1",
-                                   port=0, workers=8)
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(0)
+    with serving([intake_registration(intake_handlers)], verifier) as target:
+        yield target
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +91,7 @@ def intake_stub(intake_target):
 
 @pytest.fixture(scope="session")
 def intake_as(intake_stub, tokens):
-    return lambda username: Caller(intake_stub, tokens[username])
+    return lambda username: Caller(intake_stub, tokens[username], timeout=15)
 
 
 @pytest.fixture(scope="session")
@@ -105,11 +102,8 @@ def agency_handlers(agency_db, catalogue_server, intake_target):
 
 @pytest.fixture(scope="session")
 def agency_server(agency_handlers, verifier):
-    server, port, _ = build_server([registration(agency_handlers)], verifier=verifier, host="127.0.0.1", port=0,
-                                   workers=8)
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(0)
+    with serving([registration(agency_handlers)], verifier) as target:
+        yield target
 
 
 @pytest.fixture(scope="session")
@@ -118,25 +112,14 @@ def agency_stub(agency_server):
         yield agency_pb2_grpc.AgencyServiceStub(channel)
 
 
-class Caller:
-    """as_("nanyuan.agent").RequestProxy(request) — the stub with a user's token."""
-
-    def __init__(self, stub, token: str):
-        self._stub = stub
-        self.md = bearer(token)
-
-    def __getattr__(self, method):
-        return lambda request: getattr(self._stub, method)(request, metadata=self.md, timeout=15)
-
-
 @pytest.fixture(scope="session")
 def as_(agency_stub, tokens):
-    return lambda username: Caller(agency_stub, tokens[username])
+    return lambda username: Caller(agency_stub, tokens[username], timeout=15)
 
 
 @pytest.fixture(scope="session")
 def catalogue_as(stub, tokens):
-    return lambda username: Caller(stub, tokens[username])
+    return lambda username: Caller(stub, tokens[username], timeout=15)
 
 
 def _elements(name: str, **over) -> cpb.ItemElements:

@@ -24,9 +24,9 @@ from services.approval.handlers import ApprovalHandlers
 from services.approval.service import event_consumer, registration
 from shared.clock import CHINA_TZ, Clock
 from shared.db import Database, message_to_json, owner_connection, run_migrations
-from shared.grpc.client import bearer
-from shared.grpc.server import FIELD_KEY, build_server
+from shared.grpc.server import FIELD_KEY
 from shared.messaging import to_amqp
+from tests.support import Caller, serving
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 RUN = random.randint(1000, 9999)
@@ -72,10 +72,8 @@ def handlers(approval_db, clock) -> ApprovalHandlers:
 
 @pytest.fixture(scope="session")
 def approval_server(handlers, verifier):
-    server, port, _ = build_server([registration(handlers)], verifier=verifier, host="127.0.0.1", port=0, workers=8)
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(0)
+    with serving([registration(handlers)], verifier) as target:
+        yield target
 
 
 @pytest.fixture(scope="session")
@@ -84,19 +82,9 @@ def approval_stub(approval_server):
         yield approval_pb2_grpc.ApprovalServiceStub(channel)
 
 
-class Caller:
-    """as_("county.reviewer").ClaimTask(request) — the stub with a user's token."""
-
-    def __init__(self, stub, token: str):
-        self._stub, self.md = stub, bearer(token)
-
-    def __getattr__(self, method):
-        return lambda request: getattr(self._stub, method)(request, metadata=self.md, timeout=15)
-
-
 @pytest.fixture(scope="session")
 def as_(approval_stub, tokens):
-    return lambda username: Caller(approval_stub, tokens[username])
+    return lambda username: Caller(approval_stub, tokens[username], timeout=15)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from shared.grpc.client import bearer
 from shared.grpc.server import FIELD_KEY
+from tests.support import Caller
 
 _seq = itertools.count(1)
 RUN = random.randint(1000, 9999)
@@ -50,13 +51,7 @@ def field_of(e: grpc.RpcError) -> str | None:
 @pytest.fixture
 def as_(stub, tokens):
     """as_("county.admin").CreateItem(request) — call the stub with a user's token."""
-    class Caller:
-        def __init__(self, username):
-            self.md = bearer(tokens[username])
-
-        def __getattr__(self, method):
-            return lambda request: getattr(stub, method)(request, metadata=self.md, timeout=10)
-    return Caller
+    return lambda username: Caller(stub, tokens[username], timeout=10)
 
 
 def published(as_, user="county.admin", **over) -> pb.Item:

@@ -23,9 +23,9 @@ from services.fees.handlers import FeesHandlers, decision_consumer
 from services.fees.service import registration
 from services.fees.signing import Signer, Verifier, generate_keypair
 from shared.db import Database, message_to_json, utcnow
-from shared.grpc.client import bearer
-from shared.grpc.server import FIELD_KEY, build_server
+from shared.grpc.server import FIELD_KEY
 from shared.messaging import to_amqp
+from tests.support import Caller, serving
 
 COUNTY, TOWNSHIP, OTHER_COUNTY = "620602", "620602001", "513221"
 COUNTY_ACCOUNT = "27050101040012345"
@@ -75,28 +75,14 @@ def fees_handlers(fees_db, province_keys, receipt_keys):
 
 @pytest.fixture(scope="session")
 def fees_server(fees_handlers, verifier):
-    server, port, _ = build_server([registration(fees_handlers)], verifier=verifier, host="127.0.0.1", port=0,
-                                   workers=8)
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(0)
+    with serving([registration(fees_handlers)], verifier) as target:
+        yield target
 
 
 @pytest.fixture(scope="session")
 def fees_stub(fees_server):
     with grpc.insecure_channel(fees_server) as channel:
         yield fees_pb2_grpc.FeesServiceStub(channel)
-
-
-class Caller:
-    """as_("county.cashier").AssessFees(request) — the stub with a user's token (None: no token)."""
-
-    def __init__(self, stub, token: str | None):
-        self._stub = stub
-        self.md = bearer(token) if token else None
-
-    def __getattr__(self, method):
-        return lambda request: getattr(self._stub, method)(request, metadata=self.md, timeout=20)
 
 
 @pytest.fixture(scope="session")

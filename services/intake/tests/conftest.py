@@ -23,7 +23,8 @@ from services.intake.service import registration
 from shared.clock import Clock
 from shared.db import Database
 from shared.grpc.client import bearer
-from shared.grpc.server import FIELD_KEY, build_server
+from shared.grpc.server import FIELD_KEY
+from tests.support import Caller, serving
 
 DEFAULT_TODAY = dt.date(2026, 3, 2)      # a Monday
 TOWNSHIP, SIBLING, COUNTY, VILLAGE = "620602001", "620602002", "620602", "620602001001"
@@ -104,11 +105,8 @@ def intake_handlers(intake_db, catalogue_server, clock):
 
 @pytest.fixture(scope="session")
 def intake_server(intake_handlers, verifier):
-    server, port, _ = build_server([registration(intake_handlers)], verifier=verifier, host="127.0.0.1", port=0,
-                                   workers=16)
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(0)
+    with serving([registration(intake_handlers)], verifier, workers=16) as target:
+        yield target
 
 
 @pytest.fixture(scope="session")
@@ -120,13 +118,7 @@ def intake_stub(intake_server):
 @pytest.fixture(scope="session")
 def as_user(intake_stub, tokens):
     """as_user("dongdajie.clerk").SubmitApplication(request) — the stub with a user's token."""
-    class Caller:
-        def __init__(self, username):
-            self.md = bearer(tokens[username])
-
-        def __getattr__(self, method):
-            return lambda request: getattr(intake_stub, method)(request, metadata=self.md, timeout=30)
-    return Caller
+    return lambda username: Caller(intake_stub, tokens[username], timeout=30)
 
 
 @pytest.fixture(scope="session")
