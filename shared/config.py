@@ -18,7 +18,10 @@ class PlatformSettings(BaseSettings):
     database_url: str = "postgresql+psycopg://sanji_app:sanji_app@127.0.0.1:5432/sanji"
     # the owner role runs migrations only
     database_owner_url: str = "postgresql+psycopg://sanji_owner:sanji_owner@127.0.0.1:5432/sanji"
-    db_pool_size: int = 10
+    # connections kept open by one process; 0: sized to the process (a gRPC service: one per worker
+    # thread plus four for its relay, consumers and sweeper; fewer than its threads, and every
+    # checkout beyond them opens and closes a PostgreSQL backend of its own)
+    db_pool_size: int = Field(default=0, ge=0)
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
@@ -45,9 +48,16 @@ class PlatformSettings(BaseSettings):
         return f"{self.oidc_server_url.rstrip('/')}/realms/{self.oidc_realm}"
 
 
+BACKGROUND_CONNECTIONS = 4   # a service's outbox relay, event consumers and sweeper, beside its gRPC workers
+
+
 class GrpcServiceSettings(PlatformSettings):
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     grpc_workers: int = Field(default=16, ge=1)
     relay_batch_size: int = 200
     relay_idle_seconds: float = 0.2
+
+    @property
+    def pool_size(self) -> int:
+        return self.db_pool_size or self.grpc_workers + BACKGROUND_CONNECTIONS

@@ -29,7 +29,7 @@ def run_grpc_service(name: str, settings: GrpcServiceSettings,
                      *, extra_workers: Callable[[Database], list] | None = None) -> int:
     configure_logging(settings.log_level)
     setup_telemetry(name, settings.otel_exporter, settings.otel_endpoint)
-    db = Database.connect(settings.database_url, schema=name, pool_size=settings.db_pool_size)
+    db = Database.connect(settings.database_url, schema=name, pool_size=settings.pool_size)
     if settings.otel_exporter != "none":
         # SQL statements as child spans only where spans are kept: with no exporter nothing is
         # recorded, and the instrumentation still parsed every statement for its span name
