@@ -9,6 +9,7 @@ tenant table has RLS with FORCE ROW LEVEL SECURITY, and the application role own
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import pathlib
 import threading
@@ -25,6 +26,7 @@ from opentelemetry import propagate
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from shared.tenancy import DivisionCode, Principal
 
@@ -50,6 +52,15 @@ def make_engine(url: str, *, pool_size: int = 10, application_name: str = "sanji
         connect_args={"application_name": application_name, "options": "-c timezone=Asia/Shanghai"},
     )
     return engine
+
+
+@functools.lru_cache(maxsize=4096)
+def sql(statement: str) -> TextClause:
+    """A textual SQL statement, built once per distinct string: `text()` scans the string for bind
+    parameters every time it is called, and a clause used again keeps the cache key of its compiled
+    form. Repositories write `sql(...)` where they would write `text(...)`; only the statement's
+    shape goes into the string, never a value."""
+    return text(statement)
 
 
 def event_type_of(message: Message) -> str:
@@ -101,7 +112,7 @@ class UnitOfWork:
         self.session = Session(self._db.engine, expire_on_commit=False, autoflush=True)
         self.session.begin()
         self.session.execute(
-            text("SELECT set_config('app.tenant', :t, true), set_config('app.subtree', :s, true),"
+            sql("SELECT set_config('app.tenant', :t, true), set_config('app.subtree', :s, true),"
                  " set_config('app.public', :p, true)"),
             {"t": self.tenant, "s": "on" if self.subtree else "off", "p": "on" if self.public else "off"},
         )
@@ -121,13 +132,22 @@ class UnitOfWork:
 
     def commit(self) -> None:
         assert self.session is not None
-        if self.events:
-            self._write_outbox(notify=self._db.should_notify())
+        self.write_outbox()
         self.session.commit()
         self._committed = True
 
+    def write_outbox(self) -> list[uuid.UUID]:
+        """Write the events emitted so far to the outbox now, in one statement (with the relay's wake-up
+        at most once per NOTIFY_MIN_INTERVAL); their ids. `commit` does this for what is left; a handler
+        calls it earlier only to keep its last statement (one that holds a hot row lock until commit) short."""
+        assert self.session is not None
+        if not self.events:
+            return []
+        ids = [ev.event_id for ev in self.events]
+        self._write_outbox(notify=self._db.should_notify())
+        return ids
+
     def _write_outbox(self, *, notify: bool) -> None:
-        """The events as outbox rows, in one statement (with the relay's wake-up when `notify`)."""
         assert self.session is not None
         rows = [
             {"ord": i, "id": str(ev.event_id), "exchange": f"{self._db.service}.events", "routing_key": ev.event_type,
@@ -143,7 +163,7 @@ class UnitOfWork:
         if notify:
             insert = (f"WITH ins AS ({insert} RETURNING 1) SELECT pg_notify('{OUTBOX_CHANNEL}', :s)"
                       " FROM (SELECT 1 FROM ins LIMIT 1) AS one")
-        self.session.execute(text(insert), {"rows": json.dumps(rows, ensure_ascii=False), "s": self._db.schema})
+        self.session.execute(sql(insert), {"rows": json.dumps(rows, ensure_ascii=False), "s": self._db.schema})
         self.events = []
 
     def rollback(self) -> None:
@@ -169,7 +189,6 @@ class Database:
         self.service = service or schema
         self._last_notify = 0.0
         self._notify_lock = threading.Lock()
-        self._side: Database | None = None
 
     def should_notify(self, now: float | None = None) -> bool:
         """True for at most one committing transaction per NOTIFY_MIN_INTERVAL in this process
@@ -180,17 +199,6 @@ class Database:
                 return False
             self._last_notify = now
             return True
-
-    def side_unit_of_work(self, *, tenant: DivisionCode | str) -> UnitOfWork:
-        """A short transaction of its own, on a small pool apart from the main one, for what must
-        commit independently while a caller's transaction stays open (taking the next number of a
-        sequence without holding its row lock until the caller commits). Never hold it long."""
-        with self._notify_lock:
-            if self._side is None:
-                url = self.engine.url.render_as_string(hide_password=False)
-                self._side = Database(make_engine(url, pool_size=2, application_name=f"sanji-{self.service}-side"),
-                                      schema=self.schema, service=self.service)
-        return self._side.unit_of_work(tenant=tenant)
 
     @classmethod
     def connect(cls, url: str, *, schema: str, service: str | None = None, pool_size: int = 10) -> Database:
@@ -214,8 +222,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._side is not None:
-            self._side.dispose()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,5 +341,5 @@ def instrument_engine(engine: Engine) -> None:
     SQLAlchemyInstrumentor().instrument(engine=engine)
 
 
-__all__ = ["Database", "UnitOfWork", "make_engine", "tenant_rls_statements", "messaging_tables_statements",
+__all__ = ["Database", "UnitOfWork", "make_engine", "sql", "tenant_rls_statements", "messaging_tables_statements",
            "run_migrations", "event_type_of", "message_to_json", "instrument_engine", "event"]

@@ -386,22 +386,22 @@ class ApprovalHandlers:
                 late_departments=late_departments, immediate=immediate, fee_codes=list(case.fee_codes),
                 delivery=deadline_pb(delivery) if delivery else None)
             decided.document_number = _PENDING_NUMBER
-            pending = [uow.emit(decided, correlation_id=case.case_number)]
+            uow.emit(decided, correlation_id=case.case_number)
             if case.certificate is not None:
                 c = case.certificate
-                pending.append(uow.emit(ev.CertificateIssued(
+                uow.emit(ev.CertificateIssued(
                     case_id=case.id, case_number=case.case_number, tenant=case.tenant, certificate_number=c.number,
                     at=now.isoformat(), seal_name=c.seal_name, title=c.title, holder=c.holder),
-                    correlation_id=case.case_number))
+                    correlation_id=case.case_number)
             if completed:
                 uow.emit(self._completed_event(case, cal, today), correlation_id=case.case_number)
             # The number is the tenant's next of the year, without gaps: its counter row stays locked until
-            # commit, so it is taken last — with the writes — and put into the events already serialised.
-            number = repo.save(case, proj, number=(kind, today.year, _PENDING_NUMBER))
+            # commit, so every other write goes first (the events to the outbox, with the placeholder) and the
+            # last statement takes the number, writes the case and puts the number into those events.
+            events = uow.write_outbox()
+            number = repo.save(case, proj, number=(kind, today.year, _PENDING_NUMBER), outbox=events)
             assert number is not None
             case.number_decision(number)
-            for event in pending:
-                event.body = event.body.replace(_PENDING_NUMBER, number)
             uow.commit()
         return self._view(case, today=today)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.approval.domain import (
@@ -27,6 +27,7 @@ from services.approval.domain import (
     Seal,
     Step,
 )
+from shared.db import sql
 
 S = "approval"
 
@@ -201,14 +202,14 @@ class ApprovalRepository:
         target = "c.id = :v" if case_id else f"c.id = (SELECT case_id FROM {S}.steps WHERE id = :v)"
         desks = (f"(SELECT coalesce(array_agg(desk), '{{}}') FROM {S}.desks d WHERE d.tenant_code = c.tenant_code"
                  " AND d.username = :u)") if desks_of else "'{}'::text[]"
-        r = self.s.execute(text(f"SELECT c.id, {desks} FROM {S}.cases c WHERE {target} FOR UPDATE OF c"),
+        r = self.s.execute(sql(f"SELECT c.id, {desks} FROM {S}.cases c WHERE {target} FOR UPDATE OF c"),
                            {"v": case_id or step_id, "u": desks_of or ""}).first()
         return (str(r[0]), set(r[1])) if r else None
 
     def read(self, *, case_id: str | None = None, case_number: str | None = None) -> Case | None:
         """The case with its steps, ledger, inspections, decision, certificate and any settlement on record."""
         where = "c.id = :v" if case_id else "c.case_number = :v"
-        r = self.s.execute(text(f"SELECT {_CASE_COLUMNS_C}, {_PARTS} FROM {S}.cases c WHERE {where}"),
+        r = self.s.execute(sql(f"SELECT {_CASE_COLUMNS_C}, {_PARTS} FROM {S}.cases c WHERE {where}"),
                            {"v": case_id or case_number}).first()
         if r is None:
             return None
@@ -227,7 +228,7 @@ class ApprovalRepository:
         """Read a case; with `lock`, after taking its row lock (two statements)."""
         if lock:
             if case_number and not case_id:
-                r = self.s.execute(text(f"SELECT id FROM {S}.cases WHERE case_number = :n FOR UPDATE"),
+                r = self.s.execute(sql(f"SELECT id FROM {S}.cases WHERE case_number = :n FOR UPDATE"),
                                    {"n": case_number}).first()
                 if r is None:
                     return None
@@ -236,10 +237,12 @@ class ApprovalRepository:
                 return None
         return self.read(case_id=case_id, case_number=None if case_id else case_number)
 
-    def save(self, case: Case, proj: Projection, *, number: tuple[str, int, str] | None = None) -> str | None:
+    def save(self, case: Case, proj: Projection, *, number: tuple[str, int, str] | None = None,
+             outbox: Sequence[uuid.UUID] = ()) -> str | None:
         """Write the case's changes. With `number` = (kind, year, placeholder), the tenant's next document
         number of that kind and year is taken in the same statement (its counter row stays locked until
-        commit, so it is taken as late as possible) and put where the placeholder stands; it is returned."""
+        commit, so it is taken as late as possible) and put where the placeholder stands, in the case's rows
+        and in the `outbox` events already written; it is returned."""
         params = {"id": case.id, "status": case.status, "fees_at": case.fees_settled_at, "completed": case.completed_at,
                   "delivered": case.delivered_at, "dm": case.delivery_method, "db": case.delivered_by,
                   "dr": case.delivery_recipient, "dtr": case.delivery_tracking, **_proj(proj)}
@@ -248,13 +251,13 @@ class ApprovalRepository:
                 " delivery_tracking = :dtr, promised_due = :p_due, statutory_due = :s_due, delivery_due = :d_due,"
                 " due_provisional = :prov, clock_suspended = :susp, projected_at = now(), version = version + 1"
                 " WHERE id = :id RETURNING id, tenant_code)")
-        written, taken = self._write(case, head, params, number)
+        written, taken = self._write(case, head, params, number, outbox)
         if written != 1:
             raise RuntimeError(f"case {case.id} could not be written")
         return taken
 
-    def _write(self, case: Case, head: str, params: dict,
-               number: tuple[str, int, str] | None = None) -> tuple[int, str | None]:
+    def _write(self, case: Case, head: str, params: dict, number: tuple[str, int, str] | None = None,
+               outbox: Sequence[uuid.UUID] = ()) -> tuple[int, str | None]:
         """One statement: `head` (a CTE named c writing the case row, RETURNING id, tenant_code) and, only
         if it wrote, every new or changed part of the case. Returns (case rows written, number taken)."""
         ctes = [head]
@@ -266,11 +269,15 @@ class ApprovalRepository:
                         " DO UPDATE SET value = counters.value + 1"
                         " RETURNING tenant_code || '-' || year || '-' || kind || lpad(value::text, 6, '0') AS number)")
             num = "replace(v.{col}, :ph, (SELECT number FROM n))"
+            if outbox:
+                params["obids"] = [str(i) for i in outbox]
+                ctes.append(f"ob AS (UPDATE {S}.outbox o SET body = replace(o.body, :ph, (SELECT number FROM n))"
+                            " WHERE o.id = ANY(CAST(:obids AS uuid[])) AND o.sent_at IS NULL)")
 
-        def part(name: str, sql: str, rows: list[dict]) -> None:
+        def part(name: str, statement: str, rows: list[dict]) -> None:
             if rows:
                 params[name] = json.dumps(rows, ensure_ascii=False, default=_json_default)
-                ctes.append(f"{name} AS ({sql.format(rows=f'jsonb_to_recordset(CAST(:{name} AS jsonb))')})")
+                ctes.append(f"{name} AS ({statement.format(rows=f'jsonb_to_recordset(CAST(:{name} AS jsonb))')})")
 
         new_steps = [_step_row(s) for s in case.new_steps]
         part("si", f"INSERT INTO {S}.steps (id, case_id, tenant_code, kind, desk, seq, status, share_days, opened_at,"
@@ -334,19 +341,19 @@ class ApprovalRepository:
              [{"at": h.at, "actor": h.actor, "actor_name": h.actor_name, "action": h.action, "detail": h.detail,
                "opinion": h.opinion, "seq": i} for i, h in enumerate(case.new_history)])
         taken = ", (SELECT number FROM n)" if number is not None else ", NULL"
-        written, value = self.s.execute(text("WITH " + ", ".join(ctes) + f" SELECT (SELECT count(*) FROM c){taken}"),
+        written, value = self.s.execute(sql("WITH " + ", ".join(ctes) + f" SELECT (SELECT count(*) FROM c){taken}"),
                                         params).one()
         case.new_steps, case.new_ledger, case.new_history, case.new_inspections = [], [], [], []
         case.dirty_steps, case.dirty_inspections, case.new_decision = set(), set(), False
         return int(written), value
 
     def history(self, case_id: str) -> list[HistoryEntry]:
-        rows = self.s.execute(text(f"SELECT at, actor, actor_name, action, detail, opinion FROM {S}.history"
+        rows = self.s.execute(sql(f"SELECT at, actor, actor_name, action, detail, opinion FROM {S}.history"
                                    " WHERE case_id = :id ORDER BY id"), {"id": case_id}).all()
         return [HistoryEntry(*r) for r in rows]
 
     def deadline_changes(self, case_id: str) -> list[Any]:
-        return list(self.s.execute(text(
+        return list(self.s.execute(sql(
             f"SELECT at, cause, previous_promised_due, promised_due, previous_statutory_due, statutory_due,"
             f" provisional, previous_delivery_due, delivery_due FROM {S}.deadline_changes WHERE case_id = :id"
             " ORDER BY id"), {"id": case_id}).all())
@@ -358,7 +365,7 @@ class ApprovalRepository:
             where.append("status = :status")
         if overdue_on is not None:
             where.append("status IN ('review','decision') AND promised_due < :today")
-        rows = self.s.execute(text(
+        rows = self.s.execute(sql(
             f"SELECT id, count(*) OVER () FROM {S}.cases WHERE {' AND '.join(where)}"
             " ORDER BY promised_due NULLS LAST, opened_at LIMIT :lim OFFSET :off"),
             {"t": tenant, "status": status, "today": overdue_on, "lim": limit, "off": offset}).all()
@@ -371,7 +378,7 @@ class ApprovalRepository:
             cond = "s.status = 'claimed' AND s.claimed_by = :me"
         else:
             cond = "s.status = 'open' AND s.desk = ANY(:desks)"
-        rows = self.s.execute(text(
+        rows = self.s.execute(sql(
             f"SELECT s.id, s.case_id, c.case_number, s.kind, s.desk, s.status, s.claimed_by, s.claimed_at,"
             " s.opened_at, s.share_days, c.item_name, c.applicant_name, c.promised_due, c.statutory_due,"
             " c.due_provisional, c.clock_suspended, count(*) OVER ()"
@@ -387,7 +394,7 @@ class ApprovalRepository:
         """(case_id, step_id) of the most urgent open step the caller may take, its case row locked.
         Cases another transaction is working on are skipped, not waited for; a decider never gets a
         case they reviewed."""
-        r = self.s.execute(text(
+        r = self.s.execute(sql(
             f"SELECT c.id, s.id FROM {S}.steps s JOIN {S}.cases c ON c.id = s.case_id"
             " WHERE s.tenant_code = :t AND s.status = 'open' AND s.desk = ANY(:desks) AND s.kind = ANY(:kinds)"
             f" AND NOT EXISTS (SELECT 1 FROM {S}.steps o WHERE o.case_id = s.case_id AND o.id <> s.id"
@@ -398,7 +405,7 @@ class ApprovalRepository:
 
     # -- reference data, desks, seals, numbers -----------------------------------------------------
     def category_for(self, tenant: str, department: str, item_type: str) -> str:
-        r = self.s.execute(text(
+        r = self.s.execute(sql(
             f"SELECT category FROM {S}.category_rules WHERE left(:t, length(region)) = region AND ("
             " (kind = 'department_contains' AND pattern <> '' AND strpos(:dept, pattern) > 0)"
             " OR (kind = 'item_type' AND pattern = :type) OR kind = 'default')"
@@ -407,38 +414,38 @@ class ApprovalRepository:
         return r[0] if r else "social_affairs"
 
     def categories(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.s.execute(text(f"SELECT code, name FROM {S}.categories ORDER BY sort"))]
+        return [(r[0], r[1]) for r in self.s.execute(sql(f"SELECT code, name FROM {S}.categories ORDER BY sort"))]
 
     def desks_of(self, tenant: str, username: str) -> set[str]:
-        return {r[0] for r in self.s.execute(text(f"SELECT desk FROM {S}.desks WHERE tenant_code = :t"
+        return {r[0] for r in self.s.execute(sql(f"SELECT desk FROM {S}.desks WHERE tenant_code = :t"
                                                   " AND username = :u"), {"t": tenant, "u": username})}
 
     def assign_desks(self, tenant: str, username: str, desks: Iterable[str], display_name: str, by: str) -> None:
-        self.s.execute(text(f"DELETE FROM {S}.desks WHERE tenant_code = :t AND username = :u"),
+        self.s.execute(sql(f"DELETE FROM {S}.desks WHERE tenant_code = :t AND username = :u"),
                        {"t": tenant, "u": username})
         rows = [{"t": tenant, "u": username, "d": d, "n": display_name, "by": by} for d in desks]
         if rows:
-            self.s.execute(text(f"INSERT INTO {S}.desks (tenant_code, username, desk, display_name, assigned_by)"
+            self.s.execute(sql(f"INSERT INTO {S}.desks (tenant_code, username, desk, display_name, assigned_by)"
                                 " VALUES (:t, :u, :d, :n, :by)"), rows)
 
     def desk_assignments(self, tenant: str) -> list[tuple[str, str, list[str]]]:
-        rows = self.s.execute(text(f"SELECT username, max(display_name), array_agg(desk ORDER BY desk) FROM {S}.desks"
+        rows = self.s.execute(sql(f"SELECT username, max(display_name), array_agg(desk ORDER BY desk) FROM {S}.desks"
                                    " WHERE tenant_code = :t GROUP BY username ORDER BY username"), {"t": tenant}).all()
         return [(r[0], r[1], list(r[2])) for r in rows]
 
     def seal(self, tenant: str) -> tuple[Seal, dt.datetime, str] | None:
-        r = self.s.execute(text(f"SELECT name, code, registered_at, registered_by FROM {S}.seals"
+        r = self.s.execute(sql(f"SELECT name, code, registered_at, registered_by FROM {S}.seals"
                                 " WHERE tenant_code = :t"), {"t": tenant}).first()
         return (Seal(r[0], r[1]), r[2], r[3]) if r else None
 
     def register_seal(self, tenant: str, seal: Seal, by: str) -> bool:
-        r = self.s.execute(text(f"INSERT INTO {S}.seals (tenant_code, name, code, registered_by) VALUES"
+        r = self.s.execute(sql(f"INSERT INTO {S}.seals (tenant_code, name, code, registered_by) VALUES"
                                 " (:t, :n, :c, :by) ON CONFLICT (tenant_code) DO NOTHING RETURNING tenant_code"),
                            {"t": tenant, "n": seal.name, "c": seal.code, "by": by}).first()
         return r is not None
 
     def next_number(self, tenant: str, kind: str, year: int) -> int:
-        return int(self.s.execute(text(
+        return int(self.s.execute(sql(
             f"INSERT INTO {S}.counters (tenant_code, kind, year, value) VALUES (:t, :k, :y, 1)"
             " ON CONFLICT (tenant_code, kind, year) DO UPDATE SET value = counters.value + 1 RETURNING value"),
             {"t": tenant, "k": kind, "y": year}).scalar_one())
@@ -446,7 +453,7 @@ class ApprovalRepository:
     # -- fees ----------------------------------------------------------------------------------------
     def record_settlement(self, tenant: str, case_number: str, paid_fen: int, waived_fen: int, waived_in_full: bool,
                           settled_at: dt.datetime, event_id: str) -> bool:
-        r = self.s.execute(text(
+        r = self.s.execute(sql(
             f"INSERT INTO {S}.fee_settlements (tenant_code, case_number, paid_fen, waived_fen, waived_in_full,"
             " settled_at, event_id) VALUES (:t, :n, :p, :w, :wf, :at, :ev) ON CONFLICT DO NOTHING"
             " RETURNING case_number"),
@@ -456,13 +463,13 @@ class ApprovalRepository:
 
     # -- re-projection -------------------------------------------------------------------------------
     def tenants_with_open_cases(self, region: str) -> list[str]:
-        return [r[0] for r in self.s.execute(text(
+        return [r[0] for r in self.s.execute(sql(
             f"SELECT DISTINCT tenant_code FROM {S}.cases WHERE tenant_code LIKE :r || '%'"
             " AND status IN ('review','decision','awaiting_fees','completed') ORDER BY tenant_code"), {"r": region})]
 
     def open_cases(self, tenant: str, after: str, limit: int) -> list[OpenCaseRow]:
         """Cases whose decision or delivery clock still runs, in id order after `after` (keyset)."""
-        rows = self.s.execute(text(f"""
+        rows = self.s.execute(sql(f"""
             WITH c AS (
                 SELECT id, case_number, accepted_on, promised_days, statutory_days, promised_due, statutory_due,
                        delivery_due, due_provisional, clock_suspended
@@ -502,13 +509,13 @@ class ApprovalRepository:
             "pp": [c.promised_due for c, _ in changes], "ps": [c.statutory_due for c, _ in changes],
             "pd": [c.delivery_due for c, _ in changes],
         }
-        self.s.execute(text(
+        self.s.execute(sql(
             f"UPDATE {S}.cases c SET promised_due = v.p, statutory_due = v.s, delivery_due = v.d,"
             " due_provisional = v.prov, clock_suspended = v.susp, projected_at = now()"
             " FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[]), CAST(:s AS date[]), CAST(:d AS date[]),"
             " CAST(:prov AS boolean[]), CAST(:susp AS boolean[])) AS v(id, p, s, d, prov, susp)"
             " WHERE c.id = v.id AND c.tenant_code = :t"), {**cols, "t": tenant})
-        self.s.execute(text(
+        self.s.execute(sql(
             f"INSERT INTO {S}.deadline_changes (case_id, tenant_code, cause, previous_promised_due, promised_due,"
             " previous_statutory_due, statutory_due, previous_delivery_due, delivery_due, provisional)"
             " SELECT v.id, :t, :cause, v.pp, v.p, v.ps, v.s, v.pd, v.d, v.prov"

@@ -10,11 +10,11 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.catalogue.domain import CodeFormat, Elements, Item, ItemVersion, ListingKind, Status
 from services.catalogue.search import index_terms
+from shared.db import sql
 from shared.tenancy import DivisionCode, Unit
 
 S = "catalogue"
@@ -50,18 +50,18 @@ class CatalogueRepository:
 
     # -- items ---------------------------------------------------------------------------------
     def get(self, item_id: str) -> Item | None:
-        head = self.s.execute(text(f"SELECT id, tenant_code FROM {S}.items WHERE id = :id FOR UPDATE"),
+        head = self.s.execute(sql(f"SELECT id, tenant_code FROM {S}.items WHERE id = :id FOR UPDATE"),
                               {"id": item_id}).first()
         if head is None:
             return None
-        rows = self.s.execute(text(f"SELECT version, status, elements, change_reason FROM {S}.item_versions"
+        rows = self.s.execute(sql(f"SELECT version, status, elements, change_reason FROM {S}.item_versions"
                                    " WHERE item_id = :id ORDER BY version"), {"id": item_id}).all()
         versions = [ItemVersion(r[0], Status(r[1]), Elements.from_dict(r[2]), r[3]) for r in rows]
         return Item(id=str(head[0]), tenant=DivisionCode(head[1]), versions=versions)
 
     def add(self, item: Item, actor: str) -> None:
         v = item.current
-        self.s.execute(text(f"INSERT INTO {S}.items (id, tenant_code, basic_code, current_version, status)"
+        self.s.execute(sql(f"INSERT INTO {S}.items (id, tenant_code, basic_code, current_version, status)"
                             " VALUES (:id, :t, :code, :v, :st)"),
                        {"id": item.id, "t": str(item.tenant), "code": v.elements.basic_code, "v": v.version,
                         "st": str(v.status)})
@@ -70,12 +70,12 @@ class CatalogueRepository:
     def save(self, item: Item, actor: str, *, new_versions: int = 0) -> None:
         """Write the item's state back; the last `new_versions` versions are new rows."""
         cur = item.current
-        self.s.execute(text(f"UPDATE {S}.items SET current_version = :v, status = :st, updated_at = now()"
+        self.s.execute(sql(f"UPDATE {S}.items SET current_version = :v, status = :st, updated_at = now()"
                             " WHERE id = :id"), {"id": item.id, "v": cur.version, "st": str(cur.status)})
         existing = item.versions[:-new_versions] if new_versions else item.versions
         for v in existing:
             self.s.execute(
-                text(f"UPDATE {S}.item_versions SET status = :st, elements = CAST(:el AS jsonb), name = :name,"
+                sql(f"UPDATE {S}.item_versions SET status = :st, elements = CAST(:el AS jsonb), name = :name,"
                      " item_type = :type, exercise_level = :lvl, terms = :terms, change_reason = :reason,"
                      " published_at = CASE WHEN :st = 'published' AND published_at IS NULL THEN now()"
                      " ELSE published_at END,"
@@ -96,7 +96,7 @@ class CatalogueRepository:
 
     def _insert_version(self, item: Item, v: ItemVersion, actor: str) -> None:
         self.s.execute(
-            text(f"INSERT INTO {S}.item_versions (item_id, version, tenant_code, status, name, item_type,"
+            sql(f"INSERT INTO {S}.item_versions (item_id, version, tenant_code, status, name, item_type,"
                  " exercise_level, elements, terms, change_reason, created_by, published_at, published_by)"
                  " VALUES (:id, :v, :t, :st, :name, :type, :lvl, CAST(:el AS jsonb), :terms, :reason, :actor,"
                  " CASE WHEN :st = 'published' THEN now() END, CASE WHEN :st = 'published' THEN :actor END)"),
@@ -105,25 +105,25 @@ class CatalogueRepository:
     def read(self, item_id: str, version: int = 0) -> ItemRow | None:
         """A version (the current one when 0) — as far as the transaction's tenant may see it."""
         if version:
-            r = self.s.execute(text(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v"
+            r = self.s.execute(sql(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v"
                                     " WHERE v.item_id = :id AND v.version = :ver"),
                                {"id": item_id, "ver": version}).first()
         else:
-            r = self.s.execute(text(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v JOIN {S}.items i"
+            r = self.s.execute(sql(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v JOIN {S}.items i"
                                     " ON i.id = v.item_id AND i.current_version = v.version WHERE v.item_id = :id"),
                                {"id": item_id}).first()
         return _row(r) if r else None
 
     def read_with_current(self, item_id: str, version: int = 0) -> tuple[ItemRow, int, str] | None:
         """A version and, in the same statement, the item's current version and status."""
-        r = self.s.execute(text(f"SELECT {_ROW_COLUMNS}, i.current_version, i.status FROM {S}.item_versions v"
+        r = self.s.execute(sql(f"SELECT {_ROW_COLUMNS}, i.current_version, i.status FROM {S}.item_versions v"
                                 f" JOIN {S}.items i ON i.id = v.item_id"
                                 " WHERE v.item_id = :id AND v.version = CASE WHEN :ver = 0 THEN i.current_version"
                                 " ELSE :ver END"), {"id": item_id, "ver": version}).first()
         return (_row(r), r[8], r[9]) if r else None
 
     def versions(self, item_id: str) -> list[ItemRow]:
-        rows = self.s.execute(text(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v WHERE v.item_id = :id"
+        rows = self.s.execute(sql(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v WHERE v.item_id = :id"
                                    " ORDER BY v.version"), {"id": item_id}).all()
         return [_row(r) for r in rows]
 
@@ -132,7 +132,7 @@ class CatalogueRepository:
         """The tenant's list: its own items, and what its ancestors delegated or listed for it."""
         statuses = ("draft", "published") if include_drafts else ("published",)
         term_filter = " AND v.terms @> :terms" if terms else ""
-        sql = f"""
+        query = f"""
             WITH mine AS (
                 SELECT i.id AS item_id, 'own' AS listing FROM {S}.items i
                  WHERE i.tenant_code = :t AND i.status = ANY(:st)
@@ -145,7 +145,7 @@ class CatalogueRepository:
               JOIN {S}.item_versions v ON v.item_id = i.id AND v.version = i.current_version
              WHERE true {term_filter}
              ORDER BY v.tenant_code, v.name, v.item_id LIMIT :lim OFFSET :off"""
-        rows = self.s.execute(text(sql), {"t": str(tenant), "st": list(statuses), "lim": limit, "off": offset,
+        rows = self.s.execute(sql(query), {"t": str(tenant), "st": list(statuses), "lim": limit, "off": offset,
                                           "terms": terms or []}).all()
         total = rows[0][-1] if rows else 0
         return [_row(r, r[8]) for r in rows], total
@@ -153,7 +153,7 @@ class CatalogueRepository:
     def search_public(self, region: str, terms: list[str], limit: int, offset: int) -> tuple[list[ItemRow], int]:
         """Published items offered in a region: owned by it or an ancestor, or listed for it."""
         term_filter = " AND v.terms @> :terms" if terms else ""
-        sql = f"""
+        query = f"""
             SELECT {_ROW_COLUMNS}, count(*) OVER () FROM {S}.items i
               JOIN {S}.item_versions v ON v.item_id = i.id AND v.version = i.current_version
              WHERE i.status = 'published'
@@ -162,7 +162,7 @@ class CatalogueRepository:
                                AND l.listed_for = :region))
                {term_filter}
              ORDER BY (strpos(v.name, :q) > 0) DESC, length(v.name), v.name LIMIT :lim OFFSET :off"""
-        rows = self.s.execute(text(sql), {"region": region, "terms": terms, "lim": limit, "off": offset,
+        rows = self.s.execute(sql(query), {"region": region, "terms": terms, "lim": limit, "off": offset,
                                           "q": "".join(terms[:1])}).all()
         total = rows[0][-1] if rows else 0
         return [_row(r) for r in rows], total
@@ -171,14 +171,14 @@ class CatalogueRepository:
     def list_item(self, owner: DivisionCode, item_id: str, listed_for: DivisionCode, kind: ListingKind,
                   reason: str, actor: str) -> bool:
         r = self.s.execute(
-            text(f"INSERT INTO {S}.item_listings (tenant_code, item_id, listed_for, kind, reason, created_by)"
+            sql(f"INSERT INTO {S}.item_listings (tenant_code, item_id, listed_for, kind, reason, created_by)"
                  " VALUES (:t, :id, :f, :k, :r, :a) ON CONFLICT (item_id, listed_for, kind)"
                  " WHERE revoked_at IS NULL DO NOTHING"),
             {"t": str(owner), "id": item_id, "f": str(listed_for), "k": str(kind), "r": reason, "a": actor})
         return r.rowcount == 1
 
     def revoke_listings(self, item_id: str) -> int:
-        r = self.s.execute(text(f"UPDATE {S}.item_listings SET revoked_at = now() WHERE item_id = :id"
+        r = self.s.execute(sql(f"UPDATE {S}.item_listings SET revoked_at = now() WHERE item_id = :id"
                                 " AND revoked_at IS NULL"), {"id": item_id})
         return r.rowcount
 
@@ -186,30 +186,30 @@ class CatalogueRepository:
         """Live listing kinds of an item for the given units (public information)."""
         out: dict[str, set[str]] = {}
         for code, kind in self.s.execute(
-                text(f"SELECT listed_for, kind FROM {S}.item_listings WHERE item_id = :id AND revoked_at IS NULL"
+                sql(f"SELECT listed_for, kind FROM {S}.item_listings WHERE item_id = :id AND revoked_at IS NULL"
                      " AND listed_for = ANY(:t)"), {"id": item_id, "t": tenants}):
             out.setdefault(code, set()).add(kind)
         return out
 
     def listings(self, item_id: str) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.s.execute(
-            text(f"SELECT listed_for, kind FROM {S}.item_listings WHERE item_id = :id AND revoked_at IS NULL"
+            sql(f"SELECT listed_for, kind FROM {S}.item_listings WHERE item_id = :id AND revoked_at IS NULL"
                  " ORDER BY listed_for"), {"id": item_id})]
 
     # -- reference data ------------------------------------------------------------------------
     def unit(self, code: str) -> Unit | None:
-        r = self.s.execute(text(f"SELECT code, name FROM {S}.units WHERE code = :c"), {"c": code}).first()
+        r = self.s.execute(sql(f"SELECT code, name FROM {S}.units WHERE code = :c"), {"c": code}).first()
         return Unit(DivisionCode(r[0]), r[1]) if r else None
 
     def child_units(self, code: str) -> list[Unit]:
         return [Unit(DivisionCode(r[0]), r[1]) for r in self.s.execute(
-            text(f"SELECT code, name FROM {S}.units WHERE parent_code = :c ORDER BY code"), {"c": code})]
+            sql(f"SELECT code, name FROM {S}.units WHERE parent_code = :c ORDER BY code"), {"c": code})]
 
     def existing_units(self, codes: list[str]) -> set[str]:
-        return {r[0] for r in self.s.execute(text(f"SELECT code FROM {S}.units WHERE code = ANY(:c)"), {"c": codes})}
+        return {r[0] for r in self.s.execute(sql(f"SELECT code FROM {S}.units WHERE code = ANY(:c)"), {"c": codes})}
 
     def code_format(self, province: str) -> CodeFormat:
-        r = self.s.execute(text(f"SELECT province, basic_max, implementation_max, case_number_max, basic_pattern,"
+        r = self.s.execute(sql(f"SELECT province, basic_max, implementation_max, case_number_max, basic_pattern,"
                                 f" implementation_pattern, description FROM {S}.code_formats"
                                 " WHERE province IN (:p, '') ORDER BY province DESC LIMIT 1"), {"p": province}).first()
         if r is None:
@@ -218,7 +218,7 @@ class CatalogueRepository:
                           basic_pattern=r[4], implementation_pattern=r[5], description=r[6])
 
     def map_code(self, province: str, code_set: str, external: str) -> tuple[str, str] | None:
-        r = self.s.execute(text(f"SELECT internal_code, label FROM {S}.code_mappings WHERE province = :p"
+        r = self.s.execute(sql(f"SELECT internal_code, label FROM {S}.code_mappings WHERE province = :p"
                                 " AND code_set = :s AND external_code = :e"),
                            {"p": province, "s": code_set, "e": external}).first()
         return (r[0], r[1]) if r else None

@@ -216,7 +216,7 @@ class IntakeHandlers:
         def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
             now, today = self.clock.now(), self.clock.today()
             app.accept(waived=waived, by=p.username, now=now, today=today, calendar=self.calendars.get(app.tenant),
-                       next_case_number=self._numbers(app), note=note.strip())
+                       next_case_number=self._numbers(repo, app), note=note.strip())
             self._accepted(out, uow, app, now)
         return self._decide(p, app_id, change)
 
@@ -386,7 +386,7 @@ class IntakeHandlers:
                 return
             app, changes = view.app, Changes()
             if kind == "decision":
-                if not app.deem_accepted(today=today, now=now, next_case_number=self._numbers(app)):
+                if not app.deem_accepted(today=today, now=now, next_case_number=self._numbers(repo, app)):
                     return
                 self._accepted(changes, uow, app, now)
                 out.deemed.append(app.id)
@@ -405,15 +405,12 @@ class IntakeHandlers:
             uow.commit()
 
     # -- shared steps -----------------------------------------------------------------------------
-    def _numbers(self, app: Application) -> Callable[[dt.date], str]:
-        """Case numbers come from the tenant's counter in a short transaction of its own, taken only once
-        every check of the acceptance has passed: a number is never given twice; an acceptance that
-        still fails to commit leaves its number unused (logged), rather than every acceptance of the
-        tenant waiting on the counter row until the one before it commits."""
+    def _numbers(self, repo: IntakeRepository, app: Application) -> Callable[[dt.date], str]:
+        """Case numbers come from the tenant's sequence, drawn only once every check of the acceptance
+        has passed: a number is never given twice and no acceptance waits on another; one that still
+        fails to commit leaves its number unused (logged)."""
         def next_case_number(on: dt.date) -> str:
-            with self.db.side_unit_of_work(tenant=app.tenant) as side:
-                seq = IntakeRepository(side.session).next_sequence(app.tenant, on.year)
-                side.commit()
+            seq = repo.next_sequence(app.tenant, on.year)
             number = domain.format_case_number(app.tenant, on, seq, self.case_number_max)
             self._taken.number = number
             return number

@@ -13,12 +13,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from services.intake import domain
 from services.intake.domain import Application
 from services.intake.notices import NoticeTemplate
+from shared.db import sql
 
 S = "intake"
 _COLUMNS = ("a.id, a.tenant_code, a.origin_tenant, a.idempotency_key, a.scenario_code, a.channel, a.status,"
@@ -29,6 +29,7 @@ _NOTICES = (f"(SELECT coalesce(jsonb_agg(jsonb_build_object('id', n.id, 'kind', 
             f" n.template_version, 'title', n.title, 'issued_at', n.issued_at) ORDER BY n.issued_at, n.id), '[]')"
             f" FROM {S}.notices n WHERE n.application_id = a.id)")
 _DEADLINE_KINDS = ("decision", "promise")
+_NEXT_SEQUENCE = sql(f"SELECT {S}.next_case_sequence(:t, :y)")
 
 
 @dataclass
@@ -70,7 +71,7 @@ class IntakeRepository:
 
     # -- applications ------------------------------------------------------------------------------
     def by_key(self, tenant: str, origin: str, key: str) -> ApplicationView | None:
-        r = self.s.execute(text(f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.tenant_code = :t"
+        r = self.s.execute(sql(f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.tenant_code = :t"
                                 " AND a.origin_tenant = :o AND a.idempotency_key = :k"),
                            {"t": tenant, "o": origin, "k": key}).first()
         return _view(r) if r else None
@@ -79,7 +80,7 @@ class IntakeRepository:
         """Insert the application, its due date and the applicant's profile in one statement; False
         when the (tenant, origin, idempotency key) is already taken (then nothing is written)."""
         params = {**_params(a), "pid": profile["id_number"], "profile": json.dumps(profile, ensure_ascii=False)}
-        r = self.s.execute(text(
+        r = self.s.execute(sql(
             f"WITH ins AS (INSERT INTO {S}.applications (id, tenant_code, origin_tenant, idempotency_key, item_id,"
             " item_version, item_name, scenario_code, channel, status, applicant_id_number, applicant_id_suffix,"
             " case_number, received_at, received_on, decision_due, promise_due, accepted_on, proxy_tenant,"
@@ -94,25 +95,25 @@ class IntakeRepository:
         return r == 1
 
     def get(self, app_id: str, *, lock: bool = False, tenant: str | None = None) -> ApplicationView | None:
-        sql = f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.id = :id"
+        query = f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.id = :id"
         if tenant is not None:
-            sql += " AND a.tenant_code = :t"
+            query += " AND a.tenant_code = :t"
         if lock:
-            sql += " FOR UPDATE OF a"
-        r = self.s.execute(text(sql), {"id": app_id, "t": tenant}).first()
+            query += " FOR UPDATE OF a"
+        r = self.s.execute(sql(query), {"id": app_id, "t": tenant}).first()
         return _view(r) if r else None
 
     def by_case_number(self, tenant: str, case_number: str, *, lock: bool = False) -> ApplicationView | None:
-        sql = f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.case_number = :c AND a.tenant_code = :t"
+        query = f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.case_number = :c AND a.tenant_code = :t"
         if lock:
-            sql += " FOR UPDATE OF a"
-        r = self.s.execute(text(sql), {"c": case_number, "t": tenant}).first()
+            query += " FOR UPDATE OF a"
+        r = self.s.execute(sql(query), {"c": case_number, "t": tenant}).first()
         return _view(r) if r else None
 
     def save(self, a: Application, new_notices: list[dict] | None = None) -> None:
         """Write the application back with its due-date index and any notices issued, in one statement."""
         params = {**_params(a), "notices": json.dumps(new_notices or [], ensure_ascii=False, default=str)}
-        self.s.execute(text(
+        self.s.execute(sql(
             f"WITH upd AS (UPDATE {S}.applications SET status = :st, case_number = :case, decision_due = :due,"
             " promise_due = :pdue, accepted_on = :aon, doc = CAST(:doc AS jsonb), updated_at = now()"
             " WHERE id = :id RETURNING id),"
@@ -130,7 +131,7 @@ class IntakeRepository:
         where = "a.tenant_code LIKE :t || '%'" if subtree else "a.tenant_code = :t"
         if status:
             where += " AND a.status = :st"
-        rows = self.s.execute(text(
+        rows = self.s.execute(sql(
             f"SELECT {_COLUMNS}, {_NOTICES}, count(*) OVER () FROM {S}.applications a WHERE {where}"
             " ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off"),
             {"t": tenant, "st": status, "lim": limit, "off": offset}).all()
@@ -138,22 +139,22 @@ class IntakeRepository:
 
     def lookup(self, case_number: str, suffix: str) -> Application | None:
         """The public lookup: the transaction names the case and the suffix; RLS shows that row only."""
-        self.s.execute(text("SELECT set_config('app.lookup_case', :c, true),"
+        self.s.execute(sql("SELECT set_config('app.lookup_case', :c, true),"
                             " set_config('app.lookup_suffix', :s, true)"), {"c": case_number, "s": suffix})
-        r = self.s.execute(text(f"SELECT {_COLUMNS}, '[]'::jsonb FROM {S}.applications a WHERE a.case_number = :c"
+        r = self.s.execute(sql(f"SELECT {_COLUMNS}, '[]'::jsonb FROM {S}.applications a WHERE a.case_number = :c"
                                 " AND a.applicant_id_suffix = :s"), {"c": case_number, "s": suffix}).first()
         return _view(r).app if r else None
 
     # -- the sweep's index ---------------------------------------------------------------------------
     def tenants_with_due(self, today: dt.date) -> list[str]:
         """Machine work: which tenants have a decision or a 容缺 promise past due (index scan)."""
-        self.s.execute(text("SELECT set_config('app.sweep', 'on', true)"))
-        return list(self.s.execute(text(f"SELECT DISTINCT tenant_code FROM {S}.deadlines WHERE due_on < :d"),
+        self.s.execute(sql("SELECT set_config('app.sweep', 'on', true)"))
+        return list(self.s.execute(sql(f"SELECT DISTINCT tenant_code FROM {S}.deadlines WHERE due_on < :d"),
                                    {"d": today}).scalars())
 
     def due_in_tenant(self, tenant: str, today: dt.date, limit: int = 500) -> list[tuple[str, str]]:
         """(application id, kind) past due in one tenant, from the partial due-date indexes."""
-        rows = self.s.execute(text(
+        rows = self.s.execute(sql(
             f"(SELECT id, 'decision' FROM {S}.applications WHERE tenant_code = :t AND status = 'received'"
             "   AND decision_due < :d ORDER BY decision_due LIMIT :lim)"
             f" UNION ALL (SELECT id, 'promise' FROM {S}.applications WHERE tenant_code = :t AND status = 'accepted'"
@@ -162,27 +163,24 @@ class IntakeRepository:
 
     # -- case numbers --------------------------------------------------------------------------------
     def next_sequence(self, tenant: str, year: int) -> int:
-        """The tenant's next case sequence for the year. Run in a short transaction of its own (the
-        counter row is locked only until that commits), so acceptances do not queue behind each other."""
-        return self.s.execute(text(
-            f"INSERT INTO {S}.case_sequences (tenant_code, year, last) VALUES (:t, :y, 1)"
-            " ON CONFLICT (tenant_code, year) DO UPDATE SET last = case_sequences.last + 1 RETURNING last"),
-            {"t": tenant, "y": year}).scalar_one()
+        """The tenant's next case sequence for the year, from its PostgreSQL sequence (migration 0002):
+        drawn in the caller's transaction without waiting on any other acceptance, never given twice."""
+        return self.s.execute(_NEXT_SEQUENCE, {"t": tenant, "y": year}).scalar_one()
 
     # -- notices -------------------------------------------------------------------------------------
     def templates(self) -> dict[str, NoticeTemplate]:
         """The newest version of each notice template."""
-        rows = self.s.execute(text(f"SELECT DISTINCT ON (kind) kind, version, title, body FROM {S}.notice_templates"
+        rows = self.s.execute(sql(f"SELECT DISTINCT ON (kind) kind, version, title, body FROM {S}.notice_templates"
                                    " ORDER BY kind, version DESC")).all()
         return {r[0]: NoticeTemplate(r[0], r[1], r[2], r[3]) for r in rows}
 
     def notice(self, app_id: str, notice_id: str) -> dict | None:
-        r = self.s.execute(text(f"SELECT data FROM {S}.notices WHERE id = :n AND application_id = :a"),
+        r = self.s.execute(sql(f"SELECT data FROM {S}.notices WHERE id = :n AND application_id = :a"),
                            {"n": notice_id, "a": app_id}).first()
         return r[0] if r else None
 
     # -- applicant profiles (prefill) ----------------------------------------------------------------
     def profile(self, tenant: str, id_number: str) -> dict | None:
-        r = self.s.execute(text(f"SELECT data FROM {S}.applicant_profiles WHERE tenant_code = :t AND id_number = :n"),
+        r = self.s.execute(sql(f"SELECT data FROM {S}.applicant_profiles WHERE tenant_code = :t AND id_number = :n"),
                            {"t": tenant, "n": id_number}).first()
         return r[0] if r else None

@@ -488,15 +488,13 @@ def test_rls_alone_walls_every_intake_table(clerk, township_item, intake_db, tod
         s = uow.session
         for table, col in (("applications", "id"), ("notices", "application_id"), ("deadlines", "application_id")):
             assert s.execute(text(f"SELECT count(*) FROM intake.{table} WHERE {col} = :i"), {"i": app.id}).scalar() == 0
-        assert s.execute(text("SELECT count(*) FROM intake.case_sequences WHERE tenant_code = :t"),
-                         {"t": TOWNSHIP}).scalar() == 0
         assert s.execute(text("SELECT count(*) FROM intake.applicant_profiles WHERE tenant_code = :t"),
                          {"t": TOWNSHIP}).scalar() == 0
         assert s.execute(text("UPDATE intake.applications SET status = 'rejected' WHERE id = :i"),
                          {"i": app.id}).rowcount == 0
         with pytest.raises(Exception, match="row-level security"):
-            s.execute(text("INSERT INTO intake.case_sequences (tenant_code, year, last) VALUES (:t, 2026, 0)"),
-                      {"t": TOWNSHIP})
+            s.execute(text("INSERT INTO intake.applicant_profiles (tenant_code, id_number, data)"
+                           " VALUES (:t, 'x', '{}')"), {"t": TOWNSHIP})
     with intake_db.unit_of_work() as uow:                       # public: no application at all
         assert uow.session.execute(text("SELECT count(*) FROM intake.applications")).scalar() == 0
     with intake_db.engine.connect() as c:                        # no tenant bound: nothing
@@ -505,10 +503,29 @@ def test_rls_alone_walls_every_intake_table(clerk, township_item, intake_db, tod
         assert owners == {"sanji_owner"}
         forced = set(c.execute(text("SELECT relname FROM pg_class WHERE relnamespace = 'intake'::regnamespace"
                                     " AND relrowsecurity AND relforcerowsecurity")).scalars())
-        assert {"applications", "deadlines", "notices", "case_sequences", "applicant_profiles"} <= forced
+        assert {"applications", "deadlines", "notices", "applicant_profiles"} <= forced
     with intake_db.unit_of_work(tenant=TOWNSHIP) as uow:
         assert uow.session.execute(text("SELECT count(*) FROM intake.applications WHERE id = :i"),
                                    {"i": app.id}).scalar() == 1
+
+
+def test_case_number_sequences_are_drawn_only_for_the_bound_tenant(clerk, township_item, intake_db, today):
+    number = clerk.AcceptApplication(pb.AcceptApplicationRequest(
+        application_id=clerk.SubmitApplication(submit_request(township_item)).id)).case_number
+    year = int(number[12:16])                                  # 12-digit unit code, then the date
+    seq_name = f"intake.case_seq_{TOWNSHIP}_{year}"
+    for bound, y, refusal in ((SIBLING, year, "bound to"), (TOWNSHIP, 1999, "no case-number sequence")):
+        with intake_db.unit_of_work(tenant=bound) as uow:
+            with pytest.raises(Exception, match=refusal):
+                uow.session.execute(text("SELECT intake.next_case_sequence(:t, :y)"), {"t": TOWNSHIP, "y": y})
+    with intake_db.unit_of_work(tenant=TOWNSHIP) as uow:      # the application role cannot touch it directly
+        with pytest.raises(Exception, match="permission denied"):
+            uow.session.execute(text(f"SELECT nextval('{seq_name}')"))
+    with intake_db.unit_of_work(tenant=TOWNSHIP) as uow:      # the next draw follows the last number given
+        nxt = uow.session.execute(text("SELECT intake.next_case_sequence(:t, :y)"),
+                                  {"t": TOWNSHIP, "y": year}).scalar_one()
+        assert nxt == int(number[-6:]) + 1
+        uow.rollback()
 
 
 # -- bad input ----------------------------------------------------------------------------------------------
