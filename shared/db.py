@@ -136,6 +136,26 @@ class UnitOfWork:
         self.session.commit()
         self._committed = True
 
+    def commit_with_last(self, statement: TextClause, params: dict[str, Any]) -> Any:
+        """Run a last statement and COMMIT in one round trip (a psycopg pipeline); its first row.
+
+        For a statement that locks a hot row until commit, such as a gapless counter: the server
+        commits right after the statement, so the lock is not held while this process's thread waits
+        for its turn to run Python between the two. The events go to the outbox before it. If the
+        statement fails, the transaction is rolled back and the error raised, as with `execute`."""
+        assert self.session is not None
+        self.write_outbox()
+        conn = self.session.connection()
+        compiled = statement.compile(dialect=conn.dialect)
+        raw = conn.connection.driver_connection
+        with raw.pipeline():
+            cur = raw.execute(compiled.string, compiled.construct_params(params))
+            raw.commit()
+        row = cur.fetchone()
+        self.session.commit()       # nothing is left to send: the server has committed
+        self._committed = True
+        return row
+
     def write_outbox(self) -> list[uuid.UUID]:
         """Write the events emitted so far to the outbox now, in one statement (with the relay's wake-up
         at most once per NOTIFY_MIN_INTERVAL); their ids. `commit` does this for what is left; a handler

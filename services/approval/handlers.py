@@ -31,7 +31,8 @@ from shared.tenancy import DivisionCode, Principal, Role
 
 log = logging.getLogger("sanji.approval")
 MAX_PAGE = 200
-_PENDING_NUMBER = "{{document_number}}"   # replaced by the real number once it is taken
+# where the number will stand until it is taken (unique per case: decisions' numbers are unique per tenant)
+_PENDING_NUMBER = "{{{{document_number:{case}}}}}"
 REPROJECT_CHUNK = 10_000
 CATEGORY_CACHE_SECONDS = 300.0
 STAFF_ROLES = (Role.REVIEWER, Role.DECIDER, Role.HEAD, Role.CHIEF_REPRESENTATIVE, Role.WINDOW_CLERK,
@@ -152,7 +153,7 @@ class ApprovalHandlers:
         return proj
 
     def _number(self, repo: ApprovalRepository, tenant: str, kind: str, year: int) -> str:
-        return f"{tenant}-{year}-{kind}{repo.next_number(tenant, kind, year):06d}"
+        return repo.next_number(tenant, kind, year)
 
     # -- events in -----------------------------------------------------------------------------------
     def on_application_accepted(self, env: Envelope, uow: UnitOfWork) -> None:
@@ -371,8 +372,9 @@ class ApprovalHandlers:
                 return self._view(case, today=today)
             code, clean = plan
             kind = "XK" if code == domain.APPROVED else "BY"
+            placeholder = _PENDING_NUMBER.format(case=case.id)
             completed = case.record_decision(
-                actor, code, clean, opinion, now=now, today=today, document_number=_PENDING_NUMBER,
+                actor, code, clean, opinion, now=now, today=today, document_number=placeholder,
                 seal=case.seal, remedies=domain.remedies_text(reconsideration_body, court), immediate=immediate)
             cal = self.calendars.get(case.tenant)
             proj = case.projection(cal)
@@ -385,7 +387,7 @@ class ApprovalHandlers:
                 key_project=case.key_project, applicant_name=case.applicant_name, reasons=list(clean), late=late,
                 late_departments=late_departments, immediate=immediate, fee_codes=list(case.fee_codes),
                 delivery=deadline_pb(delivery) if delivery else None)
-            decided.document_number = _PENDING_NUMBER
+            decided.document_number = placeholder
             uow.emit(decided, correlation_id=case.case_number)
             if case.certificate is not None:
                 c = case.certificate
@@ -396,13 +398,12 @@ class ApprovalHandlers:
             if completed:
                 uow.emit(self._completed_event(case, cal, today), correlation_id=case.case_number)
             # The number is the tenant's next of the year, without gaps: its counter row stays locked until
-            # commit, so every other write goes first (the events to the outbox, with the placeholder) and the
-            # last statement takes the number, writes the case and puts the number into those events.
+            # commit. So everything is written first with a placeholder (unique to the case), and the last
+            # statement takes the number and puts it in their place, sent together with the COMMIT.
+            repo.save(case, proj)
             events = uow.write_outbox()
-            number = repo.save(case, proj, number=(kind, today.year, _PENDING_NUMBER), outbox=events)
-            assert number is not None
+            number = uow.commit_with_last(*repo.numbering(case, kind, today.year, placeholder, events))[0]
             case.number_decision(number)
-            uow.commit()
         return self._view(case, today=today)
 
     # -- the ledger ----------------------------------------------------------------------------------

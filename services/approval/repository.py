@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from services.approval.domain import (
     Case,
@@ -30,6 +31,8 @@ from services.approval.domain import (
 from shared.db import sql
 
 S = "approval"
+# a document number as people read it: 620602-2026-XK000123 (unit, year, kind, the year's sequence)
+_NUMBER = "tenant_code || '-' || year || '-' || kind || lpad(value::text, 6, '0')"
 
 _CASE_COLUMNS = (
     "id, tenant_code, case_number, application_id, item_id, item_version, item_name, item_type, department,"
@@ -194,7 +197,7 @@ class ApprovalRepository:
                 " :fcodes, :site, :gov, :key, :applicant, :sc, :sn, CAST(:materials AS jsonb), :acc_at, :acc_on,"
                 " :acc_by, :proxy, :pd, :sd, :status, :opened, :p_due, :s_due, :d_due, :prov, :susp)"
                 " ON CONFLICT DO NOTHING RETURNING id, tenant_code)")
-        return self._write(case, head, params)[0] > 0
+        return self._write(case, head, params) > 0
 
     def lock(self, *, case_id: str | None = None, step_id: str | None = None,
              desks_of: str | None = None) -> tuple[str, set[str]] | None:
@@ -237,12 +240,8 @@ class ApprovalRepository:
                 return None
         return self.read(case_id=case_id, case_number=None if case_id else case_number)
 
-    def save(self, case: Case, proj: Projection, *, number: tuple[str, int, str] | None = None,
-             outbox: Sequence[uuid.UUID] = ()) -> str | None:
-        """Write the case's changes. With `number` = (kind, year, placeholder), the tenant's next document
-        number of that kind and year is taken in the same statement (its counter row stays locked until
-        commit, so it is taken as late as possible) and put where the placeholder stands, in the case's rows
-        and in the `outbox` events already written; it is returned."""
+    def save(self, case: Case, proj: Projection) -> None:
+        """Write the case's changes (one statement)."""
         params = {"id": case.id, "status": case.status, "fees_at": case.fees_settled_at, "completed": case.completed_at,
                   "delivered": case.delivered_at, "dm": case.delivery_method, "db": case.delivered_by,
                   "dr": case.delivery_recipient, "dtr": case.delivery_tracking, **_proj(proj)}
@@ -251,28 +250,33 @@ class ApprovalRepository:
                 " delivery_tracking = :dtr, promised_due = :p_due, statutory_due = :s_due, delivery_due = :d_due,"
                 " due_provisional = :prov, clock_suspended = :susp, projected_at = now(), version = version + 1"
                 " WHERE id = :id RETURNING id, tenant_code)")
-        written, taken = self._write(case, head, params, number, outbox)
-        if written != 1:
+        if self._write(case, head, params) != 1:
             raise RuntimeError(f"case {case.id} could not be written")
-        return taken
 
-    def _write(self, case: Case, head: str, params: dict, number: tuple[str, int, str] | None = None,
-               outbox: Sequence[uuid.UUID] = ()) -> tuple[int, str | None]:
+    def numbering(self, case: Case, kind: str, year: int, placeholder: str,
+                  outbox: Sequence[uuid.UUID]) -> tuple[TextClause, dict[str, Any]]:
+        """The statement that gives a decision just written its document number: the tenant's next of
+        that kind and year, without gaps, put where `placeholder` stands in the decision, the certificate,
+        the history and the `outbox` events. Its counter row stays locked until commit: run it last, with
+        the COMMIT (`UnitOfWork.commit_with_last`). It returns the number."""
+        statement = sql(
+            f"WITH n AS (INSERT INTO {S}.counters (tenant_code, kind, year, value) VALUES (:t, :k, :y, 1)"
+            " ON CONFLICT (tenant_code, kind, year) DO UPDATE SET value = counters.value + 1"
+            f" RETURNING {_NUMBER} AS number),"
+            f" d AS (UPDATE {S}.decisions SET document_number = (SELECT number FROM n) WHERE case_id = :id),"
+            f" c AS (UPDATE {S}.certificates SET number = (SELECT number FROM n) WHERE case_id = :id),"
+            f" h AS (UPDATE {S}.history SET detail = replace(detail, :ph, (SELECT number FROM n))"
+            " WHERE case_id = :id AND strpos(detail, :ph) > 0),"
+            f" ob AS (UPDATE {S}.outbox SET body = replace(body, :ph, (SELECT number FROM n))"
+            " WHERE id = ANY(CAST(:obids AS uuid[])) AND sent_at IS NULL)"
+            " SELECT number FROM n")
+        return statement, {"t": case.tenant, "k": kind, "y": year, "id": case.id, "ph": placeholder,
+                           "obids": [str(i) for i in outbox]}
+
+    def _write(self, case: Case, head: str, params: dict) -> int:
         """One statement: `head` (a CTE named c writing the case row, RETURNING id, tenant_code) and, only
-        if it wrote, every new or changed part of the case. Returns (case rows written, number taken)."""
+        if it wrote, every new or changed part of the case. Returns the case rows written."""
         ctes = [head]
-        num = "v.{col}"
-        if number is not None:
-            params.update({"nkind": number[0], "nyear": number[1], "ph": number[2]})
-            ctes.append(f"n AS (INSERT INTO {S}.counters (tenant_code, kind, year, value)"
-                        " SELECT c.tenant_code, :nkind, :nyear, 1 FROM c ON CONFLICT (tenant_code, kind, year)"
-                        " DO UPDATE SET value = counters.value + 1"
-                        " RETURNING tenant_code || '-' || year || '-' || kind || lpad(value::text, 6, '0') AS number)")
-            num = "replace(v.{col}, :ph, (SELECT number FROM n))"
-            if outbox:
-                params["obids"] = [str(i) for i in outbox]
-                ctes.append(f"ob AS (UPDATE {S}.outbox o SET body = replace(o.body, :ph, (SELECT number FROM n))"
-                            " WHERE o.id = ANY(CAST(:obids AS uuid[])) AND o.sent_at IS NULL)")
 
         def part(name: str, statement: str, rows: list[dict]) -> None:
             if rows:
@@ -317,7 +321,7 @@ class ApprovalRepository:
             part("di", f"INSERT INTO {S}.decisions (case_id, tenant_code, outcome, decider, decider_name, at,"
                        " decided_on, opinion, reasons, remedies, document_number, immediate) SELECT c.id,"
                        " c.tenant_code, v.outcome, v.decider, v.decider_name, v.at, v.decided_on, v.opinion,"
-                       f" v.reasons, v.remedies, {num.format(col='document_number')}, v.immediate"
+                       " v.reasons, v.remedies, v.document_number, v.immediate"
                        " FROM c, {rows} AS v(outcome text,"
                        " decider text, decider_name text, at timestamptz, decided_on date, opinion text,"
                        " reasons text[], remedies text, document_number text, immediate boolean)",
@@ -327,25 +331,23 @@ class ApprovalRepository:
             if case.certificate is not None:
                 x = case.certificate
                 part("ci", f"INSERT INTO {S}.certificates (case_id, tenant_code, number, title, holder, seal_name,"
-                           f" seal_code, issued_at) SELECT c.id, c.tenant_code, {num.format(col='number')},"
+                           " seal_code, issued_at) SELECT c.id, c.tenant_code, v.number,"
                            " v.title, v.holder,"
                            " v.seal_name, v.seal_code, v.issued_at FROM c, {rows} AS v(number text, title text,"
                            " holder text, seal_name text, seal_code text, issued_at timestamptz)",
                      [{"number": x.number, "title": x.title, "holder": x.holder, "seal_name": x.seal_name,
                        "seal_code": x.seal_code, "issued_at": x.issued_at}])
         part("hi", f"INSERT INTO {S}.history (case_id, tenant_code, at, actor, actor_name, action, detail, opinion)"
-                   f" SELECT c.id, c.tenant_code, v.at, v.actor, v.actor_name, v.action, {num.format(col='detail')},"
+                   " SELECT c.id, c.tenant_code, v.at, v.actor, v.actor_name, v.action, v.detail,"
                    " v.opinion"
                    " FROM c, {rows} AS v(at timestamptz, actor text, actor_name text, action text, detail text,"
                    " opinion text, seq int) ORDER BY v.seq",
              [{"at": h.at, "actor": h.actor, "actor_name": h.actor_name, "action": h.action, "detail": h.detail,
                "opinion": h.opinion, "seq": i} for i, h in enumerate(case.new_history)])
-        taken = ", (SELECT number FROM n)" if number is not None else ", NULL"
-        written, value = self.s.execute(sql("WITH " + ", ".join(ctes) + f" SELECT (SELECT count(*) FROM c){taken}"),
-                                        params).one()
+        written = self.s.execute(sql("WITH " + ", ".join(ctes) + " SELECT count(*) FROM c"), params).scalar_one()
         case.new_steps, case.new_ledger, case.new_history, case.new_inspections = [], [], [], []
         case.dirty_steps, case.dirty_inspections, case.new_decision = set(), set(), False
-        return int(written), value
+        return int(written)
 
     def history(self, case_id: str) -> list[HistoryEntry]:
         rows = self.s.execute(sql(f"SELECT at, actor, actor_name, action, detail, opinion FROM {S}.history"
@@ -444,11 +446,12 @@ class ApprovalRepository:
                            {"t": tenant, "n": seal.name, "c": seal.code, "by": by}).first()
         return r is not None
 
-    def next_number(self, tenant: str, kind: str, year: int) -> int:
-        return int(self.s.execute(sql(
+    def next_number(self, tenant: str, kind: str, year: int) -> str:
+        """The tenant's next number of a kind and year, without gaps (its counter row stays locked until commit)."""
+        return self.s.execute(sql(
             f"INSERT INTO {S}.counters (tenant_code, kind, year, value) VALUES (:t, :k, :y, 1)"
-            " ON CONFLICT (tenant_code, kind, year) DO UPDATE SET value = counters.value + 1 RETURNING value"),
-            {"t": tenant, "k": kind, "y": year}).scalar_one())
+            f" ON CONFLICT (tenant_code, kind, year) DO UPDATE SET value = counters.value + 1 RETURNING {_NUMBER}"),
+            {"t": tenant, "k": kind, "y": year}).scalar_one()
 
     # -- fees ----------------------------------------------------------------------------------------
     def record_settlement(self, tenant: str, case_number: str, paid_fen: int, waived_fen: int, waived_in_full: bool,

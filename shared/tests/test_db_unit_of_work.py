@@ -1,0 +1,80 @@
+"""The unit of work against the real PostgreSQL: the last statement sent with the COMMIT, and the
+outbox written before it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sanji.common.v1 import common_pb2
+from sqlalchemy import text
+
+from shared.config import PlatformSettings
+from shared.db import Database, messaging_tables_statements, owner_connection, sql, tenant_rls_statements
+
+SCHEMA = "uowtest"
+
+
+@pytest.fixture(scope="module")
+def db(test_settings: PlatformSettings) -> Iterator[Database]:
+    with owner_connection(test_settings.database_owner_url) as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {SCHEMA} AUTHORIZATION sanji_owner"))
+        conn.execute(text(f"GRANT USAGE ON SCHEMA {SCHEMA} TO sanji_app"))
+        conn.execute(text(f"CREATE TABLE {SCHEMA}.counters (tenant_code text PRIMARY KEY, value int NOT NULL)"))
+        conn.execute(text(f"CREATE TABLE {SCHEMA}.docs (tenant_code text NOT NULL, number text NOT NULL UNIQUE)"))
+        for table in ("counters", "docs"):
+            for stmt in tenant_rls_statements(f"{SCHEMA}.{table}"):
+                conn.execute(text(stmt))
+        for stmt in messaging_tables_statements(SCHEMA):
+            conn.execute(text(stmt))
+    database = Database.connect(test_settings.database_url, schema=SCHEMA, pool_size=2)
+    yield database
+    database.dispose()
+
+
+TAKE = sql(f"WITH n AS (INSERT INTO {SCHEMA}.counters (tenant_code, value) VALUES (:t, 1) ON CONFLICT (tenant_code)"
+           " DO UPDATE SET value = counters.value + 1 RETURNING value),"
+           f" d AS (UPDATE {SCHEMA}.docs SET number = :t || '-' || (SELECT value FROM n) WHERE number = :ph),"
+           f" o AS (UPDATE {SCHEMA}.outbox SET body = replace(body, :ph, (SELECT value FROM n)::text)"
+           " WHERE id = ANY(CAST(:ids AS uuid[])))"
+           " SELECT value FROM n")
+
+
+def rows(db: Database, query: str, tenant: str = "620602") -> list[tuple]:
+    with db.unit_of_work(tenant=tenant) as uow:
+        return [tuple(r) for r in uow.session.execute(text(query)).all()]
+
+
+def test_the_last_statement_commits_with_everything_before_it(db: Database):
+    with db.unit_of_work(tenant="620602") as uow:
+        uow.session.execute(text(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'PH-1')"))
+        uow.emit(common_pb2.Deadline(due="PH-1"), correlation_id="c1")
+        ids = uow.write_outbox()
+        first = uow.commit_with_last(TAKE, {"t": "620602", "ph": "PH-1", "ids": [str(i) for i in ids]})
+    assert first[0] >= 1
+    assert (f"620602-{first[0]}",) in rows(db, f"SELECT number FROM {SCHEMA}.docs")
+    bodies = [b for (b,) in rows(db, f"SELECT body FROM {SCHEMA}.outbox WHERE id = '{ids[0]}'")]
+    assert bodies and "PH-1" not in bodies[0] and str(first[0]) in bodies[0]
+    with db.unit_of_work(tenant="620602") as uow:       # the next one follows without a gap
+        uow.session.execute(text(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'PH-2')"))
+        second = uow.commit_with_last(TAKE, {"t": "620602", "ph": "PH-2", "ids": []})
+    assert second[0] == first[0] + 1
+
+
+def test_a_failing_last_statement_leaves_nothing_written(db: Database):
+    before = rows(db, f"SELECT value FROM {SCHEMA}.counters")
+    with pytest.raises(Exception, match="duplicate key"), db.unit_of_work(tenant="620602") as uow:
+        uow.session.execute(text(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'PH-3')"))
+        uow.emit(common_pb2.Deadline(due="PH-3"), correlation_id="c3")
+        uow.write_outbox()
+        # the number the first test gave stands already: the statement fails on the unique number
+        taken = rows(db, f"SELECT value FROM {SCHEMA}.counters")[0][0]
+        uow.session.execute(text(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', '620602-{taken + 1}-x')"))
+        uow.commit_with_last(sql(f"UPDATE {SCHEMA}.docs SET number = :n WHERE number = 'PH-3' RETURNING 1"),
+                             {"n": f"620602-{taken}"})
+    assert rows(db, f"SELECT value FROM {SCHEMA}.counters") == before
+    assert rows(db, f"SELECT number FROM {SCHEMA}.docs WHERE number IN ('PH-3', '620602-{before[0][0] + 1}-x')") == []
+    assert rows(db, f"SELECT count(*) FROM {SCHEMA}.outbox WHERE correlation_id = 'c3'") == [(0,)]
+    with db.unit_of_work(tenant="620602") as uow:       # the pooled connection is clean and usable
+        assert uow.session.execute(text("SELECT 1")).scalar_one() == 1
