@@ -2,7 +2,7 @@
 
 import sys
 
-from services.intake.catalogue import GrpcCatalogue
+from services.intake.catalogue import CachedCatalogue, GrpcCatalogue
 from services.intake.handlers import IntakeHandlers
 from services.intake.service import event_consumer, registration
 from services.intake.settings import IntakeSettings
@@ -14,7 +14,10 @@ from shared.runner import run_grpc_service
 def main() -> int:
     settings = IntakeSettings()
     clock = Clock.from_settings(settings)
-    catalogue = GrpcCatalogue(settings.catalogue_target, timeout=settings.catalogue_timeout_seconds)
+    catalogue: GrpcCatalogue | CachedCatalogue = GrpcCatalogue(settings.catalogue_target,
+                                                               timeout=settings.catalogue_timeout_seconds)
+    if settings.catalogue_cache_seconds > 0:
+        catalogue = CachedCatalogue(catalogue, ttl=settings.catalogue_cache_seconds)
     built: dict[str, IntakeHandlers] = {}
 
     def handlers(db) -> IntakeHandlers:

@@ -7,6 +7,10 @@ same person's list: 清单之外无许可). Catalogue errors become intake error
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,7 +34,10 @@ class Resolution:
 
 
 class CatalogueClient(Protocol):
-    def resolve(self, item_id: str, version: int = 0) -> Resolution: ...
+    def resolve(self, item_id: str, version: int = 0, *, tenant: str) -> Resolution:
+        """Who handles `item_id` (at `version`, 0: the current one) when `tenant`, the caller's unit, takes
+        it in. The caller's token, forwarded, is what the catalogue checks; `tenant` names it for caches."""
+        ...
 
 
 def snapshot_of(item: cpb.Item) -> ItemSnapshot:
@@ -45,7 +52,7 @@ class GrpcCatalogue:
         self._stub = catalogue_pb2_grpc.CatalogueServiceStub(self._channel)
         self._timeout = timeout
 
-    def resolve(self, item_id: str, version: int = 0) -> Resolution:
+    def resolve(self, item_id: str, version: int = 0, *, tenant: str = "") -> Resolution:
         try:
             r = self._stub.ResolveHandlingUnit(cpb.ResolveHandlingUnitRequest(item_id=item_id, version=version),
                                                timeout=self._timeout)
@@ -56,6 +63,46 @@ class GrpcCatalogue:
 
     def close(self) -> None:
         self._channel.close()
+
+
+class CachedCatalogue:
+    """A few seconds of memory in front of the catalogue: a window taking in a queue of applications for
+    the same items asks once per item and unit, not once per application.
+
+    Only answers are kept, never refusals, each for `ttl` seconds: an item cancelled, adjusted or taken
+    off a unit's list is refused here at most `ttl` seconds later — the bound the catalogue's own replicas
+    already keep between them (`VersionCache.current_ttl`). Keys are (caller's unit, item, version): one
+    unit's answer is never given to another."""
+
+    def __init__(self, inner: CatalogueClient, *, ttl: float = 2.0, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic):
+        self._inner = inner
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[tuple[str, str, int], tuple[float, Resolution]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def resolve(self, item_id: str, version: int = 0, *, tenant: str) -> Resolution:
+        key = (tenant, item_id, version)
+        now = self._clock()
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] > now:
+                self._entries.move_to_end(key)
+                return hit[1]
+        answer = self._inner.resolve(item_id, version, tenant=tenant)     # refusals raise: nothing is kept
+        with self._lock:
+            self._entries[key] = (now + self._ttl, answer)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return answer
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
 
 
 def _translate(exc: grpc.RpcError) -> Exception:

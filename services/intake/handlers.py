@@ -107,7 +107,7 @@ class IntakeHandlers:
             if existing is not None:      # the same key: the same application, whatever else was sent
                 return existing
             # one transaction around the catalogue call: nothing is locked while it runs
-            res = self.catalogue.resolve(cmd.item_id, cmd.item_version)
+            res = self.catalogue.resolve(cmd.item_id, cmd.item_version, tenant=me)
             if res.handling_tenant != me:
                 if res.proxy:
                     raise FailedPrecondition(
@@ -130,7 +130,7 @@ class IntakeHandlers:
             raise InvalidArgument("proxy_request_id", "请提供代办申请编号（最长 64 位）")
         _check_uuid(cmd.item_id, "item_id", "事项标识格式不正确")
         me = str(p.tenant)
-        res = self.catalogue.resolve(cmd.item_id, 0)
+        res = self.catalogue.resolve(cmd.item_id, 0, tenant=me)
         if kind == UnitKind.VILLAGE and not res.proxy:
             raise FailedPrecondition("该事项不在本代办点的代办清单中，不能代办提交", field="item_id")
         if kind == UnitKind.COUNTY and res.handling_tenant != me:

@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from shared.config import GrpcServiceSettings
 
 
@@ -7,6 +9,8 @@ class IntakeSettings(GrpcServiceSettings):
     grpc_port: int = 50052
     catalogue_target: str = "127.0.0.1:50051"
     catalogue_timeout_seconds: float = 10.0
+    # how long an answer of the catalogue (who handles an item for this unit) is reused; 0: ask every time
+    catalogue_cache_seconds: float = Field(default=2.0, ge=0)
     public_base_url: str = "http://127.0.0.1:8000"
     # GB/T 39046: 办件编号 an..50; a province may configure another maximum
     case_number_max: int = 50
