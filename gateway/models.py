@@ -66,6 +66,7 @@ class ElementsIn(_Strict):
     max_trips: int = 1
     joint: bool = False
     joint_departments: list[str] = []
+    site_inspection: str = ""          # "" | counted | suspends (现场踏勘)
 
 
 class CreateItemIn(_Strict):

@@ -24,6 +24,9 @@ ITEM_TYPES = {
 EXERCISE_LEVELS = {"4": "县级", "5": "乡镇（街道）级", "6": "村（社区）级", "7": "分级行使"}
 CASE_KINDS = {"1": "即办件", "2": "承诺件"}
 TARGETS = {"natural_person": "自然人", "legal_person": "法人"}
+# 现场踏勘: whether the item needs one and how its time counts
+SITE_INSPECTION = {"": "无需现场踏勘", "counted": "需现场踏勘（时间计入办理时限）",
+                   "suspends": "需现场踏勘（特别程序，所需时间不计入办理时限，书面告知申请人）"}
 MAX_LIMIT_DAYS = 365
 MAX_NAME = 200
 
@@ -131,6 +134,7 @@ class Elements:
     max_trips: int = 1
     joint: bool = False
     joint_departments: tuple[str, ...] = ()
+    site_inspection: str = ""
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Elements:
@@ -166,6 +170,7 @@ class Elements:
             complaint_phone=str(d.get("complaint_phone", "")), steps=tuple(str(s) for s in d.get("steps", []) or ()),
             online=bool(d.get("online", False)), max_trips=ints(d.get("max_trips"), 1),
             joint=bool(d.get("joint", False)), joint_departments=tuple(d.get("joint_departments", []) or ()),
+            site_inspection=str(d.get("site_inspection", "")).strip(),
         )
 
     def to_dict(self) -> dict:
@@ -258,6 +263,9 @@ def validate_elements(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "
             raise InvalidArgument(f(f"fees[{i}].name"), "收费项目名称不能为空")
     if el.joint and not el.joint_departments:
         raise InvalidArgument(f("joint_departments"), "联办事项须列明参与并联审批的部门")
+    if el.site_inspection not in SITE_INSPECTION:
+        raise InvalidArgument(f("site_inspection"), f"未知的现场踏勘规则：{el.site_inspection}"
+                                                    "（应为空、counted 计入办理时限或 suspends 暂停计时）")
     return el
 
 

@@ -40,6 +40,8 @@ from reportlab.platypus import (
 )
 from sanji.catalogue.v1 import catalogue_pb2
 
+from services.catalogue.domain import SITE_INSPECTION
+
 # GB/T 39046 item types (事项类型). Provinces may override through `type_labels`.
 DEFAULT_TYPE_LABELS: Mapping[str, str] = {
     "01": "行政许可",
@@ -274,6 +276,7 @@ def build_view(
         ("到办事现场次数", _trips(elements.max_trips)),
         ("网上办理", "是" if elements.online else "否"),
         ("并联审批", joint),
+        ("现场踏勘", SITE_INSPECTION.get(elements.site_inspection, elements.site_inspection)),
     ]
     scenarios = [
         ScenarioView(

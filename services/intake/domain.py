@@ -307,6 +307,7 @@ class ItemSnapshot:
     joint_departments: tuple[str, ...] = ()
     has_fees: bool = False
     fee_codes: tuple[str, ...] = ()     # the item's fee references (收费目录 codes)
+    site_inspection: str = ""           # 现场踏勘: "" | counted | suspends (the approval clock stops)
 
     @property
     def immediate(self) -> bool:
@@ -321,7 +322,7 @@ class ItemSnapshot:
                 "statutory_limit_days": self.statutory_limit_days, "targets": list(self.targets),
                 "department": self.department, "basic_code": self.basic_code, "item_type": self.item_type,
                 "joint": self.joint, "joint_departments": list(self.joint_departments), "has_fees": self.has_fees,
-                "fee_codes": list(self.fee_codes),
+                "fee_codes": list(self.fee_codes), "site_inspection": self.site_inspection,
                 "scenarios": [{"code": s.code, "name": s.name, "materials": [
                     {"code": m.code, "name": m.name, "core": m.core, "waivable": m.waivable,
                      "makeup_days": m.makeup_days} for m in s.materials]} for s in self.scenarios]}
@@ -337,6 +338,7 @@ class ItemSnapshot:
             basic_code=str(d.get("basic_code", "")), item_type=str(d.get("item_type", "")),
             joint=bool(d.get("joint", False)), joint_departments=tuple(d.get("joint_departments", []) or ()),
             has_fees=bool(d.get("has_fees", False) or d.get("fees")),
+            site_inspection=str(d.get("site_inspection", "")),
             fee_codes=tuple(d.get("fee_codes") or (str(f.get("fee_code", "")) for f in d.get("fees", []) or ()
                                                    if isinstance(f, Mapping) and f.get("fee_code"))),
             scenarios=tuple(ScenarioSpec(

@@ -429,7 +429,7 @@ class IntakeHandlers:
             item_name=item.name, item_type=item.item_type, department=item.department,
             promised_limit_days=item.promised_limit_days, statutory_limit_days=item.statutory_limit_days,
             joint=item.joint, joint_departments=list(item.joint_departments), has_fees=item.has_fees,
-            fee_codes=list(item.fee_codes),
+            fee_codes=list(item.fee_codes), site_inspection=item.site_inspection,
             key_project=len(app.proxy_tenant) == 6, scenario_name=app.scenario.name,
             materials=[ev.AcceptedMaterial(code=m.code, name=m.name, supplied=app.materials[m.code].supplied,
                                            waived=m.code in waived, note=app.materials[m.code].note, core=m.core)

@@ -32,7 +32,7 @@ ELEMENT_FIELDS = {
     "name", "basic_code", "implementation_code", "item_type", "exercise_level", "case_kind", "department",
     "legal_basis", "acceptance_conditions", "targets", "statutory_limit_days", "promised_limit_days",
     "scenarios", "fees", "keywords", "handling_place", "handling_hours", "consult_phone", "complaint_phone",
-    "steps", "online", "max_trips", "joint", "joint_departments",
+    "steps", "online", "max_trips", "site_inspection", "joint", "joint_departments",
 }
 MATERIAL_FIELDS = {"code", "name", "core", "waivable", "makeup_days", "copies", "form", "source", "sample", "notes"}
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -57,6 +57,7 @@ def test_valid_item_passes():
     ({"case_kind": "1"}, "elements.promised_limit_days"),
     ({"scenarios": []}, "elements.scenarios"),
     ({"joint": True}, "elements.joint_departments"),
+    ({"site_inspection": "sometimes"}, "elements.site_inspection"),
     ({"fees": [{"fee_code": "", "name": "x"}]}, "elements.fees[0].fee_code"),
 ])
 def test_missing_or_bad_elements_are_refused_naming_the_field(over, field):

@@ -76,6 +76,7 @@ def homestead_item(status: int = catalogue_pb2.ITEM_STATUS_PUBLISHED) -> catalog
     e.max_trips = 1
     e.joint = True
     e.joint_departments.extend(["清源镇自然资源所", "清源镇农业农村办"])
+    e.site_inspection = "suspends"
     return item
 
 
@@ -168,6 +169,8 @@ def test_html_shows_the_standard_elements_of_the_item() -> None:
         "不收费",
         "最多跑一次",
         "清源镇自然资源所",
+        "现场踏勘",
+        "不计入办理时限",
         "0935-2211002",
         "12345 政务服务便民热线",
         "“办不成事”反映窗口",

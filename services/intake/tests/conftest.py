@@ -138,7 +138,7 @@ def catalogue_items(stub, tokens) -> dict[str, cpb.Item]:
     township = published()
     listed(township, [TOWNSHIP], cpb.LISTING_KIND_DELEGATED)
     listed(township, [VILLAGE], cpb.LISTING_KIND_PROXY)
-    county = published(name="建设工程规划许可证核发", exercise_level="4")
+    county = published(name="建设工程规划许可证核发", exercise_level="4", site_inspection="suspends")
     listed(county, [VILLAGE], cpb.LISTING_KIND_PROXY)
     immediate = published(name="个体工商户设立登记", exercise_level="4", case_kind="1", promised_limit_days=0,
                           statutory_limit_days=3, scenarios=[{"code": "S1", "name": "本人办理", "materials": [

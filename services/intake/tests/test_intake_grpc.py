@@ -428,6 +428,9 @@ def test_village_proxy_of_a_county_item_reaches_the_county_window(as_user, catal
     assert accepted.status == pb.APPLICATION_STATUS_ACCEPTED and accepted.case_number.startswith("620602000000")
     e = err(as_user("dongdajie.clerk").GetApplication, pb.GetApplicationRequest(application_id=app.id))
     assert e.code() == CODE.NOT_FOUND
+    # the back office opens the case with the item's own rule for its site inspection (现场踏勘)
+    event = next(e for e in outbox(intake_db, accepted.case_number) if e[0] == "application_accepted")
+    assert event[1]["site_inspection"] == "suspends"
 
 
 def test_proxy_is_refused_outside_the_proxy_list_and_for_other_roles(as_user, clerk, catalogue_items, today):
