@@ -16,8 +16,9 @@ from sqlalchemy.exc import ProgrammingError
 from shared.calendar import CalendarYear, seed_year_from_package
 from shared.calendar_store import CalendarStore, calendar_table_statements, main
 from shared.config import PlatformSettings
-from shared.db import make_engine, owner_connection
+from shared.db import make_engine
 from shared.errors import InvalidArgument
+from shared.tests.schemas import scratch_schema
 
 D = dt.date
 SCHEMA = "caltest"
@@ -26,12 +27,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def app_engine(test_settings: PlatformSettings) -> Iterator[Engine]:
-    with owner_connection(test_settings.database_owner_url) as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA} AUTHORIZATION sanji_owner"))
-        conn.execute(text(f"GRANT USAGE ON SCHEMA {SCHEMA} TO sanji_app"))
-        for stmt in calendar_table_statements(SCHEMA):
-            conn.execute(text(stmt))
+    with scratch_schema(test_settings.database_owner_url, SCHEMA, calendar_table_statements(SCHEMA)) as conn:
         for stmt in calendar_table_statements(SCHEMA):     # the DDL is idempotent
             conn.execute(text(stmt))
     engine = make_engine(test_settings.database_url, pool_size=2, application_name="sanji-caltest")

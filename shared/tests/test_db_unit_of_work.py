@@ -10,24 +10,20 @@ from sanji.common.v1 import common_pb2
 from sqlalchemy import text
 
 from shared.config import PlatformSettings
-from shared.db import Database, messaging_tables_statements, owner_connection, sql, tenant_rls_statements
+from shared.db import Database, messaging_tables_statements, sql, tenant_rls_statements
+from shared.tests.schemas import scratch_schema
 
 SCHEMA = "uowtest"
 
 
 @pytest.fixture(scope="module")
 def db(test_settings: PlatformSettings) -> Iterator[Database]:
-    with owner_connection(test_settings.database_owner_url) as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA} AUTHORIZATION sanji_owner"))
-        conn.execute(text(f"GRANT USAGE ON SCHEMA {SCHEMA} TO sanji_app"))
-        conn.execute(text(f"CREATE TABLE {SCHEMA}.counters (tenant_code text PRIMARY KEY, value int NOT NULL)"))
-        conn.execute(text(f"CREATE TABLE {SCHEMA}.docs (tenant_code text NOT NULL, number text NOT NULL UNIQUE)"))
-        for table in ("counters", "docs"):
-            for stmt in tenant_rls_statements(f"{SCHEMA}.{table}"):
-                conn.execute(text(stmt))
-        for stmt in messaging_tables_statements(SCHEMA):
-            conn.execute(text(stmt))
+    with scratch_schema(test_settings.database_owner_url, SCHEMA, [
+            f"CREATE TABLE {SCHEMA}.counters (tenant_code text PRIMARY KEY, value int NOT NULL)",
+            f"CREATE TABLE {SCHEMA}.docs (tenant_code text NOT NULL, number text NOT NULL UNIQUE)",
+            *tenant_rls_statements(f"{SCHEMA}.counters"), *tenant_rls_statements(f"{SCHEMA}.docs"),
+            *messaging_tables_statements(SCHEMA)]):
+        pass                                              # created: nothing more to do as the owner
     database = Database.connect(test_settings.database_url, schema=SCHEMA, pool_size=2)
     yield database
     database.dispose()
