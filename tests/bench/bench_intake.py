@@ -4,7 +4,10 @@ beside the bare grpcio echo baseline measured in the same run.
 One unit of work is what a window does for one applicant: SubmitApplication (the intake asks the
 catalogue's ResolveHandlingUnit, writes the application, the applicant profile, the due-date index
 and the outbox) then AcceptApplication (row lock, the tenant's case-number sequence, the notice, the
-outbox). The figure is accepted applications per second.
+outbox). The figure is accepted applications per second. Beside it, the CPU every process spent per
+application over the same span (intake, catalogue, approval opening the case, PostgreSQL, RabbitMQ, this
+client) and the throughput that cost allows on this machine's cores: when the measured rate is near that
+ceiling, the machine is saturated and only less CPU per application raises it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from infra.oidc.client import login
 from services.intake.domain import resident_id_check_char, uscc_check_char
 from shared.grpc.client import bearer
 from tests.bench.bench_grpc import IN_FLIGHT, drive, echo_baseline
-from tests.bench.common import Figure, percentile
+from tests.bench.common import CpuMeter, Figure, percentile
 
 APPLICATIONS = 1600
 WARMUP = 48
@@ -75,7 +78,8 @@ def run(platform) -> list[Figure]:
 
         for _ in range(WARMUP):
             submit_and_accept()
-        rate, lat = drive(submit_and_accept, APPLICATIONS)
+        with CpuMeter({name: proc.pid for name, proc in platform.procs.items()}) as cpu:
+            rate, lat = drive(submit_and_accept, APPLICATIONS)
     note = f"{item.elements.name}；每件 = 收件 + 受理（含目录查询、办件编号、受理通知书、outbox）"
     return [
         Figure(f"intake submit+accept ({IN_FLIGHT} in flight)", rate, "applications/s", "bare grpcio echo calls/s",
@@ -84,4 +88,5 @@ def run(platform) -> list[Figure]:
                higher_is_better=False),
         Figure("intake submit+accept p99", percentile(lat, 99), "ms", "echo p99", percentile(base_lat, 99),
                higher_is_better=False),
+        *cpu.figures("intake", len(lat), "application", rate),
     ]

@@ -7,6 +7,7 @@ figure to compare across runs. Benchmarks never assert timings.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -46,3 +47,55 @@ def timed(fn: Callable[[], object]) -> float:
 
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
+
+
+class CpuMeter:
+    """CPU time (user + system) spent by the platform's processes, PostgreSQL, RabbitMQ and this bench
+    process over a measured span, from /proc (Linux): where a throughput figure's time goes, and the
+    ceiling that cost sets on this machine's cores."""
+
+    def __init__(self, named: dict[str, int]):
+        self.named = {**named, "bench client": os.getpid()}
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._start: dict[str, float] = {}
+        self.spent: dict[str, float] = {}
+
+    def _snapshot(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        wanted = {pid: name for name, pid in self.named.items()}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            comm = stat[stat.find("(") + 1:stat.rfind(")")]
+            fields = stat[stat.rfind(")") + 2:].split()
+            name = wanted.get(int(entry)) or {"postgres": "postgres", "beam.smp": "rabbitmq"}.get(comm)
+            if name:
+                out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / self._tick
+        return out
+
+    def __enter__(self) -> CpuMeter:
+        self._start = self._snapshot()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        end = self._snapshot()
+        self.spent = {k: v - self._start.get(k, 0.0) for k, v in end.items() if v - self._start.get(k, 0.0) > 0}
+
+    def figures(self, what: str, units: int, unit: str, measured_rate: float) -> list[Figure]:
+        """CPU per unit of work by process, in all, and the throughput that cost allows on every core."""
+        total = sum(self.spent.values())
+        if not units or not total:
+            return []
+        cores = os.cpu_count() or 1
+        per = total / units * 1000
+        out = [Figure(f"{what}: machine CPU per {unit}", per, f"ms CPU / {unit}")]
+        out += [Figure(f"{what}: CPU per {unit} in {name}", s / units * 1000, f"ms CPU / {unit}")
+                for name, s in sorted(self.spent.items(), key=lambda kv: -kv[1]) if s / total >= 0.02]
+        out.append(Figure(f"{what}: ceiling at that cost on {cores} cores", cores * 1000 / per, f"{unit}s/s",
+                          "measured", measured_rate))
+        return out
