@@ -28,10 +28,10 @@ from shared.db import Database, UnitOfWork, utcnow
 from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.messaging import Envelope, PoisonMessage
 from shared.tenancy import DivisionCode, Principal, Role, UnitKind, can_read
+from shared.validation import page, uuid_field
 
 log = logging.getLogger("sanji.agency")
 
-MAX_PAGE = 200
 MAX_FORM_FIELDS = 100
 STAFF = (Role.AGENT, Role.TENANT_ADMIN, Role.WINDOW_CLERK)
 NOT_FOUND = "代办申请不存在或无权查看"
@@ -61,19 +61,6 @@ class RequestProxy:
     idempotency_key: str = ""
 
 
-def _check_uuid(value: str, field: str, label: str) -> str:
-    try:
-        return str(uuid.UUID(str(value)))
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidArgument(field, f"{label}格式不正确") from None
-
-
-def _page(limit: int, offset: int) -> tuple[int, int]:
-    if limit < 0:
-        raise InvalidArgument("limit", "每页条数不能为负数")
-    if offset < 0:
-        raise InvalidArgument("offset", "偏移量不能为负数")
-    return min(limit or 50, MAX_PAGE), offset
 
 
 def _text(value: str, field: str, label: str, *, required: bool = False, max_len: int = domain.MAX_TEXT) -> str:
@@ -134,7 +121,7 @@ class AgencyHandlers:
         a = cmd.authorisation
         auth = domain.check_authorisation(a.signed_on, a.scope, a.document_ref, a.valid_until, today)
         key = domain.check_idempotency_key(cmd.idempotency_key)
-        item_id = _check_uuid(cmd.item_id, "item_id", "事项标识")
+        item_id = uuid_field(cmd.item_id, "item_id", "事项标识")
         fingerprint = hashlib.sha256(json.dumps(
             [asdict(resident), str(group), cmd.door_to_door, item_id, cmd.scenario_code.strip(), asdict(auth),
              cmd.key_project, project], default=str, ensure_ascii=False).encode()).hexdigest()
@@ -189,7 +176,7 @@ class AgencyHandlers:
 
     def _load_own(self, repo: AgencyRepository, p: Principal, request_id: str) -> ProxyRow:
         """The caller's own request, locked for a change; NotFound if it cannot see it at all."""
-        request_id = _check_uuid(request_id, "request_id", "代办申请标识")
+        request_id = uuid_field(request_id, "request_id", "代办申请标识")
         if repo.lock(request_id):
             row = repo.read(request_id)
             if row is not None and row.tenant == str(p.tenant):
@@ -266,7 +253,7 @@ class AgencyHandlers:
                      materials: Sequence[Material]) -> ProxyRow:
         """Record a visit: what happened and which materials were collected (上门服务记录)."""
         p.require(Role.AGENT, Role.TENANT_ADMIN)
-        visit_id = _check_uuid(visit_id, "visit_id", "上门预约标识")
+        visit_id = uuid_field(visit_id, "visit_id", "上门预约标识")
         outcome = _text(outcome, "outcome", "上门服务情况", required=True)
         now = self.clock()
         with self.db.unit_of_work(p) as uow:
@@ -348,7 +335,7 @@ class AgencyHandlers:
 
     # -- reading -------------------------------------------------------------------------------
     def get(self, p: Principal, request_id: str) -> ProxyRow:
-        request_id = _check_uuid(request_id, "request_id", "代办申请标识")
+        request_id = uuid_field(request_id, "request_id", "代办申请标识")
         with self.db.unit_of_work(p) as uow:
             row = AgencyRepository(uow.session).read(request_id)
         if row is None or not can_read(p, DivisionCode(row.tenant)):
@@ -359,7 +346,7 @@ class AgencyHandlers:
         status = (status or "").strip()
         if status and status not in {s.value for s in Status}:
             raise InvalidArgument("status", f"不认识的状态：{status}")
-        limit, offset = _page(limit, offset)
+        limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
             rows, total = AgencyRepository(uow.session).list(status, limit, offset)
         return [r for r in rows if can_read(p, DivisionCode(r.tenant))], total
@@ -375,7 +362,7 @@ class AgencyHandlers:
         to = DivisionCode.parse(to_tenant, "to_tenant")
         application_id = _text(application_id, "application_id", "办件标识", max_len=100)
         if request_id:
-            request_id = _check_uuid(request_id, "request_id", "代办申请标识")
+            request_id = uuid_field(request_id, "request_id", "代办申请标识")
         elif not application_id:
             raise InvalidArgument("request_id", "请指明代办申请或办件")
         now = self.clock()
@@ -425,7 +412,7 @@ class AgencyHandlers:
     def confirm_receipt(self, p: Principal, handover_id: str, note: str) -> HandOverRow:
         """The receiving unit confirms it holds the originals (签收). Only the addressee may."""
         p.require(*STAFF)
-        handover_id = _check_uuid(handover_id, "handover_id", "移交记录标识")
+        handover_id = uuid_field(handover_id, "handover_id", "移交记录标识")
         note = _text(note, "note", "签收备注")
         now = self.clock()
         with self.db.unit_of_work(p) as uow:
@@ -459,7 +446,7 @@ class AgencyHandlers:
         """Every hop of a case's originals: who handed over, who received, what, when (保管链)."""
         application_id = _text(application_id, "application_id", "办件标识", max_len=100)
         if request_id:
-            request_id = _check_uuid(request_id, "request_id", "代办申请标识")
+            request_id = uuid_field(request_id, "request_id", "代办申请标识")
         elif not application_id:
             raise InvalidArgument("application_id", "请提供办件标识或代办申请标识")
         with self.db.unit_of_work(p) as uow:

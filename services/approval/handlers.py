@@ -28,9 +28,9 @@ from shared.db import Database, UnitOfWork
 from shared.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from shared.messaging import Envelope, PoisonMessage
 from shared.tenancy import DivisionCode, Principal, Role
+from shared.validation import page, uuid_field
 
 log = logging.getLogger("sanji.approval")
-MAX_PAGE = 200
 # where the number will stand until it is taken (unique per case: decisions' numbers are unique per tenant)
 _PENDING_NUMBER = "{{{{document_number:{case}}}}}"
 REPROJECT_CHUNK = 10_000
@@ -66,19 +66,6 @@ class ReprojectionReport:
     provisional: int = 0
 
 
-def _page(limit: int, offset: int) -> tuple[int, int]:
-    if limit < 0:
-        raise InvalidArgument("limit", "每页条数不能为负数")
-    if offset < 0:
-        raise InvalidArgument("offset", "偏移量不能为负数")
-    return min(limit or 50, MAX_PAGE), offset
-
-
-def _uuid(value: str, field_name: str, what: str) -> str:
-    try:
-        return str(uuid.UUID(str(value)))
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidArgument(field_name, f"{what}格式不正确") from None
 
 
 def _iso(v) -> str:
@@ -113,7 +100,7 @@ class ApprovalHandlers:
         return Actor.of(p, repo.desks_of(str(p.tenant), p.username))
 
     def _load_own(self, repo: ApprovalRepository, p: Principal, case_id: str) -> Case:
-        case = repo.load(case_id=_uuid(case_id, "case_id", "办件标识"))
+        case = repo.load(case_id=uuid_field(case_id, "case_id", "办件标识"))
         if case is None or case.tenant != str(p.tenant):
             raise NotFound("办件不存在或无权查看")
         return case
@@ -121,7 +108,8 @@ class ApprovalHandlers:
     def _load_by_step(self, repo: ApprovalRepository, p: Principal, step_id: str,
                       with_desks: bool = False) -> tuple[Case, set[str]]:
         """The case of a step, its row locked — and, for claims, the caller's desks (one statement)."""
-        found = repo.lock(step_id=_uuid(step_id, "step_id", "环节标识"), desks_of=p.username if with_desks else None)
+        found = repo.lock(step_id=uuid_field(step_id, "step_id", "环节标识"),
+                          desks_of=p.username if with_desks else None)
         case = repo.read(case_id=found[0]) if found else None
         if case is None or case.tenant != str(p.tenant):
             raise NotFound("办理环节不存在或无权查看")
@@ -259,7 +247,7 @@ class ApprovalHandlers:
         with self.db.unit_of_work(p) as uow:
             repo = ApprovalRepository(uow.session)
             if case_id:
-                case = repo.load(case_id=_uuid(case_id, "case_id", "办件标识"), lock=False)
+                case = repo.load(case_id=uuid_field(case_id, "case_id", "办件标识"), lock=False)
             else:
                 case = repo.load(case_number=case_number.strip(), lock=False)
             if case is None:
@@ -271,7 +259,7 @@ class ApprovalHandlers:
         p.require(*STAFF_ROLES)
         if status and status not in domain.STATUS_NAMES:
             raise InvalidArgument("status", f"状态应为：{'、'.join(domain.STATUS_NAMES)}")
-        limit, offset = _page(limit, offset)
+        limit, offset = page(limit, offset)
         today, _ = self._today_now()
         with self.db.unit_of_work(p, subtree=False) as uow:
             repo = ApprovalRepository(uow.session)
@@ -282,7 +270,7 @@ class ApprovalHandlers:
     def list_queue(self, p: Principal, desk: str, kind: str, mine: bool, limit: int,
                    offset: int) -> tuple[list[QueueRow], int]:
         p.require(Role.REVIEWER, Role.DECIDER)
-        limit, offset = _page(limit, offset)
+        limit, offset = page(limit, offset)
         kinds = self._kinds_for(p, kind)
         with self.db.unit_of_work(p, subtree=False) as uow:
             repo = ApprovalRepository(uow.session)
@@ -310,7 +298,7 @@ class ApprovalHandlers:
         with self.db.unit_of_work(p, subtree=False) as uow:
             repo = ApprovalRepository(uow.session)
             if step_id:
-                step_id = _uuid(step_id, "step_id", "环节标识")
+                step_id = uuid_field(step_id, "step_id", "环节标识")
                 case, desks = self._load_by_step(repo, p, step_id, with_desks=True)
                 actor = Actor.of(p, desks)
             else:
@@ -331,7 +319,7 @@ class ApprovalHandlers:
 
     def release(self, p: Principal, step_id: str) -> tuple[Case, str, Projection]:
         _, now = self._today_now()
-        step_id = _uuid(step_id, "step_id", "环节标识")
+        step_id = uuid_field(step_id, "step_id", "环节标识")
         with self.db.unit_of_work(p, subtree=False) as uow:
             repo = ApprovalRepository(uow.session)
             case, _ = self._load_by_step(repo, p, step_id)
@@ -343,7 +331,7 @@ class ApprovalHandlers:
     # -- review --------------------------------------------------------------------------------------
     def complete_review(self, p: Principal, step_id: str, opinion: str, conclusion: str) -> CaseView:
         today, now = self._today_now()
-        step_id = _uuid(step_id, "step_id", "环节标识")
+        step_id = uuid_field(step_id, "step_id", "环节标识")
         with self.db.unit_of_work(p, subtree=False) as uow:
             repo = ApprovalRepository(uow.session)
             case, _ = self._load_by_step(repo, p, step_id)
@@ -487,7 +475,7 @@ class ApprovalHandlers:
     def record_inspection(self, p: Principal, case_id: str, inspection_id: str, findings: str,
                           conclusion: str) -> CaseView:
         today, now = self._today_now()
-        inspection_id = _uuid(inspection_id, "inspection_id", "踏勘记录标识")
+        inspection_id = uuid_field(inspection_id, "inspection_id", "踏勘记录标识")
         with self.db.unit_of_work(p, subtree=False) as uow:
             repo = ApprovalRepository(uow.session)
             case = self._load_own(repo, p, case_id)

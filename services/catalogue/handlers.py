@@ -17,16 +17,7 @@ from services.catalogue.translate import row_to_item
 from shared.db import Database
 from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.tenancy import DivisionCode, Principal, Role, can_read
-
-MAX_PAGE = 200
-
-
-def _page(limit: int, offset: int) -> tuple[int, int]:
-    if limit < 0:
-        raise InvalidArgument("limit", "每页条数不能为负数")
-    if offset < 0:
-        raise InvalidArgument("offset", "偏移量不能为负数")
-    return min(limit or 50, MAX_PAGE), offset
+from shared.validation import page, uuid_field
 
 
 def _iso(ts) -> str:
@@ -71,7 +62,7 @@ class CatalogueHandlers:
         return row
 
     def _load_own(self, repo: CatalogueRepository, p: Principal, item_id: str) -> Item:
-        _check_id(item_id)
+        uuid_field(item_id, "item_id", "事项标识")
         visible = repo.read(item_id)
         if visible is None:
             raise NotFound("事项不存在或无权查看")
@@ -175,7 +166,7 @@ class CatalogueHandlers:
 
     def get_item(self, p: Principal, item_id: str, version: int = 0):
         """(row, Item message) of a version the caller may see."""
-        _check_id(item_id)
+        uuid_field(item_id, "item_id", "事项标识")
         if version < 0:
             raise InvalidArgument("version", "版本号不能为负数")
         found = self._read(p, item_id, version)
@@ -188,7 +179,7 @@ class CatalogueHandlers:
         return [self.cache.message_for(r, row_to_item) for r in rows]
 
     def versions(self, p: Principal, item_id: str) -> list[ItemRow]:
-        _check_id(item_id)
+        uuid_field(item_id, "item_id", "事项标识")
         with self.db.unit_of_work(p) as uow:
             rows = [r for r in CatalogueRepository(uow.session).versions(item_id) if _may_read(p, r)]
         if not rows:
@@ -196,14 +187,14 @@ class CatalogueHandlers:
         return rows
 
     def list_mine(self, p: Principal, include_drafts: bool, limit: int, offset: int) -> tuple[list[ItemRow], int]:
-        limit, offset = _page(limit, offset)
+        limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
             return CatalogueRepository(uow.session).list_for(p.tenant, include_drafts=include_drafts, limit=limit,
                                                              offset=offset)
 
     def search_mine(self, p: Principal, query: str, limit: int) -> tuple[list[ItemRow], int]:
         terms = _terms(query)
-        limit, _ = _page(limit, 0)
+        limit, _ = page(limit, 0)
         with self.db.unit_of_work(p) as uow:
             return CatalogueRepository(uow.session).list_for(p.tenant, include_drafts=False, limit=limit,
                                                              offset=0, terms=terms)
@@ -211,7 +202,7 @@ class CatalogueHandlers:
     def search_public(self, region: str, query: str, limit: int, offset: int) -> tuple[list[ItemRow], int]:
         if region:
             region = str(DivisionCode.parse(region, "region"))
-        limit, offset = _page(limit, offset)
+        limit, offset = page(limit, offset)
         terms = query_terms(query)
         if query.strip() and not terms:
             raise InvalidArgument("query", "请输入中文或字母数字关键词")
@@ -222,7 +213,7 @@ class CatalogueHandlers:
         return self.get_public_item(item_id)[0]
 
     def get_public_item(self, item_id: str):
-        _check_id(item_id)
+        uuid_field(item_id, "item_id", "事项标识")
         found = self._read(None, item_id)
         if found is None or found[0].status != str(Status.PUBLISHED):
             raise NotFound("事项不存在或未公开")
@@ -295,12 +286,6 @@ class CatalogueHandlers:
             raise NotFound(f"代码映射不存在：{province}/{code_set}/{external}")
         return r
 
-
-def _check_id(item_id: str) -> None:
-    try:
-        uuid.UUID(item_id)
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidArgument("item_id", "事项标识格式不正确") from None
 
 
 def _terms(query: str) -> list[str]:

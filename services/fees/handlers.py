@@ -39,11 +39,11 @@ from shared.errors import (
 )
 from shared.messaging import Envelope, EventConsumer, PoisonMessage
 from shared.tenancy import DivisionCode, Principal, Role, can_read
+from shared.validation import page, uuid_field
 
 log = logging.getLogger("sanji.fees")
 
 READERS = (Role.CASHIER, Role.HEAD, Role.SUPERVISOR)
-MAX_PAGE = 200
 MAX_CALLBACK_FIELDS = 40
 MAX_CALLBACK_VALUE = 1000
 
@@ -58,19 +58,6 @@ def _iso(ts) -> str:
     return ts.isoformat() if ts else ""
 
 
-def _page(limit: int, offset: int) -> tuple[int, int]:
-    if limit < 0:
-        raise InvalidArgument("limit", "每页条数不能为负数")
-    if offset < 0:
-        raise InvalidArgument("offset", "偏移量不能为负数")
-    return min(limit or 50, MAX_PAGE), offset
-
-
-def _check_uuid(value: str, field_name: str, what: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidArgument(field_name, f"{what}格式不正确") from None
 
 
 class FeesHandlers:
@@ -106,7 +93,7 @@ class FeesHandlers:
         return row
 
     def _own_item(self, repo: FeesRepository, p: Principal, item_id: str) -> FeeItem:
-        _check_uuid(item_id, "fee_item_id", "收费项目标识")
+        uuid_field(item_id, "fee_item_id", "收费项目标识")
         row = repo.read_fee_item(item_id)
         if row is None:
             raise NotFound("收费项目不存在或无权查看")
@@ -180,7 +167,7 @@ class FeesHandlers:
         with self.db.unit_of_work(p) as uow:
             repo = FeesRepository(uow.session)
             if item_id:
-                row = repo.read_fee_item(_check_uuid(item_id, "fee_item_id", "收费项目标识"), version)
+                row = repo.read_fee_item(uuid_field(item_id, "fee_item_id", "收费项目标识"), version)
             elif fee_code:
                 row = repo.published_for(str(p.tenant), [fee_code.strip().upper()]).get(fee_code.strip().upper())
             else:
@@ -391,7 +378,7 @@ class FeesHandlers:
         p.require(*READERS)
         if status and status not in {str(s) for s in CaseStatus}:
             raise InvalidArgument("status", "状态应为 " + "、".join(str(s) for s in CaseStatus))
-        limit, offset = _page(limit, offset)
+        limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
             repo = FeesRepository(uow.session)
             numbers, total = repo.list_cases(str(p.tenant), status, limit, offset)
@@ -515,14 +502,14 @@ class FeesHandlers:
     def list_reconciliation(self, p: Principal, include_resolved: bool, limit: int,
                             offset: int) -> tuple[list[dict], int]:
         p.require(*READERS)
-        limit, offset = _page(limit, offset)
+        limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
             return FeesRepository(uow.session).list_entries(str(p.tenant), include_resolved, limit, offset)
 
     def resolve_reconciliation(self, p: Principal, entry_id: str, action: str, notice_number: str,
                                note: str) -> dict:
         p.require(Role.CASHIER)
-        entry_id = _check_uuid(entry_id, "id", "对账记录标识")
+        entry_id = uuid_field(entry_id, "id", "对账记录标识")
         action, note = domain.check_resolution((action or "").strip(), note)
         now = self.now()
         with self.db.unit_of_work(p) as uow:
@@ -600,7 +587,7 @@ class FeesHandlers:
         with self.db.unit_of_work(p) as uow:
             repo = FeesRepository(uow.session)
             if reconciliation_id:
-                entry = repo.get_entry(_check_uuid(reconciliation_id, "reconciliation_id", "对账记录标识"), lock=True)
+                entry = repo.get_entry(uuid_field(reconciliation_id, "reconciliation_id", "对账记录标识"), lock=True)
                 if entry is None or entry["tenant"] != str(p.tenant):
                     raise NotFound("对账记录不存在或无权查看")
                 if entry["status"] == "matched":
@@ -631,7 +618,7 @@ class FeesHandlers:
     def decide_refund(self, p: Principal, refund_id: str, approve: bool, note: str) -> dict:
         if not p.has(Role.HEAD):
             raise PermissionDenied("退费须经具有审批权限的机关负责人批准")
-        refund_id = _check_uuid(refund_id, "refund_id", "退费申请标识")
+        refund_id = uuid_field(refund_id, "refund_id", "退费申请标识")
         now = self.now()
         with self.db.unit_of_work(p) as uow:
             repo = FeesRepository(uow.session)

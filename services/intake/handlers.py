@@ -29,10 +29,10 @@ from shared.db import Database, UnitOfWork
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.messaging import Envelope, PoisonMessage
 from shared.tenancy import DivisionCode, Principal, Role, UnitKind, can_read
+from shared.validation import page, uuid_field
 
 log = logging.getLogger("sanji.intake")
 
-MAX_PAGE = 200
 READ_ROLES = (Role.WINDOW_CLERK, Role.SUPERVISOR, Role.REVIEWER, Role.DECIDER, Role.CASHIER, Role.TENANT_ADMIN)
 NOT_FOUND = "办件不存在或无权查看"
 TEMPLATE_TTL = 300.0
@@ -65,19 +65,6 @@ class Changes:
     notices: list[dict] = field(default_factory=list)
 
 
-def _check_uuid(value: str, field_name: str, message: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidArgument(field_name, message) from None
-
-
-def _page(limit: int, offset: int) -> tuple[int, int]:
-    if limit < 0:
-        raise InvalidArgument("limit", "每页条数不能为负数")
-    if offset < 0:
-        raise InvalidArgument("offset", "偏移量不能为负数")
-    return min(limit or 50, MAX_PAGE), offset
 
 
 class IntakeHandlers:
@@ -98,7 +85,7 @@ class IntakeHandlers:
         """A window (or online / post) submission at the clerk's own unit."""
         p.require(Role.WINDOW_CLERK)
         key = domain.check_submission(cmd.idempotency_key, cmd.channel, cmd.form)
-        _check_uuid(cmd.item_id, "item_id", "事项标识格式不正确")
+        uuid_field(cmd.item_id, "item_id", "事项标识")
         if cmd.item_version < 0:
             raise InvalidArgument("item_version", "版本号不能为负数")
         me = str(p.tenant)
@@ -128,7 +115,7 @@ class IntakeHandlers:
         request_id = cmd.proxy_request_id.strip()
         if not request_id or len(request_id) > 64:
             raise InvalidArgument("proxy_request_id", "请提供代办申请编号（最长 64 位）")
-        _check_uuid(cmd.item_id, "item_id", "事项标识格式不正确")
+        uuid_field(cmd.item_id, "item_id", "事项标识")
         me = str(p.tenant)
         res = self.catalogue.resolve(cmd.item_id, 0, tenant=me)
         if kind == UnitKind.VILLAGE and not res.proxy:
@@ -188,7 +175,7 @@ class IntakeHandlers:
     def _decide(self, p: Principal, app_id: str,
                 change: Callable[[Application, IntakeRepository, UnitOfWork, Changes], None]) -> ApplicationView:
         p.require(Role.WINDOW_CLERK)
-        _check_uuid(app_id, "application_id", "办件标识格式不正确")
+        uuid_field(app_id, "application_id", "办件标识")
         self._taken.number = ""
         try:
             with self.db.unit_of_work(p, subtree=False) as uow:
@@ -468,7 +455,7 @@ class IntakeHandlers:
     # -- reading ----------------------------------------------------------------------------------
     def get(self, p: Principal, app_id: str) -> ApplicationView:
         p.require(*READ_ROLES)
-        _check_uuid(app_id, "application_id", "办件标识格式不正确")
+        uuid_field(app_id, "application_id", "办件标识")
         with self.db.unit_of_work(p) as uow:  # supervisors' transactions read the subtree (RLS)
             view = IntakeRepository(uow.session).get(app_id)
         if view is None or not can_read(p, DivisionCode(view.app.tenant)):
@@ -480,7 +467,7 @@ class IntakeHandlers:
         p.require(*READ_ROLES)
         if subtree and not p.reads_subtree:
             raise PermissionDenied("只有监察员可以查看下级单位的办件")
-        limit, offset = _page(limit, offset)
+        limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
             return IntakeRepository(uow.session).list_for(str(p.tenant), subtree=subtree, status=status, limit=limit,
                                                           offset=offset)
@@ -488,7 +475,7 @@ class IntakeHandlers:
     def notice(self, p: Principal, app_id: str, notice_id: str) -> tuple[dict, bytes]:
         """A notice and its printable PDF (rendered from the snapshot frozen when it was issued)."""
         self.get(p, app_id)
-        _check_uuid(notice_id, "notice_id", "通知书标识格式不正确")
+        uuid_field(notice_id, "notice_id", "通知书标识")
         with self.db.unit_of_work(p) as uow:
             data = IntakeRepository(uow.session).notice(app_id, notice_id)
         if data is None:
