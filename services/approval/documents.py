@@ -12,30 +12,25 @@ from __future__ import annotations
 import io
 import math
 from functools import lru_cache
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer
 
 from services.approval import domain
 from services.approval.domain import Case, LedgerEntry
 from shared.calendar import DeadlineResult
+from shared.pdf import FONT, base_style, drawable, markup
 
-FONT = "STSong-Light"
 RED = colors.HexColor("#c8161d")
-_SUBSTITUTES = str.maketrans({"\u00b7": "\u30fb", "\u2022": "\u30fb", "\u301c": "\uff5e"})
 
 
 @lru_cache(maxsize=1)
 def _styles() -> dict[str, ParagraphStyle]:
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    base = ParagraphStyle("base", fontName=FONT, fontSize=12, leading=20, wordWrap="CJK")
+    base = base_style(12, 20)
     return {
         "body": base,
         "indent": ParagraphStyle("indent", parent=base, firstLineIndent=24),
@@ -47,7 +42,7 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 def _p(text: str, style: str = "body") -> Paragraph:
-    return Paragraph(escape(text.translate(_SUBSTITUTES)).replace("\n", "<br/>"), _styles()[style])
+    return Paragraph(markup(text), _styles()[style])
 
 
 def _date_zh(d) -> str:
@@ -86,7 +81,7 @@ class SealStamp(Flowable):
         path.close()
         c.drawPath(path, stroke=0, fill=1)
         # the name along the arc, from left to right over the top
-        text = self.name.translate(_SUBSTITUTES)
+        text = drawable(self.name)
         font_size = max(7.0, min(12.0, (math.pi * 1.25 * (r - 9)) / max(len(text), 1)))
         c.setFont(FONT, font_size)
         span = math.radians(250)

@@ -16,7 +16,6 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import jinja2
 from reportlab.graphics.barcode.qr import QrCodeWidget
@@ -26,8 +25,6 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas as pdf_canvas
 from reportlab.platypus import (
     Flowable,
@@ -41,6 +38,7 @@ from reportlab.platypus import (
 from sanji.catalogue.v1 import catalogue_pb2
 
 from services.catalogue.domain import SITE_INSPECTION
+from shared.pdf import FONT, base_style, drawable, markup
 
 # GB/T 39046 item types (事项类型). Provinces may override through `type_labels`.
 DEFAULT_TYPE_LABELS: Mapping[str, str] = {
@@ -103,7 +101,6 @@ NOT_APPLICABLE = "无"
 BLANK = "—"
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-FONT_NAME = "STSong-Light"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,8 +364,7 @@ ALERT = colors.HexColor("#c0392b")
 @lru_cache(maxsize=1)
 def _styles() -> dict[str, ParagraphStyle]:
     """Registers the built-in CID font once (no font file needed) and builds the paragraph styles."""
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT_NAME))
-    base = ParagraphStyle("base", fontName=FONT_NAME, fontSize=10, leading=15, wordWrap="CJK")
+    base = base_style(10, 15)
     return {
         "body": base,
         "cell": ParagraphStyle("cell", parent=base, fontSize=9, leading=13),
@@ -384,33 +380,8 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-# STSong-Light's Unicode CMap (UniGB-UCS2-H) has no glyph for a few common characters — notably the
-# middle dot U+00B7 of "草稿 · 未发布" and of minority names like "阿依古丽·买买提". They are drawn with
-# the look-alike that the CMap does map, so the PDF never shows a missing-glyph box.
-_PDF_SUBSTITUTES = str.maketrans(
-    {
-        "\u00b7": "\u30fb",  # · middle dot → ・
-        "\u2022": "\u30fb",  # • bullet
-        "\u2027": "\u30fb",  # ‧ hyphenation point
-        "\u2219": "\u30fb",  # ∙ bullet operator
-        "\u22c5": "\u30fb",  # ⋅ dot operator
-        "\u301c": "\uff5e",  # 〜 wave dash → ～
-    }
-)
-
-
-def _pdf_text(text: str) -> str:
-    """Text as the PDF's CID font can draw it."""
-    return text.translate(_PDF_SUBSTITUTES)
-
-
-def _markup(text: str) -> str:
-    """User text as safe Paragraph markup: escaped, line breaks kept."""
-    return escape(_pdf_text(text)).replace("\n", "<br/>")
-
-
 def _para(text: str, style: str = "body") -> Paragraph:
-    return Paragraph(_markup(text), _styles()[style])
+    return Paragraph(markup(text), _styles()[style])
 
 
 def _table(rows: list[list[Any]], widths: Sequence[float], *, header: bool) -> Table:
@@ -609,22 +580,22 @@ def _numbered_canvas(view: GuideView) -> type[pdf_canvas.Canvas]:
 
         def _decorate(self, total: int) -> None:
             self.saveState()
-            self.setFont(FONT_NAME, 8.5)
+            self.setFont(FONT, 8.5)
             self.setFillColor(colors.dimgrey)
             top = PAGE_HEIGHT - 13 * mm
-            self.drawString(MARGIN_X, top, _pdf_text(f"{view.unit_name} 政务服务事项办事指南"))
-            self.drawRightString(PAGE_WIDTH - MARGIN_X, top, _pdf_text(_shorten(view.name, 36)))
+            self.drawString(MARGIN_X, top, drawable(f"{view.unit_name} 政务服务事项办事指南"))
+            self.drawRightString(PAGE_WIDTH - MARGIN_X, top, drawable(_shorten(view.name, 36)))
             self.setStrokeColor(GRID)
             self.setLineWidth(0.6)
             self.line(MARGIN_X, top - 2.5 * mm, PAGE_WIDTH - MARGIN_X, top - 2.5 * mm)
             self.drawCentredString(PAGE_WIDTH / 2, 10 * mm, f"第 {self._pageNumber} 页 共 {total} 页")
             if view.banner:
-                self.setFont(FONT_NAME, 64)
+                self.setFont(FONT, 64)
                 self.setFillColor(ALERT)
                 self.setFillAlpha(0.13)
                 self.translate(PAGE_WIDTH / 2, PAGE_HEIGHT / 2)
                 self.rotate(40)
-                self.drawCentredString(0, 0, _pdf_text(view.banner))
+                self.drawCentredString(0, 0, drawable(view.banner))
             self.restoreState()
 
     return GuideCanvas

@@ -10,7 +10,6 @@ import csv
 import datetime as dt
 import io
 from functools import lru_cache
-from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
@@ -19,20 +18,16 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from services.fees.domain import MATCH_LABELS, CaseFees, MatchKind, yuan
 from shared.clock import CHINA_TZ
+from shared.pdf import base_style, markup
 
-FONT = "STSong-Light"
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _UNITS = ["", "拾", "佰", "仟"]
 _SECTIONS = ["", "万", "亿", "万亿"]
 NOTICE_STATUS_LABELS = {"issued": "待缴款", "paid": "已缴款", "void": "已作废"}
-# STSong-Light's CMap lacks a few characters; draw look-alikes (as the catalogue's guide does)
-_PDF_SUBSTITUTES = str.maketrans({"\u00b7": "\u30fb", "\u2014": "\u2015", "\u00a0": " "})
 
 
 def capital_amount(fen: int) -> str:
@@ -74,8 +69,7 @@ def _integer_capitals(n: int) -> str:
 
 @lru_cache(maxsize=1)
 def _styles() -> dict[str, ParagraphStyle]:
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    base = ParagraphStyle("base", fontName=FONT, fontSize=10, leading=15, wordWrap="CJK")
+    base = base_style(10, 15)
     return {
         "body": base,
         "title": ParagraphStyle("title", parent=base, fontSize=18, leading=26, alignment=TA_CENTER),
@@ -86,7 +80,7 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 def _p(text: str, style: str = "cell") -> Paragraph:
-    return Paragraph(escape(str(text)).translate(_PDF_SUBSTITUTES).replace("\n", "<br/>"), _styles()[style])
+    return Paragraph(markup(text), _styles()[style])
 
 
 def _grid(rows: list[list], widths: list[float], header: bool = True) -> Table:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
-from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
@@ -26,11 +25,10 @@ from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from services.intake.domain import CHANNEL_LABELS, Application
+from shared.pdf import base_style, markup
 
 KINDS = {
     "acceptance": "受理通知书", "correction": "补正材料通知书", "rejection": "不予受理通知书",
@@ -124,19 +122,15 @@ def _received_note(app: Application, code: str) -> str:
 # PDF
 # ---------------------------------------------------------------------------------------------
 
-FONT = "STSong-Light"
 WIDTH = A4[0] - 40 * mm
 GRID = colors.HexColor("#9aa5b1")
 FILL = colors.HexColor("#f4f6f8")
 ACCENT = colors.HexColor("#1f4e79")
-# the CID font's CMap lacks a few look-alike characters; draw the ones it has
-_SUBSTITUTES = str.maketrans({"\u00b7": "\u30fb", "\u2022": "\u30fb", "\u301c": "\uff5e"})
 
 
 @lru_cache(maxsize=1)
 def _styles() -> dict[str, ParagraphStyle]:
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    base = ParagraphStyle("base", fontName=FONT, fontSize=11, leading=19, wordWrap="CJK")
+    base = base_style(11, 19)
     return {
         "body": ParagraphStyle("body", parent=base, firstLineIndent=22),
         "plain": base,
@@ -151,7 +145,7 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 def _p(text: str, style: str = "plain") -> Paragraph:
-    return Paragraph(escape(str(text).translate(_SUBSTITUTES)).replace("\n", "<br/>"), _styles()[style])
+    return Paragraph(markup(text), _styles()[style])
 
 
 def _grid(rows: list[list[Any]], widths: Sequence[float], header: bool) -> Table:
