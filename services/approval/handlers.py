@@ -389,7 +389,7 @@ class ApprovalHandlers:
             # commit. So everything is written first with a placeholder (unique to the case), and the last
             # statement takes the number and puts it in their place, sent together with the COMMIT.
             repo.save(case, proj)
-            events = uow.write_outbox()
+            events = uow.pending_event_ids()     # written by the commit, before the numbering statement
             number = uow.commit_with_last(*repo.numbering(case, kind, today.year, placeholder, events))[0]
             case.number_decision(number)
         return self._view(case, today=today)

@@ -89,8 +89,9 @@ class IntakeHandlers:
         if cmd.item_version < 0:
             raise InvalidArgument("item_version", "版本号不能为负数")
         me = str(p.tenant)
+        id_number = cmd.applicant.id_number.strip().upper()
         with self.db.unit_of_work(p, subtree=False) as uow:
-            existing = IntakeRepository(uow.session).by_key(me, me, key)
+            existing, profile = IntakeRepository(uow).receipt(me, me, key, id_number or None)
             if existing is not None:      # the same key: the same application, whatever else was sent
                 return existing
             # one transaction around the catalogue call: nothing is locked while it runs
@@ -102,7 +103,7 @@ class IntakeHandlers:
                 raise FailedPrecondition(f"该事项由{res.handling_unit_name}受理，"
                                          "不在本单位窗口的受理清单中（清单之外无许可）", field="item_id")
             return self._receive(uow, res, cmd, key, origin=me, via=CHANNELS[cmd.channel], by=p.username,
-                                 checked=True, prefill=True)
+                                 checked=True, profile=profile)
 
     def submit_proxy(self, p: Principal, cmd: SubmitCommand) -> ApplicationView:
         """A village proxy point (or the county's key-project agent) submits for a resident, upward to
@@ -141,8 +142,10 @@ class IntakeHandlers:
 
     def _receive(self, uow: UnitOfWork, res: Resolution, cmd: SubmitCommand, key: str, *, origin: str, via: str,
                  by: str, proxy_tenant: str = "", proxy_request_id: str = "", checked: bool = False,
-                 prefill: bool = False) -> ApplicationView:
-        repo = IntakeRepository(uow.session)
+                 profile: dict | None = None) -> ApplicationView:
+        """Write a received application. `checked`: the caller has already looked for its key; `profile`:
+        what the platform holds on this applicant, to prefill the form with (a window submission only)."""
+        repo = IntakeRepository(uow)
         tenant = res.handling_tenant
         if not checked:
             existing = repo.by_key(tenant, origin, key)
@@ -151,7 +154,6 @@ class IntakeHandlers:
         now, today = self.clock.now(), self.clock.today()
         domain.check_scenario(res.item, cmd.scenario_code)
         given = cmd.applicant
-        profile = repo.profile(tenant, given.id_number.strip().upper()) if prefill and given.id_number else None
         applicant = domain.validate_applicant(domain.prefill(given, profile), res.item.targets, today)
         app = Application.receive(
             app_id=str(uuid.uuid4()), tenant=tenant, origin_tenant=origin, idempotency_key=key, item=res.item,
@@ -179,14 +181,13 @@ class IntakeHandlers:
         self._taken.number = ""
         try:
             with self.db.unit_of_work(p, subtree=False) as uow:
-                repo = IntakeRepository(uow.session)
+                repo = IntakeRepository(uow)
                 view = repo.get(app_id, lock=True, tenant=str(p.tenant))
                 if view is None:
                     raise NotFound(NOT_FOUND)
                 changes = Changes()
                 change(view.app, repo, uow, changes)
-                repo.save(view.app, changes.notices)
-                uow.commit()
+                uow.commit(repo.saving(view.app, changes.notices))     # sent with the COMMIT
         except Exception:
             if self._taken.number:
                 log.warning("case number %s was taken but application %s was not accepted; it stays unused",
@@ -326,7 +327,7 @@ class IntakeHandlers:
             raise PoisonMessage("approval event without a case number")
         if env.body.get("tenant") and env.body["tenant"] != env.tenant:
             raise PoisonMessage(f"body tenant {env.body['tenant']!r} differs from the envelope's {env.tenant!r}")
-        repo = IntakeRepository(uow.session)
+        repo = IntakeRepository(uow)
         view = repo.by_case_number(env.tenant, number, lock=True)
         if view is None:
             # a case opened without an application here (a drill or a migrated case): nothing to tell
@@ -352,10 +353,10 @@ class IntakeHandlers:
             now = dt.datetime.combine(today, now.timetz())
         out = SweepResult()
         with self.db.unit_of_work() as uow:
-            tenants = IntakeRepository(uow.session).tenants_with_due(today)
+            tenants = IntakeRepository(uow).tenants_with_due(today)
         for tenant in tenants:
             with self.db.unit_of_work(tenant=tenant) as uow:
-                due = IntakeRepository(uow.session).due_in_tenant(tenant, today)
+                due = IntakeRepository(uow).due_in_tenant(tenant, today)
             for app_id, kind in due:
                 try:
                     self._sweep_one(tenant, app_id, kind, today, now, out)
@@ -367,7 +368,7 @@ class IntakeHandlers:
     def _sweep_one(self, tenant: str, app_id: str, kind: str, today: dt.date, now: dt.datetime,
                    out: SweepResult) -> None:
         with self.db.unit_of_work(tenant=tenant) as uow:
-            repo = IntakeRepository(uow.session)
+            repo = IntakeRepository(uow)
             view = repo.get(app_id, lock=True, tenant=tenant)
             if view is None:
                 return
@@ -437,7 +438,7 @@ class IntakeHandlers:
         cached = self._template_cache
         if cached is None or time.monotonic() - cached[0] > TEMPLATE_TTL:
             with self.db.unit_of_work() as uow:
-                cached = (time.monotonic(), IntakeRepository(uow.session).templates())
+                cached = (time.monotonic(), IntakeRepository(uow).templates())
             self._template_cache = cached
         return cached[1]
 
@@ -457,7 +458,7 @@ class IntakeHandlers:
         p.require(*READ_ROLES)
         uuid_field(app_id, "application_id", "办件标识")
         with self.db.unit_of_work(p) as uow:  # supervisors' transactions read the subtree (RLS)
-            view = IntakeRepository(uow.session).get(app_id)
+            view = IntakeRepository(uow).get(app_id)
         if view is None or not can_read(p, DivisionCode(view.app.tenant)):
             raise NotFound(NOT_FOUND)
         return view
@@ -469,7 +470,7 @@ class IntakeHandlers:
             raise PermissionDenied("只有监察员可以查看下级单位的办件")
         limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
-            return IntakeRepository(uow.session).list_for(str(p.tenant), subtree=subtree, status=status, limit=limit,
+            return IntakeRepository(uow).list_for(str(p.tenant), subtree=subtree, status=status, limit=limit,
                                                           offset=offset)
 
     def notice(self, p: Principal, app_id: str, notice_id: str) -> tuple[dict, bytes]:
@@ -477,7 +478,7 @@ class IntakeHandlers:
         self.get(p, app_id)
         uuid_field(notice_id, "notice_id", "通知书标识")
         with self.db.unit_of_work(p) as uow:
-            data = IntakeRepository(uow.session).notice(app_id, notice_id)
+            data = IntakeRepository(uow).notice(app_id, notice_id)
         if data is None:
             raise NotFound("通知书不存在或无权查看")
         return data, render_notice_pdf(data)
@@ -488,7 +489,7 @@ class IntakeHandlers:
         if not number or len(number) > 18:
             raise InvalidArgument("id_number", "请输入 18 位证件号码")
         with self.db.unit_of_work(p, subtree=False) as uow:
-            profile = IntakeRepository(uow.session).profile(str(p.tenant), number)
+            profile = IntakeRepository(uow).profile(str(p.tenant), number)
         if profile is None:
             raise NotFound("本单位没有该申请人的办理记录")
         return Applicant.from_dict(profile)
@@ -499,7 +500,7 @@ class IntakeHandlers:
         number = domain.check_case_number(case_number, self.case_number_max)
         suffix = domain.check_id_suffix(id_suffix)
         with self.db.unit_of_work() as uow:
-            app = IntakeRepository(uow.session).lookup(number, suffix)
+            app = IntakeRepository(uow).lookup(number, suffix)
         if app is None:
             raise NotFound("未找到该办件，请核对办件编号和证件号码后 6 位")
         return app

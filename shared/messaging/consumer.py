@@ -31,7 +31,6 @@ from typing import Any
 import pika
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Status, StatusCode
-from sqlalchemy import text
 
 from shared.db import Database, UnitOfWork
 from shared.messaging.envelope import Envelope, PoisonMessage, declare_exchange_args, exchange_for, from_amqp
@@ -135,7 +134,7 @@ class EventConsumer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._publisher: Any = None
-        self._inbox_insert = text(
+        self._inbox_insert = (
             f"INSERT INTO {database.schema}.inbox (consumer, event_id, event_type, tenant)"
             " VALUES (:consumer, :event_id, :event_type, :tenant)"
             " ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id")
@@ -292,9 +291,9 @@ class EventConsumer:
                               tenant=DivisionCode(env.tenant), roles=frozenset({str(Role.SERVICE)}),
                               machine=True)
         with acting_as(principal), self._uow_factory(env.tenant) as uow:
-            inserted = uow.session.execute(self._inbox_insert, {
+            inserted = uow.row(self._inbox_insert, {
                 "consumer": sub.queue, "event_id": env.event_id, "event_type": env.event_type,
-                "tenant": env.tenant}).first()
+                "tenant": env.tenant})
             if inserted is None:
                 return False
             sub.handler(env, uow)

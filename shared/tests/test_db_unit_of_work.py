@@ -74,3 +74,53 @@ def test_a_failing_last_statement_leaves_nothing_written(db: Database):
     assert rows(db, f"SELECT count(*) FROM {SCHEMA}.outbox WHERE correlation_id = 'c3'") == [(0,)]
     with db.unit_of_work(tenant="620602") as uow:       # the pooled connection is clean and usable
         assert uow.session.execute(text("SELECT 1")).scalar_one() == 1
+
+
+# -- statements straight to psycopg, on the unit of work's own transaction ----------------------------
+
+def test_driver_statements_run_in_the_bound_tenants_transaction(db: Database):
+    with db.unit_of_work(tenant="620602") as uow:
+        assert uow.value("SELECT current_setting('app.tenant', true)") == "620602"
+        uow.row(f"INSERT INTO {SCHEMA}.docs VALUES (:t, :n) RETURNING number", {"t": "620602", "n": "D-own"})
+        uow.session.execute(text(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'D-own-2')"))   # the same transaction
+        assert uow.rows(f"SELECT number FROM {SCHEMA}.docs WHERE number LIKE :p || '%' ORDER BY number",
+                        {"p": "D-own"}) == [("D-own",), ("D-own-2",)]
+        uow.commit()
+    with db.unit_of_work(tenant="620602001") as other:
+        # another tenant's rows do not exist for this transaction, through the driver as through SQLAlchemy
+        assert other.rows(f"SELECT number FROM {SCHEMA}.docs WHERE number LIKE 'D-own%'") == []
+        assert other.row(f"SELECT number FROM {SCHEMA}.docs WHERE number = 'D-own'") is None
+        with pytest.raises(Exception, match="row-level security"):
+            other.row(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'D-foreign')")
+    assert rows(db, f"SELECT count(*) FROM {SCHEMA}.docs WHERE number = 'D-foreign'") == [(0,)]
+
+
+def test_a_batch_is_answered_statement_by_statement(db: Database):
+    with db.unit_of_work(tenant="620602") as uow:
+        first, second, third = uow.batch(("SELECT 1, :x", {"x": "a"}), ("SELECT 2 WHERE false", None),
+                                         (f"UPDATE {SCHEMA}.docs SET number = number WHERE false", None))
+    assert [first, second, third] == [[(1, "a")], [], []]
+
+
+def test_a_failing_driver_statement_raises_as_sqlalchemy_and_writes_nothing(db: Database):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError, match="duplicate key"), db.unit_of_work(tenant="620602") as uow:
+        uow.row(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'D-dup')")
+        uow.emit(common_pb2.Deadline(due="D-dup"), correlation_id="c-dup")
+        uow.commit((f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'D-dup')", None))
+    assert rows(db, f"SELECT count(*) FROM {SCHEMA}.docs WHERE number = 'D-dup'") == [(0,)]
+    assert rows(db, f"SELECT count(*) FROM {SCHEMA}.outbox WHERE correlation_id = 'c-dup'") == [(0,)]
+    with pytest.raises(LookupError), db.unit_of_work(tenant="620602") as uow:
+        uow.value("SELECT 1 WHERE false")
+
+
+def test_commit_writes_the_outbox_and_the_last_statements_together(db: Database):
+    with db.unit_of_work(tenant="620602") as uow:
+        uow.emit(common_pb2.Deadline(due="D-last"), correlation_id="c-last")
+        ids = uow.pending_event_ids()
+        # the last statement sees the outbox row the same commit wrote before it
+        (found,) = uow.commit((f"SELECT count(*) FROM {SCHEMA}.outbox WHERE id = ANY(CAST(:ids AS uuid[]))",
+                               {"ids": [str(i) for i in ids]}))
+    assert found == [(1,)]
+    assert rows(db, f"SELECT routing_key FROM {SCHEMA}.outbox WHERE correlation_id = 'c-last'") == [("deadline",)]
