@@ -26,7 +26,7 @@ from google.protobuf.message import Message
 from opentelemetry import propagate
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
@@ -77,7 +77,6 @@ def driver_sql(statement: str) -> str:
 
 
 Statement = str | TextClause
-_IDLE = psycopg.pq.TransactionStatus.IDLE
 _BIND = ("SELECT set_config('app.tenant', :t, true), set_config('app.subtree', :s, true),"
          " set_config('app.public', :p, true)")
 
@@ -86,8 +85,13 @@ def _driver_text(statement: Statement) -> str:
     return driver_sql(statement.text if isinstance(statement, TextClause) else statement)
 
 
+_TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+
+
 def _rows(cursor: psycopg.Cursor) -> list[tuple]:
-    return cursor.fetchall() if cursor.description is not None else []
+    # the result's status, not `description`: that builds a Column object per column on every call
+    result = cursor.pgresult
+    return cursor.fetchall() if result is not None and result.status == _TUPLES_OK else []
 
 
 def event_type_of(message: Message) -> str:
@@ -122,9 +126,10 @@ class UnitOfWork:
     """One transaction, bound to one tenant, that also carries the events it produces.
 
     The handler owns it: `with db.unit_of_work(principal) as uow: …; uow.commit()`. Repositories
-    use `uow.session` (SQLAlchemy), or on hot paths the unit of work's own `rows`/`row`/`value`/`batch`
-    (psycopg on the same connection), and never commit. Events recorded with `emit` are written to this service's
-    outbox inside the same transaction, so a change and its events commit or vanish together.
+    use `uow.session` (SQLAlchemy, made on first use), or on hot paths the unit of work's own
+    `rows`/`row`/`value`/`batch` (psycopg on the same connection), and never commit. Events recorded
+    with `emit` are written to this service's outbox inside the same transaction, so a change and its
+    events commit or vanish together.
     """
 
     def __init__(self, db: Database, tenant: str, *, subtree: bool, public: bool):
@@ -132,38 +137,55 @@ class UnitOfWork:
         self.tenant = tenant
         self.subtree = subtree
         self.public = public
-        self.session: Session | None = None
+        self._conn: Connection | None = None
+        self._session: Session | None = None
         self.driver: psycopg.Connection | None = None
         self.events: list[PendingEvent] = []
         self._committed = False
 
     def __enter__(self) -> UnitOfWork:
-        self.session = Session(self._db.engine, expire_on_commit=False, autoflush=True)
-        self.session.begin()
-        self.driver = self.session.connection().connection.driver_connection
-        # BEGIN and the tenant binding leave in one round trip
-        self._send([(_BIND, {"t": self.tenant, "s": "on" if self.subtree else "off",
-                             "p": "on" if self.public else "off"})])
+        # a pooled connection, without SQLAlchemy's session unless something asks for one (`session`)
+        self._conn = self._db.engine.connect()
+        try:
+            self.driver = self._conn.connection.driver_connection
+            self._send([(_BIND, {"t": self.tenant, "s": "on" if self.subtree else "off",
+                                 "p": "on" if self.public else "off"})])
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
+
+    @property
+    def session(self) -> Session:
+        """SQLAlchemy's session, on this unit of work's connection and in its transaction; made the first
+        time it is asked for (the hot paths that use only the driver never pay for one)."""
+        if self._session is None:
+            if self._conn is None:
+                raise RuntimeError("the unit of work is not open")
+            self._session = Session(bind=self._conn, expire_on_commit=False, autoflush=True)
+        return self._session
 
     # -- statements straight to the driver -----------------------------------------------------------
     # The hot paths skip SQLAlchemy's statement and result machinery (a sixth of a request's CPU in
     # intake's profile) and go to psycopg on this transaction's own connection: same transaction, same
     # type adapters, statements prepared by psycopg after their fifth use. Rows are plain tuples.
+    # Statements go one after the other: psycopg's pipeline mode costs more CPU, here and in PostgreSQL,
+    # than the round trips it saves, and this platform runs out of CPU long before it waits on the
+    # network (intake's submit + accept: 2,927 → 2,333 Python calls without pipelines). Only a COMMIT that
+    # must follow a statement at once, in the same round trip, takes a pipeline (`commit` with `last`).
     def _send(self, statements: list[tuple[Statement, dict[str, Any] | None]], *,
               commit: bool = False) -> list[psycopg.Cursor]:
-        """Send the statements (and COMMIT) in one round trip (a psycopg pipeline); their cursors. A
-        failing statement aborts the rest and raises as SQLAlchemy would (`IntegrityError`, …)."""
+        """Run the statements; their cursors. With `commit`, the statements and the COMMIT leave in one
+        round trip (a psycopg pipeline). A failing statement stops the rest and raises as SQLAlchemy
+        would (`IntegrityError`, …)."""
         raw = self.driver
         assert raw is not None, "the unit of work is not open"
         try:
-            # alone, unless psycopg would send a BEGIN before it in a round trip of its own
-            if len(statements) == 1 and not commit and raw.info.transaction_status != _IDLE:
-                return [raw.execute(_driver_text(statements[0][0]), statements[0][1])]
+            if not commit:
+                return [raw.execute(_driver_text(st), params) for st, params in statements]
             with raw.pipeline():
                 cursors = [raw.execute(_driver_text(st), params) for st, params in statements]
-                if commit:
-                    raw.commit()
+                raw.commit()
         except psycopg.Error as exc:
             sent = "; ".join([_driver_text(st) for st, _ in statements] + (["COMMIT"] if commit else []))
             raise DBAPIError.instance(sent, [p for _, p in statements], exc, psycopg.Error,
@@ -187,7 +209,7 @@ class UnitOfWork:
         return found[0][0]
 
     def batch(self, *statements: tuple[Statement, dict[str, Any] | None]) -> list[list[tuple]]:
-        """Several statements in one round trip; the rows of each."""
+        """Several statements, one after the other; the rows of each."""
         return [_rows(c) for c in self._send(list(statements))]
 
     # -- events and commit ---------------------------------------------------------------------------
@@ -204,17 +226,31 @@ class UnitOfWork:
         return ev
 
     def commit(self, *last: tuple[Statement, dict[str, Any] | None]) -> list[list[tuple]]:
-        """Write the events to the outbox, run the `last` statements, and COMMIT, all in one round trip;
-        the rows of each `last` statement.
+        """Write the events to the outbox, run the `last` statements, and COMMIT; the rows of each `last`
+        statement.
 
-        A statement that locks a hot row until commit (a gapless counter) goes last: the server commits
-        right after it, so the lock is not held while this thread waits for its turn to run Python. If
-        anything fails, nothing is committed and the error is raised, as with `execute`."""
-        assert self.session is not None
+        A statement that locks a hot row until commit (a gapless counter) goes last: it leaves with the
+        COMMIT in one round trip and the server commits right after it, so the lock is not held while
+        this thread waits for its turn to run Python. If anything fails, nothing is committed and the
+        error is raised, as with `execute`."""
+        raw = self.driver
+        assert raw is not None, "the unit of work is not open"
+        session = self._session
+        if session is not None and (session.new or session.dirty or session.deleted):
+            session.flush()         # ORM changes, if any, belong to this transaction too
         statements = [*self._outbox_statements(), *last]
-        cursors = self._send(statements, commit=True)[len(statements) - len(last):]
-        self.session.commit()       # nothing is left to send: the server has committed
+        if last:
+            cursors = self._send(statements, commit=True)[len(statements) - len(last):]
+        else:
+            self._send(statements)
+            cursors = []
+            try:
+                raw.commit()
+            except psycopg.Error as exc:
+                raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error, dialect=_DIALECT) from exc
         self._committed = True
+        if session is not None:
+            session.commit()        # nothing is left to send: the server has committed
         return [_rows(c) for c in cursors]
 
     def commit_with_last(self, statement: Statement, params: dict[str, Any]) -> Any:
@@ -229,7 +265,6 @@ class UnitOfWork:
     def write_outbox(self) -> list[uuid.UUID]:
         """Write the events emitted so far to the outbox now; their ids. `commit` does this for what is
         left, in its own round trip; a handler calls it earlier only when a later statement needs the rows."""
-        assert self.session is not None
         ids = [ev.event_id for ev in self.events]
         if self.events:
             self._send(self._outbox_statements())
@@ -258,17 +293,25 @@ class UnitOfWork:
         return [(insert, {"rows": json.dumps(rows, ensure_ascii=False), "s": self._db.schema})]
 
     def rollback(self) -> None:
-        if self.session is not None:
-            self.session.rollback()
+        self._rollback()
         self.events = []
 
+    def _rollback(self) -> None:
+        if self._session is not None:
+            self._session.rollback()    # and the connection's transaction with it
+        if self.driver is not None and not self.driver.closed:
+            self.driver.rollback()      # sends ROLLBACK only if a transaction is open
+
     def __exit__(self, exc_type, exc, tb) -> None:
-        assert self.session is not None
         try:
             if not self._committed:
-                self.session.rollback()
+                self._rollback()
         finally:
-            self.session.close()
+            if self._session is not None:
+                self._session.close()
+            if self._conn is not None:
+                self._conn.close()      # back to the pool
+            self._conn = self.driver = None
 
 
 class Database:

@@ -187,7 +187,8 @@ class IntakeHandlers:
                     raise NotFound(NOT_FOUND)
                 changes = Changes()
                 change(view.app, repo, uow, changes)
-                uow.commit(repo.saving(view.app, changes.notices))     # sent with the COMMIT
+                repo.save(view.app, changes.notices)
+                uow.commit()
         except Exception:
             if self._taken.number:
                 log.warning("case number %s was taken but application %s was not accepted; it stays unused",

@@ -22,7 +22,7 @@ S = "intake"
 _COLUMNS = ("a.id, a.tenant_code, a.origin_tenant, a.idempotency_key, a.scenario_code, a.channel, a.status,"
             " a.case_number, a.received_at, a.received_on, a.decision_due, a.accepted_on, a.proxy_tenant,"
             " a.proxy_request_id, a.doc")
-# the notices of an application (without their frozen content), in the same round trip
+# the notices of an application (without their frozen content), in the same statement
 _NOTICES = (f"(SELECT coalesce(jsonb_agg(jsonb_build_object('id', n.id, 'kind', n.kind, 'template_version',"
             f" n.template_version, 'title', n.title, 'issued_at', n.issued_at) ORDER BY n.issued_at, n.id), '[]')"
             f" FROM {S}.notices n WHERE n.application_id = a.id)")
@@ -80,7 +80,7 @@ class IntakeRepository:
 
     def receipt(self, tenant: str, origin: str, key: str,
                 id_number: str | None) -> tuple[ApplicationView | None, dict | None]:
-        """What a window submission reads first, in one round trip: an application already made with this
+        """What a window submission reads first: an application already made with this
         key, and the applicant's profile for prefill (`id_number` None: no profile is read)."""
         if not id_number:
             return self.by_key(tenant, origin, key), None
@@ -127,8 +127,7 @@ class IntakeRepository:
 
     @staticmethod
     def saving(a: Application, new_notices: list[dict] | None = None) -> tuple[str, dict[str, Any]]:
-        """The statement that writes the application back with its due-date index and any notices issued
-        (for `uow.commit`, which sends it with the COMMIT)."""
+        """The statement that writes the application back with its due-date index and any notices issued."""
         params = {**_params(a), "notices": json.dumps(new_notices or [], ensure_ascii=False, default=str)}
         return (
             f"WITH upd AS (UPDATE {S}.applications SET status = :st, case_number = :case, decision_due = :due,"

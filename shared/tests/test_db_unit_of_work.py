@@ -124,3 +124,40 @@ def test_commit_writes_the_outbox_and_the_last_statements_together(db: Database)
                                {"ids": [str(i) for i in ids]}))
     assert found == [(1,)]
     assert rows(db, f"SELECT routing_key FROM {SCHEMA}.outbox WHERE correlation_id = 'c-last'") == [("deadline",)]
+
+
+def test_a_unit_of_work_that_only_uses_the_driver_makes_no_session(db: Database):
+    with db.unit_of_work(tenant="620602") as uow:
+        uow.row(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'D-nosession')")
+        uow.emit(common_pb2.Deadline(due="D-nosession"), correlation_id="c-nosession")
+        uow.commit()
+        assert uow._session is None
+    assert rows(db, f"SELECT count(*) FROM {SCHEMA}.docs WHERE number = 'D-nosession'") == [(1,)]
+    assert rows(db, f"SELECT count(*) FROM {SCHEMA}.outbox WHERE correlation_id = 'c-nosession'") == [(1,)]
+
+
+def test_a_session_made_late_joins_the_transaction_and_rolls_back_with_it(db: Database):
+    with pytest.raises(RuntimeError, match="given up"), db.unit_of_work(tenant="620602") as uow:
+        uow.row(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'D-late-1')")
+        # made after a driver statement: it sees that row, bound to the same tenant
+        assert uow.session.execute(text(f"SELECT count(*) FROM {SCHEMA}.docs WHERE number = 'D-late-1'")).scalar() == 1
+        assert uow.session.execute(text("SELECT current_setting('app.tenant', true)")).scalar() == "620602"
+        uow.session.execute(text(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'D-late-2')"))
+        raise RuntimeError("given up before commit")
+    assert rows(db, f"SELECT count(*) FROM {SCHEMA}.docs WHERE number LIKE 'D-late-%'") == [(0,)]
+    with db.unit_of_work(tenant="620602") as uow:       # the pooled connection is clean and bound afresh
+        assert uow.value("SELECT current_setting('app.tenant', true)") == "620602"
+        assert uow.driver.info.transaction_status == uow.driver.info.transaction_status.INTRANS
+    with db.unit_of_work(tenant="620602001") as uow:
+        assert uow.value("SELECT current_setting('app.tenant', true)") == "620602001"
+
+
+def test_a_failing_unit_of_work_gives_its_connection_back(db: Database):
+    pool = db.engine.pool
+    before = pool.checkedout()
+    with pytest.raises(Exception, match="invalid input syntax"), \
+            db.unit_of_work(tenant="620602") as uow:
+        uow.value("SELECT CAST('x' AS int)")
+    assert pool.checkedout() == before
+    with db.unit_of_work(tenant="620602") as uow:       # and the next one works on a clean connection
+        assert uow.value("SELECT 1") == 1
