@@ -20,10 +20,18 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
+_recording = False
+
+
+def spans_recorded() -> bool:
+    """Whether this process keeps spans (an exporter is set up). When it does not, the busiest paths (the
+    outbox relay, the event consumer) make no span of their own and pass the trace context they received
+    on as it is: the trace id still travels from the gateway to the last consumer, at no cost per event."""
+    return _recording
 
 
 def setup_telemetry(service_name: str, exporter: str = "none", endpoint: str = "") -> TracerProvider:
-    global _provider
+    global _provider, _recording
     with _lock:
         if _provider is not None:
             return _provider
@@ -46,7 +54,7 @@ def setup_telemetry(service_name: str, exporter: str = "none", endpoint: str = "
         elif exporter != "none":
             raise ValueError(f"unknown SANJI_OTEL_EXPORTER {exporter!r}")
         trace.set_tracer_provider(provider)
-        _provider = provider
+        _provider, _recording = provider, exporter != "none"
         return provider
 
 

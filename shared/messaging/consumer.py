@@ -29,11 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pika
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Status, StatusCode
 
 from shared.db import Database, UnitOfWork
 from shared.messaging.envelope import Envelope, PoisonMessage, declare_exchange_args, exchange_for, from_amqp
+from shared.telemetry import spans_recorded
 from shared.tenancy import DivisionCode, Principal, Role, acting_as
 
 log = logging.getLogger(__name__)
@@ -259,31 +261,44 @@ class EventConsumer:
             self._park(sub, props, body, f"poison message: {exc}", retries)
             channel.basic_ack(method.delivery_tag)
             return
-        with tracer.start_as_current_span(
-            f"consume {env.event_type}", context=propagate.extract(props.headers or {}),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.system": "rabbitmq", "messaging.destination.name": sub.queue,
-                        "messaging.message.id": env.event_id, "sanji.tenant": env.tenant},
-        ) as span:
+        if spans_recorded():
+            with tracer.start_as_current_span(
+                f"consume {env.event_type}", context=propagate.extract(props.headers or {}),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={"messaging.system": "rabbitmq", "messaging.destination.name": sub.queue,
+                            "messaging.message.id": env.event_id, "sanji.tenant": env.tenant},
+            ) as span:
+                self._process(sub, env, props, body, retries, span)
+        else:  # no spans kept: the handler runs in the producer's trace context, which its events carry on
+            token = otel_context.attach(propagate.extract(props.headers or {}))
             try:
-                first = self._handle(sub, env)
-            except PoisonMessage as exc:  # the handler says the event can never be handled
-                self._park(sub, props, body, f"poison message: {exc}", retries)
-            except Exception as exc:  # noqa: BLE001 — any handler failure is retried, then parked
+                self._process(sub, env, props, body, retries, None)
+            finally:
+                otel_context.detach(token)
+        channel.basic_ack(method.delivery_tag)
+
+    def _process(self, sub: Subscription, env: Envelope, props: pika.BasicProperties, body: bytes, retries: int,
+                 span: trace.Span | None) -> None:
+        """Handle one delivery: handled, a duplicate, retried later or parked — never lost."""
+        try:
+            first = self._handle(sub, env)
+        except PoisonMessage as exc:  # the handler says the event can never be handled
+            self._park(sub, props, body, f"poison message: {exc}", retries)
+        except Exception as exc:  # noqa: BLE001 — any handler failure is retried, then parked
+            if span is not None:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
-                error = f"{type(exc).__name__}: {exc}"
-                if retries >= self.max_retries:
-                    self._park(sub, props, body, error, retries)
-                else:
-                    self._retry(sub, env, props, body, retries + 1, error)
+            error = f"{type(exc).__name__}: {exc}"
+            if retries >= self.max_retries:
+                self._park(sub, props, body, error, retries)
             else:
-                if first:
-                    self.stats.handled += 1
-                else:
-                    self.stats.duplicates += 1
-                    log.info("event %s already handled by %s; skipped", env.event_id, sub.queue)
-        channel.basic_ack(method.delivery_tag)
+                self._retry(sub, env, props, body, retries + 1, error)
+        else:
+            if first:
+                self.stats.handled += 1
+            else:
+                self.stats.duplicates += 1
+                log.info("event %s already handled by %s; skipped", env.event_id, sub.queue)
 
     def _handle(self, sub: Subscription, env: Envelope) -> bool:
         """Run the handler in one transaction with the inbox row; False if it was a duplicate."""

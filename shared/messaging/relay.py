@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared.db import OUTBOX_CHANNEL
 from shared.messaging.envelope import exchange_for, to_amqp
+from shared.telemetry import spans_recorded
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -325,16 +326,19 @@ class OutboxRelay:
         batch.timer = self._ioloop.call_later(self.confirm_timeout, self._on_confirm_timeout)
 
     def _publish(self, batch: _Batch, row: Any) -> None:
-        carrier = dict(row["headers"] or {})
-        with tracer.start_as_current_span(
-            f"publish {row['routing_key']}", context=propagate.extract(carrier),
-            kind=trace.SpanKind.PRODUCER,
-            attributes={"messaging.system": "rabbitmq", "messaging.destination.name": row["exchange"],
-                        "messaging.message.id": str(row["id"])},
-        ):
-            propagate.inject(carrier)  # the consumer's span continues from this one
-            exchange, routing_key, props, body = to_amqp({**row, "headers": carrier})
-            self._channel.basic_publish(exchange, routing_key, body, props)
+        if spans_recorded():
+            carrier = dict(row["headers"] or {})
+            with tracer.start_as_current_span(
+                f"publish {row['routing_key']}", context=propagate.extract(carrier),
+                kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "rabbitmq", "messaging.destination.name": row["exchange"],
+                            "messaging.message.id": str(row["id"])},
+            ):
+                propagate.inject(carrier)  # the consumer's span continues from this one
+                exchange, routing_key, props, body = to_amqp({**row, "headers": carrier})
+        else:  # no spans kept: the trace context stored with the event travels as it is
+            exchange, routing_key, props, body = to_amqp(row)
+        self._channel.basic_publish(exchange, routing_key, body, props)
         self._tag += 1
         batch.pending[self._tag] = row["seq"]
 

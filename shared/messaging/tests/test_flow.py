@@ -22,7 +22,14 @@ def bus(test_settings):
         yield b
 
 
-def test_events_arrive_once_each_in_order(bus):
+@pytest.mark.parametrize("spans", [False, True], ids=["no-spans-kept", "spans-kept"])
+def test_events_arrive_once_each_in_order(bus, spans, monkeypatch):
+    """Whether or not the process keeps spans, the trace id travels from the producer to the consumer."""
+    from shared.messaging import consumer as consumer_module
+    from shared.messaging import relay as relay_module
+
+    monkeypatch.setattr(relay_module, "spans_recorded", lambda: spans)
+    monkeypatch.setattr(consumer_module, "spans_recorded", lambda: spans)
     traces = []
 
     def handler(env, uow):
