@@ -27,10 +27,10 @@ from infra.oidc.client import login
 from services.intake.domain import resident_id_check_char, uscc_check_char
 from shared.grpc.client import bearer
 from tests.bench.bench_grpc import IN_FLIGHT, drive, echo_baseline
-from tests.bench.common import CpuMeter, Figure, percentile
+from tests.bench.common import CpuMeter, Figure, analyze, percentile
 
 APPLICATIONS = 1600
-WARMUP = 48
+WARMUP = 100
 
 
 def _pick_item(items: list[cpb.Item]) -> cpb.Item:
@@ -78,6 +78,7 @@ def run(platform) -> list[Figure]:
 
         for _ in range(WARMUP):
             submit_and_accept()
+        analyze(platform.env["SANJI_DATABASE_OWNER_URL"], "intake", "approval")
         with CpuMeter({name: proc.pid for name, proc in platform.procs.items()}) as cpu:
             rate, lat = drive(submit_and_accept, APPLICATIONS)
     note = f"{item.elements.name}；每件 = 收件 + 受理（含目录查询、办件编号、受理通知书、outbox）"
