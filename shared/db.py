@@ -140,6 +140,7 @@ class UnitOfWork:
         self._conn: Connection | None = None
         self._session: Session | None = None
         self.driver: psycopg.Connection | None = None
+        self._cursor: psycopg.Cursor | None = None
         self.events: list[PendingEvent] = []
         self._committed = False
 
@@ -174,27 +175,33 @@ class UnitOfWork:
     # network (intake's submit + accept: 2,927 → 2,333 Python calls without pipelines). Only a COMMIT that
     # must follow a statement at once, in the same round trip, takes a pipeline (`commit` with `last`).
     def _send(self, statements: list[tuple[Statement, dict[str, Any] | None]], *,
-              commit: bool = False) -> list[psycopg.Cursor]:
-        """Run the statements; their cursors. With `commit`, the statements and the COMMIT leave in one
-        round trip (a psycopg pipeline). A failing statement stops the rest and raises as SQLAlchemy
+              commit: bool = False) -> list[list[tuple]]:
+        """Run the statements; the rows of each. With `commit`, the statements and the COMMIT leave in
+        one round trip (a psycopg pipeline). A failing statement stops the rest and raises as SQLAlchemy
         would (`IntegrityError`, …)."""
         raw = self.driver
         assert raw is not None, "the unit of work is not open"
         try:
             if not commit:
-                return [raw.execute(_driver_text(st), params) for st, params in statements]
+                if self._cursor is None:
+                    self._cursor = raw.cursor()     # one cursor, reused: each result is read before the next
+                out = []
+                for st, params in statements:
+                    self._cursor.execute(_driver_text(st), params)
+                    out.append(_rows(self._cursor))
+                return out
             with raw.pipeline():
                 cursors = [raw.execute(_driver_text(st), params) for st, params in statements]
                 raw.commit()
+            return [_rows(c) for c in cursors]
         except psycopg.Error as exc:
             sent = "; ".join([_driver_text(st) for st, _ in statements] + (["COMMIT"] if commit else []))
             raise DBAPIError.instance(sent, [p for _, p in statements], exc, psycopg.Error,
                                       dialect=_DIALECT) from exc
-        return cursors
 
     def rows(self, statement: Statement, params: dict[str, Any] | None = None) -> list[tuple]:
         """The statement's rows (none for a statement that returns no rows)."""
-        return _rows(self._send([(statement, params)])[0])
+        return self._send([(statement, params)])[0]
 
     def row(self, statement: Statement, params: dict[str, Any] | None = None) -> tuple | None:
         """The statement's first row, or None."""
@@ -210,7 +217,7 @@ class UnitOfWork:
 
     def batch(self, *statements: tuple[Statement, dict[str, Any] | None]) -> list[list[tuple]]:
         """Several statements, one after the other; the rows of each."""
-        return [_rows(c) for c in self._send(list(statements))]
+        return self._send(list(statements))
 
     # -- events and commit ---------------------------------------------------------------------------
     def emit(self, message: Message, *, correlation_id: str | None = None, tenant: str | None = None,
@@ -240,10 +247,10 @@ class UnitOfWork:
             session.flush()         # ORM changes, if any, belong to this transaction too
         statements = [*self._outbox_statements(), *last]
         if last:
-            cursors = self._send(statements, commit=True)[len(statements) - len(last):]
+            found = self._send(statements, commit=True)[len(statements) - len(last):]
         else:
             self._send(statements)
-            cursors = []
+            found = []
             try:
                 raw.commit()
             except psycopg.Error as exc:
@@ -251,7 +258,7 @@ class UnitOfWork:
         self._committed = True
         if session is not None:
             session.commit()        # nothing is left to send: the server has committed
-        return [_rows(c) for c in cursors]
+        return found
 
     def commit_with_last(self, statement: Statement, params: dict[str, Any]) -> Any:
         """`commit` with one last statement; its first row."""
@@ -309,9 +316,11 @@ class UnitOfWork:
         finally:
             if self._session is not None:
                 self._session.close()
+            if self._cursor is not None:
+                self._cursor.close()
             if self._conn is not None:
                 self._conn.close()      # back to the pool
-            self._conn = self.driver = None
+            self._conn = self.driver = self._cursor = None
 
 
 class Database:
