@@ -122,13 +122,16 @@ class EventConsumer:
 
     def __init__(self, amqp_url: str, *, service: str, database: Database, prefetch: int = 100,
                  max_retries: int = 5, backoff: Sequence[float] = (1, 5, 30, 120, 600),
-                 uow_factory: Callable[[str], AbstractContextManager[UnitOfWork]] | None = None):
+                 uow_factory: Callable[[str], AbstractContextManager[UnitOfWork]] | None = None,
+                 spans: bool | None = None):
         if not backoff:
             raise ValueError("backoff needs at least one delay")
         self.service = service
         self.prefetch = prefetch
         self.max_retries = max_retries
         self.backoff = tuple(backoff)
+        # a consumer span per delivery only where spans are kept (None: as this process's telemetry says)
+        self.spans = spans_recorded() if spans is None else spans
         self.stats = ConsumerStats()
         self._params = pika.URLParameters(amqp_url)
         self._uow_factory = uow_factory or (lambda tenant: database.unit_of_work(tenant=tenant))
@@ -261,7 +264,7 @@ class EventConsumer:
             self._park(sub, props, body, f"poison message: {exc}", retries)
             channel.basic_ack(method.delivery_tag)
             return
-        if spans_recorded():
+        if self.spans:
             with tracer.start_as_current_span(
                 f"consume {env.event_type}", context=propagate.extract(props.headers or {}),
                 kind=trace.SpanKind.CONSUMER,

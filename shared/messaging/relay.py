@@ -67,7 +67,7 @@ class OutboxRelay:
 
     def __init__(self, engine: Engine, schema: str, amqp_url: str, *, service: str | None = None,
                  batch_size: int = 200, idle_seconds: float = 0.2, confirm_timeout: float = 30.0,
-                 max_backoff: float = 5.0):
+                 max_backoff: float = 5.0, spans: bool | None = None):
         self._engine = engine
         self.schema = schema
         self.service = service or schema
@@ -75,6 +75,8 @@ class OutboxRelay:
         self.idle_seconds = idle_seconds
         self.confirm_timeout = confirm_timeout
         self.max_backoff = max_backoff
+        # a producer span per event only where spans are kept (None: as this process's telemetry says)
+        self.spans = spans_recorded() if spans is None else spans
         self.stats = RelayStats()
         self._params = pika.URLParameters(amqp_url)
         self._ioloop = IOLoop()
@@ -326,7 +328,7 @@ class OutboxRelay:
         batch.timer = self._ioloop.call_later(self.confirm_timeout, self._on_confirm_timeout)
 
     def _publish(self, batch: _Batch, row: Any) -> None:
-        if spans_recorded():
+        if self.spans:
             carrier = dict(row["headers"] or {})
             with tracer.start_as_current_span(
                 f"publish {row['routing_key']}", context=propagate.extract(carrier),

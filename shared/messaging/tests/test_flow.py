@@ -23,23 +23,18 @@ def bus(test_settings):
 
 
 @pytest.mark.parametrize("spans", [False, True], ids=["no-spans-kept", "spans-kept"])
-def test_events_arrive_once_each_in_order(bus, spans, monkeypatch):
-    """Whether or not the process keeps spans, the trace id travels from the producer to the consumer."""
-    from shared.messaging import consumer as consumer_module
-    from shared.messaging import relay as relay_module
-
-    monkeypatch.setattr(relay_module, "spans_recorded", lambda: spans)
-    monkeypatch.setattr(consumer_module, "spans_recorded", lambda: spans)
+def test_events_arrive_once_each_in_order(bus, spans):
+    """Whether or not the relay and the consumer make spans, the trace id travels from producer to consumer."""
     traces = []
 
     def handler(env, uow):
         traces.append(format_trace_id(trace.get_current_span().get_span_context().trace_id))
         bus.record(env, uow)
 
-    consumer = bus.consumer()
+    consumer = bus.consumer(spans=spans)
     queue = consumer.subscribe(bus.service, "item_published", "record", handler)
     consumer.declare()
-    relay = bus.relay(batch_size=7)
+    relay = bus.relay(batch_size=7, spans=spans)
     relay.start()
     consumer.start()
 
