@@ -77,8 +77,21 @@ def driver_sql(statement: str) -> str:
 
 
 Statement = str | TextClause
-_BIND = ("SELECT set_config('app.tenant', :t, true), set_config('app.subtree', :s, true),"
-         " set_config('app.public', :p, true)")
+
+
+def _literal(value: str) -> str:
+    """A SQL string literal (standard_conforming_strings, PostgreSQL's default since 9.1: only `'` is
+    special). Division codes are digits; anything else is still quoted exactly."""
+    if "\x00" in value:
+        raise ValueError("a tenant code cannot contain NUL")
+    return "'" + value.replace("'", "''") + "'"
+
+
+@functools.lru_cache(maxsize=4096)
+def _begin_statement(tenant: str, subtree: bool, public: bool) -> bytes:
+    return (f"BEGIN; SELECT set_config('app.tenant', {_literal(tenant)}, true),"
+            f" set_config('app.subtree', '{'on' if subtree else 'off'}', true),"
+            f" set_config('app.public', '{'on' if public else 'off'}', true)").encode()
 
 
 def _driver_text(statement: Statement) -> str:
@@ -149,12 +162,26 @@ class UnitOfWork:
         self._conn = self._db.engine.connect()
         try:
             self.driver = self._conn.connection.driver_connection
-            self._send([(_BIND, {"t": self.tenant, "s": "on" if self.subtree else "off",
-                                 "p": "on" if self.public else "off"})])
+            self._begin()
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def _begin(self) -> None:
+        """BEGIN and the tenant binding in one round trip: one simple-protocol query of two statements
+        with the binding's values inline. psycopg would send its own BEGIN first, a round trip of its own;
+        it sends none once the server reports the transaction open. Measured on one connection: 235 → 123 µs
+        of client CPU and 140 → 120 µs in PostgreSQL per short transaction."""
+        raw = self.driver
+        assert raw is not None
+        if raw.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            raise RuntimeError("a pooled connection came back inside a transaction")
+        query = _begin_statement(self.tenant, self.subtree, self.public)
+        result = raw.pgconn.exec_(query)
+        if result.status != _TUPLES_OK:
+            exc = psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
+            raise DBAPIError.instance(query.decode(), None, exc, psycopg.Error, dialect=_DIALECT) from exc
 
     @property
     def session(self) -> Session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from sanji.common.v1 import common_pb2
 from sqlalchemy import text
@@ -161,3 +162,20 @@ def test_a_failing_unit_of_work_gives_its_connection_back(db: Database):
     assert pool.checkedout() == before
     with db.unit_of_work(tenant="620602") as uow:       # and the next one works on a clean connection
         assert uow.value("SELECT 1") == 1
+
+
+@pytest.mark.parametrize("tenant", ["620602001", "", "62'0602", "6206; DROP TABLE x; --"])
+def test_the_binding_sent_with_begin_holds_the_tenant_exactly(db: Database, tenant: str):
+    with db.unit_of_work(tenant=tenant, subtree=True) as uow:
+        assert uow.driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        assert uow.row("SELECT current_setting('app.tenant'), current_setting('app.subtree'),"
+                       " current_setting('app.public')") == (tenant, "on", "off")
+    with db.unit_of_work() as uow:
+        assert uow.row("SELECT current_setting('app.tenant'), current_setting('app.public')") == ("", "on")
+
+
+def test_a_tenant_that_cannot_be_bound_is_refused_and_the_connection_returned(db: Database):
+    before = db.engine.pool.checkedout()
+    with pytest.raises(ValueError), db.unit_of_work(tenant="6206\x00"):
+        pass
+    assert db.engine.pool.checkedout() == before
