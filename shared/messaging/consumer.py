@@ -9,11 +9,17 @@ For each subscription the consumer owns, in its service's vhost:
 - `<queue>.dlq` — parked messages (never consumed automatically), with the last error and the
   retry count in headers; `replay_dead_letters` moves them back.
 
-A delivery is handled in one unit of work bound to the envelope's tenant. The event id goes into
+A delivery is handled in a unit of work bound to the envelope's tenant. The event id goes into
 `<schema>.inbox` in that same transaction; if it is already there the handler is skipped. The
 delivery is acked after commit, so a crash before commit means a redelivery, which is a no-op once
 committed. A failing handler is retried through the delay queues and parked after `max_retries`;
 an unusable envelope is parked at once. Nothing is dropped silently.
+
+Deliveries that arrive together (what one read from the broker brings, up to `batch`) for the same
+tenant share one unit of work, each with its inbox row, handled in the order they came: BEGIN, the
+tenant binding, the outbox and the COMMIT are paid once for all of them. If any of them fails, the
+whole transaction rolls back and each is handled again on its own, so only the one at fault is
+retried or parked. Under light load a batch is one delivery and nothing waits for company.
 """
 
 from __future__ import annotations
@@ -86,6 +92,18 @@ class ConsumerStats:
 
 
 @dataclass(frozen=True)
+class _Delivery:
+    """A delivery read from the broker, waiting to be handled with the others of its read."""
+
+    sub: Subscription
+    tag: int
+    props: pika.BasicProperties
+    body: bytes
+    retries: int
+    env: Envelope
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     """A parked message as found in `<queue>.dlq`."""
 
@@ -114,7 +132,8 @@ def _republished(props: pika.BasicProperties, headers: dict[str, Any]) -> pika.B
 
 
 class EventConsumer:
-    """Consumes the events a service subscribes to, one unit of work per delivery.
+    """Consumes the events a service subscribes to, one unit of work per tenant's run of deliveries
+    that arrived together (at most `batch`; 1 handles each on its own).
 
     `uow_factory(tenant)` defaults to `database.unit_of_work(tenant=tenant)`; the handler runs as
     the service's machine principal scoped to the envelope's tenant (DESIGN §4).
@@ -123,11 +142,14 @@ class EventConsumer:
     def __init__(self, amqp_url: str, *, service: str, database: Database, prefetch: int = 100,
                  max_retries: int = 5, backoff: Sequence[float] = (1, 5, 30, 120, 600),
                  uow_factory: Callable[[str], AbstractContextManager[UnitOfWork]] | None = None,
-                 spans: bool | None = None):
+                 spans: bool | None = None, batch: int = 50):
         if not backoff:
             raise ValueError("backoff needs at least one delay")
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
         self.service = service
         self.prefetch = prefetch
+        self.batch = batch
         self.max_retries = max_retries
         self.backoff = tuple(backoff)
         # a consumer span per delivery only where spans are kept (None: as this process's telemetry says)
@@ -139,6 +161,7 @@ class EventConsumer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._publisher: Any = None
+        self._pending: list[_Delivery] = []       # read from the broker, not yet handled nor acked
         self._inbox_insert = (
             f"INSERT INTO {database.schema}.inbox (consumer, event_id, event_type, tenant)"
             " VALUES (:consumer, :event_id, :event_type, :tenant)"
@@ -244,8 +267,10 @@ class EventConsumer:
             for sub in self._subs.values():
                 channel.basic_consume(sub.queue, functools.partial(self._on_message, sub), auto_ack=False)
             while not done():
-                conn.process_data_events(time_limit=0.2)
+                conn.process_data_events(time_limit=0.2)   # returns once what arrived is dispatched
+                self._flush(channel)
         finally:
+            self._pending = []      # unacked: the broker delivers them again on the next connection
             self._publisher = None
             if conn.is_open:
                 try:
@@ -253,7 +278,7 @@ class EventConsumer:
                 except pika.exceptions.AMQPError as exc:
                     log.debug("consumer %s: closing the connection failed: %r", self.service, exc)
 
-    # --- one delivery --------------------------------------------------------------------------
+    # --- deliveries ----------------------------------------------------------------------------
 
     def _on_message(self, sub: Subscription, channel: Any, method: Any, props: pika.BasicProperties,
                     body: bytes) -> None:
@@ -264,58 +289,115 @@ class EventConsumer:
             self._park(sub, props, body, f"poison message: {exc}", retries)
             channel.basic_ack(method.delivery_tag)
             return
-        if self.spans:
-            with tracer.start_as_current_span(
-                f"consume {env.event_type}", context=propagate.extract(props.headers or {}),
-                kind=trace.SpanKind.CONSUMER,
-                attributes={"messaging.system": "rabbitmq", "messaging.destination.name": sub.queue,
-                            "messaging.message.id": env.event_id, "sanji.tenant": env.tenant},
-            ) as span:
-                self._process(sub, env, props, body, retries, span)
-        else:  # no spans kept: the handler runs in the producer's trace context, which its events carry on
-            token = otel_context.attach(propagate.extract(props.headers or {}))
+        self._pending.append(_Delivery(sub, method.delivery_tag, props, body, retries, env))
+        if len(self._pending) >= self.batch:
+            self._flush(channel)
+
+    def _flush(self, channel: Any) -> None:
+        """Handle what has been read, in order: each run of deliveries for one tenant together."""
+        pending, self._pending = self._pending, []
+        start = 0
+        while start < len(pending):
+            end = start + 1
+            while end < len(pending) and pending[end].env.tenant == pending[start].env.tenant:
+                end += 1
+            self._run(channel, pending[start:end])
+            start = end
+
+    def _run(self, channel: Any, run: list[_Delivery]) -> None:
+        if len(run) > 1:
             try:
-                self._process(sub, env, props, body, retries, None)
+                firsts = self._handle(run, each_in_context=True)
+            except Exception as exc:  # noqa: BLE001 — rolled back: each on its own finds the one at fault
+                log.info("consumer %s: %d events of tenant %s failed together (%s: %s); handling each on its own",
+                         self.service, len(run), run[0].env.tenant, type(exc).__name__, exc)
+            else:
+                for d, first in zip(run, firsts, strict=True):
+                    self._count(d, first)
+                # every unacked delivery up to the last of this run is in it: what came before was acked
+                # when its own run was handled, and an unusable envelope is acked as it arrives
+                channel.basic_ack(run[-1].tag, multiple=True)
+                return
+        for d in run:
+            self._deliver(d)
+            channel.basic_ack(d.tag)
+
+    def _deliver(self, d: _Delivery) -> None:
+        """One delivery in its own unit of work, under its consumer span (or its producer's trace context)."""
+        if self.spans:
+            with self._span(d) as span:
+                self._process(d, span)
+        else:  # no spans kept: the handler runs in the producer's trace context, which its events carry on
+            token = otel_context.attach(propagate.extract(d.props.headers or {}))
+            try:
+                self._process(d, None)
             finally:
                 otel_context.detach(token)
-        channel.basic_ack(method.delivery_tag)
 
-    def _process(self, sub: Subscription, env: Envelope, props: pika.BasicProperties, body: bytes, retries: int,
-                 span: trace.Span | None) -> None:
+    def _span(self, d: _Delivery) -> AbstractContextManager[trace.Span]:
+        return tracer.start_as_current_span(
+            f"consume {d.env.event_type}", context=propagate.extract(d.props.headers or {}),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "rabbitmq", "messaging.destination.name": d.sub.queue,
+                        "messaging.message.id": d.env.event_id, "sanji.tenant": d.env.tenant})
+
+    def _process(self, d: _Delivery, span: trace.Span | None) -> None:
         """Handle one delivery: handled, a duplicate, retried later or parked — never lost."""
         try:
-            first = self._handle(sub, env)
+            first = self._handle([d], each_in_context=False)[0]
         except PoisonMessage as exc:  # the handler says the event can never be handled
-            self._park(sub, props, body, f"poison message: {exc}", retries)
+            self._park(d.sub, d.props, d.body, f"poison message: {exc}", d.retries)
         except Exception as exc:  # noqa: BLE001 — any handler failure is retried, then parked
             if span is not None:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
             error = f"{type(exc).__name__}: {exc}"
-            if retries >= self.max_retries:
-                self._park(sub, props, body, error, retries)
+            if d.retries >= self.max_retries:
+                self._park(d.sub, d.props, d.body, error, d.retries)
             else:
-                self._retry(sub, env, props, body, retries + 1, error)
+                self._retry(d.sub, d.env, d.props, d.body, d.retries + 1, error)
         else:
-            if first:
-                self.stats.handled += 1
-            else:
-                self.stats.duplicates += 1
-                log.info("event %s already handled by %s; skipped", env.event_id, sub.queue)
+            self._count(d, first)
 
-    def _handle(self, sub: Subscription, env: Envelope) -> bool:
-        """Run the handler in one transaction with the inbox row; False if it was a duplicate."""
+    def _count(self, d: _Delivery, first: bool) -> None:
+        if first:
+            self.stats.handled += 1
+        else:
+            self.stats.duplicates += 1
+            log.info("event %s already handled by %s; skipped", d.env.event_id, d.sub.queue)
+
+    def _handle(self, run: list[_Delivery], *, each_in_context: bool) -> list[bool]:
+        """Run the handlers in one transaction with their inbox rows, in order; for each delivery, False if
+        it was a duplicate. `each_in_context`: each handler runs under its own delivery's span (or trace
+        context), so the events it emits carry that trace on."""
+        tenant = run[0].env.tenant
         principal = Principal(subject=f"service:{self.service}", username=self.service,
-                              tenant=DivisionCode(env.tenant), roles=frozenset({str(Role.SERVICE)}),
-                              machine=True)
-        with acting_as(principal), self._uow_factory(env.tenant) as uow:
-            inserted = uow.row(self._inbox_insert, {
-                "consumer": sub.queue, "event_id": env.event_id, "event_type": env.event_type,
-                "tenant": env.tenant})
-            if inserted is None:
-                return False
-            sub.handler(env, uow)
+                              tenant=DivisionCode(tenant), roles=frozenset({str(Role.SERVICE)}), machine=True)
+        firsts = []
+        with acting_as(principal), self._uow_factory(tenant) as uow:
+            for d in run:
+                if not each_in_context:
+                    firsts.append(self._handle_one(uow, d))
+                elif self.spans:
+                    with self._span(d) as span:
+                        span.set_attribute("messaging.batch.message_count", len(run))
+                        firsts.append(self._handle_one(uow, d))
+                else:
+                    token = otel_context.attach(propagate.extract(d.props.headers or {}))
+                    try:
+                        firsts.append(self._handle_one(uow, d))
+                    finally:
+                        otel_context.detach(token)
             uow.commit()
+        return firsts
+
+    def _handle_one(self, uow: UnitOfWork, d: _Delivery) -> bool:
+        env = d.env
+        inserted = uow.row(self._inbox_insert, {"consumer": d.sub.queue, "event_id": env.event_id,
+                                                "event_type": env.event_type, "tenant": env.tenant})
+        if inserted is None:
+            return False
+        d.sub.handler(env, uow)
         return True
 
     def _retry(self, sub: Subscription, env: Envelope, props: pika.BasicProperties, body: bytes,

@@ -120,8 +120,11 @@ def test_consumer_crash_mid_handling_is_redelivered_and_handled_once(bus):
         if child.poll() is None:
             child.kill()
     assert child.returncode == 1, out
-    assert [e for e, _ in bus.handled()] == [ids[0]]  # the crashed transaction left nothing
-    assert bus.inbox_count(queue) == 1
+    # the crashed transaction left nothing: ids[0] is committed if it was handled on its own, and gone
+    # with ids[1] if the two arrived together and shared the transaction
+    before = [e for e, _ in bus.handled()]
+    assert before in ([ids[0]], [])
+    assert bus.inbox_count(queue) == len(before)
 
     consumer.start()
     wait_until(lambda: len(bus.handled()) == 3, message="the redelivered events handled")

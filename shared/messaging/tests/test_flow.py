@@ -181,3 +181,86 @@ def test_two_relays_never_publish_a_row_twice(bus):
 
 def bus_sql(bus, sql):
     return text(sql.format(s=bus.schema))
+
+
+def _queued(bus, consumer, count: int, **emit) -> list[str]:
+    """`count` events published and waiting in the consumer's queue before it starts, so they arrive together."""
+    queue = consumer.queue_names()[0]
+    ids = bus.emit(count, **emit)
+    bus.relay().run_once()
+    wait_until(lambda: bus.message_count(queue) == count, message=f"{count} messages queued")
+    return ids
+
+
+@pytest.mark.parametrize("spans", [False, True], ids=["no-spans-kept", "spans-kept"])
+def test_events_that_arrive_together_share_one_transaction(bus, spans):
+    transactions = []
+
+    def handler(env, uow):
+        transactions.append(uow.value("SELECT txid_current()"))
+        bus.record(env, uow)
+
+    consumer = bus.consumer(batch=8, spans=spans)
+    queue = consumer.subscribe(bus.service, "item_published", "record", handler)
+    consumer.declare()
+    ids = _queued(bus, consumer, 20)
+    consumer.start()
+
+    wait_until(lambda: consumer.stats.handled == 20, message="20 handled events")
+    assert bus.handled() == [(event_id, f"item-{i}") for i, event_id in enumerate(ids)]
+    assert bus.inbox_count(queue) == 20
+    sizes = [transactions.count(t) for t in dict.fromkeys(transactions)]
+    assert max(sizes) == 8 and sum(sizes) == 20      # at most `batch` together, none handled twice
+    consumer.stop()
+    assert bus.message_count(queue) == 0             # all acked
+
+
+def test_a_failing_event_in_a_batch_is_retried_alone_and_the_others_are_handled_once(bus):
+    calls = []
+
+    def handler(env, uow):
+        calls.append(env.body["item_id"])
+        bus.record(env, uow)
+        if env.body["item_id"] == "item-3":
+            raise PermissionError("item-3 cannot be matched")
+
+    consumer = bus.consumer(max_retries=1, backoff=(0.1,), batch=10)
+    queue = consumer.subscribe(bus.service, "item_published", "record", handler)
+    consumer.declare()
+    ids = _queued(bus, consumer, 6)
+    consumer.start()
+
+    wait_until(lambda: consumer.stats.dead_lettered == 1, message="item-3 parked")
+    assert consumer.stats.handled == 5 and consumer.stats.retried == 1
+    assert bus.handled() == [(event_id, f"item-{i}") for i, event_id in enumerate(ids) if i != 3]
+    assert bus.inbox_count(queue) == 5
+    # together once (rolled back at item-3), then each on its own, then item-3's retry
+    assert calls == [f"item-{i}" for i in range(4)] + [f"item-{i}" for i in range(6)] + ["item-3"]
+    [parked] = consumer.dead_letters(queue)
+    assert parked.error == "PermissionError: item-3 cannot be matched" and parked.event_id == ids[3]
+
+
+def test_a_batch_is_split_by_tenant_and_each_part_bound_to_its_own(bus):
+    seen = []
+
+    def handler(env, uow):
+        seen.append((env.tenant, uow.value("SELECT current_setting('app.tenant')"), uow.value("SELECT txid_current()")))
+        bus.record(env, uow)       # RLS refuses a row for another tenant than the one bound
+
+    consumer = bus.consumer(batch=50)
+    consumer.subscribe(bus.service, "item_published", "record", handler)
+    consumer.declare()
+    queue = consumer.queue_names()[0]
+    bus.emit(2, start=0)
+    bus.emit(2, tenant=OTHER_TENANT, start=2)
+    bus.emit(1, start=4)
+    bus.relay().run_once()
+    wait_until(lambda: bus.message_count(queue) == 5, message="5 messages queued")
+    consumer.start()
+
+    wait_until(lambda: consumer.stats.handled == 5, message="5 handled events")
+    assert [(t, bound) for t, bound, _ in seen] == [(TENANT, TENANT)] * 2 + [(OTHER_TENANT, OTHER_TENANT)] * 2 + [
+        (TENANT, TENANT)]
+    assert len({tx for _, _, tx in seen}) == 3
+    assert [i for _, i in bus.handled()] == ["item-0", "item-1", "item-4"]
+    assert [i for _, i in bus.handled(OTHER_TENANT)] == ["item-2", "item-3"]
