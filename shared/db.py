@@ -276,7 +276,8 @@ class UnitOfWork:
         if last:
             found = self._send(statements, commit=True)[len(statements) - len(last):]
         else:
-            self._send(statements)
+            if statements:
+                self._send(statements)
             found = []
             try:
                 raw.commit()
@@ -304,27 +305,56 @@ class UnitOfWork:
             self._send(self._outbox_statements())
         return ids
 
-    def _outbox_statements(self) -> list[tuple[str, dict[str, Any]]]:
-        """The one statement that writes the pending events (with the relay's wake-up at most once per
-        NOTIFY_MIN_INTERVAL), and forgets them; none when nothing is pending."""
-        if not self.events:
-            return []
+    def _outbox_rows(self) -> str:
+        """The pending events as the JSON the outbox insert reads, in the order they were emitted; forgets them."""
         rows = [
             {"ord": i, "id": str(ev.event_id), "exchange": f"{self._db.service}.events", "routing_key": ev.event_type,
              "tenant": ev.tenant, "correlation_id": ev.correlation_id, "event_version": ev.event_version,
              "body": ev.body, "headers": ev.headers}
             for i, ev in enumerate(self.events)
         ]
-        insert = (f"INSERT INTO {self._db.schema}.outbox (id, exchange, routing_key, tenant, correlation_id,"
-                  " event_version, body, headers) SELECT x.id, x.exchange, x.routing_key, x.tenant, x.correlation_id,"
-                  " x.event_version, x.body, x.headers FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(ord int,"
-                  " id uuid, exchange text, routing_key text, tenant text, correlation_id text, event_version int,"
-                  " body text, headers jsonb) ORDER BY x.ord")   # seq follows the order the events were emitted
+        self.events = []
+        return json.dumps(rows, ensure_ascii=False)
+
+    def _outbox_insert(self, rows_param: str, when: str | None = None) -> str:
+        # seq follows the order the events were emitted
+        return (f"INSERT INTO {self._db.schema}.outbox (id, exchange, routing_key, tenant, correlation_id,"
+                " event_version, body, headers) SELECT x.id, x.exchange, x.routing_key, x.tenant, x.correlation_id,"
+                " x.event_version, x.body, x.headers"
+                f" FROM jsonb_to_recordset(CAST(:{rows_param} AS jsonb)) AS x(ord int, id uuid, exchange text,"
+                " routing_key text, tenant text, correlation_id text, event_version int,"
+                " body text, headers jsonb)" + (f" WHERE {when}" if when else "") + " ORDER BY x.ord")
+
+    def _outbox_statements(self) -> list[tuple[str, dict[str, Any]]]:
+        """The one statement that writes the pending events (with the relay's wake-up at most once per
+        NOTIFY_MIN_INTERVAL), and forgets them; none when nothing is pending."""
+        if not self.events:
+            return []
+        insert = self._outbox_insert("rows")
         if self._db.should_notify():
             insert = (f"WITH ins AS ({insert} RETURNING 1) SELECT pg_notify('{OUTBOX_CHANNEL}', :s)"
                       " FROM (SELECT 1 FROM ins LIMIT 1) AS one")
-        self.events = []
-        return [(insert, {"rows": json.dumps(rows, ensure_ascii=False), "s": self._db.schema})]
+        return [(insert, {"rows": self._outbox_rows(), "s": self._db.schema})]
+
+    def outbox_cte(self, *, when: str | None = None) -> tuple[str, str, dict[str, Any]]:
+        """The pending events as part of a repository's own data-modifying statement, so they are written in
+        its round trip instead of one of their own at commit: (`cte`, `column`, `params`). `cte` is
+        `, _outbox AS (INSERT …)` to append to the statement's WITH list; `column` is `, (…) AS _notified`
+        to append to its final SELECT list (the relay's wake-up, when one is due); `params` go with the
+        statement's own (their names start with `_outbox`). `when`: an SQL condition on the statement's other
+        CTEs under which the events are written (`EXISTS (SELECT 1 FROM ins)`: only if the row went in).
+        The events are forgotten here: they are written with that statement or, if it fails or `when` is
+        false, not at all. Nothing pending: empty strings and no params."""
+        if not self.events:
+            return "", "", {}
+        cte = f", _outbox AS ({self._outbox_insert('_outbox_rows', when)} RETURNING 1)"
+        column = ""
+        params: dict[str, Any] = {}
+        if self._db.should_notify():
+            column = f", (SELECT pg_notify('{OUTBOX_CHANNEL}', :_outbox_s) FROM _outbox LIMIT 1) AS _notified"
+            params["_outbox_s"] = self._db.schema
+        params["_outbox_rows"] = self._outbox_rows()
+        return cte, column, params
 
     def rollback(self) -> None:
         self._rollback()

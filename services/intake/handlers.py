@@ -22,7 +22,7 @@ from services.intake import domain
 from services.intake.catalogue import CatalogueClient, Resolution
 from services.intake.domain import CHANNELS, Applicant, Application, Status, SubmittedMaterial
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
-from services.intake.repository import ApplicationView, IntakeRepository
+from services.intake.repository import ADDED, ApplicationView, IntakeRepository
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.db import Database, UnitOfWork
@@ -160,16 +160,18 @@ class IntakeHandlers:
             scenario_code=cmd.scenario_code, channel=cmd.channel, applicant=applicant, materials=cmd.materials,
             via=via, by=by, now=now, calendar=self.calendars.get(tenant), unit_name=res.handling_unit_name,
             proxy_tenant=proxy_tenant, proxy_request_id=proxy_request_id, form=cmd.form)
-        if not repo.add(app, applicant.profile()):  # the same key, concurrently: the first wins, this returns it
-            existing = repo.by_key(tenant, origin, key)
-            assert existing is not None
-            return existing
         uow.emit(ev.ApplicationSubmitted(
             application_id=app.id, tenant=tenant, item_id=app.item.id, item_version=app.item.version,
             channel=CHANNELS[app.channel], received_at=app.received_at.isoformat(), proxy_tenant=proxy_tenant,
             proxy_request_id=proxy_request_id), correlation_id=app.id)
         self._progress(uow, app, "submitted", now, f"已提交至{app.handling_unit_name}",
                        [c for c, s in app.materials.items() if s.supplied])
+        # the events go in with the application, in its statement, and only if it went in
+        if not repo.add(app, applicant.profile(), uow.outbox_cte(when=ADDED)):
+            # the same key, concurrently: the first wins, this returns it (and writes nothing)
+            existing = repo.by_key(tenant, origin, key)
+            assert existing is not None
+            return existing
         uow.commit()
         return ApplicationView(app)
 
@@ -187,7 +189,7 @@ class IntakeHandlers:
                     raise NotFound(NOT_FOUND)
                 changes = Changes()
                 change(view.app, repo, uow, changes)
-                repo.save(view.app, changes.notices)
+                repo.save(view.app, changes.notices, uow.outbox_cte())    # the events in the same statement
                 uow.commit()
         except Exception:
             if self._taken.number:

@@ -31,6 +31,12 @@ _NEXT_SEQUENCE = f"SELECT {S}.next_case_sequence(:t, :y)"
 _BY_KEY = (f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.tenant_code = :t"
            " AND a.origin_tenant = :o AND a.idempotency_key = :k")
 _PROFILE = f"SELECT data FROM {S}.applicant_profiles WHERE tenant_code = :t AND id_number = :n"
+# the application made with a key (all NULL when there is none) and the applicant's profile, in one row
+_RECEIPT = (f"SELECT {_COLUMNS}, {_NOTICES}, ({_PROFILE}) FROM (SELECT 1) AS one LEFT JOIN {S}.applications a"
+            " ON a.tenant_code = :t AND a.origin_tenant = :o AND a.idempotency_key = :k")
+Outbox = tuple[str, str, dict[str, Any]]     # `UnitOfWork.outbox_cte()`: the events, written with the statement
+_NO_OUTBOX: Outbox = ("", "", {})
+ADDED = "EXISTS (SELECT 1 FROM ins)"          # `add`'s condition for its events: the application went in
 
 
 @dataclass
@@ -84,14 +90,17 @@ class IntakeRepository:
         key, and the applicant's profile for prefill (`id_number` None: no profile is read)."""
         if not id_number:
             return self.by_key(tenant, origin, key), None
-        found, profile = self.u.batch((_BY_KEY, {"t": tenant, "o": origin, "k": key}),
-                                      (_PROFILE, {"t": tenant, "n": id_number}))
-        return (_view(found[0]) if found else None), (profile[0][0] if profile else None)
+        r = self.u.row(_RECEIPT, {"t": tenant, "o": origin, "k": key, "n": id_number})
+        assert r is not None                 # the LEFT JOIN gives one row, found or not
+        return (_view(r) if r[0] is not None else None), r[16]
 
-    def add(self, a: Application, profile: dict[str, str]) -> bool:
-        """Insert the application, its due date and the applicant's profile in one statement; False
-        when the (tenant, origin, idempotency key) is already taken (then nothing is written)."""
-        params = {**_params(a), "pid": profile["id_number"], "profile": json.dumps(profile, ensure_ascii=False)}
+    def add(self, a: Application, profile: dict[str, str], outbox: Outbox = _NO_OUTBOX) -> bool:
+        """Insert the application, its due date, the applicant's profile and `outbox` (the events of the
+        receipt, `uow.outbox_cte(when=ADDED)`) in one statement; False when the (tenant, origin,
+        idempotency key) is already taken (then nothing is written)."""
+        cte, column, outbox_params = outbox
+        params = {**_params(a), "pid": profile["id_number"], "profile": json.dumps(profile, ensure_ascii=False),
+                  **outbox_params}
         r = self.u.value(
             f"WITH ins AS (INSERT INTO {S}.applications (id, tenant_code, origin_tenant, idempotency_key, item_id,"
             " item_version, item_name, scenario_code, channel, status, applicant_id_number, applicant_id_suffix,"
@@ -102,8 +111,8 @@ class IntakeRepository:
             f" dl AS ({_UPSERT_DEADLINES} WHERE EXISTS (SELECT 1 FROM ins)),"
             f" pr AS (INSERT INTO {S}.applicant_profiles (tenant_code, id_number, data)"
             " SELECT :t, :pid, CAST(:profile AS jsonb) WHERE EXISTS (SELECT 1 FROM ins)"
-            " ON CONFLICT (tenant_code, id_number) DO UPDATE SET data = EXCLUDED.data, updated_at = now())"
-            " SELECT count(*) FROM ins", params)
+            f" ON CONFLICT (tenant_code, id_number) DO UPDATE SET data = EXCLUDED.data, updated_at = now()){cte}"
+            f" SELECT count(*){column} FROM ins", params)
         return r == 1
 
     def get(self, app_id: str, *, lock: bool = False, tenant: str | None = None) -> ApplicationView | None:
@@ -122,14 +131,13 @@ class IntakeRepository:
         r = self.u.row(query, {"c": case_number, "t": tenant})
         return _view(r) if r else None
 
-    def save(self, a: Application, new_notices: list[dict] | None = None) -> None:
-        self.u.row(*self.saving(a, new_notices))
-
-    @staticmethod
-    def saving(a: Application, new_notices: list[dict] | None = None) -> tuple[str, dict[str, Any]]:
-        """The statement that writes the application back with its due-date index and any notices issued."""
-        params = {**_params(a), "notices": json.dumps(new_notices or [], ensure_ascii=False, default=str)}
-        return (
+    def save(self, a: Application, new_notices: list[dict] | None = None, outbox: Outbox = _NO_OUTBOX) -> None:
+        """Write the application back with its due-date index, any notices issued and `outbox` (the
+        events of the change, `uow.outbox_cte()`), in one statement."""
+        cte, column, outbox_params = outbox
+        params = {**_params(a), "notices": json.dumps(new_notices or [], ensure_ascii=False, default=str),
+                  **outbox_params}
+        self.u.row(
             f"WITH upd AS (UPDATE {S}.applications SET status = :st, case_number = :case, decision_due = :due,"
             " promise_due = :pdue, accepted_on = :aon, doc = CAST(:doc AS jsonb), updated_at = now()"
             " WHERE id = :id RETURNING id),"
@@ -139,8 +147,8 @@ class IntakeRepository:
             f" nt AS (INSERT INTO {S}.notices (id, tenant_code, application_id, kind, template_version, title,"
             " issued_at, data) SELECT x.id, :t, CAST(:id AS uuid), x.kind, x.template_version, x.title, x.issued_at,"
             " x.data FROM jsonb_to_recordset(CAST(:notices AS jsonb)) AS x(id uuid, kind text, template_version int,"
-            " title text, issued_at timestamptz, data jsonb))"
-            " SELECT count(*) FROM upd", params)
+            f" title text, issued_at timestamptz, data jsonb)){cte}"
+            f" SELECT count(*){column} FROM upd", params)
 
     def list_for(self, tenant: str, *, subtree: bool, status: str | None, limit: int,
                  offset: int) -> tuple[list[ApplicationView], int]:

@@ -179,3 +179,41 @@ def test_a_tenant_that_cannot_be_bound_is_refused_and_the_connection_returned(db
     with pytest.raises(ValueError), db.unit_of_work(tenant="6206\x00"):
         pass
     assert db.engine.pool.checkedout() == before
+
+
+INSERT_DOC = (f"WITH ins AS (INSERT INTO {SCHEMA}.docs (tenant_code, number) VALUES (:t, :n)"
+              " ON CONFLICT (number) DO NOTHING RETURNING number){cte} SELECT count(*){column} FROM ins")
+
+
+def _insert_doc(uow, number: str, correlation_id: str) -> int:
+    uow.emit(common_pb2.Deadline(due=number), correlation_id=correlation_id)
+    uow.emit(common_pb2.Deadline(due=number + "-2"), correlation_id=correlation_id)
+    cte, column, params = uow.outbox_cte(when="EXISTS (SELECT 1 FROM ins)")
+    assert uow.events == []                             # taken by the statement
+    return uow.value(INSERT_DOC.format(cte=cte, column=column), {"t": "620602", "n": number, **params})
+
+
+@pytest.mark.parametrize("notify", [True, False], ids=["notifying", "quiet"])
+def test_events_written_with_a_statement_commit_with_it_and_only_when_it_wrote(db: Database, notify: bool,
+                                                                                monkeypatch):
+    monkeypatch.setattr(db, "should_notify", lambda: notify)
+    number = f"CTE-{notify}"
+    with psycopg.connect(db.engine.url.render_as_string(hide_password=False).replace("+psycopg", ""),
+                         autocommit=True) as listener:
+        listener.execute("LISTEN sanji_outbox")
+        with db.unit_of_work(tenant="620602") as uow:
+            assert _insert_doc(uow, number, f"c-cte-{notify}") == 1
+            uow.commit()
+        heard = [n.payload for n in listener.notifies(timeout=0.5, stop_after=1)]
+    assert heard == ([SCHEMA] if notify else [])        # the relay is woken when one is due
+    assert rows(db, f"SELECT CAST(body AS jsonb) ->> 'due' FROM {SCHEMA}.outbox WHERE correlation_id = 'c-cte-{notify}'"
+                " ORDER BY seq") == [(number,), (f"{number}-2",)]       # in the order emitted
+    with db.unit_of_work(tenant="620602") as uow:         # the same number again: no row, so no events
+        assert _insert_doc(uow, number, f"c-cte-again-{notify}") == 0
+        uow.commit()
+    assert rows(db, f"SELECT count(*) FROM {SCHEMA}.outbox WHERE correlation_id = 'c-cte-again-{notify}'") == [(0,)]
+    with db.unit_of_work(tenant="620602") as uow:         # nothing pending: the statement is left as it is
+        assert uow.outbox_cte() == ("", "", {})
+    with db.unit_of_work(tenant="620602") as uow:         # not committed: neither the row nor its events
+        assert _insert_doc(uow, number + "-rolled-back", f"c-cte-rb-{notify}") == 1
+    assert rows(db, f"SELECT count(*) FROM {SCHEMA}.outbox WHERE correlation_id = 'c-cte-rb-{notify}'") == [(0,)]
