@@ -88,7 +88,7 @@ class ApprovalHandlers:
     def category_names(self) -> dict[str, str]:
         if self._category_names is None:
             with self.db.unit_of_work() as uow:
-                self._category_names = dict(ApprovalRepository(uow.session).categories())
+                self._category_names = dict(ApprovalRepository(uow).categories())
         return self._category_names
 
     def desk_name(self, desk: str) -> str:
@@ -157,7 +157,7 @@ class ApprovalHandlers:
         self.open_case(uow, env.tenant, cmd)
 
     def open_case(self, uow: UnitOfWork, tenant: str, cmd: OpenCase) -> Case | None:
-        repo = ApprovalRepository(uow.session)
+        repo = ApprovalRepository(uow)
         _, now = self._today_now()
         key = (tenant, cmd.department, cmd.item_type)
         hit = self._categories.get(key)
@@ -186,7 +186,7 @@ class ApprovalHandlers:
         if body.get("tenant") and body["tenant"] != env.tenant:
             raise PoisonMessage(f"body tenant {body['tenant']!r} differs from the envelope's {env.tenant!r}")
         _, now = self._today_now()
-        repo = ApprovalRepository(uow.session)
+        repo = ApprovalRepository(uow)
         case = repo.load(case_number=number)
         if case is None or case.tenant != env.tenant:
             log.warning("application_terminated %s for case %s unknown here", env.event_id, number)
@@ -212,7 +212,7 @@ class ApprovalHandlers:
             raise PoisonMessage(str(exc)) from None
         _, now = self._today_now()
         settled_at = settled_at or now
-        repo = ApprovalRepository(uow.session)
+        repo = ApprovalRepository(uow)
         paid, waived = int(body.get("paid_fen", 0) or 0), int(body.get("waived_fen", 0) or 0)
         repo.record_settlement(env.tenant, number, paid, waived, bool(body.get("waived_in_full")), settled_at,
                                env.event_id)
@@ -245,7 +245,7 @@ class ApprovalHandlers:
             raise InvalidArgument("case_id", "请提供办件标识或办件编号")
         today, _ = self._today_now()
         with self.db.unit_of_work(p) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             if case_id:
                 case = repo.load(case_id=uuid_field(case_id, "case_id", "办件标识"), lock=False)
             else:
@@ -262,7 +262,7 @@ class ApprovalHandlers:
         limit, offset = page(limit, offset)
         today, _ = self._today_now()
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             ids, total = repo.list_cases(str(p.tenant), status, today if overdue_only else None, limit, offset)
             views = [self._view(c, today=today) for c in (repo.load(case_id=i, lock=False) for i in ids) if c]
         return views, total
@@ -273,7 +273,7 @@ class ApprovalHandlers:
         limit, offset = page(limit, offset)
         kinds = self._kinds_for(p, kind)
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             desks = repo.desks_of(str(p.tenant), p.username)
             if desk:
                 if desk not in desks:
@@ -296,7 +296,7 @@ class ApprovalHandlers:
         p.require(Role.REVIEWER, Role.DECIDER)
         _, now = self._today_now()
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             if step_id:
                 step_id = uuid_field(step_id, "step_id", "环节标识")
                 case, desks = self._load_by_step(repo, p, step_id, with_desks=True)
@@ -321,7 +321,7 @@ class ApprovalHandlers:
         _, now = self._today_now()
         step_id = uuid_field(step_id, "step_id", "环节标识")
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             case, _ = self._load_by_step(repo, p, step_id)
             case.release(step_id, Actor.of(p), now)
             proj = self._save(repo, case)
@@ -333,7 +333,7 @@ class ApprovalHandlers:
         today, now = self._today_now()
         step_id = uuid_field(step_id, "step_id", "环节标识")
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             case, _ = self._load_by_step(repo, p, step_id)
             cal = self.calendars.get(case.tenant)
             step, late, all_done = case.complete_review(step_id, Actor.of(p), opinion, conclusion, now, today, cal)
@@ -352,7 +352,7 @@ class ApprovalHandlers:
         """Decide (决定): approve → certificate with the tenant's seal; deny → reasons and remedies."""
         today, now = self._today_now()
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             case = self._load_own(repo, p, case_id)
             actor = Actor.of(p)
             plan = case.plan_decision(actor, outcome, list(reasons), immediate=immediate)
@@ -398,7 +398,7 @@ class ApprovalHandlers:
     def suspend(self, p: Principal, case_id: str, procedure: str, reason: str, days: int) -> CaseView:
         today, now = self._today_now()
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             case = self._load_own(repo, p, case_id)
             notice = self._number(repo, case.tenant, "TZ", today.year)   # rolled back if refused
             entry = case.suspend(Actor.of(p), procedure, reason, days, today=today, now=now, notice_number=notice)
@@ -414,7 +414,7 @@ class ApprovalHandlers:
     def resume(self, p: Principal, case_id: str, reason: str) -> CaseView:
         today, now = self._today_now()
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             case = self._load_own(repo, p, case_id)
             cal = self.calendars.get(case.tenant)
             entry, paused = case.resume(Actor.of(p), reason, today=today, now=now, cal=cal)
@@ -429,7 +429,7 @@ class ApprovalHandlers:
     def extend(self, p: Principal, case_id: str, days: int, reason: str) -> CaseView:
         today, now = self._today_now()
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             case = self._load_own(repo, p, case_id)
             entry = case.extend(Actor.of(p), days, reason, today=today, now=now)
             self._save(repo, case)
@@ -450,7 +450,7 @@ class ApprovalHandlers:
         except ValueError:
             raise InvalidArgument("scheduled_on", "请填写踏勘日期（YYYY-MM-DD）") from None
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             case = self._load_own(repo, p, case_id)
             cal = self.calendars.get(case.tenant)
             suspends = case.site_inspection == "suspends" and case.open_suspension() is None
@@ -477,7 +477,7 @@ class ApprovalHandlers:
         today, now = self._today_now()
         inspection_id = uuid_field(inspection_id, "inspection_id", "踏勘记录标识")
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             case = self._load_own(repo, p, case_id)
             cal = self.calendars.get(case.tenant)
             resumed_before = len([e for e in case.ledger if e.kind == domain.RESUME])
@@ -501,7 +501,7 @@ class ApprovalHandlers:
     def deliver(self, p: Principal, case_id: str, method: str, recipient: str, tracking: str) -> CaseView:
         today, now = self._today_now()
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             case = self._load_own(repo, p, case_id)
             case.deliver(Actor.of(p), (method or "").strip(), recipient, tracking, now=now)
             self._delivered(uow, repo, case, today, now)
@@ -532,7 +532,7 @@ class ApprovalHandlers:
             raise PoisonMessage(f"picked_up_at is not an ISO 8601 time: {body['picked_up_at']!r}") from None
         today, now = self._today_now()
         at = at or now
-        repo = ApprovalRepository(uow.session)
+        repo = ApprovalRepository(uow)
         case = repo.load(case_number=number)
         if case is None or case.tenant != env.tenant:
             log.warning("result_picked_up %s for case %s unknown here", env.event_id, number)
@@ -557,7 +557,7 @@ class ApprovalHandlers:
             if len(d) > 100:
                 raise InvalidArgument(f"desks[{i}]", "岗位名称过长")
         with self.db.unit_of_work(p, subtree=False) as uow:
-            ApprovalRepository(uow.session).assign_desks(str(p.tenant), username, clean, display_name.strip(),
+            ApprovalRepository(uow).assign_desks(str(p.tenant), username, clean, display_name.strip(),
                                                          p.username)
             uow.commit()
         return clean
@@ -565,7 +565,7 @@ class ApprovalHandlers:
     def list_desks(self, p: Principal) -> tuple[list[tuple[str, str, list[str]]], list[str]]:
         p.require(*STAFF_ROLES)
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             mine = sorted(repo.desks_of(str(p.tenant), p.username))
             everyone = repo.desk_assignments(str(p.tenant)) if p.has(Role.TENANT_ADMIN) else []
         return everyone, mine
@@ -578,7 +578,7 @@ class ApprovalHandlers:
         if not code:
             raise InvalidArgument("code", "请填写印章编码")
         with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow.session)
+            repo = ApprovalRepository(uow)
             if not repo.register_seal(str(p.tenant), Seal(name, code), p.username):
                 raise AlreadyExists("本单位已登记行政审批专用章（一枚印章管审批），不能再登记第二枚", field="name")
             found = repo.seal(str(p.tenant))
@@ -589,7 +589,7 @@ class ApprovalHandlers:
     def get_seal(self, p: Principal) -> tuple[Seal, dt.datetime, str]:
         p.require(*STAFF_ROLES)
         with self.db.unit_of_work(p, subtree=False) as uow:
-            found = ApprovalRepository(uow.session).seal(str(p.tenant))
+            found = ApprovalRepository(uow).seal(str(p.tenant))
         if found is None:
             raise NotFound("本单位尚未登记行政审批专用章")
         return found
@@ -624,7 +624,7 @@ class ApprovalHandlers:
         """Recompute the due dates of every open case under `region` on the current calendar; record
         each change on its case and publish it. Runs per tenant, in chunks, as machine work."""
         with self.db.unit_of_work(tenant=region, subtree=True) as uow:
-            tenants = ApprovalRepository(uow.session).tenants_with_open_cases(region)
+            tenants = ApprovalRepository(uow).tenants_with_open_cases(region)
         report = ReprojectionReport(cause=cause, tenants=tenants)
         _, now = self._today_now()
         for tenant in tenants:
@@ -632,7 +632,7 @@ class ApprovalHandlers:
             after = "00000000-0000-0000-0000-000000000000"
             while True:
                 with self.db.unit_of_work(tenant=tenant) as uow:
-                    repo = ApprovalRepository(uow.session)
+                    repo = ApprovalRepository(uow)
                     rows = repo.open_cases(tenant, after, REPROJECT_CHUNK)
                     if not rows:
                         break

@@ -28,7 +28,7 @@ from services.approval.domain import (
     Seal,
     Step,
 )
-from shared.db import sql
+from shared.db import UnitOfWork, sql
 
 S = "approval"
 # a document number as people read it: 620602-2026-XK000123 (unit, year, kind, the year's sequence)
@@ -167,8 +167,16 @@ class OpenCaseRow:
 
 
 class ApprovalRepository:
-    def __init__(self, session: Session):
-        self.s = session
+    """Statements of the approval schema, in the handler's unit of work. The writes of a case (one statement
+    of data-modifying CTEs, run for every case opened from `application_accepted`) go straight to psycopg
+    (`uow.value`); the rest through SQLAlchemy's session on the same connection and transaction."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.u = uow
+
+    @property
+    def s(self) -> Session:
+        return self.u.session
 
     # -- cases -------------------------------------------------------------------------------------
     # Each action is: lock the case row (one statement, which also finds the case of a step and the
@@ -344,7 +352,7 @@ class ApprovalRepository:
                    " opinion text, seq int) ORDER BY v.seq",
              [{"at": h.at, "actor": h.actor, "actor_name": h.actor_name, "action": h.action, "detail": h.detail,
                "opinion": h.opinion, "seq": i} for i, h in enumerate(case.new_history)])
-        written = self.s.execute(sql("WITH " + ", ".join(ctes) + " SELECT count(*) FROM c"), params).scalar_one()
+        written = self.u.value("WITH " + ", ".join(ctes) + " SELECT count(*) FROM c", params)
         case.new_steps, case.new_ledger, case.new_history, case.new_inspections = [], [], [], []
         case.dirty_steps, case.dirty_inspections, case.new_decision = set(), set(), False
         return int(written)
