@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
+from google.protobuf import json_format
+from sanji.intake.v1 import events_pb2 as intake_ev
 
 from services.approval import domain
 from services.approval.domain import Actor, Case, OpenCase, Seal
+from services.approval.translate import accepted_event, open_command_from_event
 from shared.calendar import CalendarYear, WorkingCalendar, seed_year_from_package
 from shared.clock import CHINA_TZ
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
@@ -236,3 +240,40 @@ def test_site_inspection_suspends_when_the_item_says_so():
 def test_department_share_and_procedure_names():
     assert [domain.department_share(n) for n in (1, 4, 10, 20)] == [1, 3, 8, 15]
     assert domain.procedure_code("专家评审") == "expert_review" and domain.procedure_code("补正") == "correction"
+
+
+# -- application_accepted as the consumer reads it ---------------------------------------------------
+def _accepted_body() -> dict:
+    msg = intake_ev.ApplicationAccepted(
+        application_id="a-1", tenant="620602", case_number="62060220260302000001", item_id="i-1", item_version=3,
+        accepted_at="2026-03-02T10:00:00+08:00", waived_materials=["M2"], joint=True, joint_departments=["规划"],
+        fee_codes=["F1"], promised_limit_days=10, statutory_limit_days=20, site_inspection="counted",
+        materials=[intake_ev.AcceptedMaterial(code="M1", name="申请表", supplied=True, core=True),
+                   intake_ev.AcceptedMaterial(code="M2", name="户口簿", waived=True)])
+    return json.loads(json_format.MessageToJson(msg, preserving_proto_field_name=True, indent=None,
+                                                always_print_fields_with_no_presence=True))
+
+
+def test_the_accepted_event_reads_the_same_by_constructor_and_by_json_format():
+    body = _accepted_body()
+    reference = intake_ev.ApplicationAccepted()
+    json_format.ParseDict(body, reference)
+    assert accepted_event(body) == reference
+    # what the constructor refuses, json_format reads: camelCase names, integers as strings, unknown fields
+    assert accepted_event({**body, "item_version": "3"}) == reference
+    camel = {k: v for k, v in body.items() if k != "promised_limit_days"} | {"promisedLimitDays": 10}
+    assert accepted_event(camel) == reference
+    assert accepted_event({**body, "added_in_a_later_version": {"x": 1}}) == reference
+
+
+@pytest.mark.parametrize("bad", [{"item_version": "three"}, {"materials": [{"code": 5}]}, {"joint": "yes"},
+                                 {"accepted_at": 20260302}])
+def test_an_unreadable_accepted_event_is_refused_naming_the_body(bad):
+    with pytest.raises(InvalidArgument) as e:
+        open_command_from_event({**_accepted_body(), **bad})
+    assert e.value.field == "body"
+
+
+def test_an_accepted_event_that_is_not_an_object_is_refused():
+    with pytest.raises(InvalidArgument):
+        accepted_event(["not", "an", "object"])
