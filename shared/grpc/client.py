@@ -1,7 +1,8 @@
 """gRPC clients: the caller's token and the trace context travel with every call.
 
 Service-to-service calls forward the calling user's token (the callee checks the same person);
-the OpenTelemetry client interceptor injects `traceparent`.
+the OpenTelemetry client interceptor injects `traceparent` where the process keeps spans, and where it keeps
+none the token interceptor injects the current trace context itself (no client span made per call).
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import collections
 
 import grpc
+from opentelemetry import propagate
 from opentelemetry.instrumentation.grpc import client_interceptor as otel_client_interceptor
 from opentelemetry.instrumentation.grpc.grpcext import intercept_channel as otel_intercept_channel
 
+from shared.telemetry import spans_recorded
 from shared.tenancy import current_principal_or_none
 
 
@@ -22,7 +25,11 @@ class _Details(collections.namedtuple("_Details", ("method", "timeout", "metadat
 
 
 class ForwardCallerToken(grpc.UnaryUnaryClientInterceptor):
-    """Adds `authorization: Bearer <token>` of the principal bound to this call, unless set."""
+    """Adds `authorization: Bearer <token>` of the principal bound to this call, unless set; with
+    `trace_context`, also the current trace context (`traceparent`, `tracestate`), unless set."""
+
+    def __init__(self, *, trace_context: bool = False):
+        self._trace_context = trace_context
 
     def intercept_unary_unary(self, continuation, client_call_details, request):
         metadata = list(client_call_details.metadata or [])
@@ -30,17 +37,25 @@ class ForwardCallerToken(grpc.UnaryUnaryClientInterceptor):
             principal = current_principal_or_none()
             if principal is not None and principal.token:
                 metadata.append(("authorization", f"Bearer {principal.token}"))
+        if self._trace_context and not any(k == "traceparent" for k, _ in metadata):
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            metadata.extend(carrier.items())
         details = _Details(client_call_details.method, client_call_details.timeout, metadata,
                            client_call_details.credentials, client_call_details.wait_for_ready,
                            client_call_details.compression)
         return continuation(details, request)
 
 
-def make_channel(target: str) -> grpc.Channel:
+def make_channel(target: str, *, spans: bool | None = None) -> grpc.Channel:
+    """A channel that forwards the caller's token and trace context. `spans`: a client span per call
+    (OpenTelemetry's interceptor); None: as this process's telemetry says."""
     channel = grpc.insecure_channel(target, options=[("grpc.enable_retries", 1)])
-    # OpenTelemetry's client interceptor has its own wrapping API; ours is a plain grpc interceptor
-    traced = otel_intercept_channel(channel, otel_client_interceptor())
-    return grpc.intercept_channel(traced, ForwardCallerToken())
+    if spans_recorded() if spans is None else spans:
+        # OpenTelemetry's client interceptor has its own wrapping API; ours is a plain grpc interceptor
+        traced = otel_intercept_channel(channel, otel_client_interceptor())
+        return grpc.intercept_channel(traced, ForwardCallerToken())
+    return grpc.intercept_channel(channel, ForwardCallerToken(trace_context=True))
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
