@@ -383,19 +383,21 @@ class UnitOfWork:
 class Database:
     """One service's view of PostgreSQL: its schema, reached through the application role."""
 
-    def __init__(self, engine: Engine, *, schema: str, service: str | None = None):
+    def __init__(self, engine: Engine, *, schema: str, service: str | None = None,
+                 notify_interval: float = NOTIFY_MIN_INTERVAL):
         self.engine = engine
         self.schema = schema
         self.service = service or schema
         self._last_notify = 0.0
+        self.notify_interval = notify_interval
         self._notify_lock = threading.Lock()
 
     def should_notify(self, now: float | None = None) -> bool:
-        """True for at most one committing transaction per NOTIFY_MIN_INTERVAL in this process
+        """True for at most one committing transaction per `notify_interval` in this process
         (`now`: a monotonic reading; the current one when not given)."""
         now = time.monotonic() if now is None else now
         with self._notify_lock:
-            if now - self._last_notify < NOTIFY_MIN_INTERVAL:
+            if now - self._last_notify < self.notify_interval:
                 return False
             self._last_notify = now
             return True
