@@ -1,12 +1,15 @@
 """Outbox relay: publishes a service's committed events to RabbitMQ and marks them sent (DESIGN §5).
 
 One relay owns one pika `SelectConnection` driven by its own IOLoop in its own thread. A batch is
-`SELECT … FOR UPDATE SKIP LOCKED` (two relays never take the same rows), published in `seq` order
-on a confirm-mode channel without waiting between messages; the broker's Basic.Ack frames (often
-`multiple=True`) resolve the batch's delivery tags, and once every tag is resolved the acked rows get
-`sent_at` and the transaction commits. Nacked or unconfirmed rows (connection lost, timeout) stay
-unsent with `attempts`/`last_error` updated, and are published again: delivery is at-least-once and
-consumers dedupe by event id.
+claimed by one statement that marks the oldest unsent rows `sent_at` and returns them (`UPDATE … FROM
+(SELECT … FOR UPDATE SKIP LOCKED)`: two relays never take the same rows), published in `seq` order on a
+confirm-mode channel without waiting between messages; the broker's Basic.Ack frames (often
+`multiple=True`) resolve the batch's delivery tags, and once every tag is resolved the transaction
+commits. Nacked or unconfirmed rows (connection lost, timeout) get `sent_at` back to NULL with
+`attempts`/`last_error` updated in that same transaction, and are published again; if the transaction
+itself fails, every row of the batch stays unsent. Delivery is at-least-once and consumers dedupe by
+event id. The statements go to psycopg on a pooled connection: a batch is three round trips (BEGIN,
+the claim, COMMIT), and a relay under load runs many small batches.
 
 The relay wakes on `LISTEN sanji_outbox` (the unit of work notifies at commit) or every
 `idle_seconds`, whichever comes first, and reconnects with exponential backoff when the broker is
@@ -25,8 +28,7 @@ import pika
 import psycopg
 from opentelemetry import propagate, trace
 from pika.adapters.select_connection import IOLoop
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.db import OUTBOX_CHANNEL
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 FIRST_BACKOFF = 0.2
+_COLUMNS = ("seq", "id", "exchange", "routing_key", "tenant", "correlation_id", "event_version", "body", "headers",
+            "created_at")
 
 
 @dataclass
@@ -50,7 +54,7 @@ class RelayStats:
 
 @dataclass
 class _Batch:
-    conn: Connection
+    conn: Any                       # the pooled DBAPI connection holding the batch's transaction
     size: int
     pending: dict[int, int] = field(default_factory=dict)  # delivery tag → outbox seq
     acked: list[int] = field(default_factory=list)
@@ -95,13 +99,12 @@ class OutboxRelay:
         self._stop_event = threading.Event()
         self._wake_pending = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._select = text(
-            f"SELECT seq, id, exchange, routing_key, tenant, correlation_id, event_version, body, headers,"
-            f" created_at FROM {schema}.outbox WHERE sent_at IS NULL ORDER BY seq LIMIT :n"
-            f" FOR UPDATE SKIP LOCKED")
-        self._mark_sent = text(f"UPDATE {schema}.outbox SET sent_at = now() WHERE seq = ANY(:seqs)")
-        self._mark_failed = text(f"UPDATE {schema}.outbox SET attempts = attempts + 1, last_error = :error"
-                                 f" WHERE seq = ANY(:seqs)")
+        self._claim = (
+            f"UPDATE {schema}.outbox o SET sent_at = now() FROM (SELECT seq FROM {schema}.outbox"
+            f" WHERE sent_at IS NULL ORDER BY seq LIMIT %(n)s FOR UPDATE SKIP LOCKED) AS c WHERE o.seq = c.seq"
+            f" RETURNING {', '.join('o.' + c for c in _COLUMNS)}")
+        self._unclaim_failed = (f"UPDATE {schema}.outbox SET sent_at = NULL, attempts = attempts + 1,"
+                                f" last_error = %(error)s WHERE seq = ANY(%(seqs)s)")
 
     # --- public API ------------------------------------------------------------------------------
 
@@ -296,12 +299,15 @@ class OutboxRelay:
         self._again = False
         conn = None
         try:
-            conn = self._engine.connect()
-            rows = conn.execute(self._select, {"n": self.batch_size}).mappings().all()
-        except SQLAlchemyError as exc:
+            conn = self._engine.raw_connection()
+            with conn.cursor() as cur:
+                cur.execute(self._claim, {"n": self.batch_size})
+                # RETURNING keeps no order: publish in seq order
+                rows = sorted((dict(zip(_COLUMNS, r, strict=True)) for r in cur.fetchall()), key=lambda r: r["seq"])
+        except (SQLAlchemyError, psycopg.Error) as exc:
             log.warning("outbox relay %s cannot read the outbox: %s", self.schema, exc)
             if conn is not None:
-                conn.close()
+                conn.close()        # back to the pool, rolled back
             self._set_timer(max(self.idle_seconds, 1.0), self._tick)
             return
         if not rows:
@@ -377,13 +383,12 @@ class OutboxRelay:
             self._ioloop.remove_timeout(batch.timer)
         failed = batch.nacked + list(batch.pending.values())
         try:
-            if batch.acked:
-                batch.conn.execute(self._mark_sent, {"seqs": batch.acked})
             if failed:
-                batch.conn.execute(self._mark_failed, {"seqs": failed, "error": (error or "")[:2000]})
+                with batch.conn.cursor() as cur:
+                    cur.execute(self._unclaim_failed, {"seqs": failed, "error": (error or "")[:2000]})
             batch.conn.commit()
             self.stats.published += len(batch.acked)
-        except SQLAlchemyError as exc:  # rows stay unsent and are published again
+        except psycopg.Error as exc:  # rows stay unsent and are published again
             log.error("outbox relay %s could not mark a batch: %s", self.schema, exc)
             batch.conn.rollback()
         finally:

@@ -264,3 +264,23 @@ def test_a_batch_is_split_by_tenant_and_each_part_bound_to_its_own(bus):
     assert len({tx for _, _, tx in seen}) == 3
     assert [i for _, i in bus.handled()] == ["item-0", "item-1", "item-4"]
     assert [i for _, i in bus.handled(OTHER_TENANT)] == ["item-2", "item-3"]
+
+
+def test_a_batch_the_broker_refuses_goes_back_unsent_with_its_error_and_is_published_again(bus):
+    relay = bus.relay(max_backoff=0.2)
+    relay.start()
+    bus.emit(1)
+    wait_until(lambda: bus.unsent() == 0, message="the first event published (the exchange declared)")
+    bus.channel().exchange_delete(bus.exchange)     # the relay still believes it declared: its next publish fails
+    ids = bus.emit(2, start=1)
+
+    def attempts():
+        return bus.scalar("SELECT count(*) FROM {s}.outbox WHERE attempts > 0 AND last_error LIKE '%NOT_FOUND%'")
+
+    wait_until(lambda: attempts() == 2, message="the refused batch recorded on its rows")
+    # then a new channel declares the exchange again and the same rows go out
+    wait_until(lambda: bus.unsent() == 0, message="the refused batch published again")
+    with bus.db.engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT id::text, attempts, sent_at IS NOT NULL FROM {bus.schema}.outbox"
+                                 " WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY seq"), {"ids": ids}).all()
+    assert [tuple(r) for r in rows] == [(ids[0], 1, True), (ids[1], 1, True)]
