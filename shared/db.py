@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from google.protobuf import json_format
 from google.protobuf.message import Message
 from opentelemetry import propagate
 from sqlalchemy import create_engine, event, text
@@ -31,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
+from shared.protojson import message_to_json
 from shared.tenancy import DivisionCode, Principal
 
 OUTBOX_CHANNEL = "sanji_outbox"
@@ -116,12 +116,6 @@ def event_type_of(message: Message) -> str:
             out.append("_")
         out.append(ch.lower())
     return "".join(out)
-
-
-def message_to_json(message: Message) -> str:
-    """proto3 JSON with the proto field names (snake_case), as nameko subscribers expect dicts."""
-    return json_format.MessageToJson(message, preserving_proto_field_name=True, indent=None,
-                                     always_print_fields_with_no_presence=True)
 
 
 @dataclass
