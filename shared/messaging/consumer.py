@@ -29,8 +29,8 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -324,22 +324,28 @@ class EventConsumer:
 
     def _deliver(self, d: _Delivery) -> None:
         """One delivery in its own unit of work, under its consumer span (or its producer's trace context)."""
-        if self.spans:
-            with self._span(d) as span:
-                self._process(d, span)
-        else:  # no spans kept: the handler runs in the producer's trace context, which its events carry on
-            token = otel_context.attach(propagate.extract(d.props.headers or {}))
-            try:
-                self._process(d, None)
-            finally:
-                otel_context.detach(token)
+        with self._traced(d) as span:
+            self._process(d, span)
 
-    def _span(self, d: _Delivery) -> AbstractContextManager[trace.Span]:
-        return tracer.start_as_current_span(
-            f"consume {d.env.event_type}", context=propagate.extract(d.props.headers or {}),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.system": "rabbitmq", "messaging.destination.name": d.sub.queue,
-                        "messaging.message.id": d.env.event_id, "sanji.tenant": d.env.tenant})
+    @contextmanager
+    def _traced(self, d: _Delivery, batch: int = 1) -> Iterator[trace.Span | None]:
+        """The delivery's consumer span where spans are kept; where none are, the producer's trace context
+        made current, which what the handler emits carries on (yields None)."""
+        parent = propagate.extract(d.props.headers or {})
+        if self.spans:
+            with tracer.start_as_current_span(
+                f"consume {d.env.event_type}", context=parent, kind=trace.SpanKind.CONSUMER,
+                attributes={"messaging.system": "rabbitmq", "messaging.destination.name": d.sub.queue,
+                            "messaging.message.id": d.env.event_id, "sanji.tenant": d.env.tenant,
+                            "messaging.batch.message_count": batch},
+            ) as span:
+                yield span
+            return
+        token = otel_context.attach(parent)
+        try:
+            yield None
+        finally:
+            otel_context.detach(token)
 
     def _process(self, d: _Delivery, span: trace.Span | None) -> None:
         """Handle one delivery: handled, a duplicate, retried later or parked — never lost."""
@@ -376,18 +382,11 @@ class EventConsumer:
         firsts = []
         with acting_as(principal), self._uow_factory(tenant) as uow:
             for d in run:
-                if not each_in_context:
-                    firsts.append(self._handle_one(uow, d))
-                elif self.spans:
-                    with self._span(d) as span:
-                        span.set_attribute("messaging.batch.message_count", len(run))
+                if each_in_context:
+                    with self._traced(d, len(run)):
                         firsts.append(self._handle_one(uow, d))
                 else:
-                    token = otel_context.attach(propagate.extract(d.props.headers or {}))
-                    try:
-                        firsts.append(self._handle_one(uow, d))
-                    finally:
-                        otel_context.detach(token)
+                    firsts.append(self._handle_one(uow, d))
             uow.commit()
         return firsts
 
