@@ -53,7 +53,7 @@ BACKGROUND_CONNECTIONS = 4   # a service's outbox relay, event consumers and swe
 
 class GrpcServiceSettings(PlatformSettings):
     grpc_host: str = "127.0.0.1"
-    grpc_port: int = 50051
+    grpc_port: int = 15051
     grpc_workers: int = Field(default=16, ge=1)
     relay_batch_size: int = 200
     relay_idle_seconds: float = 0.2

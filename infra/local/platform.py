@@ -23,19 +23,21 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# every gRPC service of the platform, in start order, with its default port
-SERVICE_PORTS = {"catalogue": 50051, "intake": 50052, "agency": 50053, "approval": 50054, "fees": 50055}
+# every gRPC service of the platform, in start order, with its default port. The local defaults lie
+# below Linux's ephemeral range (32768-60999): an outgoing connection made at start-up could otherwise
+# hold a service's port and `make run` fail with "Address already in use". In k8s each pod uses 50051.
+SERVICE_PORTS = {"catalogue": 15051, "intake": 15052, "agency": 15053, "approval": 15054, "fees": 15055}
 
 
 @dataclass
 class Ports:
     oidc: int = 8090
     gateway: int = 8000
-    catalogue: int = 50051
-    intake: int = 50052
-    agency: int = 50053
-    approval: int = 50054
-    fees: int = 50055
+    catalogue: int = 15051
+    intake: int = 15052
+    agency: int = 15053
+    approval: int = 15054
+    fees: int = 15055
 
     @classmethod
     def free(cls) -> Ports:

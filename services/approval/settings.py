@@ -4,7 +4,7 @@ from shared.config import GrpcServiceSettings
 class ApprovalSettings(GrpcServiceSettings):
     """Settings of the approval service (env prefix SANJI_, e.g. SANJI_GRPC_PORT, SANJI_FIXED_TODAY)."""
 
-    grpc_port: int = 50054
+    grpc_port: int = 15054
     consumer_prefetch: int = 50
     # pin the date deadlines are counted from (drills, demos); empty: the real date in Beijing
     fixed_today: str = ""

@@ -8,7 +8,7 @@ class FeesSettings(GrpcServiceSettings):
     The keys default to the development keys (loopback runs and the provincial platform simulator);
     a deployment sets the province's real public key and its own receipt key pair."""
 
-    grpc_port: int = 50055
+    grpc_port: int = 15055
     public_base_url: str = "http://127.0.0.1:8000"
     consumer_prefetch: int = 50
     fixed_today: str = ""

@@ -6,8 +6,8 @@ from shared.config import GrpcServiceSettings
 class IntakeSettings(GrpcServiceSettings):
     """Settings of the intake service (env prefix SANJI_, e.g. SANJI_GRPC_PORT)."""
 
-    grpc_port: int = 50052
-    catalogue_target: str = "127.0.0.1:50051"
+    grpc_port: int = 15052
+    catalogue_target: str = "127.0.0.1:15051"
     catalogue_timeout_seconds: float = 10.0
     # how long an answer of the catalogue (who handles an item for this unit) is reused; 0: ask every time
     catalogue_cache_seconds: float = Field(default=2.0, ge=0)
