@@ -382,7 +382,7 @@ class Database:
         self.engine = engine
         self.schema = schema
         self.service = service or schema
-        self._last_notify = 0.0
+        self._last_notify = float("-inf")     # the first commit notifies, however long the machine has been up
         self.notify_interval = notify_interval
         self._notify_lock = threading.Lock()
 
