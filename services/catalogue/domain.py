@@ -269,6 +269,26 @@ def validate_elements(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "
     return el
 
 
+def validate_draft(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "elements") -> Elements:
+    """What any draft holds, even one taken from a published list that gives no more (an import):
+    the item's name, its codes in the province's format, its type and its department. The rest of
+    the standard elements may still be missing; `Item.publish` refuses a draft until they are there."""
+    f = lambda name: f"{prefix}.{name}"  # noqa: E731
+    if not el.name:
+        raise InvalidArgument(f("name"), "事项名称不能为空")
+    if len(el.name) > MAX_NAME:
+        raise InvalidArgument(f("name"), f"事项名称过长（最多 {MAX_NAME} 字）")
+    fmt.check_basic(el.basic_code, f("basic_code"))
+    if el.implementation_code:
+        fmt.check_implementation(el.implementation_code, f("implementation_code"))
+    if el.item_type not in ITEM_TYPES:
+        raise InvalidArgument(f("item_type"),
+                              f"未知的事项类型：{el.item_type or '（空）'}（应为 GB/T 39046 代码，如 01 行政许可）")
+    if not el.department:
+        raise InvalidArgument(f("department"), "实施部门不能为空")
+    return el
+
+
 # ---------------------------------------------------------------------------------------------
 # Lifecycle
 # ---------------------------------------------------------------------------------------------
@@ -307,9 +327,15 @@ class Item:
         self.current.elements = elements
         return self.current
 
-    def publish(self) -> ItemVersion:
+    def publish(self, fmt: CodeFormat) -> ItemVersion:
+        """Only a complete draft is published: an imported draft holds its name, codes, type and
+        department only, and stays a draft until the admin has filled in the rest."""
         if self.status != Status.DRAFT:
             raise FailedPrecondition(f"事项当前状态为“{STATUS_LABELS[self.status]}”，不能发布")
+        try:
+            validate_elements(self.current.elements, fmt)
+        except InvalidArgument as exc:
+            raise FailedPrecondition(f"草稿要素不完整，不能发布：{exc.message}", field=exc.field) from None
         self.current.status = Status.PUBLISHED
         return self.current
 

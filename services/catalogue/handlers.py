@@ -93,7 +93,7 @@ class CatalogueHandlers:
         with self.db.unit_of_work(p) as uow:
             repo = CatalogueRepository(uow.session)
             item = self._load_own(repo, p, item_id)
-            v = item.publish()
+            v = item.publish(repo.code_format(p.tenant.province))
             repo.save(item, p.username)
             repo.list_item(p.tenant, item.id, p.tenant, ListingKind.OWN, "本单位事项清单", p.username)
             row = repo.read(item_id)

@@ -120,10 +120,10 @@ def test_lifecycle_draft_published_adjusted_cancelled():
     item = Item.create("id-1", DivisionCode("620602"), el())
     assert item.status == Status.DRAFT
     item.update_draft(el(promised_limit_days=8))
-    item.publish()
+    item.publish(GANSU)
     assert item.status == Status.PUBLISHED
     with pytest.raises(FailedPrecondition):
-        item.publish()
+        item.publish(GANSU)
     with pytest.raises(FailedPrecondition):
         item.update_draft(el())
     with pytest.raises(InvalidArgument) as e:
@@ -142,13 +142,27 @@ def test_lifecycle_draft_published_adjusted_cancelled():
         item.cancel("again")
 
 
+def test_only_a_complete_draft_is_published():
+    item = Item.create("id-1", DivisionCode("620602"), el(legal_basis="", scenarios=[]))  # e.g. an imported draft
+    with pytest.raises(FailedPrecondition) as e:
+        item.publish(GANSU)
+    assert e.value.field == "elements.legal_basis" and "草稿要素不完整" in e.value.message
+    assert item.status == Status.DRAFT
+    assert domain.validate_draft(item.current.elements, GANSU) is item.current.elements
+    with pytest.raises(InvalidArgument) as e:
+        domain.validate_draft(el(department=""), GANSU)
+    assert e.value.field == "elements.department"
+    item.update_draft(el())
+    assert item.publish(GANSU).status == Status.PUBLISHED
+
+
 def test_delegation_goes_only_down_the_tree_and_proxy_only_to_villages():
     item = Item.create("id-1", DivisionCode("620602"), el())
     county = DivisionCode("620602")
     known = {"620602001", "620602001001", "620602002"}
     with pytest.raises(FailedPrecondition):
         domain.check_delegation(item, county, [DivisionCode("620602001")], ListingKind.DELEGATED, known)
-    item.publish()
+    item.publish(GANSU)
     assert domain.check_delegation(item, county, [DivisionCode("620602001"), DivisionCode("620602001")],
                                    ListingKind.DELEGATED, known) == [DivisionCode("620602001")]
     with pytest.raises(InvalidArgument):
