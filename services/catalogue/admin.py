@@ -1,8 +1,14 @@
-"""Catalogue administration commands (run by an operator with the owner's database credentials).
+"""Catalogue administration commands (run by an operator on the platform's host).
 
-    python -m services.catalogue.admin import-units FILE.csv   # the tenant tree (code,name,…)
+    python -m services.catalogue.admin import-units FILE.csv                  # the tenant tree (code,name,…)
+    python -m services.catalogue.admin import-items --tenant 511602 FILE.csv  # a published item list
 
-Units are public reference data, imported from the national division-code format.
+Units are public reference data, imported from the national division-code format with the owner's
+credentials. Items are a tenant's own data: `import-items` acts as that tenant's admin through the
+catalogue's handlers on the application role (tenant bound to each transaction, RLS in force), and
+creates drafts only (see services/catalogue/importing.py). It prints a summary and exits 0 when the
+file could be read — refused rows are listed, not fatal — and 2 when the file cannot be read at all
+or the tenant is unknown.
 """
 
 from __future__ import annotations
@@ -10,12 +16,18 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
+import time
 
 from sqlalchemy import text
 
+from services.catalogue import importing
+from services.catalogue.handlers import IMPORT_BATCH, CatalogueHandlers
 from shared.config import PlatformSettings
-from shared.db import owner_connection
-from shared.tenancy import TenantTree
+from shared.db import Database, owner_connection
+from shared.errors import DomainError
+from shared.tenancy import DivisionCode, Principal, Role, TenantTree
+
+UNREADABLE = 2
 
 
 def import_units(owner_url: str, csv_text: str) -> int:
@@ -29,16 +41,56 @@ def import_units(owner_url: str, csv_text: str) -> int:
     return len(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
+def import_items(database_url: str, tenant: str, path: pathlib.Path, *, actor: str = "import-items",
+                 batch_size: int = IMPORT_BATCH) -> int:
+    """The import-items command: read the file, import it as the tenant's admin, print the report."""
+    try:
+        code = DivisionCode.parse(tenant, "tenant")
+        source = importing.read_csv(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        print(f"无法读取 {path}：文件不是 UTF-8 编码（如为 GBK/GB18030，请先另存为 UTF-8）", file=sys.stderr)
+        return UNREADABLE
+    except OSError as exc:
+        print(f"无法读取 {path}：{exc.strerror or exc}", file=sys.stderr)
+        return UNREADABLE
+    except (importing.UnreadableFile, DomainError) as exc:
+        print(f"无法导入 {path}：{exc.message}", file=sys.stderr)
+        return UNREADABLE
+    operator = Principal(subject=f"admin-command:{actor}", username=actor, tenant=code,
+                         roles=frozenset({str(Role.TENANT_ADMIN)}), display_name="事项清单导入", machine=True)
+    db = Database.connect(database_url, schema="catalogue", service="catalogue", pool_size=1)
+    started = time.monotonic()
+    try:
+        report = CatalogueHandlers(db).import_items(operator, source, batch_size=batch_size)
+    except DomainError as exc:
+        print(f"无法导入到单位 {code}：{exc.message}", file=sys.stderr)
+        return UNREADABLE
+    finally:
+        db.dispose()
+    for line in report.summary():
+        print(line)
+    print(f"用时 {time.monotonic() - started:.1f} 秒")
+    return 0
+
+
+def main(argv: list[str] | None = None, settings: PlatformSettings | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m services.catalogue.admin")
     sub = ap.add_subparsers(dest="cmd", required=True)
     iu = sub.add_parser("import-units", help="import the tenant tree from a division CSV")
     iu.add_argument("file", type=pathlib.Path)
+    ii = sub.add_parser("import-items", help="import a published item list (CSV) as drafts of one tenant")
+    ii.add_argument("--tenant", required=True, help="division code of the unit the items belong to")
+    ii.add_argument("--actor", default="import-items", help="recorded as the drafts' creator")
+    ii.add_argument("--batch-size", type=int, default=IMPORT_BATCH, help="drafts per transaction")
+    ii.add_argument("file", type=pathlib.Path)
     args = ap.parse_args(argv)
-    settings = PlatformSettings()
+    settings = settings or PlatformSettings()
     if args.cmd == "import-units":
         n = import_units(settings.database_owner_url, args.file.read_text(encoding="utf-8"))
         print(f"imported {n} units")
+    elif args.cmd == "import-items":
+        return import_items(settings.database_url, args.tenant, args.file, actor=args.actor,
+                            batch_size=args.batch_size)
     return 0
 
 

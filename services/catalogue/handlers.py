@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from sanji.catalogue.v1 import events_pb2
 from sqlalchemy.exc import IntegrityError
 
-from services.catalogue import domain
+from services.catalogue import domain, importing
 from services.catalogue.cache import VersionCache
 from services.catalogue.domain import Elements, Item, ListingKind, Status
 from services.catalogue.guide import render_guide_html, render_guide_pdf
@@ -18,6 +19,9 @@ from shared.db import Database
 from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.tenancy import DivisionCode, Principal, Role, can_read
 from shared.validation import page, uuid_field
+
+log = logging.getLogger(__name__)
+IMPORT_BATCH = 200     # drafts per unit of work when importing a published list
 
 
 def _iso(ts) -> str:
@@ -60,6 +64,52 @@ class CatalogueHandlers:
             row = repo.read(item.id)
             uow.commit()
         return row
+
+    def import_items(self, p: Principal, source: importing.SourceFile, *,
+                     batch_size: int = IMPORT_BATCH) -> importing.ImportReport:
+        """A province's published item list into the caller's unit, as drafts (事项清单导入).
+
+        Good rows become drafts holding what the list gives (`domain.validate_draft`); they publish
+        nothing and stay drafts until completed. Rows already held (same implementation code) are not
+        created again; bad rows are refused by line and the rest go on. One unit of work per batch."""
+        p.require(Role.TENANT_ADMIN)
+        with self.db.unit_of_work(p) as uow:
+            repo = CatalogueRepository(uow.session)
+            if repo.unit(str(p.tenant)) is None:
+                raise NotFound(f"单位不存在：{p.tenant}（请先导入区划单位）")
+            fmt = repo.code_format(p.tenant.province)
+            item_types = repo.code_mappings(p.tenant.province, "item_type")
+            existing = repo.existing_codes(p.tenant)
+        checked = importing.check_rows(source, tenant=p.tenant, fmt=fmt, item_types=item_types)
+        plan = importing.plan_import(checked, existing)
+        report = importing.ImportReport(tenant=str(p.tenant), rows=len(source.rows),
+                                        already_present=plan.already_present, refused=plan.refused)
+        for start in range(0, len(plan.to_create), max(1, batch_size)):
+            self._create_drafts(p, fmt, plan.to_create[start:start + max(1, batch_size)], report)
+        return report
+
+    def _create_drafts(self, p: Principal, fmt: domain.CodeFormat, drafts: list[importing.DraftRow],
+                       report: importing.ImportReport) -> None:
+        for _ in range(3):
+            try:
+                with self.db.unit_of_work(p) as uow:
+                    repo = CatalogueRepository(uow.session)
+                    for d in drafts:
+                        el = domain.validate_draft(d.elements, fmt)
+                        repo.add(Item.create(str(uuid.uuid4()), p.tenant, el), p.username)
+                    uow.commit()
+                report.created.extend(d.line for d in drafts)
+                return
+            except IntegrityError:
+                # someone else created some of these codes meanwhile: look again, plan the batch anew
+                log.warning("import batch of %d rows met a concurrent writer; planning it again", len(drafts))
+                with self.db.unit_of_work(p) as uow:
+                    existing = CatalogueRepository(uow.session).existing_codes(p.tenant)
+                again = importing.plan_import(drafts, existing)
+                report.already_present.extend(again.already_present)
+                report.refused.extend(again.refused)
+                drafts = again.to_create
+        raise FailedPrecondition("导入时事项编码反复被并发修改，请稍后重新导入（已导入的事项不会重复创建）")
 
     def _load_own(self, repo: CatalogueRepository, p: Principal, item_id: str) -> Item:
         uuid_field(item_id, "item_id", "事项标识")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from services.catalogue.domain import CodeFormat, Elements, Item, ItemVersion, ListingKind, Status
+from services.catalogue.importing import ExistingCodes
 from services.catalogue.search import index_terms
 from shared.db import sql
 from shared.tenancy import DivisionCode, Unit
@@ -216,6 +217,27 @@ class CatalogueRepository:
             return CodeFormat()
         return CodeFormat(province=r[0], basic_max=r[1], implementation_max=r[2], case_number_max=r[3],
                           basic_pattern=r[4], implementation_pattern=r[5], description=r[6])
+
+    def code_mappings(self, province: str, code_set: str) -> dict[str, str]:
+        """A province's whole mapping table of one code set: external code → internal code."""
+        return {r[0]: r[1] for r in self.s.execute(
+            sql(f"SELECT external_code, internal_code FROM {S}.code_mappings WHERE province = :p AND code_set = :s"),
+            {"p": province, "s": code_set})}
+
+    def existing_codes(self, tenant: DivisionCode) -> ExistingCodes:
+        """The implementation codes the tenant's items hold in any version (with the item's status,
+        a live one before a cancelled one), and the basic codes of its items not cancelled."""
+        implementation: dict[str, str] = {}
+        basic: set[str] = set()
+        for code, basic_code, status in self.s.execute(
+                sql(f"SELECT DISTINCT v.elements->>'implementation_code', i.basic_code, i.status"
+                     f" FROM {S}.items i JOIN {S}.item_versions v ON v.item_id = i.id WHERE i.tenant_code = :t"),
+                {"t": str(tenant)}):
+            if status != str(Status.CANCELLED):
+                basic.add(basic_code)
+            if code and (code not in implementation or implementation[code] == str(Status.CANCELLED)):
+                implementation[code] = status
+        return ExistingCodes(implementation, frozenset(basic))
 
     def map_code(self, province: str, code_set: str, external: str) -> tuple[str, str] | None:
         r = self.s.execute(sql(f"SELECT internal_code, label FROM {S}.code_mappings WHERE province = :p"
