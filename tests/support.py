@@ -41,6 +41,8 @@ TEST_USERS = [
     user("nanyuan.admin", "620602001001", "tenant_admin"),
     user("dazhong.agent", "620602001002", "agent"),
     user("wenchuan.admin", "513221", "tenant_admin", name="杨川"),
+    # catalogue import: the admin of 广安区 (Sichuan), whose real published list the import test loads
+    user("guangan.admin", "511602", "tenant_admin", name="邓广安"),
     # agency: the county's key-project agent and a second agent at 南苑 (not the assigned one)
     user("county.agent", "620602", "agent", name="孙重点"),
     user("nanyuan.agent2", "620602001001", "agent", name="周代办"),
