@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
@@ -177,9 +177,9 @@ class Elements:
         return asdict(self)
 
 
-def validate_elements(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "elements") -> Elements:
-    """Refuse incomplete or inconsistent elements, naming the first offending field."""
-    f = lambda name: f"{prefix}.{name}"  # noqa: E731
+def _check_identity(el: Elements, fmt: CodeFormat, f: Callable[[str], str]) -> None:
+    """What names an item, in a draft as in a published version: its name, its codes in the province's
+    format and its type."""
     if not el.name:
         raise InvalidArgument(f("name"), "事项名称不能为空")
     if len(el.name) > MAX_NAME:
@@ -190,6 +190,12 @@ def validate_elements(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "
     if el.item_type not in ITEM_TYPES:
         raise InvalidArgument(f("item_type"),
                               f"未知的事项类型：{el.item_type or '（空）'}（应为 GB/T 39046 代码，如 01 行政许可）")
+
+
+def validate_elements(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "elements") -> Elements:
+    """Refuse incomplete or inconsistent elements, naming the first offending field."""
+    f = lambda name: f"{prefix}.{name}"  # noqa: E731
+    _check_identity(el, fmt, f)
     if el.exercise_level not in EXERCISE_LEVELS:
         raise InvalidArgument(f("exercise_level"),
                               f"未知的行使层级：{el.exercise_level or '（空）'}（4 县级、5 乡镇级、6 村级、7 分级）")
@@ -274,16 +280,7 @@ def validate_draft(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "ele
     the item's name, its codes in the province's format, its type and its department. The rest of
     the standard elements may still be missing; `Item.publish` refuses a draft until they are there."""
     f = lambda name: f"{prefix}.{name}"  # noqa: E731
-    if not el.name:
-        raise InvalidArgument(f("name"), "事项名称不能为空")
-    if len(el.name) > MAX_NAME:
-        raise InvalidArgument(f("name"), f"事项名称过长（最多 {MAX_NAME} 字）")
-    fmt.check_basic(el.basic_code, f("basic_code"))
-    if el.implementation_code:
-        fmt.check_implementation(el.implementation_code, f("implementation_code"))
-    if el.item_type not in ITEM_TYPES:
-        raise InvalidArgument(f("item_type"),
-                              f"未知的事项类型：{el.item_type or '（空）'}（应为 GB/T 39046 代码，如 01 行政许可）")
+    _check_identity(el, fmt, f)
     if not el.department:
         raise InvalidArgument(f("department"), "实施部门不能为空")
     return el
