@@ -31,6 +31,7 @@ from shared.tenancy import Principal, Role
 log = logging.getLogger("sanji.gateway")
 TEMPLATES = Jinja2Templates(directory=str(pathlib.Path(__file__).parent / "templates"))
 COOKIE = "sanji_session"
+CONSOLE_ROWS = 200     # items on the console page; more are found by searching
 # REST routers of the other services (each a module with `router`), included when present
 ROUTERS = ["gateway.routes_intake", "gateway.routes_agency", "gateway.routes_approval", "gateway.routes_fees"]
 
@@ -134,9 +135,10 @@ def create_app(settings: GatewaySettings, *, verifier: TokenVerifier | None = No
 
     @app.get("/api/v1/catalogue/items", tags=["事项管理"], summary="本单位事项清单")
     def my_items(p: User, include_drafts: bool = False, limit: int = Query(50, ge=1, le=200),
-                 offset: int = Query(0, ge=0)):
+                 offset: int = Query(0, ge=0), q: str = Query("", max_length=100, description="检索词（可选）")):
         return to_json(catalogue.ListMyItems(pb.ListMyItemsRequest(include_drafts=include_drafts, limit=limit,
-                                                                   offset=offset), metadata=md(p), timeout=timeout))
+                                                                   offset=offset, query=q),
+                                             metadata=md(p), timeout=timeout))
 
     @app.get("/api/v1/catalogue/search", tags=["事项管理"], summary="在本单位清单中检索")
     def my_search(p: User, q: str, limit: int = Query(50, ge=1, le=200)):
@@ -245,11 +247,9 @@ def create_app(settings: GatewaySettings, *, verifier: TokenVerifier | None = No
         except Unauthenticated:
             return RedirectResponse("/console/login", status_code=302)
         unit_info = catalogue.GetUnit(pb.GetUnitRequest(code=str(p.tenant)), timeout=timeout)
-        if q:
-            items = catalogue.SearchItems(pb.SearchItemsRequest(query=q, limit=200), metadata=md(p), timeout=timeout)
-        else:
-            items = catalogue.ListMyItems(pb.ListMyItemsRequest(include_drafts=True, limit=200), metadata=md(p),
-                                          timeout=timeout)
+        # drafts too: an admin looks for the draft to complete (an imported list holds a thousand)
+        items = catalogue.ListMyItems(pb.ListMyItemsRequest(include_drafts=True, limit=CONSOLE_ROWS, query=q.strip()),
+                                      metadata=md(p), timeout=timeout)
         labels = [Role(r).label if r in Role._value2member_map_ else r for r in sorted(p.roles)]
         return TEMPLATES.TemplateResponse(request, "console.html", {"p": p, "unit": unit_info, "items": items, "q": q,
                                                                     "role_labels": labels})

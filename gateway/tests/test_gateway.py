@@ -136,3 +136,27 @@ def test_me(client, tokens):
     r = client.get("/api/v1/me", headers=auth(tokens, "nanyuan.agent"))
     assert r.json() == {"username": "nanyuan.agent", "name": "陈代办", "tenant": "620602001001",
                         "unit_kind": "village", "roles": ["agent"]}
+
+
+def test_the_admin_finds_a_draft_by_name_in_the_list_and_the_console(client, tokens):
+    name = f"测试草稿事项{RUN}甲乙"
+    r = client.post("/api/v1/catalogue/items", json=body(name=name), headers=auth(tokens, "county.admin"))
+    assert r.status_code == 201, r.text
+    draft = r.json()["id"]
+    q = {"q": f"草稿事项{RUN}甲乙"}
+    found = client.get("/api/v1/catalogue/items", params={**q, "include_drafts": "true"},
+                       headers=auth(tokens, "county.admin")).json()
+    assert [i["id"] for i in found["items"]] == [draft] and found["total"] == 1
+    assert client.get("/api/v1/catalogue/items", params=q, headers=auth(tokens, "county.admin")).json()["total"] == 0
+    page = client.get("/console", params=q, headers=auth(tokens, "county.admin"))
+    assert page.status_code == 200 and name in page.text and "草稿" in page.text and "共 1 个事项" in page.text
+    # another unit's admin finds nothing of it, in the list or the console
+    other = client.get("/api/v1/catalogue/items", params={**q, "include_drafts": "true"},
+                       headers=auth(tokens, "dongdajie.admin")).json()
+    assert other["total"] == 0
+    assert name not in client.get("/console", params=q, headers=auth(tokens, "dongdajie.admin")).text
+    r = client.get("/api/v1/catalogue/items", params={"q": "！！", "include_drafts": "true"},
+                   headers=auth(tokens, "county.admin"))
+    assert r.status_code == 422 and r.json()["field"] == "query" and "关键词" in r.json()["message"]
+    r = client.get("/api/v1/catalogue/items", params={"q": "长" * 101}, headers=auth(tokens, "county.admin"))
+    assert r.status_code == 422

@@ -236,11 +236,15 @@ class CatalogueHandlers:
             raise NotFound("事项不存在或无权查看")
         return rows
 
-    def list_mine(self, p: Principal, include_drafts: bool, limit: int, offset: int) -> tuple[list[ItemRow], int]:
+    def list_mine(self, p: Principal, include_drafts: bool, limit: int, offset: int,
+                  query: str = "") -> tuple[list[ItemRow], int]:
+        """The unit's list, a page of it; with `query`, only the items holding all its terms (so an admin
+        finds the draft to complete among a thousand imported ones)."""
+        terms = _terms(query) if query.strip() else None
         limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
             return CatalogueRepository(uow.session).list_for(p.tenant, include_drafts=include_drafts, limit=limit,
-                                                             offset=offset)
+                                                             offset=offset, terms=terms)
 
     def search_mine(self, p: Principal, query: str, limit: int) -> tuple[list[ItemRow], int]:
         terms = _terms(query)

@@ -56,7 +56,8 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
             versions=[row_to_item(r) for r in self.h.versions(current_principal(), request.item_id)])
 
     def ListMyItems(self, request, context):
-        rows, total = self.h.list_mine(current_principal(), request.include_drafts, request.limit, request.offset)
+        rows, total = self.h.list_mine(current_principal(), request.include_drafts, request.limit, request.offset,
+                                       query=request.query)
         return pb.ListItemsResponse(items=self.h.messages(rows), total=total)
 
     def SearchItems(self, request, context):

@@ -156,8 +156,17 @@ def test_search_finds_real_names_once_the_admin_has_completed_and_published_them
     mine = all_mine(county)
     names = Counter(i.elements.name for i in mine)
     assert names == Counter(r["name"] for r in good_rows().values())
-    # the unit's search is its published list: drafts are not in it (they are in ListMyItems with drafts)
+    # the unit's search is its published list: drafts are not in it. The admin finds the draft to
+    # complete in ListMyItems with drafts and a query; a bare list would show the first page of 1,131
     assert county.SearchItems(pb.SearchItemsRequest(query="驾驶")).total == 0
+    for q in ("驾驶", "残疾人", "户口"):
+        found = county.ListMyItems(pb.ListMyItemsRequest(include_drafts=True, query=q, limit=200))
+        expected = {i.id for i in mine if q in " ".join([i.elements.name, *i.elements.keywords])}
+        assert expected and {i.id for i in found.items} == expected and found.total == len(expected), q
+        assert all(i.status == pb.ITEM_STATUS_DRAFT for i in found.items)
+    assert county.ListMyItems(pb.ListMyItemsRequest(include_drafts=False, query="驾驶")).total == 0
+    e = err(county.ListMyItems, pb.ListMyItemsRequest(include_drafts=True, query="！！"))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "query"
 
     draft = next(i for i in mine if "身份证" in i.elements.name)
     e = err(county.PublishItem, pb.PublishItemRequest(item_id=draft.id))
