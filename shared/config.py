@@ -41,6 +41,10 @@ class PlatformSettings(BaseSettings):
     # Province whose code formats and mapping tables apply (e.g. 62 Gansu, 51 Sichuan)
     province: str = "62"
 
+    # The TrueType font embedded in printable documents: `path`, or `path#index` in a collection;
+    # empty: AR PL UMing CN from Debian's fonts-arphic-uming where installed (shared.pdf)
+    pdf_font: str = ""
+
     log_level: str = "INFO"
 
     @property

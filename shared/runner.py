@@ -11,6 +11,7 @@ import signal
 import threading
 from collections.abc import Callable
 
+from shared import pdf
 from shared.auth import TokenVerifier
 from shared.config import GrpcServiceSettings
 from shared.db import Database, instrument_engine
@@ -29,6 +30,7 @@ def run_grpc_service(name: str, settings: GrpcServiceSettings,
                      *, extra_workers: Callable[[Database], list] | None = None) -> int:
     configure_logging(settings.log_level)
     setup_telemetry(name, settings.otel_exporter, settings.otel_endpoint)
+    pdf.configure(settings.pdf_font)
     db = Database.connect(settings.database_url, schema=name, pool_size=settings.pool_size)
     if settings.otel_exporter != "none":
         # SQL statements as child spans only where spans are kept: with no exporter nothing is

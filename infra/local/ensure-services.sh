@@ -41,3 +41,13 @@ else
   as_root rabbitmq-server -detached || true
   wait_port 5672 90 || { log "RabbitMQ did not come up on 5672"; exit 1; }
 fi
+
+# --- The font printable documents embed (shared/pdf.py) ---------------------------------------
+# Not a service, but what `make run` and `make test` need the same way: without it every PDF falls
+# back to a font the reader's viewer must supply.
+if [ -f /usr/share/fonts/truetype/arphic/uming.ttc ]; then
+  log "document font: AR PL UMing (fonts-arphic-uming) is installed"
+else
+  log "installing the document font from Debian packages (fonts-arphic-uming)"
+  apt_install fonts-arphic-uming || log "could not install fonts-arphic-uming: PDFs will not embed their font"
+fi

@@ -1,4 +1,4 @@
-"""Printable Chinese documents of a case (A4 PDF, the built-in CID font STSong-Light — no font file):
+"""Printable Chinese documents of a case (A4 PDF, the platform's embedded document font, `shared.pdf`):
 
 - 准予行政许可决定书 (the certificate record) with its number and the tenant's one approval seal;
 - 不予行政许可决定书 with the reasons and the applicant's remedies (行政复议 60 日 / 行政诉讼 6 个月);
@@ -23,7 +23,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer
 from services.approval import domain
 from services.approval.domain import Case, LedgerEntry
 from shared.calendar import DeadlineResult
-from shared.pdf import FONT, base_style, drawable, markup
+from shared.pdf import base_style, drawable, markup, register_font
 
 RED = colors.HexColor("#c8161d")
 
@@ -83,7 +83,7 @@ class SealStamp(Flowable):
         # the name along the arc, from left to right over the top
         text = drawable(self.name)
         font_size = max(7.0, min(12.0, (math.pi * 1.25 * (r - 9)) / max(len(text), 1)))
-        c.setFont(FONT, font_size)
+        c.setFont(register_font(), font_size)
         span = math.radians(250)
         start = math.pi / 2 + span / 2
         step = span / max(len(text) - 1, 1)
@@ -94,7 +94,7 @@ class SealStamp(Flowable):
             c.rotate(math.degrees(ang) - 90)
             c.drawCentredString(0, 0, ch)
             c.restoreState()
-        c.setFont(FONT, 7)
+        c.setFont(register_font(), 7)
         c.drawCentredString(0, -r * 0.55, self.code)
         c.restoreState()
 

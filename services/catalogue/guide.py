@@ -38,7 +38,7 @@ from reportlab.platypus import (
 from sanji.catalogue.v1 import catalogue_pb2
 
 from services.catalogue.domain import SITE_INSPECTION
-from shared.pdf import FONT, base_style, drawable, markup
+from shared.pdf import base_style, drawable, markup, register_font
 
 # GB/T 39046 item types (事项类型). Provinces may override through `type_labels`.
 DEFAULT_TYPE_LABELS: Mapping[str, str] = {
@@ -363,7 +363,7 @@ ALERT = colors.HexColor("#c0392b")
 
 @lru_cache(maxsize=1)
 def _styles() -> dict[str, ParagraphStyle]:
-    """Registers the built-in CID font once (no font file needed) and builds the paragraph styles."""
+    """The paragraph styles, in the document font (`shared.pdf`), built once."""
     base = base_style(10, 15)
     return {
         "body": base,
@@ -580,7 +580,7 @@ def _numbered_canvas(view: GuideView) -> type[pdf_canvas.Canvas]:
 
         def _decorate(self, total: int) -> None:
             self.saveState()
-            self.setFont(FONT, 8.5)
+            self.setFont(register_font(), 8.5)
             self.setFillColor(colors.dimgrey)
             top = PAGE_HEIGHT - 13 * mm
             self.drawString(MARGIN_X, top, drawable(f"{view.unit_name} 政务服务事项办事指南"))
@@ -590,7 +590,7 @@ def _numbered_canvas(view: GuideView) -> type[pdf_canvas.Canvas]:
             self.line(MARGIN_X, top - 2.5 * mm, PAGE_WIDTH - MARGIN_X, top - 2.5 * mm)
             self.drawCentredString(PAGE_WIDTH / 2, 10 * mm, f"第 {self._pageNumber} 页 共 {total} 页")
             if view.banner:
-                self.setFont(FONT, 64)
+                self.setFont(register_font(), 64)
                 self.setFillColor(ALERT)
                 self.setFillAlpha(0.13)
                 self.translate(PAGE_WIDTH / 2, PAGE_HEIGHT / 2)

@@ -1,7 +1,7 @@
 """Documents people keep: the payment notice (缴款书) and, once paid, the receipt (the same notice
 countersigned), and the daily reconciliation report (CSV and PDF). Pure functions: no database.
 
-PDFs use reportlab's built-in CID font STSong-Light (no font file), as the catalogue's guides do.
+PDFs embed the platform's document font (`shared.pdf`), as every printable document does.
 """
 
 from __future__ import annotations

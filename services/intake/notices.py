@@ -170,7 +170,7 @@ def _qr(url: str, size: float = 28 * mm) -> Drawing:
 
 
 def render_notice_pdf(notice: Mapping[str, Any]) -> bytes:
-    """The notice as a printable A4 PDF (Chinese CID font, QR code of the progress lookup)."""
+    """The notice as a printable A4 PDF (the embedded Chinese document font, QR code of the progress lookup)."""
     story: list[Any] = [_p(notice["unit_name"], "unit"), _p(notice["title"], "title"), Spacer(1, 4 * mm)]
     label = 26 * mm
     story.append(_grid([[_p(k, "cell"), _p(v or BLANK, "cell")] for k, v in notice["rows"]], [label, WIDTH - label],

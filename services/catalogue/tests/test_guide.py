@@ -126,7 +126,7 @@ def instant_item() -> catalogue_pb2.Item:
 
 
 def pdf_text(pdf: bytes) -> str:
-    """Text of every page, as pypdf extracts it from the STSong-Light CID font (it maps to Unicode)."""
+    """Text of every page, as pypdf extracts it (the embedded font's subset carries its Unicode map)."""
     reader = PdfReader(io.BytesIO(pdf))
     return "\n".join(page.extract_text() or "" for page in reader.pages)
 
@@ -290,8 +290,8 @@ def test_pdf_draft_watermark() -> None:
     draft = squeeze(
         pdf_text(render_guide_pdf(homestead_item(catalogue_pb2.ITEM_STATUS_DRAFT), unit_name=UNIT, lookup_url=URL))
     )
-    # The CID font has no glyph for U+00B7, so the PDF draws "·" as "・" (U+30FB).
-    assert "草稿・未发布" in draft
+    # the embedded face draws the middle dot U+00B7 itself (the CID font drew a look-alike, U+30FB)
+    assert "草稿·未发布" in draft
     assert "本指南尚未生效" in draft
     published = squeeze(pdf_text(render_guide_pdf(homestead_item(), unit_name=UNIT, lookup_url=URL)))
     assert "未发布" not in published

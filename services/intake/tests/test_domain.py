@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
+import re
 
 import pytest
+from pypdf import PdfReader
 
 from services.intake import domain
 from services.intake.domain import (
@@ -351,6 +354,14 @@ def test_notice_is_built_from_a_template_and_printed():
     assert data["waived"] == [["户口簿复印件", "2026年3月5日"]]
     pdf = render_notice_pdf(data)
     assert pdf[:4] == b"%PDF"
+    # a notice is kept and shown elsewhere: its font travels in the file, and it reads back as written
+    reader = PdfReader(io.BytesIO(pdf))
+    fonts = {str(f.get_object()["/BaseFont"]): f.get_object() for page in reader.pages
+             for f in page["/Resources"]["/Font"].values()}
+    chinese = [f for name, f in fonts.items() if name.endswith("UMingCN-0")]
+    assert chinese and all("/FontFile2" in f["/FontDescriptor"].get_object() for f in chinese)
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert app.case_number in text and "受理通知书" in re.sub(r"\s+", "", text)
 
 
 def test_clock_pins_the_date_from_settings_and_moves():
