@@ -7,15 +7,17 @@ import sys
 
 from shared.config import PlatformSettings
 from shared.db import run_migrations
+from shared.registry import SERVICES as REGISTRY
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# every service package with migrations, in dependency order
-ORDER = ["catalogue", "intake", "agency", "approval", "fees"]
-SERVICES = [name for name in ORDER if (ROOT / "services" / name / "migrations").is_dir()]
+# every service of the registry, in its order; a registered service without migrations is an error
+SERVICES = [s.name for s in REGISTRY]
 
 
 def migrate_all(owner_url: str) -> None:
     for name in SERVICES:
+        if not (ROOT / "services" / name / "migrations").is_dir():
+            raise SystemExit(f"[migrate] service {name} is in shared/registry.py but has no migrations/")
         run_migrations(ROOT / "services" / name / "migrations", owner_url, name)
 
 

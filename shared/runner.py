@@ -10,12 +10,14 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from shared import pdf
 from shared.auth import TokenVerifier
 from shared.config import GrpcServiceSettings
 from shared.db import Database, instrument_engine
 from shared.grpc.server import Registration, build_server
+from shared.registry import spec
 from shared.telemetry import setup_telemetry, shutdown_telemetry
 
 log = logging.getLogger("sanji.runner")
@@ -25,9 +27,19 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
-def run_grpc_service(name: str, settings: GrpcServiceSettings,
-                     make_registrations: Callable[[Database], list[Registration]],
-                     *, extra_workers: Callable[[Database], list] | None = None) -> int:
+@dataclass
+class ServiceParts:
+    """What a service's composition root builds once it has its database: the gRPC servicers and the
+    background workers (event consumer, sweeper …) that run beside the outbox relay. Each worker has
+    `start()` and `stop()`."""
+
+    registrations: list[Registration]
+    workers: list = field(default_factory=list)
+
+
+def run_grpc_service(name: str, settings: GrpcServiceSettings, compose: Callable[[Database], ServiceParts]) -> int:
+    """Run service `name` (a row of shared/registry.py): `compose(db)` is called once and builds its parts."""
+    spec(name)      # a service that is not registered is not started
     configure_logging(settings.log_level)
     setup_telemetry(name, settings.otel_exporter, settings.otel_endpoint)
     pdf.configure(settings.pdf_font)
@@ -37,15 +49,14 @@ def run_grpc_service(name: str, settings: GrpcServiceSettings,
         # recorded, and the instrumentation still parsed every statement for its span name
         instrument_engine(db.engine)
     verifier = TokenVerifier.from_settings(settings)
-    server, port, health = build_server(make_registrations(db), verifier=verifier, host=settings.grpc_host,
+    parts = compose(db)
+    server, port, health = build_server(parts.registrations, verifier=verifier, host=settings.grpc_host,
                                         port=settings.grpc_port, workers=settings.grpc_workers)
 
     from shared.messaging.relay import OutboxRelay
 
     workers: list = [OutboxRelay(db.engine, name, settings.amqp_url, batch_size=settings.relay_batch_size,
-                                 idle_seconds=settings.relay_idle_seconds, service=name)]
-    if extra_workers:
-        workers.extend(extra_workers(db))
+                                 idle_seconds=settings.relay_idle_seconds, service=name), *parts.workers]
     for w in workers:
         w.start()
     server.start()

@@ -27,7 +27,7 @@ def _default(cls, name):
 def test_a_service_listens_where_the_others_look_for_it(service):
     port = SERVICE_PORTS[service]
     assert port < EPHEMERAL_START
-    assert getattr(Ports(), service) == port
+    assert Ports().of(service) == port
     assert _default(SETTINGS[service], "grpc_port") == port
     assert _default(GatewaySettings, f"{service}_target") == f"127.0.0.1:{port}"
     for caller in (IntakeSettings, AgencySettings):
@@ -37,6 +37,6 @@ def test_a_service_listens_where_the_others_look_for_it(service):
 
 def test_the_local_ports_are_distinct():
     ports = Ports()
-    values = [ports.oidc, ports.gateway, *(getattr(ports, s) for s in SERVICE_PORTS)]
+    values = [ports.oidc, ports.gateway, *(ports.of(s) for s in SERVICE_PORTS)]
     assert len(set(values)) == len(values)
     assert all(p < EPHEMERAL_START for p in values)

@@ -16,7 +16,8 @@ import shutil
 import subprocess
 import sys
 
-SERVICES = ["catalogue", "intake", "agency", "approval", "fees"]
+from shared.registry import SCHEMAS
+
 OWNER, APP = "sanji_owner", "sanji_app"
 
 
@@ -55,7 +56,7 @@ def ensure_database(name: str, *, recreate: bool = False) -> None:
     if not exists:
         psql(f"CREATE DATABASE {name} OWNER {OWNER} ENCODING 'UTF8' TEMPLATE template0")
     psql(f"REVOKE ALL ON DATABASE {name} FROM PUBLIC; GRANT CONNECT ON DATABASE {name} TO {APP}", name)
-    for schema in SERVICES:
+    for schema in SCHEMAS:
         psql(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {OWNER}; GRANT USAGE ON SCHEMA {schema} TO {APP}",
              name)
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_roles()
     ensure_database(args.database, recreate=args.recreate)
     ensure_vhost(args.vhost, recreate=args.recreate)
-    print(f"[bootstrap] database {args.database} with schemas {', '.join(SERVICES)}; vhost {args.vhost}")
+    print(f"[bootstrap] database {args.database} with schemas {', '.join(SCHEMAS)}; vhost {args.vhost}")
     return 0
 
 

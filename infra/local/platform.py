@@ -20,24 +20,25 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from shared import registry
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# every gRPC service of the platform, in start order, with its default port. The local defaults lie
-# below Linux's ephemeral range (32768-60999): an outgoing connection made at start-up could otherwise
-# hold a service's port and `make run` fail with "Address already in use". In k8s each pod uses 50051.
-SERVICE_PORTS = {"catalogue": 15051, "intake": 15052, "agency": 15053, "approval": 15054, "fees": 15055}
+# every gRPC service of the platform, in start order, with its local port: shared/registry.py
+SERVICE_PORTS = dict(registry.PORTS)
 
 
 @dataclass
 class Ports:
+    """Where each process listens: the identity provider, the gateway and every registered service."""
+
     oidc: int = 8090
     gateway: int = 8000
-    catalogue: int = 15051
-    intake: int = 15052
-    agency: int = 15053
-    approval: int = 15054
-    fees: int = 15055
+    services: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
+
+    def of(self, name: str) -> int:
+        return self.services[name]
 
     @classmethod
     def free(cls) -> Ports:
@@ -47,7 +48,7 @@ class Ports:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 return s.getsockname()[1]
-        return cls(oidc=one(), gateway=one(), **{name: one() for name in SERVICE_PORTS})
+        return cls(oidc=one(), gateway=one(), services={name: one() for name in SERVICE_PORTS})
 
 
 @dataclass
@@ -66,7 +67,7 @@ class Platform:
         return f"http://127.0.0.1:{self.ports.gateway}"
 
     def target(self, service: str) -> str:
-        return f"127.0.0.1:{getattr(self.ports, service)}"
+        return f"127.0.0.1:{self.ports.of(service)}"
 
     @property
     def catalogue_target(self) -> str:
@@ -78,7 +79,7 @@ class Platform:
         env.update({
             "SANJI_OIDC_SERVER_URL": self.oidc_url,
             "SANJI_PUBLIC_BASE_URL": self.gateway_url,
-            **{f"SANJI_{name.upper()}_TARGET": self.target(name) for name in SERVICE_PORTS},
+            **{f"SANJI_{spec.target_setting.upper()}": self.target(spec.name) for spec in registry.SERVICES},
             "PYTHONUNBUFFERED": "1",
         })
         return env
@@ -107,7 +108,7 @@ class Platform:
 
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         self._spawn(name, ["-m", f"services.{name}"],
-                    {"SANJI_GRPC_PORT": str(getattr(self.ports, name)), **(extra_env or {})})
+                    {"SANJI_GRPC_PORT": str(self.ports.of(name)), **(extra_env or {})})
         self._wait_grpc(name, self.target(name))
 
     def restart_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
@@ -119,10 +120,9 @@ class Platform:
         self.start_service("catalogue")
 
     def start_services(self) -> None:
-        """Every service whose package exists, in order."""
+        """Every service of the registry, in its order."""
         for name in SERVICE_PORTS:
-            if (ROOT / "services" / name / "__main__.py").exists():
-                self.start_service(name)
+            self.start_service(name)
 
     def start_gateway(self) -> None:
         self._spawn("gateway", ["-m", "gateway"], {"SANJI_HTTP_PORT": str(self.ports.gateway)})

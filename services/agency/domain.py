@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from shared.idnumbers import check_resident_id
 from shared.tenancy import DivisionCode, UnitKind
 
 # China has one time zone and no daylight saving time: a fixed offset, no tz database needed.
@@ -91,35 +92,7 @@ REPEATABLE_STEPS = frozenset({"correction_requested", "materials_supplied"})
 
 
 # --- the resident ---------------------------------------------------------------------------------
-_ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 _PHONE_RE = re.compile(r"^[0-9+\-() ]{7,20}$")
-
-
-def check_resident_id(value: str, field: str = "resident.id_number", *, today: dt.date | None = None) -> str:
-    """An 18-character resident ID (居民身份证号码, GB 11643-1999): 6-digit address code, birth date,
-    sequence number and the ISO 7064 MOD 11-2 check character. Returns it normalised (upper-case X)."""
-    v = (value or "").strip().upper()
-    if not v:
-        raise InvalidArgument(field, "请填写居民身份证号码")
-    if not _ID_RE.match(v):
-        raise InvalidArgument(field, "居民身份证号码应为 18 位：前 17 位为数字，末位为数字或 X")
-    try:
-        birth = dt.date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
-    except ValueError:
-        raise InvalidArgument(field, "居民身份证号码中的出生日期不正确") from None
-    if birth.year < 1900 or (today is not None and birth > today):
-        raise InvalidArgument(field, "居民身份证号码中的出生日期不正确")
-    total = sum(int(d) * w for d, w in zip(v[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != v[17]:
-        raise InvalidArgument(field, "居民身份证号码校验位不正确（GB 11643），请核对后重新输入")
-    return v
-
-
-def resident_id_check_char(first17: str) -> str:
-    """The check character for the first 17 digits (used to make valid test numbers)."""
-    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
 
 
 @dataclass(frozen=True)
@@ -136,7 +109,7 @@ def check_resident(r: Resident, today: dt.date) -> Resident:
         raise InvalidArgument("resident.name", "请填写委托人（居民）姓名")
     if len(name) > MAX_NAME:
         raise InvalidArgument("resident.name", f"姓名过长（最多 {MAX_NAME} 个字）")
-    id_number = check_resident_id(r.id_number, today=today)
+    id_number = check_resident_id(r.id_number, "resident.id_number", today)
     phone = (r.phone or "").strip()
     if phone and not _PHONE_RE.match(phone):
         raise InvalidArgument("resident.phone", "联系电话格式不正确")

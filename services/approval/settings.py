@@ -6,6 +6,4 @@ class ApprovalSettings(GrpcServiceSettings):
 
     grpc_port: int = 15054
     consumer_prefetch: int = 50
-    # pin the date deadlines are counted from (drills, demos); empty: the real date in Beijing
-    fixed_today: str = ""
     calendar_cache_seconds: float = 60.0

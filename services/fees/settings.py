@@ -11,7 +11,6 @@ class FeesSettings(GrpcServiceSettings):
     grpc_port: int = 15055
     public_base_url: str = "http://127.0.0.1:8000"
     consumer_prefetch: int = 50
-    fixed_today: str = ""
     # the provincial public payment platform signs its callbacks with this key's private half (SM2)
     fees_province_public_key: str = signing.DEV_PROVINCE_PUBLIC_KEY
     # the fees service countersigns receipts with this key pair (SM2)

@@ -8,7 +8,7 @@ from services.intake.service import event_consumer, registration
 from services.intake.settings import IntakeSettings
 from services.intake.sweeper import DeadlineSweeper
 from shared.clock import Clock
-from shared.runner import run_grpc_service
+from shared.runner import ServiceParts, run_grpc_service
 
 
 def main() -> int:
@@ -18,20 +18,16 @@ def main() -> int:
                                                                timeout=settings.catalogue_timeout_seconds)
     if settings.catalogue_cache_seconds > 0:
         catalogue = CachedCatalogue(catalogue, ttl=settings.catalogue_cache_seconds)
-    built: dict[str, IntakeHandlers] = {}
 
-    def handlers(db) -> IntakeHandlers:
-        if "h" not in built:
-            built["h"] = IntakeHandlers(db, catalogue, clock, public_base_url=settings.public_base_url,
-                                        case_number_max=settings.case_number_max)
-        return built["h"]
+    def compose(db) -> ServiceParts:
+        handlers = IntakeHandlers(db, catalogue, clock, public_base_url=settings.public_base_url,
+                                  case_number_max=settings.case_number_max)
+        return ServiceParts([registration(handlers)],
+                            [DeadlineSweeper(handlers, settings.sweep_interval_seconds),
+                             event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch)])
 
     try:
-        return run_grpc_service(
-            "intake", settings, lambda db: [registration(handlers(db))],
-            extra_workers=lambda db: [DeadlineSweeper(handlers(db), settings.sweep_interval_seconds),
-                                      event_consumer(handlers(db), db, settings.amqp_url,
-                                                     prefetch=settings.consumer_prefetch)])
+        return run_grpc_service("intake", settings, compose)
     finally:
         catalogue.close()
 

@@ -16,9 +16,13 @@ from typing import Any
 from services.intake import domain
 from services.intake.domain import Application
 from services.intake.notices import NoticeTemplate
-from shared.db import UnitOfWork
+from shared.db import RlsScope, UnitOfWork
 
 S = "intake"
+# the RLS scopes of the intake schema's policies (migrations 0001: LOOKUP_READ, SWEEP_READ)
+PROGRESS_LOOKUP = RlsScope("public progress lookup", {"case_number": "app.lookup_case",
+                                                      "id_suffix": "app.lookup_suffix"})
+DEADLINE_SWEEP = RlsScope("deadline sweep", {"on": "app.sweep"})
 _COLUMNS = ("a.id, a.tenant_code, a.origin_tenant, a.idempotency_key, a.scenario_code, a.channel, a.status,"
             " a.case_number, a.received_at, a.received_on, a.decision_due, a.accepted_on, a.proxy_tenant,"
             " a.proxy_request_id, a.doc")
@@ -163,18 +167,16 @@ class IntakeRepository:
 
     def lookup(self, case_number: str, suffix: str) -> Application | None:
         """The public lookup: the transaction names the case and the suffix; RLS shows that row only."""
-        params = {"c": case_number, "s": suffix}
-        _, found = self.u.batch(("SELECT set_config('app.lookup_case', :c, true),"
-                                 " set_config('app.lookup_suffix', :s, true)", params),
-                                (f"SELECT {_COLUMNS}, '[]'::jsonb FROM {S}.applications a WHERE a.case_number = :c"
-                                 " AND a.applicant_id_suffix = :s", params))
+        self.u.widen(PROGRESS_LOOKUP, case_number=case_number, id_suffix=suffix)
+        found = self.u.rows(f"SELECT {_COLUMNS}, '[]'::jsonb FROM {S}.applications a WHERE a.case_number = :c"
+                            " AND a.applicant_id_suffix = :s", {"c": case_number, "s": suffix})
         return _view(found[0]).app if found else None
 
     # -- the sweep's index ---------------------------------------------------------------------------
     def tenants_with_due(self, today: dt.date) -> list[str]:
         """Machine work: which tenants have a decision or a 容缺 promise past due (index scan)."""
-        _, found = self.u.batch(("SELECT set_config('app.sweep', 'on', true)", None),
-                                (f"SELECT DISTINCT tenant_code FROM {S}.deadlines WHERE due_on < :d", {"d": today}))
+        self.u.widen(DEADLINE_SWEEP, on="on")
+        found = self.u.rows(f"SELECT DISTINCT tenant_code FROM {S}.deadlines WHERE due_on < :d", {"d": today})
         return [r[0] for r in found]
 
     def due_in_tenant(self, tenant: str, today: dt.date, limit: int = 500) -> list[tuple[str, str]]:

@@ -18,5 +18,3 @@ class IntakeSettings(GrpcServiceSettings):
     sweep_interval_seconds: float = 30.0
     # approval's events (decided, completed) in flight per consumer
     consumer_prefetch: int = 50
-    # a drill or test deployment pins the date (SANJI_FIXED_TODAY=YYYY-MM-DD); empty: the system clock
-    fixed_today: str = ""

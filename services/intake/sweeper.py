@@ -1,6 +1,6 @@
 """The background worker that runs the intake sweep (deemed acceptance, 容缺 expiry) every N seconds.
 
-Started and stopped by the runner (`extra_workers`), like the outbox relay. The sweep itself is
+Started and stopped by the runner (a worker of `ServiceParts`), like the outbox relay. The sweep itself is
 `IntakeHandlers.sweep(today)`: driven by the due-date index, each case in its own transaction.
 """
 

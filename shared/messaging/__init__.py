@@ -11,8 +11,10 @@ from shared.messaging.consumer import (
 )
 from shared.messaging.envelope import Envelope, PoisonMessage, exchange_for, from_amqp, to_amqp
 from shared.messaging.relay import OutboxRelay, RelayStats
+from shared.messaging.subscriptions import On, consumer_for
 
 __all__ = [
-    "ConsumerStats", "DeadLetter", "Envelope", "EventConsumer", "OutboxRelay", "PoisonMessage", "RelayStats",
-    "Subscription", "dead_letter_queue", "exchange_for", "from_amqp", "queue_name", "retry_queue", "to_amqp",
+    "ConsumerStats", "DeadLetter", "Envelope", "EventConsumer", "On", "OutboxRelay", "PoisonMessage", "RelayStats",
+    "Subscription", "consumer_for", "dead_letter_queue", "exchange_for", "from_amqp", "queue_name", "retry_queue",
+    "to_amqp",
 ]

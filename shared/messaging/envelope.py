@@ -14,15 +14,18 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pika
+from google.protobuf.message import Message
 
 from shared.errors import InvalidArgument
+from shared.protojson import message_from_dict
 from shared.tenancy import DivisionCode
 
 EXCHANGE_SUFFIX = ".events"
 TRACE_HEADERS = ("traceparent", "tracestate")
+M = TypeVar("M", bound=Message)
 
 
 class PoisonMessage(Exception):
@@ -43,6 +46,19 @@ class Envelope:
     timestamp: int
     source: str
     body: dict[str, Any] = field(default_factory=dict)
+
+    def message(self, cls: type[M]) -> M:
+        """The body as the event's own message: the one typed way to read an event. A body that is not
+        that message (or names another tenant than the envelope) can never be handled: PoisonMessage."""
+        try:
+            msg = message_from_dict(cls, self.body)
+        except ValueError as exc:
+            raise PoisonMessage(f"{self.event_type} {self.event_id}: {exc}") from None
+        body_tenant = getattr(msg, "tenant", "") if "tenant" in cls.DESCRIPTOR.fields_by_name else ""
+        if body_tenant and body_tenant != self.tenant:
+            raise PoisonMessage(f"{self.event_type} {self.event_id}: body tenant {body_tenant!r} differs from the"
+                                f" envelope's {self.tenant!r}")
+        return msg
 
 
 def exchange_for(service: str) -> str:

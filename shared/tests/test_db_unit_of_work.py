@@ -219,3 +219,19 @@ def test_events_written_with_a_statement_commit_with_it_and_only_when_it_wrote(d
     with db.unit_of_work(tenant="620602") as uow:         # not committed: neither the row nor its events
         assert _insert_doc(uow, number + "-rolled-back", f"c-cte-rb-{notify}") == 1
     assert rows(db, f"SELECT count(*) FROM {SCHEMA}.outbox WHERE correlation_id = 'c-cte-rb-{notify}'") == [(0,)]
+
+
+def test_rows_by_name_a_scalar_and_a_row_count_on_the_units_own_connection(db: Database):
+    with db.unit_of_work(tenant="620603") as uow:
+        assert uow.execute(f"INSERT INTO {SCHEMA}.docs VALUES (:t, :n), (:t, :m)",
+                           {"t": "620603", "n": "MAP-1", "m": "MAP-2"}) == 2
+        found = uow.mappings(f"SELECT tenant_code, number FROM {SCHEMA}.docs WHERE number LIKE 'MAP-%'"
+                             " ORDER BY number")
+        assert found == [{"tenant_code": "620603", "number": "MAP-1"}, {"tenant_code": "620603", "number": "MAP-2"}]
+        assert uow.mapping(f"SELECT number FROM {SCHEMA}.docs WHERE number = 'MAP-9'") is None
+        assert uow.scalar(f"SELECT count(*) FROM {SCHEMA}.docs WHERE number LIKE 'MAP-%'") == 2
+        assert uow.scalar(f"SELECT number FROM {SCHEMA}.docs WHERE number = 'MAP-9'") is None
+        assert uow.execute(f"UPDATE {SCHEMA}.docs SET number = number || 'x' WHERE number LIKE 'MAP-%'") == 2
+        uow.rollback()
+    with db.unit_of_work(tenant="620603") as uow:       # rolled back: nothing stayed
+        assert uow.scalar(f"SELECT count(*) FROM {SCHEMA}.docs WHERE number LIKE 'MAP-%'") == 0

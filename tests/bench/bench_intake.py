@@ -24,8 +24,8 @@ from sanji.intake.v1 import intake_pb2_grpc
 from conftest import free_port
 from infra.demo.load import load_catalogue, load_demo_users
 from infra.oidc.client import login
-from services.intake.domain import resident_id_check_char, uscc_check_char
 from shared.grpc.client import bearer
+from shared.idnumbers import resident_id_check_char, uscc_check_char
 from tests.bench.bench_grpc import IN_FLIGHT, drive, echo_baseline
 from tests.bench.common import CpuMeter, Figure, analyze, percentile
 

@@ -20,11 +20,12 @@ from sanji.intake.v1 import events_pb2 as intake_events_pb2
 from sanji.intake.v1 import intake_pb2, intake_pb2_grpc
 
 from services.agency.clients import CatalogueClient, IntakeClient
-from services.agency.domain import CHINA_TZ, resident_id_check_char
+from services.agency.domain import CHINA_TZ
 from services.agency.handlers import AgencyHandlers
 from services.agency.service import progress_consumer, registration
 from shared.db import Database, message_to_json, utcnow
 from shared.grpc.server import FIELD_KEY
+from shared.idnumbers import resident_id_check_char
 from shared.messaging import OutboxRelay, to_amqp
 from tests.support import Caller, serving
 

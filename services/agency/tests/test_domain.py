@@ -19,10 +19,9 @@ from services.agency.domain import (
     check_authorisation,
     check_door_to_door,
     check_handover_path,
-    check_resident_id,
-    resident_id_check_char,
 )
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from shared.idnumbers import resident_id_check_char
 from shared.tenancy import DivisionCode
 
 TODAY = dt.date(2026, 5, 20)
@@ -38,26 +37,23 @@ def field_of(exc_info) -> str | None:
     return exc_info.value.field
 
 
-# -- resident ID (GB 11643) ------------------------------------------------------------------------
-def test_a_published_sample_id_passes_its_checksum():
-    assert check_resident_id("11010519491231002X") == "11010519491231002X"   # GB 11643 example
-    assert check_resident_id("11010519491231002x") == "11010519491231002X"   # normalised
-
-
+# -- resident ID (GB 11643): the shared rule (shared/tests/test_idnumbers.py), as the agency reports it --
 @pytest.mark.parametrize("value, why", [
-    ("", "请填写"), ("12345", "18 位"), ("11010519491231002Y", "18 位"), ("1101051949123100２X", "18 位"),
-    ("110105194912310021", "校验位"), ("110105194913310020", "出生日期"), ("110105180001010010", "出生日期"),
+    ("", "请填写"), ("12345", "18 位"), ("11010519491231002Y", "格式不正确"), ("1101051949123100２X", "格式不正确"),
+    ("110105194912310021", "校验码"), ("110105194913310020", "出生日期"), ("110105180001010010", "出生日期"),
+    ("990105194912310029", "地区码"),
 ])
 def test_malformed_resident_ids_are_refused_naming_the_field(value, why):
     with pytest.raises(InvalidArgument) as e:
-        check_resident_id(value)
+        domain.check_resident(Resident("张桂兰", value), TODAY)
     assert field_of(e) == "resident.id_number"
     assert why in e.value.message
 
 
 def test_an_id_born_in_the_future_is_refused():
-    with pytest.raises(InvalidArgument):
-        check_resident_id(rid("20300101"), today=TODAY)
+    with pytest.raises(InvalidArgument) as e:
+        domain.check_resident(Resident("张桂兰", rid("20300101")), TODAY)
+    assert "出生日期" in e.value.message
 
 
 def test_resident_needs_a_name_and_a_sane_phone():

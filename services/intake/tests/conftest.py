@@ -16,10 +16,10 @@ from sanji.catalogue.v1 import catalogue_pb2 as cpb
 from sanji.intake.v1 import intake_pb2 as pb
 from sanji.intake.v1 import intake_pb2_grpc
 
-from services.intake import domain
 from services.intake.catalogue import GrpcCatalogue
 from services.intake.handlers import IntakeHandlers
 from services.intake.service import registration
+from shared import idnumbers
 from shared.clock import Clock
 from shared.db import Database
 from shared.grpc.client import bearer
@@ -36,12 +36,12 @@ _keys = itertools.count(1)
 
 def rid(birth: str = "19800101") -> str:
     body = f"620602{birth}{next(_ids) % 1000:03d}"
-    return body + domain.resident_id_check_char(body)
+    return body + idnumbers.resident_id_check_char(body)
 
 
 def uscc() -> str:
     body = f"91620602MA{next(_ids) % 10**7:07d}"
-    return body + domain.uscc_check_char(body)
+    return body + idnumbers.uscc_check_char(body)
 
 
 def key(prefix: str = "k") -> str:

@@ -1,0 +1,120 @@
+"""The one list of the platform's services (DESIGN §2).
+
+Everything that needs to know which services exist reads it: migrations (`infra.migrate`), the
+database and broker bootstrap (`infra.local.bootstrap`), the local runner (`make run`), the gateway's
+settings and routers, and the k8s consistency test. Adding a service = its folder under `services/`
+(a copy of the template, services/README.md) + one row here + its k8s block.
+
+A row says what a reader of the architecture wants to know at a glance: the gRPC port the service
+takes on a developer's machine, its PostgreSQL schema, the events it publishes on `<name>.events`,
+the events it consumes (and under which handler name, which names its queue), and the services it
+calls over gRPC. Plain data: no imports of any service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One event a service consumes: queue `evt-<source>-<event_type>--<service>.<handler>`."""
+
+    source: str
+    event_type: str
+    handler: str
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    # the local gRPC port: below Linux's ephemeral range (32768-60999), so an outgoing connection made
+    # at start-up cannot hold it and `make run` fail with "Address already in use"; every pod uses 50051
+    port: int
+    title: str                                   # 中文名, for people reading a listing
+    publishes: tuple[str, ...] = ()
+    subscribes: tuple[Subscription, ...] = ()
+    calls: tuple[str, ...] = ()                  # services this one calls over gRPC
+    rest: bool = True                            # the gateway has a router for it: gateway/routes_<name>.py
+
+    @property
+    def schema(self) -> str:
+        return self.name
+
+    @property
+    def module(self) -> str:
+        return f"services.{self.name}"
+
+    @property
+    def target_setting(self) -> str:
+        """The settings field (and SANJI_… variable, upper-cased) that holds where it is reached."""
+        return f"{self.name}_target"
+
+    @property
+    def local_target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def _subs(*rows: tuple[str, str, str]) -> tuple[Subscription, ...]:
+    return tuple(Subscription(*row) for row in rows)
+
+
+# In start order: a service comes after the services it calls and the sources it consumes from
+# (a consumer declares its queues before its source's relay publishes: DESIGN §5).
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        "catalogue", 15051, "事项目录",
+        publishes=("item_published", "item_adjusted", "item_cancelled", "item_delegated"),
+    ),
+    ServiceSpec(
+        "intake", 15052, "一窗受理",
+        publishes=("application_submitted", "application_accepted", "correction_requested",
+                   "application_rejected", "materials_supplied", "application_terminated",
+                   "result_picked_up", "proxy_application_progressed"),
+        subscribes=_subs(("approval", "case_decided", "record_decision"),
+                         ("approval", "case_completed", "record_completion"),
+                         ("approval", "clock_suspended", "record_suspension"),
+                         ("approval", "clock_resumed", "record_resumption")),
+        calls=("catalogue",),
+    ),
+    ServiceSpec(
+        "agency", 15053, "帮办代办",
+        publishes=("proxy_requested", "agent_assigned", "documents_handed_over", "documents_received",
+                   "proxy_completed"),
+        subscribes=_subs(("intake", "proxy_application_progressed", "on_progress")),
+        calls=("catalogue", "intake"),
+    ),
+    ServiceSpec(
+        "approval", 15054, "审批",
+        publishes=("case_opened", "review_completed", "case_decided", "clock_suspended", "clock_resumed",
+                   "deadline_extended", "certificate_issued", "case_completed", "inspection_requested",
+                   "inspection_recorded", "due_date_reprojected", "case_terminated", "case_delivered"),
+        subscribes=_subs(("intake", "application_accepted", "open_case"),
+                         ("fees", "fees_settled", "settle_fees"),
+                         ("intake", "result_picked_up", "record_delivery"),
+                         ("intake", "application_terminated", "terminate_case")),
+    ),
+    ServiceSpec(
+        "fees", 15055, "一窗收费",
+        publishes=("fees_assessed", "notice_issued", "payment_received", "fees_settled", "refund_made",
+                   "fee_waived", "payment_queued", "fee_item_published", "fee_item_cancelled"),
+        subscribes=_subs(("approval", "case_decided", "on_case_decided")),
+    ),
+)
+
+BY_NAME: dict[str, ServiceSpec] = {s.name: s for s in SERVICES}
+NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+SCHEMAS: tuple[str, ...] = tuple(s.schema for s in SERVICES)
+PORTS: dict[str, int] = {s.name: s.port for s in SERVICES}
+
+
+def spec(name: str) -> ServiceSpec:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no service {name!r} in shared/registry.py (known: {', '.join(NAMES)})") from None
+
+
+def subscribers_of(source: str) -> list[tuple[ServiceSpec, Subscription]]:
+    """Who consumes the events of `source`: the queues that must exist before its relay publishes."""
+    return [(s, sub) for s in SERVICES for sub in s.subscribes if sub.source == source]
