@@ -12,7 +12,7 @@ back to "Monday–Friday work, Saturday/Sunday off", and any deadline that looks
 unpublished year.
 
 Pure Python: the only I/O-ish import (`chinese_calendar`) happens inside `seed_year_from_package`.
-Persistence lives in `shared.calendar_store`; `python -m shared.calendar …` is its small CLI.
+Persistence lives in `shared.calendar_store`; `python -m shared.calendar_store …` is its small CLI.
 """
 
 from __future__ import annotations
@@ -579,10 +579,3 @@ class WorkingCalendar:
             n -= self._w(e) - self._w(ps - 1)
         return n
 
-
-if __name__ == "__main__":  # pragma: no cover - the CLI lives beside the store (it needs the database)
-    import sys
-
-    from shared.calendar_store import main
-
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Persistence of the working-day calendar, and its command line (`python -m shared.calendar …`).
+"""Persistence of the working-day calendar, and its command line (`python -m shared.calendar_store …`).
 
 One row per (region, year). Region '' is the national calendar; a region that is a division-code
 prefix (e.g. '62' for a province, '620602' for a county) replaces the *whole* year for tenants under
@@ -159,7 +159,7 @@ class CalendarCache:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m shared.calendar", description="工作日历：查看、发布、初始化")
+    ap = argparse.ArgumentParser(prog="python -m shared.calendar_store", description="工作日历：查看、发布、初始化")
     sub = ap.add_subparsers(dest="command", required=True)
 
     def db_args(p: argparse.ArgumentParser, required: bool) -> None:

@@ -160,7 +160,7 @@ def upgrade() -> None:
         bind.execute(text(f"INSERT INTO {S}.notice_templates (kind, version, title, body) VALUES (:k, :v, :t, :b)"),
                      {"k": kind, "v": version, "t": title, "b": body})
     # The national working-day calendar as the chinese-calendar package knows it; later years are
-    # published by an administrator (`python -m shared.calendar publish --schema intake …`).
+    # published by an administrator (`python -m shared.calendar_store publish --schema intake …`).
     for year in DEFAULT_SEED_YEARS:
         cy = seed_year_from_package(year)
         bind.execute(text(f"INSERT INTO {S}.calendar_years (region, year, data, source, published_at, published_by)"
