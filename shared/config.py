@@ -31,8 +31,13 @@ class PlatformSettings(BaseSettings):
     oidc_audience: str = "sanji-platform"
     oidc_client_id: str = "sanji-console"
     jwks_min_refresh_seconds: float = 10.0
+    # the realm's keys are fetched again at least this often (a withdrawn key stops being trusted)
+    jwks_max_age_seconds: float = Field(default=300.0, gt=0)
     # the service's own (machine) identity, for work started by events
     machine_client_id: str = "sanji-services"
+    # this service's own client secret (client `sanji-<service>`, client-credentials grant): the credential
+    # it sends beside a person's token when it calls another service's internal methods
+    service_client_secret: str = ""
 
     # Telemetry: none | console | otlp | jsonl:<path>
     otel_exporter: str = "none"

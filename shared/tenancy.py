@@ -192,6 +192,9 @@ class Principal:
     token: str = field(default="", repr=False, compare=False)
     display_name: str = ""
     machine: bool = False
+    # the platform service that carried this person's call (its own client-credentials token, verified),
+    # or "" for a call straight from the person (through the gateway)
+    via: str = ""
 
     def has(self, role: Role | str) -> bool:
         return str(role) in self.roles

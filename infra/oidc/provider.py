@@ -8,7 +8,12 @@ No Keycloak server can run on these machines, so local runs and tests use `oidc-
 - access tokens are RS256 JWTs with the claims the realm export in infra/keycloak/ configures:
   `iss` = <base>/realms/<realm>, `aud` (the platform audience), `azp` (the client), `sub`,
   `preferred_username`, `name`, `tenant` (division code) and `realm_access.roles`;
-- a Chinese login page that checks the user's password (the plain mock only asks for a subject).
+- a Chinese login page that checks the user's password (the plain mock only asks for a subject);
+- the client-credentials grant for the platform's services (`sanji-<service>` with its secret), whose
+  tokens say which service calls (`azp`, `service-account-sanji-<service>`, role `sanji-service`) and
+  carry no tenant: a service acts for a user, whose own token travels beside it (DESIGN §4);
+- none of the mock's test doors: `PUT /users/<sub>` (rewrite anyone's tenant and roles), token
+  revocation by subject and dynamic client registration answer 403, demo or not.
 
 The signing key is made when the provider starts; services find the new key by its `kid`.
 """
@@ -38,9 +43,19 @@ log = logging.getLogger("sanji.oidc")
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+SERVICE_ROLE = "sanji-service"
+SERVICE_ACCOUNT_PREFIX = "service-account-"
+# the mock's own routes that change who is who, or let anyone register a client: closed
+CLOSED_ENDPOINTS = frozenset({"oidc-provider-mock.set_user", "oidc-provider-mock.revoke_user_tokens",
+                              "oidc-provider-mock.register_client"})
+
+
 def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sanji-platform",
-             token_minutes: int = 480) -> flask.Flask:
+             token_minutes: int = 480, service_clients: dict[str, str] | None = None,
+             service_token_minutes: int = 5) -> flask.Flask:
+    """`service_clients`: client id → secret of the services that may use the client-credentials grant."""
     users = list(users)
+    clients = dict(service_clients or {})
     passwords = {u["username"]: u.get("password", "") for u in users}
     directory = {u["username"]: u for u in users}
     app = flask.Flask("sanji-oidc", template_folder=str(TEMPLATES))
@@ -93,6 +108,36 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
                                              predefined_users=[], recent_subjects=[]), 401
         return None
 
+    @app.before_request
+    def closed_doors():
+        if flask.request.endpoint in CLOSED_ENDPOINTS:
+            log.warning("refused %s %s from %s", flask.request.method, flask.request.path, flask.request.remote_addr)
+            return flask.jsonify({"error": "access_denied", "error_description": "此接口已关闭"}), 403
+        return None
+
+    def service_token():
+        """client_credentials: a short-lived token naming the calling service, for a known client only."""
+        form = flask.request.form
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if flask.request.authorization and flask.request.authorization.type == "basic":
+            client_id = flask.request.authorization.username or ""
+            secret = flask.request.authorization.password or ""
+        known = clients.get(client_id)
+        if not known or not secrets.compare_digest(known.encode(), secret.encode()):
+            log.warning("client_credentials refused for client %r", client_id)
+            return flask.jsonify({"error": "unauthorized_client", "error_description": "客户端凭证无效"}), 401
+        now = int(time.time())
+        base = flask.request.host_url.rstrip("/")
+        account = f"{SERVICE_ACCOUNT_PREFIX}{client_id}"
+        payload = {"exp": now + service_token_minutes * 60, "iat": now, "jti": str(uuid.uuid4()),
+                   "iss": f"{base}/realms/{realm}", "aud": [audience], "sub": account, "typ": "Bearer",
+                   "azp": client_id, "scope": "profile", "preferred_username": account,
+                   "realm_access": {"roles": [SERVICE_ROLE]}}
+        storage = flask.g.oidc_provider_mock_storage
+        key = storage.jwk.as_dict(is_private=True)
+        token = jose_jwt.encode({"alg": "RS256", "typ": "JWT", "kid": key["kid"]}, payload, RSAKey.import_key(key))
+        return flask.jsonify({"access_token": token, "token_type": "Bearer", "expires_in": service_token_minutes * 60})
+
     prefix = f"/realms/{realm}"
     view = app.view_functions
 
@@ -107,7 +152,7 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
             "jwks_uri": f"{base}/protocol/openid-connect/certs",
             "end_session_endpoint": f"{base}/protocol/openid-connect/logout",
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "profile", "email"],
@@ -123,6 +168,8 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
 
     @app.post(f"{prefix}/protocol/openid-connect/token")
     def keycloak_token():
+        if flask.request.form.get("grant_type") == "client_credentials":
+            return service_token()
         return view["oidc-provider-mock.issue_token"]()
 
     @app.route(f"{prefix}/protocol/openid-connect/userinfo", methods=["GET", "POST"])
@@ -166,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--users", type=Path, help="JSON list of users; default: the demo users")
     ap.add_argument("--realm", default="sanji")
     ap.add_argument("--audience", default="sanji-platform")
+    ap.add_argument("--service-clients", type=Path,
+                    help="JSON object client id → secret of the services (client-credentials grant)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s oidc %(levelname)s %(message)s")
     if args.users:
@@ -173,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from infra.demo.load import load_demo_users
         users = load_demo_users()
-    app = make_app(users, realm=args.realm, audience=args.audience)
+    clients = json.loads(args.service_clients.read_text(encoding="utf-8")) if args.service_clients else {}
+    app = make_app(users, realm=args.realm, audience=args.audience, service_clients=clients)
     log.info("OIDC provider for realm %s on http://%s:%d (%d users)", args.realm, args.host, args.port, len(users))
     werkzeug.serving.run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False)
     return 0

@@ -11,10 +11,11 @@ Chinese message — never a stack trace.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -43,6 +44,8 @@ FIELD_KEY = "sanji-field"
 CODE_KEY = "sanji-error"
 INTERNAL_MESSAGE = "服务内部错误，请稍后重试；如持续出现请联系管理员"
 ALWAYS_PUBLIC = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+SERVICE_KEY = "x-sanji-service"     # the calling service's own bearer token, beside the person's
+INTERNAL_ONLY = "此接口仅供平台内部服务调用"
 
 
 def status_of(exc: errors.DomainError) -> grpc.StatusCode:
@@ -52,9 +55,9 @@ def status_of(exc: errors.DomainError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def bearer_from_metadata(metadata: Iterable[tuple[str, str]]) -> str:
-    for key, value in metadata:
-        if key == "authorization" and isinstance(value, str) and value.lower().startswith("bearer "):
+def bearer_from_metadata(metadata: Iterable[tuple[str, str]], key: str = "authorization") -> str:
+    for k, value in metadata:
+        if k == key and isinstance(value, str) and value.lower().startswith("bearer "):
             return value[7:].strip()
     return ""
 
@@ -64,9 +67,11 @@ class PlatformInterceptor(grpc.ServerInterceptor):
     also the caller's trace context (W3C `traceparent` in the metadata) made current for the call, so what
     the call emits carries the caller's trace on (where OpenTelemetry's own interceptor is not in the chain)."""
 
-    def __init__(self, verifier: TokenVerifier, public_methods: Iterable[str] = (), *, trace_context: bool = False):
+    def __init__(self, verifier: TokenVerifier, public_methods: Iterable[str] = (), *, trace_context: bool = False,
+                 internal_methods: dict[str, frozenset[str]] | None = None):
         self._verifier = verifier
         self._public = frozenset(public_methods)
+        self._internal = dict(internal_methods or {})
         self._trace_context = trace_context
 
     def intercept_service(self, continuation, handler_call_details):
@@ -76,6 +81,7 @@ class PlatformInterceptor(grpc.ServerInterceptor):
             return handler
         inner = handler.unary_unary
         public = method in self._public
+        callers = self._internal.get(method)
 
         def call(request, context: grpc.ServicerContext):
             metadata = context.invocation_metadata()
@@ -85,6 +91,14 @@ class PlatformInterceptor(grpc.ServerInterceptor):
                 principal = None
                 if token or not public:
                     principal = self._verifier.verify(token)
+                if callers is not None:
+                    # an internal method: only the named services, each with its own credential, carrying
+                    # the person it acts for (whose token was verified above, as for any call)
+                    service = self._verifier.verify_service(bearer_from_metadata(metadata, SERVICE_KEY))
+                    if service not in callers:
+                        log.warning("%s refused for service %s", method, service)
+                        raise errors.PermissionDenied(INTERNAL_ONLY)
+                    principal = dataclasses.replace(principal, via=service)
                 with acting_as(principal):
                     return inner(request, context)
             except errors.DomainError as exc:
@@ -116,17 +130,22 @@ class Registration:
     add_to_server: Callable[[object, grpc.Server], None]
     full_name: str
     public_methods: tuple[str, ...] = ()
+    # method → the services allowed to call it (with their own credential); nobody else may
+    internal_methods: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def build_server(registrations: list[Registration], *, verifier: TokenVerifier, host: str, port: int,
                  workers: int = 16, spans: bool | None = None) -> tuple[grpc.Server, int, health.HealthServicer]:
     """`spans`: a server span per call (OpenTelemetry's interceptor); None: as this process's telemetry says."""
     public = [f"/{r.full_name}/{m}" for r in registrations for m in r.public_methods]
+    internal = {f"/{r.full_name}/{m}": frozenset(callers) for r in registrations
+                for m, callers in r.internal_methods.items()}
     spans = spans_recorded() if spans is None else spans
     chain: list[grpc.ServerInterceptor] = [otel_server_interceptor()] if spans else []
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
-        interceptors=[*chain, PlatformInterceptor(verifier, public, trace_context=not spans)],
+        interceptors=[*chain, PlatformInterceptor(verifier, public, trace_context=not spans,
+                                                  internal_methods=internal)],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 * 1024 * 1024)],
     )
     for r in registrations:
