@@ -29,10 +29,10 @@ services:
 	bash infra/local/ensure-services.sh
 
 run: proto services
-	$(BIN)/python -m infra.local.run
+	SANJI_MODE=development $(BIN)/python -m infra.local.run
 
 stop:
-	$(BIN)/python -m infra.local.run --stop
+	SANJI_MODE=development $(BIN)/python -m infra.local.run --stop
 
 test: proto services
 	$(BIN)/python -m pytest
@@ -44,7 +44,7 @@ lint: venv
 	$(BIN)/ruff check .
 
 bench: proto services
-	$(BIN)/python -m tests.bench $(ONLY)
+	SANJI_MODE=development $(BIN)/python -m tests.bench $(ONLY)
 
 k8s-validate: venv
 	$(BIN)/kubernetes-validate --strict k8s/*.yaml

@@ -14,6 +14,9 @@ import pytest
 from infra.local import bootstrap
 from shared.config import PlatformSettings
 
+# tests run on loopback with the repository's development credentials and keys (shared.config: production,
+# the default, refuses them); set before any settings object is made
+os.environ["SANJI_MODE"] = "development"
 TEST_DB = os.environ.get("SANJI_TEST_DATABASE", "sanji_test")
 TEST_VHOST = os.environ.get("SANJI_TEST_VHOST", "sanji_test")
 

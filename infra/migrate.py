@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from shared.config import PlatformSettings
+from shared.config import MigrationSettings
 from shared.db import run_migrations
 from shared.registry import SERVICES as REGISTRY
 
@@ -22,7 +22,7 @@ def migrate_all(owner_url: str) -> None:
 
 
 def main() -> int:
-    settings = PlatformSettings()
+    settings = MigrationSettings()
     migrate_all(settings.database_owner_url)
     print(f"[migrate] schemas up to date: {', '.join(SERVICES)}")
     return 0

@@ -5,14 +5,34 @@ Nothing else in the code base reads the environment.
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT, PRODUCTION = "development", "production"
+# credentials that live in this repository: a deployment that still holds one of them is refused
+DEV_CREDENTIALS = ("sanji_app:sanji_app@", "sanji_owner:sanji_owner@", "guest:guest@", "CHANGE-ME")
+
+
+class MissingSecret(ValueError):
+    """A production process without a real value for a secret setting (named as its SANJI_ variable)."""
 
 
 class PlatformSettings(BaseSettings):
     """What every process of the platform needs."""
 
     model_config = SettingsConfigDict(env_prefix="SANJI_", extra="ignore")
+
+    # development: `make run`, tests and benches on loopback, with the repository's development credentials
+    # and keys. production (the default, so nothing runs on them by accident): every setting in SECRETS must
+    # be given, and none may be a credential that lives in this repository.
+    mode: Literal["development", "production"] = PRODUCTION
+    # the secret settings this process needs (each settings class names its own; the gateway needs none of
+    # the database's or the broker's)
+    SECRETS: ClassVar[tuple[str, ...]] = ()
+    # development values of secrets without a usable default (a key pair a deployment must replace)
+    DEV_DEFAULTS: ClassVar[dict[str, str]] = {}
 
     # PostgreSQL: the application role does not own the tables (RLS applies to it).
     database_url: str = "postgresql+psycopg://sanji_app:sanji_app@127.0.0.1:5432/sanji"
@@ -56,6 +76,23 @@ class PlatformSettings(BaseSettings):
     # reads the platform `Clock`; empty: the system clock
     fixed_today: str = ""
 
+    @model_validator(mode="after")
+    def _secrets_are_real(self):
+        if self.mode == DEVELOPMENT:
+            for name, value in self.DEV_DEFAULTS.items():
+                if not getattr(self, name):
+                    setattr(self, name, value)
+            return self
+        missing = [name for name in self.SECRETS
+                   if name not in self.model_fields_set or not str(getattr(self, name) or "").strip()
+                   or any(dev in str(getattr(self, name)) for dev in DEV_CREDENTIALS)
+                   or str(getattr(self, name)) in self.DEV_DEFAULTS.values()]
+        if missing:
+            names = "、".join(f"SANJI_{n.upper()}" for n in missing)
+            raise MissingSecret(f"refusing to start in production mode without real values for: {names}"
+                                " (development credentials and keys are only for SANJI_MODE=development)")
+        return self
+
     @property
     def oidc_issuer(self) -> str:
         return f"{self.oidc_server_url.rstrip('/')}/realms/{self.oidc_realm}"
@@ -65,6 +102,8 @@ BACKGROUND_CONNECTIONS = 4   # a service's outbox relay, event consumers and swe
 
 
 class GrpcServiceSettings(PlatformSettings):
+    SECRETS: ClassVar[tuple[str, ...]] = ("database_url", "amqp_url", "service_client_secret")
+
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 15051
     grpc_workers: int = Field(default=16, ge=1)
@@ -74,3 +113,15 @@ class GrpcServiceSettings(PlatformSettings):
     @property
     def pool_size(self) -> int:
         return self.db_pool_size or self.grpc_workers + BACKGROUND_CONNECTIONS
+
+
+class DatabaseToolSettings(PlatformSettings):
+    """A command that works on the database as the application role (e.g. a catalogue import)."""
+
+    SECRETS: ClassVar[tuple[str, ...]] = ("database_url",)
+
+
+class MigrationSettings(PlatformSettings):
+    """The migration job: the only process that holds the owner's credentials."""
+
+    SECRETS: ClassVar[tuple[str, ...]] = ("database_owner_url",)

@@ -28,6 +28,8 @@ console = Console()
 
 
 def start() -> int:
+    # `make run` is the development mode by definition: loopback, the repository's development credentials
+    os.environ.setdefault("SANJI_MODE", "development")
     stale = stop_recorded(RUN_DIR)
     if stale:
         console.print(f"[yellow]stopped the previous run's processes: {', '.join(stale)}[/]")

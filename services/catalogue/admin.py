@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from services.catalogue import importing
 from services.catalogue.handlers import IMPORT_BATCH, CatalogueHandlers
-from shared.config import PlatformSettings
+from shared.config import DatabaseToolSettings, PlatformSettings
 from shared.db import Database, owner_connection
 from shared.errors import DomainError
 from shared.tenancy import DivisionCode, Principal, Role, TenantTree
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None, settings: PlatformSettings | None = None
     ii.add_argument("--batch-size", type=int, default=IMPORT_BATCH, help="drafts per transaction")
     ii.add_argument("file", type=pathlib.Path)
     args = ap.parse_args(argv)
-    settings = settings or PlatformSettings()
+    settings = settings or DatabaseToolSettings()
     if args.cmd == "import-units":
         n = import_units(settings.database_owner_url, args.file.read_text(encoding="utf-8"))
         print(f"imported {n} units")

@@ -33,6 +33,9 @@ def show(figs: list[Figure]) -> None:
 
 def main(only: list[str]) -> int:
     """Run every benchmark, or only those named (catalogue, messaging, calendar, …)."""
+    import os
+
+    os.environ.setdefault("SANJI_MODE", "development")     # loopback only, the repository's development keys
     from infra import migrate
     from infra.local import bootstrap
     from infra.local.platform import Platform, Ports
