@@ -8,10 +8,12 @@ Each child is a process of its own, started with the settings in its environment
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from shared import registry
 
 ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("sanji.platform")
 
 
 # every gRPC service of the platform, in start order, with its local port: shared/registry.py
@@ -57,6 +60,12 @@ class Platform:
     env: dict[str, str]
     ports: Ports = field(default_factory=Ports)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # how each child was started, so the supervisor can start it again the same way
+    _specs: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _supervisor: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    restarts: dict[str, int] = field(default_factory=dict)
 
     @property
     def oidc_url(self) -> str:
@@ -92,8 +101,47 @@ class Platform:
         out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 — the child keeps it
         proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-        self.procs[name] = proc
-        self._write_pids()
+        with self._lock:
+            self._specs[name] = (list(args), dict(extra_env or {}))
+            self.procs[name] = proc
+            self._write_pids()
+
+    def start_process(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> None:
+        """Any child of this platform (tests of the supervisor use a plain Python one)."""
+        self._spawn(name, args, extra_env)
+
+    # -- supervision (make run): a child that dies is started again, with backoff ------------------------
+    def supervise(self, *, interval: float = 0.5, first_backoff: float = 1.0, max_backoff: float = 30.0,
+                  healthy_after: float = 60.0) -> None:
+        """Watch the children in a background thread: one that exits while the platform is not stopping is
+        logged by name with its exit code and started again after a backoff that doubles up to
+        `max_backoff`, and falls back to `first_backoff` once the child has run `healthy_after` seconds."""
+        state: dict[str, tuple[float, float]] = {}       # name → (backoff, started at)
+
+        def watch() -> None:
+            while not self._stopping.wait(interval):
+                with self._lock:
+                    dead = [(n, p) for n, p in self.procs.items() if p.poll() is not None]
+                for name, proc in dead:
+                    backoff, started = state.get(name, (first_backoff, 0.0))
+                    if started and time.monotonic() - started >= healthy_after:
+                        backoff = first_backoff
+                    log.error("process %s (pid %d) died with exit code %s; restarting in %.2f s",
+                              name, proc.pid, proc.returncode, backoff)
+                    if self._stopping.wait(backoff):
+                        return
+                    with self._lock:
+                        if self.procs.get(name) is not proc:
+                            continue                      # stopped or replaced meanwhile
+                        args, extra = self._specs[name]
+                        self.restarts[name] = self.restarts.get(name, 0) + 1
+                        self._spawn(name, args, extra)
+                        log.warning("process %s restarted (pid %d, restart %d)", name, self.procs[name].pid,
+                                    self.restarts[name])
+                    state[name] = (min(backoff * 2, max_backoff), time.monotonic())
+
+        self._supervisor = threading.Thread(target=watch, name="platform-supervisor", daemon=True)
+        self._supervisor.start()
 
     def _write_pids(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +210,9 @@ class Platform:
         raise TimeoutError(f"{name} not serving on {target} after {timeout}s")
 
     def stop_one(self, name: str, timeout: float = 15) -> None:
-        proc = self.procs.pop(name, None)
+        with self._lock:
+            proc = self.procs.pop(name, None)
+            self._specs.pop(name, None)
         if proc is None:
             return
         if proc.poll() is None:
@@ -175,6 +225,9 @@ class Platform:
         self._write_pids()
 
     def stop(self) -> None:
+        self._stopping.set()                              # the supervisor restarts nothing from now on
+        if self._supervisor is not None:
+            self._supervisor.join(5)
         for name in reversed(list(self.procs)):
             self.stop_one(name)
 

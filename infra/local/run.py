@@ -7,6 +7,7 @@ the services, the gateway, the demo catalogue; then it prints where to go and th
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -42,7 +43,10 @@ def start() -> int:
     console.print(f"[green]✓[/] 数据库已就绪，导入单位 {n_units} 个（凉州区及其乡镇、村）")
 
     platform = Platform(run_dir=RUN_DIR, env={})
-    RUN_DIR.mkdir(exist_ok=True)
+    (RUN_DIR / "logs").mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        handlers=[logging.FileHandler(RUN_DIR / "logs" / "runner.log", encoding="utf-8"),
+                                  logging.StreamHandler()])
     (RUN_DIR / "runner.pid").write_text(str(os.getpid()))
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -53,6 +57,7 @@ def start() -> int:
             platform.start_services()
             platform.start_gateway()
         console.print(f"[green]✓[/] 进程已启动：{'、'.join(platform.procs)}（日志在 .run/logs/）")
+        platform.supervise()        # a process that dies is started again (logged in .run/logs/runner.log)
         users = load_demo_users()
         with console.status("载入演示事项目录 …"):
             summary = load_catalogue(platform.catalogue_target, platform.oidc_url, users)
