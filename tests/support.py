@@ -100,17 +100,27 @@ def deliver_event(handler, db, tenant: str, message, source: str = "approval") -
         uow.commit()
 
 
+def subscribed(table, handler: str, handlers):
+    """What a service's consumer calls for the deliveries of its subscription `handler` (a row of its
+    subscription table, `SUBSCRIPTIONS` in its service.py): the body read as the row's message, then the
+    row's call — as `shared.messaging.consumer_for` binds it. For `deliver_event`."""
+    [on] = [row for row in table if row.handler == handler]
+    return lambda env, uow: on.call(handlers, env.message(on.message), env, uow)
+
+
 def report_from_approval(handlers, db, tenant: str, case_number: str, outcome: str = "approved", *,
                          completed: bool = True, reasons: tuple[str, ...] = ()) -> None:
     """What the approval service reports back to intake: case_decided, then case_completed."""
     from sanji.approval.v1 import events_pb2 as approval_ev
 
+    from services.intake.service import SUBSCRIPTIONS
+
     at = handlers.clock.now().isoformat()
-    deliver_event(handlers.on_case_decided, db, tenant, approval_ev.CaseDecided(
+    deliver_event(subscribed(SUBSCRIPTIONS, "record_decision", handlers), db, tenant, approval_ev.CaseDecided(
         case_number=case_number, tenant=tenant, outcome=outcome, decider="county.decider", at=at,
         document_number=f"{case_number}-D", reasons=list(reasons)))
     if completed:
-        deliver_event(handlers.on_case_completed, db, tenant, approval_ev.CaseCompleted(
+        deliver_event(subscribed(SUBSCRIPTIONS, "record_completion", handlers), db, tenant, approval_ev.CaseCompleted(
             case_number=case_number, tenant=tenant, outcome=outcome, at=at))
 
 

@@ -7,6 +7,7 @@ from services.intake.handlers import IntakeHandlers
 from services.intake.service import event_consumer, registration
 from services.intake.settings import IntakeSettings
 from services.intake.sweeper import DeadlineSweeper
+from services.intake.translate import EventsOut
 from shared.clock import Clock
 from shared.runner import ServiceParts, run_grpc_service
 
@@ -20,7 +21,7 @@ def main() -> int:
         catalogue = CachedCatalogue(catalogue, ttl=settings.catalogue_cache_seconds)
 
     def compose(db) -> ServiceParts:
-        handlers = IntakeHandlers(db, catalogue, clock, public_base_url=settings.public_base_url,
+        handlers = IntakeHandlers(db, catalogue, clock, EventsOut(), public_base_url=settings.public_base_url,
                                   case_number_max=settings.case_number_max)
         return ServiceParts([registration(handlers)],
                             [DeadlineSweeper(handlers, settings.sweep_interval_seconds),

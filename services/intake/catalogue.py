@@ -19,7 +19,7 @@ from google.protobuf import json_format
 from sanji.catalogue.v1 import catalogue_pb2 as cpb
 from sanji.catalogue.v1 import catalogue_pb2_grpc
 
-from services.intake.domain import ItemSnapshot
+from services.intake.items import ItemSnapshot
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unauthenticated, Unavailable
 from shared.grpc.client import make_channel
 from shared.grpc.server import FIELD_KEY

@@ -20,6 +20,12 @@ result is handed out (出件), and only once every 容缺 promise is kept.
 
 Every function takes the day, the time and the working-day calendar it needs as arguments; case
 numbers come from a callback so the caller decides where the sequence lives.
+
+About 590 lines, on purpose: the application is one aggregate whose methods are the state machine of a
+case at the window (receive → correct ⇄ supply → accept / reject / deem accepted → decided → completed →
+picked up), and each transition checks the others' state; it reads best whole. What is not the
+application sits beside it: the applicant and prefill (`applicants.py`), the item version applied for
+(`items.py`), case numbers (`casenumbers.py`) and the row's JSON document (`serialization.py`).
 """
 
 from __future__ import annotations
@@ -29,20 +35,16 @@ import enum
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
+from services.intake.applicants import MAX_NAME, Applicant
+from services.intake.items import ItemSnapshot, ScenarioSpec, check_scenario
 from shared.calendar import Pause, WorkingCalendar
 from shared.errors import FailedPrecondition, InvalidArgument
-
-# identity numbers: one rule, shared with agency (a resident a village agent registers is one the window takes)
-from shared.idnumbers import check_id_number, check_resident_id, resident_id_check_char
+from shared.idnumbers import check_resident_id
 
 DECISION_WORKING_DAYS = 5          # 收件后 5 个工作日内作出受理决定，逾期视为受理
-CASE_NUMBER_MAX_DEFAULT = 50       # GB/T 39046-2020: 办件编号 an..50
-CASE_SEQUENCE_MAX = 999_999
 MAX_TEXT = 1000
 MAX_NOTE = 500
-MAX_NAME = 100
 MAX_KEY = 128
 MAX_FORM_ENTRIES = 100
 SYSTEM_ACTOR = "system"
@@ -68,9 +70,6 @@ STATUS_LABELS = {
 CHANNELS = {1: "window", 2: "pc", 3: "mobile", 4: "post"}
 CHANNEL_LABELS = {1: "窗口", 2: "网上（电脑端）", 3: "网上（移动端）", 4: "邮寄"}
 PICKUP_CHANNELS = {"window": "窗口领取", "post": "邮寄送达", "village": "代办点转交"}
-TARGET_LABELS = {"natural_person": "自然人", "legal_person": "法人"}
-ID_TYPES = {"resident_id": "居民身份证", "uscc": "统一社会信用代码"}
-KIND_OF_ID = {"resident_id": "natural_person", "uscc": "legal_person"}
 
 # History entries (`what`) and the step names a person reads in the public progress lookup.
 PUBLIC_STEPS = {
@@ -90,195 +89,6 @@ def parse_date(value: str, field_name: str) -> dt.date:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
         raise InvalidArgument(field_name, f"日期格式不正确：{value!r}（应为 YYYY-MM-DD）") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# Applicant (申请人) and prefill (表单只填一次)
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Applicant:
-    kind: str = ""
-    name: str = ""
-    id_type: str = ""
-    id_number: str = ""
-    phone: str = ""
-    address: str = ""
-    organisation: str = ""
-    dishonest: bool = False        # 失信被执行人 (from the credit list, per application)
-
-    PROFILE_FIELDS = ("kind", "name", "id_type", "id_number", "phone", "address", "organisation")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in (*self.PROFILE_FIELDS, "dishonest")}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> Applicant:
-        d = d or {}
-        return cls(**{f: str(d.get(f, "") or "").strip() for f in cls.PROFILE_FIELDS},
-                   dishonest=bool(d.get("dishonest", False)))
-
-    def profile(self) -> dict[str, str]:
-        """What the tenant keeps to prefill the next form (the credit flag is not kept: it is
-        checked against the credit list each time)."""
-        return {f: getattr(self, f) for f in self.PROFILE_FIELDS}
-
-    @property
-    def id_suffix(self) -> str:
-        return self.id_number[-6:]
-
-    @property
-    def masked_id(self) -> str:
-        n = self.id_number
-        return n[:6] + "*" * (len(n) - 10) + n[-4:] if len(n) > 10 else n
-
-
-def prefill(given: Applicant, profile: Mapping[str, str] | None) -> Applicant:
-    """Fields left empty are taken from the tenant's record of the same person or company."""
-    if not profile:
-        return given
-    changes = {f: str(profile.get(f, "") or "") for f in Applicant.PROFILE_FIELDS
-               if not getattr(given, f) and profile.get(f)}
-    return replace(given, **changes)
-
-
-def validate_applicant(a: Applicant, targets: Sequence[str], today: dt.date, prefix: str = "applicant") -> Applicant:
-    number = a.id_number.strip().upper()
-    if not number:
-        raise InvalidArgument(f"{prefix}.id_number", "请填写申请人证件号码")
-    id_type = a.id_type.strip()
-    if not id_type:
-        # from the applicant's kind, else a valid resident ID, else the item's only target, else the shape
-        if a.kind in TARGET_LABELS:
-            id_type = "resident_id" if a.kind == "natural_person" else "uscc"
-        elif re.fullmatch(r"\d{17}[\dX]", number) and resident_id_check_char(number[:17]) == number[17]:
-            id_type = "resident_id"
-        elif len(targets) == 1:
-            id_type = "resident_id" if targets[0] == "natural_person" else "uscc"
-        else:
-            id_type = "resident_id" if re.fullmatch(r"\d+X?", number) else "uscc"
-    if id_type not in ID_TYPES:
-        raise InvalidArgument(f"{prefix}.id_type",
-                              f"证件类型应为居民身份证（resident_id）或统一社会信用代码（uscc）：{id_type}")
-    kind = a.kind.strip() or KIND_OF_ID[id_type]
-    if kind not in TARGET_LABELS:
-        raise InvalidArgument(f"{prefix}.kind", f"申请人类型应为自然人（natural_person）或法人（legal_person）：{kind}")
-    if KIND_OF_ID[id_type] != kind:
-        wanted = ID_TYPES["resident_id" if kind == "natural_person" else "uscc"]
-        raise InvalidArgument(f"{prefix}.id_type", f"{TARGET_LABELS[kind]}应使用{wanted}")
-    if targets and kind not in targets:
-        allowed = "、".join(TARGET_LABELS.get(t, t) for t in targets)
-        raise InvalidArgument(f"{prefix}.kind", f"该事项的服务对象为{allowed}，申请人类型不符")
-    number = check_id_number(id_type, number, f"{prefix}.id_number", today)
-    name = a.name.strip()
-    if not name:
-        raise InvalidArgument(f"{prefix}.name", "请填写申请人姓名或单位名称")
-    if len(name) > MAX_NAME:
-        raise InvalidArgument(f"{prefix}.name", f"申请人名称过长（最多 {MAX_NAME} 字）")
-    phone = a.phone.strip()
-    if phone and not re.fullmatch(r"[0-9+\-() ]{5,20}", phone):
-        raise InvalidArgument(f"{prefix}.phone", "联系电话格式不正确")
-    if len(a.address) > 200:
-        raise InvalidArgument(f"{prefix}.address", "地址过长（最多 200 字）")
-    if len(a.organisation) > MAX_NAME:
-        raise InvalidArgument(f"{prefix}.organisation", f"过长（最多 {MAX_NAME} 字）")
-    return replace(a, kind=kind, id_type=id_type, id_number=number, name=name, phone=phone,
-                   address=a.address.strip(), organisation=a.organisation.strip())
-
-
-def check_id_suffix(suffix: str, field_name: str = "id_suffix") -> str:
-    s = (suffix or "").strip().upper()
-    if not re.fullmatch(r"[0-9A-Z]{6}", s):
-        raise InvalidArgument(field_name, "请输入证件号码后 6 位")
-    return s
-
-
-# ---------------------------------------------------------------------------------------------
-# The item version applied for (a snapshot: the case finishes under it)
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class MaterialSpec:
-    code: str
-    name: str
-    core: bool = False
-    waivable: bool = False
-    makeup_days: int = 0
-
-    @property
-    def may_waive(self) -> bool:
-        return self.waivable and not self.core
-
-
-@dataclass(frozen=True)
-class ScenarioSpec:
-    code: str
-    name: str
-    materials: tuple[MaterialSpec, ...] = ()
-
-    def material(self, code: str) -> MaterialSpec | None:
-        return next((m for m in self.materials if m.code == code), None)
-
-
-@dataclass(frozen=True)
-class ItemSnapshot:
-    id: str
-    version: int
-    tenant: str
-    name: str
-    case_kind: str                 # 1 即办, 2 承诺
-    promised_limit_days: int
-    statutory_limit_days: int = 0
-    targets: tuple[str, ...] = ()
-    department: str = ""
-    basic_code: str = ""
-    scenarios: tuple[ScenarioSpec, ...] = ()
-    item_type: str = ""
-    joint: bool = False
-    joint_departments: tuple[str, ...] = ()
-    has_fees: bool = False
-    fee_codes: tuple[str, ...] = ()     # the item's fee references (收费目录 codes)
-    site_inspection: str = ""           # 现场踏勘: "" | counted | suspends (the approval clock stops)
-
-    @property
-    def immediate(self) -> bool:
-        return self.case_kind == "1"
-
-    def scenario(self, code: str) -> ScenarioSpec | None:
-        return next((s for s in self.scenarios if s.code == code), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version, "tenant": self.tenant, "name": self.name,
-                "case_kind": self.case_kind, "promised_limit_days": self.promised_limit_days,
-                "statutory_limit_days": self.statutory_limit_days, "targets": list(self.targets),
-                "department": self.department, "basic_code": self.basic_code, "item_type": self.item_type,
-                "joint": self.joint, "joint_departments": list(self.joint_departments), "has_fees": self.has_fees,
-                "fee_codes": list(self.fee_codes), "site_inspection": self.site_inspection,
-                "scenarios": [{"code": s.code, "name": s.name, "materials": [
-                    {"code": m.code, "name": m.name, "core": m.core, "waivable": m.waivable,
-                     "makeup_days": m.makeup_days} for m in s.materials]} for s in self.scenarios]}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ItemSnapshot:
-        return cls(
-            id=str(d.get("id", "")), version=int(d.get("version", 0) or 0), tenant=str(d.get("tenant", "")),
-            name=str(d.get("name", "")), case_kind=str(d.get("case_kind", "")),
-            promised_limit_days=int(d.get("promised_limit_days", 0) or 0),
-            statutory_limit_days=int(d.get("statutory_limit_days", 0) or 0),
-            targets=tuple(d.get("targets", []) or ()), department=str(d.get("department", "")),
-            basic_code=str(d.get("basic_code", "")), item_type=str(d.get("item_type", "")),
-            joint=bool(d.get("joint", False)), joint_departments=tuple(d.get("joint_departments", []) or ()),
-            has_fees=bool(d.get("has_fees", False) or d.get("fees")),
-            site_inspection=str(d.get("site_inspection", "")),
-            fee_codes=tuple(d.get("fee_codes") or (str(f.get("fee_code", "")) for f in d.get("fees", []) or ()
-                                                   if isinstance(f, Mapping) and f.get("fee_code"))),
-            scenarios=tuple(ScenarioSpec(
-                code=str(s.get("code", "")), name=str(s.get("name", "")),
-                materials=tuple(MaterialSpec(code=str(m.get("code", "")), name=str(m.get("name", "")),
-                                             core=bool(m.get("core", False)), waivable=bool(m.get("waivable", False)),
-                                             makeup_days=int(m.get("makeup_days", 0) or 0))
-                                for m in s.get("materials", []) or []))
-                for s in d.get("scenarios", []) or []))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -744,14 +554,6 @@ class Application:
         return [(h.on or h.at[:10], PUBLIC_STEPS[h.what]) for h in self.history if h.what in PUBLIC_STEPS]
 
 
-def check_scenario(item: ItemSnapshot, scenario_code: str) -> ScenarioSpec:
-    if not scenario_code:
-        raise InvalidArgument("scenario_code", "请选择办理情形")
-    s = item.scenario(scenario_code)
-    if s is None:
-        names = "、".join(f"{x.code} {x.name}" for x in item.scenarios)
-        raise InvalidArgument("scenario_code", f"事项“{item.name}”没有办理情形“{scenario_code}”（可选：{names}）")
-    return s
 
 
 def check_materials(scenario: ScenarioSpec, materials: Sequence[SubmittedMaterial],
@@ -788,99 +590,3 @@ def check_submission(idempotency_key: str, channel: int, form: Mapping[str, str]
         if len(v) > 2000:
             raise InvalidArgument(f"form.{k}", "表单项内容过长（最多 2000 字）")
     return key
-
-
-# ---------------------------------------------------------------------------------------------
-# Case numbers (办件编号, GB/T 39046 an..50)
-# ---------------------------------------------------------------------------------------------
-
-CASE_NUMBER_RE = re.compile(r"^(\d{12})(\d{8})(\d{6})$")
-
-
-def format_case_number(tenant: str, on: dt.date, seq: int, max_length: int = CASE_NUMBER_MAX_DEFAULT) -> str:
-    """`{tenant code right-padded to 12 with 0}{yyyymmdd of acceptance}{6-digit per-tenant yearly sequence}`
-    — 26 characters, e.g. 620602001000 20260302 000017 (no separators). The sequence restarts each year
-    per tenant, has no gaps and is never reused; the date makes the number readable at a glance."""
-    if not 1 <= seq <= CASE_SEQUENCE_MAX:
-        raise FailedPrecondition(f"本单位 {on.year} 年办件编号已用尽（每年最多 {CASE_SEQUENCE_MAX} 件）")
-    if not tenant.isdigit() or len(tenant) > 12:
-        raise FailedPrecondition(f"单位代码不能用于办件编号：{tenant}")
-    number = f"{tenant.ljust(12, '0')}{on:%Y%m%d}{seq:06d}"
-    if len(number) > max_length:
-        raise FailedPrecondition(f"办件编号长度 {len(number)} 超过本省规定的最大长度 {max_length}")
-    return number
-
-
-def parse_case_number(number: str) -> tuple[str, dt.date, int] | None:
-    m = CASE_NUMBER_RE.match(number or "")
-    if not m:
-        return None
-    try:
-        day = dt.date(int(m[2][:4]), int(m[2][4:6]), int(m[2][6:]))
-    except ValueError:
-        return None
-    return m[1], day, int(m[3])
-
-
-def check_case_number(number: str, max_length: int = CASE_NUMBER_MAX_DEFAULT) -> str:
-    n = (number or "").strip()
-    if not n:
-        raise InvalidArgument("case_number", "请输入办件编号")
-    if len(n) > max_length or not re.fullmatch(r"[0-9A-Za-z\-]+", n):
-        raise InvalidArgument("case_number", "办件编号格式不正确")
-    return n
-
-
-# ---------------------------------------------------------------------------------------------
-# Persistence shape (a JSON document per application; pure conversion)
-# ---------------------------------------------------------------------------------------------
-
-def _dt(value: str) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
-
-
-def _d(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
-
-
-def to_doc(a: Application) -> dict[str, Any]:
-    return {
-        "item": a.item.to_dict(), "applicant": a.applicant.to_dict(), "created_by": a.created_by,
-        "handling_unit_name": a.handling_unit_name, "accepted_at": iso(a.accepted_at), "accepted_by": a.accepted_by,
-        "deemed": a.deemed, "immediate": a.immediate, "form": a.form,
-        "materials": [vars(s) for s in a.materials.values()],
-        "corrections": [{"number": r.number, "requested_at": r.requested_at, "requested_on": iso(r.requested_on),
-                         "requested_by": r.requested_by, "items": [vars(i) for i in r.items],
-                         "revisions": r.revisions, "closed_on": iso(r.closed_on)} for r in a.corrections],
-        "promises": [{"material_code": p.material_code, "promised_by": iso(p.promised_by), "limit": iso(p.limit),
-                      "closed_at": p.closed_at} for p in a.promises],
-        "history": [vars(h) for h in a.history], "picked_up_at": iso(a.picked_up_at), "pickup": a.pickup,
-        "rejection": a.rejection, "termination": a.termination,
-    }
-
-
-def from_doc(*, id: str, tenant: str, origin_tenant: str, idempotency_key: str, scenario_code: str,  # noqa: A002
-             channel: int, status: str, case_number: str | None, received_at: dt.datetime, received_on: dt.date,
-             decision_due: dt.date | None, accepted_on: dt.date | None, proxy_tenant: str | None,
-             proxy_request_id: str | None, doc: Mapping[str, Any]) -> Application:
-    return Application(
-        id=id, tenant=tenant, origin_tenant=origin_tenant, idempotency_key=idempotency_key,
-        item=ItemSnapshot.from_dict(doc["item"]), scenario_code=scenario_code, channel=channel,
-        applicant=Applicant.from_dict(doc.get("applicant")),
-        materials={m["code"]: MaterialState(**m) for m in doc.get("materials", [])},
-        status=Status(status), received_at=received_at, received_on=received_on, created_by=doc.get("created_by", ""),
-        handling_unit_name=doc.get("handling_unit_name", ""), decision_due=decision_due,
-        case_number=case_number or "", accepted_at=_dt(doc.get("accepted_at", "")), accepted_on=accepted_on,
-        accepted_by=doc.get("accepted_by", ""), deemed=bool(doc.get("deemed")), immediate=bool(doc.get("immediate")),
-        corrections=[CorrectionRound(number=r["number"], requested_at=r["requested_at"],
-                                     requested_on=dt.date.fromisoformat(r["requested_on"]),
-                                     requested_by=r.get("requested_by", ""),
-                                     items=[CorrectionItem(**i) for i in r["items"]], revisions=dict(r["revisions"]),
-                                     closed_on=_d(r.get("closed_on"))) for r in doc.get("corrections", [])],
-        promises=[Promise(p["material_code"], dt.date.fromisoformat(p["promised_by"]),
-                          dt.date.fromisoformat(p["limit"]), p.get("closed_at", "")) for p in doc.get("promises", [])],
-        proxy_tenant=proxy_tenant or "", proxy_request_id=proxy_request_id or "", form=dict(doc.get("form", {})),
-        history=[HistoryEntry(**h) for h in doc.get("history", [])], picked_up_at=_dt(doc.get("picked_up_at", "")),
-        pickup=dict(doc.get("pickup", {})), rejection=dict(doc.get("rejection", {})),
-        termination=dict(doc.get("termination", {})),
-    )

@@ -15,12 +15,14 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-
-from sanji.intake.v1 import events_pb2 as ev
+from typing import Any
 
 from services.intake import domain
+from services.intake.applicants import Applicant, check_id_suffix, prefill, validate_applicant
+from services.intake.casenumbers import CASE_NUMBER_MAX_DEFAULT, check_case_number, format_case_number
 from services.intake.catalogue import CatalogueClient, Resolution
-from services.intake.domain import CHANNELS, Applicant, Application, Status, SubmittedMaterial
+from services.intake.domain import CHANNELS, Application, Status, SubmittedMaterial
+from services.intake.items import check_scenario
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
 from services.intake.repository import ADDED, ApplicationView, IntakeRepository
 from shared.calendar_store import CalendarCache, CalendarStore
@@ -65,15 +67,63 @@ class Changes:
     notices: list[dict] = field(default_factory=list)
 
 
+# What the approval service reports back (approval.events), as the consumer hands it over: the case by its
+# number in the envelope's tenant, and `at`, the time the back office gives the step (None: it gave none).
+@dataclass(frozen=True)
+class RecordDecision:
+    """case_decided: the decision (决定) on an accepted case."""
+
+    case_number: str
+    outcome: str                   # approved | denied
+    document_number: str = ""
+    reasons: tuple[str, ...] = ()
+    decider: str = ""
+    at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class RecordCompletion:
+    """case_completed: 办结 (after fees_settled when the case has fees); the result can be handed out."""
+
+    case_number: str
+    outcome: str
+    at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class RecordSuspension:
+    """clock_suspended: a special procedure (特别程序) stops the back office's clock."""
+
+    case_number: str
+    procedure: str = ""            # its name as people read it (专家评审 …)
+    days: int = 0
+    suspended_on: str = ""
+    notice_number: str = ""        # the written notice to the applicant (特别程序告知书)
+    reason: str = ""
+    at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class RecordResumption:
+    """clock_resumed: the back office's clock runs again, perhaps with a new promised date."""
+
+    case_number: str
+    resumed_on: str = ""
+    promised_due: str = ""
+    at: dt.datetime | None = None
 
 
 class IntakeHandlers:
-    def __init__(self, db: Database, catalogue: CatalogueClient, clock: Clock, *,
-                 public_base_url: str = "http://127.0.0.1:8000", case_number_max: int = domain.CASE_NUMBER_MAX_DEFAULT,
+    """`events_out` builds the messages of the events the use cases record (translate.EventsOut, given by the
+    composition root): a use case names the event and gives domain values, and never sees the message."""
+
+    def __init__(self, db: Database, catalogue: CatalogueClient, clock: Clock, events_out: Any, *,
+                 public_base_url: str = "http://127.0.0.1:8000", case_number_max: int = CASE_NUMBER_MAX_DEFAULT,
                  calendars: CalendarCache | None = None):
         self.db = db
         self.catalogue = catalogue
         self.clock = clock
+        self.events_out = events_out
         self.public_base_url = public_base_url.rstrip("/")
         self.case_number_max = case_number_max
         self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema))
@@ -152,18 +202,15 @@ class IntakeHandlers:
             if existing is not None:
                 return existing
         now, today = self.clock.now(), self.clock.today()
-        domain.check_scenario(res.item, cmd.scenario_code)
+        check_scenario(res.item, cmd.scenario_code)
         given = cmd.applicant
-        applicant = domain.validate_applicant(domain.prefill(given, profile), res.item.targets, today)
+        applicant = validate_applicant(prefill(given, profile), res.item.targets, today)
         app = Application.receive(
             app_id=str(uuid.uuid4()), tenant=tenant, origin_tenant=origin, idempotency_key=key, item=res.item,
             scenario_code=cmd.scenario_code, channel=cmd.channel, applicant=applicant, materials=cmd.materials,
             via=via, by=by, now=now, calendar=self.calendars.get(tenant), unit_name=res.handling_unit_name,
             proxy_tenant=proxy_tenant, proxy_request_id=proxy_request_id, form=cmd.form)
-        uow.emit(ev.ApplicationSubmitted(
-            application_id=app.id, tenant=tenant, item_id=app.item.id, item_version=app.item.version,
-            channel=CHANNELS[app.channel], received_at=app.received_at.isoformat(), proxy_tenant=proxy_tenant,
-            proxy_request_id=proxy_request_id), correlation_id=app.id)
+        uow.emit(self.events_out.application_submitted(app), correlation_id=app.id)
         self._progress(uow, app, "submitted", now, f"已提交至{app.handling_unit_name}",
                        [c for c, s in app.materials.items() if s.supplied])
         # the events go in with the application, in its statement, and only if it went in
@@ -218,8 +265,7 @@ class IntakeHandlers:
             rnd = app.request_correction(items, by=p.username, now=now, today=today)
             self._notice(out, app, "correction", now, correction_round=rnd.number)
             codes = [i.material_code for i in rnd.items]
-            uow.emit(ev.CorrectionRequested(application_id=app.id, tenant=app.tenant, material_codes=codes,
-                                            requested_at=now.isoformat()), correlation_id=app.correlation_id)
+            uow.emit(self.events_out.correction_requested(app, codes, now), correlation_id=app.correlation_id)
             self._progress(uow, app, "correction_requested", now, f"第 {rnd.number} 次补正告知", codes)
         return self._decide(p, app_id, change)
 
@@ -229,9 +275,7 @@ class IntakeHandlers:
             now, today = self.clock.now(), self.clock.today()
             codes, closes = app.supply(materials, via="window", by=p.username, now=now, today=today,
                                        calendar=self.calendars.get(app.tenant))
-            uow.emit(ev.MaterialsSupplied(application_id=app.id, tenant=app.tenant, material_codes=codes,
-                                          supplied_at=now.isoformat(), closes_promise=closes),
-                     correlation_id=app.correlation_id)
+            uow.emit(self.events_out.materials_supplied(app, codes, now, closes), correlation_id=app.correlation_id)
         return self._decide(p, app_id, change)
 
     def reject(self, p: Principal, app_id: str, reason: str, legal_basis: str = "") -> ApplicationView:
@@ -240,8 +284,7 @@ class IntakeHandlers:
             now, today = self.clock.now(), self.clock.today()
             app.reject(reason, legal_basis, by=p.username, now=now, today=today)
             self._notice(out, app, "rejection", now)
-            uow.emit(ev.ApplicationRejected(application_id=app.id, tenant=app.tenant, reason=app.rejection["reason"],
-                                            rejected_at=now.isoformat()), correlation_id=app.correlation_id)
+            uow.emit(self.events_out.application_rejected(app, now), correlation_id=app.correlation_id)
             self._progress(uow, app, "rejected", now, app.rejection["reason"])
         return self._decide(p, app_id, change)
 
@@ -252,28 +295,22 @@ class IntakeHandlers:
             now, today = self.clock.now(), self.clock.today()
             app.pick_up(picked_up_by=picked_up_by, id_number=id_number, channel=channel, what=what,
                         tracking_number=tracking_number, by=p.username, now=now, today=today)
-            uow.emit(ev.ResultPickedUp(application_id=app.id, tenant=app.tenant, case_number=app.case_number,
-                                       channel=app.pickup["channel"], picked_up_at=now.isoformat(),
-                                       recorded_by=p.username, picked_up_by=app.pickup["picked_up_by"],
-                                       tracking_number=app.pickup["tracking_number"]),
+            uow.emit(self.events_out.result_picked_up(app, now, recorded_by=p.username),
                      correlation_id=app.correlation_id)
             self._progress(uow, app, "picked_up", now, domain.PICKUP_CHANNELS[app.pickup["channel"]])
         return self._decide(p, app_id, change)
 
     # -- the back office reports back (approval.events, consumed in the consumer's unit of work) -----
-    def on_case_decided(self, env: Envelope, uow: UnitOfWork) -> None:
+    def on_case_decided(self, cmd: RecordDecision, env: Envelope, uow: UnitOfWork) -> None:
         """case_decided → the decision in the application's history and, for a proxied application,
         word to the village point."""
-        body = env.body
-        app, repo = self._case_of(env, uow)
+        app, repo = self._case_of(cmd.case_number, env, uow)
         if app is None:
             return
-        now = self._event_time(body.get("at", ""))
+        now = cmd.at or self.clock.now()
         try:
-            detail = app.record_decision(outcome=str(body.get("outcome", "")),
-                                         document_number=str(body.get("document_number", "")),
-                                         reasons=[str(r) for r in body.get("reasons", [])],
-                                         decider=str(body.get("decider", "")), now=now)
+            detail = app.record_decision(outcome=cmd.outcome, document_number=cmd.document_number,
+                                         reasons=list(cmd.reasons), decider=cmd.decider, now=now)
         except InvalidArgument as exc:
             raise PoisonMessage(f"case_decided unusable: {exc}") from None
         if detail is None:
@@ -282,69 +319,56 @@ class IntakeHandlers:
         repo.save(app)
         self._progress(uow, app, "decided", now, detail)
 
-    def on_case_completed(self, env: Envelope, uow: UnitOfWork) -> None:
+    def on_case_completed(self, cmd: RecordCompletion, env: Envelope, uow: UnitOfWork) -> None:
         """case_completed (办结; after fees_settled when the case has fees) → the result can be handed out."""
-        app, repo = self._case_of(env, uow)
+        app, repo = self._case_of(cmd.case_number, env, uow)
         if app is None:
             return
-        now = self._event_time(env.body.get("at", ""))
-        detail = app.complete(outcome=str(env.body.get("outcome", "")), now=now)
+        now = cmd.at or self.clock.now()
+        detail = app.complete(outcome=cmd.outcome, now=now)
         if detail is None:
             log.info("case %s: completion already recorded or case not in progress (%s)", app.case_number, app.status)
             return
         repo.save(app)
         self._progress(uow, app, "result_ready", now, detail)
 
-    def on_clock_suspended(self, env: Envelope, uow: UnitOfWork) -> None:
+    def on_clock_suspended(self, cmd: RecordSuspension, env: Envelope, uow: UnitOfWork) -> None:
         """clock_suspended → the applicant's record (and the village point) says why and for how long."""
-        body = env.body
-        what = str(body.get("procedure_name") or body.get("procedure") or "特别程序")
-        days = int(body.get("days") or 0)
-        detail = (f"因{what}暂停计时" + (f" {days} 个工作日" if days else "")
-                  + (f"，自 {body['suspended_on']} 起" if body.get("suspended_on") else "")
-                  + (f"，书面告知书编号 {body['notice_number']}" if body.get("notice_number") else "")
-                  + (f"；原因：{body['reason']}" if body.get("reason") else ""))
-        self._clock(env, uow, suspended=True, detail=detail)
+        detail = (f"因{cmd.procedure or '特别程序'}暂停计时" + (f" {cmd.days} 个工作日" if cmd.days else "")
+                  + (f"，自 {cmd.suspended_on} 起" if cmd.suspended_on else "")
+                  + (f"，书面告知书编号 {cmd.notice_number}" if cmd.notice_number else "")
+                  + (f"；原因：{cmd.reason}" if cmd.reason else ""))
+        self._clock(cmd.case_number, cmd.at, env, uow, suspended=True, detail=detail)
 
-    def on_clock_resumed(self, env: Envelope, uow: UnitOfWork) -> None:
-        body = env.body
-        due = (body.get("promised") or {}).get("due", "")
-        detail = ("恢复计时" + (f"，自 {body['resumed_on']} 起" if body.get("resumed_on") else "")
-                  + (f"，承诺办结日期调整为 {due}" if due else ""))
-        self._clock(env, uow, suspended=False, detail=detail)
+    def on_clock_resumed(self, cmd: RecordResumption, env: Envelope, uow: UnitOfWork) -> None:
+        detail = ("恢复计时" + (f"，自 {cmd.resumed_on} 起" if cmd.resumed_on else "")
+                  + (f"，承诺办结日期调整为 {cmd.promised_due}" if cmd.promised_due else ""))
+        self._clock(cmd.case_number, cmd.at, env, uow, suspended=False, detail=detail)
 
-    def _clock(self, env: Envelope, uow: UnitOfWork, *, suspended: bool, detail: str) -> None:
-        app, repo = self._case_of(env, uow)
+    def _clock(self, case_number: str, at: dt.datetime | None, env: Envelope, uow: UnitOfWork, *, suspended: bool,
+               detail: str) -> None:
+        app, repo = self._case_of(case_number, env, uow)
         if app is None:
             return
-        now = self._event_time(env.body.get("at", ""))
+        now = at or self.clock.now()
         if not app.record_clock(suspended=suspended, detail=detail, now=now):
             return
         repo.save(app)
         self._progress(uow, app, "suspended" if suspended else "resumed", now, detail)
 
     @staticmethod
-    def _case_of(env: Envelope, uow: UnitOfWork) -> tuple[Application | None, IntakeRepository]:
-        number = str(env.body.get("case_number") or "")
-        if not number:
+    def _case_of(case_number: str, env: Envelope, uow: UnitOfWork) -> tuple[Application | None, IntakeRepository]:
+        """The case the event names, in the envelope's tenant (the message's own tenant was checked against it
+        when the consumer read it: `Envelope.message`)."""
+        if not case_number:
             raise PoisonMessage("approval event without a case number")
-        if env.body.get("tenant") and env.body["tenant"] != env.tenant:
-            raise PoisonMessage(f"body tenant {env.body['tenant']!r} differs from the envelope's {env.tenant!r}")
         repo = IntakeRepository(uow)
-        view = repo.by_case_number(env.tenant, number, lock=True)
+        view = repo.by_case_number(env.tenant, case_number, lock=True)
         if view is None:
             # a case opened without an application here (a drill or a migrated case): nothing to tell
-            log.warning("approval event %s for case %s unknown at intake", env.event_id, number)
+            log.warning("approval event %s for case %s unknown at intake", env.event_id, case_number)
             return None, repo
         return view.app, repo
-
-    def _event_time(self, value: str) -> dt.datetime:
-        if value:
-            try:
-                return dt.datetime.fromisoformat(value)
-            except ValueError:
-                raise PoisonMessage(f"'at' is not an ISO 8601 time: {value!r}") from None
-        return self.clock.now()
 
     # -- the sweep: deemed acceptance and 容缺 expiry (machine work, per tenant) ------------------
     def sweep(self, today: dt.date | None = None) -> SweepResult:
@@ -386,9 +410,7 @@ class IntakeHandlers:
                 if not broken:
                     return
                 self._notice(changes, app, "termination", now)
-                uow.emit(ev.ApplicationTerminated(application_id=app.id, tenant=app.tenant,
-                                                  case_number=app.case_number, reason=app.termination["reason"]),
-                         correlation_id=app.correlation_id)
+                uow.emit(self.events_out.application_terminated(app), correlation_id=app.correlation_id)
                 self._progress(uow, app, "terminated", now, app.termination["reason"],
                                [b.material_code for b in broken])
                 out.terminated.append(app.id)
@@ -402,29 +424,14 @@ class IntakeHandlers:
         fails to commit leaves its number unused (logged)."""
         def next_case_number(on: dt.date) -> str:
             seq = repo.next_sequence(app.tenant, on.year)
-            number = domain.format_case_number(app.tenant, on, seq, self.case_number_max)
+            number = format_case_number(app.tenant, on, seq, self.case_number_max)
             self._taken.number = number
             return number
         return next_case_number
 
     def _accepted(self, out: Changes, uow: UnitOfWork, app: Application, now: dt.datetime) -> None:
         self._notice(out, app, "deemed_acceptance" if app.deemed else "acceptance", now)
-        item, waived = app.item, {x.material_code for x in app.promises}
-        uow.emit(ev.ApplicationAccepted(
-            application_id=app.id, tenant=app.tenant, case_number=app.case_number, item_id=item.id,
-            item_version=item.version, scenario_code=app.scenario_code, accepted_at=domain.iso(app.accepted_at),
-            deemed=app.deemed, immediate=app.immediate, waived_materials=[x.material_code for x in app.promises],
-            accepted_by=app.accepted_by, case_kind=item.case_kind, received_at=app.received_at.isoformat(),
-            applicant_name=app.applicant.name, proxy_tenant=app.proxy_tenant,
-            # the version's facts the approval service opens the case with (it cannot ask the catalogue)
-            item_name=item.name, item_type=item.item_type, department=item.department,
-            promised_limit_days=item.promised_limit_days, statutory_limit_days=item.statutory_limit_days,
-            joint=item.joint, joint_departments=list(item.joint_departments), has_fees=item.has_fees,
-            fee_codes=list(item.fee_codes), site_inspection=item.site_inspection,
-            key_project=len(app.proxy_tenant) == 6, scenario_name=app.scenario.name,
-            materials=[ev.AcceptedMaterial(code=m.code, name=m.name, supplied=app.materials[m.code].supplied,
-                                           waived=m.code in waived, note=app.materials[m.code].note, core=m.core)
-                       for m in app.scenario.materials]), correlation_id=app.case_number)
+        uow.emit(self.events_out.application_accepted(app), correlation_id=app.case_number)
         detail = f"已受理，办件编号 {app.case_number}" + ("（逾期未作决定，视为受理）" if app.deemed else "")
         self._progress(uow, app, "accepted", now, detail, [x.material_code for x in app.promises])
 
@@ -445,16 +452,13 @@ class IntakeHandlers:
             self._template_cache = cached
         return cached[1]
 
-    @staticmethod
-    def _progress(uow: UnitOfWork, app: Application, step: str, now: dt.datetime, detail: str = "",
+    def _progress(self, uow: UnitOfWork, app: Application, step: str, now: dt.datetime, detail: str = "",
                   codes: Sequence[str] = ()) -> None:
         """Progress of a proxied application, addressed to the village point's own tenant."""
         if not app.proxy_tenant:
             return
-        uow.emit(ev.ProxyApplicationProgressed(
-            proxy_request_id=app.proxy_request_id, proxy_tenant=app.proxy_tenant, application_id=app.id,
-            handling_tenant=app.tenant, step=step, case_number=app.case_number, detail=detail, at=now.isoformat(),
-            material_codes=list(codes)), correlation_id=app.correlation_id, tenant=app.proxy_tenant)
+        uow.emit(self.events_out.proxy_application_progressed(app, step, now, detail, codes),
+                 correlation_id=app.correlation_id, tenant=app.proxy_tenant)
 
     # -- reading ----------------------------------------------------------------------------------
     def get(self, p: Principal, app_id: str) -> ApplicationView:
@@ -500,8 +504,8 @@ class IntakeHandlers:
     def lookup_progress(self, case_number: str, id_suffix: str) -> Application:
         """Public: a case by its number and the applicant's ID suffix; a wrong suffix looks exactly
         like an unknown case (nothing about existence leaks)."""
-        number = domain.check_case_number(case_number, self.case_number_max)
-        suffix = domain.check_id_suffix(id_suffix)
+        number = check_case_number(case_number, self.case_number_max)
+        suffix = check_id_suffix(id_suffix)
         with self.db.unit_of_work() as uow:
             app = IntakeRepository(uow).lookup(number, suffix)
         if app is None:
@@ -509,4 +513,5 @@ class IntakeHandlers:
         return app
 
 
-__all__ = ["IntakeHandlers", "SubmitCommand", "ApplicationView", "SweepResult", "Status"]
+__all__ = ["IntakeHandlers", "SubmitCommand", "ApplicationView", "SweepResult", "Status", "RecordDecision",
+           "RecordCompletion", "RecordSuspension", "RecordResumption"]

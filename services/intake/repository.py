@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.intake import domain
-from services.intake.domain import Application
+from services.intake.domain import Application, Status
 from services.intake.notices import NoticeTemplate
+from services.intake.serialization import from_doc, to_doc
 from shared.db import RlsScope, UnitOfWork
 
 S = "intake"
@@ -51,7 +51,7 @@ class ApplicationView:
 
 
 def _view(r) -> ApplicationView:
-    app = domain.from_doc(
+    app = from_doc(
         id=str(r[0]), tenant=r[1], origin_tenant=r[2], idempotency_key=r[3], scenario_code=r[4], channel=r[5],
         status=r[6], case_number=r[7], received_at=r[8], received_on=r[9], decision_due=r[10], accepted_on=r[11],
         proxy_tenant=r[12], proxy_request_id=r[13], doc=r[14])
@@ -59,14 +59,14 @@ def _view(r) -> ApplicationView:
 
 
 def _params(a: Application) -> dict[str, Any]:
-    due = {"decision": a.decision_due if a.status == domain.Status.RECEIVED else None, "promise": a.promise_due}
+    due = {"decision": a.decision_due if a.status == Status.RECEIVED else None, "promise": a.promise_due}
     kinds = [k for k in _DEADLINE_KINDS if due[k] is not None]
     return {"id": a.id, "t": a.tenant, "origin": a.origin_tenant, "key": a.idempotency_key, "item": a.item.id,
             "ver": a.item.version, "name": a.item.name, "sc": a.scenario_code, "ch": a.channel, "st": str(a.status),
             "idn": a.applicant.id_number, "suffix": a.applicant.id_suffix, "case": a.case_number or None,
             "rat": a.received_at, "ron": a.received_on, "due": a.decision_due, "pdue": a.promise_due,
             "aon": a.accepted_on, "proxy": a.proxy_tenant or None, "preq": a.proxy_request_id or None,
-            "doc": json.dumps(domain.to_doc(a), ensure_ascii=False),
+            "doc": json.dumps(to_doc(a), ensure_ascii=False),
             "dl_kinds": kinds, "dl_dates": [due[k] for k in kinds]}
 
 

@@ -1,7 +1,8 @@
-"""gRPC servicer of the intake: translate, call a handler, translate back. Nothing else."""
+"""gRPC servicer and event consumer of the intake: translate, call a handler, translate back. Nothing else."""
 
 from __future__ import annotations
 
+from sanji.approval.v1 import events_pb2 as approval_ev
 from sanji.intake.v1 import intake_pb2 as pb
 from sanji.intake.v1 import intake_pb2_grpc
 
@@ -13,12 +14,16 @@ from services.intake.translate import (
     notice_to_pb,
     progress_to_pb,
     proxy_command,
+    record_completion,
+    record_decision,
+    record_resumption,
+    record_suspension,
     status_filter,
     submit_command,
 )
 from shared.db import Database
 from shared.grpc.server import Registration
-from shared.messaging import EventConsumer
+from shared.messaging import EventConsumer, On, consumer_for
 from shared.tenancy import current_principal
 
 PUBLIC_METHODS = ("LookupProgress",)
@@ -82,19 +87,21 @@ def registration(handlers: IntakeHandlers) -> Registration:
                         public_methods=PUBLIC_METHODS)
 
 
-# the back office reports back: the decision and the completion (办结) of each accepted case
-APPROVAL_SUBSCRIPTIONS = (("approval", "case_decided", "record_decision"),
-                          ("approval", "case_completed", "record_completion"),
-                          ("approval", "clock_suspended", "record_suspension"),
-                          ("approval", "clock_resumed", "record_resumption"))
+# The back office reports back (shared/registry.py: intake's subscriptions): the decision, the completion
+# (办结) and the clock's suspensions and resumptions of each accepted case.
+SUBSCRIPTIONS = (
+    On("record_decision", approval_ev.CaseDecided,
+       lambda h, m, env, uow: h.on_case_decided(record_decision(m), env, uow)),
+    On("record_completion", approval_ev.CaseCompleted,
+       lambda h, m, env, uow: h.on_case_completed(record_completion(m), env, uow)),
+    On("record_suspension", approval_ev.ClockSuspended,
+       lambda h, m, env, uow: h.on_clock_suspended(record_suspension(m), env, uow)),
+    On("record_resumption", approval_ev.ClockResumed,
+       lambda h, m, env, uow: h.on_clock_resumed(record_resumption(m), env, uow)),
+)
 
 
 def event_consumer(handlers: IntakeHandlers, db: Database, amqp_url: str, **options) -> EventConsumer:
     """approval.events (decided, completed, clock suspended / resumed) → the application's history,
     its status, the public progress lookup and the word to the village point."""
-    consumer = EventConsumer(amqp_url, service="intake", database=db, **options)
-    on = {"record_decision": handlers.on_case_decided, "record_completion": handlers.on_case_completed,
-          "record_suspension": handlers.on_clock_suspended, "record_resumption": handlers.on_clock_resumed}
-    for source, event_type, name in APPROVAL_SUBSCRIPTIONS:
-        consumer.subscribe(source, event_type, name, on[name])
-    return consumer
+    return consumer_for("intake", SUBSCRIPTIONS, handlers, db, amqp_url, **options)

@@ -1,12 +1,28 @@
-"""Translation between the intake's proto messages and its commands, aggregates and views."""
+"""Translation between the intake's proto messages and its commands, aggregates and views: requests and
+responses of the gRPC API, the approval events it reads (message → command) and the events it records
+(domain → message, `EventsOut`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+
+from sanji.approval.v1 import events_pb2 as approval_ev
+from sanji.intake.v1 import events_pb2 as ev
 from sanji.intake.v1 import intake_pb2 as pb
 
-from services.intake.domain import STATUS_LABELS, Applicant, Application, Status, SubmittedMaterial, iso
-from services.intake.handlers import ApplicationView, SubmitCommand
+from services.intake.applicants import Applicant
+from services.intake.domain import CHANNELS, STATUS_LABELS, Application, Status, SubmittedMaterial, iso
+from services.intake.handlers import (
+    ApplicationView,
+    RecordCompletion,
+    RecordDecision,
+    RecordResumption,
+    RecordSuspension,
+    SubmitCommand,
+)
 from shared.errors import InvalidArgument
+from shared.messaging import PoisonMessage
 
 STATUS = {Status.RECEIVED: pb.APPLICATION_STATUS_RECEIVED, Status.CORRECTION: pb.APPLICATION_STATUS_CORRECTION,
           Status.ACCEPTED: pb.APPLICATION_STATUS_ACCEPTED, Status.REJECTED: pb.APPLICATION_STATUS_REJECTED,
@@ -87,3 +103,95 @@ def progress_to_pb(a: Application) -> pb.Progress:
     """Step names and dates only: no names, no materials."""
     return pb.Progress(case_number=a.case_number, item_name=a.item.name, step=STATUS_LABELS[a.status],
                        steps=[pb.Event(at=day, what=step) for day, step in a.public_steps()])
+
+
+# -- events in: what the approval service reports back ------------------------------------------------
+def _at(value: str) -> dt.datetime | None:
+    """The time an event gives its step; None when it gives none (the handler takes its clock's)."""
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise PoisonMessage(f"'at' is not an ISO 8601 time: {value!r}") from None
+
+
+def record_decision(m: approval_ev.CaseDecided) -> RecordDecision:
+    return RecordDecision(case_number=m.case_number, outcome=m.outcome, document_number=m.document_number,
+                          reasons=tuple(m.reasons), decider=m.decider, at=_at(m.at))
+
+
+def record_completion(m: approval_ev.CaseCompleted) -> RecordCompletion:
+    return RecordCompletion(case_number=m.case_number, outcome=m.outcome, at=_at(m.at))
+
+
+def record_suspension(m: approval_ev.ClockSuspended) -> RecordSuspension:
+    return RecordSuspension(case_number=m.case_number, procedure=m.procedure_name or m.procedure, days=m.days,
+                            suspended_on=m.suspended_on, notice_number=m.notice_number, reason=m.reason,
+                            at=_at(m.at))
+
+
+def record_resumption(m: approval_ev.ClockResumed) -> RecordResumption:
+    return RecordResumption(case_number=m.case_number, resumed_on=m.resumed_on, promised_due=m.promised.due,
+                            at=_at(m.at))
+
+
+# -- events out: intake.events, built from the application ----------------------------------------------
+class EventsOut:
+    """The messages of the events intake records, one method per event, from domain values. The handlers get
+    an instance (`events_out`) from the composition root and emit what it builds in their unit of work."""
+
+    def application_submitted(self, app: Application) -> ev.ApplicationSubmitted:
+        return ev.ApplicationSubmitted(
+            application_id=app.id, tenant=app.tenant, item_id=app.item.id, item_version=app.item.version,
+            channel=CHANNELS[app.channel], received_at=app.received_at.isoformat(), proxy_tenant=app.proxy_tenant,
+            proxy_request_id=app.proxy_request_id)
+
+    def application_accepted(self, app: Application) -> ev.ApplicationAccepted:
+        item, waived = app.item, {x.material_code for x in app.promises}
+        return ev.ApplicationAccepted(
+            application_id=app.id, tenant=app.tenant, case_number=app.case_number, item_id=item.id,
+            item_version=item.version, scenario_code=app.scenario_code, accepted_at=iso(app.accepted_at),
+            deemed=app.deemed, immediate=app.immediate, waived_materials=[x.material_code for x in app.promises],
+            accepted_by=app.accepted_by, case_kind=item.case_kind, received_at=app.received_at.isoformat(),
+            applicant_name=app.applicant.name, proxy_tenant=app.proxy_tenant,
+            # the version's facts the approval service opens the case with (it cannot ask the catalogue)
+            item_name=item.name, item_type=item.item_type, department=item.department,
+            promised_limit_days=item.promised_limit_days, statutory_limit_days=item.statutory_limit_days,
+            joint=item.joint, joint_departments=list(item.joint_departments), has_fees=item.has_fees,
+            fee_codes=list(item.fee_codes), site_inspection=item.site_inspection,
+            key_project=len(app.proxy_tenant) == 6, scenario_name=app.scenario.name,
+            materials=[ev.AcceptedMaterial(code=m.code, name=m.name, supplied=app.materials[m.code].supplied,
+                                           waived=m.code in waived, note=app.materials[m.code].note, core=m.core)
+                       for m in app.scenario.materials])
+
+    def correction_requested(self, app: Application, codes: Sequence[str],
+                             now: dt.datetime) -> ev.CorrectionRequested:
+        return ev.CorrectionRequested(application_id=app.id, tenant=app.tenant, material_codes=codes,
+                                      requested_at=now.isoformat())
+
+    def materials_supplied(self, app: Application, codes: Sequence[str], now: dt.datetime,
+                           closes: bool) -> ev.MaterialsSupplied:
+        return ev.MaterialsSupplied(application_id=app.id, tenant=app.tenant, material_codes=codes,
+                                    supplied_at=now.isoformat(), closes_promise=closes)
+
+    def application_rejected(self, app: Application, now: dt.datetime) -> ev.ApplicationRejected:
+        return ev.ApplicationRejected(application_id=app.id, tenant=app.tenant, reason=app.rejection["reason"],
+                                      rejected_at=now.isoformat())
+
+    def application_terminated(self, app: Application) -> ev.ApplicationTerminated:
+        return ev.ApplicationTerminated(application_id=app.id, tenant=app.tenant, case_number=app.case_number,
+                                        reason=app.termination["reason"])
+
+    def result_picked_up(self, app: Application, now: dt.datetime, *, recorded_by: str) -> ev.ResultPickedUp:
+        return ev.ResultPickedUp(application_id=app.id, tenant=app.tenant, case_number=app.case_number,
+                                 channel=app.pickup["channel"], picked_up_at=now.isoformat(), recorded_by=recorded_by,
+                                 picked_up_by=app.pickup["picked_up_by"],
+                                 tracking_number=app.pickup["tracking_number"])
+
+    def proxy_application_progressed(self, app: Application, step: str, now: dt.datetime, detail: str,
+                                     codes: Sequence[str]) -> ev.ProxyApplicationProgressed:
+        return ev.ProxyApplicationProgressed(
+            proxy_request_id=app.proxy_request_id, proxy_tenant=app.proxy_tenant, application_id=app.id,
+            handling_tenant=app.tenant, step=step, case_number=app.case_number, detail=detail, at=now.isoformat(),
+            material_codes=list(codes))

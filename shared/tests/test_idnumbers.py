@@ -8,7 +8,7 @@ import random
 import pytest
 
 from services.agency import domain as agency
-from services.intake import domain as intake
+from services.intake import applicants as intake
 from shared.errors import InvalidArgument
 from shared.idnumbers import PROVINCES, check_resident_id, resident_id_check_char
 

@@ -19,6 +19,7 @@ from sanji.intake.v1 import intake_pb2_grpc
 from services.intake.catalogue import GrpcCatalogue
 from services.intake.handlers import IntakeHandlers
 from services.intake.service import registration
+from services.intake.translate import EventsOut
 from shared import idnumbers
 from shared.clock import Clock
 from shared.db import Database
@@ -99,7 +100,7 @@ def intake_db(migrated):
 @pytest.fixture(scope="session")
 def intake_handlers(intake_db, catalogue_server, clock):
     catalogue = GrpcCatalogue(catalogue_server)
-    yield IntakeHandlers(intake_db, catalogue, clock, public_base_url="http://127.0.0.1:8000")
+    yield IntakeHandlers(intake_db, catalogue, clock, EventsOut(), public_base_url="http://127.0.0.1:8000")
     catalogue.close()
 
 

@@ -10,17 +10,12 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from services.intake import domain
-from services.intake.domain import (
-    Applicant,
-    Application,
-    ItemSnapshot,
-    MaterialSpec,
-    ScenarioSpec,
-    Status,
-    SubmittedMaterial,
-)
+from services.intake.applicants import Applicant, prefill, validate_applicant
+from services.intake.casenumbers import format_case_number, parse_case_number
+from services.intake.domain import Application, Status, SubmittedMaterial
+from services.intake.items import ItemSnapshot, MaterialSpec, ScenarioSpec
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
+from services.intake.serialization import from_doc, to_doc
 from shared import idnumbers
 from shared.calendar import WorkingCalendar, seed_year_from_package
 from shared.clock import CHINA_TZ, Clock
@@ -59,13 +54,13 @@ def receive(materials=("M1", "M2", "M3", "M4"), day: dt.date = TODAY, item: Item
     a = applicant or Applicant(name="张三", id_number=rid())
     return Application.receive(
         app_id="a1", tenant="620602001", origin_tenant="620602001", idempotency_key="k1", item=item,
-        scenario_code="S1", channel=1, applicant=domain.validate_applicant(a, item.targets, day),
+        scenario_code="S1", channel=1, applicant=validate_applicant(a, item.targets, day),
         materials=[SubmittedMaterial(c) for c in materials], via="window", by="clerk", now=at(day), calendar=CAL)
 
 
 def numbers(start: int = 1):
     seq = itertools.count(start)
-    return lambda on: domain.format_case_number("620602001", on, next(seq))
+    return lambda on: format_case_number("620602001", on, next(seq))
 
 
 def field_of(exc_info) -> str | None:
@@ -117,24 +112,23 @@ def test_uscc_checksum_gb32100():
 
 
 def test_applicant_kind_and_id_type_are_inferred_and_must_agree():
-    a = domain.validate_applicant(Applicant(name="某某公司", id_number=uscc()), ("legal_person",), TODAY)
+    a = validate_applicant(Applicant(name="某某公司", id_number=uscc()), ("legal_person",), TODAY)
     assert (a.kind, a.id_type) == ("legal_person", "uscc")
     with pytest.raises(InvalidArgument) as e:
-        domain.validate_applicant(Applicant(name="李四", id_number=rid()), ("legal_person",), TODAY)
+        validate_applicant(Applicant(name="李四", id_number=rid()), ("legal_person",), TODAY)
     assert e.value.field == "applicant.kind"
     with pytest.raises(InvalidArgument) as e:
-        domain.validate_applicant(Applicant(kind="natural_person", id_type="uscc", name="x", id_number=uscc()), (),
-                                  TODAY)
+        validate_applicant(Applicant(kind="natural_person", id_type="uscc", name="x", id_number=uscc()), (), TODAY)
     assert e.value.field == "applicant.id_type"
     with pytest.raises(InvalidArgument) as e:
-        domain.validate_applicant(Applicant(id_number=rid()), (), TODAY)
+        validate_applicant(Applicant(id_number=rid()), (), TODAY)
     assert e.value.field == "applicant.name"
 
 
 def test_prefill_fills_only_empty_fields():
     profile = {"kind": "natural_person", "name": "张三", "id_type": "resident_id", "id_number": "X", "phone": "139",
                "address": "凉州区东大街 1 号", "organisation": ""}
-    filled = domain.prefill(Applicant(id_number="X", phone="138"), profile)
+    filled = prefill(Applicant(id_number="X", phone="138"), profile)
     assert (filled.name, filled.phone, filled.address) == ("张三", "138", "凉州区东大街 1 号")
 
 
@@ -301,14 +295,14 @@ def test_decision_and_completion_are_recorded_once_and_only_while_in_progress():
 
 # -- case numbers ---------------------------------------------------------------------------------
 def test_case_number_format():
-    n = domain.format_case_number("620602001", dt.date(2026, 3, 2), 17)
+    n = format_case_number("620602001", dt.date(2026, 3, 2), 17)
     assert n == "62060200100020260302000017" and len(n) == 26
-    assert domain.parse_case_number(n) == ("620602001000", dt.date(2026, 3, 2), 17)
-    assert domain.format_case_number("620602", dt.date(2026, 12, 31), 999_999).startswith("620602000000")
+    assert parse_case_number(n) == ("620602001000", dt.date(2026, 3, 2), 17)
+    assert format_case_number("620602", dt.date(2026, 12, 31), 999_999).startswith("620602000000")
     with pytest.raises(FailedPrecondition):
-        domain.format_case_number("620602", dt.date(2026, 1, 1), 1_000_000)
+        format_case_number("620602", dt.date(2026, 1, 1), 1_000_000)
     with pytest.raises(FailedPrecondition, match="最大长度"):
-        domain.format_case_number("620602", dt.date(2026, 1, 1), 1, max_length=20)
+        format_case_number("620602", dt.date(2026, 1, 1), 1, max_length=20)
 
 
 def test_pickup_checks_the_collector():
@@ -334,13 +328,13 @@ def test_pickup_checks_the_collector():
 def test_document_round_trip():
     app = receive(materials=("M1", "M4"))
     app.request_correction([("M4", "模糊")], by="c", now=at(TODAY), today=TODAY)
-    doc = domain.to_doc(app)
-    back = domain.from_doc(id=app.id, tenant=app.tenant, origin_tenant=app.origin_tenant,
-                           idempotency_key=app.idempotency_key, scenario_code=app.scenario_code, channel=app.channel,
-                           status=str(app.status), case_number=None, received_at=app.received_at,
-                           received_on=app.received_on, decision_due=app.decision_due, accepted_on=None,
-                           proxy_tenant=None, proxy_request_id=None, doc=doc)
-    assert domain.to_doc(back) == doc and back.open_corrections() == app.open_corrections()
+    doc = to_doc(app)
+    back = from_doc(id=app.id, tenant=app.tenant, origin_tenant=app.origin_tenant,
+                    idempotency_key=app.idempotency_key, scenario_code=app.scenario_code, channel=app.channel,
+                    status=str(app.status), case_number=None, received_at=app.received_at,
+                    received_on=app.received_on, decision_due=app.decision_due, accepted_on=None,
+                    proxy_tenant=None, proxy_request_id=None, doc=doc)
+    assert to_doc(back) == doc and back.open_corrections() == app.open_corrections()
 
 
 def test_notice_is_built_from_a_template_and_printed():

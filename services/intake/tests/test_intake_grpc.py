@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from sanji.intake.v1 import intake_pb2 as pb
 from sqlalchemy import text
 
+from services.intake.service import SUBSCRIPTIONS
 from services.intake.tests.conftest import (
     COUNTY,
     SIBLING,
@@ -28,7 +29,7 @@ from services.intake.tests.conftest import (
     uscc,
 )
 from shared.messaging import PoisonMessage
-from tests.support import deliver_event, report_from_approval
+from tests.support import deliver_event, report_from_approval, subscribed
 
 CODE = grpc.StatusCode
 
@@ -271,11 +272,13 @@ def test_a_suspension_in_the_back_office_reaches_the_applicants_record_and_the_v
     app = as_user("nanyuan.agent").SubmitProxyApplication(proxy_request(township_item))
     accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
     number = accepted.case_number
-    deliver_event(intake_handlers.on_clock_suspended, intake_db, TOWNSHIP, approval_ev.ClockSuspended(
-        case_number=number, tenant=TOWNSHIP, procedure="expert_review", procedure_name="专家评审", days=5,
-        suspended_on="2026-03-03", notice_number="620602001-2026-TZ000001", reason="需组织专家论证选址"))
-    deliver_event(intake_handlers.on_clock_resumed, intake_db, TOWNSHIP, approval_ev.ClockResumed(
-        case_number=number, tenant=TOWNSHIP, resumed_on="2026-03-10"))
+    # delivered as intake's consumer delivers them: through its subscription table
+    deliver_event(subscribed(SUBSCRIPTIONS, "record_suspension", intake_handlers), intake_db, TOWNSHIP,
+                  approval_ev.ClockSuspended(case_number=number, tenant=TOWNSHIP, procedure="expert_review",
+                                             procedure_name="专家评审", days=5, suspended_on="2026-03-03",
+                                             notice_number="620602001-2026-TZ000001", reason="需组织专家论证选址"))
+    deliver_event(subscribed(SUBSCRIPTIONS, "record_resumption", intake_handlers), intake_db, TOWNSHIP,
+                  approval_ev.ClockResumed(case_number=number, tenant=TOWNSHIP, resumed_on="2026-03-10"))
     seen = clerk.GetApplication(pb.GetApplicationRequest(application_id=app.id))
     assert [h.what for h in seen.history][-2:] == ["suspended", "resumed"]
     assert "专家评审" in seen.history[-2].detail and "5 个工作日" in seen.history[-2].detail
