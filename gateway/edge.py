@@ -10,6 +10,7 @@ from typing import Annotated
 import grpc
 from fastapi import Depends, Request
 
+from shared import registry
 from shared.auth import TokenVerifier
 from shared.errors import Unauthenticated
 from shared.grpc.client import bearer, make_channel
@@ -27,7 +28,7 @@ class Edge:
         self._stubs: dict[tuple[str, type], object] = {}
 
     def target(self, service: str) -> str:
-        return getattr(self.settings, f"{service}_target")
+        return getattr(self.settings, registry.spec(service).target_setting)
 
     def stub(self, service: str, stub_cls: type):
         key = (service, stub_cls)

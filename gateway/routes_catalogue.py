@@ -1,0 +1,133 @@
+"""REST edge of the catalogue (事项目录): the public looks up published items, their guides (办事指南) and
+the unit tree without logging in; each unit's administrator keeps its own item list (drafts, publishing,
+adjusting, cancelling, delegating to townships and listing for village proxy points).
+
+The request bodies are in gateway/models.py (their OpenAPI schema names are theirs).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from google.protobuf import json_format
+from sanji.catalogue.v1 import catalogue_pb2 as pb
+from sanji.catalogue.v1 import catalogue_pb2_grpc
+
+from gateway.edge import User
+from gateway.models import AdjustItemIn, CancelItemIn, CreateItemIn, DelegateItemIn, ElementsIn
+from gateway.rest import Backend, file_response, to_json
+from shared.tenancy import Principal
+
+router = APIRouter()
+catalogue = Backend("catalogue", catalogue_pb2_grpc.CatalogueServiceStub)
+PUBLIC = ["公开查询"]
+ADMIN = ["事项管理"]
+
+
+def _elements(model: ElementsIn) -> pb.ItemElements:
+    return json_format.ParseDict(model.model_dump(), pb.ItemElements())
+
+
+def _guide(request: Request, item_id: str, fmt: int, p: Principal | None, download: bool) -> Response:
+    r = catalogue.call(request, p, "RenderGuide", pb.RenderGuideRequest(item_id=item_id, format=fmt))
+    return file_response(r.content, r.content_type, r.filename if download else "")
+
+
+# -- the public ------------------------------------------------------------------------------------
+@router.get("/api/v1/public/items", tags=PUBLIC, summary="检索已公开的事项")
+def public_search(request: Request, region: str = "", q: str = "", limit: int = Query(20, ge=1, le=200),
+                  offset: int = Query(0, ge=0)):
+    return to_json(catalogue.call(request, None, "SearchPublicItems", pb.SearchPublicItemsRequest(
+        region=region, query=q, limit=limit, offset=offset)))
+
+
+@router.get("/api/v1/public/items/{item_id}", tags=PUBLIC, summary="已公开事项详情")
+def public_item(item_id: str, request: Request):
+    return to_json(catalogue.call(request, None, "GetPublicItem", pb.GetPublicItemRequest(item_id=item_id)))
+
+
+@router.get("/api/v1/public/items/{item_id}/guide.pdf", tags=PUBLIC, summary="办事指南（PDF）")
+def public_guide_pdf(item_id: str, request: Request):
+    return _guide(request, item_id, pb.GUIDE_FORMAT_PDF, None, True)
+
+
+@router.get("/api/v1/public/items/{item_id}/guide.html", tags=PUBLIC, summary="办事指南（HTML）")
+def public_guide_html(item_id: str, request: Request):
+    return _guide(request, item_id, pb.GUIDE_FORMAT_HTML, None, False)
+
+
+@router.get("/guide/{item_id}", include_in_schema=False)
+def guide_page(item_id: str, request: Request):
+    return _guide(request, item_id, pb.GUIDE_FORMAT_HTML, None, False)
+
+
+@router.get("/api/v1/public/units/{code}", tags=PUBLIC, summary="单位信息")
+def unit(code: str, request: Request):
+    return to_json(catalogue.call(request, None, "GetUnit", pb.GetUnitRequest(code=code)))
+
+
+@router.get("/api/v1/public/units/{code}/children", tags=PUBLIC, summary="下级单位")
+def unit_children(code: str, request: Request):
+    return to_json(catalogue.call(request, None, "ListChildUnits", pb.ListChildUnitsRequest(code=code)))
+
+
+# -- the unit's administrator --------------------------------------------------------------------------
+@router.get("/api/v1/catalogue/items", tags=ADMIN, summary="本单位事项清单")
+def my_items(request: Request, p: User, include_drafts: bool = False, limit: int = Query(50, ge=1, le=200),
+             offset: int = Query(0, ge=0), q: str = Query("", max_length=100, description="检索词（可选）")):
+    return to_json(catalogue.call(request, p, "ListMyItems", pb.ListMyItemsRequest(
+        include_drafts=include_drafts, limit=limit, offset=offset, query=q)))
+
+
+@router.get("/api/v1/catalogue/search", tags=ADMIN, summary="在本单位清单中检索")
+def my_search(request: Request, p: User, q: str, limit: int = Query(50, ge=1, le=200)):
+    return to_json(catalogue.call(request, p, "SearchItems", pb.SearchItemsRequest(query=q, limit=limit)))
+
+
+@router.post("/api/v1/catalogue/items", tags=ADMIN, summary="新建事项（草稿）", status_code=201)
+def create_item(body: CreateItemIn, request: Request, p: User):
+    return to_json(catalogue.call(request, p, "CreateItem", pb.CreateItemRequest(elements=_elements(body.elements))))
+
+
+@router.get("/api/v1/catalogue/items/{item_id}", tags=ADMIN, summary="事项详情（可指定版本）")
+def get_item(item_id: str, request: Request, p: User, version: int = Query(0, ge=0)):
+    return to_json(catalogue.call(request, p, "GetItem", pb.GetItemRequest(item_id=item_id, version=version)))
+
+
+@router.get("/api/v1/catalogue/items/{item_id}/versions", tags=ADMIN, summary="事项的各个版本")
+def item_versions(item_id: str, request: Request, p: User):
+    return to_json(catalogue.call(request, p, "ListItemVersions", pb.ListItemVersionsRequest(item_id=item_id)))
+
+
+@router.put("/api/v1/catalogue/items/{item_id}/draft", tags=ADMIN, summary="修改草稿")
+def update_draft(item_id: str, body: CreateItemIn, request: Request, p: User):
+    return to_json(catalogue.call(request, p, "UpdateDraft", pb.UpdateDraftRequest(
+        item_id=item_id, elements=_elements(body.elements))))
+
+
+@router.post("/api/v1/catalogue/items/{item_id}/publish", tags=ADMIN, summary="发布")
+def publish(item_id: str, request: Request, p: User):
+    return to_json(catalogue.call(request, p, "PublishItem", pb.PublishItemRequest(item_id=item_id)))
+
+
+@router.post("/api/v1/catalogue/items/{item_id}/adjust", tags=ADMIN, summary="调整（发布新版本）")
+def adjust(item_id: str, body: AdjustItemIn, request: Request, p: User):
+    return to_json(catalogue.call(request, p, "AdjustItem", pb.AdjustItemRequest(
+        item_id=item_id, elements=_elements(body.elements), reason=body.reason)))
+
+
+@router.post("/api/v1/catalogue/items/{item_id}/cancel", tags=ADMIN, summary="取消")
+def cancel(item_id: str, body: CancelItemIn, request: Request, p: User):
+    return to_json(catalogue.call(request, p, "CancelItem", pb.CancelItemRequest(item_id=item_id, reason=body.reason)))
+
+
+@router.post("/api/v1/catalogue/items/{item_id}/delegate", tags=ADMIN, summary="下放或设为村级代办")
+def delegate(item_id: str, body: DelegateItemIn, request: Request, p: User):
+    kind = pb.LISTING_KIND_DELEGATED if body.kind == "delegated" else pb.LISTING_KIND_PROXY
+    return to_json(catalogue.call(request, p, "DelegateItem", pb.DelegateItemRequest(
+        item_id=item_id, target_tenants=body.target_tenants, kind=kind, reason=body.reason)))
+
+
+@router.get("/api/v1/catalogue/items/{item_id}/guide.pdf", tags=ADMIN, summary="办事指南预览（含草稿）")
+def guide_preview(item_id: str, request: Request, p: User):
+    return _guide(request, item_id, pb.GUIDE_FORMAT_PDF, p, True)
