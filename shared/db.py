@@ -479,6 +479,21 @@ class Database:
             return UnitOfWork(self, str(tenant), subtree=bool(subtree), public=False)
         return UnitOfWork(self, "", subtree=False, public=True)
 
+    def check_walls(self) -> None:
+        """Refuse to serve on a role that row-level security does not hold: a superuser, a role with
+        BYPASSRLS, or the owner of a table in this service's schema (an owner is exempt unless FORCE)."""
+        with self.engine.connect() as conn:
+            role, superuser, bypass = conn.execute(text(
+                "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
+            owned = conn.execute(text("SELECT count(*) FROM pg_tables WHERE tableowner = current_user"
+                                      " AND schemaname = :s"), {"s": self.schema}).scalar_one()
+            conn.rollback()
+        problems = [what for what, bad in (("is a superuser", superuser), ("has BYPASSRLS", bypass),
+                                           (f"owns {owned} table(s) in schema {self.schema}", owned)) if bad]
+        if problems:
+            raise RuntimeError(f"refusing to serve as database role {role!r}: it {' and '.join(problems)};"
+                               " the application role must be one that row-level security holds")
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -44,6 +44,7 @@ def run_grpc_service(name: str, settings: GrpcServiceSettings, compose: Callable
     setup_telemetry(name, settings.otel_exporter, settings.otel_endpoint)
     pdf.configure(settings.pdf_font)
     db = Database.connect(settings.database_url, schema=name, pool_size=settings.pool_size)
+    db.check_walls()        # never serve on a role RLS does not hold (superuser, BYPASSRLS, table owner)
     if settings.otel_exporter != "none":
         # SQL statements as child spans only where spans are kept: with no exporter nothing is
         # recorded, and the instrumentation still parsed every statement for its span name

@@ -235,3 +235,18 @@ def test_rows_by_name_a_scalar_and_a_row_count_on_the_units_own_connection(db: D
         uow.rollback()
     with db.unit_of_work(tenant="620603") as uow:       # rolled back: nothing stayed
         assert uow.scalar(f"SELECT count(*) FROM {SCHEMA}.docs WHERE number LIKE 'MAP-%'") == 0
+
+
+def test_a_service_refuses_to_serve_on_a_role_that_rls_does_not_hold(db: Database, test_settings: PlatformSettings):
+    db.check_walls()                                   # the application role: owns nothing, bypasses nothing
+    owner = Database.connect(test_settings.database_owner_url, schema=SCHEMA, pool_size=1)
+    superuser = Database.connect(test_settings.database_owner_url.replace("sanji_owner:sanji_owner", "postgres"),
+                                 schema=SCHEMA, pool_size=1)
+    try:
+        with pytest.raises(RuntimeError, match=f"owns [0-9]+ table\\(s\\) in schema {SCHEMA}"):
+            owner.check_walls()
+        with pytest.raises(RuntimeError, match="is a superuser and has BYPASSRLS"):
+            superuser.check_walls()
+    finally:
+        owner.dispose()
+        superuser.dispose()
