@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from shared import pdf
 from shared.auth import TokenVerifier
-from shared.config import GrpcServiceSettings
+from shared.config import DEVELOPMENT, GrpcServiceSettings
 from shared.db import Database, instrument_engine
 from shared.grpc.server import Registration, build_server
 from shared.registry import spec
@@ -52,7 +52,8 @@ def run_grpc_service(name: str, settings: GrpcServiceSettings, compose: Callable
     verifier = TokenVerifier.from_settings(settings)
     parts = compose(db)
     server, port, health = build_server(parts.registrations, verifier=verifier, host=settings.grpc_host,
-                                        port=settings.grpc_port, workers=settings.grpc_workers)
+                                        port=settings.grpc_port, workers=settings.grpc_workers,
+                                        reflection_enabled=settings.mode == DEVELOPMENT)
 
     from shared.messaging.relay import OutboxRelay
 

@@ -135,8 +135,11 @@ class Registration:
 
 
 def build_server(registrations: list[Registration], *, verifier: TokenVerifier, host: str, port: int,
-                 workers: int = 16, spans: bool | None = None) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """`spans`: a server span per call (OpenTelemetry's interceptor); None: as this process's telemetry says."""
+                 workers: int = 16, spans: bool | None = None,
+                 reflection_enabled: bool = False) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """`spans`: a server span per call (OpenTelemetry's interceptor); None: as this process's telemetry says.
+    `reflection_enabled`: the reflection service that lists every method (development mode only: a
+    deployment does not describe its internal API to whoever reaches the port)."""
     public = [f"/{r.full_name}/{m}" for r in registrations for m in r.public_methods]
     internal = {f"/{r.full_name}/{m}": frozenset(callers) for r in registrations
                 for m, callers in r.internal_methods.items()}
@@ -155,7 +158,8 @@ def build_server(registrations: list[Registration], *, verifier: TokenVerifier, 
     names = [r.full_name for r in registrations]
     for name in [*names, ""]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    if reflection_enabled:
+        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise RuntimeError(f"could not bind gRPC server to {host}:{port}")
