@@ -2,17 +2,21 @@
 and intake (submitting the application upward). Built at the composition root; the caller's token
 travels with every call (`make_channel` forwards the principal bound to the request).
 
-Downstream errors become domain errors here, keeping the field the callee named where there is one.
+They take and give domain values (the handlers never build or read a message): the messages of the
+callee's API are written and read here. Downstream errors become domain errors here, keeping the field
+the callee named where there is one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import grpc
 from sanji.catalogue.v1 import catalogue_pb2, catalogue_pb2_grpc
 from sanji.intake.v1 import intake_pb2, intake_pb2_grpc
 
+from services.agency.domain import Material, Resident
 from shared import errors
 from shared.grpc.client import make_channel
 from shared.grpc.server import FIELD_KEY
@@ -29,6 +33,20 @@ class ResolvedItem:
     handling_unit_name: str
     proxy: bool
     scenarios: dict[str, dict[str, str]]   # scenario code → {material code: material name}
+
+
+@dataclass(frozen=True)
+class ProxySubmission:
+    """An application submitted upward for a resident (代办提交): the resident is the applicant, the materials
+    are those the village holds. `idempotency_key`: a retry never makes a second application."""
+
+    idempotency_key: str
+    proxy_request_id: str
+    item_id: str
+    scenario_code: str
+    resident: Resident
+    materials: Sequence[Material] = ()
+    form: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -99,7 +117,15 @@ class IntakeClient:
             self._stub = intake_pb2_grpc.IntakeServiceStub(make_channel(self.target))
         return self._stub
 
-    def submit_proxy(self, request: intake_pb2.SubmitProxyApplicationRequest) -> SubmittedApplication:
+    def submit_proxy(self, s: ProxySubmission) -> SubmittedApplication:
+        r = s.resident
+        request = intake_pb2.SubmitProxyApplicationRequest(
+            idempotency_key=s.idempotency_key, proxy_request_id=s.proxy_request_id, item_id=s.item_id,
+            scenario_code=s.scenario_code,
+            applicant=intake_pb2.Applicant(kind="natural_person", name=r.name, id_type="resident_id",
+                                           id_number=r.id_number, phone=r.phone, address=r.address),
+            materials=[intake_pb2.MaterialSubmission(code=m.code, supplied=True, note=m.note) for m in s.materials],
+            form=dict(s.form))
         try:
             app = self._service().SubmitProxyApplication(request, timeout=self.timeout)
         except grpc.RpcError as exc:

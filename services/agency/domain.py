@@ -20,18 +20,17 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from shared.clock import CHINA_TZ
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.idnumbers import check_resident_id
 from shared.tenancy import DivisionCode, UnitKind
-
-# China has one time zone and no daylight saving time: a fixed offset, no tz database needed.
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 MAX_NAME = 50
 MAX_TEXT = 500
 MAX_KEY = 128
 MAX_ITEMS = 100
 MAX_COPIES = 1000
+MAX_FORM_FIELDS = 100
 
 
 class SpecialGroup(enum.StrEnum):
@@ -89,6 +88,28 @@ STEP_STATUS = {
 }
 # steps that can happen more than once for one application (each occurrence gets its own note)
 REPEATABLE_STEPS = frozenset({"correction_requested", "materials_supplied"})
+
+
+def check_text(value: str, field: str, label: str, *, required: bool = False, max_len: int = MAX_TEXT) -> str:
+    """A free-text field a person fills in: trimmed, present when `required`, not longer than `max_len`."""
+    v = (value or "").strip()
+    if required and not v:
+        raise InvalidArgument(field, f"请填写{label}")
+    if len(v) > max_len:
+        raise InvalidArgument(field, f"{label}过长（最多 {max_len} 个字）")
+    return v
+
+
+def check_form(form: Mapping[str, str]) -> dict[str, str]:
+    """The application form the agent fills in for the resident, as intake will take it."""
+    if len(form) > MAX_FORM_FIELDS:
+        raise InvalidArgument("form", f"表单字段过多（最多 {MAX_FORM_FIELDS} 项）")
+    for k, v in form.items():
+        if not k or len(k) > 64:
+            raise InvalidArgument("form", f"表单字段名不正确：{k!r}")
+        if len(v) > 2000:
+            raise InvalidArgument(f"form.{k}", "表单内容过长（最多 2000 个字）")
+    return dict(form)
 
 
 # --- the resident ---------------------------------------------------------------------------------

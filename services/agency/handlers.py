@@ -1,7 +1,10 @@
 """Agency use cases. Each takes a command, runs it in one unit of work, records its events.
 
 Calls to other services (catalogue, intake) happen outside any open transaction: nothing is held
-locked while another process works, and a failed call leaves nothing written.
+locked while another process works, and a failed call leaves nothing written. They go through the
+adapters of clients.py, which take and give domain values; the events a use case records are built
+by `events_out` (translate.EventsOut); dates and times come from the platform's `Clock`, so a drill
+that pins the date pins it here too.
 """
 
 from __future__ import annotations
@@ -11,20 +14,18 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
-from google.protobuf import json_format
-from sanji.agency.v1 import events_pb2
-from sanji.intake.v1 import events_pb2 as intake_events
-from sanji.intake.v1 import intake_pb2
 from sqlalchemy.exc import IntegrityError
 
 from services.agency import domain
-from services.agency.clients import CatalogueClient, IntakeClient
-from services.agency.domain import CHINA_TZ, TERMINAL, HandOverItem, Material, Progress, Resident, Status
+from services.agency.clients import CatalogueClient, IntakeClient, ProxySubmission
+from services.agency.domain import TERMINAL, HandOverItem, Material, Progress, Resident, Status, check_form, check_text
 from services.agency.repository import AgencyRepository, HandOverRow, ProxyRow
-from shared.db import Database, UnitOfWork, utcnow
+from shared.clock import Clock
+from shared.db import Database, UnitOfWork
 from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.messaging import Envelope, PoisonMessage
 from shared.tenancy import DivisionCode, Principal, Role, UnitKind, can_read
@@ -32,7 +33,6 @@ from shared.validation import page, uuid_field
 
 log = logging.getLogger("sanji.agency")
 
-MAX_FORM_FIELDS = 100
 STAFF = (Role.AGENT, Role.TENANT_ADMIN, Role.WINDOW_CLERK)
 NOT_FOUND = "代办申请不存在或无权查看"
 HANDOVER_NOT_FOUND = "移交记录不存在或无权查看"
@@ -61,26 +61,20 @@ class RequestProxy:
     idempotency_key: str = ""
 
 
+@dataclass(frozen=True)
+class RecordProgress:
+    """proxy_application_progressed (intake.events): one step of the application intake took in for a proxy
+    request, addressed to the proxy point's tenant. `at`: when it happened, None when the event does not say."""
 
-
-def _text(value: str, field: str, label: str, *, required: bool = False, max_len: int = domain.MAX_TEXT) -> str:
-    v = (value or "").strip()
-    if required and not v:
-        raise InvalidArgument(field, f"请填写{label}")
-    if len(v) > max_len:
-        raise InvalidArgument(field, f"{label}过长（最多 {max_len} 个字）")
-    return v
-
-
-def _check_form(form: Mapping[str, str]) -> dict[str, str]:
-    if len(form) > MAX_FORM_FIELDS:
-        raise InvalidArgument("form", f"表单字段过多（最多 {MAX_FORM_FIELDS} 项）")
-    for k, v in form.items():
-        if not k or len(k) > 64:
-            raise InvalidArgument("form", f"表单字段名不正确：{k!r}")
-        if len(v) > 2000:
-            raise InvalidArgument(f"form.{k}", "表单内容过长（最多 2000 个字）")
-    return dict(form)
+    request_id: str
+    step: str
+    proxy_tenant: str = ""
+    application_id: str = ""
+    handling_tenant: str = ""
+    case_number: str = ""
+    detail: str = ""
+    material_codes: tuple[str, ...] = ()
+    at: dt.datetime | None = None
 
 
 def _on_path(tenant: DivisionCode, h: HandOverRow) -> bool:
@@ -96,15 +90,16 @@ def _may_see_handover(p: Principal, h: HandOverRow) -> bool:
 
 
 class AgencyHandlers:
-    def __init__(self, db: Database, catalogue: CatalogueClient, intake: IntakeClient, *,
-                 clock: Callable[[], dt.datetime] = utcnow):
+    """`events_out` builds the messages of the events the use cases record (translate.EventsOut, given by the
+    composition root): a use case names the event and gives domain values, and never sees the message."""
+
+    def __init__(self, db: Database, catalogue: CatalogueClient, intake: IntakeClient, clock: Clock,
+                 events_out: Any):
         self.db = db
         self.catalogue = catalogue
         self.intake = intake
         self.clock = clock
-
-    def _today(self, now: dt.datetime | None = None) -> dt.date:
-        return (now or self.clock()).astimezone(CHINA_TZ).date()
+        self.events_out = events_out
 
     # -- proxy requests ----------------------------------------------------------------------------
     def request_proxy(self, p: Principal, cmd: RequestProxy) -> ProxyRow:
@@ -113,8 +108,8 @@ class AgencyHandlers:
         project = domain.check_proxy_point(p.tenant, cmd.key_project, cmd.project_name)
         if cmd.key_project:
             p.require(Role.AGENT)  # the named agent of a key project is the county agent who takes it on
-        now = self.clock()
-        today = self._today(now)
+        now = self.clock.now()
+        today = now.date()
         resident = domain.check_resident(cmd.resident, today)
         group = domain.parse_special_group(cmd.special_group)
         domain.check_door_to_door(group, cmd.door_to_door, cmd.key_project)
@@ -140,7 +135,7 @@ class AgencyHandlers:
         tenant = str(p.tenant)
         try:
             with self.db.unit_of_work(p) as uow:
-                repo = AgencyRepository(uow.session)
+                repo = AgencyRepository(uow)
                 repo.add(id=request_id, tenant=tenant, idempotency_key=key, fingerprint=fingerprint, resident=resident,
                          special_group=group, door_to_door=cmd.door_to_door, key_project=cmd.key_project,
                          project_name=project, item_id=item.item_id, item_version=item.version, item_name=item.name,
@@ -151,14 +146,10 @@ class AgencyHandlers:
                 repo.add_note(tenant, request_id, "requested", now, "requested", domain.requested_text(
                     item_name=item.name, handling_unit=item.handling_unit_name, door_to_door=cmd.door_to_door,
                     key_project=cmd.key_project, project_name=project, agent_name=agent_name))
-                uow.emit(events_pb2.ProxyRequested(
-                    request_id=request_id, tenant=tenant, item_id=item.item_id, special_group=str(group),
-                    door_to_door=cmd.door_to_door, key_project=cmd.key_project,
-                    handling_tenant=item.handling_tenant), correlation_id=request_id)
-                if cmd.key_project:
-                    uow.emit(events_pb2.AgentAssigned(request_id=request_id, tenant=tenant, agent=agent),
-                             correlation_id=request_id)
                 row = repo.read(request_id)
+                uow.emit(self.events_out.proxy_requested(row), correlation_id=request_id)
+                if cmd.key_project:
+                    uow.emit(self.events_out.agent_assigned(row), correlation_id=request_id)
                 uow.commit()
         except IntegrityError:
             existing = self._existing(p, key, fingerprint)  # the same key committed concurrently
@@ -169,7 +160,7 @@ class AgencyHandlers:
 
     def _existing(self, p: Principal, key: str, fingerprint: str) -> ProxyRow | None:
         with self.db.unit_of_work(p) as uow:
-            row = AgencyRepository(uow.session).find_by_key(str(p.tenant), key)
+            row = AgencyRepository(uow).find_by_key(str(p.tenant), key)
         if row is not None and row.fingerprint != fingerprint:
             raise AlreadyExists("该幂等键已用于另一份内容不同的代办申请", field="idempotency_key")
         return row
@@ -196,16 +187,16 @@ class AgencyHandlers:
     def assign_agent(self, p: Principal, request_id: str, agent: str, agent_name: str) -> ProxyRow:
         """Assign the agent (指派代办员): the unit's admin assigns anyone, an agent only themself."""
         p.require(Role.AGENT, Role.TENANT_ADMIN)
-        agent = _text(agent, "agent", "代办员账号", max_len=100) or (p.username if p.has(Role.AGENT) else "")
+        agent = check_text(agent, "agent", "代办员账号", max_len=100) or (p.username if p.has(Role.AGENT) else "")
         if not agent:
             raise InvalidArgument("agent", "请填写代办员账号")
         if not p.has(Role.TENANT_ADMIN) and agent != p.username:
             raise PermissionDenied("代办员只能指派自己；指派其他代办员须由单位管理员操作")
-        name = _text(agent_name, "agent_name", "代办员姓名", max_len=domain.MAX_NAME)
+        name = check_text(agent_name, "agent_name", "代办员姓名", max_len=domain.MAX_NAME)
         name = name or (p.display_name if agent == p.username else agent)
-        now = self.clock()
+        now = self.clock.now()
         with self.db.unit_of_work(p) as uow:
-            repo = AgencyRepository(uow.session)
+            repo = AgencyRepository(uow)
             row = self._load_own(repo, p, request_id)
             if row.status in TERMINAL:
                 raise FailedPrecondition(f"该代办申请已{row.status.label}，不能再指派代办员")
@@ -217,9 +208,8 @@ class AgencyHandlers:
             repo.update(row.id, now, **changes)
             repo.add_note(row.tenant, row.id, f"assigned:{agent}@{now.isoformat()}", now, "assigned",
                           domain.assigned_text(name))
-            uow.emit(events_pb2.AgentAssigned(request_id=row.id, tenant=row.tenant, agent=agent),
-                     correlation_id=row.id)
             row = repo.read(row.id)
+            uow.emit(self.events_out.agent_assigned(row), correlation_id=row.id)
             uow.commit()
         return row
 
@@ -227,12 +217,12 @@ class AgencyHandlers:
                        purpose: str) -> ProxyRow:
         """Schedule a door-to-door visit (预约上门) for a special-group resident or a key project."""
         p.require(Role.AGENT, Role.TENANT_ADMIN)
-        now = self.clock()
+        now = self.clock.now()
         when = domain.check_visit_time(scheduled_for, now)
-        address = _text(address, "address", "上门地址", max_len=200)
-        purpose = _text(purpose, "purpose", "上门事由", max_len=200) or "上门收取材料、核验原件"
+        address = check_text(address, "address", "上门地址", max_len=200)
+        purpose = check_text(purpose, "purpose", "上门事由", max_len=200) or "上门收取材料、核验原件"
         with self.db.unit_of_work(p) as uow:
-            repo = AgencyRepository(uow.session)
+            repo = AgencyRepository(uow)
             row = self._load_own(repo, p, request_id)
             domain.check_may_visit(row.status, row.door_to_door, row.agent)
             self._check_acting_agent(p, row, "预约上门")
@@ -254,10 +244,10 @@ class AgencyHandlers:
         """Record a visit: what happened and which materials were collected (上门服务记录)."""
         p.require(Role.AGENT, Role.TENANT_ADMIN)
         visit_id = uuid_field(visit_id, "visit_id", "上门预约标识")
-        outcome = _text(outcome, "outcome", "上门服务情况", required=True)
-        now = self.clock()
+        outcome = check_text(outcome, "outcome", "上门服务情况", required=True)
+        now = self.clock.now()
         with self.db.unit_of_work(p) as uow:
-            repo = AgencyRepository(uow.session)
+            repo = AgencyRepository(uow)
             row = self._load_own(repo, p, request_id)
             self._check_acting_agent(p, row, "记录上门服务")
             visit = next((v for v in row.visits if v.id == visit_id), None)
@@ -289,10 +279,10 @@ class AgencyHandlers:
         (代办提交). The proxy request id is the idempotency key at intake: a retry never makes a
         second application."""
         p.require(Role.AGENT)
-        form = _check_form(form)
-        now = self.clock()
+        form = check_form(form)
+        now = self.clock.now()
         with self.db.unit_of_work(p) as uow:
-            repo = AgencyRepository(uow.session)
+            repo = AgencyRepository(uow)
             row = self._load_own(repo, p, request_id)
         if row.application_id:
             return row  # already submitted: the same result, never a second application
@@ -302,21 +292,16 @@ class AgencyHandlers:
             raise PermissionDenied("只有指派的代办员可以代为提交申请")
         if row.status in TERMINAL:
             raise FailedPrecondition(f"该代办申请已{row.status.label}")
-        row.authorisation.check_still_valid(self._today(now))
+        row.authorisation.check_still_valid(now.date())
         extra = [self._collected(row, m, now)
                  for m in domain.check_materials(materials, row.material_names, "materials")]
         held = domain.merge_materials(row.materials, extra)
-        r = row.resident
-        app = self.intake.submit_proxy(intake_pb2.SubmitProxyApplicationRequest(
+        app = self.intake.submit_proxy(ProxySubmission(
             idempotency_key=f"agency-proxy:{row.id}", proxy_request_id=row.id, item_id=row.item_id,
-            scenario_code=row.scenario_code,
-            applicant=intake_pb2.Applicant(kind="natural_person", name=r.name, id_type="resident_id",
-                                           id_number=r.id_number, phone=r.phone, address=r.address),
-            materials=[intake_pb2.MaterialSubmission(code=m.code, supplied=True, note=m.note) for m in held],
-            form=form))
+            scenario_code=row.scenario_code, resident=row.resident, materials=held, form=form))
 
         with self.db.unit_of_work(p) as uow:
-            repo = AgencyRepository(uow.session)
+            repo = AgencyRepository(uow)
             row = self._load_own(repo, p, row.id)
             progress = domain.advance(_progress(row), "submitted", now, application_id=app.application_id,
                                       handling_tenant=app.handling_tenant)
@@ -337,7 +322,7 @@ class AgencyHandlers:
     def get(self, p: Principal, request_id: str) -> ProxyRow:
         request_id = uuid_field(request_id, "request_id", "代办申请标识")
         with self.db.unit_of_work(p) as uow:
-            row = AgencyRepository(uow.session).read(request_id)
+            row = AgencyRepository(uow).read(request_id)
         if row is None or not can_read(p, DivisionCode(row.tenant)):
             raise NotFound(NOT_FOUND)
         return row
@@ -348,7 +333,7 @@ class AgencyHandlers:
             raise InvalidArgument("status", f"不认识的状态：{status}")
         limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
-            rows, total = AgencyRepository(uow.session).list(status, limit, offset)
+            rows, total = AgencyRepository(uow).list(status, limit, offset)
         return [r for r in rows if can_read(p, DivisionCode(r.tenant))], total
 
     # -- custody of originals ------------------------------------------------------------------
@@ -360,15 +345,15 @@ class AgencyHandlers:
         if not (to_tenant or "").strip():
             raise InvalidArgument("to_tenant", "请选择接收单位")
         to = DivisionCode.parse(to_tenant, "to_tenant")
-        application_id = _text(application_id, "application_id", "办件标识", max_len=100)
+        application_id = check_text(application_id, "application_id", "办件标识", max_len=100)
         if request_id:
             request_id = uuid_field(request_id, "request_id", "代办申请标识")
         elif not application_id:
             raise InvalidArgument("request_id", "请指明代办申请或办件")
-        now = self.clock()
+        now = self.clock.now()
         tenant = str(p.tenant)
         with self.db.unit_of_work(p) as uow:
-            repo = AgencyRepository(uow.session)
+            repo = AgencyRepository(uow)
             own = self._own_request(repo, p, request_id, application_id)
             if own is not None:  # the first hop: from the proxy point itself
                 if not own.application_id:
@@ -396,10 +381,8 @@ class AgencyHandlers:
                               handling_tenant=handling, request_id=req, application_id=app_id, case_number=case,
                               previous_id=previous, items=checked, handed_by=p.username,
                               handed_by_name=p.display_name, now=now)
-            uow.emit(events_pb2.DocumentsHandedOver(handover_id=handover_id, from_tenant=tenant, to_tenant=str(to),
-                                                    application_id=app_id, request_id=req, items=len(checked)),
-                     correlation_id=case or app_id)
             row = repo.handover(handover_id)
+            uow.emit(self.events_out.documents_handed_over(row), correlation_id=case or app_id)
             uow.commit()
         return row
 
@@ -413,10 +396,10 @@ class AgencyHandlers:
         """The receiving unit confirms it holds the originals (签收). Only the addressee may."""
         p.require(*STAFF)
         handover_id = uuid_field(handover_id, "handover_id", "移交记录标识")
-        note = _text(note, "note", "签收备注")
-        now = self.clock()
+        note = check_text(note, "note", "签收备注")
+        now = self.clock.now()
         with self.db.unit_of_work(p) as uow:
-            repo = AgencyRepository(uow.session)
+            repo = AgencyRepository(uow)
             h = repo.handover(handover_id)
             if h is None or not _may_see_handover(p, h):
                 raise NotFound(HANDOVER_NOT_FOUND)
@@ -427,9 +410,7 @@ class AgencyHandlers:
             if h.received:
                 return h
             if repo.add_receipt(h, received_by=p.username, received_by_name=p.display_name, note=note, now=now):
-                uow.emit(events_pb2.DocumentsReceived(handover_id=h.id, from_tenant=h.from_tenant,
-                                                      to_tenant=h.to_tenant, received_by=p.username,
-                                                      application_id=h.application_id, request_id=h.request_id),
+                uow.emit(self.events_out.documents_received(h, received_by=p.username),
                          correlation_id=h.case_number or h.application_id)
             h = repo.handover(handover_id)
             uow.commit()
@@ -440,17 +421,17 @@ class AgencyHandlers:
         if direction not in ("incoming", "outgoing", ""):
             raise InvalidArgument("direction", "方向应为 incoming（移交给本单位）或 outgoing（本单位移出）")
         with self.db.unit_of_work(p) as uow:
-            return AgencyRepository(uow.session).handovers(str(p.tenant), direction, pending_only)
+            return AgencyRepository(uow).handovers(str(p.tenant), direction, pending_only)
 
     def custody_chain(self, p: Principal, application_id: str, request_id: str) -> list[HandOverRow]:
         """Every hop of a case's originals: who handed over, who received, what, when (保管链)."""
-        application_id = _text(application_id, "application_id", "办件标识", max_len=100)
+        application_id = check_text(application_id, "application_id", "办件标识", max_len=100)
         if request_id:
             request_id = uuid_field(request_id, "request_id", "代办申请标识")
         elif not application_id:
             raise InvalidArgument("application_id", "请提供办件标识或代办申请标识")
         with self.db.unit_of_work(p) as uow:
-            repo = AgencyRepository(uow.session)
+            repo = AgencyRepository(uow)
             rows = [h for h in repo.chain(application_id=application_id, request_id=request_id)
                     if _may_see_handover(p, h)]
             if not rows:  # no hop yet: an empty chain for the request's own unit, nothing for others
@@ -460,56 +441,41 @@ class AgencyHandlers:
         return rows
 
     # -- progress back to the resident (event consumer) ------------------------------------------
-    def on_progress(self, env: Envelope, uow: UnitOfWork) -> None:
+    def on_progress(self, cmd: RecordProgress, env: Envelope, uow: UnitOfWork) -> None:
         """intake.events / proxy_application_progressed, envelope tenant = the proxy point. Runs in the
         consumer's unit of work (bound to that tenant, inbox row in the same transaction)."""
-        try:
-            msg = json_format.ParseDict(env.body, intake_events.ProxyApplicationProgressed(),
-                                        ignore_unknown_fields=True)
-        except json_format.ParseError as exc:
-            raise PoisonMessage(f"not a ProxyApplicationProgressed: {exc}") from None
-        try:
-            request_id = str(uuid.UUID(msg.proxy_request_id))
-        except ValueError:
-            raise PoisonMessage(f"proxy_request_id is not a UUID: {msg.proxy_request_id!r}") from None
-        if msg.proxy_tenant and msg.proxy_tenant != env.tenant:
-            raise PoisonMessage(f"proxy_tenant {msg.proxy_tenant} is not the envelope tenant {env.tenant}")
-        at = self._event_time(msg.at, env)
-        repo = AgencyRepository(uow.session)
+        request_id = cmd.request_id
+        if cmd.proxy_tenant and cmd.proxy_tenant != env.tenant:
+            raise PoisonMessage(f"proxy_tenant {cmd.proxy_tenant} is not the envelope tenant {env.tenant}")
+        at = cmd.at or self._event_time(env)
+        repo = AgencyRepository(uow)
         if not repo.lock(request_id):
             raise PoisonMessage(f"proxy request {request_id} does not exist at {env.tenant}")
         row = repo.read(request_id)
-        if msg.application_id and row.application_id and msg.application_id != row.application_id:
-            raise PoisonMessage(f"application {msg.application_id} is not the one of proxy request {request_id}"
+        if cmd.application_id and row.application_id and cmd.application_id != row.application_id:
+            raise PoisonMessage(f"application {cmd.application_id} is not the one of proxy request {request_id}"
                                 f" ({row.application_id})")
-        progress = domain.advance(_progress(row), msg.step, at, application_id=msg.application_id,
-                                  handling_tenant=msg.handling_tenant, case_number=msg.case_number)
+        progress = domain.advance(_progress(row), cmd.step, at, application_id=cmd.application_id,
+                                  handling_tenant=cmd.handling_tenant, case_number=cmd.case_number)
         if progress != _progress(row):
-            repo.update(row.id, self.clock(), status=progress.status, status_at=progress.status_at,
+            repo.update(row.id, self.clock.now(), status=progress.status, status_at=progress.status_at,
                         application_id=progress.application_id, handling_tenant=progress.handling_tenant,
                         case_number=progress.case_number)
-        names = [row.material_names.get(c, c) for c in msg.material_codes]
-        repo.add_note(row.tenant, row.id, domain.note_key(msg.step, at), at, msg.step or "progress",
-                      domain.progress_text(msg.step, item_name=row.item_name,
-                                           case_number=progress.case_number or msg.case_number, detail=msg.detail,
+        names = [row.material_names.get(c, c) for c in cmd.material_codes]
+        repo.add_note(row.tenant, row.id, domain.note_key(cmd.step, at), at, cmd.step or "progress",
+                      domain.progress_text(cmd.step, item_name=row.item_name,
+                                           case_number=progress.case_number or cmd.case_number, detail=cmd.detail,
                                            materials=names, handling_unit=row.handling_unit_name,
                                            agent_name=row.agent_name))
         if progress.status == Status.DELIVERED and row.status != Status.DELIVERED:
-            uow.emit(events_pb2.ProxyCompleted(request_id=row.id, tenant=row.tenant,
-                                               application_id=progress.application_id,
-                                               case_number=progress.case_number),
-                     correlation_id=progress.case_number or row.id)
-        log.info("proxy request %s: %s → %s (event %s)", row.id, msg.step, progress.status, env.event_id)
+            uow.emit(self.events_out.proxy_completed(row, progress), correlation_id=progress.case_number or row.id)
+        log.info("proxy request %s: %s → %s (event %s)", row.id, cmd.step, progress.status, env.event_id)
 
-    def _event_time(self, value: str, env: Envelope) -> dt.datetime:
-        if value:
-            try:
-                return domain.parse_datetime(value, "at")
-            except InvalidArgument:
-                raise PoisonMessage(f"'at' is not an ISO 8601 time: {value!r}") from None
+    def _event_time(self, env: Envelope) -> dt.datetime:
+        """An event that does not say when its step happened: when it was published, else now."""
         if env.timestamp:
             return dt.datetime.fromtimestamp(env.timestamp, dt.UTC)
-        return self.clock()
+        return self.clock.now()
 
 
 def _progress(row: ProxyRow) -> Progress:

@@ -1,7 +1,8 @@
 """Persistence of the agency schema. Repositories never commit: the handler's unit of work does.
 
 Row-level security decides which rows exist for the current transaction (see the migration); the
-queries still filter by tenant where the use case means it.
+queries still filter by tenant where the use case means it. Statements go through the unit of work
+(`uow.mapping`, `uow.execute` …), on its own connection and in its transaction.
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session
-
 from services.agency.domain import Authorisation, HandOverItem, Material, Resident, SpecialGroup, Status
-from shared.db import sql
+from shared.db import UnitOfWork, sql
 
 S = "agency"
 
@@ -154,8 +153,8 @@ def _handover(r) -> HandOverRow:
 
 
 class AgencyRepository:
-    def __init__(self, session: Session):
-        self.s = session
+    def __init__(self, uow: UnitOfWork):
+        self.u = uow
 
     # -- proxy requests ----------------------------------------------------------------------------
     def add(self, *, id: str, tenant: str, idempotency_key: str, fingerprint: str, resident: Resident,
@@ -163,7 +162,7 @@ class AgencyRepository:
             item_version: int, item_name: str, scenario_code: str, material_names: dict[str, str],
             handling_tenant: str, handling_unit_name: str, authorisation: Authorisation, agent: str,
             agent_name: str, status: Status, now: dt.datetime, created_by: str) -> None:
-        self.s.execute(sql(
+        self.u.execute(sql(
             f"INSERT INTO {S}.proxy_requests (id, tenant_code, idempotency_key, fingerprint, resident_name,"
             " resident_id_number, resident_phone, resident_address, special_group, door_to_door, key_project,"
             " project_name, item_id, item_version, item_name, scenario_code, material_names, handling_tenant,"
@@ -180,36 +179,35 @@ class AgencyRepository:
              "agent": agent, "agent_name": agent_name, "st": str(status), "now": now, "by": created_by})
 
     def find_by_key(self, tenant: str, key: str) -> ProxyRow | None:
-        r = self.s.execute(sql(f"SELECT {_PROXY_COLUMNS} FROM {S}.proxy_requests"
-                                " WHERE tenant_code = :t AND idempotency_key = :k"),
-                           {"t": tenant, "k": key}).mappings().first()
+        r = self.u.mapping(sql(f"SELECT {_PROXY_COLUMNS} FROM {S}.proxy_requests"
+                               " WHERE tenant_code = :t AND idempotency_key = :k"), {"t": tenant, "k": key})
         return self._complete(_proxy(r)) if r else None
 
     def find_by_application(self, tenant: str, application_id: str) -> ProxyRow | None:
-        r = self.s.execute(sql(f"SELECT {_PROXY_COLUMNS} FROM {S}.proxy_requests"
-                                " WHERE tenant_code = :t AND application_id = :a AND application_id <> ''"),
-                           {"t": tenant, "a": application_id}).mappings().first()
+        r = self.u.mapping(sql(f"SELECT {_PROXY_COLUMNS} FROM {S}.proxy_requests"
+                               " WHERE tenant_code = :t AND application_id = :a AND application_id <> ''"),
+                           {"t": tenant, "a": application_id})
         return self._complete(_proxy(r)) if r else None
 
     def read(self, request_id: str) -> ProxyRow | None:
         """The request with its visits and notes, as far as the transaction's tenant may see it."""
-        r = self.s.execute(sql(f"SELECT {_PROXY_COLUMNS} FROM {S}.proxy_requests WHERE id = :id"),
-                           {"id": request_id}).mappings().first()
+        r = self.u.mapping(sql(f"SELECT {_PROXY_COLUMNS} FROM {S}.proxy_requests WHERE id = :id"),
+                           {"id": request_id})
         return self._complete(_proxy(r)) if r else None
 
     def lock(self, request_id: str) -> bool:
         """Lock the row for a change (only the owner's rows pass the update policy)."""
-        return self.s.execute(sql(f"SELECT 1 FROM {S}.proxy_requests WHERE id = :id FOR UPDATE"),
-                              {"id": request_id}).first() is not None
+        return self.u.row(sql(f"SELECT 1 FROM {S}.proxy_requests WHERE id = :id FOR UPDATE"),
+                          {"id": request_id}) is not None
 
     def _complete(self, row: ProxyRow) -> ProxyRow:
         row.visits = [
             VisitRow(id=str(v["id"]), scheduled_for=v["scheduled_for"], address=v["address"], purpose=v["purpose"],
                      scheduled_by=v["scheduled_by"], done_at=v["done_at"], outcome=v["outcome"],
                      done_by=v["done_by"], done_by_name=v["done_by_name"], materials=_materials(v["materials"]))
-            for v in self.s.execute(sql(f"SELECT * FROM {S}.visits WHERE request_id = :id"
-                                         " ORDER BY scheduled_for, created_at"), {"id": row.id}).mappings()]
-        row.notes = [NoteRow(at=n[0], step=n[1], text=n[2]) for n in self.s.execute(
+            for v in self.u.mappings(sql(f"SELECT * FROM {S}.visits WHERE request_id = :id"
+                                          " ORDER BY scheduled_for, created_at"), {"id": row.id})]
+        row.notes = [NoteRow(at=n[0], step=n[1], text=n[2]) for n in self.u.rows(
             sql(f"SELECT at, step, text FROM {S}.progress_notes WHERE request_id = :id ORDER BY at, id"),
             {"id": row.id})]
         return row
@@ -226,27 +224,26 @@ class AgencyRepository:
                 sets.append(f"{name} = :{name}")
                 params[name] = str(value) if isinstance(value, Status) else value
         sets.append("updated_at = :now")
-        self.s.execute(sql(f"UPDATE {S}.proxy_requests SET {', '.join(sets)} WHERE id = :id"), params)
+        self.u.execute(sql(f"UPDATE {S}.proxy_requests SET {', '.join(sets)} WHERE id = :id"), params)
 
     def list(self, status: str, limit: int, offset: int) -> tuple[list[ProxyRow], int]:
-        rows = self.s.execute(sql(
+        rows = self.u.mappings(sql(
             f"SELECT {_PROXY_COLUMNS}, count(*) OVER () AS total FROM {S}.proxy_requests"
             " WHERE (:st = '' OR status = :st) ORDER BY created_at DESC, id LIMIT :lim OFFSET :off"),
-            {"st": status, "lim": limit, "off": offset}).mappings().all()
+            {"st": status, "lim": limit, "off": offset})
         total = rows[0]["total"] if rows else 0
         return [self._complete(_proxy(r)) for r in rows], total
 
     def add_note(self, tenant: str, request_id: str, key: str, at: dt.datetime, step: str, body: str) -> bool:
-        r = self.s.execute(sql(
+        return self.u.execute(sql(
             f"INSERT INTO {S}.progress_notes (tenant_code, request_id, note_key, at, step, text)"
             " VALUES (:t, :r, :k, :at, :step, :text) ON CONFLICT (request_id, note_key) DO NOTHING"),
-            {"t": tenant, "r": request_id, "k": key, "at": at, "step": step, "text": body})
-        return r.rowcount == 1
+            {"t": tenant, "r": request_id, "k": key, "at": at, "step": step, "text": body}) == 1
 
     # -- visits --------------------------------------------------------------------------------
     def add_visit(self, *, id: str, tenant: str, request_id: str, scheduled_for: dt.datetime, address: str,
                   purpose: str, scheduled_by: str, now: dt.datetime) -> None:
-        self.s.execute(sql(
+        self.u.execute(sql(
             f"INSERT INTO {S}.visits (id, tenant_code, request_id, scheduled_for, address, purpose, scheduled_by,"
             " created_at) VALUES (:id, :t, :r, :sf, :addr, :purpose, :by, :now)"),
             {"id": id, "t": tenant, "r": request_id, "sf": scheduled_for, "addr": address, "purpose": purpose,
@@ -254,7 +251,7 @@ class AgencyRepository:
 
     def record_visit(self, visit_id: str, *, done_at: dt.datetime, outcome: str, done_by: str, done_by_name: str,
                      materials: list[Material]) -> None:
-        self.s.execute(sql(
+        self.u.execute(sql(
             f"UPDATE {S}.visits SET done_at = :at, outcome = :outcome, done_by = :by, done_by_name = :name,"
             " materials = CAST(:m AS jsonb) WHERE id = :id"),
             {"id": visit_id, "at": done_at, "outcome": outcome, "by": done_by, "name": done_by_name,
@@ -264,7 +261,7 @@ class AgencyRepository:
     def add_handover(self, *, id: str, from_tenant: str, to_tenant: str, origin_tenant: str, handling_tenant: str,
                      request_id: str, application_id: str, case_number: str, previous_id: str | None,
                      items: list[HandOverItem], handed_by: str, handed_by_name: str, now: dt.datetime) -> None:
-        self.s.execute(sql(
+        self.u.execute(sql(
             f"INSERT INTO {S}.handovers (id, from_tenant, to_tenant, origin_tenant, handling_tenant, request_id,"
             " application_id, case_number, previous_id, items, handed_by, handed_by_name, handed_at)"
             " VALUES (:id, :f, :to, :o, :h, :r, :a, :c, :prev, CAST(:items AS jsonb), :by, :name, :now)"),
@@ -275,27 +272,26 @@ class AgencyRepository:
                                              ensure_ascii=False)})
 
     def handover(self, handover_id: str) -> HandOverRow | None:
-        r = self.s.execute(sql(f"SELECT {_HANDOVER_COLUMNS} FROM {_HANDOVER_FROM} WHERE h.id = :id"),
-                           {"id": handover_id}).mappings().first()
+        r = self.u.mapping(sql(f"SELECT {_HANDOVER_COLUMNS} FROM {_HANDOVER_FROM} WHERE h.id = :id"),
+                           {"id": handover_id})
         return _handover(r) if r else None
 
     def add_receipt(self, h: HandOverRow, *, received_by: str, received_by_name: str, note: str,
                     now: dt.datetime) -> bool:
-        r = self.s.execute(sql(
+        return self.u.execute(sql(
             f"INSERT INTO {S}.handover_receipts (handover_id, to_tenant, from_tenant, origin_tenant, handling_tenant,"
             " received_by, received_by_name, received_at, note)"
             " VALUES (:id, :to, :f, :o, :h, :by, :name, :now, :note) ON CONFLICT (handover_id) DO NOTHING"),
             {"id": h.id, "to": h.to_tenant, "f": h.from_tenant, "o": h.origin_tenant, "h": h.handling_tenant,
-             "by": received_by, "name": received_by_name, "now": now, "note": note})
-        return r.rowcount == 1
+             "by": received_by, "name": received_by_name, "now": now, "note": note}) == 1
 
     def handovers(self, tenant: str, direction: str, pending_only: bool) -> list[HandOverRow]:
         where = {"incoming": "h.to_tenant = :t", "outgoing": "h.from_tenant = :t",
                  "": "(h.to_tenant = :t OR h.from_tenant = :t)"}[direction]
         if pending_only:
             where += " AND r.handover_id IS NULL"
-        rows = self.s.execute(sql(f"SELECT {_HANDOVER_COLUMNS} FROM {_HANDOVER_FROM} WHERE {where}"
-                                   " ORDER BY h.handed_at DESC, h.id LIMIT 500"), {"t": tenant}).mappings()
+        rows = self.u.mappings(sql(f"SELECT {_HANDOVER_COLUMNS} FROM {_HANDOVER_FROM} WHERE {where}"
+                                    " ORDER BY h.handed_at DESC, h.id LIMIT 500"), {"t": tenant})
         return [_handover(r) for r in rows]
 
     def chain(self, *, application_id: str = "", request_id: str = "") -> list[HandOverRow]:
@@ -304,6 +300,6 @@ class AgencyRepository:
             cond, params = "h.application_id = :a", {"a": application_id}
         else:
             cond, params = "h.request_id = :r", {"r": request_id}
-        rows = self.s.execute(sql(f"SELECT {_HANDOVER_COLUMNS} FROM {_HANDOVER_FROM} WHERE {cond}"
-                                   " ORDER BY h.handed_at, length(h.from_tenant) DESC, h.id"), params).mappings()
+        rows = self.u.mappings(sql(f"SELECT {_HANDOVER_COLUMNS} FROM {_HANDOVER_FROM} WHERE {cond}"
+                                    " ORDER BY h.handed_at, length(h.from_tenant) DESC, h.id"), params)
         return [_handover(r) for r in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sanji.agency.v1 import agency_pb2 as pb
 from sanji.agency.v1 import agency_pb2_grpc
+from sanji.intake.v1 import events_pb2 as intake_ev
 
 from services.agency.handlers import AgencyHandlers
 from services.agency.translate import (
@@ -11,15 +12,13 @@ from services.agency.translate import (
     handover_to_pb,
     materials_in,
     proxy_to_pb,
+    record_progress,
     request_proxy_command,
 )
 from shared.db import Database
 from shared.grpc.server import Registration
-from shared.messaging import EventConsumer
+from shared.messaging import EventConsumer, On, consumer_for
 from shared.tenancy import current_principal
-
-SERVICE = "agency"
-PROGRESS_SOURCE, PROGRESS_EVENT, PROGRESS_HANDLER = "intake", "proxy_application_progressed", "on_progress"
 
 
 class AgencyServicer(agency_pb2_grpc.AgencyServiceServicer):
@@ -74,8 +73,14 @@ def registration(handlers: AgencyHandlers) -> Registration:
                         full_name=pb.DESCRIPTOR.services_by_name["AgencyService"].full_name)
 
 
-def progress_consumer(handlers: AgencyHandlers, db: Database, amqp_url: str, **options) -> EventConsumer:
+# intake's progress of proxy applications (shared/registry.py: agency's one subscription; the handler name
+# names the queue, evt-intake-proxy_application_progressed--agency.on_progress)
+SUBSCRIPTIONS = (
+    On("on_progress", intake_ev.ProxyApplicationProgressed,
+       lambda h, m, env, uow: h.on_progress(record_progress(m), env, uow)),
+)
+
+
+def event_consumer(handlers: AgencyHandlers, db: Database, amqp_url: str, **options) -> EventConsumer:
     """intake's progress of proxy applications → the village's proxy record and the resident's notes."""
-    consumer = EventConsumer(amqp_url, service=SERVICE, database=db, **options)
-    consumer.subscribe(PROGRESS_SOURCE, PROGRESS_EVENT, PROGRESS_HANDLER, handlers.on_progress)
-    return consumer
+    return consumer_for("agency", SUBSCRIPTIONS, handlers, db, amqp_url, **options)

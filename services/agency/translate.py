@@ -1,15 +1,22 @@
-"""Translation between the agency's proto messages and its rows and commands."""
+"""Translation between the agency's proto messages and its rows and commands: requests and responses of the
+gRPC API, intake's progress events it reads (message → command) and the events it records (domain → message,
+`EventsOut`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from sanji.agency.v1 import agency_pb2 as pb
+from sanji.agency.v1 import events_pb2 as ev
+from sanji.intake.v1 import events_pb2 as intake_ev
 from sanji.intake.v1 import intake_pb2
 
-from services.agency.domain import HandOverItem, Material, Resident
-from services.agency.handlers import AuthorisationInput, RequestProxy
+from services.agency.domain import HandOverItem, Material, Progress, Resident, parse_datetime
+from services.agency.handlers import AuthorisationInput, RecordProgress, RequestProxy
 from services.agency.repository import HandOverRow, ProxyRow
+from shared.errors import InvalidArgument
+from shared.messaging import PoisonMessage
 
 
 def _iso(t: dt.datetime | dt.date | None) -> str:
@@ -71,3 +78,49 @@ def handover_to_pb(h: HandOverRow) -> pb.HandOverRecord:
         received_by=h.received_by, received_at=_iso(h.received_at), status="received" if h.received else "pending",
         case_number=h.case_number, handed_by_name=h.handed_by_name, received_by_name=h.received_by_name, note=h.note,
         handling_tenant=h.handling_tenant, origin_tenant=h.origin_tenant)
+
+
+# -- events in: intake's progress of a proxied application ---------------------------------------------
+def record_progress(m: intake_ev.ProxyApplicationProgressed) -> RecordProgress:
+    """The event as the handler's command; an event that names no proxy request or gives an unreadable time
+    can never be handled (PoisonMessage)."""
+    try:
+        request_id = str(uuid.UUID(m.proxy_request_id))
+    except ValueError:
+        raise PoisonMessage(f"proxy_request_id is not a UUID: {m.proxy_request_id!r}") from None
+    at = None
+    if m.at:
+        try:
+            at = parse_datetime(m.at, "at")
+        except InvalidArgument:
+            raise PoisonMessage(f"'at' is not an ISO 8601 time: {m.at!r}") from None
+    return RecordProgress(request_id=request_id, step=m.step, proxy_tenant=m.proxy_tenant,
+                          application_id=m.application_id, handling_tenant=m.handling_tenant,
+                          case_number=m.case_number, detail=m.detail, material_codes=tuple(m.material_codes), at=at)
+
+
+# -- events out: agency.events, built from the rows ------------------------------------------------------
+class EventsOut:
+    """The messages of the events the agency records, one method per event, from domain values. The handlers
+    get an instance (`events_out`) from the composition root and emit what it builds in their unit of work."""
+
+    def proxy_requested(self, row: ProxyRow) -> ev.ProxyRequested:
+        return ev.ProxyRequested(request_id=row.id, tenant=row.tenant, item_id=row.item_id,
+                                 special_group=str(row.special_group), door_to_door=row.door_to_door,
+                                 key_project=row.key_project, handling_tenant=row.handling_tenant)
+
+    def agent_assigned(self, row: ProxyRow) -> ev.AgentAssigned:
+        return ev.AgentAssigned(request_id=row.id, tenant=row.tenant, agent=row.agent)
+
+    def documents_handed_over(self, h: HandOverRow) -> ev.DocumentsHandedOver:
+        return ev.DocumentsHandedOver(handover_id=h.id, from_tenant=h.from_tenant, to_tenant=h.to_tenant,
+                                      application_id=h.application_id, request_id=h.request_id, items=len(h.items))
+
+    def documents_received(self, h: HandOverRow, *, received_by: str) -> ev.DocumentsReceived:
+        return ev.DocumentsReceived(handover_id=h.id, from_tenant=h.from_tenant, to_tenant=h.to_tenant,
+                                    received_by=received_by, application_id=h.application_id,
+                                    request_id=h.request_id)
+
+    def proxy_completed(self, row: ProxyRow, progress: Progress) -> ev.ProxyCompleted:
+        return ev.ProxyCompleted(request_id=row.id, tenant=row.tenant, application_id=progress.application_id,
+                                 case_number=progress.case_number)

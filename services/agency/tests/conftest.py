@@ -20,9 +20,10 @@ from sanji.intake.v1 import events_pb2 as intake_events_pb2
 from sanji.intake.v1 import intake_pb2, intake_pb2_grpc
 
 from services.agency.clients import CatalogueClient, IntakeClient
-from services.agency.domain import CHINA_TZ
 from services.agency.handlers import AgencyHandlers
-from services.agency.service import progress_consumer, registration
+from services.agency.service import event_consumer, registration
+from services.agency.translate import EventsOut
+from shared.clock import Clock
 from shared.db import Database, message_to_json, utcnow
 from shared.grpc.server import FIELD_KEY
 from shared.idnumbers import resident_id_check_char
@@ -68,10 +69,10 @@ def intake_db(migrated):
 def intake_handlers(intake_db, catalogue_server):
     from services.intake.catalogue import GrpcCatalogue
     from services.intake.handlers import IntakeHandlers
-    from shared.clock import Clock
+    from services.intake.translate import EventsOut as IntakeEventsOut
 
     catalogue = GrpcCatalogue(catalogue_server, timeout=10)
-    yield IntakeHandlers(intake_db, catalogue, Clock())
+    yield IntakeHandlers(intake_db, catalogue, Clock(), IntakeEventsOut())
     catalogue.close()
 
 
@@ -97,8 +98,9 @@ def intake_as(intake_stub, tokens):
 
 @pytest.fixture(scope="session")
 def agency_handlers(agency_db, catalogue_server, intake_target):
+    """On the real date (the tests schedule visits from now on): a `Clock` pinned to nothing."""
     return AgencyHandlers(agency_db, CatalogueClient(catalogue_server, timeout=10),
-                          IntakeClient(intake_target, timeout=10))
+                          IntakeClient(intake_target, timeout=10), Clock(), EventsOut())
 
 
 @pytest.fixture(scope="session")
@@ -172,7 +174,7 @@ def unlisted_item(catalogue_as) -> cpb.Item:
 
 
 def today() -> dt.date:
-    return utcnow().astimezone(CHINA_TZ).date()
+    return Clock().today()
 
 
 def proxy_request(item: cpb.Item, *, group: str = "elderly", door_to_door: bool = True, key: str | None = None,
@@ -246,7 +248,7 @@ class IntakeEvents:
 def consumer(agency_handlers, agency_db, migrated):
     """The agency's progress consumer, driven from the test's thread with `drain(n)`."""
     # the production retry topology (queue arguments must match whoever else declares these queues)
-    c = progress_consumer(agency_handlers, agency_db, migrated.amqp_url)
+    c = event_consumer(agency_handlers, agency_db, migrated.amqp_url)
     c.declare()
     [queue] = [q for q in c.queue_names() if q.endswith("on_progress")]
     with pika.BlockingConnection(pika.URLParameters(migrated.amqp_url)) as conn:

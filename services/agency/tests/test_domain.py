@@ -8,7 +8,6 @@ import pytest
 
 from services.agency import domain
 from services.agency.domain import (
-    CHINA_TZ,
     HandOverItem,
     Material,
     Progress,
@@ -20,6 +19,7 @@ from services.agency.domain import (
     check_door_to_door,
     check_handover_path,
 )
+from shared.clock import CHINA_TZ
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.idnumbers import resident_id_check_char
 from shared.tenancy import DivisionCode
