@@ -6,10 +6,12 @@ claimed by one statement that marks the oldest unsent rows `sent_at` and returns
 confirm-mode channel without waiting between messages; the broker's Basic.Ack frames (often
 `multiple=True`) resolve the batch's delivery tags, and once every tag is resolved the transaction
 commits. Nacked or unconfirmed rows (connection lost, timeout) get `sent_at` back to NULL with
-`attempts`/`last_error` updated in that same transaction, and are published again; if the transaction
-itself fails, every row of the batch stays unsent. Delivery is at-least-once and consumers dedupe by
-event id. The statements go to psycopg on a pooled connection: a batch is three round trips (BEGIN,
-the claim, COMMIT), and a relay under load runs many small batches.
+`attempts`/`last_error` updated in that same transaction, and are published again after a pause that
+doubles while the broker keeps refusing (a queue at its `x-max-length` with `reject-publish` nacks every
+message routed to it); if the transaction itself fails, every row of the batch stays unsent. Delivery
+is at-least-once and consumers dedupe by event id. The statements go to psycopg on a pooled
+connection: a batch is three round trips (BEGIN, the claim, COMMIT), and a relay under load runs many
+small batches.
 
 The relay wakes on `LISTEN sanji_outbox` (the unit of work notifies at commit) or every
 `idle_seconds`, whichever comes first, and reconnects with exponential backoff when the broker is
@@ -95,7 +97,8 @@ class OutboxRelay:
         self._stopping = False
         self._timed_out = False
         self._mode = "forever"
-        self._backoff = FIRST_BACKOFF
+        self._backoff = FIRST_BACKOFF      # before the next connection attempt
+        self._retry = FIRST_BACKOFF        # before the next batch after one the broker did not confirm
         self._stop_event = threading.Event()
         self._wake_pending = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -131,12 +134,20 @@ class OutboxRelay:
         self._ioloop.close()
 
     def run_once(self, timeout: float = 30.0) -> int:
-        """Publish at most one batch in this thread; returns how many events were published."""
+        """Publish at most one batch in this thread; returns how many events were published (the broker
+        confirmed). A batch the broker refused (nack) or left unconfirmed counts as that one batch: its rows
+        stay unsent with `attempts` and `last_error` recorded, and the call returns."""
         return self._run_here("once", timeout)
 
     def drain(self, timeout: float = 120.0) -> int:
         """Publish batches in this thread until no unsent row is left; returns the count."""
         return self._run_here("drain", timeout)
+
+    @property
+    def in_flight(self) -> int:
+        """Events of the current batch published and not yet confirmed (0 between batches)."""
+        batch = self._batch
+        return len(batch.pending) if batch is not None else 0
 
     # --- the loop --------------------------------------------------------------------------------
 
@@ -394,7 +405,9 @@ class OutboxRelay:
         finally:
             batch.conn.close()
         self.stats.batches += 1
-        if failed:
+        if not failed:
+            self._retry = FIRST_BACKOFF
+        else:
             self.stats.failed_batches += 1
             log.warning("outbox relay %s: %d of %d events not confirmed (%s); they stay unsent",
                         self.schema, len(failed), batch.size, error)
@@ -402,10 +415,12 @@ class OutboxRelay:
             self._close()
         elif not self._ready:
             return  # the reconnect timer takes over
-        elif failed:
-            self._set_timer(self._backoff, self._tick)
         elif self._mode == "once":
             self._shutdown()
+        elif failed:
+            # a broker that keeps refusing (a full queue: nack) is asked again less and less often
+            delay, self._retry = self._retry, min(self.max_backoff, self._retry * 2)
+            self._set_timer(delay, self._tick)
         elif batch.size >= self.batch_size or self._again or self._mode == "drain":
             self._set_timer(0, self._tick)
         else:

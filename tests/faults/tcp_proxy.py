@@ -85,11 +85,18 @@ class TcpProxy:
         return self
 
     def cut(self) -> None:
-        """Close every proxied connection and stop listening (new connections are refused)."""
+        """Close every proxied connection and stop listening (new connections are refused).
+
+        The open connections go first, at once: a test that cuts at a chosen moment (a batch in flight)
+        must not wait the acceptor's poll interval. Anything accepted meanwhile is closed after."""
         self._accepting.clear()
+        self._shutdown_pairs()
         if self._acceptor is not None:
             self._acceptor.join()  # it closes the listener on its way out
             self._acceptor = None
+        self._shutdown_pairs()
+
+    def _shutdown_pairs(self) -> None:
         with self._lock:
             pairs = list(self._pairs)
         for pair in pairs:

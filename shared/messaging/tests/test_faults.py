@@ -142,9 +142,17 @@ def test_cut_while_publishing_loses_nothing_and_consumers_see_each_event_once(bu
         ids += bus.emit(200, start=200 * n)
     relay = bus.relay(proxy.rewrite_url(bus.amqp_url), batch_size=100)
     relay.start()
-    wait_until(lambda: relay.stats.published > 0, message="the relay publishing")
-    proxy.cut()  # most likely in the middle of a batch: its unconfirmed rows stay unsent
+    # the cut comes mid-stream: after some batches were confirmed, while one is on the wire
+    wait_until(lambda: relay.stats.published > 0 and relay.in_flight > 0, interval=0.001,
+               message="a batch in flight after others were confirmed")
+    proxy.cut()
     wait_until(lambda: relay.stats.connect_failures > 0, message="the relay noticing")
+    assert 0 < relay.stats.published < len(ids)
+    assert relay.stats.failed_batches >= 1          # the batch in flight, unconfirmed, went back to the outbox
+    returned = bus.scalar("SELECT count(*) FROM {s}.outbox WHERE sent_at IS NULL AND attempts > 0"
+                          " AND last_error <> ''")
+    assert returned > 0
+    assert bus.unsent() == len(ids) - relay.stats.published
     proxy.restore()
     consumer.start()
 
@@ -153,3 +161,37 @@ def test_cut_while_publishing_loses_nothing_and_consumers_see_each_event_once(bu
     handled = [event_id for event_id, _ in bus.handled()]
     assert len(handled) == len(set(handled)) == len(ids)
     assert set(handled) == set(ids)
+
+
+def test_a_broker_refusing_publishes_leaves_every_row_unsent_until_it_accepts_them(bus):
+    """RabbitMQ refuses: the one queue bound to the exchange is full (`x-max-length` 0) and rejects what is
+    published to it (`reject-publish`), which a publisher in confirm mode hears as a nack. Nothing may count
+    as sent: the rows stay in the outbox with the attempts and the error; once the limit is lifted, every
+    event arrives exactly once."""
+    ch = bus.channel()
+    ch.exchange_declare(bus.exchange, exchange_type="topic", durable=True, auto_delete=False)
+    queue = f"{bus.service}.full"
+    bus.queues.append(queue)
+    ch.queue_declare(queue, durable=True, arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+    ch.queue_bind(queue, bus.exchange, routing_key="#")
+    ids = bus.emit(6) + bus.emit(4, start=6)
+    relay = bus.relay()
+
+    for _ in range(2):
+        assert relay.run_once() == 0
+    assert (relay.stats.published, relay.stats.failed_batches) == (0, 2)
+    assert bus.unsent() == 10
+    assert bus.scalar("SELECT count(*) FROM {s}.outbox WHERE attempts = 2 AND last_error = 'nacked by the broker'") \
+        == 10
+    assert bus.message_count(queue) == 0
+
+    # the limit lifted: the same queue, without it (nothing is published meanwhile: the relay runs here)
+    ch.queue_delete(queue)
+    ch.queue_declare(queue, durable=True)
+    ch.queue_bind(queue, bus.exchange, routing_key="#")
+    assert relay.drain() == 10
+    assert bus.unsent() == 0
+    arrived = []
+    while (got := ch.basic_get(queue, auto_ack=True))[0] is not None:
+        arrived.append(got[1].message_id)
+    assert arrived == ids     # each once, in the order they were committed
