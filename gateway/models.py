@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from gateway.rest import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MaterialIn(_Strict):
+class MaterialIn(Strict):
     code: str = Field(max_length=64)
     name: str = Field(max_length=200)
     core: bool = False
@@ -25,21 +23,21 @@ class MaterialIn(_Strict):
     notes: str = ""
 
 
-class ScenarioIn(_Strict):
+class ScenarioIn(Strict):
     code: str = Field(max_length=64)
     name: str = Field(max_length=200)
     description: str = ""
     materials: list[MaterialIn] = []
 
 
-class FeeIn(_Strict):
+class FeeIn(Strict):
     fee_code: str = Field(max_length=64)
     name: str = Field(max_length=200)
     basis: str = ""
     standard: str = ""
 
 
-class ElementsIn(_Strict):
+class ElementsIn(Strict):
     """The standard elements of an item (三级十同)."""
 
     name: str = Field(description="事项名称")
@@ -69,20 +67,20 @@ class ElementsIn(_Strict):
     site_inspection: str = ""          # "" | counted | suspends (现场踏勘)
 
 
-class CreateItemIn(_Strict):
+class CreateItemIn(Strict):
     elements: ElementsIn
 
 
-class AdjustItemIn(_Strict):
+class AdjustItemIn(Strict):
     elements: ElementsIn
     reason: str = Field(description="调整理由")
 
 
-class CancelItemIn(_Strict):
+class CancelItemIn(Strict):
     reason: str = Field(description="取消理由")
 
 
-class DelegateItemIn(_Strict):
+class DelegateItemIn(Strict):
     target_tenants: list[str] = Field(description="下级单位区划代码")
     kind: Literal["delegated", "proxy"] = Field(description="delegated 下放；proxy 村级代办")
     reason: str = ""

@@ -8,29 +8,26 @@ the field). The caller's token travels with each call, so the service checks the
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from google.protobuf import json_format
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sanji.agency.v1 import agency_pb2 as pb
 from sanji.agency.v1 import agency_pb2_grpc
 from sanji.intake.v1 import intake_pb2
 
-from gateway.edge import User, md, stub, timeout
+from gateway.edge import User
+from gateway.rest import Backend, Strict, to_json
 
 router = APIRouter(prefix="/api/v1/agency", tags=["帮办代办"])
+agency = Backend("agency", agency_pb2_grpc.AgencyServiceStub)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ResidentIn(_Strict):
+class ResidentIn(Strict):
     name: str = Field(max_length=50, description="委托人（居民）姓名")
     id_number: str = Field(max_length=32, description="居民身份证号码（18 位）")
     phone: str = Field("", max_length=20)
     address: str = Field("", max_length=200)
 
 
-class AuthorisationIn(_Strict):
+class AuthorisationIn(Strict):
     """委托书."""
 
     signed_on: str = Field("", description="签署日期 YYYY-MM-DD")
@@ -39,12 +36,12 @@ class AuthorisationIn(_Strict):
     valid_until: str = Field("", description="有效期至 YYYY-MM-DD（可空）")
 
 
-class MaterialIn(_Strict):
+class MaterialIn(Strict):
     code: str = Field(max_length=64, description="办理情形的材料编码")
     note: str = Field("", max_length=500)
 
 
-class RequestProxyIn(_Strict):
+class RequestProxyIn(Strict):
     resident: ResidentIn
     special_group: str = Field("none", description="特殊群体：elderly、disabled、youfu、dibao、none")
     door_to_door: bool = Field(False, description="上门服务（特殊群体、重点项目）")
@@ -56,51 +53,42 @@ class RequestProxyIn(_Strict):
     idempotency_key: str = Field(max_length=128, description="幂等键：重复提交同一键返回同一代办申请")
 
 
-class AssignAgentIn(_Strict):
+class AssignAgentIn(Strict):
     agent: str = Field("", max_length=100, description="代办员账号；代办员可留空指派自己")
     agent_name: str = Field("", max_length=50)
 
 
-class ScheduleVisitIn(_Strict):
+class ScheduleVisitIn(Strict):
     scheduled_for: str = Field(description="预约上门时间（ISO 8601，未注明时区按北京时间）")
     address: str = Field("", max_length=200)
     purpose: str = Field("", max_length=200)
 
 
-class RecordVisitIn(_Strict):
+class RecordVisitIn(Strict):
     outcome: str = Field(max_length=500, description="上门服务情况")
     materials: list[MaterialIn] = Field(default_factory=list, description="上门收取的材料")
 
 
-class SubmitUpwardIn(_Strict):
+class SubmitUpwardIn(Strict):
     materials: list[MaterialIn] = Field(default_factory=list, description="代办点另行收取的材料")
     form: dict[str, str] = Field(default_factory=dict)
 
 
-class HandOverItemIn(_Strict):
+class HandOverItemIn(Strict):
     description: str = Field(max_length=200, description="原件名称")
     copies: int = Field(1, ge=1, le=1000)
     material_code: str = Field("", max_length=64)
 
 
-class HandOverIn(_Strict):
+class HandOverIn(Strict):
     request_id: str = ""
     application_id: str = ""
     to_tenant: str = Field(description="接收单位区划代码（上一级单位）")
     items: list[HandOverItemIn] = Field(default_factory=list)
 
 
-class ConfirmReceiptIn(_Strict):
+class ConfirmReceiptIn(Strict):
     note: str = Field("", max_length=500, description="签收备注")
-
-
-def _agency(request: Request) -> agency_pb2_grpc.AgencyServiceStub:
-    return stub(request, "agency", agency_pb2_grpc.AgencyServiceStub)
-
-
-def _json(message) -> dict:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
 
 
 def _materials(items: list[MaterialIn]) -> list[intake_pb2.MaterialSubmission]:
@@ -115,71 +103,65 @@ def request_proxy(body: RequestProxyIn, request: Request, p: User):
         door_to_door=body.door_to_door, item_id=body.item_id, scenario_code=body.scenario_code,
         authorisation=pb.Authorisation(**auth.model_dump()), key_project=body.key_project,
         project_name=body.project_name, idempotency_key=body.idempotency_key)
-    return _json(_agency(request).RequestProxy(r, metadata=md(p), timeout=timeout(request)))
+    return to_json(agency.call(request, p, "RequestProxy", r))
 
 
 @router.get("/requests", summary="本单位的代办申请")
 def list_requests(request: Request, p: User, status: str = "", limit: int = Query(50, ge=1, le=200),
                   offset: int = Query(0, ge=0)):
-    return _json(_agency(request).ListProxyRequests(
-        pb.ListProxyRequestsRequest(status=status, limit=limit, offset=offset), metadata=md(p),
-        timeout=timeout(request)))
+    return to_json(agency.call(request, p, "ListProxyRequests",
+                               pb.ListProxyRequestsRequest(status=status, limit=limit, offset=offset)))
 
 
 @router.get("/requests/{request_id}", summary="代办申请详情（含办理进度告知）")
 def get_request(request_id: str, request: Request, p: User):
-    return _json(_agency(request).GetProxyRequest(pb.GetProxyRequestRequest(request_id=request_id),
-                                                  metadata=md(p), timeout=timeout(request)))
+    return to_json(agency.call(request, p, "GetProxyRequest", pb.GetProxyRequestRequest(request_id=request_id)))
 
 
 @router.post("/requests/{request_id}/assign", summary="指派代办员")
 def assign_agent(request_id: str, body: AssignAgentIn, request: Request, p: User):
-    return _json(_agency(request).AssignAgent(pb.AssignAgentRequest(request_id=request_id, **body.model_dump()),
-                                              metadata=md(p), timeout=timeout(request)))
+    return to_json(agency.call(request, p, "AssignAgent",
+                               pb.AssignAgentRequest(request_id=request_id, **body.model_dump())))
 
 
 @router.post("/requests/{request_id}/visits", summary="预约上门服务")
 def schedule_visit(request_id: str, body: ScheduleVisitIn, request: Request, p: User):
-    return _json(_agency(request).ScheduleVisit(pb.ScheduleVisitRequest(request_id=request_id, **body.model_dump()),
-                                                metadata=md(p), timeout=timeout(request)))
+    return to_json(agency.call(request, p, "ScheduleVisit",
+                               pb.ScheduleVisitRequest(request_id=request_id, **body.model_dump())))
 
 
 @router.post("/requests/{request_id}/visits/{visit_id}/record", summary="记录上门服务及收取的材料")
 def record_visit(request_id: str, visit_id: str, body: RecordVisitIn, request: Request, p: User):
-    return _json(_agency(request).RecordVisit(pb.RecordVisitRequest(
-        request_id=request_id, visit_id=visit_id, outcome=body.outcome, materials=_materials(body.materials)),
-        metadata=md(p), timeout=timeout(request)))
+    return to_json(agency.call(request, p, "RecordVisit", pb.RecordVisitRequest(
+        request_id=request_id, visit_id=visit_id, outcome=body.outcome, materials=_materials(body.materials))))
 
 
 @router.post("/requests/{request_id}/submit", summary="代为提交至受理单位")
 def submit_upward(request_id: str, body: SubmitUpwardIn, request: Request, p: User):
-    return _json(_agency(request).SubmitUpward(pb.SubmitUpwardRequest(
-        request_id=request_id, materials=_materials(body.materials), form=body.form),
-        metadata=md(p), timeout=timeout(request)))
+    return to_json(agency.call(request, p, "SubmitUpward", pb.SubmitUpwardRequest(
+        request_id=request_id, materials=_materials(body.materials), form=body.form)))
 
 
 @router.post("/handovers", status_code=201, summary="移交原件给上一级单位")
 def hand_over(body: HandOverIn, request: Request, p: User):
-    return _json(_agency(request).HandOver(pb.HandOverRequest(
+    return to_json(agency.call(request, p, "HandOver", pb.HandOverRequest(
         request_id=body.request_id, application_id=body.application_id, to_tenant=body.to_tenant,
-        items=[pb.HandOverItem(**i.model_dump()) for i in body.items]), metadata=md(p), timeout=timeout(request)))
+        items=[pb.HandOverItem(**i.model_dump()) for i in body.items])))
 
 
 @router.post("/handovers/{handover_id}/confirm", summary="接收单位确认接收原件")
 def confirm_receipt(handover_id: str, body: ConfirmReceiptIn, request: Request, p: User):
-    return _json(_agency(request).ConfirmReceipt(pb.ConfirmReceiptRequest(handover_id=handover_id, note=body.note),
-                                                 metadata=md(p), timeout=timeout(request)))
+    return to_json(agency.call(request, p, "ConfirmReceipt",
+                               pb.ConfirmReceiptRequest(handover_id=handover_id, note=body.note)))
 
 
 @router.get("/handovers", summary="原件移交记录（移入 incoming / 移出 outgoing）")
 def list_handovers(request: Request, p: User, direction: str = "", pending_only: bool = False):
-    return _json(_agency(request).ListHandOvers(pb.ListHandOversRequest(direction=direction,
-                                                                        pending_only=pending_only),
-                                                metadata=md(p), timeout=timeout(request)))
+    return to_json(agency.call(request, p, "ListHandOvers",
+                               pb.ListHandOversRequest(direction=direction, pending_only=pending_only)))
 
 
 @router.get("/custody-chain", summary="办件原件保管链（逐级交接记录）")
 def custody_chain(request: Request, p: User, application_id: str = "", request_id: str = ""):
-    return _json(_agency(request).CustodyChain(pb.CustodyChainRequest(application_id=application_id,
-                                                                      request_id=request_id),
-                                               metadata=md(p), timeout=timeout(request)))
+    return to_json(agency.call(request, p, "CustodyChain",
+                               pb.CustodyChainRequest(application_id=application_id, request_id=request_id)))

@@ -9,35 +9,29 @@ each call, so the service checks the same person again.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
-from google.protobuf import json_format
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sanji.approval.v1 import approval_pb2 as pb
 from sanji.approval.v1 import approval_pb2_grpc
 
-from gateway.edge import User, md, stub, timeout
+from gateway.edge import User
+from gateway.rest import Backend, Strict, file_response, to_json
 
 router = APIRouter(prefix="/api/v1/approval", tags=["后台审批"])
+approval = Backend("approval", approval_pb2_grpc.ApprovalServiceStub)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ClaimNextIn(_Strict):
+class ClaimNextIn(Strict):
     desk: str = Field("", max_length=100, description="岗位：后台分类（如 market_access）或联办部门；空为本人全部岗位")
     kind: str = Field("", description="环节：review、department_review、decision；空为本人角色可办的环节")
 
 
-class ReviewIn(_Strict):
+class ReviewIn(Strict):
     opinion: str = Field(max_length=2000, description="审查意见")
     conclusion: str = Field("agree", description="agree（同意）或 disagree（不同意）")
 
 
-class DecideIn(_Strict):
+class DecideIn(Strict):
     outcome: str = Field(description="approve（准予）或 deny（不予）")
     opinion: str = Field("", max_length=2000, description="决定意见")
     reasons: list[str] = Field(default_factory=list, description="不予许可的理由（逐条）")
@@ -45,23 +39,23 @@ class DecideIn(_Strict):
     court: str = Field("", max_length=100, description="管辖人民法院（默认：有管辖权的人民法院）")
 
 
-class SuspendIn(_Strict):
+class SuspendIn(Strict):
     procedure: str = Field(description="听证、招标、拍卖、检验、检测、检疫、鉴定、专家评审、现场踏勘"
                                        "或申请人补正（代码或中文）")
     reason: str = Field(max_length=1000)
     days: int = Field(description="告知申请人的暂停时长（工作日）")
 
 
-class ResumeIn(_Strict):
+class ResumeIn(Strict):
     reason: str = Field("", max_length=1000)
 
 
-class ExtendIn(_Strict):
+class ExtendIn(Strict):
     days: int = Field(description="延长的工作日数（法定期限，累计不超过 10 日；联办 15 日）")
     reason: str = Field(max_length=1000)
 
 
-class InspectionIn(_Strict):
+class InspectionIn(Strict):
     mode: str = Field(description="independent（独立踏勘）、joint（联合踏勘）或 delegated（委托原职能部门）")
     departments: list[str] = Field(default_factory=list)
     scheduled_on: str = Field(description="踏勘日期 YYYY-MM-DD")
@@ -69,45 +63,36 @@ class InspectionIn(_Strict):
     note: str = Field("", max_length=1000)
 
 
-class FindingsIn(_Strict):
+class FindingsIn(Strict):
     findings: str = Field(max_length=4000)
     conclusion: str = Field(description="pass（符合要求）或 fail（不符合要求）")
 
 
-class DeliveryIn(_Strict):
+class DeliveryIn(Strict):
     method: str = Field(description="window（综合窗口领取）、post（邮寄送达）或 village（代办点转交）")
     recipient: str = Field("", max_length=100)
     tracking_number: str = Field("", max_length=64)
 
 
-class DesksIn(_Strict):
+class DesksIn(Strict):
     desks: list[str] = Field(default_factory=list, description="岗位：后台分类代码或联办部门名称")
     display_name: str = Field("", max_length=50)
 
 
-class SealIn(_Strict):
+class SealIn(Strict):
     name: str = Field(max_length=100, description="如：××县行政审批局行政审批专用章")
     code: str = Field(max_length=64)
 
 
-class CalendarYearIn(_Strict):
+class CalendarYearIn(Strict):
     holidays: dict[str, str] = Field(description="YYYY-MM-DD → 节日名称")
     makeup_workdays: dict[str, str] = Field(default_factory=dict, description="调休上班的周六、周日 → 节日名称")
     region: str = Field("", description="空为本单位；或下级单位的区划代码")
     reason: str = Field("", max_length=500, description="依据，如国务院办公厅通知")
 
 
-class ReprojectIn(_Strict):
+class ReprojectIn(Strict):
     cause: str = Field("", max_length=500)
-
-
-def _json(message) -> dict:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
-
-
-def _svc(request: Request) -> approval_pb2_grpc.ApprovalServiceStub:
-    return stub(request, "approval", approval_pb2_grpc.ApprovalServiceStub)
 
 
 # -- queue and cases ---------------------------------------------------------------------------------
@@ -115,155 +100,139 @@ def _svc(request: Request) -> approval_pb2_grpc.ApprovalServiceStub:
 @router.get("/queue", summary="待办队列（按岗位，最紧急的在前）")
 def queue(request: Request, p: User, desk: str = "", kind: str = "", mine: bool = False,
           limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)):
-    return _json(_svc(request).ListQueue(pb.ListQueueRequest(desk=desk, kind=kind, mine=mine, limit=limit,
-                                                             offset=offset), metadata=md(p), timeout=timeout(request)))
+    return to_json(approval.call(request, p, "ListQueue",
+                                 pb.ListQueueRequest(desk=desk, kind=kind, mine=mine, limit=limit, offset=offset)))
 
 
 @router.post("/queue/claim", summary="从队列认领下一件")
 def claim_next(request: Request, body: ClaimNextIn, p: User):
-    return _json(_svc(request).ClaimTask(pb.ClaimTaskRequest(desk=body.desk, kind=body.kind), metadata=md(p),
-                                         timeout=timeout(request)))
+    return to_json(approval.call(request, p, "ClaimTask", pb.ClaimTaskRequest(desk=body.desk, kind=body.kind)))
 
 
 @router.post("/tasks/{step_id}/claim", summary="认领指定环节")
 def claim(request: Request, step_id: str, p: User):
-    return _json(_svc(request).ClaimTask(pb.ClaimTaskRequest(step_id=step_id), metadata=md(p),
-                                         timeout=timeout(request)))
+    return to_json(approval.call(request, p, "ClaimTask", pb.ClaimTaskRequest(step_id=step_id)))
 
 
 @router.post("/tasks/{step_id}/release", summary="放弃认领，退回队列")
 def release(request: Request, step_id: str, p: User):
-    return _json(_svc(request).ReleaseTask(pb.ReleaseTaskRequest(step_id=step_id), metadata=md(p),
-                                           timeout=timeout(request)))
+    return to_json(approval.call(request, p, "ReleaseTask", pb.ReleaseTaskRequest(step_id=step_id)))
 
 
 @router.post("/tasks/{step_id}/review", summary="提交审查意见（含联办部门审查）")
 def review(request: Request, step_id: str, body: ReviewIn, p: User):
-    return _json(_svc(request).CompleteReview(pb.CompleteReviewRequest(
-        step_id=step_id, opinion=body.opinion, conclusion=body.conclusion), metadata=md(p), timeout=timeout(request)))
+    return to_json(approval.call(request, p, "CompleteReview", pb.CompleteReviewRequest(
+        step_id=step_id, opinion=body.opinion, conclusion=body.conclusion)))
 
 
 @router.get("/cases", summary="本单位办件（可按状态、超期筛选）")
 def cases(request: Request, p: User, status: str = "", overdue_only: bool = False,
           limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)):
-    return _json(_svc(request).ListCases(pb.ListCasesRequest(status=status, overdue_only=overdue_only, limit=limit,
-                                                             offset=offset), metadata=md(p), timeout=timeout(request)))
+    return to_json(approval.call(request, p, "ListCases", pb.ListCasesRequest(
+        status=status, overdue_only=overdue_only, limit=limit, offset=offset)))
 
 
 @router.get("/cases/by-number/{case_number}", summary="按办件编号查看办件")
 def case_by_number(request: Request, case_number: str, p: User):
-    return _json(_svc(request).GetCase(pb.GetCaseRequest(case_number=case_number), metadata=md(p),
-                                       timeout=timeout(request)))
+    return to_json(approval.call(request, p, "GetCase", pb.GetCaseRequest(case_number=case_number)))
 
 
 @router.get("/cases/{case_id}", summary="办件详情：材料、环节、时限台账、期限计算过程、办理记录")
 def case(request: Request, case_id: str, p: User):
-    return _json(_svc(request).GetCase(pb.GetCaseRequest(case_id=case_id), metadata=md(p), timeout=timeout(request)))
+    return to_json(approval.call(request, p, "GetCase", pb.GetCaseRequest(case_id=case_id)))
 
 
 # -- actions -----------------------------------------------------------------------------------------
 
 @router.post("/cases/{case_id}/decide", summary="作出决定（准予／不予许可）")
 def decide(request: Request, case_id: str, body: DecideIn, p: User):
-    return _json(_svc(request).Decide(pb.DecideRequest(
-        case_id=case_id, outcome=body.outcome, opinion=body.opinion, reasons=body.reasons,
-        reconsideration_body=body.reconsideration_body, court=body.court), metadata=md(p), timeout=timeout(request)))
+    return to_json(approval.call(request, p, "Decide", pb.DecideRequest(case_id=case_id, **body.model_dump())))
 
 
 @router.post("/cases/{case_id}/decide-immediately", summary="即办件：窗口首席代表当场决定")
 def decide_immediately(request: Request, case_id: str, body: DecideIn, p: User):
-    return _json(_svc(request).DecideImmediately(pb.DecideImmediatelyRequest(
-        case_id=case_id, outcome=body.outcome, opinion=body.opinion, reasons=body.reasons,
-        reconsideration_body=body.reconsideration_body, court=body.court), metadata=md(p), timeout=timeout(request)))
+    return to_json(approval.call(request, p, "DecideImmediately",
+                                 pb.DecideImmediatelyRequest(case_id=case_id, **body.model_dump())))
 
 
 @router.post("/cases/{case_id}/suspend", summary="暂停计时（特别程序或申请人补正）")
 def suspend(request: Request, case_id: str, body: SuspendIn, p: User):
-    return _json(_svc(request).SuspendClock(pb.SuspendClockRequest(
-        case_id=case_id, procedure=body.procedure, reason=body.reason, days=body.days), metadata=md(p),
-        timeout=timeout(request)))
+    return to_json(approval.call(request, p, "SuspendClock", pb.SuspendClockRequest(
+        case_id=case_id, procedure=body.procedure, reason=body.reason, days=body.days)))
 
 
 @router.post("/cases/{case_id}/resume", summary="恢复计时")
 def resume(request: Request, case_id: str, body: ResumeIn, p: User):
-    return _json(_svc(request).ResumeClock(pb.ResumeClockRequest(case_id=case_id, reason=body.reason), metadata=md(p),
-                                           timeout=timeout(request)))
+    return to_json(approval.call(request, p, "ResumeClock", pb.ResumeClockRequest(case_id=case_id, reason=body.reason)))
 
 
 @router.post("/cases/{case_id}/extend", summary="延长法定期限（机关负责人批准）")
 def extend(request: Request, case_id: str, body: ExtendIn, p: User):
-    return _json(_svc(request).ExtendDeadline(pb.ExtendDeadlineRequest(case_id=case_id, days=body.days,
-                                                                       reason=body.reason), metadata=md(p),
-                                              timeout=timeout(request)))
+    return to_json(approval.call(request, p, "ExtendDeadline",
+                                 pb.ExtendDeadlineRequest(case_id=case_id, days=body.days, reason=body.reason)))
 
 
 @router.post("/cases/{case_id}/inspections", summary="安排现场踏勘（独立／联合／委托原职能部门）")
 def request_inspection(request: Request, case_id: str, body: InspectionIn, p: User):
-    return _json(_svc(request).RequestInspection(pb.RequestInspectionRequest(
+    return to_json(approval.call(request, p, "RequestInspection", pb.RequestInspectionRequest(
         case_id=case_id, mode=body.mode, departments=body.departments, scheduled_on=body.scheduled_on,
-        inspectors=body.inspectors, note=body.note), metadata=md(p), timeout=timeout(request)))
+        inspectors=body.inspectors, note=body.note)))
 
 
 @router.post("/cases/{case_id}/inspections/{inspection_id}/findings", summary="记录踏勘结果")
 def record_inspection(request: Request, case_id: str, inspection_id: str, body: FindingsIn, p: User):
-    return _json(_svc(request).RecordInspection(pb.RecordInspectionRequest(
-        case_id=case_id, inspection_id=inspection_id, findings=body.findings, conclusion=body.conclusion),
-        metadata=md(p), timeout=timeout(request)))
+    return to_json(approval.call(request, p, "RecordInspection", pb.RecordInspectionRequest(
+        case_id=case_id, inspection_id=inspection_id, findings=body.findings, conclusion=body.conclusion)))
 
 
 @router.post("/cases/{case_id}/delivery", summary="送达（窗口领取或邮寄）")
 def deliver(request: Request, case_id: str, body: DeliveryIn, p: User):
-    return _json(_svc(request).RecordDelivery(pb.RecordDeliveryRequest(
-        case_id=case_id, method=body.method, recipient=body.recipient, tracking_number=body.tracking_number),
-        metadata=md(p), timeout=timeout(request)))
+    return to_json(approval.call(request, p, "RecordDelivery", pb.RecordDeliveryRequest(
+        case_id=case_id, method=body.method, recipient=body.recipient, tracking_number=body.tracking_number)))
 
 
 @router.get("/cases/{case_id}/documents/{kind}.pdf", summary="文书：certificate、decision、suspension_notice")
 def document(request: Request, case_id: str, kind: str, p: User, ledger_id: str = ""):
-    r = _svc(request).GetDocument(pb.GetDocumentRequest(case_id=case_id, kind=kind, ledger_id=ledger_id),
-                                  metadata=md(p), timeout=timeout(request))
-    return Response(content=r.content, media_type=r.content_type,
-                    headers={"content-disposition": f"attachment; filename*=UTF-8''{quote(r.filename)}"})
+    r = approval.call(request, p, "GetDocument", pb.GetDocumentRequest(case_id=case_id, kind=kind, ledger_id=ledger_id))
+    return file_response(r.content, r.content_type, r.filename)
 
 
 # -- administration ----------------------------------------------------------------------------------
 
 @router.get("/desks", summary="岗位分配（管理员看全部，其他人看本人）")
 def desks(request: Request, p: User):
-    return _json(_svc(request).ListDesks(pb.ListDesksRequest(), metadata=md(p), timeout=timeout(request)))
+    return to_json(approval.call(request, p, "ListDesks", pb.ListDesksRequest()))
 
 
 @router.put("/desks/{username}", summary="分配工作人员的岗位（单位管理员）")
 def assign_desks(request: Request, username: str, body: DesksIn, p: User):
-    return _json(_svc(request).AssignDesks(pb.AssignDesksRequest(username=username, desks=body.desks,
-                                                                 display_name=body.display_name), metadata=md(p),
-                                           timeout=timeout(request)))
+    return to_json(approval.call(request, p, "AssignDesks", pb.AssignDesksRequest(
+        username=username, desks=body.desks, display_name=body.display_name)))
 
 
 @router.get("/seal", summary="本单位行政审批专用章")
 def seal(request: Request, p: User):
-    return _json(_svc(request).GetSeal(pb.GetSealRequest(), metadata=md(p), timeout=timeout(request)))
+    return to_json(approval.call(request, p, "GetSeal", pb.GetSealRequest()))
 
 
 @router.post("/seal", summary="登记行政审批专用章（一枚印章管审批）", status_code=201)
 def register_seal(request: Request, body: SealIn, p: User):
-    return _json(_svc(request).RegisterSeal(pb.RegisterSealRequest(name=body.name, code=body.code), metadata=md(p),
-                                            timeout=timeout(request)))
+    return to_json(approval.call(request, p, "RegisterSeal", pb.RegisterSealRequest(name=body.name, code=body.code)))
 
 
 @router.post("/calendar/{year}", summary="发布（更正）某年节假日安排，并重新计算在办件期限")
 def publish_calendar_year(request: Request, year: int, body: CalendarYearIn, p: User):
-    return _json(_svc(request).PublishCalendarYear(pb.PublishCalendarYearRequest(
+    return to_json(approval.call(request, p, "PublishCalendarYear", pb.PublishCalendarYearRequest(
         year=year, holidays=body.holidays, makeup_workdays=body.makeup_workdays, region=body.region,
-        reason=body.reason), metadata=md(p), timeout=max(timeout(request), 120.0)))
+        reason=body.reason), at_least=120.0))
 
 
 @router.post("/calendar/reproject", summary="按现行工作日历重新计算在办件期限")
 def reproject(request: Request, body: ReprojectIn, p: User):
-    return _json(_svc(request).ReprojectDeadlines(pb.ReprojectDeadlinesRequest(cause=body.cause), metadata=md(p),
-                                                  timeout=max(timeout(request), 120.0)))
+    return to_json(approval.call(request, p, "ReprojectDeadlines",
+                                 pb.ReprojectDeadlinesRequest(cause=body.cause), at_least=120.0))
 
 
 @router.get("/categories", summary="后台分类")
 def categories(request: Request):
-    return _json(_svc(request).ListCategories(pb.ListCategoriesRequest(), timeout=timeout(request)))
+    return to_json(approval.call(request, None, "ListCategories", pb.ListCategoriesRequest()))

@@ -13,35 +13,31 @@ decimal text) plus `signature`.
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response
 from google.protobuf import json_format
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sanji.fees.v1 import fees_pb2 as pb
 from sanji.fees.v1 import fees_pb2_grpc
 
-from gateway.edge import User, md, stub, timeout
+from gateway.edge import User
+from gateway.rest import Backend, Strict, file_response, to_json
 from shared.errors import InvalidArgument
 
 router = APIRouter(tags=["一个窗口收费"])
-Stub = fees_pb2_grpc.FeesServiceStub
+fees = Backend("fees", fees_pb2_grpc.FeesServiceStub)
 DAY = r"^\d{4}-\d{2}-\d{2}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LineIn(_Strict):
+class LineIn(Strict):
     fee_code: str = Field(max_length=64, description="收费目录中的收费项目编码")
     quantities: dict[str, str] = Field(default_factory=dict, description="申报数量（文本形式的数字，如 \"1234.56\"）")
     standard_fen: int | None = Field(None, description="幅度标准：核定的金额或单价（分）；"
                                                        "政府投资、重点项目可不填（按下限）")
 
 
-class AssessIn(_Strict):
+class AssessIn(Strict):
     lines: list[LineIn] = Field(max_length=50)
     government_invested: bool = False
     key_project: bool = False
@@ -49,55 +45,42 @@ class AssessIn(_Strict):
     item_name: str = Field("", max_length=200)
 
 
-class WaiveIn(_Strict):
+class WaiveIn(Strict):
     line_no: int = Field(ge=1)
     reason_code: str = Field(max_length=64)
     amount_fen: int = Field(0, description="减收金额（分）；免收时不填")
     note: str = Field("", max_length=2000)
 
 
-class ResolveIn(_Strict):
+class ResolveIn(Strict):
     action: Literal["match", "refund", "close"]
     notice_number: str = Field("", max_length=64)
     note: str = Field(max_length=2000)
 
 
-class RefundIn(_Strict):
+class RefundIn(Strict):
     notice_number: str = Field("", max_length=64)
     reconciliation_id: str = Field("", max_length=64)
     amount_fen: int
     reason: str = Field(max_length=2000)
 
 
-class DecideRefundIn(_Strict):
+class DecideRefundIn(Strict):
     approve: bool
     note: str = Field("", max_length=2000)
 
 
-class FeeItemIn(_Strict):
+class FeeItemIn(Strict):
     definition: dict
 
 
-class AdjustFeeItemIn(_Strict):
+class AdjustFeeItemIn(Strict):
     definition: dict
     reason: str = Field(max_length=2000)
 
 
-class CancelFeeItemIn(_Strict):
+class CancelFeeItemIn(Strict):
     reason: str = Field(max_length=2000)
-
-
-def to_json(message) -> dict:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
-
-
-def _fees(request: Request) -> Stub:
-    return stub(request, "fees", Stub)
-
-
-def _call(request: Request, p, method: str, message):
-    return getattr(_fees(request), method)(message, metadata=md(p) if p else None, timeout=timeout(request))
 
 
 def _definition(d: dict) -> pb.FeeDefinition:
@@ -113,54 +96,53 @@ def _definition(d: dict) -> pb.FeeDefinition:
 
 
 def _document(doc: pb.Document, download: bool = True) -> Response:
-    headers = {"content-disposition": f"{'attachment' if download else 'inline'}; "
-                                      f"filename*=UTF-8''{quote(doc.filename)}"}
-    return Response(content=doc.content, media_type=doc.content_type, headers=headers)
+    return file_response(doc.content, doc.content_type, doc.filename, inline=not download)
 
 
 # -- the fee catalogue -----------------------------------------------------------------------------
 @router.get("/api/v1/public/fees", tags=["公开查询"], summary="收费目录清单（公开）")
 def public_fee_catalogue(request: Request, region: str = Query("", max_length=12)):
-    return to_json(_call(request, None, "ListPublicFeeItems", pb.ListPublicFeeItemsRequest(region=region)))
+    return to_json(fees.call(request, None, "ListPublicFeeItems", pb.ListPublicFeeItemsRequest(region=region)))
 
 
 @router.get("/api/v1/fees/items", summary="本单位适用的收费目录")
 def fee_items(request: Request, p: User, include_drafts: bool = False):
-    return to_json(_call(request, p, "ListFeeItems", pb.ListFeeItemsRequest(include_drafts=include_drafts)))
+    return to_json(fees.call(request, p, "ListFeeItems", pb.ListFeeItemsRequest(include_drafts=include_drafts)))
 
 
 @router.post("/api/v1/fees/items", summary="新建收费项目（草稿）", status_code=201)
 def create_fee_item(body: FeeItemIn, request: Request, p: User):
-    return to_json(_call(request, p, "CreateFeeItem", pb.CreateFeeItemRequest(definition=_definition(body.definition))))
+    return to_json(fees.call(request, p, "CreateFeeItem",
+                             pb.CreateFeeItemRequest(definition=_definition(body.definition))))
 
 
 @router.post("/api/v1/fees/items/{fee_item_id}/publish", summary="发布收费项目")
 def publish_fee_item(fee_item_id: str, request: Request, p: User):
-    return to_json(_call(request, p, "PublishFeeItem", pb.PublishFeeItemRequest(fee_item_id=fee_item_id)))
+    return to_json(fees.call(request, p, "PublishFeeItem", pb.PublishFeeItemRequest(fee_item_id=fee_item_id)))
 
 
 @router.post("/api/v1/fees/items/{fee_item_id}/adjust", summary="调整收费项目（发布新版本）")
 def adjust_fee_item(fee_item_id: str, body: AdjustFeeItemIn, request: Request, p: User):
-    return to_json(_call(request, p, "AdjustFeeItem", pb.AdjustFeeItemRequest(
+    return to_json(fees.call(request, p, "AdjustFeeItem", pb.AdjustFeeItemRequest(
         fee_item_id=fee_item_id, definition=_definition(body.definition), reason=body.reason)))
 
 
 @router.post("/api/v1/fees/items/{fee_item_id}/cancel", summary="取消收费项目")
 def cancel_fee_item(fee_item_id: str, body: CancelFeeItemIn, request: Request, p: User):
-    return to_json(_call(request, p, "CancelFeeItem", pb.CancelFeeItemRequest(fee_item_id=fee_item_id,
-                                                                              reason=body.reason)))
+    return to_json(fees.call(request, p, "CancelFeeItem",
+                             pb.CancelFeeItemRequest(fee_item_id=fee_item_id, reason=body.reason)))
 
 
 # -- the fee window ----------------------------------------------------------------------------------
 @router.get("/api/v1/fees/cases", summary="收费窗口队列（待核定、待缴款、已结清）")
 def cases(request: Request, p: User, status: str = Query("", max_length=32), limit: int = Query(50, ge=1, le=200),
           offset: int = Query(0, ge=0)):
-    return to_json(_call(request, p, "ListCases", pb.ListCasesRequest(status=status, limit=limit, offset=offset)))
+    return to_json(fees.call(request, p, "ListCases", pb.ListCasesRequest(status=status, limit=limit, offset=offset)))
 
 
 @router.get("/api/v1/fees/cases/{case_number}", summary="办件的收费")
 def case_fees(case_number: str, request: Request, p: User):
-    return to_json(_call(request, p, "GetCaseFees", pb.GetCaseFeesRequest(case_number=case_number)))
+    return to_json(fees.call(request, p, "GetCaseFees", pb.GetCaseFeesRequest(case_number=case_number)))
 
 
 @router.post("/api/v1/fees/cases/{case_number}/assess", summary="核定收费")
@@ -171,72 +153,73 @@ def assess(case_number: str, body: AssessIn, request: Request, p: User):
         if x.standard_fen is not None:
             li.standard_fen = x.standard_fen
         lines.append(li)
-    return to_json(_call(request, p, "AssessFees", pb.AssessFeesRequest(
+    return to_json(fees.call(request, p, "AssessFees", pb.AssessFeesRequest(
         case_number=case_number, lines=lines, government_invested=body.government_invested,
         key_project=body.key_project, applicant_name=body.applicant_name, item_name=body.item_name)))
 
 
 @router.post("/api/v1/fees/cases/{case_number}/waive", summary="减免（机关负责人）")
 def waive(case_number: str, body: WaiveIn, request: Request, p: User):
-    return to_json(_call(request, p, "WaiveFee", pb.WaiveFeeRequest(case_number=case_number, **body.model_dump())))
+    return to_json(fees.call(request, p, "WaiveFee", pb.WaiveFeeRequest(case_number=case_number, **body.model_dump())))
 
 
 @router.post("/api/v1/fees/cases/{case_number}/notice", summary="开具缴款书（一案一书）")
 def issue_notice(case_number: str, request: Request, p: User):
-    return to_json(_call(request, p, "IssueNotice", pb.IssueNoticeRequest(case_number=case_number)))
+    return to_json(fees.call(request, p, "IssueNotice", pb.IssueNoticeRequest(case_number=case_number)))
 
 
 @router.get("/api/v1/fees/cases/{case_number}/notice.pdf", summary="打印缴款书（缴款后为收据）")
 def notice_pdf(case_number: str, request: Request, p: User):
-    return _document(_call(request, p, "RenderNotice", pb.RenderNoticeRequest(case_number=case_number)), False)
+    return _document(fees.call(request, p, "RenderNotice", pb.RenderNoticeRequest(case_number=case_number)), False)
 
 
 # -- reconciliation and refunds ----------------------------------------------------------------------
 @router.get("/api/v1/fees/reconciliation", summary="对账队列")
 def reconciliation(request: Request, p: User, include_resolved: bool = False,
                    limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)):
-    return to_json(_call(request, p, "ListReconciliation", pb.ListReconciliationRequest(
+    return to_json(fees.call(request, p, "ListReconciliation", pb.ListReconciliationRequest(
         include_resolved=include_resolved, limit=limit, offset=offset)))
 
 
 @router.post("/api/v1/fees/reconciliation/{entry_id}/resolve", summary="处理对账异常（匹配、退费、关闭）")
 def resolve(entry_id: str, body: ResolveIn, request: Request, p: User):
-    return to_json(_call(request, p, "ResolveReconciliation", pb.ResolveReconciliationRequest(
+    return to_json(fees.call(request, p, "ResolveReconciliation", pb.ResolveReconciliationRequest(
         id=entry_id, **body.model_dump())))
 
 
 @router.get("/api/v1/fees/reports/{day}", summary="收费日对账")
 def daily(request: Request, p: User, day: str = Path(pattern=DAY), tenant: str = Query("", max_length=12)):
-    return to_json(_call(request, p, "DailyReconciliation", pb.DailyReconciliationRequest(day=day, tenant=tenant)))
+    return to_json(fees.call(request, p, "DailyReconciliation", pb.DailyReconciliationRequest(day=day, tenant=tenant)))
 
 
 @router.get("/api/v1/fees/reports/{day}/download", summary="下载收费日对账（CSV 或 PDF）")
 def daily_download(request: Request, p: User, day: str = Path(pattern=DAY), format: Literal["csv", "pdf"] = "csv",
                    tenant: str = Query("", max_length=12)):
-    return _document(_call(request, p, "RenderDailyReconciliation", pb.RenderDailyReconciliationRequest(
+    return _document(fees.call(request, p, "RenderDailyReconciliation", pb.RenderDailyReconciliationRequest(
         day=day, tenant=tenant, format=format)))
 
 
 @router.get("/api/v1/fees/refunds", summary="退费申请")
 def refunds(request: Request, p: User, status: str = Query("", max_length=16)):
-    return to_json(_call(request, p, "ListRefunds", pb.ListRefundsRequest(status=status)))
+    return to_json(fees.call(request, p, "ListRefunds", pb.ListRefundsRequest(status=status)))
 
 
 @router.post("/api/v1/fees/refunds", summary="申请退费", status_code=201)
 def request_refund(body: RefundIn, request: Request, p: User):
-    return to_json(_call(request, p, "RequestRefund", pb.RequestRefundRequest(**body.model_dump())))
+    return to_json(fees.call(request, p, "RequestRefund", pb.RequestRefundRequest(**body.model_dump())))
 
 
 @router.post("/api/v1/fees/refunds/{refund_id}/decide", summary="审批退费（机关负责人）")
 def decide_refund(refund_id: str, body: DecideRefundIn, request: Request, p: User):
-    return to_json(_call(request, p, "DecideRefund", pb.DecideRefundRequest(refund_id=refund_id,
-                                                                            **body.model_dump())))
+    return to_json(fees.call(request, p, "DecideRefund",
+                             pb.DecideRefundRequest(refund_id=refund_id, **body.model_dump())))
 
 
 # -- payment: public status and the province's callback ----------------------------------------------
 @router.get("/api/v1/payments/{notice_number}/status", tags=["公开查询"], summary="缴款状态查询（凭缴款书编号）")
 def payment_status(notice_number: str, request: Request):
-    return to_json(_call(request, None, "GetPaymentStatus", pb.GetPaymentStatusRequest(notice_number=notice_number)))
+    return to_json(fees.call(request, None, "GetPaymentStatus",
+                             pb.GetPaymentStatusRequest(notice_number=notice_number)))
 
 
 @router.post("/api/v1/payments/callback", tags=["省公共支付平台"], summary="缴款结果通知（SM2 验签，无需登录）")
@@ -251,6 +234,5 @@ def payment_callback(request: Request, body: dict = Body(...)):
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise InvalidArgument(str(key), "回调字段应为文本或整数")
         fields[str(key)] = str(value)
-    r = _fees(request).RecordPaymentCallback(pb.PaymentCallback(fields=fields, signature=signature),
-                                             timeout=timeout(request))
+    r = fees.call(request, None, "RecordPaymentCallback", pb.PaymentCallback(fields=fields, signature=signature))
     return {"code": "SUCCESS", **to_json(r)}

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from html import escape
 from typing import Literal
-from urllib.parse import quote
 
 import grpc
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
-from google.protobuf import json_format
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import HTMLResponse
+from pydantic import Field
 from sanji.intake.v1 import intake_pb2 as pb
 from sanji.intake.v1 import intake_pb2_grpc
 
-from gateway.edge import User, md, stub, timeout
+from gateway.edge import User
+from gateway.rest import Backend, Strict, file_response, to_json
 
 router = APIRouter(tags=["一窗受理"])
-Stub = intake_pb2_grpc.IntakeServiceStub
+intake = Backend("intake", intake_pb2_grpc.IntakeServiceStub)
 
 STATUS = {"received": pb.APPLICATION_STATUS_RECEIVED, "correction": pb.APPLICATION_STATUS_CORRECTION,
           "accepted": pb.APPLICATION_STATUS_ACCEPTED, "rejected": pb.APPLICATION_STATUS_REJECTED,
@@ -33,11 +32,7 @@ STATUS_PATTERN = "^(" + "|".join(STATUS) + ")$"
 CHANNEL = {"window": pb.CHANNEL_WINDOW, "pc": pb.CHANNEL_PC, "mobile": pb.CHANNEL_MOBILE, "post": pb.CHANNEL_POST}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ApplicantIn(_Strict):
+class ApplicantIn(Strict):
     """申请人：留空的项目按本单位已有记录自动填写（表单只填一次）。"""
 
     id_number: str = Field(max_length=32, description="居民身份证号码或统一社会信用代码（18 位）")
@@ -50,12 +45,12 @@ class ApplicantIn(_Strict):
     dishonest: bool = Field(False, description="失信被执行人（来自信用名单；不适用容缺受理）")
 
 
-class MaterialIn(_Strict):
+class MaterialIn(Strict):
     code: str = Field(max_length=64, description="办理情形的材料编码（列出即表示已收取）")
     note: str = Field("", max_length=500, description="如“原件已核验”")
 
 
-class SubmitIn(_Strict):
+class SubmitIn(Strict):
     idempotency_key: str = Field(max_length=128, description="幂等键：重复提交同一键返回同一申请")
     item_id: str = Field(max_length=64)
     item_version: int = Field(0, ge=0, description="0：现行版本")
@@ -66,53 +61,40 @@ class SubmitIn(_Strict):
     form: dict[str, str] = Field(default_factory=dict)
 
 
-class WaivedIn(_Strict):
+class WaivedIn(Strict):
     material_code: str = Field(max_length=64)
     promised_by: str = Field(max_length=10, description="承诺补交日期 YYYY-MM-DD")
 
 
-class AcceptIn(_Strict):
+class AcceptIn(Strict):
     waived: list[WaivedIn] = Field(default_factory=list, max_length=100, description="容缺受理的材料及承诺补交日期")
     note: str = Field("", max_length=500)
 
 
-class CorrectionItemIn(_Strict):
+class CorrectionItemIn(Strict):
     material_code: str = Field(max_length=64)
     problem: str = Field("", max_length=500, description="缺少 / 不符合要求：……")
 
 
-class CorrectionIn(_Strict):
+class CorrectionIn(Strict):
     items: list[CorrectionItemIn] = Field(max_length=200, description="需要补正的全部材料（一次性告知）")
 
 
-class SupplyIn(_Strict):
+class SupplyIn(Strict):
     materials: list[MaterialIn] = Field(max_length=200)
 
 
-class RejectIn(_Strict):
+class RejectIn(Strict):
     reason: str = Field(max_length=1000, description="不予受理的理由")
     legal_basis: str = Field("", max_length=1000, description="依据（默认《中华人民共和国行政许可法》第三十二条）")
 
 
-class PickupIn(_Strict):
+class PickupIn(Strict):
     picked_up_by: str = Field(max_length=100, description="领取人姓名")
     id_number: str = Field(max_length=32, description="领取人居民身份证号码")
     channel: Literal["window", "post", "village"] = "window"
     what: str = Field("", max_length=200, description="领取内容，如证照、批文")
     tracking_number: str = Field("", max_length=64, description="邮寄送达的邮件单号")
-
-
-def to_json(message) -> dict:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
-
-
-def _intake(request: Request) -> Stub:
-    return stub(request, "intake", Stub)
-
-
-def _call(request: Request, p, method: str, message):
-    return getattr(_intake(request), method)(message, metadata=md(p), timeout=timeout(request))
 
 
 def _materials(items: list[MaterialIn]) -> list[pb.MaterialSubmission]:
@@ -129,7 +111,7 @@ def submit(body: SubmitIn, request: Request, p: User):
         applicant=pb.Applicant(kind=a.kind, name=a.name, id_type=a.id_type, id_number=a.id_number, phone=a.phone,
                                address=a.address, organisation=a.organisation, dishonest=a.dishonest),
         materials=_materials(body.materials), form=body.form)
-    return to_json(_call(request, p, "SubmitApplication", msg))
+    return to_json(intake.call(request, p, "SubmitApplication", msg))
 
 
 @router.get("/api/v1/intake/applications", summary="本单位办件（监察员可查看下级单位）")
@@ -137,38 +119,38 @@ def list_applications(request: Request, p: User, status: str | None = Query(None
                       subtree: bool = False, limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)):
     msg = pb.ListApplicationsRequest(status=STATUS[status] if status else 0, subtree=subtree, limit=limit,
                                      offset=offset)
-    return to_json(_call(request, p, "ListApplications", msg))
+    return to_json(intake.call(request, p, "ListApplications", msg))
 
 
 @router.get("/api/v1/intake/applications/{application_id}", summary="办件详情")
 def get_application(application_id: str, request: Request, p: User):
-    return to_json(_call(request, p, "GetApplication", pb.GetApplicationRequest(application_id=application_id)))
+    return to_json(intake.call(request, p, "GetApplication", pb.GetApplicationRequest(application_id=application_id)))
 
 
 @router.post("/api/v1/intake/applications/{application_id}/accept", summary="受理（可容缺受理）")
 def accept(application_id: str, body: AcceptIn, request: Request, p: User):
     msg = pb.AcceptApplicationRequest(application_id=application_id, note=body.note, waived=[
         pb.WaivedMaterial(material_code=w.material_code, promised_by=w.promised_by) for w in body.waived])
-    return to_json(_call(request, p, "AcceptApplication", msg))
+    return to_json(intake.call(request, p, "AcceptApplication", msg))
 
 
 @router.post("/api/v1/intake/applications/{application_id}/correction", summary="一次性告知补正")
 def request_correction(application_id: str, body: CorrectionIn, request: Request, p: User):
     msg = pb.RequestCorrectionRequest(application_id=application_id, items=[
         pb.CorrectionItem(material_code=i.material_code, problem=i.problem) for i in body.items])
-    return to_json(_call(request, p, "RequestCorrection", msg))
+    return to_json(intake.call(request, p, "RequestCorrection", msg))
 
 
 @router.post("/api/v1/intake/applications/{application_id}/supply", summary="补交材料")
 def supply(application_id: str, body: SupplyIn, request: Request, p: User):
     msg = pb.SupplyMaterialsRequest(application_id=application_id, materials=_materials(body.materials))
-    return to_json(_call(request, p, "SupplyMaterials", msg))
+    return to_json(intake.call(request, p, "SupplyMaterials", msg))
 
 
 @router.post("/api/v1/intake/applications/{application_id}/reject", summary="不予受理")
 def reject(application_id: str, body: RejectIn, request: Request, p: User):
     msg = pb.RejectApplicationRequest(application_id=application_id, reason=body.reason, legal_basis=body.legal_basis)
-    return to_json(_call(request, p, "RejectApplication", msg))
+    return to_json(intake.call(request, p, "RejectApplication", msg))
 
 
 @router.post("/api/v1/intake/applications/{application_id}/pickup", summary="出件登记")
@@ -176,29 +158,26 @@ def pickup(application_id: str, body: PickupIn, request: Request, p: User):
     msg = pb.RecordPickupRequest(application_id=application_id, picked_up_by=body.picked_up_by,
                                  id_number=body.id_number, channel=body.channel, what=body.what,
                                  tracking_number=body.tracking_number)
-    return to_json(_call(request, p, "RecordPickup", msg))
+    return to_json(intake.call(request, p, "RecordPickup", msg))
 
 
 @router.get("/api/v1/intake/applications/{application_id}/notices/{notice_id}.pdf", summary="打印通知书（PDF）")
 def notice_pdf(application_id: str, notice_id: str, request: Request, p: User):
-    n = _call(request, p, "GetNotice", pb.GetNoticeRequest(application_id=application_id, notice_id=notice_id))
-    filename = quote(f"{n.title}-{application_id}.pdf")
-    return Response(content=n.pdf, media_type="application/pdf",
-                    headers={"content-disposition": f"inline; filename*=UTF-8''{filename}"})
+    n = intake.call(request, p, "GetNotice", pb.GetNoticeRequest(application_id=application_id, notice_id=notice_id))
+    return file_response(n.pdf, "application/pdf", f"{n.title}-{application_id}.pdf", inline=True)
 
 
 @router.get("/api/v1/intake/applicants/{id_number}", summary="申请人信息（自动填表）")
 def applicant_profile(id_number: str, request: Request, p: User):
-    return to_json(_call(request, p, "GetApplicantProfile", pb.GetApplicantProfileRequest(id_number=id_number)))
+    return to_json(intake.call(request, p, "GetApplicantProfile", pb.GetApplicantProfileRequest(id_number=id_number)))
 
 
 # -- the public --------------------------------------------------------------------------------------
 @router.get("/api/v1/public/progress", tags=["公开查询"], summary="办件进度查询（办件编号 + 证件号码后 6 位）")
 def progress(request: Request, case: str = Query(max_length=64, description="办件编号"),
              id_suffix: str = Query(max_length=6, description="申请人证件号码后 6 位")):
-    r = _intake(request).LookupProgress(pb.LookupProgressRequest(case_number=case, id_suffix=id_suffix),
-                                        timeout=timeout(request))
-    return to_json(r)
+    return to_json(intake.call(request, None, "LookupProgress",
+                               pb.LookupProgressRequest(case_number=case, id_suffix=id_suffix)))
 
 
 PROGRESS_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
@@ -216,8 +195,8 @@ def progress_page(request: Request, case: str = Query("", max_length=64), id_suf
     result = ""
     if case and id_suffix:
         try:
-            r = _intake(request).LookupProgress(pb.LookupProgressRequest(case_number=case, id_suffix=id_suffix),
-                                                timeout=timeout(request))
+            r = intake.call(request, None, "LookupProgress",
+                            pb.LookupProgressRequest(case_number=case, id_suffix=id_suffix))
             steps = "".join(f"<li>{escape(s.at)} {escape(s.what)}</li>" for s in r.steps)
             result = (f"<h2>{escape(r.item_name)}</h2><p>当前状态：<strong>{escape(r.step)}</strong></p>"
                       f"<ol>{steps}</ol>")
