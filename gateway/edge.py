@@ -1,8 +1,8 @@
-"""What every REST router of the gateway needs: the verified caller, the gRPC stubs, metadata.
+"""The gateway's one edge per app: who the caller is (the verified token, from the Authorization header
+or the console's cookie) and one gRPC channel per service, at its registry target setting.
 
-Routers are modules with a module-level `router = APIRouter(...)`; their endpoints take
-`p: User` (the verified principal) and reach services with `stub(request, "intake", IntakeServiceStub)`
-and `md(p)` (the caller's token, forwarded so each service checks the same person again).
+Endpoints take `p: User` (the verified principal); routers reach services through gateway.rest.Backend,
+which forwards `md(p)` (the caller's token) so each service checks the same person again.
 """
 
 from typing import Annotated
@@ -69,10 +69,3 @@ User = Annotated[Principal, Depends(current_user)]
 def md(p: Principal) -> tuple[tuple[str, str], ...]:
     return bearer(p.token)
 
-
-def stub(request: Request, service: str, stub_cls: type):
-    return edge_of(request).stub(service, stub_cls)
-
-
-def timeout(request: Request) -> float:
-    return edge_of(request).timeout
