@@ -320,6 +320,11 @@ def check_may_visit(status: Status, door_to_door: bool, agent: str) -> None:
 
 
 # --- custody of originals --------------------------------------------------------------------------
+class HandOverStatus(enum.StrEnum):
+    PENDING = "pending"              # 待接收：已移交，接收单位尚未确认
+    RECEIVED = "received"            # 已接收（签收）
+
+
 @dataclass(frozen=True)
 class HandOverItem:
     description: str

@@ -15,14 +15,15 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from services.agency import domain
 from services.agency.clients import CatalogueClient, IntakeClient, ProxySubmission
-from services.agency.domain import TERMINAL, HandOverItem, Material, Progress, Resident, Status, check_form, check_text
+from services.agency.commands import RecordProgress, RequestProxy
+from services.agency.domain import TERMINAL, HandOverItem, Material, Progress, Status, check_form, check_text
 from services.agency.repository import AgencyRepository, HandOverRow, ProxyRow
 from shared.clock import Clock
 from shared.db import Database, UnitOfWork
@@ -36,45 +37,6 @@ log = logging.getLogger("sanji.agency")
 STAFF = (Role.AGENT, Role.TENANT_ADMIN, Role.WINDOW_CLERK)
 NOT_FOUND = "代办申请不存在或无权查看"
 HANDOVER_NOT_FOUND = "移交记录不存在或无权查看"
-
-
-@dataclass(frozen=True)
-class AuthorisationInput:
-    signed_on: str = ""
-    scope: str = ""
-    document_ref: str = ""
-    valid_until: str = ""
-
-
-@dataclass(frozen=True)
-class RequestProxy:
-    """RequestProxy — 登记代办申请."""
-
-    resident: Resident
-    special_group: str
-    door_to_door: bool
-    item_id: str
-    scenario_code: str
-    authorisation: AuthorisationInput
-    key_project: bool = False
-    project_name: str = ""
-    idempotency_key: str = ""
-
-
-@dataclass(frozen=True)
-class RecordProgress:
-    """proxy_application_progressed (intake.events): one step of the application intake took in for a proxy
-    request, addressed to the proxy point's tenant. `at`: when it happened, None when the event does not say."""
-
-    request_id: str
-    step: str
-    proxy_tenant: str = ""
-    application_id: str = ""
-    handling_tenant: str = ""
-    case_number: str = ""
-    detail: str = ""
-    material_codes: tuple[str, ...] = ()
-    at: dt.datetime | None = None
 
 
 def _on_path(tenant: DivisionCode, h: HandOverRow) -> bool:

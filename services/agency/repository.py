@@ -11,7 +11,15 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from services.agency.domain import Authorisation, HandOverItem, Material, Resident, SpecialGroup, Status
+from services.agency.domain import (
+    Authorisation,
+    HandOverItem,
+    HandOverStatus,
+    Material,
+    Resident,
+    SpecialGroup,
+    Status,
+)
 from shared.db import UnitOfWork, sql
 
 S = "agency"
@@ -96,6 +104,10 @@ class HandOverRow:
     @property
     def received(self) -> bool:
         return self.received_at is not None
+
+    @property
+    def status(self) -> HandOverStatus:
+        return HandOverStatus.RECEIVED if self.received else HandOverStatus.PENDING
 
 
 def materials_json(materials: list[Material]) -> str:

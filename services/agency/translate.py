@@ -12,8 +12,8 @@ from sanji.agency.v1 import events_pb2 as ev
 from sanji.intake.v1 import events_pb2 as intake_ev
 from sanji.intake.v1 import intake_pb2
 
+from services.agency.commands import AuthorisationInput, RecordProgress, RequestProxy
 from services.agency.domain import HandOverItem, Material, Progress, Resident, parse_datetime
-from services.agency.handlers import AuthorisationInput, RecordProgress, RequestProxy
 from services.agency.repository import HandOverRow, ProxyRow
 from shared.errors import InvalidArgument
 from shared.messaging import PoisonMessage
@@ -75,7 +75,7 @@ def handover_to_pb(h: HandOverRow) -> pb.HandOverRecord:
         to_tenant=h.to_tenant, handed_by=h.handed_by, handed_at=_iso(h.handed_at),
         items=[pb.HandOverItem(description=i.description, copies=i.copies, material_code=i.material_code)
                for i in h.items],
-        received_by=h.received_by, received_at=_iso(h.received_at), status="received" if h.received else "pending",
+        received_by=h.received_by, received_at=_iso(h.received_at), status=str(h.status),
         case_number=h.case_number, handed_by_name=h.handed_by_name, received_by_name=h.received_by_name, note=h.note,
         handling_tenant=h.handling_tenant, origin_tenant=h.origin_tenant)
 

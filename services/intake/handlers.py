@@ -21,6 +21,13 @@ from services.intake import domain
 from services.intake.applicants import Applicant, check_id_suffix, prefill, validate_applicant
 from services.intake.casenumbers import CASE_NUMBER_MAX_DEFAULT, check_case_number, format_case_number
 from services.intake.catalogue import CatalogueClient, Resolution
+from services.intake.commands import (
+    RecordCompletion,
+    RecordDecision,
+    RecordResumption,
+    RecordSuspension,
+    SubmitCommand,
+)
 from services.intake.domain import CHANNELS, Application, Status, SubmittedMaterial
 from services.intake.items import check_scenario
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
@@ -40,19 +47,6 @@ NOT_FOUND = "办件不存在或无权查看"
 TEMPLATE_TTL = 300.0
 
 
-@dataclass(frozen=True)
-class SubmitCommand:
-    idempotency_key: str
-    item_id: str
-    scenario_code: str
-    applicant: Applicant
-    materials: Sequence[SubmittedMaterial] = ()
-    form: dict[str, str] = field(default_factory=dict)
-    item_version: int = 0
-    channel: int = 1
-    proxy_request_id: str = ""
-
-
 @dataclass
 class SweepResult:
     deemed: list[str] = field(default_factory=list)
@@ -65,52 +59,6 @@ class Changes:
     """What one use case adds besides the application itself: the notices it issues."""
 
     notices: list[dict] = field(default_factory=list)
-
-
-# What the approval service reports back (approval.events), as the consumer hands it over: the case by its
-# number in the envelope's tenant, and `at`, the time the back office gives the step (None: it gave none).
-@dataclass(frozen=True)
-class RecordDecision:
-    """case_decided: the decision (决定) on an accepted case."""
-
-    case_number: str
-    outcome: str                   # approved | denied
-    document_number: str = ""
-    reasons: tuple[str, ...] = ()
-    decider: str = ""
-    at: dt.datetime | None = None
-
-
-@dataclass(frozen=True)
-class RecordCompletion:
-    """case_completed: 办结 (after fees_settled when the case has fees); the result can be handed out."""
-
-    case_number: str
-    outcome: str
-    at: dt.datetime | None = None
-
-
-@dataclass(frozen=True)
-class RecordSuspension:
-    """clock_suspended: a special procedure (特别程序) stops the back office's clock."""
-
-    case_number: str
-    procedure: str = ""            # its name as people read it (专家评审 …)
-    days: int = 0
-    suspended_on: str = ""
-    notice_number: str = ""        # the written notice to the applicant (特别程序告知书)
-    reason: str = ""
-    at: dt.datetime | None = None
-
-
-@dataclass(frozen=True)
-class RecordResumption:
-    """clock_resumed: the back office's clock runs again, perhaps with a new promised date."""
-
-    case_number: str
-    resumed_on: str = ""
-    promised_due: str = ""
-    at: dt.datetime | None = None
 
 
 class IntakeHandlers:
@@ -470,7 +418,7 @@ class IntakeHandlers:
             raise NotFound(NOT_FOUND)
         return view
 
-    def list(self, p: Principal, *, status: str | None, subtree: bool, limit: int,
+    def list(self, p: Principal, *, status: Status | None, subtree: bool, limit: int,
              offset: int) -> tuple[list[ApplicationView], int]:
         p.require(*READ_ROLES)
         if subtree and not p.reads_subtree:
@@ -513,5 +461,4 @@ class IntakeHandlers:
         return app
 
 
-__all__ = ["IntakeHandlers", "SubmitCommand", "ApplicationView", "SweepResult", "Status", "RecordDecision",
-           "RecordCompletion", "RecordSuspension", "RecordResumption"]
+__all__ = ["IntakeHandlers", "ApplicationView", "SweepResult", "Status"]

@@ -154,7 +154,7 @@ class IntakeRepository:
             f" title text, issued_at timestamptz, data jsonb)){cte}"
             f" SELECT count(*){column} FROM upd", params)
 
-    def list_for(self, tenant: str, *, subtree: bool, status: str | None, limit: int,
+    def list_for(self, tenant: str, *, subtree: bool, status: Status | None, limit: int,
                  offset: int) -> tuple[list[ApplicationView], int]:
         where = "a.tenant_code LIKE :t || '%'" if subtree else "a.tenant_code = :t"
         if status:
@@ -162,7 +162,7 @@ class IntakeRepository:
         rows = self.u.rows(
             f"SELECT {_COLUMNS}, {_NOTICES}, count(*) OVER () FROM {S}.applications a WHERE {where}"
             " ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off",
-            {"t": tenant, "st": status, "lim": limit, "off": offset})
+            {"t": tenant, "st": status and str(status), "lim": limit, "off": offset})
         return [_view(r) for r in rows], (rows[0][-1] if rows else 0)
 
     def lookup(self, case_number: str, suffix: str) -> Application | None:
@@ -180,12 +180,14 @@ class IntakeRepository:
         return [r[0] for r in found]
 
     def due_in_tenant(self, tenant: str, today: dt.date, limit: int = 500) -> list[tuple[str, str]]:
-        """(application id, kind) past due in one tenant, from the partial due-date indexes."""
+        """(application id, kind) past due in one tenant, from the partial due-date indexes (the statuses are
+        written into the statement, as the indexes' predicates name them, so that the planner uses them)."""
         rows = self.u.rows(
-            f"(SELECT id, 'decision' FROM {S}.applications WHERE tenant_code = :t AND status = 'received'"
+            f"(SELECT id, 'decision' FROM {S}.applications WHERE tenant_code = :t AND status = '{Status.RECEIVED}'"
             "   AND decision_due < :d ORDER BY decision_due LIMIT :lim)"
-            f" UNION ALL (SELECT id, 'promise' FROM {S}.applications WHERE tenant_code = :t AND status = 'accepted'"
-            "   AND promise_due < :d ORDER BY promise_due LIMIT :lim)", {"t": tenant, "d": today, "lim": limit})
+            f" UNION ALL (SELECT id, 'promise' FROM {S}.applications WHERE tenant_code = :t"
+            f" AND status = '{Status.ACCEPTED}' AND promise_due < :d ORDER BY promise_due LIMIT :lim)",
+            {"t": tenant, "d": today, "lim": limit})
         return [(str(r[0]), r[1]) for r in rows]
 
     # -- case numbers --------------------------------------------------------------------------------

@@ -12,15 +12,15 @@ from sanji.intake.v1 import events_pb2 as ev
 from sanji.intake.v1 import intake_pb2 as pb
 
 from services.intake.applicants import Applicant
-from services.intake.domain import CHANNELS, STATUS_LABELS, Application, Status, SubmittedMaterial, iso
-from services.intake.handlers import (
-    ApplicationView,
+from services.intake.commands import (
     RecordCompletion,
     RecordDecision,
     RecordResumption,
     RecordSuspension,
     SubmitCommand,
 )
+from services.intake.domain import CHANNELS, STATUS_LABELS, Application, Status, SubmittedMaterial, iso
+from services.intake.repository import ApplicationView
 from shared.errors import InvalidArgument
 from shared.messaging import PoisonMessage
 
@@ -61,12 +61,12 @@ def proxy_command(r: pb.SubmitProxyApplicationRequest) -> SubmitCommand:
                          form=dict(r.form), proxy_request_id=r.proxy_request_id)
 
 
-def status_filter(value: int) -> str | None:
+def status_filter(value: int) -> Status | None:
     if value == pb.APPLICATION_STATUS_UNSPECIFIED:
         return None
     if value not in STATUS_FROM_PB:
         raise InvalidArgument("status", "未知的办件状态")
-    return str(STATUS_FROM_PB[value])
+    return STATUS_FROM_PB[value]
 
 
 def notice_to_pb(meta: dict, pdf: bytes = b"") -> pb.Notice:

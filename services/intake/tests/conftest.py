@@ -6,15 +6,21 @@ proxied by 南苑社区, an immediate item, a legal-person item)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
+import json
 import random
+import re
+import uuid
 
 import grpc
 import pytest
 from google.protobuf import json_format
+from pypdf import PdfReader
 from sanji.catalogue.v1 import catalogue_pb2 as cpb
 from sanji.intake.v1 import intake_pb2 as pb
 from sanji.intake.v1 import intake_pb2_grpc
+from sqlalchemy import text
 
 from services.intake.catalogue import GrpcCatalogue
 from services.intake.handlers import IntakeHandlers
@@ -157,3 +163,56 @@ def submit_request(item: cpb.Item, *, materials=("M1", "M2", "M3", "M4"), scenar
     return pb.SubmitApplicationRequest(
         idempotency_key=idem or key(), item_id=item.id, scenario_code=scenario, channel=channel, applicant=applicant,
         materials=[pb.MaterialSubmission(code=c, supplied=True) for c in materials], **over)
+
+
+# -- what the tests read back, and the requests and callers they share ----------------------------------
+def outbox(db, *correlation_ids: str) -> list[tuple[str, dict, str]]:
+    with db.engine.connect() as c:
+        rows = c.execute(text("SELECT routing_key, body, tenant FROM intake.outbox WHERE correlation_id = ANY(:c)"
+                              " ORDER BY seq"), {"c": list(correlation_ids)}).all()
+    return [(r[0], json.loads(r[1]), r[2]) for r in rows]
+
+
+def outbox_count(db) -> int:
+    with db.engine.connect() as c:
+        return c.execute(text("SELECT count(*) FROM intake.outbox")).scalar()
+
+
+def rows_with_key(db, tenant: str, idem: str) -> int:
+    with db.unit_of_work(tenant=tenant) as uow:
+        return uow.session.execute(text("SELECT count(*) FROM intake.applications WHERE idempotency_key = :k"),
+                                   {"k": idem}).scalar()
+
+
+def pdf_text(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    return re.sub(r"\s+", "", "\n".join(p.extract_text() or "" for p in reader.pages))
+
+
+def notice_pdf(caller, app: pb.Application, kind: str) -> str:
+    notice = next(n for n in app.notices if n.kind == kind)
+    got = caller.GetNotice(pb.GetNoticeRequest(application_id=app.id, notice_id=notice.id))
+    assert got.pdf[:4] == b"%PDF" and got.kind == kind and got.template_version == "1"
+    return pdf_text(got.pdf)
+
+
+def codes(app: pb.Application) -> set[str]:
+    return {c.material_code for c in app.open_corrections}
+
+
+@pytest.fixture
+def clerk(as_user):
+    return as_user("dongdajie.clerk")
+
+
+@pytest.fixture
+def township_item(catalogue_items):
+    return catalogue_items["township"]
+
+
+def proxy_request(item, **over) -> pb.SubmitProxyApplicationRequest:
+    d = dict(idempotency_key=key("proxy"), proxy_request_id=str(uuid.uuid4()), item_id=item.id, scenario_code="S1",
+             applicant=pb.Applicant(name="马奶奶", id_number=rid("19400101"), address="南苑社区 3 号楼"),
+             materials=[pb.MaterialSubmission(code=c, note="代办员上门收取") for c in ("M1", "M2", "M3", "M4")])
+    d.update(over)
+    return pb.SubmitProxyApplicationRequest(**d)
