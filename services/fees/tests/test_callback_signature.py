@@ -1,0 +1,122 @@
+"""The province's payment callback is signed over every field (issue 24).
+
+A realistic callback with every field the province sends, signed by an implementation that is not
+ours: pure-Python `gmssl` 3.2.2 (`CryptSM2.sign_with_sm3`, default user id) with the province's DEV key,
+over the canonical form written out by hand below. Each field changed in turn, removed, or one added,
+must be refused with nothing recorded — otherwise a payment for one notice could be applied to another.
+The untouched callback then pays its notice: the signature is good and the fixture is real.
+
+How the known answer was made (outside the project, `pip install gmssl==3.2.2`):
+
+    from gmssl import func, sm2
+    c = sm2.CryptSM2(private_key=DEV_PROVINCE_PRIVATE_KEY, public_key=DEV_PROVINCE_PUBLIC_KEY)
+    c.sign_with_sm3(CANONICAL, func.random_hex(c.para_len))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+import pytest
+from sanji.fees.v1 import fees_pb2 as pb
+from sanji.fees.v1 import fees_pb2_grpc
+
+from services.fees import domain
+from services.fees.handlers import FeesHandlers
+from services.fees.service import registration
+from services.fees.signing import DEV_PROVINCE_PUBLIC_KEY, Signer, Verifier
+from services.fees.tests.conftest import COUNTY_ACCOUNT, outbox, owner_rows
+from shared.clock import Clock
+from tests.support import Caller, serving
+
+# A day no other test issues notices in: the county's first two notices of 2039 are these numbers.
+DAY = dt.date(2039, 3, 14)
+CASE, OTHER_CASE = "62060200000020390314000001", "62060200000020390314000002"
+NOTICE, OTHER_NOTICE = "6206020000002039000000017", "6206020000002039000000025"
+WENCHUAN_ACCOUNT = "22880101040054321"   # another treasury account of the platform (汶川县)
+
+FIELDS = {"payment_id": "GSPAY2039031400000001", "notice_number": NOTICE, "amount_fen": "2000",
+          "paid_at": "2039-03-14T10:26:08+08:00", "payee_account": COUNTY_ACCOUNT, "payer_name": "张三",
+          "channel": "unionpay"}
+CANONICAL = ("amount_fen=2000&channel=unionpay&notice_number=6206020000002039000000017"
+             "&paid_at=2039-03-14T10:26:08+08:00&payee_account=27050101040012345&payer_name=张三"
+             "&payment_id=GSPAY2039031400000001").encode()
+SIGNATURE = ("034caf6f811c16e8c59065d91aad6a70e0ae161306552f0c26247a9697f116f1"
+             "72b1a48fbd9667a7c6f420809ee156ce4bb3717651a2ab168875a5df07237078")
+
+# each field to another value the platform would otherwise take: the other notice (same amount, same unit),
+# another registered account, a well-formed payment id and time
+CHANGED = {"payment_id": "GSPAY2039031400000002", "notice_number": OTHER_NOTICE, "amount_fen": "200",
+           "paid_at": "2039-03-14T10:26:09+08:00", "payee_account": WENCHUAN_ACCOUNT, "payer_name": "李四",
+           "channel": "alipay"}
+
+
+@pytest.fixture(scope="module")
+def stub(fees_db, receipt_keys, verifier):
+    """The fees service on the day, verifying with the province's DEV key (the one gmssl signed with)."""
+    handlers = FeesHandlers(fees_db, province=Verifier(DEV_PROVINCE_PUBLIC_KEY), receipt_signer=Signer(*receipt_keys),
+                            clock=Clock(DAY))
+    with serving([registration(handlers)], verifier) as target, grpc.insecure_channel(target) as channel:
+        yield fees_pb2_grpc.FeesServiceStub(channel)
+
+
+def test_the_canonical_form_is_every_field_and_the_known_answer_verifies():
+    assert domain.canonical_form(FIELDS) == CANONICAL
+    assert domain.canonical_form({**FIELDS, "signature": SIGNATURE}) == CANONICAL
+    assert set(CHANGED) == set(FIELDS) == {f.name for f in domain.Callback.__dataclass_fields__.values()}
+    assert Verifier(DEV_PROVINCE_PUBLIC_KEY).verify(SIGNATURE, CANONICAL)
+
+
+def test_every_field_of_a_signed_callback_is_covered_by_its_signature(stub, tokens, fees_db, migrated):
+    cashier = Caller(stub, tokens["county.cashier"])
+    for case in (CASE, OTHER_CASE):   # two notices of 20 元 of the same unit, issued on the day
+        cashier.AssessFees(pb.AssessFeesRequest(case_number=case, lines=[pb.LineInput(fee_code="FEE-JMSFZ-GBF")],
+                                                item_name="居民身份证换领", applicant_name="张三"))
+        cashier.IssueNotice(pb.IssueNoticeRequest(case_number=case))
+    assert cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=CASE)).notice.notice_number == NOTICE
+    assert cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=OTHER_CASE)).notice.notice_number == OTHER_NOTICE
+
+    def callback(fields: dict[str, str]) -> pb.PaymentCallbackResult:
+        return stub.RecordPaymentCallback(pb.PaymentCallback(fields=fields, signature=SIGNATURE), timeout=20)
+
+    tampered = [(f"{name} changed", {**FIELDS, name: value}) for name, value in CHANGED.items()]
+    tampered += [(f"{name} left out", {k: v for k, v in FIELDS.items() if k != name}) for name in FIELDS]
+    tampered += [("a field added", {**FIELDS, "memo": "代缴"}),
+                 ("a field emptied", {**FIELDS, "payer_name": ""})]
+    accepted = []
+    for what, fields in tampered:
+        try:
+            result = callback(fields)
+            accepted.append((what, result.outcome))
+        except grpc.RpcError as e:
+            if (e.code(), "签名" in e.details()) != (grpc.StatusCode.UNAUTHENTICATED, True):
+                accepted.append((what, f"refused, but not for its signature: {e.code()} {e.details()}"))
+    # the signed text joins `key=value` with `&` unescaped (issue 15, item 7): a field boundary moved inside
+    # it keeps the signature good, and must still record nothing
+    moved = {k: v for k, v in FIELDS.items() if k != "notice_number"}
+    moved["channel"] = f"unionpay&notice_number={NOTICE}"
+    try:
+        accepted.append(("a field boundary moved", callback(moved).outcome))
+    except grpc.RpcError as e:
+        assert e.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT)
+    assert accepted == []
+
+    # nothing recorded: no payment, no event, both notices still unpaid; every refusal logged
+    payment_ids = [FIELDS["payment_id"], CHANGED["payment_id"]]
+    assert owner_rows(migrated.database_owner_url, "SELECT payment_id, notice_number FROM fees.payments"
+                      " WHERE payment_id = ANY(:p) OR notice_number = ANY(:n)",
+                      p=payment_ids, n=[NOTICE, OTHER_NOTICE]) == []
+    for case in (CASE, OTHER_CASE):
+        fees = cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=case))
+        assert (fees.status, fees.paid_fen, fees.notice.status) == ("noticed", 0, "issued")
+        assert [e[0] for e in outbox(fees_db, case)] == ["fees_assessed", "notice_issued"]
+    logged = owner_rows(migrated.database_owner_url, "SELECT reason FROM fees.callback_rejections"
+                        " WHERE signature = :s ORDER BY id", s=SIGNATURE)
+    assert [r[0] for r in logged][:len(tampered)] == ["signature does not verify"] * len(tampered)
+    assert len(logged) == len(tampered) + 1
+
+    # the callback as the province signed it pays its own notice, and only that one
+    assert callback(FIELDS).outcome == "recorded"
+    assert cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=CASE)).status == "settled"
+    assert cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=OTHER_CASE)).status == "noticed"
