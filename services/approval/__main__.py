@@ -1,10 +1,13 @@
-"""python -m services.approval — the approval service process (gRPC and its event consumer)."""
+"""python -m services.approval — the approval service process (composition root)."""
 
 import sys
 
+from services.approval.administration import AdministrationHandlers
+from services.approval.categories import Categories
 from services.approval.handlers import ApprovalHandlers
 from services.approval.service import event_consumer, registration
 from services.approval.settings import ApprovalSettings
+from services.approval.translate import EventsOut
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.runner import ServiceParts, run_grpc_service
@@ -15,9 +18,14 @@ def main() -> int:
     clock = Clock.from_settings(settings)
 
     def compose(db) -> ServiceParts:
+        # one calendar cache and one category book for both sets of handlers: a calendar the administrator
+        # publishes is the one the next case action counts on
         calendars = CalendarCache(CalendarStore(db.engine, db.schema), ttl=settings.calendar_cache_seconds)
-        handlers = ApprovalHandlers(db, clock, calendars=calendars)
-        return ServiceParts([registration(handlers)],
+        categories = Categories(db)
+        events_out = EventsOut()
+        handlers = ApprovalHandlers(db, clock, events_out, calendars=calendars, categories=categories)
+        admin = AdministrationHandlers(db, clock, events_out, calendars=calendars, categories=categories)
+        return ServiceParts([registration(handlers, admin)],
                             [event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch)])
 
     return run_grpc_service("approval", settings, compose)

@@ -20,8 +20,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer
 
-from services.approval import domain
-from services.approval.domain import Case, LedgerEntry
+from services.approval.case import Case
+from services.approval.domain import PROCEDURES, LedgerEntry, LedgerKind, Outcome
 from shared.calendar import DeadlineResult
 from shared.pdf import base_style, drawable, markup, register_font
 
@@ -138,7 +138,7 @@ def render_decision(case: Case) -> bytes:
     """The written decision: approval (as the certificate) or refusal with reasons and remedies."""
     d = case.decision
     assert d is not None
-    if d.outcome == domain.APPROVED and case.certificate is not None:
+    if d.outcome == Outcome.APPROVED and case.certificate is not None:
         return render_certificate(case)
     story = [
         _p("不予行政许可决定书", "title"), _p(d.document_number, "number"), Spacer(1, 8 * mm),
@@ -163,8 +163,8 @@ def render_suspension_notice(case: Case, entry: LedgerEntry, promised: DeadlineR
                              statutory: DeadlineResult) -> bytes:
     """特别程序（暂停计时）告知书: which procedure, from when, how long, and that its time is not counted."""
     assert entry.on_date is not None
-    name = domain.PROCEDURES.get(entry.procedure, entry.procedure)
-    resume = next((e for e in case.ledger if e.kind == domain.RESUME and e.ref == entry.id), None)
+    name = PROCEDURES.get(entry.procedure, entry.procedure)
+    resume = next((e for e in case.ledger if e.kind == LedgerKind.RESUME and e.ref == entry.id), None)
     story = [
         _p("特别程序（暂停计时）告知书", "title"), _p(entry.notice_number, "number"), Spacer(1, 8 * mm),
         _p(f"{case.applicant_name or '申请人'}："),

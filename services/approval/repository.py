@@ -1,8 +1,12 @@
-"""Persistence of the approval schema. Repositories never commit: the handler's unit of work does.
+"""Persistence of the approval schema, on the handler's unit of work (`uow.rows` / `row` / `value` /
+`scalar` / `execute` / `batch`: psycopg on the transaction's own connection). Repositories never commit:
+the handler's unit of work does.
 
 Row-level security decides which rows exist for the current transaction; queries still filter by
 tenant where the use case means it. Every change to a case takes the case row's lock first
 (`SELECT … FOR UPDATE`), so two actions on one case serialise and never deadlock on its steps.
+How a row becomes a domain object and back is in `rows.py`; every time written here comes from the
+platform's clock (the handler's `now`), so a drill that pins the date sees it in every record.
 """
 
 from __future__ import annotations
@@ -14,35 +18,32 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import TextClause
-
-from services.approval.domain import (
-    Case,
-    CertificateRecord,
-    DecisionRecord,
-    HistoryEntry,
-    Inspection,
-    LedgerEntry,
-    Projection,
-    Seal,
-    Step,
+from services.approval.case import Case
+from services.approval.deadlines import Projection
+from services.approval.domain import DeadlineChange, HistoryEntry, Seal
+from services.approval.rows import (
+    CASE_COLUMNS,
+    INSPECTION_TYPES,
+    STEP_TYPES,
+    case_from_row,
+    certificate_from_json,
+    date_of,
+    decision_from_json,
+    inspection_from_json,
+    inspection_row,
+    json_default,
+    ledger_from_json,
+    projection_params,
+    step_from_json,
+    step_row,
+    timestamp_of,
 )
-from shared.db import UnitOfWork, sql
+from shared.db import UnitOfWork
 
 S = "approval"
 # a document number as people read it: 620602-2026-XK000123 (unit, year, kind, the year's sequence)
 _NUMBER = "tenant_code || '-' || year || '-' || kind || lpad(value::text, 6, '0')"
-
-_CASE_COLUMNS = (
-    "id, tenant_code, case_number, application_id, item_id, item_version, item_name, item_type, department,"
-    " category, immediate, joint, joint_departments, has_fees, fee_codes, site_inspection, government_invested,"
-    " key_project,"
-    " applicant_name, scenario_code, scenario_name, materials, accepted_at, accepted_on, accepted_by, proxy_tenant,"
-    " promised_days, statutory_days, status, opened_at, fees_settled_at, completed_at, delivered_at,"
-    " delivery_method, delivered_by, delivery_recipient, delivery_tracking, version")
-
-_CASE_COLUMNS_C = ", ".join(f"c.{col.strip()}" for col in _CASE_COLUMNS.split(","))
+_CASE_COLUMNS_C = ", ".join(f"c.{col}" for col in CASE_COLUMNS)
 _PARTS = (
     f"(SELECT coalesce(json_agg(s ORDER BY s.seq), '[]') FROM {S}.steps s WHERE s.case_id = c.id),"
     f" (SELECT coalesce(json_agg(l ORDER BY l.seq), '[]') FROM {S}.ledger l WHERE l.case_id = c.id),"
@@ -53,79 +54,6 @@ _PARTS = (
     f" (SELECT f.settled_at FROM {S}.fee_settlements f WHERE f.tenant_code = c.tenant_code"
     "   AND f.case_number = c.case_number),"
     f" (SELECT json_build_array(s.name, s.code) FROM {S}.seals s WHERE s.tenant_code = c.tenant_code)")
-_STEP_TYPES = ("id uuid, kind text, desk text, seq int, status text, share_days int, opened_at timestamptz,"
-               " claimed_by text, claimed_by_name text, claimed_at timestamptz, done_by text, done_by_name text,"
-               " done_at timestamptz, done_on date, opinion text, conclusion text")
-_INSPECTION_TYPES = ("id uuid, mode text, departments text[], scheduled_on date, suspends boolean, status text,"
-                     " inspectors text, note text, findings text, conclusion text, requested_by text,"
-                     " requested_at timestamptz, recorded_by text, recorded_at timestamptz, suspension_id uuid")
-
-
-def _ts(v: Any) -> dt.datetime | None:
-    if v is None or v == "":
-        return None
-    return v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(v)
-
-
-def _date(v: Any) -> dt.date | None:
-    if v is None or v == "":
-        return None
-    return v if isinstance(v, dt.date) else dt.date.fromisoformat(v)
-
-
-def _step(d: dict) -> Step:
-    return Step(id=str(d["id"]), kind=d["kind"], desk=d["desk"], seq=d["seq"], status=d["status"],
-                share_days=d["share_days"], opened_at=_ts(d["opened_at"]), claimed_by=d["claimed_by"],
-                claimed_by_name=d["claimed_by_name"], claimed_at=_ts(d["claimed_at"]), done_by=d["done_by"],
-                done_by_name=d["done_by_name"], done_at=_ts(d["done_at"]), done_on=_date(d["done_on"]),
-                opinion=d["opinion"], conclusion=d["conclusion"])
-
-
-def _ledger(d: dict) -> LedgerEntry:
-    return LedgerEntry(id=str(d["id"]), kind=d["kind"], at=_ts(d["at"]), on_date=_date(d["on_date"]),
-                       procedure=d["procedure"], reason=d["reason"], days=d["days"], by=d["by_user"],
-                       by_name=d["by_name"], approved_by=d["approved_by"], approved_by_name=d["approved_by_name"],
-                       ref=str(d["ref"] or ""), notice_number=d["notice_number"])
-
-
-def _inspection(d: dict) -> Inspection:
-    return Inspection(id=str(d["id"]), mode=d["mode"], departments=tuple(d["departments"] or ()),
-                      scheduled_on=_date(d["scheduled_on"]), suspends=d["suspends"], requested_by=d["requested_by"],
-                      requested_at=_ts(d["requested_at"]), inspectors=d["inspectors"], note=d["note"],
-                      status=d["status"], findings=d["findings"], conclusion=d["conclusion"],
-                      recorded_by=d["recorded_by"], recorded_at=_ts(d["recorded_at"]),
-                      suspension_id=str(d["suspension_id"] or ""))
-
-
-def _decision(d: dict | None) -> DecisionRecord | None:
-    if not d:
-        return None
-    return DecisionRecord(outcome=d["outcome"], decider=d["decider"], decider_name=d["decider_name"], at=_ts(d["at"]),
-                          decided_on=_date(d["decided_on"]), opinion=d["opinion"], reasons=tuple(d["reasons"] or ()),
-                          remedies=d["remedies"], document_number=d["document_number"], immediate=d["immediate"])
-
-
-def _certificate(d: dict | None) -> CertificateRecord | None:
-    if not d:
-        return None
-    return CertificateRecord(number=d["number"], title=d["title"], holder=d["holder"], seal_name=d["seal_name"],
-                             seal_code=d["seal_code"], issued_at=_ts(d["issued_at"]))
-
-
-def _case(r: Any) -> Case:
-    return Case(
-        id=str(r.id), tenant=r.tenant_code, case_number=r.case_number, application_id=r.application_id,
-        item_id=r.item_id, item_version=r.item_version, item_name=r.item_name, item_type=r.item_type,
-        department=r.department, category=r.category, immediate=r.immediate, joint=r.joint,
-        joint_departments=tuple(r.joint_departments or ()), has_fees=r.has_fees, fee_codes=tuple(r.fee_codes or ()),
-        site_inspection=r.site_inspection,
-        government_invested=r.government_invested, key_project=r.key_project, applicant_name=r.applicant_name,
-        scenario_code=r.scenario_code, scenario_name=r.scenario_name, materials=list(r.materials or []),
-        accepted_at=r.accepted_at, accepted_on=r.accepted_on, accepted_by=r.accepted_by, proxy_tenant=r.proxy_tenant,
-        promised_days=r.promised_days, statutory_days=r.statutory_days, status=r.status, opened_at=r.opened_at,
-        fees_settled_at=r.fees_settled_at, completed_at=r.completed_at, delivered_at=r.delivered_at,
-        delivery_method=r.delivery_method, delivered_by=r.delivered_by, delivery_recipient=r.delivery_recipient,
-        delivery_tracking=r.delivery_tracking, version=r.version)
 
 
 @dataclass
@@ -167,16 +95,10 @@ class OpenCaseRow:
 
 
 class ApprovalRepository:
-    """Statements of the approval schema, in the handler's unit of work. The writes of a case (one statement
-    of data-modifying CTEs, run for every case opened from `application_accepted`) go straight to psycopg
-    (`uow.value`); the rest through SQLAlchemy's session on the same connection and transaction."""
+    """Statements of the approval schema, in the handler's unit of work."""
 
     def __init__(self, uow: UnitOfWork):
         self.u = uow
-
-    @property
-    def s(self) -> Session:
-        return self.u.session
 
     # -- cases -------------------------------------------------------------------------------------
     # Each action is: lock the case row (one statement, which also finds the case of a step and the
@@ -195,15 +117,16 @@ class ApprovalRepository:
                   "materials": json.dumps(case.materials, ensure_ascii=False), "acc_at": case.accepted_at,
                   "acc_on": case.accepted_on, "acc_by": case.accepted_by, "proxy": case.proxy_tenant,
                   "pd": case.promised_days, "sd": case.statutory_days, "status": case.status,
-                  "opened": case.opened_at, **_proj(proj)}
+                  "opened": case.opened_at, **projection_params(proj)}
         head = (f"c AS (INSERT INTO {S}.cases (id, tenant_code, case_number, application_id, item_id, item_version,"
                 " item_name, item_type, department, category, immediate, joint, joint_departments, has_fees, fee_codes,"
                 " site_inspection, government_invested, key_project, applicant_name, scenario_code, scenario_name,"
                 " materials, accepted_at, accepted_on, accepted_by, proxy_tenant, promised_days, statutory_days,"
-                " status, opened_at, promised_due, statutory_due, delivery_due, due_provisional, clock_suspended)"
+                " status, opened_at, promised_due, statutory_due, delivery_due, due_provisional, clock_suspended,"
+                " projected_at)"
                 " VALUES (:id, :t, :n, :app, :item, :iv, :iname, :itype, :dept, :cat, :imm, :joint, :jd, :fees,"
                 " :fcodes, :site, :gov, :key, :applicant, :sc, :sn, CAST(:materials AS jsonb), :acc_at, :acc_on,"
-                " :acc_by, :proxy, :pd, :sd, :status, :opened, :p_due, :s_due, :d_due, :prov, :susp)"
+                " :acc_by, :proxy, :pd, :sd, :status, :opened, :p_due, :s_due, :d_due, :prov, :susp, :opened)"
                 " ON CONFLICT DO NOTHING RETURNING id, tenant_code)")
         return self._write(case, head, params) > 0
 
@@ -213,25 +136,25 @@ class ApprovalRepository:
         target = "c.id = :v" if case_id else f"c.id = (SELECT case_id FROM {S}.steps WHERE id = :v)"
         desks = (f"(SELECT coalesce(array_agg(desk), '{{}}') FROM {S}.desks d WHERE d.tenant_code = c.tenant_code"
                  " AND d.username = :u)") if desks_of else "'{}'::text[]"
-        r = self.s.execute(sql(f"SELECT c.id, {desks} FROM {S}.cases c WHERE {target} FOR UPDATE OF c"),
-                           {"v": case_id or step_id, "u": desks_of or ""}).first()
+        r = self.u.row(f"SELECT c.id, {desks} FROM {S}.cases c WHERE {target} FOR UPDATE OF c",
+                       {"v": case_id or step_id, "u": desks_of or ""})
         return (str(r[0]), set(r[1])) if r else None
 
     def read(self, *, case_id: str | None = None, case_number: str | None = None) -> Case | None:
         """The case with its steps, ledger, inspections, decision, certificate and any settlement on record."""
         where = "c.id = :v" if case_id else "c.case_number = :v"
-        r = self.s.execute(sql(f"SELECT {_CASE_COLUMNS_C}, {_PARTS} FROM {S}.cases c WHERE {where}"),
-                           {"v": case_id or case_number}).first()
+        r = self.u.row(f"SELECT {_CASE_COLUMNS_C}, {_PARTS} FROM {S}.cases c WHERE {where}",
+                       {"v": case_id or case_number})
         if r is None:
             return None
-        case = _case(r)
+        case = case_from_row(r[:-7])
         steps, ledger, inspections, decision, cert, settled, seal = r[-7:]
-        case.steps = [_step(d) for d in steps]
-        case.ledger = [_ledger(d) for d in ledger]
-        case.inspections = [_inspection(d) for d in inspections]
-        case.decision = _decision(decision)
-        case.certificate = _certificate(cert)
-        case.settlement_on_record = _ts(settled)
+        case.steps = [step_from_json(d) for d in steps]
+        case.ledger = [ledger_from_json(d) for d in ledger]
+        case.inspections = [inspection_from_json(d) for d in inspections]
+        case.decision = decision_from_json(decision)
+        case.certificate = certificate_from_json(cert)
+        case.settlement_on_record = timestamp_of(settled)
         case.seal = Seal(seal[0], seal[1]) if seal else None
         return case
 
@@ -239,8 +162,7 @@ class ApprovalRepository:
         """Read a case; with `lock`, after taking its row lock (two statements)."""
         if lock:
             if case_number and not case_id:
-                r = self.s.execute(sql(f"SELECT id FROM {S}.cases WHERE case_number = :n FOR UPDATE"),
-                                   {"n": case_number}).first()
+                r = self.u.row(f"SELECT id FROM {S}.cases WHERE case_number = :n FOR UPDATE", {"n": case_number})
                 if r is None:
                     return None
                 case_id = str(r[0])
@@ -248,26 +170,27 @@ class ApprovalRepository:
                 return None
         return self.read(case_id=case_id, case_number=None if case_id else case_number)
 
-    def save(self, case: Case, proj: Projection) -> None:
-        """Write the case's changes (one statement)."""
+    def save(self, case: Case, proj: Projection, now: dt.datetime) -> None:
+        """Write the case's changes (one statement); `now`: when its due dates were projected."""
         params = {"id": case.id, "status": case.status, "fees_at": case.fees_settled_at, "completed": case.completed_at,
                   "delivered": case.delivered_at, "dm": case.delivery_method, "db": case.delivered_by,
-                  "dr": case.delivery_recipient, "dtr": case.delivery_tracking, **_proj(proj)}
+                  "dr": case.delivery_recipient, "dtr": case.delivery_tracking, "now": now,
+                  **projection_params(proj)}
         head = (f"c AS (UPDATE {S}.cases SET status = :status, fees_settled_at = :fees_at, completed_at = :completed,"
                 " delivered_at = :delivered, delivery_method = :dm, delivered_by = :db, delivery_recipient = :dr,"
                 " delivery_tracking = :dtr, promised_due = :p_due, statutory_due = :s_due, delivery_due = :d_due,"
-                " due_provisional = :prov, clock_suspended = :susp, projected_at = now(), version = version + 1"
+                " due_provisional = :prov, clock_suspended = :susp, projected_at = :now, version = version + 1"
                 " WHERE id = :id RETURNING id, tenant_code)")
         if self._write(case, head, params) != 1:
             raise RuntimeError(f"case {case.id} could not be written")
 
     def numbering(self, case: Case, kind: str, year: int, placeholder: str,
-                  outbox: Sequence[uuid.UUID]) -> tuple[TextClause, dict[str, Any]]:
+                  outbox: Sequence[uuid.UUID]) -> tuple[str, dict[str, Any]]:
         """The statement that gives a decision just written its document number: the tenant's next of
         that kind and year, without gaps, put where `placeholder` stands in the decision, the certificate,
         the history and the `outbox` events. Its counter row stays locked until commit: run it last, with
         the COMMIT (`UnitOfWork.commit_with_last`). It returns the number."""
-        statement = sql(
+        statement = (
             f"WITH n AS (INSERT INTO {S}.counters (tenant_code, kind, year, value) VALUES (:t, :k, :y, 1)"
             " ON CONFLICT (tenant_code, kind, year) DO UPDATE SET value = counters.value + 1"
             f" RETURNING {_NUMBER} AS number),"
@@ -288,20 +211,20 @@ class ApprovalRepository:
 
         def part(name: str, statement: str, rows: list[dict]) -> None:
             if rows:
-                params[name] = json.dumps(rows, ensure_ascii=False, default=_json_default)
+                params[name] = json.dumps(rows, ensure_ascii=False, default=json_default)
                 ctes.append(f"{name} AS ({statement.format(rows=f'jsonb_to_recordset(CAST(:{name} AS jsonb))')})")
 
-        new_steps = [_step_row(s) for s in case.new_steps]
+        new_steps = [step_row(s) for s in case.new_steps]
         part("si", f"INSERT INTO {S}.steps (id, case_id, tenant_code, kind, desk, seq, status, share_days, opened_at,"
                    " claimed_by, claimed_by_name, claimed_at, done_by, done_by_name, done_at, done_on, opinion,"
                    " conclusion) SELECT v.id, c.id, c.tenant_code, v.kind, v.desk, v.seq, v.status, v.share_days,"
                    " v.opened_at, v.claimed_by, v.claimed_by_name, v.claimed_at, v.done_by, v.done_by_name,"
-                   f" v.done_at, v.done_on, v.opinion, v.conclusion FROM c, {{rows}} AS v({_STEP_TYPES})", new_steps)
-        dirty = [_step_row(s) for s in case.steps if s.id in case.dirty_steps]
+                   f" v.done_at, v.done_on, v.opinion, v.conclusion FROM c, {{rows}} AS v({STEP_TYPES})", new_steps)
+        dirty = [step_row(s) for s in case.steps if s.id in case.dirty_steps]
         part("su", f"UPDATE {S}.steps t SET status = v.status, opened_at = v.opened_at, claimed_by = v.claimed_by,"
                    " claimed_by_name = v.claimed_by_name, claimed_at = v.claimed_at, done_by = v.done_by,"
                    " done_by_name = v.done_by_name, done_at = v.done_at, done_on = v.done_on, opinion = v.opinion,"
-                   f" conclusion = v.conclusion FROM c, {{rows}} AS v({_STEP_TYPES})"
+                   f" conclusion = v.conclusion FROM c, {{rows}} AS v({STEP_TYPES})"
                    " WHERE t.id = v.id AND t.case_id = c.id", dirty)
         part("li", f"INSERT INTO {S}.ledger (id, case_id, tenant_code, kind, procedure, reason, days, on_date, at,"
                    " by_user, by_name, approved_by, approved_by_name, ref, notice_number) SELECT v.id, c.id,"
@@ -319,11 +242,11 @@ class ApprovalRepository:
                    " recorded_at, suspension_id) SELECT v.id, c.id, c.tenant_code, v.mode, v.departments,"
                    " v.scheduled_on, v.suspends, v.status, v.inspectors, v.note, v.findings, v.conclusion,"
                    " v.requested_by, v.requested_at, v.recorded_by, v.recorded_at, v.suspension_id"
-                   f" FROM c, {{rows}} AS v({_INSPECTION_TYPES})", [_inspection_row(i) for i in case.new_inspections])
+                   f" FROM c, {{rows}} AS v({INSPECTION_TYPES})", [inspection_row(i) for i in case.new_inspections])
         part("iu", f"UPDATE {S}.inspections t SET status = v.status, findings = v.findings, conclusion = v.conclusion,"
                    " recorded_by = v.recorded_by, recorded_at = v.recorded_at"
-                   f" FROM c, {{rows}} AS v({_INSPECTION_TYPES}) WHERE t.id = v.id AND t.case_id = c.id",
-             [_inspection_row(i) for i in case.inspections if i.id in case.dirty_inspections])
+                   f" FROM c, {{rows}} AS v({INSPECTION_TYPES}) WHERE t.id = v.id AND t.case_id = c.id",
+             [inspection_row(i) for i in case.inspections if i.id in case.dirty_inspections])
         if case.new_decision and case.decision is not None:
             d = case.decision
             part("di", f"INSERT INTO {S}.decisions (case_id, tenant_code, outcome, decider, decider_name, at,"
@@ -358,15 +281,15 @@ class ApprovalRepository:
         return int(written)
 
     def history(self, case_id: str) -> list[HistoryEntry]:
-        rows = self.s.execute(sql(f"SELECT at, actor, actor_name, action, detail, opinion FROM {S}.history"
-                                   " WHERE case_id = :id ORDER BY id"), {"id": case_id}).all()
+        rows = self.u.rows(f"SELECT at, actor, actor_name, action, detail, opinion FROM {S}.history"
+                           " WHERE case_id = :id ORDER BY id", {"id": case_id})
         return [HistoryEntry(*r) for r in rows]
 
-    def deadline_changes(self, case_id: str) -> list[Any]:
-        return list(self.s.execute(sql(
+    def deadline_changes(self, case_id: str) -> list[DeadlineChange]:
+        return [DeadlineChange(*r) for r in self.u.rows(
             f"SELECT at, cause, previous_promised_due, promised_due, previous_statutory_due, statutory_due,"
             f" provisional, previous_delivery_due, delivery_due FROM {S}.deadline_changes WHERE case_id = :id"
-            " ORDER BY id"), {"id": case_id}).all())
+            " ORDER BY id", {"id": case_id})]
 
     def list_cases(self, tenant: str, status: str, overdue_on: dt.date | None, limit: int,
                    offset: int) -> tuple[list[str], int]:
@@ -375,10 +298,10 @@ class ApprovalRepository:
             where.append("status = :status")
         if overdue_on is not None:
             where.append("status IN ('review','decision') AND promised_due < :today")
-        rows = self.s.execute(sql(
+        rows = self.u.rows(
             f"SELECT id, count(*) OVER () FROM {S}.cases WHERE {' AND '.join(where)}"
-            " ORDER BY promised_due NULLS LAST, opened_at LIMIT :lim OFFSET :off"),
-            {"t": tenant, "status": status, "today": overdue_on, "lim": limit, "off": offset}).all()
+            " ORDER BY promised_due NULLS LAST, opened_at LIMIT :lim OFFSET :off",
+            {"t": tenant, "status": status, "today": overdue_on, "lim": limit, "off": offset})
         return [str(r[0]) for r in rows], (rows[0][1] if rows else 0)
 
     # -- queues ------------------------------------------------------------------------------------
@@ -388,15 +311,15 @@ class ApprovalRepository:
             cond = "s.status = 'claimed' AND s.claimed_by = :me"
         else:
             cond = "s.status = 'open' AND s.desk = ANY(:desks)"
-        rows = self.s.execute(sql(
+        rows = self.u.rows(
             f"SELECT s.id, s.case_id, c.case_number, s.kind, s.desk, s.status, s.claimed_by, s.claimed_at,"
             " s.opened_at, s.share_days, c.item_name, c.applicant_name, c.promised_due, c.statutory_due,"
             " c.due_provisional, c.clock_suspended, count(*) OVER ()"
             f" FROM {S}.steps s JOIN {S}.cases c ON c.id = s.case_id"
             f" WHERE s.tenant_code = :t AND s.kind = ANY(:kinds) AND {cond}"
-            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT :lim OFFSET :off"),
+            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT :lim OFFSET :off",
             {"t": tenant, "desks": list(desks), "kinds": list(kinds), "me": mine or "", "lim": limit,
-             "off": offset}).all()
+             "off": offset})
         out = [QueueRow(str(r[0]), str(r[1]), *r[2:16]) for r in rows]
         return out, (rows[0][16] if rows else 0)
 
@@ -404,83 +327,83 @@ class ApprovalRepository:
         """(case_id, step_id) of the most urgent open step the caller may take, its case row locked.
         Cases another transaction is working on are skipped, not waited for; a decider never gets a
         case they reviewed."""
-        r = self.s.execute(sql(
+        r = self.u.row(
             f"SELECT c.id, s.id FROM {S}.steps s JOIN {S}.cases c ON c.id = s.case_id"
             " WHERE s.tenant_code = :t AND s.status = 'open' AND s.desk = ANY(:desks) AND s.kind = ANY(:kinds)"
             f" AND NOT EXISTS (SELECT 1 FROM {S}.steps o WHERE o.case_id = s.case_id AND o.id <> s.id"
             "                  AND (o.claimed_by = :me OR o.done_by = :me))"
-            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED"),
-            {"t": tenant, "desks": list(desks), "kinds": list(kinds), "me": me}).first()
+            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED",
+            {"t": tenant, "desks": list(desks), "kinds": list(kinds), "me": me})
         return (str(r[0]), str(r[1])) if r else None
 
     # -- reference data, desks, seals, numbers -----------------------------------------------------
     def category_for(self, tenant: str, department: str, item_type: str) -> str:
-        r = self.s.execute(sql(
+        r = self.u.row(
             f"SELECT category FROM {S}.category_rules WHERE left(:t, length(region)) = region AND ("
             " (kind = 'department_contains' AND pattern <> '' AND strpos(:dept, pattern) > 0)"
             " OR (kind = 'item_type' AND pattern = :type) OR kind = 'default')"
-            " ORDER BY priority, length(region) DESC, id LIMIT 1"),
-            {"t": tenant, "dept": department or "", "type": item_type or ""}).first()
+            " ORDER BY priority, length(region) DESC, id LIMIT 1",
+            {"t": tenant, "dept": department or "", "type": item_type or ""})
         return r[0] if r else "social_affairs"
 
     def categories(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.s.execute(sql(f"SELECT code, name FROM {S}.categories ORDER BY sort"))]
+        return [(r[0], r[1]) for r in self.u.rows(f"SELECT code, name FROM {S}.categories ORDER BY sort")]
 
     def desks_of(self, tenant: str, username: str) -> set[str]:
-        return {r[0] for r in self.s.execute(sql(f"SELECT desk FROM {S}.desks WHERE tenant_code = :t"
-                                                  " AND username = :u"), {"t": tenant, "u": username})}
+        return {r[0] for r in self.u.rows(f"SELECT desk FROM {S}.desks WHERE tenant_code = :t AND username = :u",
+                                          {"t": tenant, "u": username})}
 
-    def assign_desks(self, tenant: str, username: str, desks: Iterable[str], display_name: str, by: str) -> None:
-        self.s.execute(sql(f"DELETE FROM {S}.desks WHERE tenant_code = :t AND username = :u"),
-                       {"t": tenant, "u": username})
-        rows = [{"t": tenant, "u": username, "d": d, "n": display_name, "by": by} for d in desks]
-        if rows:
-            self.s.execute(sql(f"INSERT INTO {S}.desks (tenant_code, username, desk, display_name, assigned_by)"
-                                " VALUES (:t, :u, :d, :n, :by)"), rows)
+    def assign_desks(self, tenant: str, username: str, desks: Iterable[str], display_name: str, by: str,
+                     now: dt.datetime) -> None:
+        insert = (f"INSERT INTO {S}.desks (tenant_code, username, desk, display_name, assigned_by, assigned_at)"
+                  " VALUES (:t, :u, :d, :n, :by, :at)")
+        self.u.batch((f"DELETE FROM {S}.desks WHERE tenant_code = :t AND username = :u", {"t": tenant, "u": username}),
+                     *((insert, {"t": tenant, "u": username, "d": d, "n": display_name, "by": by, "at": now})
+                       for d in desks))
 
     def desk_assignments(self, tenant: str) -> list[tuple[str, str, list[str]]]:
-        rows = self.s.execute(sql(f"SELECT username, max(display_name), array_agg(desk ORDER BY desk) FROM {S}.desks"
-                                   " WHERE tenant_code = :t GROUP BY username ORDER BY username"), {"t": tenant}).all()
+        rows = self.u.rows(f"SELECT username, max(display_name), array_agg(desk ORDER BY desk) FROM {S}.desks"
+                           " WHERE tenant_code = :t GROUP BY username ORDER BY username", {"t": tenant})
         return [(r[0], r[1], list(r[2])) for r in rows]
 
     def seal(self, tenant: str) -> tuple[Seal, dt.datetime, str] | None:
-        r = self.s.execute(sql(f"SELECT name, code, registered_at, registered_by FROM {S}.seals"
-                                " WHERE tenant_code = :t"), {"t": tenant}).first()
+        r = self.u.row(f"SELECT name, code, registered_at, registered_by FROM {S}.seals WHERE tenant_code = :t",
+                       {"t": tenant})
         return (Seal(r[0], r[1]), r[2], r[3]) if r else None
 
-    def register_seal(self, tenant: str, seal: Seal, by: str) -> bool:
-        r = self.s.execute(sql(f"INSERT INTO {S}.seals (tenant_code, name, code, registered_by) VALUES"
-                                " (:t, :n, :c, :by) ON CONFLICT (tenant_code) DO NOTHING RETURNING tenant_code"),
-                           {"t": tenant, "n": seal.name, "c": seal.code, "by": by}).first()
+    def register_seal(self, tenant: str, seal: Seal, by: str, now: dt.datetime) -> bool:
+        r = self.u.row(f"INSERT INTO {S}.seals (tenant_code, name, code, registered_by, registered_at) VALUES"
+                       " (:t, :n, :c, :by, :at) ON CONFLICT (tenant_code) DO NOTHING RETURNING tenant_code",
+                       {"t": tenant, "n": seal.name, "c": seal.code, "by": by, "at": now})
         return r is not None
 
     def next_number(self, tenant: str, kind: str, year: int) -> str:
         """The tenant's next number of a kind and year, without gaps (its counter row stays locked until commit)."""
-        return self.s.execute(sql(
+        return self.u.value(
             f"INSERT INTO {S}.counters (tenant_code, kind, year, value) VALUES (:t, :k, :y, 1)"
-            f" ON CONFLICT (tenant_code, kind, year) DO UPDATE SET value = counters.value + 1 RETURNING {_NUMBER}"),
-            {"t": tenant, "k": kind, "y": year}).scalar_one()
+            f" ON CONFLICT (tenant_code, kind, year) DO UPDATE SET value = counters.value + 1 RETURNING {_NUMBER}",
+            {"t": tenant, "k": kind, "y": year})
 
     # -- fees ----------------------------------------------------------------------------------------
     def record_settlement(self, tenant: str, case_number: str, paid_fen: int, waived_fen: int, waived_in_full: bool,
-                          settled_at: dt.datetime, event_id: str) -> bool:
-        r = self.s.execute(sql(
+                          settled_at: dt.datetime, event_id: str, now: dt.datetime) -> bool:
+        r = self.u.row(
             f"INSERT INTO {S}.fee_settlements (tenant_code, case_number, paid_fen, waived_fen, waived_in_full,"
-            " settled_at, event_id) VALUES (:t, :n, :p, :w, :wf, :at, :ev) ON CONFLICT DO NOTHING"
-            " RETURNING case_number"),
+            " settled_at, event_id, received_at) VALUES (:t, :n, :p, :w, :wf, :at, :ev, :now) ON CONFLICT DO NOTHING"
+            " RETURNING case_number",
             {"t": tenant, "n": case_number, "p": paid_fen, "w": waived_fen, "wf": waived_in_full, "at": settled_at,
-             "ev": event_id}).first()
+             "ev": event_id, "now": now})
         return r is not None
 
     # -- re-projection -------------------------------------------------------------------------------
     def tenants_with_open_cases(self, region: str) -> list[str]:
-        return [r[0] for r in self.s.execute(sql(
+        return [r[0] for r in self.u.rows(
             f"SELECT DISTINCT tenant_code FROM {S}.cases WHERE tenant_code LIKE :r || '%'"
-            " AND status IN ('review','decision','awaiting_fees','completed') ORDER BY tenant_code"), {"r": region})]
+            " AND status IN ('review','decision','awaiting_fees','completed') ORDER BY tenant_code", {"r": region})]
 
     def open_cases(self, tenant: str, after: str, limit: int) -> list[OpenCaseRow]:
         """Cases whose decision or delivery clock still runs, in id order after `after` (keyset)."""
-        rows = self.s.execute(sql(f"""
+        rows = self.u.rows(f"""
             WITH c AS (
                 SELECT id, case_number, accepted_on, promised_days, statutory_days, promised_due, statutory_due,
                        delivery_due, due_provisional, clock_suspended
@@ -501,16 +424,17 @@ class ApprovalRepository:
                    d.decided_on, l.pauses, c.promised_due, c.statutory_due, c.delivery_due, c.due_provisional,
                    c.clock_suspended
               FROM c LEFT JOIN l ON l.case_id = c.id LEFT JOIN {S}.decisions d ON d.case_id = c.id
-             ORDER BY c.id"""), {"t": tenant, "after": after, "lim": limit}).all()
+             ORDER BY c.id""", {"t": tenant, "after": after, "lim": limit})
         out = []
         for r in rows:
-            pauses = [(_date(p[0]), _date(p[1]), p[2]) for p in (r[6] or [])]
+            pauses = [(date_of(p[0]), date_of(p[1]), p[2]) for p in (r[6] or [])]
             out.append(OpenCaseRow(str(r[0]), r[1], r[2], r[3], int(r[4]), r[5], pauses, r[7], r[8], r[9], r[10],
                                    r[11]))
         return out
 
-    def apply_projections(self, tenant: str, changes: list[tuple[OpenCaseRow, Projection]], cause: str) -> None:
-        """Write re-projected due dates and record each change on its case, in two statements."""
+    def apply_projections(self, tenant: str, changes: list[tuple[OpenCaseRow, Projection]], cause: str,
+                          now: dt.datetime) -> None:
+        """Write re-projected due dates and record each change on its case (at `now`), in two statements."""
         if not changes:
             return
         cols = {
@@ -520,42 +444,15 @@ class ApprovalRepository:
             "pp": [c.promised_due for c, _ in changes], "ps": [c.statutory_due for c, _ in changes],
             "pd": [c.delivery_due for c, _ in changes],
         }
-        self.s.execute(sql(
-            f"UPDATE {S}.cases c SET promised_due = v.p, statutory_due = v.s, delivery_due = v.d,"
-            " due_provisional = v.prov, clock_suspended = v.susp, projected_at = now()"
-            " FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[]), CAST(:s AS date[]), CAST(:d AS date[]),"
-            " CAST(:prov AS boolean[]), CAST(:susp AS boolean[])) AS v(id, p, s, d, prov, susp)"
-            " WHERE c.id = v.id AND c.tenant_code = :t"), {**cols, "t": tenant})
-        self.s.execute(sql(
-            f"INSERT INTO {S}.deadline_changes (case_id, tenant_code, cause, previous_promised_due, promised_due,"
-            " previous_statutory_due, statutory_due, previous_delivery_due, delivery_due, provisional)"
-            " SELECT v.id, :t, :cause, v.pp, v.p, v.ps, v.s, v.pd, v.d, v.prov"
-            " FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[]), CAST(:s AS date[]), CAST(:d AS date[]),"
-            " CAST(:prov AS boolean[]), CAST(:pp AS date[]), CAST(:ps AS date[]), CAST(:pd AS date[]))"
-            " AS v(id, p, s, d, prov, pp, ps, pd)"), {**cols, "t": tenant, "cause": cause})
-
-
-def _proj(p: Projection) -> dict:
-    return {"p_due": p.promised_due, "s_due": p.statutory_due, "d_due": p.delivery_due, "prov": p.provisional,
-            "susp": p.suspended}
-
-
-def _json_default(v: Any) -> str:
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
-
-
-def _step_row(s: Step) -> dict:
-    return {"id": s.id, "kind": s.kind, "desk": s.desk, "seq": s.seq, "status": s.status, "share_days": s.share_days,
-            "opened_at": s.opened_at, "claimed_by": s.claimed_by, "claimed_by_name": s.claimed_by_name,
-            "claimed_at": s.claimed_at, "done_by": s.done_by, "done_by_name": s.done_by_name, "done_at": s.done_at,
-            "done_on": s.done_on, "opinion": s.opinion, "conclusion": s.conclusion}
-
-
-def _inspection_row(i: Inspection) -> dict:
-    return {"id": i.id, "mode": i.mode, "departments": list(i.departments), "scheduled_on": i.scheduled_on,
-            "suspends": i.suspends, "status": i.status, "inspectors": i.inspectors, "note": i.note,
-            "findings": i.findings, "conclusion": i.conclusion, "requested_by": i.requested_by,
-            "requested_at": i.requested_at, "recorded_by": i.recorded_by, "recorded_at": i.recorded_at,
-            "suspension_id": i.suspension_id or None}
+        self.u.batch(
+            (f"UPDATE {S}.cases c SET promised_due = v.p, statutory_due = v.s, delivery_due = v.d,"
+             " due_provisional = v.prov, clock_suspended = v.susp, projected_at = :now"
+             " FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[]), CAST(:s AS date[]), CAST(:d AS date[]),"
+             " CAST(:prov AS boolean[]), CAST(:susp AS boolean[])) AS v(id, p, s, d, prov, susp)"
+             " WHERE c.id = v.id AND c.tenant_code = :t", {**cols, "t": tenant, "now": now}),
+            (f"INSERT INTO {S}.deadline_changes (case_id, tenant_code, cause, previous_promised_due, promised_due,"
+             " previous_statutory_due, statutory_due, previous_delivery_due, delivery_due, provisional, at)"
+             " SELECT v.id, :t, :cause, v.pp, v.p, v.ps, v.s, v.pd, v.d, v.prov, :now"
+             " FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[]), CAST(:s AS date[]), CAST(:d AS date[]),"
+             " CAST(:prov AS boolean[]), CAST(:pp AS date[]), CAST(:ps AS date[]), CAST(:pd AS date[]))"
+             " AS v(id, p, s, d, prov, pp, ps, pd)", {**cols, "t": tenant, "cause": cause, "now": now}))

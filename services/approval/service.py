@@ -1,43 +1,54 @@
-"""gRPC servicer and event consumer of the approval service: translate, call a handler, translate back."""
+"""gRPC servicer and event subscriptions of the approval service: translate, call a handler, translate back."""
 
 from __future__ import annotations
 
 from sanji.approval.v1 import approval_pb2 as pb
 from sanji.approval.v1 import approval_pb2_grpc
+from sanji.fees.v1 import events_pb2 as fees_ev
+from sanji.intake.v1 import events_pb2 as intake_ev
 
+from services.approval.administration import AdministrationHandlers
 from services.approval.handlers import ApprovalHandlers, CaseView
-from services.approval.translate import case_to_pb, task_from_case, task_from_row
+from services.approval.translate import (
+    case_to_pb,
+    categories_to_pb,
+    desks_to_pb,
+    open_case_command,
+    pick_up_command,
+    queue_to_pb,
+    report_to_pb,
+    seal_to_pb,
+    settle_fees_command,
+    task_from_case,
+    terminate_command,
+)
 from shared.db import Database
 from shared.grpc.server import Registration
-from shared.messaging import EventConsumer
+from shared.messaging import EventConsumer, On, consumer_for
 from shared.tenancy import current_principal
 
-SERVICE = "approval"
-# (source service, event type, handler name): the queues are evt-<source>-<type>--approval.<handler>
-SUBSCRIPTIONS = (("intake", "application_accepted", "open_case"), ("fees", "fees_settled", "settle_fees"),
-                 ("intake", "result_picked_up", "record_delivery"),
-                 ("intake", "application_terminated", "terminate_case"))
+PUBLIC_METHODS = ("ListCategories",)
 
 
 class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
-    def __init__(self, handlers: ApprovalHandlers):
+    def __init__(self, handlers: ApprovalHandlers, admin: AdministrationHandlers):
         self.h = handlers
+        self.admin = admin
+        self.desk_name = handlers.categories.desk_name
 
     def _case(self, view: CaseView) -> pb.Case:
-        return case_to_pb(view, self.h.desk_name)
+        return case_to_pb(view, self.desk_name)
 
     def ListQueue(self, request, context):
-        rows, total = self.h.list_queue(current_principal(), request.desk, request.kind, request.mine, request.limit,
-                                        request.offset)
-        return pb.ListQueueResponse(tasks=[task_from_row(r, self.h.desk_name) for r in rows], total=total)
+        return queue_to_pb(*self.h.list_queue(current_principal(), request.desk, request.kind, request.mine,
+                                              request.limit, request.offset), self.desk_name)
 
     def ClaimTask(self, request, context):
-        case, step_id, proj = self.h.claim(current_principal(), request.step_id, request.desk, request.kind)
-        return task_from_case(case, step_id, proj, self.h.desk_name)
+        return task_from_case(*self.h.claim(current_principal(), request.step_id, request.desk, request.kind),
+                              self.desk_name)
 
     def ReleaseTask(self, request, context):
-        case, step_id, proj = self.h.release(current_principal(), request.step_id)
-        return task_from_case(case, step_id, proj, self.h.desk_name)
+        return task_from_case(*self.h.release(current_principal(), request.step_id), self.desk_name)
 
     def GetCase(self, request, context):
         return self._case(self.h.get_case(current_principal(), request.case_id, request.case_number))
@@ -89,55 +100,57 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
         return pb.Document(content=content, content_type="application/pdf", filename=filename, title=title)
 
     def AssignDesks(self, request, context):
-        desks = self.h.assign_desks(current_principal(), request.username, list(request.desks), request.display_name)
+        desks = self.admin.assign_desks(current_principal(), request.username, list(request.desks),
+                                        request.display_name)
         return pb.DeskAssignment(username=request.username.strip(), desks=desks, display_name=request.display_name)
 
     def ListDesks(self, request, context):
-        everyone, mine = self.h.list_desks(current_principal())
-        return pb.ListDesksResponse(assignments=[pb.DeskAssignment(username=u, display_name=n, desks=d)
-                                                 for u, n, d in everyone], my_desks=mine)
+        return desks_to_pb(*self.admin.list_desks(current_principal()))
 
     def RegisterSeal(self, request, context):
-        return _seal(self.h.register_seal(current_principal(), request.name, request.code), current_principal())
+        p = current_principal()
+        return seal_to_pb(self.admin.register_seal(p, request.name, request.code), str(p.tenant))
 
     def GetSeal(self, request, context):
-        return _seal(self.h.get_seal(current_principal()), current_principal())
+        p = current_principal()
+        return seal_to_pb(self.admin.get_seal(p), str(p.tenant))
 
     def PublishCalendarYear(self, request, context):
-        return _report(self.h.publish_calendar_year(current_principal(), request.year, dict(request.holidays),
-                                                    dict(request.makeup_workdays), request.region, request.reason))
+        return report_to_pb(self.admin.publish_calendar_year(current_principal(), request.year, dict(request.holidays),
+                                                             dict(request.makeup_workdays), request.region,
+                                                             request.reason))
 
     def ReprojectDeadlines(self, request, context):
-        return _report(self.h.reproject_mine(current_principal(), request.cause))
+        return report_to_pb(self.admin.reproject_mine(current_principal(), request.cause))
 
     def ListCategories(self, request, context):
-        return pb.ListCategoriesResponse(categories=[pb.Category(code=c, name=n) for c, n in self.h.categories()])
+        return categories_to_pb(self.admin.list_categories())
 
 
-def _seal(found, p) -> pb.Seal:
-    seal, at, by = found
-    return pb.Seal(tenant=str(p.tenant), name=seal.name, code=seal.code, registered_at=at.isoformat(),
-                   registered_by=by)
-
-
-def _report(r) -> pb.ReprojectionReport:
-    return pb.ReprojectionReport(cause=r.cause, tenants=r.tenants, cases_examined=r.examined, cases_changed=r.changed,
-                                 cases_provisional=r.provisional)
-
-
-def registration(handlers: ApprovalHandlers) -> Registration:
-    return Registration(servicer=ApprovalServicer(handlers),
+def registration(handlers: ApprovalHandlers, admin: AdministrationHandlers) -> Registration:
+    return Registration(servicer=ApprovalServicer(handlers, admin),
                         add_to_server=approval_pb2_grpc.add_ApprovalServiceServicer_to_server,
                         full_name=pb.DESCRIPTOR.services_by_name["ApprovalService"].full_name,
-                        public_methods=("ListCategories",))
+                        public_methods=PUBLIC_METHODS)
+
+
+# Cases open on intake's `application_accepted`; fees settle on `fees_settled`; intake's hand-out
+# (`result_picked_up`) is the delivery; `application_terminated` ends an undecided case. One row per
+# subscription of shared/registry.py, whose handler names name the queues
+# (evt-<source>-<type>--approval.<handler>).
+SUBSCRIPTIONS = (
+    On("open_case", intake_ev.ApplicationAccepted,
+       lambda h, m, env, uow: h.on_application_accepted(open_case_command(m, env), env, uow)),
+    On("settle_fees", fees_ev.FeesSettled,
+       lambda h, m, env, uow: h.on_fees_settled(settle_fees_command(m, env), env, uow)),
+    On("record_delivery", intake_ev.ResultPickedUp,
+       lambda h, m, env, uow: h.on_result_picked_up(pick_up_command(m, env), env, uow)),
+    On("terminate_case", intake_ev.ApplicationTerminated,
+       lambda h, m, env, uow: h.on_application_terminated(terminate_command(m, env), env, uow)),
+)
 
 
 def event_consumer(handlers: ApprovalHandlers, db: Database, amqp_url: str, **options) -> EventConsumer:
-    """Cases open on `intake.events/application_accepted`; fees settle on `fees.events/fees_settled`;
-    intake's hand-out (`result_picked_up`) is the delivery."""
-    consumer = EventConsumer(amqp_url, service=SERVICE, database=db, **options)
-    on = {"open_case": handlers.on_application_accepted, "settle_fees": handlers.on_fees_settled,
-          "record_delivery": handlers.on_result_picked_up, "terminate_case": handlers.on_application_terminated}
-    for source, event_type, name in SUBSCRIPTIONS:
-        consumer.subscribe(source, event_type, name, on[name])
-    return consumer
+    """The approval service's consumer: one queue per row of SUBSCRIPTIONS, each delivery in a unit of work
+    bound to the envelope's tenant."""
+    return consumer_for("approval", SUBSCRIPTIONS, handlers, db, amqp_url, **options)

@@ -207,7 +207,8 @@ def reproject_child(database_url: str, region: str, cause: str) -> None:
     """In a child process: one re-projection; prints seconds, rows and peak RSS as JSON."""
     import resource
 
-    from services.approval.handlers import ApprovalHandlers
+    from services.approval.administration import AdministrationHandlers
+    from services.approval.translate import EventsOut
     from shared.clock import Clock
 
     def rss_kb(field: str) -> int:
@@ -215,8 +216,8 @@ def reproject_child(database_url: str, region: str, cause: str) -> None:
             return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
     db = Database.connect(database_url, schema="approval", pool_size=2)
-    handlers = ApprovalHandlers(db, Clock())
-    handlers.categories()
+    handlers = AdministrationHandlers(db, Clock(), EventsOut())
+    handlers.list_categories()
     before = rss_kb("VmRSS")
     t0 = time.perf_counter()
     report = handlers.reproject(region, cause)

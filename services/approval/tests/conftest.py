@@ -20,8 +20,10 @@ from sanji.fees.v1 import events_pb2 as fees_ev
 from sanji.intake.v1 import events_pb2 as intake_ev
 from sqlalchemy import text
 
+from services.approval.administration import AdministrationHandlers
 from services.approval.handlers import ApprovalHandlers
 from services.approval.service import event_consumer, registration
+from services.approval.translate import EventsOut
 from shared.clock import CHINA_TZ, Clock
 from shared.db import Database, message_to_json, owner_connection, run_migrations
 from shared.grpc.server import FIELD_KEY
@@ -67,12 +69,20 @@ def _reset_clock(clock):
 
 @pytest.fixture(scope="session")
 def handlers(approval_db, clock) -> ApprovalHandlers:
-    return ApprovalHandlers(approval_db, clock)
+    return ApprovalHandlers(approval_db, clock, EventsOut())
 
 
 @pytest.fixture(scope="session")
-def approval_server(handlers, verifier):
-    with serving([registration(handlers)], verifier) as target:
+def admin(approval_db, clock, handlers) -> AdministrationHandlers:
+    """The administrator's handlers, composed as the service's __main__ composes them: one calendar cache and
+    one category book with the case handlers."""
+    return AdministrationHandlers(approval_db, clock, handlers.events_out, calendars=handlers.calendars,
+                                  categories=handlers.categories)
+
+
+@pytest.fixture(scope="session")
+def approval_server(handlers, admin, verifier):
+    with serving([registration(handlers, admin)], verifier) as target:
         yield target
 
 

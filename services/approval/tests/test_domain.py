@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
-from google.protobuf import json_format
-from sanji.intake.v1 import events_pb2 as intake_ev
 
 from services.approval import domain
-from services.approval.domain import Actor, Case, OpenCase, Seal
-from services.approval.translate import accepted_event, open_command_from_event
+from services.approval.case import Case
+from services.approval.domain import Actor, CaseStatus, OpenCase, Outcome, Seal, StepKind, StepStatus
 from shared.calendar import CalendarYear, WorkingCalendar, seed_year_from_package
 from shared.clock import CHINA_TZ
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
@@ -44,13 +41,13 @@ def new_case(**over) -> Case:
 
 
 def review(case: Case, actor: Actor = REVIEWER, day: dt.date = D(2026, 9, 21)) -> None:
-    step = next(s for s in case.steps if s.kind in domain.REVIEW_KINDS and s.status == domain.OPEN)
+    step = next(s for s in case.steps if s.kind in domain.REVIEW_KINDS and s.status == StepStatus.OPEN)
     case.claim(step.id, actor, at(day))
     case.complete_review(step.id, actor, "材料齐全，符合条件", "agree", at(day), day, CAL)
 
 
 def claim_decision(case: Case, actor: Actor = DECIDER) -> None:
-    step = next(s for s in case.steps if s.kind == domain.S_DECISION)
+    step = next(s for s in case.steps if s.kind == StepKind.DECISION)
     case.claim(step.id, actor, NOW)
 
 
@@ -120,11 +117,11 @@ def test_joint_departments_get_their_share_and_a_late_one_is_named():
     case = new_case(joint=True, joint_departments=("县住建局", "县自然资源局", "县生态环境局"), promised_days=20,
                     statutory_days=0)
     assert case.statutory_days == domain.JOINT_STATUTORY_DAYS and case.max_extension_days == 15
-    depts = [s for s in case.steps if s.kind == domain.S_DEPARTMENT]
+    depts = [s for s in case.steps if s.kind == StepKind.DEPARTMENT]
     assert [s.share_days for s in depts] == [15, 15, 15]
     # share 15 from 09-18: ... 10-09 (10), 10-10 (11), 10-12..10-15 (12–15) → 2026-10-15
     assert case.share_deadline(CAL, depts[0]).due == D(2026, 10, 15)
-    decision = next(s for s in case.steps if s.kind == domain.S_DECISION)
+    decision = next(s for s in case.steps if s.kind == StepKind.DECISION)
     with pytest.raises(FailedPrecondition):
         case.claim(decision.id, DECIDER, NOW)                   # not before every department concluded
     for actor, step, day in ((REVIEWER, depts[0], D(2026, 10, 12)), (REVIEWER2, depts[1], D(2026, 10, 15)),
@@ -132,7 +129,7 @@ def test_joint_departments_get_their_share_and_a_late_one_is_named():
         case.claim(step.id, actor, at(day))
         _, late, _ = case.complete_review(step.id, actor, "同意", "agree", at(day), day, CAL)
         assert late == (step.desk == "县生态环境局")
-    assert case.status == domain.DECISION
+    assert case.status == CaseStatus.DECISION
     assert case.late_departments(CAL, D(2026, 10, 20)) == ["县生态环境局"]
     assert case.is_late(CAL, D(2026, 10, 20))
 
@@ -140,13 +137,13 @@ def test_joint_departments_get_their_share_and_a_late_one_is_named():
 def test_separation_of_duties():
     case = new_case()
     review(case, BOTH)
-    decision = next(s for s in case.steps if s.kind == domain.S_DECISION)
+    decision = next(s for s in case.steps if s.kind == StepKind.DECISION)
     with pytest.raises(PermissionDenied):
         case.claim(decision.id, BOTH, NOW)
     with pytest.raises(PermissionDenied):
         case.claim(decision.id, REVIEWER2, NOW)                 # no decider role
     case.claim(decision.id, DECIDER, NOW)
-    assert case.plan_decision(DECIDER, "approve", []) == (domain.APPROVED, ())
+    assert case.plan_decision(DECIDER, "approve", []) == (Outcome.APPROVED, ())
 
 
 def test_deciding_needs_the_claim_and_denying_needs_reasons():
@@ -162,7 +159,7 @@ def test_deciding_needs_the_claim_and_denying_needs_reasons():
     outcome, reasons = case.plan_decision(DECIDER, "deny", ["经营场所与申请材料不符"])
     completed = case.record_decision(DECIDER, outcome, reasons, "", now=NOW, today=D(2026, 9, 22),
                                      document_number="BY-1", seal=None, remedies=domain.remedies_text())
-    assert completed and case.status == domain.COMPLETED and case.certificate is None
+    assert completed and case.status == CaseStatus.COMPLETED and case.certificate is None
     assert "六十日" in case.decision.remedies and "六个月" in case.decision.remedies
     assert case.plan_decision(DECIDER, "deny", ["x"]) is None   # the same decision again: nothing new
     with pytest.raises(FailedPrecondition):
@@ -173,30 +170,30 @@ def test_fees_block_completion_until_settled_in_either_order():
     case = new_case(has_fees=True)
     review(case)
     claim_decision(case)
-    case.record_decision(DECIDER, domain.APPROVED, (), "", now=NOW, today=D(2026, 9, 22), document_number="XK-1",
+    case.record_decision(DECIDER, Outcome.APPROVED, (), "", now=NOW, today=D(2026, 9, 22), document_number="XK-1",
                          seal=Seal("审批专用章", "1"), remedies="")
-    assert case.status == domain.AWAITING_FEES
+    assert case.status == CaseStatus.AWAITING_FEES
     with pytest.raises(FailedPrecondition):
         case.deliver(CHIEF, "window", "", "", now=NOW)
-    assert case.settle_fees(NOW, NOW, "缴清") is True and case.status == domain.COMPLETED
+    assert case.settle_fees(NOW, NOW, "缴清") is True and case.status == CaseStatus.COMPLETED
     early = new_case(has_fees=True)
     assert early.settle_fees(NOW, NOW, "缴清") is False        # recorded, honoured at the decision
     review(early)
     claim_decision(early)
-    assert early.record_decision(DECIDER, domain.APPROVED, (), "", now=NOW, today=D(2026, 9, 22),
+    assert early.record_decision(DECIDER, Outcome.APPROVED, (), "", now=NOW, today=D(2026, 9, 22),
                                  document_number="XK-2", seal=Seal("审批专用章", "1"), remedies="")
-    assert early.status == domain.COMPLETED
+    assert early.status == CaseStatus.COMPLETED
 
 
 def test_immediate_items_are_decided_at_the_window_in_one_step():
     case = new_case(immediate=True)
-    assert case.promised_days == 0 and [s.kind for s in case.steps] == [domain.S_WINDOW]
+    assert case.promised_days == 0 and [s.kind for s in case.steps] == [StepKind.WINDOW]
     with pytest.raises(PermissionDenied):
         case.plan_decision(DECIDER, "approve", [], immediate=True)
     outcome, reasons = case.plan_decision(CHIEF, "approve", [], immediate=True)
     case.record_decision(CHIEF, outcome, reasons, "", now=NOW, today=D(2026, 9, 18), document_number="XK-3",
                          seal=Seal("审批专用章", "1"), remedies="", immediate=True)
-    assert case.status == domain.COMPLETED and not case.is_late(CAL, D(2026, 9, 18))
+    assert case.status == CaseStatus.COMPLETED and not case.is_late(CAL, D(2026, 9, 18))
 
 
 def test_ledger_refusals_name_the_field():
@@ -240,40 +237,3 @@ def test_site_inspection_suspends_when_the_item_says_so():
 def test_department_share_and_procedure_names():
     assert [domain.department_share(n) for n in (1, 4, 10, 20)] == [1, 3, 8, 15]
     assert domain.procedure_code("专家评审") == "expert_review" and domain.procedure_code("补正") == "correction"
-
-
-# -- application_accepted as the consumer reads it ---------------------------------------------------
-def _accepted_body() -> dict:
-    msg = intake_ev.ApplicationAccepted(
-        application_id="a-1", tenant="620602", case_number="62060220260302000001", item_id="i-1", item_version=3,
-        accepted_at="2026-03-02T10:00:00+08:00", waived_materials=["M2"], joint=True, joint_departments=["规划"],
-        fee_codes=["F1"], promised_limit_days=10, statutory_limit_days=20, site_inspection="counted",
-        materials=[intake_ev.AcceptedMaterial(code="M1", name="申请表", supplied=True, core=True),
-                   intake_ev.AcceptedMaterial(code="M2", name="户口簿", waived=True)])
-    return json.loads(json_format.MessageToJson(msg, preserving_proto_field_name=True, indent=None,
-                                                always_print_fields_with_no_presence=True))
-
-
-def test_the_accepted_event_reads_the_same_by_constructor_and_by_json_format():
-    body = _accepted_body()
-    reference = intake_ev.ApplicationAccepted()
-    json_format.ParseDict(body, reference)
-    assert accepted_event(body) == reference
-    # what the constructor refuses, json_format reads: camelCase names, integers as strings, unknown fields
-    assert accepted_event({**body, "item_version": "3"}) == reference
-    camel = {k: v for k, v in body.items() if k != "promised_limit_days"} | {"promisedLimitDays": 10}
-    assert accepted_event(camel) == reference
-    assert accepted_event({**body, "added_in_a_later_version": {"x": 1}}) == reference
-
-
-@pytest.mark.parametrize("bad", [{"item_version": "three"}, {"materials": [{"code": 5}]}, {"joint": "yes"},
-                                 {"accepted_at": 20260302}])
-def test_an_unreadable_accepted_event_is_refused_naming_the_body(bad):
-    with pytest.raises(InvalidArgument) as e:
-        open_command_from_event({**_accepted_body(), **bad})
-    assert e.value.field == "body"
-
-
-def test_an_accepted_event_that_is_not_an_object_is_refused():
-    with pytest.raises(InvalidArgument):
-        accepted_event(["not", "an", "object"])
