@@ -60,12 +60,15 @@ def test_the_last_statement_commits_with_everything_before_it(db: Database):
 
 
 def test_a_failing_last_statement_leaves_nothing_written(db: Database):
+    with db.unit_of_work(tenant="620602") as uow:       # a number given already, whatever ran before
+        uow.session.execute(text(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'PH-0')"))
+        uow.commit_with_last(TAKE, {"t": "620602", "ph": "PH-0", "ids": []})
     before = rows(db, f"SELECT value FROM {SCHEMA}.counters")
     with pytest.raises(Exception, match="duplicate key"), db.unit_of_work(tenant="620602") as uow:
         uow.session.execute(text(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', 'PH-3')"))
         uow.emit(common_pb2.Deadline(due="PH-3"), correlation_id="c3")
         uow.write_outbox()
-        # the number the first test gave stands already: the statement fails on the unique number
+        # the number given last stands already: the statement fails on the unique number
         taken = rows(db, f"SELECT value FROM {SCHEMA}.counters")[0][0]
         uow.session.execute(text(f"INSERT INTO {SCHEMA}.docs VALUES ('620602', '620602-{taken + 1}-x')"))
         uow.commit_with_last(sql(f"UPDATE {SCHEMA}.docs SET number = :n WHERE number = 'PH-3' RETURNING 1"),
