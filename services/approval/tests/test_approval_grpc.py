@@ -153,6 +153,7 @@ def test_a_december_case_is_provisional_then_reprojected_when_2027_is_published(
     assert (change.previous_statutory_due, change.statutory_due, change.provisional) == (
         "2027-01-11", "2027-01-12", False)
     assert "2027 年节假日安排发布" in change.cause
+    assert change.at.startswith("2026-12-14T")            # the clock's day (a drill's pinned date), not the host's
     reprojected = [b for t, b in bus.outbox(msg.case_number) if t == "due_date_reprojected"]
     assert reprojected[0]["statutory"]["due"] == "2027-01-12"
     # publishing the same year again changes nothing
@@ -534,7 +535,9 @@ def test_row_level_security_as_the_application_role(bus, as_, approval_settings)
 def test_one_seal_per_tenant_and_the_queue_orders_by_due_date(bus, as_, clock):
     e = rpc_error(as_("county.admin").RegisterSeal, pb.RegisterSealRequest(name="第二枚章", code="2"))
     assert e.code() == grpc.StatusCode.ALREADY_EXISTS and "一枚印章" in e.details()
-    assert as_("county.decider").GetSeal(pb.GetSealRequest()).name == "凉州区行政审批局行政审批专用章"
+    seal = as_("county.decider").GetSeal(pb.GetSealRequest())
+    assert seal.name == "凉州区行政审批局行政审批专用章"
+    assert seal.registered_at.startswith("2026-09-18T")    # registered on the clock's day
     clock.set_today(D(2026, 9, 10))
     later = bus.accepted(accepted_on=D(2026, 9, 10), item_type="20", department="凉州区民政局",
                          promised_limit_days=15)
