@@ -112,8 +112,12 @@ def test_code_formats_are_per_province():
 
 
 def test_immediate_item_has_zero_promised_days():
-    validate_elements(el(case_kind="1", promised_limit_days=0, scenarios=[
-        {"code": "S1", "name": "当场办理", "materials": [{"code": "M1", "name": "身份证", "core": True}]}]), GANSU)
+    on_the_spot = [{"code": "S1", "name": "当场办理", "materials": [{"code": "M1", "name": "身份证", "core": True}]}]
+    immediate = validate_elements(el(case_kind="1", promised_limit_days=0, scenarios=on_the_spot), GANSU)
+    assert (immediate.case_kind, immediate.promised_limit_days) == ("1", 0)
+    with pytest.raises(InvalidArgument) as e:       # decided on the spot: no days to promise
+        validate_elements(el(case_kind="1", promised_limit_days=3, scenarios=on_the_spot), GANSU)
+    assert (e.value.field, e.value.message) == ("elements.promised_limit_days", "即办件当场办结，承诺办结时限应为 0")
 
 
 def test_lifecycle_draft_published_adjusted_cancelled():
