@@ -68,9 +68,21 @@ def test_resident_needs_a_name_and_a_sane_phone():
 
 
 # -- door-to-door entitlement ------------------------------------------------------------------------
+def door_to_door_refusal(group: SpecialGroup, door_to_door: bool, key_project: bool) -> str | None:
+    """Why a request is refused door-to-door service; None when it is not refused."""
+    try:
+        check_door_to_door(group, door_to_door, key_project)
+    except InvalidArgument as e:
+        return e.message
+    return None
+
+
 @pytest.mark.parametrize("group", ["elderly", "disabled", "youfu", "dibao"])
 def test_special_groups_are_entitled_to_door_to_door_service(group):
-    check_door_to_door(domain.parse_special_group(group), True, False)
+    special = domain.parse_special_group(group)
+    assert special != SpecialGroup.NONE
+    assert door_to_door_refusal(special, True, False) is None
+    assert door_to_door_refusal(SpecialGroup.NONE, True, False)          # what being entitled spares them
 
 
 def test_door_to_door_is_refused_for_a_resident_outside_the_special_groups():
@@ -180,9 +192,14 @@ VILLAGE, TOWNSHIP, COUNTY = DivisionCode("620602001001"), DivisionCode("62060200
 
 
 def test_originals_go_up_one_level_at_a_time_to_the_handling_unit():
-    check_handover_path(VILLAGE, TOWNSHIP, COUNTY)      # handled at the county: the township first
-    check_handover_path(TOWNSHIP, COUNTY, COUNTY)
-    check_handover_path(VILLAGE, TOWNSHIP, TOWNSHIP)    # handled at the township
+    for handling, path in ((COUNTY, [VILLAGE, TOWNSHIP, COUNTY]),    # handled at the county: the township first
+                           (TOWNSHIP, [VILLAGE, TOWNSHIP])):         # handled at the township
+        for giver, to in zip(path, path[1:], strict=False):
+            assert to == giver.parent
+            assert check_handover_path(giver, to, handling) is None, (giver, to, handling)   # the hop is allowed
+        with pytest.raises(FailedPrecondition) as e:                     # arrived: nothing more to hand over
+            check_handover_path(handling, handling.parent, handling)
+        assert "无需继续移交" in e.value.message
 
 
 @pytest.mark.parametrize("giver, to, handling, why", [
