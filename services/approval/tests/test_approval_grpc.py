@@ -7,14 +7,12 @@ import datetime as dt
 import io
 
 import grpc
-import pytest
 from pypdf import PdfReader
 from sanji.approval.v1 import approval_pb2 as pb
 from sanji.intake.v1 import events_pb2 as intake_ev
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy import text
 
-from services.approval.tests.conftest import accepted_event, field_of, rpc_error
+from services.approval.tests.conftest import accepted_event, field_of, get, reviewed, rpc_error, step_of
 from shared.clock import CHINA_TZ
 
 D = dt.date
@@ -22,22 +20,6 @@ PD = grpc.StatusCode.PERMISSION_DENIED
 NF = grpc.StatusCode.NOT_FOUND
 FP = grpc.StatusCode.FAILED_PRECONDITION
 IA = grpc.StatusCode.INVALID_ARGUMENT
-
-
-def get(as_, case_number: str, user: str = "county.reviewer", tenant_user: str | None = None) -> pb.Case:
-    return as_(tenant_user or user).GetCase(pb.GetCaseRequest(case_number=case_number))
-
-
-def step_of(case: pb.Case, kind: str, desk: str = "") -> pb.Step:
-    return next(s for s in case.steps if s.kind == kind and (not desk or s.desk == desk))
-
-
-def reviewed(as_, number: str, reviewer: str = "county.reviewer", viewer: str = "county.reviewer") -> pb.Case:
-    case = get(as_, number, viewer)
-    step = step_of(case, "review")
-    as_(reviewer).ClaimTask(pb.ClaimTaskRequest(step_id=step.id))
-    return as_(reviewer).CompleteReview(pb.CompleteReviewRequest(step_id=step.id, opinion="材料齐全，符合法定条件",
-                                                                 conclusion="agree"))
 
 
 def claimed_decision(as_, number: str, decider: str = "county.decider") -> pb.Case:
@@ -471,65 +453,6 @@ def test_site_inspection_delegated_to_the_original_department_suspends_the_clock
     types = outbox_types(bus, msg.case_number)
     assert types == ["case_opened", "inspection_requested", "clock_suspended", "inspection_recorded",
                      "clock_resumed"]
-
-
-def test_tenant_isolation_through_grpc(bus, as_, approval_db):
-    msg = bus.accepted("620602001")                              # a case of the 东大街 township
-    own = get(as_, msg.case_number, "dongdajie.reviewer")
-    assert own.tenant == "620602001"
-    for user in ("xidajie.reviewer", "county.reviewer"):         # a sibling township; the county (not supervision)
-        e = rpc_error(as_(user).GetCase, pb.GetCaseRequest(case_id=own.id))
-        assert e.code() == NF
-        e = rpc_error(as_(user).ClaimTask, pb.ClaimTaskRequest(step_id=own.steps[0].id))
-        assert e.code() == NF
-        e = rpc_error(as_(user).GetCase, pb.GetCaseRequest(case_number=msg.case_number))
-        assert e.code() == NF
-    queue = as_("xidajie.reviewer").ListQueue(pb.ListQueueRequest(limit=200))
-    assert msg.case_number not in [t.case_number for t in queue.tasks]
-    e = rpc_error(as_("county.admin").PublishCalendarYear, pb.PublishCalendarYearRequest(
-        year=2028, holidays={"2028-01-01": "元旦"}, region="513221"))
-    assert e.code() == PD
-    assert as_("county.supervisor").GetCase(pb.GetCaseRequest(case_id=own.id)).tenant == "620602001"
-    # the township decides its own case with its own seal
-    reviewed(as_, msg.case_number, "dongdajie.reviewer", viewer="dongdajie.reviewer")
-    case = get(as_, msg.case_number, "dongdajie.reviewer")
-    as_("dongdajie.decider").ClaimTask(pb.ClaimTaskRequest(step_id=step_of(case, "decision").id))
-    case = as_("dongdajie.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve"))
-    assert case.certificate.seal_name == "凉州区东大街街道便民服务中心审批专用章"
-    assert case.certificate.number.startswith("620602001-2026-XK")
-
-
-def test_row_level_security_as_the_application_role(bus, as_, approval_settings):
-    msg = bus.accepted("620602001")
-    case_id = get(as_, msg.case_number, "dongdajie.reviewer").id
-    engine = create_engine(approval_settings.database_url)
-    try:
-        def visible(tenant: str | None, subtree: str = "off") -> int:
-            with engine.begin() as conn:
-                if tenant is not None:
-                    conn.execute(text("SELECT set_config('app.tenant', :t, true), set_config('app.subtree', :s, true)"),
-                                 {"t": tenant, "s": subtree})
-                return conn.execute(text(
-                    "SELECT (SELECT count(*) FROM approval.cases WHERE id = :i)"
-                    " + (SELECT count(*) FROM approval.steps WHERE case_id = :i)"
-                    " + (SELECT count(*) FROM approval.history WHERE case_id = :i)"), {"i": case_id}).scalar_one()
-
-        assert visible("620602001") >= 4
-        assert visible("620602002") == 0                         # a sibling township
-        assert visible("620602") == 0                            # the county, without supervision
-        assert visible("620602", "on") >= 4                      # the county's supervisor reads its subtree
-        assert visible(None) == 0                                # no tenant bound: nothing
-        with pytest.raises(ProgrammingError), engine.begin() as conn:
-            conn.execute(text("SELECT set_config('app.tenant', '620602002', true)"))
-            conn.execute(text("INSERT INTO approval.seals (tenant_code, name, code, registered_by)"
-                              " VALUES ('620602001', '伪造印章', 'x', 'x')"))
-        with engine.begin() as conn:
-            conn.execute(text("SELECT set_config('app.tenant', '620602002', true)"))
-            updated = conn.execute(text("UPDATE approval.cases SET status = 'delivered' WHERE id = :i"),
-                                   {"i": case_id}).rowcount
-        assert updated == 0
-    finally:
-        engine.dispose()
 
 
 def test_one_seal_per_tenant_and_the_queue_orders_by_due_date(bus, as_, clock):
