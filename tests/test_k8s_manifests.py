@@ -1,8 +1,11 @@
-"""The Kubernetes manifests validate against the bundled API schemas (offline, strict) and every workload
-runs hardened: probes, resource limits, non-root, read-only root filesystem, no privilege escalation."""
+"""The Kubernetes manifests validate against the bundled API schemas (offline, strict), run the registry's
+services and modules the repository has, and every workload runs hardened: probes, resource limits,
+non-root, read-only root filesystem, no privilege escalation."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shared.registry import NAMES
+
 K8S = Path(__file__).resolve().parents[1] / "k8s"
 FILES = sorted(K8S.glob("*.yaml"))
-SERVICES = ["catalogue", "intake", "approval", "fees", "agency", "complaints", "supervision"]
+SERVICES = list(NAMES)
 VALIDATOR = Path(sys.executable).parent / "kubernetes-validate"
 
 
@@ -76,6 +81,29 @@ def test_deployments_and_services():
     assert gw["livenessProbe"]["httpGet"]["path"] == "/healthz"
     backend = _of("Ingress")["gateway"]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend["name"] == "gateway" and backend["name"] in services
+
+
+def _commands() -> list[tuple[str, str]]:
+    """(workload/container, the module it runs) for every container of every Deployment and Job."""
+    out = []
+    for name, spec in _pod_specs():
+        for c in spec["containers"] + spec.get("initContainers", []):
+            command = c.get("command", []) + c.get("args", [])
+            assert command[:2] == ["python", "-m"] and len(command) >= 3, (name, c["name"], command)
+            out.append((f"{name}/{c['name']}", command[2]))
+    return out
+
+
+@pytest.mark.parametrize("container,module", _commands(), ids=lambda v: v)
+def test_every_module_a_workload_runs_is_in_the_repository(container, module):
+    """`python -m <module>` in a pod runs code the repository has: the module imports here, and a package
+    has the `__main__` that -m runs."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None, f"{container} runs {module}, which the repository does not have"
+    importlib.import_module(module)
+    if spec.submodule_search_locations is not None:      # a package: `python -m` runs its __main__
+        assert importlib.util.find_spec(f"{module}.__main__") is not None, f"{module} has no __main__"
+        importlib.import_module(f"{module}.__main__")
 
 
 @pytest.mark.parametrize("name,spec", list(_pod_specs()), ids=lambda v: v if isinstance(v, str) else "")
