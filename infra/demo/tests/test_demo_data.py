@@ -7,6 +7,8 @@ import csv
 import re
 
 import pytest
+from google.protobuf import json_format
+from sanji.catalogue.v1 import catalogue_pb2 as pb
 
 from infra.demo.users import (
     CATALOGUE_JSON,
@@ -158,8 +160,6 @@ def test_people_facing_text(items):
 
 
 def test_items_parse_as_proto_item_elements(items):
-    json_format = pytest.importorskip("google.protobuf.json_format")
-    pb = pytest.importorskip("sanji.catalogue.v1.catalogue_pb2")
     for it in items:
         spec = {k: v for k, v in it.items() if k != "listing"}
         msg = json_format.ParseDict(spec, pb.ItemElements())
