@@ -13,6 +13,7 @@ from infra.oidc.provider import ProviderServer
 from services.catalogue.admin import import_units
 from services.catalogue.handlers import CatalogueHandlers
 from services.catalogue.service import registration
+from services.catalogue.translate import EventsOut
 from shared.auth import TokenVerifier
 from shared.db import Database
 from tests.support import TEST_USERS, UNITS_CSV, Tokens, serving
@@ -51,7 +52,7 @@ def catalogue_db(migrated):
 
 @pytest.fixture(scope="session")
 def catalogue_server(catalogue_db, verifier):
-    handlers = CatalogueHandlers(catalogue_db, public_base_url="http://127.0.0.1:8000")
+    handlers = CatalogueHandlers(catalogue_db, events_out=EventsOut(), public_base_url="http://127.0.0.1:8000")
     with serving([registration(handlers)], verifier) as target:
         yield target
 

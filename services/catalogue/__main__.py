@@ -5,6 +5,7 @@ import sys
 from services.catalogue.handlers import CatalogueHandlers
 from services.catalogue.service import registration
 from services.catalogue.settings import CatalogueSettings
+from services.catalogue.translate import EventsOut
 from shared.runner import ServiceParts, run_grpc_service
 
 
@@ -12,7 +13,9 @@ def main() -> int:
     settings = CatalogueSettings()
 
     def compose(db) -> ServiceParts:
-        return ServiceParts([registration(CatalogueHandlers(db, public_base_url=settings.public_base_url))])
+        """The handlers, built once, behind the gRPC servicer; the catalogue consumes no events."""
+        handlers = CatalogueHandlers(db, events_out=EventsOut(), public_base_url=settings.public_base_url)
+        return ServiceParts([registration(handlers)])
 
     return run_grpc_service("catalogue", settings, compose)
 

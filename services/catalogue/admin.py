@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from services.catalogue import importing
 from services.catalogue.handlers import IMPORT_BATCH, CatalogueHandlers
+from services.catalogue.translate import EventsOut
 from shared.config import DatabaseToolSettings, PlatformSettings
 from shared.db import Database, owner_connection
 from shared.errors import DomainError
@@ -61,7 +62,7 @@ def import_items(database_url: str, tenant: str, path: pathlib.Path, *, actor: s
     db = Database.connect(database_url, schema="catalogue", service="catalogue", pool_size=1)
     started = time.monotonic()
     try:
-        report = CatalogueHandlers(db).import_items(operator, source, batch_size=batch_size)
+        report = CatalogueHandlers(db, events_out=EventsOut()).import_items(operator, source, batch_size=batch_size)
     except DomainError as exc:
         print(f"无法导入到单位 {code}：{exc.message}", file=sys.stderr)
         return UNREADABLE

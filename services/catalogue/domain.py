@@ -8,13 +8,15 @@ points (代办). Code formats and code-set mappings are per-province data, passe
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.tenancy import DivisionCode, UnitKind
+from shared.versioned import Version, Versioned, VersionStatus
 
 # GB/T 39046-2020 code sets: the defaults; a province maps its own codes onto them (data).
 ITEM_TYPES = {
@@ -31,11 +33,8 @@ MAX_LIMIT_DAYS = 365
 MAX_NAME = 200
 
 
-class Status(enum.StrEnum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    SUPERSEDED = "superseded"
-    CANCELLED = "cancelled"
+# an item version's status: draft → published → superseded (adjusted) / cancelled (shared.versioned)
+Status = VersionStatus
 
 
 class ListingKind(enum.StrEnum):
@@ -287,81 +286,64 @@ def validate_draft(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "ele
 
 
 # ---------------------------------------------------------------------------------------------
-# Lifecycle
+# Lifecycle: the one of every versioned list entry (shared.versioned), told in the catalogue's words
 # ---------------------------------------------------------------------------------------------
 
-@dataclass
-class ItemVersion:
-    version: int
-    status: Status
-    elements: Elements
-    change_reason: str = ""
+class ItemVersion(Version[Elements]):
+    """A version of an item: its content is the item's standard elements."""
+
+    @property
+    def elements(self) -> Elements:
+        return self.content
 
 
-@dataclass
-class Item:
+class Item(Versioned[Elements]):
     """An item and its versions; `versions[-1]` is the current one."""
 
-    id: str
-    tenant: DivisionCode
-    versions: list[ItemVersion] = field(default_factory=list)
+    noun = "事项"
+    version_type = ItemVersion
 
-    @property
-    def current(self) -> ItemVersion:
-        return self.versions[-1]
+    def checked_reason(self, reason: str, action: str) -> str:
+        if not reason.strip():
+            raise InvalidArgument("reason", f"{action}事项须说明理由")
+        return reason.strip()
 
-    @property
-    def status(self) -> Status:
-        return self.current.status
-
-    @classmethod
-    def create(cls, item_id: str, tenant: DivisionCode, elements: Elements) -> Item:
-        return cls(id=item_id, tenant=tenant, versions=[ItemVersion(1, Status.DRAFT, elements)])
+    def check_same_entry(self, elements: Elements) -> None:
+        if elements.basic_code != self.current.content.basic_code:
+            raise InvalidArgument("elements.basic_code", "事项基本编码不可调整；如需变更请取消原事项后新建")
 
     def update_draft(self, elements: Elements) -> ItemVersion:
-        if self.status != Status.DRAFT:
-            raise FailedPrecondition("只有草稿可以直接修改；已发布的事项请走“调整”流程并说明理由")
-        self.current.elements = elements
-        return self.current
+        # the code before the status: what an admin editing a draft has always been told first
+        if elements.basic_code != self.current.content.basic_code:
+            raise InvalidArgument("elements.basic_code", "事项基本编码创建后不可修改")
+        return super().update_draft(elements)
 
-    def publish(self, fmt: CodeFormat) -> ItemVersion:
+    def publish(self, fmt: CodeFormat = GBT_39046) -> ItemVersion:
         """Only a complete draft is published: an imported draft holds its name, codes, type and
         department only, and stays a draft until the admin has filled in the rest."""
-        if self.status != Status.DRAFT:
-            raise FailedPrecondition(f"事项当前状态为“{STATUS_LABELS[self.status]}”，不能发布")
-        try:
-            validate_elements(self.current.elements, fmt)
-        except InvalidArgument as exc:
-            raise FailedPrecondition(f"草稿要素不完整，不能发布：{exc.message}", field=exc.field) from None
-        self.current.status = Status.PUBLISHED
-        return self.current
+        def complete(elements: Elements) -> None:
+            try:
+                validate_elements(elements, fmt)
+            except InvalidArgument as exc:
+                raise FailedPrecondition(f"草稿要素不完整，不能发布：{exc.message}", field=exc.field) from None
 
-    def adjust(self, elements: Elements, reason: str) -> tuple[ItemVersion, ItemVersion]:
-        """A published item changes by a new published version; the old one is superseded."""
-        if self.status != Status.PUBLISHED:
-            raise FailedPrecondition(f"只有已发布的事项可以调整（当前：{STATUS_LABELS[self.status]}）")
-        if not reason.strip():
-            raise InvalidArgument("reason", "调整事项须说明理由")
-        if elements.basic_code != self.current.elements.basic_code:
-            raise InvalidArgument("elements.basic_code", "事项基本编码不可调整；如需变更请取消原事项后新建")
-        previous = self.current
-        previous.status = Status.SUPERSEDED
-        new = ItemVersion(previous.version + 1, Status.PUBLISHED, elements, reason.strip())
-        self.versions.append(new)
-        return previous, new
-
-    def cancel(self, reason: str) -> ItemVersion:
-        if self.status not in (Status.PUBLISHED, Status.DRAFT):
-            raise FailedPrecondition(f"事项当前状态为“{STATUS_LABELS[self.status]}”，不能取消")
-        if not reason.strip():
-            raise InvalidArgument("reason", "取消事项须说明理由")
-        self.current.status = Status.CANCELLED
-        self.current.change_reason = reason.strip()
-        return self.current
+        return super().publish(complete)
 
 
-STATUS_LABELS = {Status.DRAFT: "草稿", Status.PUBLISHED: "已发布", Status.SUPERSEDED: "已被新版本替代",
-                 Status.CANCELLED: "已取消"}
+@dataclass
+class ItemRow:
+    """One item version as read back, with how it reaches the reader (`listing`: own, delegated, proxy):
+    what the handlers return and the guide, the cache and the API translation read."""
+
+    id: str
+    tenant: str
+    version: int
+    status: str
+    elements: dict
+    created_at: dt.datetime | None
+    published_at: dt.datetime | None
+    change_reason: str
+    listing: str = ""
 
 
 def check_delegation(item: Item, owner: DivisionCode, targets: Iterable[DivisionCode], kind: ListingKind,

@@ -1,60 +1,74 @@
-"""Catalogue use cases. Each takes a command, runs it in one unit of work, records its events."""
+"""Catalogue use cases. Each takes a command, runs it in one unit of work, records its events.
+
+Handlers take and return domain values (`Elements`, `ItemRow`, `Unit` …); the events they record are built
+by `events_out` (translate.EventsOut in the service), so nothing here knows the wire format.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
+from typing import Any, Protocol
 
-from sanji.catalogue.v1 import events_pb2
 from sqlalchemy.exc import IntegrityError
 
 from services.catalogue import domain, importing
 from services.catalogue.cache import VersionCache
-from services.catalogue.domain import Elements, Item, ListingKind, Status
-from services.catalogue.guide import render_guide_html, render_guide_pdf
-from services.catalogue.repository import CatalogueRepository, ItemRow
+from services.catalogue.domain import Elements, Item, ItemRow, ItemVersion, ListingKind, Status
+from services.catalogue.guide import render_guide_html
+from services.catalogue.guide_pdf import render_guide_pdf
+from services.catalogue.repository import CatalogueRepository
 from services.catalogue.search import query_terms
-from services.catalogue.translate import row_to_item
 from shared.db import Database
 from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from shared.tenancy import DivisionCode, Principal, Role, can_read
+from shared.tenancy import DivisionCode, Principal, Role, Unit, can_read
 from shared.validation import page, uuid_field
 
 log = logging.getLogger(__name__)
 IMPORT_BATCH = 200     # drafts per unit of work when importing a published list
 
 
-def _iso(ts) -> str:
-    return ts.isoformat() if ts else ""
+class CatalogueEvents(Protocol):
+    """The events the catalogue publishes, each built from domain values (translate.EventsOut)."""
+
+    def item_published(self, item: Item, version: ItemVersion, published_at: dt.datetime | None) -> Any: ...
+
+    def item_adjusted(self, item: Item, previous: ItemVersion, new: ItemVersion,
+                      published_at: dt.datetime | None) -> Any: ...
+
+    def item_cancelled(self, item: Item, version: ItemVersion) -> Any: ...
+
+    def item_delegated(self, item: Item, targets: list[DivisionCode], kind: ListingKind, reason: str) -> Any: ...
 
 
 class CatalogueHandlers:
-    def __init__(self, db: Database, *, public_base_url: str = "http://127.0.0.1:8000",
+    def __init__(self, db: Database, *, events_out: CatalogueEvents, public_base_url: str = "http://127.0.0.1:8000",
                  cache: VersionCache | None = None):
         self.db = db
+        self.events_out = events_out
         self.public_base_url = public_base_url.rstrip("/")
         self.cache = cache or VersionCache()
 
-    def _read(self, p: Principal | None, item_id: str, version: int = 0):
-        """A version as (row, Item message), through the cache of published versions."""
+    def _read(self, p: Principal | None, item_id: str, version: int = 0) -> ItemRow | None:
+        """A version, through the cache of published versions."""
         hit = self.cache.lookup(item_id, version)
         if hit is not None:
             return hit
         with self.db.unit_of_work(p) as uow:
-            found = CatalogueRepository(uow.session).read_with_current(item_id, version)
+            found = CatalogueRepository(uow).read_with_current(item_id, version)
         if found is None:
             return None
         row, current_version, current_status = found
-        message = row_to_item(row)
-        self.cache.store(row, current_version, current_status, message)
-        return row, message
+        self.cache.store(row, current_version, current_status)
+        return row
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def create_item(self, p: Principal, elements: dict) -> ItemRow:
+    def create_item(self, p: Principal, elements: Elements) -> ItemRow:
         p.require(Role.TENANT_ADMIN)
         with self.db.unit_of_work(p) as uow:
-            repo = CatalogueRepository(uow.session)
-            el = domain.validate_elements(Elements.from_dict(elements), repo.code_format(p.tenant.province))
+            repo = CatalogueRepository(uow)
+            el = domain.validate_elements(elements, repo.code_format(p.tenant.province))
             item = Item.create(str(uuid.uuid4()), p.tenant, el)
             try:
                 repo.add(item, p.username)
@@ -74,7 +88,7 @@ class CatalogueHandlers:
         created again; bad rows are refused by line and the rest go on. One unit of work per batch."""
         p.require(Role.TENANT_ADMIN)
         with self.db.unit_of_work(p) as uow:
-            repo = CatalogueRepository(uow.session)
+            repo = CatalogueRepository(uow)
             if repo.unit(str(p.tenant)) is None:
                 raise NotFound(f"单位不存在：{p.tenant}（请先导入区划单位）")
             fmt = repo.code_format(p.tenant.province)
@@ -93,7 +107,7 @@ class CatalogueHandlers:
         for _ in range(3):
             try:
                 with self.db.unit_of_work(p) as uow:
-                    repo = CatalogueRepository(uow.session)
+                    repo = CatalogueRepository(uow)
                     for d in drafts:
                         el = domain.validate_draft(d.elements, fmt)
                         repo.add(Item.create(str(uuid.uuid4()), p.tenant, el), p.username)
@@ -104,7 +118,7 @@ class CatalogueHandlers:
                 # someone else created some of these codes meanwhile: look again, plan the batch anew
                 log.warning("import batch of %d rows met a concurrent writer; planning it again", len(drafts))
                 with self.db.unit_of_work(p) as uow:
-                    existing = CatalogueRepository(uow.session).existing_codes(p.tenant)
+                    existing = CatalogueRepository(uow).existing_codes(p.tenant)
                 again = importing.plan_import(drafts, existing)
                 report.already_present.extend(again.already_present)
                 report.refused.extend(again.refused)
@@ -123,14 +137,12 @@ class CatalogueHandlers:
             raise PermissionDenied("只能管理本单位的事项")
         return item
 
-    def update_draft(self, p: Principal, item_id: str, elements: dict) -> ItemRow:
+    def update_draft(self, p: Principal, item_id: str, elements: Elements) -> ItemRow:
         p.require(Role.TENANT_ADMIN)
         with self.db.unit_of_work(p) as uow:
-            repo = CatalogueRepository(uow.session)
+            repo = CatalogueRepository(uow)
             item = self._load_own(repo, p, item_id)
-            el = domain.validate_elements(Elements.from_dict(elements), repo.code_format(p.tenant.province))
-            if el.basic_code != item.current.elements.basic_code:
-                raise InvalidArgument("elements.basic_code", "事项基本编码创建后不可修改")
+            el = domain.validate_elements(elements, repo.code_format(p.tenant.province))
             item.update_draft(el)
             repo.save(item, p.username)
             row = repo.read(item_id)
@@ -141,33 +153,27 @@ class CatalogueHandlers:
     def publish(self, p: Principal, item_id: str) -> ItemRow:
         p.require(Role.TENANT_ADMIN)
         with self.db.unit_of_work(p) as uow:
-            repo = CatalogueRepository(uow.session)
+            repo = CatalogueRepository(uow)
             item = self._load_own(repo, p, item_id)
             v = item.publish(repo.code_format(p.tenant.province))
             repo.save(item, p.username)
             repo.list_item(p.tenant, item.id, p.tenant, ListingKind.OWN, "本单位事项清单", p.username)
             row = repo.read(item_id)
-            el = v.elements
-            uow.emit(events_pb2.ItemPublished(
-                item_id=item.id, version=v.version, tenant=str(item.tenant), name=el.name, basic_code=el.basic_code,
-                item_type=el.item_type, exercise_level=el.exercise_level, published_at=_iso(row.published_at)),
-                correlation_id=item.id)
+            uow.emit(self.events_out.item_published(item, v, row.published_at), correlation_id=item.id)
             uow.commit()
         self.cache.invalidate(item_id)
         return row
 
-    def adjust(self, p: Principal, item_id: str, elements: dict, reason: str) -> ItemRow:
+    def adjust(self, p: Principal, item_id: str, elements: Elements, reason: str) -> ItemRow:
         p.require(Role.TENANT_ADMIN)
         with self.db.unit_of_work(p) as uow:
-            repo = CatalogueRepository(uow.session)
+            repo = CatalogueRepository(uow)
             item = self._load_own(repo, p, item_id)
-            el = domain.validate_elements(Elements.from_dict(elements), repo.code_format(p.tenant.province))
+            el = domain.validate_elements(elements, repo.code_format(p.tenant.province))
             previous, new = item.adjust(el, reason)
-            repo.save(item, p.username, new_versions=1)
+            repo.save(item, p.username)
             row = repo.read(item_id)
-            uow.emit(events_pb2.ItemAdjusted(
-                item_id=item.id, version=new.version, previous_version=previous.version, tenant=str(item.tenant),
-                name=el.name, reason=new.change_reason, published_at=_iso(row.published_at)), correlation_id=item.id)
+            uow.emit(self.events_out.item_adjusted(item, previous, new, row.published_at), correlation_id=item.id)
             uow.commit()
         self.cache.invalidate(item_id)
         return row
@@ -175,17 +181,14 @@ class CatalogueHandlers:
     def cancel(self, p: Principal, item_id: str, reason: str) -> ItemRow:
         p.require(Role.TENANT_ADMIN)
         with self.db.unit_of_work(p) as uow:
-            repo = CatalogueRepository(uow.session)
+            repo = CatalogueRepository(uow)
             item = self._load_own(repo, p, item_id)
-            was_published = item.status == Status.PUBLISHED
-            v = item.cancel(reason)
+            v, withdrawn = item.cancel(reason)
             repo.save(item, p.username)
             repo.revoke_listings(item.id)
             row = repo.read(item_id)
-            if was_published:
-                uow.emit(events_pb2.ItemCancelled(item_id=item.id, version=v.version, tenant=str(item.tenant),
-                                                  name=v.elements.name, reason=v.change_reason),
-                         correlation_id=item.id)
+            if withdrawn:
+                uow.emit(self.events_out.item_cancelled(item, v), correlation_id=item.id)
             uow.commit()
         self.cache.invalidate(item_id)
         return row
@@ -195,7 +198,7 @@ class CatalogueHandlers:
         p.require(Role.TENANT_ADMIN)
         codes = [DivisionCode.parse(t, f"target_tenants[{i}]") for i, t in enumerate(targets)]
         with self.db.unit_of_work(p) as uow:
-            repo = CatalogueRepository(uow.session)
+            repo = CatalogueRepository(uow)
             item = self._load_own(repo, p, item_id)
             known = repo.existing_units([str(c) for c in codes])
             chosen = domain.check_delegation(item, p.tenant, codes, kind, known)
@@ -203,35 +206,26 @@ class CatalogueHandlers:
                 repo.list_item(p.tenant, item.id, code, kind, reason, p.username)
             row = repo.read(item_id)
             listed = [c for c, k in repo.listings(item.id) if k == str(kind)]
-            uow.emit(events_pb2.ItemDelegated(item_id=item.id, version=item.current.version, tenant=str(item.tenant),
-                                              target_tenants=[str(c) for c in chosen], kind=str(kind), reason=reason),
-                     correlation_id=item.id)
+            uow.emit(self.events_out.item_delegated(item, chosen, kind, reason), correlation_id=item.id)
             uow.commit()
         self.cache.invalidate(item_id)
         return row, listed
 
     # -- reading -------------------------------------------------------------------------------
-    def get(self, p: Principal, item_id: str, version: int = 0) -> ItemRow:
-        return self.get_item(p, item_id, version)[0]
-
-    def get_item(self, p: Principal, item_id: str, version: int = 0):
-        """(row, Item message) of a version the caller may see."""
+    def get_item(self, p: Principal, item_id: str, version: int = 0) -> ItemRow:
+        """A version the caller may see (the current one when 0)."""
         uuid_field(item_id, "item_id", "事项标识")
         if version < 0:
             raise InvalidArgument("version", "版本号不能为负数")
-        found = self._read(p, item_id, version)
-        if found is None or not _may_read(p, found[0]):
+        row = self._read(p, item_id, version)
+        if row is None or not _may_read(p, row):
             raise NotFound("事项不存在或无权查看")
-        return found
-
-    def messages(self, rows: list[ItemRow]) -> list:
-        """Item messages of listed rows, reusing translations of versions already seen."""
-        return [self.cache.message_for(r, row_to_item) for r in rows]
+        return row
 
     def versions(self, p: Principal, item_id: str) -> list[ItemRow]:
         uuid_field(item_id, "item_id", "事项标识")
         with self.db.unit_of_work(p) as uow:
-            rows = [r for r in CatalogueRepository(uow.session).versions(item_id) if _may_read(p, r)]
+            rows = [r for r in CatalogueRepository(uow).versions(item_id) if _may_read(p, r)]
         if not rows:
             raise NotFound("事项不存在或无权查看")
         return rows
@@ -243,15 +237,15 @@ class CatalogueHandlers:
         terms = _terms(query) if query.strip() else None
         limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
-            return CatalogueRepository(uow.session).list_for(p.tenant, include_drafts=include_drafts, limit=limit,
-                                                             offset=offset, terms=terms)
+            return CatalogueRepository(uow).list_for(p.tenant, include_drafts=include_drafts, limit=limit,
+                                                     offset=offset, terms=terms)
 
     def search_mine(self, p: Principal, query: str, limit: int) -> tuple[list[ItemRow], int]:
         terms = _terms(query)
         limit, _ = page(limit, 0)
         with self.db.unit_of_work(p) as uow:
-            return CatalogueRepository(uow.session).list_for(p.tenant, include_drafts=False, limit=limit,
-                                                             offset=0, terms=terms)
+            return CatalogueRepository(uow).list_for(p.tenant, include_drafts=False, limit=limit, offset=0,
+                                                     terms=terms)
 
     def search_public(self, region: str, query: str, limit: int, offset: int) -> tuple[list[ItemRow], int]:
         if region:
@@ -261,37 +255,33 @@ class CatalogueHandlers:
         if query.strip() and not terms:
             raise InvalidArgument("query", "请输入中文或字母数字关键词")
         with self.db.unit_of_work() as uow:
-            return CatalogueRepository(uow.session).search_public(region, terms, limit, offset)
+            return CatalogueRepository(uow).search_public(region, terms, limit, offset)
 
-    def get_public(self, item_id: str) -> ItemRow:
-        return self.get_public_item(item_id)[0]
-
-    def get_public_item(self, item_id: str):
+    def get_public_item(self, item_id: str) -> ItemRow:
         uuid_field(item_id, "item_id", "事项标识")
-        found = self._read(None, item_id)
-        if found is None or found[0].status != str(Status.PUBLISHED):
+        row = self._read(None, item_id)
+        if row is None or row.status != Status.PUBLISHED:
             raise NotFound("事项不存在或未公开")
-        return found
+        return row
 
     def render_guide(self, p: Principal | None, item_id: str, fmt: str) -> tuple[bytes, str, str]:
-        row = self.get(p, item_id) if p is not None else self.get_public(item_id)
+        row = self.get_item(p, item_id) if p is not None else self.get_public_item(item_id)
         with self.db.unit_of_work(p) as uow:
-            unit = CatalogueRepository(uow.session).unit(row.tenant)
-        item = row_to_item(row)
+            unit = CatalogueRepository(uow).unit(row.tenant)
         unit_name = unit.name if unit else row.tenant
         url = f"{self.public_base_url}/guide/{row.id}"
         stem = f"办事指南-{row.elements.get('name', row.id)}"
         if fmt == "pdf":
-            return render_guide_pdf(item, unit_name=unit_name, lookup_url=url), "application/pdf", f"{stem}.pdf"
+            return render_guide_pdf(row, unit_name=unit_name, lookup_url=url), "application/pdf", f"{stem}.pdf"
         if fmt == "html":
-            html = render_guide_html(item, unit_name=unit_name, lookup_url=url)
+            html = render_guide_html(row, unit_name=unit_name, lookup_url=url)
             return html.encode("utf-8"), "text/html; charset=utf-8", f"{stem}.html"
         raise InvalidArgument("format", "请选择 HTML 或 PDF 格式")
 
     def resolve_handling_unit(self, p: Principal, item_id: str, version: int = 0) -> tuple[str, ItemRow, bool, str]:
         """Where an application for this item, taken in at the caller's unit, is decided."""
-        row = self.get(p, item_id, version)
-        current = self.get(p, item_id) if version else row
+        row = self.get_item(p, item_id, version)
+        current = self.get_item(p, item_id) if version else row
         if current.status == str(Status.CANCELLED):
             raise FailedPrecondition("该事项已取消，不再受理新的申请")
         if current.status != str(Status.PUBLISHED) or (version and row.status == str(Status.DRAFT)):
@@ -301,7 +291,7 @@ class CatalogueHandlers:
         me = p.tenant
         chain = [str(me), *(str(a) for a in me.ancestors() if len(a.value) >= 6)]
         with self.db.unit_of_work() as uow:  # listings are public information
-            repo = CatalogueRepository(uow.session)
+            repo = CatalogueRepository(uow)
             listed = repo.listed_for(item_id, chain)
             owner_unit = None
             handler = None
@@ -316,18 +306,18 @@ class CatalogueHandlers:
             owner_unit = repo.unit(handler)
         return handler, row, proxy, owner_unit.name if owner_unit else handler
 
-    def unit(self, code: str):
+    def unit(self, code: str) -> Unit:
         code = str(DivisionCode.parse(code, "code"))
         with self.db.unit_of_work() as uow:
-            u = CatalogueRepository(uow.session).unit(code)
+            u = CatalogueRepository(uow).unit(code)
         if u is None:
             raise NotFound(f"单位不存在：{code}")
         return u
 
-    def child_units(self, code: str):
+    def child_units(self, code: str) -> list[Unit]:
         self.unit(code)
         with self.db.unit_of_work() as uow:
-            return CatalogueRepository(uow.session).child_units(code)
+            return CatalogueRepository(uow).child_units(code)
 
     def map_code(self, province: str, code_set: str, external: str) -> tuple[str, str]:
         if not province or not province.isdigit() or len(province) != 2:
@@ -335,11 +325,10 @@ class CatalogueHandlers:
         if not code_set:
             raise InvalidArgument("code_set", "代码集不能为空")
         with self.db.unit_of_work() as uow:
-            r = CatalogueRepository(uow.session).map_code(province, code_set, external)
+            r = CatalogueRepository(uow).map_code(province, code_set, external)
         if r is None:
             raise NotFound(f"代码映射不存在：{province}/{code_set}/{external}")
         return r
-
 
 
 def _terms(query: str) -> list[str]:

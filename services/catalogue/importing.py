@@ -23,6 +23,7 @@ from services.catalogue import domain
 from services.catalogue.domain import CodeFormat, Elements
 from shared.errors import InvalidArgument
 from shared.tenancy import DivisionCode
+from shared.versioned import STATUS_LABELS as VERSION_STATUS_LABELS
 
 COLUMNS = ("department", "group", "name", "implementation_code", "basic_code", "area_code", "task_type",
            "dept_code")
@@ -263,7 +264,7 @@ def plan_import(checked: Iterable[DraftRow | list[RowProblem]], existing: Existi
 # Report
 # ---------------------------------------------------------------------------------------------
 
-STATUS_LABELS = {str(s): label for s, label in domain.STATUS_LABELS.items()}
+STATUS_LABELS = {str(s): label for s, label in VERSION_STATUS_LABELS.items()}
 
 
 @dataclass

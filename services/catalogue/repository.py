@@ -6,34 +6,15 @@ filter by tenant where the use case means it (both walls, each on its own).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
-from services.catalogue.domain import CodeFormat, Elements, Item, ItemVersion, ListingKind, Status
+from services.catalogue.domain import CodeFormat, Elements, Item, ItemRow, ItemVersion, ListingKind, Status
 from services.catalogue.importing import ExistingCodes
 from services.catalogue.search import index_terms
-from shared.db import sql
+from shared.db import UnitOfWork, sql
 from shared.tenancy import DivisionCode, Unit
 
 S = "catalogue"
-
-
-@dataclass
-class ItemRow:
-    """One item version as read back, with how it reaches the reader."""
-
-    id: str
-    tenant: str
-    version: int
-    status: str
-    elements: dict
-    created_at: dt.datetime | None
-    published_at: dt.datetime | None
-    change_reason: str
-    listing: str = ""
 
 
 _ROW_COLUMNS = ("v.item_id, v.tenant_code, v.version, v.status, v.elements, v.created_at, v.published_at,"
@@ -46,46 +27,53 @@ def _row(r, listing: str = "") -> ItemRow:
 
 
 class CatalogueRepository:
-    def __init__(self, session: Session):
-        self.s = session
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
 
     # -- items ---------------------------------------------------------------------------------
     def get(self, item_id: str) -> Item | None:
-        head = self.s.execute(sql(f"SELECT id, tenant_code FROM {S}.items WHERE id = :id FOR UPDATE"),
-                              {"id": item_id}).first()
+        head = self.uow.row(sql(f"SELECT id, tenant_code FROM {S}.items WHERE id = :id FOR UPDATE"), {"id": item_id})
         if head is None:
             return None
-        rows = self.s.execute(sql(f"SELECT version, status, elements, change_reason FROM {S}.item_versions"
-                                   " WHERE item_id = :id ORDER BY version"), {"id": item_id}).all()
+        rows = self.uow.rows(sql(f"SELECT version, status, elements, change_reason FROM {S}.item_versions"
+                                " WHERE item_id = :id ORDER BY version"), {"id": item_id})
         versions = [ItemVersion(r[0], Status(r[1]), Elements.from_dict(r[2]), r[3]) for r in rows]
-        return Item(id=str(head[0]), tenant=DivisionCode(head[1]), versions=versions)
+        return Item(id=str(head[0]), tenant=DivisionCode(head[1]), versions=versions, stored=len(versions))
 
     def add(self, item: Item, actor: str) -> None:
         v = item.current
-        self.s.execute(sql(f"INSERT INTO {S}.items (id, tenant_code, basic_code, current_version, status)"
-                            " VALUES (:id, :t, :code, :v, :st)"),
-                       {"id": item.id, "t": str(item.tenant), "code": v.elements.basic_code, "v": v.version,
-                        "st": str(v.status)})
-        self._insert_version(item, v, actor)
+        self.uow.execute(sql(f"INSERT INTO {S}.items (id, tenant_code, basic_code, current_version, status)"
+                               " VALUES (:id, :t, :code, :v, :st)"),
+                           {"id": item.id, "t": str(item.tenant), "code": v.elements.basic_code, "v": v.version,
+                            "st": str(v.status)})
+        self._write_versions(item, actor)
 
-    def save(self, item: Item, actor: str, *, new_versions: int = 0) -> None:
-        """Write the item's state back; the last `new_versions` versions are new rows."""
+    def save(self, item: Item, actor: str) -> None:
+        """Write the item's state back: the versions read are updated, the new ones inserted."""
         cur = item.current
-        self.s.execute(sql(f"UPDATE {S}.items SET current_version = :v, status = :st, updated_at = now()"
-                            " WHERE id = :id"), {"id": item.id, "v": cur.version, "st": str(cur.status)})
-        existing = item.versions[:-new_versions] if new_versions else item.versions
-        for v in existing:
-            self.s.execute(
+        self.uow.execute(sql(f"UPDATE {S}.items SET current_version = :v, status = :st, updated_at = now()"
+                               " WHERE id = :id"), {"id": item.id, "v": cur.version, "st": str(cur.status)})
+        self._write_versions(item, actor)
+
+    def _write_versions(self, item: Item, actor: str) -> None:
+        for v in item.stored_versions:
+            self.uow.execute(
                 sql(f"UPDATE {S}.item_versions SET status = :st, elements = CAST(:el AS jsonb), name = :name,"
-                     " item_type = :type, exercise_level = :lvl, terms = :terms, change_reason = :reason,"
-                     " published_at = CASE WHEN :st = 'published' AND published_at IS NULL THEN now()"
-                     " ELSE published_at END,"
-                     " published_by = CASE WHEN :st = 'published' AND published_by IS NULL THEN :actor"
-                     " ELSE published_by END"
-                     " WHERE item_id = :id AND version = :v"),
+                    " item_type = :type, exercise_level = :lvl, terms = :terms, change_reason = :reason,"
+                    " published_at = CASE WHEN :st = 'published' AND published_at IS NULL THEN now()"
+                    " ELSE published_at END,"
+                    " published_by = CASE WHEN :st = 'published' AND published_by IS NULL THEN :actor"
+                    " ELSE published_by END"
+                    " WHERE item_id = :id AND version = :v"),
                 self._version_params(item, v, actor))
-        for v in item.versions[len(existing):]:
-            self._insert_version(item, v, actor)
+        for v in item.new_versions:
+            self.uow.execute(
+                sql(f"INSERT INTO {S}.item_versions (item_id, version, tenant_code, status, name, item_type,"
+                    " exercise_level, elements, terms, change_reason, created_by, published_at, published_by)"
+                    " VALUES (:id, :v, :t, :st, :name, :type, :lvl, CAST(:el AS jsonb), :terms, :reason, :actor,"
+                    " CASE WHEN :st = 'published' THEN now() END, CASE WHEN :st = 'published' THEN :actor END)"),
+                self._version_params(item, v, actor))
+        item.all_stored()
 
     def _version_params(self, item: Item, v: ItemVersion, actor: str) -> dict:
         el = v.elements
@@ -95,37 +83,29 @@ class CatalogueRepository:
                 "terms": index_terms([el.name, *el.keywords, el.department, el.basic_code,
                                       el.implementation_code])}
 
-    def _insert_version(self, item: Item, v: ItemVersion, actor: str) -> None:
-        self.s.execute(
-            sql(f"INSERT INTO {S}.item_versions (item_id, version, tenant_code, status, name, item_type,"
-                 " exercise_level, elements, terms, change_reason, created_by, published_at, published_by)"
-                 " VALUES (:id, :v, :t, :st, :name, :type, :lvl, CAST(:el AS jsonb), :terms, :reason, :actor,"
-                 " CASE WHEN :st = 'published' THEN now() END, CASE WHEN :st = 'published' THEN :actor END)"),
-            self._version_params(item, v, actor))
-
     def read(self, item_id: str, version: int = 0) -> ItemRow | None:
         """A version (the current one when 0) — as far as the transaction's tenant may see it."""
         if version:
-            r = self.s.execute(sql(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v"
-                                    " WHERE v.item_id = :id AND v.version = :ver"),
-                               {"id": item_id, "ver": version}).first()
+            r = self.uow.row(sql(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v"
+                                  " WHERE v.item_id = :id AND v.version = :ver"),
+                             {"id": item_id, "ver": version})
         else:
-            r = self.s.execute(sql(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v JOIN {S}.items i"
-                                    " ON i.id = v.item_id AND i.current_version = v.version WHERE v.item_id = :id"),
-                               {"id": item_id}).first()
+            r = self.uow.row(sql(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v JOIN {S}.items i"
+                                  " ON i.id = v.item_id AND i.current_version = v.version WHERE v.item_id = :id"),
+                             {"id": item_id})
         return _row(r) if r else None
 
     def read_with_current(self, item_id: str, version: int = 0) -> tuple[ItemRow, int, str] | None:
         """A version and, in the same statement, the item's current version and status."""
-        r = self.s.execute(sql(f"SELECT {_ROW_COLUMNS}, i.current_version, i.status FROM {S}.item_versions v"
-                                f" JOIN {S}.items i ON i.id = v.item_id"
-                                " WHERE v.item_id = :id AND v.version = CASE WHEN :ver = 0 THEN i.current_version"
-                                " ELSE :ver END"), {"id": item_id, "ver": version}).first()
+        r = self.uow.row(sql(f"SELECT {_ROW_COLUMNS}, i.current_version, i.status FROM {S}.item_versions v"
+                              f" JOIN {S}.items i ON i.id = v.item_id"
+                              " WHERE v.item_id = :id AND v.version = CASE WHEN :ver = 0 THEN i.current_version"
+                              " ELSE :ver END"), {"id": item_id, "ver": version})
         return (_row(r), r[8], r[9]) if r else None
 
     def versions(self, item_id: str) -> list[ItemRow]:
-        rows = self.s.execute(sql(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v WHERE v.item_id = :id"
-                                   " ORDER BY v.version"), {"id": item_id}).all()
+        rows = self.uow.rows(sql(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v WHERE v.item_id = :id"
+                                  " ORDER BY v.version"), {"id": item_id})
         return [_row(r) for r in rows]
 
     def list_for(self, tenant: DivisionCode, *, include_drafts: bool, limit: int, offset: int,
@@ -146,8 +126,8 @@ class CatalogueRepository:
               JOIN {S}.item_versions v ON v.item_id = i.id AND v.version = i.current_version
              WHERE true {term_filter}
              ORDER BY v.tenant_code, v.name, v.item_id LIMIT :lim OFFSET :off"""
-        rows = self.s.execute(sql(query), {"t": str(tenant), "st": list(statuses), "lim": limit, "off": offset,
-                                          "terms": terms or []}).all()
+        rows = self.uow.rows(sql(query), {"t": str(tenant), "st": list(statuses), "lim": limit, "off": offset,
+                                         "terms": terms or []})
         total = rows[0][-1] if rows else 0
         return [_row(r, r[8]) for r in rows], total
 
@@ -163,56 +143,54 @@ class CatalogueRepository:
                                AND l.listed_for = :region))
                {term_filter}
              ORDER BY (strpos(v.name, :q) > 0) DESC, length(v.name), v.name LIMIT :lim OFFSET :off"""
-        rows = self.s.execute(sql(query), {"region": region, "terms": terms, "lim": limit, "off": offset,
-                                          "q": "".join(terms[:1])}).all()
+        rows = self.uow.rows(sql(query), {"region": region, "terms": terms, "lim": limit, "off": offset,
+                                         "q": "".join(terms[:1])})
         total = rows[0][-1] if rows else 0
         return [_row(r) for r in rows], total
 
     # -- listings ------------------------------------------------------------------------------
     def list_item(self, owner: DivisionCode, item_id: str, listed_for: DivisionCode, kind: ListingKind,
                   reason: str, actor: str) -> bool:
-        r = self.s.execute(
+        return self.uow.execute(
             sql(f"INSERT INTO {S}.item_listings (tenant_code, item_id, listed_for, kind, reason, created_by)"
                  " VALUES (:t, :id, :f, :k, :r, :a) ON CONFLICT (item_id, listed_for, kind)"
                  " WHERE revoked_at IS NULL DO NOTHING"),
-            {"t": str(owner), "id": item_id, "f": str(listed_for), "k": str(kind), "r": reason, "a": actor})
-        return r.rowcount == 1
+            {"t": str(owner), "id": item_id, "f": str(listed_for), "k": str(kind), "r": reason, "a": actor}) == 1
 
     def revoke_listings(self, item_id: str) -> int:
-        r = self.s.execute(sql(f"UPDATE {S}.item_listings SET revoked_at = now() WHERE item_id = :id"
-                                " AND revoked_at IS NULL"), {"id": item_id})
-        return r.rowcount
+        return self.uow.execute(sql(f"UPDATE {S}.item_listings SET revoked_at = now() WHERE item_id = :id"
+                                     " AND revoked_at IS NULL"), {"id": item_id})
 
     def listed_for(self, item_id: str, tenants: list[str]) -> dict[str, set[str]]:
         """Live listing kinds of an item for the given units (public information)."""
         out: dict[str, set[str]] = {}
-        for code, kind in self.s.execute(
+        for code, kind in self.uow.rows(
                 sql(f"SELECT listed_for, kind FROM {S}.item_listings WHERE item_id = :id AND revoked_at IS NULL"
                      " AND listed_for = ANY(:t)"), {"id": item_id, "t": tenants}):
             out.setdefault(code, set()).add(kind)
         return out
 
     def listings(self, item_id: str) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self.s.execute(
+        return [(r[0], r[1]) for r in self.uow.rows(
             sql(f"SELECT listed_for, kind FROM {S}.item_listings WHERE item_id = :id AND revoked_at IS NULL"
                  " ORDER BY listed_for"), {"id": item_id})]
 
     # -- reference data ------------------------------------------------------------------------
     def unit(self, code: str) -> Unit | None:
-        r = self.s.execute(sql(f"SELECT code, name FROM {S}.units WHERE code = :c"), {"c": code}).first()
+        r = self.uow.row(sql(f"SELECT code, name FROM {S}.units WHERE code = :c"), {"c": code})
         return Unit(DivisionCode(r[0]), r[1]) if r else None
 
     def child_units(self, code: str) -> list[Unit]:
-        return [Unit(DivisionCode(r[0]), r[1]) for r in self.s.execute(
+        return [Unit(DivisionCode(r[0]), r[1]) for r in self.uow.rows(
             sql(f"SELECT code, name FROM {S}.units WHERE parent_code = :c ORDER BY code"), {"c": code})]
 
     def existing_units(self, codes: list[str]) -> set[str]:
-        return {r[0] for r in self.s.execute(sql(f"SELECT code FROM {S}.units WHERE code = ANY(:c)"), {"c": codes})}
+        return {r[0] for r in self.uow.rows(sql(f"SELECT code FROM {S}.units WHERE code = ANY(:c)"), {"c": codes})}
 
     def code_format(self, province: str) -> CodeFormat:
-        r = self.s.execute(sql(f"SELECT province, basic_max, implementation_max, case_number_max, basic_pattern,"
-                                f" implementation_pattern, description FROM {S}.code_formats"
-                                " WHERE province IN (:p, '') ORDER BY province DESC LIMIT 1"), {"p": province}).first()
+        r = self.uow.row(sql(f"SELECT province, basic_max, implementation_max, case_number_max, basic_pattern,"
+                              f" implementation_pattern, description FROM {S}.code_formats"
+                              " WHERE province IN (:p, '') ORDER BY province DESC LIMIT 1"), {"p": province})
         if r is None:
             return CodeFormat()
         return CodeFormat(province=r[0], basic_max=r[1], implementation_max=r[2], case_number_max=r[3],
@@ -220,7 +198,7 @@ class CatalogueRepository:
 
     def code_mappings(self, province: str, code_set: str) -> dict[str, str]:
         """A province's whole mapping table of one code set: external code → internal code."""
-        return {r[0]: r[1] for r in self.s.execute(
+        return {r[0]: r[1] for r in self.uow.rows(
             sql(f"SELECT external_code, internal_code FROM {S}.code_mappings WHERE province = :p AND code_set = :s"),
             {"p": province, "s": code_set})}
 
@@ -229,7 +207,7 @@ class CatalogueRepository:
         a live one before a cancelled one), and the basic codes of its items not cancelled."""
         implementation: dict[str, str] = {}
         basic: set[str] = set()
-        for code, basic_code, status in self.s.execute(
+        for code, basic_code, status in self.uow.rows(
                 sql(f"SELECT DISTINCT v.elements->>'implementation_code', i.basic_code, i.status"
                      f" FROM {S}.items i JOIN {S}.item_versions v ON v.item_id = i.id WHERE i.tenant_code = :t"),
                 {"t": str(tenant)}):
@@ -240,7 +218,7 @@ class CatalogueRepository:
         return ExistingCodes(implementation, frozenset(basic))
 
     def map_code(self, province: str, code_set: str, external: str) -> tuple[str, str] | None:
-        r = self.s.execute(sql(f"SELECT internal_code, label FROM {S}.code_mappings WHERE province = :p"
-                                " AND code_set = :s AND external_code = :e"),
-                           {"p": province, "s": code_set, "e": external}).first()
+        r = self.uow.row(sql(f"SELECT internal_code, label FROM {S}.code_mappings WHERE province = :p"
+                              " AND code_set = :s AND external_code = :e"),
+                         {"p": province, "s": code_set, "e": external})
         return (r[0], r[1]) if r else None

@@ -1,34 +1,125 @@
-"""Translation between the catalogue's proto messages and its rows and dicts."""
+"""All translation between the catalogue's proto messages and its domain: requests → domain values,
+item versions → Item messages (`ItemMessages`, which translates a published version once), and the
+events it publishes (`EventsOut`, the `events_out` its handlers are given)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+from collections import OrderedDict
+
 from google.protobuf import json_format
 from sanji.catalogue.v1 import catalogue_pb2 as pb
+from sanji.catalogue.v1 import events_pb2
+from sanji.common.v1 import common_pb2
 
-from services.catalogue.domain import ListingKind
-from services.catalogue.repository import ItemRow
+from services.catalogue.domain import Elements, Item, ItemRow, ItemVersion, ListingKind
 from shared.errors import InvalidArgument
+from shared.tenancy import Unit, UnitKind
 
 STATUS = {"draft": pb.ITEM_STATUS_DRAFT, "published": pb.ITEM_STATUS_PUBLISHED,
           "superseded": pb.ITEM_STATUS_SUPERSEDED, "cancelled": pb.ITEM_STATUS_CANCELLED}
 LISTING = {"own": pb.LISTING_KIND_OWN, "delegated": pb.LISTING_KIND_DELEGATED, "proxy": pb.LISTING_KIND_PROXY}
 LISTING_FROM_PB = {pb.LISTING_KIND_DELEGATED: ListingKind.DELEGATED, pb.LISTING_KIND_PROXY: ListingKind.PROXY}
+UNIT_KIND = {UnitKind.PROVINCE: common_pb2.UNIT_KIND_PROVINCE, UnitKind.CITY: common_pb2.UNIT_KIND_CITY,
+             UnitKind.COUNTY: common_pb2.UNIT_KIND_COUNTY, UnitKind.TOWNSHIP: common_pb2.UNIT_KIND_TOWNSHIP,
+             UnitKind.VILLAGE: common_pb2.UNIT_KIND_VILLAGE}
+GUIDE_FORMAT = {pb.GUIDE_FORMAT_HTML: "html", pb.GUIDE_FORMAT_PDF: "pdf"}
 
 
-def elements_to_dict(elements: pb.ItemElements) -> dict:
-    return json_format.MessageToDict(elements, preserving_proto_field_name=True)
+def _iso(ts: dt.datetime | None) -> str:
+    return ts.isoformat() if ts else ""
 
 
-def row_to_item(row: ItemRow) -> pb.Item:
-    item = pb.Item(id=row.id, tenant=row.tenant, version=row.version, status=STATUS[row.status],
-                   created_at=row.created_at.isoformat() if row.created_at else "",
-                   published_at=row.published_at.isoformat() if row.published_at else "",
-                   change_reason=row.change_reason, listing=LISTING.get(row.listing, 0), province=row.tenant[:2])
-    json_format.ParseDict(row.elements, item.elements, ignore_unknown_fields=True)
-    return item
+# -- requests -------------------------------------------------------------------------------------
+def elements(message: pb.ItemElements) -> Elements:
+    return Elements.from_dict(json_format.MessageToDict(message, preserving_proto_field_name=True))
 
 
 def listing_kind(value: int) -> ListingKind:
     if value not in LISTING_FROM_PB:
         raise InvalidArgument("kind", "请选择下放（LISTING_KIND_DELEGATED）或代办（LISTING_KIND_PROXY）")
     return LISTING_FROM_PB[value]
+
+
+def guide_format(value: int) -> str:
+    return GUIDE_FORMAT.get(value, "")
+
+
+# -- results --------------------------------------------------------------------------------------
+def row_to_item(row: ItemRow) -> pb.Item:
+    item = pb.Item(id=row.id, tenant=row.tenant, version=row.version, status=STATUS[row.status],
+                   created_at=_iso(row.created_at), published_at=_iso(row.published_at),
+                   change_reason=row.change_reason, listing=LISTING.get(row.listing, 0), province=row.tenant[:2])
+    json_format.ParseDict(row.elements, item.elements, ignore_unknown_fields=True)
+    return item
+
+
+def unit(u: Unit) -> common_pb2.Tenant:
+    return common_pb2.Tenant(code=str(u.code), name=u.name, kind=UNIT_KIND[u.kind],
+                             parent_code=str(u.parent_code or ""))
+
+
+class ItemMessages:
+    """Item messages of item versions, each published version translated once (the elements' parse is most of
+    a GetItem's CPU). What a version says never changes once it is published (an adjustment makes a new
+    version); what does — its status, how it is listed, the reason given when it is cancelled — is taken from
+    the row at hand. Drafts are translated every time."""
+
+    def __init__(self, max_versions: int = 20000):
+        self._messages: OrderedDict[tuple[str, int], tuple[tuple, pb.Item]] = OrderedDict()
+        self._max = max_versions
+        self._lock = threading.Lock()
+
+    def item(self, row: ItemRow) -> pb.Item:
+        if row.status == "draft":
+            return row_to_item(row)
+        key, stamp = (row.id, row.version), (row.published_at, row.change_reason)
+        with self._lock:
+            hit = self._messages.get(key)
+            if hit is not None:
+                self._messages.move_to_end(key)
+        if hit is None or hit[0] != stamp:
+            message = row_to_item(row)
+            with self._lock:
+                self._messages[key] = (stamp, message)
+                while len(self._messages) > self._max:
+                    self._messages.popitem(last=False)
+            return message
+        message = hit[1]
+        status, listing = STATUS[row.status], LISTING.get(row.listing, 0)
+        if message.status == status and message.listing == listing:
+            return message
+        copy = pb.Item()
+        copy.CopyFrom(message)
+        copy.status, copy.listing = status, listing
+        return copy
+
+    def items(self, rows: list[ItemRow]) -> list[pb.Item]:
+        return [self.item(r) for r in rows]
+
+
+# -- events out -----------------------------------------------------------------------------------
+class EventsOut:
+    """The events the catalogue publishes, built from domain values (the handlers' `events_out`)."""
+
+    def item_published(self, item: Item, version: ItemVersion,
+                       published_at: dt.datetime | None) -> events_pb2.ItemPublished:
+        el = version.elements
+        return events_pb2.ItemPublished(item_id=item.id, version=version.version, tenant=str(item.tenant),
+                                        name=el.name, basic_code=el.basic_code, item_type=el.item_type,
+                                        exercise_level=el.exercise_level, published_at=_iso(published_at))
+
+    def item_adjusted(self, item: Item, previous: ItemVersion, new: ItemVersion,
+                      published_at: dt.datetime | None) -> events_pb2.ItemAdjusted:
+        return events_pb2.ItemAdjusted(item_id=item.id, version=new.version, previous_version=previous.version,
+                                       tenant=str(item.tenant), name=new.elements.name, reason=new.change_reason,
+                                       published_at=_iso(published_at))
+
+    def item_cancelled(self, item: Item, version: ItemVersion) -> events_pb2.ItemCancelled:
+        return events_pb2.ItemCancelled(item_id=item.id, version=version.version, tenant=str(item.tenant),
+                                        name=version.elements.name, reason=version.change_reason)
+
+    def item_delegated(self, item: Item, targets: list, kind: ListingKind, reason: str) -> events_pb2.ItemDelegated:
+        return events_pb2.ItemDelegated(item_id=item.id, version=item.current.version, tenant=str(item.tenant),
+                                        target_tenants=[str(c) for c in targets], kind=str(kind), reason=reason)

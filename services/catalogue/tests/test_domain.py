@@ -123,27 +123,38 @@ def test_immediate_item_has_zero_promised_days():
 def test_lifecycle_draft_published_adjusted_cancelled():
     item = Item.create("id-1", DivisionCode("620602"), el())
     assert item.status == Status.DRAFT
+    with pytest.raises(InvalidArgument) as e:
+        item.update_draft(el(basic_code="000112019999"))
+    assert (e.value.field, e.value.message) == ("elements.basic_code", "事项基本编码创建后不可修改")
     item.update_draft(el(promised_limit_days=8))
     item.publish(GANSU)
     assert item.status == Status.PUBLISHED
-    with pytest.raises(FailedPrecondition):
+    with pytest.raises(FailedPrecondition) as e:
         item.publish(GANSU)
-    with pytest.raises(FailedPrecondition):
+    assert e.value.message == "事项当前状态为“已发布”，不能发布"
+    with pytest.raises(FailedPrecondition) as e:
         item.update_draft(el())
+    assert e.value.message == "只有草稿可以直接修改；已发布的事项请走“调整”流程并说明理由"
     with pytest.raises(InvalidArgument) as e:
         item.adjust(el(promised_limit_days=5), "  ")
-    assert e.value.field == "reason"
+    assert (e.value.field, e.value.message) == ("reason", "调整事项须说明理由")
     previous, new = item.adjust(el(promised_limit_days=5), "压缩承诺时限")
     assert (previous.version, previous.status, new.version, new.status) == (1, Status.SUPERSEDED, 2, Status.PUBLISHED)
     assert item.current.elements.promised_limit_days == 5
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgument) as e:
         item.adjust(el(basic_code="000112019999"), "改编码")
-    item.cancel("事项取消")
-    assert item.status == Status.CANCELLED
-    with pytest.raises(FailedPrecondition):
+    assert e.value.message == "事项基本编码不可调整；如需变更请取消原事项后新建"
+    with pytest.raises(InvalidArgument) as e:
+        item.cancel(" ")
+    assert (e.value.field, e.value.message) == ("reason", "取消事项须说明理由")
+    version, withdrawn = item.cancel("事项取消")
+    assert item.status == Status.CANCELLED and (version.change_reason, withdrawn) == ("事项取消", True)
+    with pytest.raises(FailedPrecondition) as e:
         item.adjust(el(), "x")
-    with pytest.raises(FailedPrecondition):
+    assert e.value.message == "只有已发布的事项可以调整（当前：已取消）"
+    with pytest.raises(FailedPrecondition) as e:
         item.cancel("again")
+    assert e.value.message == "事项当前状态为“已取消”，不能取消"
 
 
 def test_only_a_complete_draft_is_published():

@@ -1,16 +1,23 @@
-"""The service guide (办事指南) as HTML and PDF, rendered from real catalogue items (no mocks)."""
+"""The service guide (办事指南) as HTML and PDF, rendered from real catalogue items (no mocks).
+
+The items are written with the API's own message builders (as an admin's console sends them) and handed
+to the guide as the handlers hand it a version read back: an `ItemRow`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from collections.abc import Callable
 
 import pytest
+from google.protobuf import json_format
 from pypdf import PdfReader
 from sanji.catalogue.v1 import catalogue_pb2
 
-from services.catalogue.guide import render_guide_html, render_guide_pdf
+from services.catalogue import guide, guide_pdf
+from services.catalogue.domain import ItemRow
+from services.catalogue.translate import STATUS
 
 UNIT = "凉州区"
 URL = "https://zwfw.liangzhou.gov.cn/guide/item-0001"
@@ -123,6 +130,24 @@ def instant_item() -> catalogue_pb2.Item:
     e.case_kind = "1"
     e.promised_limit_days = 0
     return item
+
+
+def as_row(item: catalogue_pb2.Item) -> ItemRow:
+    """The version as the catalogue reads it back: its elements as stored (every field), its status by name."""
+    elements = json_format.MessageToDict(item.elements, preserving_proto_field_name=True,
+                                         always_print_fields_with_no_presence=True)
+    status = next(name for name, value in STATUS.items() if value == item.status)
+    published = dt.datetime.fromisoformat(item.published_at) if item.published_at else None
+    return ItemRow(id=item.id, tenant=item.tenant, version=item.version, status=status, elements=elements,
+                   created_at=None, published_at=published, change_reason="")
+
+
+def render_guide_html(item: catalogue_pb2.Item, **kw) -> str:
+    return guide.render_guide_html(as_row(item), **kw)
+
+
+def render_guide_pdf(item: catalogue_pb2.Item, **kw) -> bytes:
+    return guide_pdf.render_guide_pdf(as_row(item), **kw)
 
 
 def pdf_text(pdf: bytes) -> str:

@@ -18,6 +18,7 @@ from services.catalogue import admin, importing
 from services.catalogue.handlers import CatalogueHandlers
 from services.catalogue.repository import CatalogueRepository
 from services.catalogue.tests.test_catalogue_grpc import err, field_of
+from services.catalogue.translate import EventsOut
 from shared.db import sql
 from shared.tenancy import DivisionCode, Principal, Role
 from tests.support import Caller
@@ -56,7 +57,7 @@ def imported(migrated, catalogue_db):
     admin.import_units(migrated.database_owner_url, (DATA / "divisions-511602.csv").read_text(encoding="utf-8"))
     source = importing.read_csv(LIST.read_text(encoding="utf-8"))
     started = time.perf_counter()
-    report = CatalogueHandlers(catalogue_db).import_items(OPERATOR, source)
+    report = CatalogueHandlers(catalogue_db, events_out=EventsOut()).import_items(OPERATOR, source)
     log.warning("imported %d rows of %s in %.2f s", len(source.rows), LIST.name, time.perf_counter() - started)
     return report
 
@@ -209,7 +210,7 @@ def test_a_batch_planned_before_another_import_ran_is_planned_again_not_lost(imp
     """Two operators importing at once: the second one's plan is stale when it writes. The unique
     basic code stops the batch; it is planned again against what is now there."""
     with catalogue_db.unit_of_work(OPERATOR) as uow:
-        repo = CatalogueRepository(uow.session)
+        repo = CatalogueRepository(uow)
         fmt, types = repo.code_format("51"), repo.code_mappings("51", "item_type")
     assert {k: types[k] for k in SICHUAN_TYPES} == SICHUAN_TYPES     # the province's table, as data
     source = importing.read_csv(LIST.read_text(encoding="utf-8"))
@@ -217,6 +218,6 @@ def test_a_batch_planned_before_another_import_ran_is_planned_again_not_lost(imp
                                   importing.ExistingCodes())
     batch = stale.to_create[:5]
     report = importing.ImportReport(tenant=COUNTY, rows=len(batch))
-    CatalogueHandlers(catalogue_db)._create_drafts(OPERATOR, fmt, batch, report)
+    CatalogueHandlers(catalogue_db, events_out=EventsOut())._create_drafts(OPERATOR, fmt, batch, report)
     assert report.created == [] and report.refused == []
     assert [a.line for a in report.already_present] == [d.line for d in batch]
