@@ -2,10 +2,11 @@
 
 import sys
 
-from services.fees.handlers import FeesHandlers, decision_consumer
-from services.fees.service import registration
+from services.fees.handlers import FeesHandlers
+from services.fees.service import event_consumer, registration
 from services.fees.settings import FeesSettings
 from services.fees.signing import Signer, Verifier
+from services.fees.translate import EventsOut
 from shared.clock import Clock
 from shared.runner import ServiceParts, run_grpc_service
 
@@ -14,12 +15,13 @@ def main() -> int:
     settings = FeesSettings()
 
     def compose(db) -> ServiceParts:
+        """The handlers, built once, behind the gRPC servicer and the consumer of approval's case_decided."""
         handlers = FeesHandlers(
             db, province=Verifier(settings.fees_province_public_key),
             receipt_signer=Signer(settings.fees_receipt_private_key, settings.fees_receipt_public_key),
-            clock=Clock.from_settings(settings), public_base_url=settings.public_base_url)
+            events_out=EventsOut(), clock=Clock.from_settings(settings), public_base_url=settings.public_base_url)
         return ServiceParts([registration(handlers)],
-                            [decision_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch)])
+                            [event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch)])
 
     return run_grpc_service("fees", settings, compose)
 

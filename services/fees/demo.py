@@ -13,8 +13,7 @@ import uuid
 
 from sqlalchemy import text
 
-from services.fees import domain
-from services.fees.domain import FeeItem
+from services.fees.catalogue import FeeItem, validate_definition
 from services.fees.repository import FeesRepository
 from shared.db import Database
 from shared.tenancy import DivisionCode
@@ -92,9 +91,9 @@ def load_demo_fees(owner_url: str, *, tenant: str = COUNTY, items: list[dict] | 
                     " VALUES (:tenant_code, :payee_name, :account_number, :bank_name, :kind)"
                     " ON CONFLICT (tenant_code) DO NOTHING"), acc)
         with db.unit_of_work(tenant=tenant) as uow:
-            repo = FeesRepository(uow.session)
+            repo = FeesRepository(uow)
             for raw in items if items is not None else FEE_ITEMS:
-                d = domain.validate_definition(raw)
+                d = validate_definition(raw)
                 if repo.fee_code_exists(tenant, d.fee_code):
                     skipped += 1
                     continue

@@ -20,7 +20,9 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from services.fees.domain import MATCH_LABELS, CaseFees, MatchKind, yuan
+from services.fees.domain import CaseFees
+from services.fees.money import yuan
+from services.fees.payments import MATCH_LABELS, MatchKind
 from shared.clock import CHINA_TZ
 from shared.pdf import base_style, markup
 

@@ -11,20 +11,10 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
-from services.fees.domain import (
-    CaseFees,
-    CaseStatus,
-    FeeDefinition,
-    FeeItem,
-    FeeLine,
-    FeeStatus,
-    FeeVersion,
-    Standard,
-    WaiverReason,
-)
-from shared.db import sql
+from services.fees.assessment import FeeLine, LineStatus
+from services.fees.catalogue import FeeDefinition, FeeItem, FeeStatus, FeeVersion, Standard, WaiverReason
+from services.fees.domain import CaseFees, CaseStatus
+from shared.db import UnitOfWork, sql
 from shared.tenancy import DivisionCode
 
 S = "fees"
@@ -32,6 +22,8 @@ S = "fees"
 
 @dataclass
 class FeeItemRow:
+    """One fee item version as read back."""
+
     id: str
     tenant: str
     version: int
@@ -63,48 +55,56 @@ def ancestors_and_self(tenant: str) -> list[str]:
 
 
 class FeesRepository:
-    def __init__(self, session: Session):
-        self.s = session
+    def __init__(self, uow: UnitOfWork):
+        self.uow = uow
 
     def lock(self, key: str) -> None:
         """A transaction-scoped advisory lock: serialises the notice's issue and its payment callbacks
         (whichever commits first, the other sees it)."""
-        self.s.execute(sql("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7))"), {"k": key})
+        self.uow.execute(sql("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7))"), {"k": key})
 
     # -- fee catalogue ---------------------------------------------------------------------------
     def get_fee_item(self, item_id: str) -> FeeItem | None:
-        head = self.s.execute(sql(f"SELECT id, tenant_code FROM {S}.fee_items WHERE id = :id FOR UPDATE"),
-                              {"id": item_id}).first()
+        head = self.uow.row(sql(f"SELECT id, tenant_code FROM {S}.fee_items WHERE id = :id FOR UPDATE"),
+                            {"id": item_id})
         if head is None:
             return None
-        rows = self.s.execute(sql(f"SELECT version, status, definition, change_reason FROM {S}.fee_item_versions"
-                                   " WHERE fee_item_id = :id ORDER BY version"), {"id": item_id}).all()
-        return FeeItem(str(head[0]), DivisionCode(head[1]),
-                       [FeeVersion(r[0], FeeStatus(r[1]), FeeDefinition.from_dict(r[2]), r[3]) for r in rows])
+        rows = self.uow.rows(sql(f"SELECT version, status, definition, change_reason FROM {S}.fee_item_versions"
+                                  " WHERE fee_item_id = :id ORDER BY version"), {"id": item_id})
+        versions = [FeeVersion(r[0], FeeStatus(r[1]), FeeDefinition.from_dict(r[2]), r[3]) for r in rows]
+        return FeeItem(str(head[0]), DivisionCode(head[1]), versions, stored=len(versions))
 
     def add_fee_item(self, item: FeeItem, actor: str) -> None:
         v = item.current
-        self.s.execute(sql(f"INSERT INTO {S}.fee_items (id, tenant_code, fee_code, current_version, status)"
-                            " VALUES (:id, :t, :code, :v, :st)"),
-                       {"id": item.id, "t": str(item.tenant), "code": v.definition.fee_code, "v": v.version,
-                        "st": str(v.status)})
-        self._insert_version(item, v, actor)
+        self.uow.execute(sql(f"INSERT INTO {S}.fee_items (id, tenant_code, fee_code, current_version, status)"
+                              " VALUES (:id, :t, :code, :v, :st)"),
+                         {"id": item.id, "t": str(item.tenant), "code": v.definition.fee_code, "v": v.version,
+                          "st": str(v.status)})
+        self._write_versions(item, actor)
 
-    def save_fee_item(self, item: FeeItem, actor: str, *, new_versions: int = 0) -> None:
+    def save_fee_item(self, item: FeeItem, actor: str) -> None:
+        """Write the item's state back: the versions read are updated, the new ones inserted."""
         cur = item.current
-        self.s.execute(sql(f"UPDATE {S}.fee_items SET current_version = :v, status = :st, updated_at = now()"
-                            " WHERE id = :id"), {"id": item.id, "v": cur.version, "st": str(cur.status)})
-        existing = item.versions[:-new_versions] if new_versions else item.versions
-        for v in existing:
-            self.s.execute(sql(
+        self.uow.execute(sql(f"UPDATE {S}.fee_items SET current_version = :v, status = :st, updated_at = now()"
+                              " WHERE id = :id"), {"id": item.id, "v": cur.version, "st": str(cur.status)})
+        self._write_versions(item, actor)
+
+    def _write_versions(self, item: FeeItem, actor: str) -> None:
+        for v in item.stored_versions:
+            self.uow.execute(sql(
                 f"UPDATE {S}.fee_item_versions SET status = :st, definition = CAST(:d AS jsonb), name = :name,"
                 " change_reason = :reason,"
                 " published_at = CASE WHEN :st = 'published' AND published_at IS NULL THEN now() ELSE published_at END,"
                 " published_by = CASE WHEN :st = 'published' AND published_by IS NULL THEN :actor"
                 " ELSE published_by END WHERE fee_item_id = :id AND version = :v"),
                 self._version_params(item, v, actor))
-        for v in item.versions[len(existing):]:
-            self._insert_version(item, v, actor)
+        for v in item.new_versions:
+            self.uow.execute(sql(
+                f"INSERT INTO {S}.fee_item_versions (fee_item_id, version, tenant_code, status, fee_code, name,"
+                " definition, change_reason, created_by, published_at, published_by) VALUES (:id, :v, :t, :st, :code,"
+                " :name, CAST(:d AS jsonb), :reason, :actor, CASE WHEN :st = 'published' THEN now() END,"
+                " CASE WHEN :st = 'published' THEN :actor END)"), self._version_params(item, v, actor))
+        item.all_stored()
 
     def _version_params(self, item: FeeItem, v: FeeVersion, actor: str) -> dict:
         d = v.definition
@@ -112,47 +112,40 @@ class FeesRepository:
                 "name": d.name, "d": json.dumps(d.to_dict(), ensure_ascii=False), "reason": v.change_reason,
                 "actor": actor}
 
-    def _insert_version(self, item: FeeItem, v: FeeVersion, actor: str) -> None:
-        self.s.execute(sql(
-            f"INSERT INTO {S}.fee_item_versions (fee_item_id, version, tenant_code, status, fee_code, name,"
-            " definition, change_reason, created_by, published_at, published_by) VALUES (:id, :v, :t, :st, :code,"
-            " :name, CAST(:d AS jsonb), :reason, :actor, CASE WHEN :st = 'published' THEN now() END,"
-            " CASE WHEN :st = 'published' THEN :actor END)"), self._version_params(item, v, actor))
-
     def read_fee_item(self, item_id: str, version: int = 0) -> FeeItemRow | None:
-        r = self.s.execute(sql(
+        r = self.uow.row(sql(
             f"SELECT {_FEE_COLUMNS} FROM {S}.fee_item_versions v JOIN {S}.fee_items i ON i.id = v.fee_item_id"
             " WHERE v.fee_item_id = :id AND v.version = CASE WHEN :ver = 0 THEN i.current_version ELSE :ver END"),
-            {"id": item_id, "ver": version}).first()
+            {"id": item_id, "ver": version})
         return _fee_row(r) if r else None
 
     def list_fee_items(self, tenant: str, include_drafts: bool) -> list[FeeItemRow]:
         """Current versions of the tenant's own items and the published ones of its ancestors."""
-        rows = self.s.execute(sql(
+        rows = self.uow.rows(sql(
             f"SELECT {_FEE_COLUMNS} FROM {S}.fee_items i JOIN {S}.fee_item_versions v ON v.fee_item_id = i.id"
             " AND v.version = i.current_version WHERE (i.tenant_code = :t AND i.status = ANY(:st))"
             " OR (i.tenant_code = ANY(:anc) AND i.status = 'published') ORDER BY length(i.tenant_code) DESC,"
             " v.fee_code"),
             {"t": tenant, "st": ["draft", "published"] if include_drafts else ["published"],
-             "anc": ancestors_and_self(tenant)[1:]}).all()
+             "anc": ancestors_and_self(tenant)[1:]})
         return [_fee_row(r) for r in rows]
 
     def list_public(self, region: str) -> list[FeeItemRow]:
-        rows = self.s.execute(sql(
+        rows = self.uow.rows(sql(
             f"SELECT {_FEE_COLUMNS} FROM {S}.fee_items i JOIN {S}.fee_item_versions v ON v.fee_item_id = i.id"
             " AND v.version = i.current_version WHERE i.status = 'published'"
             " AND (:r = '' OR i.tenant_code LIKE :r || '%' OR :r LIKE i.tenant_code || '%')"
-            " ORDER BY i.tenant_code, v.fee_code"), {"r": region}).all()
+            " ORDER BY i.tenant_code, v.fee_code"), {"r": region})
         return [_fee_row(r) for r in rows]
 
     def published_for(self, tenant: str, codes: list[str]) -> dict[str, FeeItemRow]:
         """The fee items in force for a tenant, by code: its own, else its nearest ancestor's."""
         chain = ancestors_and_self(tenant)
-        rows = self.s.execute(sql(
+        rows = self.uow.rows(sql(
             f"SELECT {_FEE_COLUMNS} FROM {S}.fee_items i JOIN {S}.fee_item_versions v ON v.fee_item_id = i.id"
             " AND v.version = i.current_version WHERE i.status = 'published' AND i.fee_code = ANY(:codes)"
             " AND i.tenant_code = ANY(:chain) ORDER BY length(i.tenant_code) ASC"),
-            {"codes": codes, "chain": chain}).all()
+            {"codes": codes, "chain": chain})
         out: dict[str, FeeItemRow] = {}
         for r in rows:  # nearest (longest code) last, so it wins
             row = _fee_row(r)
@@ -160,31 +153,31 @@ class FeesRepository:
         return out
 
     def fee_code_exists(self, tenant: str, code: str) -> bool:
-        return self.s.execute(sql(f"SELECT 1 FROM {S}.fee_items WHERE tenant_code = :t AND fee_code = :c"
-                                   " AND status <> 'cancelled'"), {"t": tenant, "c": code}).first() is not None
+        return self.uow.row(sql(f"SELECT 1 FROM {S}.fee_items WHERE tenant_code = :t AND fee_code = :c"
+                                 " AND status <> 'cancelled'"), {"t": tenant, "c": code}) is not None
 
     # -- treasury accounts (reference data) ------------------------------------------------------
     def treasury_account(self, tenant: str) -> TreasuryAccount | None:
         """The account that receives the tenant's fees: its own, else its nearest ancestor's."""
-        r = self.s.execute(sql(f"SELECT tenant_code, payee_name, account_number, bank_name, kind"
-                                f" FROM {S}.treasury_accounts WHERE tenant_code = ANY(:chain)"
-                                " ORDER BY length(tenant_code) DESC LIMIT 1"),
-                           {"chain": ancestors_and_self(tenant)}).first()
+        r = self.uow.row(sql(f"SELECT tenant_code, payee_name, account_number, bank_name, kind"
+                              f" FROM {S}.treasury_accounts WHERE tenant_code = ANY(:chain)"
+                              " ORDER BY length(tenant_code) DESC LIMIT 1"),
+                         {"chain": ancestors_and_self(tenant)})
         return TreasuryAccount(*r) if r else None
 
     def account_owner(self, account_number: str) -> TreasuryAccount | None:
-        r = self.s.execute(sql(f"SELECT tenant_code, payee_name, account_number, bank_name, kind"
-                                f" FROM {S}.treasury_accounts WHERE account_number = :a"),
-                           {"a": account_number}).first()
+        r = self.uow.row(sql(f"SELECT tenant_code, payee_name, account_number, bank_name, kind"
+                              f" FROM {S}.treasury_accounts WHERE account_number = :a"),
+                         {"a": account_number})
         return TreasuryAccount(*r) if r else None
 
     # -- cases and lines -------------------------------------------------------------------------
     def get_case(self, case_number: str, *, lock: bool = False) -> CaseFees | None:
-        r = self.s.execute(sql(
+        r = self.uow.row(sql(
             f"SELECT tenant_code, case_number, status, source, government_invested, key_project, applicant_name,"
             " item_id, item_version, item_name, expected_fee_codes, paid_fen, refunded_fen, assessed_by, assessed_at,"
             f" settled_at, decided_at FROM {S}.cases WHERE case_number = :n" + (" FOR UPDATE" if lock else "")),
-            {"n": case_number}).first()
+            {"n": case_number})
         if r is None:
             return None
         case = CaseFees(tenant=r[0], case_number=r[1], status=CaseStatus(r[2]), source=r[3],
@@ -196,18 +189,18 @@ class FeesRepository:
         return case
 
     def _lines(self, tenant: str, case_number: str) -> list[FeeLine]:
-        rows = self.s.execute(sql(
+        rows = self.uow.rows(sql(
             f"SELECT line_no, fee_code, fee_item_id, fee_version, name, collecting_unit, basis, standard,"
             " waiver_reasons, quantities, unit_price_fen, amount_fen, waived_fen, lower_bound_applied, calculation,"
             " waiver_reason_code, waiver_reason, waived_by, waiver_note, status"
             f" FROM {S}.lines WHERE tenant_code = :t AND case_number = :n ORDER BY line_no"),
-            {"t": tenant, "n": case_number}).all()
+            {"t": tenant, "n": case_number})
         return [FeeLine(line_no=r[0], fee_code=r[1], fee_item_id=str(r[2]), fee_version=r[3], name=r[4],
                         collecting_unit=r[5], basis=r[6], standard=Standard.from_dict(r[7]),
                         waiver_reasons=tuple(WaiverReason.from_dict(x) for x in r[8]), quantities=dict(r[9]),
                         unit_price_fen=r[10], amount_fen=r[11], waived_fen=r[12], lower_bound_applied=r[13],
                         calculation=r[14], waiver_reason_code=r[15], waiver_reason=r[16], waived_by=r[17],
-                        waiver_note=r[18], status=r[19]) for r in rows]
+                        waiver_note=r[18], status=LineStatus(r[19])) for r in rows]
 
     def save_case(self, case: CaseFees, *, lines_changed: bool = True) -> None:
         total, waived, _ = case.totals
@@ -217,7 +210,7 @@ class FeesRepository:
                   "codes": list(case.expected_fee_codes), "by": case.assessed_by or None, "aat": case.assessed_at,
                   "total": total, "waived": waived, "paid": case.paid_fen, "refunded": case.refunded_fen,
                   "sat": case.settled_at, "dat": case.decided_at}
-        self.s.execute(sql(
+        self.uow.execute(sql(
             f"INSERT INTO {S}.cases (tenant_code, case_number, status, source, government_invested, key_project,"
             " applicant_name, item_id, item_version, item_name, expected_fee_codes, assessed_by, assessed_at,"
             " total_fen, waived_fen, paid_fen, refunded_fen, settled_at, decided_at) VALUES (:t, :n, :st, :src, :gov,"
@@ -229,41 +222,41 @@ class FeesRepository:
             " decided_at = :dat, updated_at = now()"), params)
         if not lines_changed:
             return
-        self.s.execute(sql(f"DELETE FROM {S}.lines WHERE tenant_code = :t AND case_number = :n"),
-                       {"t": case.tenant, "n": case.case_number})
-        if case.lines:
-            self.s.execute(sql(
-                f"INSERT INTO {S}.lines (tenant_code, case_number, line_no, fee_code, fee_item_id, fee_version, name,"
-                " collecting_unit, basis, standard, waiver_reasons, quantities, unit_price_fen, amount_fen, waived_fen,"
-                " lower_bound_applied, calculation, waiver_reason_code, waiver_reason, waived_by, waiver_note, status)"
-                " VALUES (:t, :n, :no, :code, :iid, :iv, :name, :unit, :basis, CAST(:std AS jsonb),"
-                " CAST(:reasons AS jsonb), CAST(:q AS jsonb), :price, :amount, :waived, :lower, :calc, :rcode,"
-                " :reason, :wby, :wnote, :st)"),
-                [{"t": case.tenant, "n": case.case_number, "no": x.line_no, "code": x.fee_code, "iid": x.fee_item_id,
-                  "iv": x.fee_version, "name": x.name, "unit": x.collecting_unit, "basis": x.basis,
-                  "std": json.dumps(x.standard.to_dict(), ensure_ascii=False),
-                  "reasons": json.dumps([r.to_dict() for r in x.waiver_reasons], ensure_ascii=False),
-                  "q": json.dumps(x.quantities), "price": x.unit_price_fen, "amount": x.amount_fen,
-                  "waived": x.waived_fen, "lower": x.lower_bound_applied, "calc": x.calculation,
-                  "rcode": x.waiver_reason_code, "reason": x.waiver_reason, "wby": x.waived_by,
-                  "wnote": x.waiver_note, "st": x.status} for x in case.lines])
+        self.uow.execute(sql(f"DELETE FROM {S}.lines WHERE tenant_code = :t AND case_number = :n"),
+                         {"t": case.tenant, "n": case.case_number})
+        insert = sql(
+            f"INSERT INTO {S}.lines (tenant_code, case_number, line_no, fee_code, fee_item_id, fee_version, name,"
+            " collecting_unit, basis, standard, waiver_reasons, quantities, unit_price_fen, amount_fen, waived_fen,"
+            " lower_bound_applied, calculation, waiver_reason_code, waiver_reason, waived_by, waiver_note, status)"
+            " VALUES (:t, :n, :no, :code, :iid, :iv, :name, :unit, :basis, CAST(:std AS jsonb),"
+            " CAST(:reasons AS jsonb), CAST(:q AS jsonb), :price, :amount, :waived, :lower, :calc, :rcode,"
+            " :reason, :wby, :wnote, :st)")
+        self.uow.batch(*[(insert, {
+            "t": case.tenant, "n": case.case_number, "no": x.line_no, "code": x.fee_code, "iid": x.fee_item_id,
+            "iv": x.fee_version, "name": x.name, "unit": x.collecting_unit, "basis": x.basis,
+            "std": json.dumps(x.standard.to_dict(), ensure_ascii=False),
+            "reasons": json.dumps([r.to_dict() for r in x.waiver_reasons], ensure_ascii=False),
+            "q": json.dumps(x.quantities), "price": x.unit_price_fen, "amount": x.amount_fen,
+            "waived": x.waived_fen, "lower": x.lower_bound_applied, "calc": x.calculation,
+            "rcode": x.waiver_reason_code, "reason": x.waiver_reason, "wby": x.waived_by,
+            "wnote": x.waiver_note, "st": str(x.status)}) for x in case.lines])
 
     def list_cases(self, tenant: str, status: str, limit: int, offset: int) -> tuple[list[str], int]:
-        rows = self.s.execute(sql(
+        rows = self.uow.rows(sql(
             f"SELECT case_number, count(*) OVER () FROM {S}.cases WHERE tenant_code = :t"
             " AND (:st = '' OR status = :st) ORDER BY updated_at DESC, case_number LIMIT :l OFFSET :o"),
-            {"t": tenant, "st": status, "l": limit, "o": offset}).all()
+            {"t": tenant, "st": status, "l": limit, "o": offset})
         return [r[0] for r in rows], (rows[0][1] if rows else 0)
 
     # -- notices ---------------------------------------------------------------------------------
     def next_notice_seq(self, tenant: str, year: int) -> int:
-        return self.s.execute(sql(
+        return self.uow.value(sql(
             f"INSERT INTO {S}.notice_counters (tenant_code, year, last_seq) VALUES (:t, :y, 1)"
             " ON CONFLICT (tenant_code, year) DO UPDATE SET last_seq = notice_counters.last_seq + 1"
-            " RETURNING last_seq"), {"t": tenant, "y": year}).scalar_one()
+            " RETURNING last_seq"), {"t": tenant, "y": year})
 
     def insert_notice(self, n: dict) -> None:
-        self.s.execute(sql(
+        self.uow.execute(sql(
             f"INSERT INTO {S}.notices (notice_number, tenant_code, case_number, total_fen, payee_name, payee_account,"
             " payee_bank, status, issued_by, issued_at) VALUES (:notice_number, :tenant, :case_number, :total_fen,"
             " :payee_name, :payee_account, :payee_bank, 'issued', :issued_by, :issued_at)"), n)
@@ -273,42 +266,39 @@ class FeesRepository:
                " receipt_signer")
 
     def get_notice(self, number: str, *, lock: bool = False) -> dict | None:
-        r = self.s.execute(sql(f"SELECT {self._NOTICE} FROM {S}.notices WHERE notice_number = :n"
-                                + (" FOR UPDATE" if lock else "")), {"n": number}).mappings().first()
-        return dict(r) if r else None
+        return self.uow.mapping(sql(f"SELECT {self._NOTICE} FROM {S}.notices WHERE notice_number = :n"
+                                     + (" FOR UPDATE" if lock else "")), {"n": number})
 
     def notice_of_case(self, tenant: str, case_number: str) -> dict | None:
-        r = self.s.execute(sql(f"SELECT {self._NOTICE} FROM {S}.notices WHERE tenant_code = :t AND case_number = :c"
-                                " ORDER BY (status <> 'void') DESC, issued_at DESC LIMIT 1"),
-                           {"t": tenant, "c": case_number}).mappings().first()
-        return dict(r) if r else None
+        return self.uow.mapping(sql(f"SELECT {self._NOTICE} FROM {S}.notices WHERE tenant_code = :t"
+                                     " AND case_number = :c ORDER BY (status <> 'void') DESC, issued_at DESC LIMIT 1"),
+                                {"t": tenant, "c": case_number})
 
     def mark_notice_paid(self, number: str, payment_id: str, paid_at: dt.datetime, receipt: dict) -> None:
-        self.s.execute(sql(f"UPDATE {S}.notices SET status = 'paid', payment_id = :p, paid_at = :at,"
-                            " receipt_text = :text, receipt_digest = :digest, receipt_signature = :sig,"
-                            " receipt_signer = :signer WHERE notice_number = :n"),
-                       {"n": number, "p": payment_id, "at": paid_at, **receipt})
+        self.uow.execute(sql(f"UPDATE {S}.notices SET status = 'paid', payment_id = :p, paid_at = :at,"
+                              " receipt_text = :text, receipt_digest = :digest, receipt_signature = :sig,"
+                              " receipt_signer = :signer WHERE notice_number = :n"),
+                         {"n": number, "p": payment_id, "at": paid_at, **receipt})
 
     def void_notice(self, number: str) -> None:
-        self.s.execute(sql(f"UPDATE {S}.notices SET status = 'void' WHERE notice_number = :n"), {"n": number})
+        self.uow.execute(sql(f"UPDATE {S}.notices SET status = 'void' WHERE notice_number = :n"), {"n": number})
 
     # -- payments --------------------------------------------------------------------------------
     def get_payment(self, payment_id: str) -> dict | None:
-        r = self.s.execute(sql(f"SELECT payment_id, tenant_code, notice_number, matched_notice, amount_fen, paid_at,"
-                                f" fields_digest, outcome FROM {S}.payments WHERE payment_id = :p"),
-                           {"p": payment_id}).mappings().first()
-        return dict(r) if r else None
+        return self.uow.mapping(sql(f"SELECT payment_id, tenant_code, notice_number, matched_notice, amount_fen,"
+                                     f" paid_at, fields_digest, outcome FROM {S}.payments WHERE payment_id = :p"),
+                                {"p": payment_id})
 
     def insert_payment(self, p: dict) -> None:
-        self.s.execute(sql(
+        self.uow.execute(sql(
             f"INSERT INTO {S}.payments (payment_id, tenant_code, notice_number, matched_notice, amount_fen, paid_at,"
             " payer_name, channel, payee_account, fields, fields_digest, signature, outcome) VALUES (:payment_id,"
             " :tenant, :notice_number, :matched_notice, :amount_fen, :paid_at, :payer_name, :channel, :payee_account,"
             " CAST(:fields AS jsonb), :fields_digest, :signature, :outcome)"), p)
 
     def match_payment(self, payment_id: str, notice_number: str) -> None:
-        self.s.execute(sql(f"UPDATE {S}.payments SET matched_notice = :n, outcome = 'matched'"
-                            " WHERE payment_id = :p"), {"n": notice_number, "p": payment_id})
+        self.uow.execute(sql(f"UPDATE {S}.payments SET matched_notice = :n, outcome = 'matched'"
+                              " WHERE payment_id = :p"), {"n": notice_number, "p": payment_id})
 
     # -- reconciliation --------------------------------------------------------------------------
     _ENTRY = ("r.id, r.tenant_code AS tenant, r.kind, r.status, r.payment_id, r.notice_number, r.case_number,"
@@ -317,28 +307,26 @@ class FeesRepository:
 
     def add_entry(self, e: dict) -> str:
         entry_id = str(uuid.uuid4())
-        self.s.execute(sql(
+        self.uow.execute(sql(
             f"INSERT INTO {S}.reconciliation (id, tenant_code, kind, status, payment_id, notice_number, case_number,"
             " amount_fen, expected_fen) VALUES (:id, :tenant, :kind, 'open', :payment_id, :notice_number,"
             " :case_number, :amount_fen, :expected_fen)"), {"id": entry_id, **e})
         return entry_id
 
     def open_entries_for_notice(self, tenant: str, number: str) -> list[dict]:
-        rows = self.s.execute(sql(f"SELECT {self._ENTRY} FROM {S}.reconciliation r JOIN {S}.payments p"
-                                   " ON p.payment_id = r.payment_id WHERE r.tenant_code = :t AND r.notice_number = :n"
-                                   " AND r.status = 'open' AND r.kind = 'unknown_notice' ORDER BY p.paid_at,"
-                                   " r.created_at FOR UPDATE OF r"), {"t": tenant, "n": number}).mappings().all()
-        return [dict(r) for r in rows]
+        return self.uow.mappings(sql(f"SELECT {self._ENTRY} FROM {S}.reconciliation r JOIN {S}.payments p"
+                                      " ON p.payment_id = r.payment_id WHERE r.tenant_code = :t"
+                                      " AND r.notice_number = :n AND r.status = 'open' AND r.kind = 'unknown_notice'"
+                                      " ORDER BY p.paid_at, r.created_at FOR UPDATE OF r"), {"t": tenant, "n": number})
 
     def get_entry(self, entry_id: str, *, lock: bool = False) -> dict | None:
-        r = self.s.execute(sql(f"SELECT {self._ENTRY} FROM {S}.reconciliation r JOIN {S}.payments p"
-                                " ON p.payment_id = r.payment_id WHERE r.id = :id"
-                                + (" FOR UPDATE OF r" if lock else "")), {"id": entry_id}).mappings().first()
-        return dict(r) if r else None
+        return self.uow.mapping(sql(f"SELECT {self._ENTRY} FROM {S}.reconciliation r JOIN {S}.payments p"
+                                     " ON p.payment_id = r.payment_id WHERE r.id = :id"
+                                     + (" FOR UPDATE OF r" if lock else "")), {"id": entry_id})
 
     def update_entry(self, entry_id: str, *, status: str, kind: str | None = None, expected_fen: int | None = None,
                      case_number: str | None = None, resolution: str = "", resolved_by: str = "") -> None:
-        self.s.execute(sql(
+        self.uow.execute(sql(
             f"UPDATE {S}.reconciliation SET status = :st, kind = COALESCE(:kind, kind),"
             " expected_fen = COALESCE(:exp, expected_fen), case_number = COALESCE(:case, case_number),"
             " resolution = :res, resolved_by = :by,"
@@ -347,12 +335,12 @@ class FeesRepository:
              "by": resolved_by})
 
     def list_entries(self, tenant: str, include_resolved: bool, limit: int, offset: int) -> tuple[list[dict], int]:
-        rows = self.s.execute(sql(
+        rows = self.uow.mappings(sql(
             f"SELECT {self._ENTRY}, count(*) OVER () AS total FROM {S}.reconciliation r JOIN {S}.payments p"
             " ON p.payment_id = r.payment_id WHERE r.tenant_code = :t AND (:all OR r.status = 'open')"
             " ORDER BY r.created_at DESC LIMIT :l OFFSET :o"),
-            {"t": tenant, "all": include_resolved, "l": limit, "o": offset}).mappings().all()
-        return [dict(r) for r in rows], (rows[0]["total"] if rows else 0)
+            {"t": tenant, "all": include_resolved, "l": limit, "o": offset})
+        return rows, (rows[0]["total"] if rows else 0)
 
     # -- refunds ---------------------------------------------------------------------------------
     _REFUND = ("id, tenant_code AS tenant, notice_number, case_number, payment_id, reconciliation_id, amount_fen,"
@@ -360,7 +348,7 @@ class FeesRepository:
 
     def add_refund(self, r: dict) -> str:
         refund_id = str(uuid.uuid4())
-        self.s.execute(sql(
+        self.uow.execute(sql(
             f"INSERT INTO {S}.refunds (id, tenant_code, notice_number, case_number, payment_id, reconciliation_id,"
             " amount_fen, reason, status, requested_by) VALUES (:id, :tenant, :notice_number, :case_number,"
             " :payment_id, :reconciliation_id, :amount_fen, :reason, 'pending', :requested_by)"),
@@ -368,29 +356,27 @@ class FeesRepository:
         return refund_id
 
     def get_refund(self, refund_id: str, *, lock: bool = False) -> dict | None:
-        r = self.s.execute(sql(f"SELECT {self._REFUND} FROM {S}.refunds WHERE id = :id"
-                                + (" FOR UPDATE" if lock else "")), {"id": refund_id}).mappings().first()
-        return dict(r) if r else None
+        return self.uow.mapping(sql(f"SELECT {self._REFUND} FROM {S}.refunds WHERE id = :id"
+                                     + (" FOR UPDATE" if lock else "")), {"id": refund_id})
 
     def decide_refund(self, refund_id: str, status: str, by: str, note: str) -> None:
-        self.s.execute(sql(f"UPDATE {S}.refunds SET status = :st, decided_by = :by, decided_at = now(), note = :note"
-                            " WHERE id = :id"), {"id": refund_id, "st": status, "by": by, "note": note})
+        self.uow.execute(sql(f"UPDATE {S}.refunds SET status = :st, decided_by = :by, decided_at = now(), note = :note"
+                              " WHERE id = :id"), {"id": refund_id, "st": status, "by": by, "note": note})
 
     def refunds_committed(self, payment_id: str) -> int:
         """Refunds pending or approved against one payment (what is no longer refundable)."""
-        return self.s.execute(sql(f"SELECT COALESCE(sum(amount_fen), 0)::bigint FROM {S}.refunds WHERE payment_id = :p"
-                                   " AND status <> 'rejected'"), {"p": payment_id}).scalar_one()
+        return self.uow.value(sql(f"SELECT COALESCE(sum(amount_fen), 0)::bigint FROM {S}.refunds WHERE payment_id = :p"
+                                   " AND status <> 'rejected'"), {"p": payment_id})
 
     def list_refunds(self, tenant: str, status: str) -> list[dict]:
-        rows = self.s.execute(sql(f"SELECT {self._REFUND} FROM {S}.refunds WHERE tenant_code = :t"
-                                   " AND (:st = '' OR status = :st) ORDER BY requested_at DESC LIMIT 500"),
-                              {"t": tenant, "st": status}).mappings().all()
-        return [dict(r) for r in rows]
+        return self.uow.mappings(sql(f"SELECT {self._REFUND} FROM {S}.refunds WHERE tenant_code = :t"
+                                      " AND (:st = '' OR status = :st) ORDER BY requested_at DESC LIMIT 500"),
+                                 {"t": tenant, "st": status})
 
     def add_refunded(self, tenant: str, case_number: str, amount: int) -> None:
-        self.s.execute(sql(f"UPDATE {S}.cases SET refunded_fen = refunded_fen + :a, updated_at = now()"
-                            " WHERE tenant_code = :t AND case_number = :n"),
-                       {"a": amount, "t": tenant, "n": case_number})
+        self.uow.execute(sql(f"UPDATE {S}.cases SET refunded_fen = refunded_fen + :a, updated_at = now()"
+                              " WHERE tenant_code = :t AND case_number = :n"),
+                         {"a": amount, "t": tenant, "n": case_number})
 
     # -- daily report ----------------------------------------------------------------------------
     def day_rows(self, tenant: str, start: dt.datetime, end: dt.datetime) -> dict[str, list[dict]]:
@@ -412,18 +398,20 @@ class FeesRepository:
             "settlements": f"SELECT case_number, settled_at AS at FROM {S}.cases WHERE tenant_code = :t"
                            " AND settled_at >= :a AND settled_at < :b",
         }
-        return {k: [dict(r) for r in self.s.execute(sql(query), p).mappings().all()] for k, query in q.items()}
+        return {k: self.uow.mappings(sql(query), p) for k, query in q.items()}
 
     def open_entry_count(self, tenant: str) -> int:
-        return self.s.execute(sql(f"SELECT count(*) FROM {S}.reconciliation WHERE tenant_code = :t"
-                                   " AND status = 'open'"), {"t": tenant}).scalar_one()
+        return self.uow.value(sql(f"SELECT count(*) FROM {S}.reconciliation WHERE tenant_code = :t"
+                                   " AND status = 'open'"), {"t": tenant})
 
 
-def log_rejection(session: Session, reason: str, fields: dict, signature: str) -> None:
-    session.execute(sql(
-        f"INSERT INTO {S}.callback_rejections (reason, payment_id, notice_number, fields, signature)"
-        " VALUES (:r, :p, :n, CAST(:f AS jsonb), :s)"),
-        {"r": reason[:500], "p": str(fields.get("payment_id", ""))[:64],
-         "n": str(fields.get("notice_number", ""))[:64],
-         "f": json.dumps({str(k): str(v)[:500] for k, v in list(fields.items())[:50]}, ensure_ascii=False),
-         "s": (signature or "")[:256]})
+    # -- refused callbacks -----------------------------------------------------------------------
+    def log_rejection(self, reason: str, fields: dict, signature: str) -> None:
+        """A payment callback refused (bad signature, bad field, unknown account …), kept as it came, bounded."""
+        self.uow.execute(sql(
+            f"INSERT INTO {S}.callback_rejections (reason, payment_id, notice_number, fields, signature)"
+            " VALUES (:r, :p, :n, CAST(:f AS jsonb), :s)"),
+            {"r": reason[:500], "p": str(fields.get("payment_id", ""))[:64],
+             "n": str(fields.get("notice_number", ""))[:64],
+             "f": json.dumps({str(k): str(v)[:500] for k, v in list(fields.items())[:50]}, ensure_ascii=False),
+             "s": (signature or "")[:256]})

@@ -4,10 +4,10 @@ Tongsuo cryptographic library (OpenAtom Foundation; Tongsuo is linked into its w
 Two keys matter to the fees service:
 
 - the **provincial public payment platform's** public key: its callbacks are signed with SM2 over the
-  canonical form of their fields (`domain.canonical_form`); a callback whose signature does not
+  canonical form of their fields (`payments.canonical_form`); a callback whose signature does not
   verify is refused and logged, and nothing is recorded;
 - the fees service's own **receipt key**: on payment it countersigns the notice and the payment
-  (`domain.receipt_text`), which turns the notice into the receipt.
+  (`payments.receipt_text`), which turns the notice into the receipt.
 
 Signatures are SM2 with SM3 and the default user id (1234567812345678), the Z value computed as the
 standard prescribes, encoded as 128 hex characters r‖s (signatures made by the pure-Python `gmssl`
@@ -124,6 +124,6 @@ class Signer:
 def sign_callback(fields: dict[str, str], private_key: str = DEV_PROVINCE_PRIVATE_KEY,
                   public_key: str = DEV_PROVINCE_PUBLIC_KEY) -> str:
     """What the provincial platform (or its simulator) does: sign a callback's canonical form."""
-    from services.fees.domain import canonical_form
+    from services.fees.payments import canonical_form
 
     return Signer(private_key, public_key).sign(canonical_form(fields))

@@ -1,12 +1,21 @@
-"""Translation between the fees service's proto messages and its rows, views and dicts."""
+"""All translation between the fees service's proto messages and its domain: requests → commands, rows and
+views → responses, approval's case_decided → a `CaseDecision`, and the events it publishes (`EventsOut`, the
+`events_out` its handlers are given)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from google.protobuf import json_format
+from sanji.approval.v1 import events_pb2 as approval_events
+from sanji.fees.v1 import events_pb2 as ev
 from sanji.fees.v1 import fees_pb2 as pb
 
+from services.fees.assessment import FeeLine, LineInput
+from services.fees.catalogue import FeeItem, FeeVersion, StandardKind, WaiverReason
 from services.fees.documents import NOTICE_STATUS_LABELS
-from services.fees.domain import CASE_STATUS_LABELS, MATCH_LABELS, LineInput, MatchKind, StandardKind
+from services.fees.domain import CASE_STATUS_LABELS, CaseDecision, CaseFees
+from services.fees.payments import MATCH_LABELS, Callback, MatchKind
 from services.fees.repository import FeeItemRow
 
 STATUS = {"draft": pb.FEE_ITEM_STATUS_DRAFT, "published": pb.FEE_ITEM_STATUS_PUBLISHED,
@@ -16,10 +25,11 @@ KIND = {StandardKind.FIXED: pb.STANDARD_KIND_FIXED, StandardKind.RANGE: pb.STAND
 KIND_NAME = {v: str(k) for k, v in KIND.items()}
 
 
-def _iso(ts) -> str:
+def _iso(ts: dt.datetime | None) -> str:
     return ts.isoformat() if ts else ""
 
 
+# -- requests and events in -----------------------------------------------------------------------
 def definition_to_dict(d: pb.FeeDefinition) -> dict:
     out = json_format.MessageToDict(d, preserving_proto_field_name=True)
     std = out.get("standard", {})
@@ -28,6 +38,19 @@ def definition_to_dict(d: pb.FeeDefinition) -> dict:
     return out
 
 
+def line_inputs(lines) -> list[LineInput]:
+    return [LineInput(x.fee_code, dict(x.quantities), x.standard_fen if x.HasField("standard_fen") else None)
+            for x in lines]
+
+
+def case_decision(m: approval_events.CaseDecided) -> CaseDecision:
+    return CaseDecision(case_number=m.case_number, outcome=m.outcome, has_fees=m.has_fees,
+                        government_invested=m.government_invested, key_project=m.key_project,
+                        applicant_name=m.applicant_name, item_id=m.item_id, item_version=m.item_version,
+                        fee_codes=tuple(m.fee_codes), at=m.at)
+
+
+# -- results --------------------------------------------------------------------------------------
 def fee_item(row: FeeItemRow) -> pb.FeeItem:
     item = pb.FeeItem(id=row.id, tenant=row.tenant, version=row.version, status=STATUS[row.status],
                       published_at=_iso(row.published_at), change_reason=row.change_reason)
@@ -37,11 +60,6 @@ def fee_item(row: FeeItemRow) -> pb.FeeItem:
     d["standard"] = std
     json_format.ParseDict(d, item.definition, ignore_unknown_fields=True)
     return item
-
-
-def line_inputs(lines) -> list[LineInput]:
-    return [LineInput(x.fee_code, dict(x.quantities), x.standard_fen if x.HasField("standard_fen") else None)
-            for x in lines]
 
 
 def notice(n: dict | None) -> pb.Notice | None:
@@ -69,7 +87,7 @@ def case_fees(view) -> pb.CaseFees:
                           kind=KIND[x.standard.kind], quantities=x.quantities, unit_price_fen=x.unit_price_fen,
                           amount_fen=x.amount_fen, waived_fen=x.waived_fen, waiver_reason=x.waiver_reason,
                           waiver_reason_code=x.waiver_reason_code, waived_by=x.waived_by,
-                          lower_bound_applied=x.lower_bound_applied, calculation=x.calculation, status=x.status,
+                          lower_bound_applied=x.lower_bound_applied, calculation=x.calculation, status=str(x.status),
                           due_fen=x.due_fen) for x in c.lines])
     n = notice(view.notice)
     if n is not None:
@@ -105,3 +123,59 @@ def refund(r: dict) -> pb.Refund:
 
 def daily_report(report: dict) -> pb.DailyReport:
     return json_format.ParseDict(report, pb.DailyReport(), ignore_unknown_fields=True)
+
+
+# -- events out -----------------------------------------------------------------------------------
+class EventsOut:
+    """The events the fees service publishes, built from domain values (the handlers' `events_out`)."""
+
+    def fee_item_published(self, item: FeeItem, version: FeeVersion,
+                           at: dt.datetime | None) -> ev.FeeItemPublished:
+        d = version.definition
+        return ev.FeeItemPublished(fee_item_id=item.id, tenant=str(item.tenant), fee_code=d.fee_code,
+                                   version=version.version, name=d.name, at=_iso(at))
+
+    def fee_item_cancelled(self, item: FeeItem, version: FeeVersion) -> ev.FeeItemCancelled:
+        return ev.FeeItemCancelled(fee_item_id=item.id, tenant=str(item.tenant), fee_code=version.definition.fee_code,
+                                   version=version.version, reason=version.change_reason)
+
+    def fees_assessed(self, case: CaseFees, at: dt.datetime) -> ev.FeesAssessed:
+        total, waived, _ = case.totals
+        return ev.FeesAssessed(case_number=case.case_number, tenant=case.tenant, total_fen=total,
+                               lines=len(case.lines), at=at.isoformat(), waived_fen=waived,
+                               lower_bound_applied=any(x.lower_bound_applied for x in case.lines))
+
+    def fee_waived(self, case: CaseFees, line: FeeLine, reason: WaiverReason, approved_by: str,
+                   at: dt.datetime) -> ev.FeeWaived:
+        return ev.FeeWaived(case_number=case.case_number, tenant=case.tenant, fee_code=line.fee_code,
+                            amount_fen=line.waived_fen, reason_code=reason.code, approved_by=approved_by,
+                            at=at.isoformat(), full=reason.full)
+
+    def notice_issued(self, case: CaseFees, notice_number: str, total_fen: int, payee_account: str,
+                      at: dt.datetime) -> ev.NoticeIssued:
+        return ev.NoticeIssued(case_number=case.case_number, tenant=case.tenant, notice_number=notice_number,
+                               total_fen=total_fen, at=at.isoformat(), payee_account=payee_account)
+
+    def payment_received(self, case: CaseFees, notice_number: str, payment: Callback,
+                         receipt_digest: str) -> ev.PaymentReceived:
+        return ev.PaymentReceived(case_number=case.case_number, tenant=case.tenant, notice_number=notice_number,
+                                  amount_fen=payment.amount_fen, payment_id=payment.payment_id,
+                                  at=payment.paid_at.isoformat(), receipt_digest=receipt_digest)
+
+    def fees_settled(self, case: CaseFees, notice_number: str, at: dt.datetime) -> ev.FeesSettled:
+        _, waived, _ = case.totals
+        return ev.FeesSettled(case_number=case.case_number, tenant=case.tenant, paid_fen=case.paid_fen,
+                              waived_fen=waived, at=at.isoformat(), waived_in_full=case.fully_waived,
+                              notice_number=notice_number)
+
+    def payment_queued(self, tenant: str, payment: Callback, kind: MatchKind, expected_fen: int, case_number: str,
+                       reconciliation_id: str, at: dt.datetime) -> ev.PaymentQueued:
+        return ev.PaymentQueued(tenant=tenant, payment_id=payment.payment_id, notice_number=payment.notice_number,
+                                amount_fen=payment.amount_fen, expected_fen=expected_fen, kind=str(kind),
+                                at=at.isoformat(), case_number=case_number, reconciliation_id=reconciliation_id)
+
+    def refund_made(self, refund: dict, approved_by: str, at: dt.datetime) -> ev.RefundMade:
+        return ev.RefundMade(case_number=refund["case_number"], tenant=refund["tenant"],
+                             notice_number=refund["notice_number"], amount_fen=refund["amount_fen"],
+                             reason=refund["reason"], at=at.isoformat(), refund_id=str(refund["id"]),
+                             approved_by=approved_by, payment_id=refund["payment_id"])

@@ -32,7 +32,7 @@ from infra.demo.load import load_demo_users
 from infra.oidc.client import login
 from services.fees import signing
 from services.fees.demo import TREASURY_ACCOUNTS, load_demo_fees
-from services.fees.domain import canonical_form
+from services.fees.payments import canonical_form
 from shared.grpc.client import bearer
 from tests.bench.common import Figure, percentile
 

@@ -18,10 +18,11 @@ from sanji.fees.v1 import fees_pb2_grpc
 from sqlalchemy import text
 
 from services.fees.demo import load_demo_fees
-from services.fees.domain import canonical_form
-from services.fees.handlers import FeesHandlers, decision_consumer
-from services.fees.service import registration
+from services.fees.handlers import FeesHandlers
+from services.fees.payments import canonical_form
+from services.fees.service import event_consumer, registration
 from services.fees.signing import Signer, Verifier, generate_keypair
+from services.fees.translate import EventsOut
 from shared.db import Database, message_to_json, utcnow
 from shared.grpc.server import FIELD_KEY
 from shared.messaging import to_amqp
@@ -70,7 +71,8 @@ def receipt_keys():
 
 @pytest.fixture(scope="session")
 def fees_handlers(fees_db, province_keys, receipt_keys):
-    return FeesHandlers(fees_db, province=Verifier(province_keys[1]), receipt_signer=Signer(*receipt_keys))
+    return FeesHandlers(fees_db, province=Verifier(province_keys[1]), receipt_signer=Signer(*receipt_keys),
+                        events_out=EventsOut())
 
 
 @pytest.fixture(scope="session")
@@ -169,7 +171,7 @@ class ApprovalEvents:
 @pytest.fixture
 def decisions(fees_handlers, fees_db, migrated):
     """(publisher, consumer): approval's events in, the fees consumer drained from the test's thread."""
-    consumer = decision_consumer(fees_handlers, fees_db, migrated.amqp_url, max_retries=1, backoff=(0.1,))
+    consumer = event_consumer(fees_handlers, fees_db, migrated.amqp_url, max_retries=1, backoff=(0.1,))
     consumer.declare()
     with pika.BlockingConnection(pika.URLParameters(migrated.amqp_url)) as conn:
         ch = conn.channel()

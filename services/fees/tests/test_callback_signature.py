@@ -22,11 +22,12 @@ import pytest
 from sanji.fees.v1 import fees_pb2 as pb
 from sanji.fees.v1 import fees_pb2_grpc
 
-from services.fees import domain
+from services.fees import payments
 from services.fees.handlers import FeesHandlers
 from services.fees.service import registration
 from services.fees.signing import DEV_PROVINCE_PUBLIC_KEY, Signer, Verifier
 from services.fees.tests.conftest import COUNTY_ACCOUNT, outbox, owner_rows
+from services.fees.translate import EventsOut
 from shared.clock import Clock
 from tests.support import Caller, serving
 
@@ -56,15 +57,15 @@ CHANGED = {"payment_id": "GSPAY2039031400000002", "notice_number": OTHER_NOTICE,
 def stub(fees_db, receipt_keys, verifier):
     """The fees service on the day, verifying with the province's DEV key (the one gmssl signed with)."""
     handlers = FeesHandlers(fees_db, province=Verifier(DEV_PROVINCE_PUBLIC_KEY), receipt_signer=Signer(*receipt_keys),
-                            clock=Clock(DAY))
+                            events_out=EventsOut(), clock=Clock(DAY))
     with serving([registration(handlers)], verifier) as target, grpc.insecure_channel(target) as channel:
         yield fees_pb2_grpc.FeesServiceStub(channel)
 
 
 def test_the_canonical_form_is_every_field_and_the_known_answer_verifies():
-    assert domain.canonical_form(FIELDS) == CANONICAL
-    assert domain.canonical_form({**FIELDS, "signature": SIGNATURE}) == CANONICAL
-    assert set(CHANGED) == set(FIELDS) == {f.name for f in domain.Callback.__dataclass_fields__.values()}
+    assert payments.canonical_form(FIELDS) == CANONICAL
+    assert payments.canonical_form({**FIELDS, "signature": SIGNATURE}) == CANONICAL
+    assert set(CHANGED) == set(FIELDS) == {f.name for f in payments.Callback.__dataclass_fields__.values()}
     assert Verifier(DEV_PROVINCE_PUBLIC_KEY).verify(SIGNATURE, CANONICAL)
 
 

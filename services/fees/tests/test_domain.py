@@ -8,29 +8,32 @@ from decimal import Decimal
 
 import pytest
 
-from services.fees import domain, signing
+from services.fees import assessment, catalogue, domain, money, payments, signing
+from services.fees.assessment import LineInput
+from services.fees.catalogue import FeeDefinition, FeeItem, FeeStatus
 from services.fees.demo import FEE_ITEMS
 from services.fees.documents import capital_amount, daily_report, report_csv
-from services.fees.domain import CaseFees, CaseStatus, FeeDefinition, LineInput, MatchKind
+from services.fees.domain import CaseFees, CaseStatus
+from services.fees.payments import MatchKind
 from services.fees.signing import Signer, Verifier, generate_keypair, sm3_hex
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.tenancy import DivisionCode
 
-DEFS = {d["fee_code"]: domain.validate_definition(d) for d in FEE_ITEMS}
+DEFS = {d["fee_code"]: catalogue.validate_definition(d) for d in FEE_ITEMS}
 
 
-def assess(code: str, favoured: bool = False, standard_fen: int | None = None, **quantities) -> domain.FeeLine:
-    return domain.assess_line(DEFS[code], "id", 1, LineInput(code, {k: str(v) for k, v in quantities.items()},
+def assess(code: str, favoured: bool = False, standard_fen: int | None = None, **quantities) -> assessment.FeeLine:
+    return assessment.assess_line(DEFS[code], "id", 1, LineInput(code, {k: str(v) for k, v in quantities.items()},
                                                              standard_fen), line_no=1, favoured=favoured,
                               field_prefix="lines[0]")
 
 
 def test_round_half_up_to_the_fen():
-    assert domain.round_fen(Decimal("142.5")) == 143
-    assert domain.round_fen(Decimal("142.49")) == 142
-    assert domain.round_fen(Decimal("95996.25")) == 95996
-    assert domain.round_fen(Decimal("0.5")) == 1
-    assert domain.yuan(95996) == "959.96" and domain.yuan(5_205_000) == "52,050.00"
+    assert money.round_fen(Decimal("142.5")) == 143
+    assert money.round_fen(Decimal("142.49")) == 142
+    assert money.round_fen(Decimal("95996.25")) == 95996
+    assert money.round_fen(Decimal("0.5")) == 1
+    assert money.yuan(95996) == "959.96" and money.yuan(5_205_000) == "52,050.00"
 
 
 def test_fixed_standard():
@@ -74,7 +77,7 @@ def test_government_invested_and_key_projects_pay_the_lower_bound():
         assess("FEE-CSJCSSPTF", favoured=True, standard_fen=6000, building_area="1")
     assert e.value.field == "lines[0].standard_fen" and "收费从低" in e.value.message
     # a range line assessed before the decision said "government-invested" is re-assessed at the lower bound
-    again = domain.favour_line(assess("FEE-CSJCSSPTF", standard_fen=7000, building_area="100"))
+    again = assessment.favour_line(assess("FEE-CSJCSSPTF", standard_fen=7000, building_area="100"))
     assert again.amount_fen == 400_000 and again.lower_bound_applied
 
 
@@ -112,34 +115,73 @@ def test_definitions_are_validated_naming_the_field():
     base = {"fee_code": "FEE-X", "name": "测试费", "basis": "某文件", "collecting_unit": "凉州区某局",
             "standard": {"kind": "range", "lower_fen": 500, "upper_fen": 100}}
     with pytest.raises(InvalidArgument) as e:
-        domain.validate_definition(base)
+        catalogue.validate_definition(base)
     assert e.value.field == "definition.standard.upper_fen"
     with pytest.raises(InvalidArgument) as e:
-        domain.validate_definition({**base, "standard": {"kind": "fixed", "amount_fen": -1}})
+        catalogue.validate_definition({**base, "standard": {"kind": "fixed", "amount_fen": -1}})
     assert e.value.field == "definition.standard.amount_fen"
     with pytest.raises(InvalidArgument) as e:
-        domain.validate_definition({**base, "basis": " "})
+        catalogue.validate_definition({**base, "basis": " "})
     assert e.value.field == "definition.basis"
     with pytest.raises(InvalidArgument) as e:
-        domain.validate_definition({**base, "standard": {"kind": "formula", "terms": []}})
+        catalogue.validate_definition({**base, "standard": {"kind": "formula", "terms": []}})
     assert e.value.field == "definition.standard.terms"
     with pytest.raises(InvalidArgument) as e:
-        domain.validate_definition({**base, "standard": {"kind": "percent"}})
+        catalogue.validate_definition({**base, "standard": {"kind": "percent"}})
     assert e.value.field == "definition.standard.kind"
     assert FeeDefinition.from_dict(DEFS["FEE-TDFKF"].to_dict()) == DEFS["FEE-TDFKF"]
+
+
+def test_fee_item_versions_draft_published_adjusted_cancelled():
+    """The one lifecycle of shared.versioned, told in the fee catalogue's words."""
+    item = FeeItem.create("id-1", DivisionCode("620602"), DEFS["FEE-JMSFZ-GBF"])
+    with pytest.raises(InvalidArgument) as e:
+        item.update_draft(DEFS["FEE-JMSFZ-BL"])
+    assert (e.value.field, e.value.message) == ("definition.fee_code", "收费项目编码不可修改；如需变更请取消后新建")
+    with pytest.raises(FailedPrecondition) as e:
+        item.adjust(DEFS["FEE-JMSFZ-GBF"], "涨价")
+    assert e.value.message == "只有已发布的收费项目可以调整（当前：草稿）"
+    assert item.publish().status == FeeStatus.PUBLISHED
+    with pytest.raises(FailedPrecondition) as e:
+        item.publish()
+    assert e.value.message == "收费项目当前状态为“已发布”，不能发布"
+    with pytest.raises(FailedPrecondition) as e:
+        item.update_draft(DEFS["FEE-JMSFZ-GBF"])
+    assert e.value.message == "只有草稿可以直接修改；已发布的收费项目请走“调整”流程并说明理由"
+    with pytest.raises(InvalidArgument) as e:
+        item.adjust(DEFS["FEE-JMSFZ-GBF"], " ")
+    assert (e.value.field, e.value.message) == ("reason", "调整理由不能为空")
+    with pytest.raises(InvalidArgument) as e:
+        item.adjust(DEFS["FEE-JMSFZ-GBF"], "理" * 2001)
+    assert e.value.message == "调整理由过长（最多 2000 字）"
+    previous, new = item.adjust(DEFS["FEE-JMSFZ-GBF"], " 标准调整 ")
+    assert (previous.status, new.version, new.status, new.change_reason) == \
+        (FeeStatus.SUPERSEDED, 2, FeeStatus.PUBLISHED, "标准调整")
+    assert item.current.definition is DEFS["FEE-JMSFZ-GBF"] and item.stored == 0
+    with pytest.raises(InvalidArgument) as e:
+        item.cancel("")
+    assert (e.value.field, e.value.message) == ("reason", "取消理由不能为空")
+    version, withdrawn = item.cancel("停征")
+    assert (version.version, version.status, version.change_reason, withdrawn) == \
+        (2, FeeStatus.CANCELLED, "停征", True)
+    with pytest.raises(FailedPrecondition) as e:
+        item.cancel("again")
+    assert e.value.message == "收费项目当前状态为“已取消”，不能取消"
+    draft = FeeItem.create("id-2", DivisionCode("620602"), DEFS["FEE-TDFKF"])
+    assert draft.cancel("录错")[1] is False        # a draft withdrawn from no one
 
 
 def test_waivers_need_a_listed_reason_and_respect_the_cap():
     line = assess("FEE-CSJCSSPTF", standard_fen=6000, building_area="100")   # 6,000 元
     with pytest.raises(InvalidArgument) as e:
-        domain.waive(line, "FRIENDS", 0, by="head", note="")
+        assessment.waive(line, "FRIENDS", 0, by="head", note="")
     assert e.value.field == "reason_code" and "减免目录" in e.value.message
-    reduced, reason = domain.waive(line, "GYXM", 300_000, by="head", note="学校")
+    reduced, reason = assessment.waive(line, "GYXM", 300_000, by="head", note="学校")
     assert (reduced.waived_fen, reduced.due_fen, reduced.status, reason.full) == (300_000, 300_000, "unpaid", False)
     with pytest.raises(InvalidArgument) as e:
-        domain.waive(line, "GYXM", 300_001, by="head", note="")
+        assessment.waive(line, "GYXM", 300_001, by="head", note="")
     assert e.value.field == "amount_fen" and "50%" in e.value.message
-    waived, _ = domain.waive(line, "BZXZF", 0, by="head", note="保障房")
+    waived, _ = assessment.waive(line, "BZXZF", 0, by="head", note="保障房")
     assert (waived.waived_fen, waived.due_fen, waived.status) == (600_000, 0, "waived")
 
 
@@ -176,22 +218,22 @@ def test_case_and_notice_numbers_carry_their_tenant():
 
 
 def test_matching_accepts_only_an_exact_payment():
-    assert domain.match(None, 0, 100) == MatchKind.UNKNOWN_NOTICE
-    assert domain.match("issued", 100, 100) == MatchKind.MATCHED
-    assert domain.match("issued", 100, 99) == MatchKind.AMOUNT_MISMATCH
-    assert domain.match("paid", 100, 100) == MatchKind.ALREADY_PAID
-    assert domain.match("void", 100, 100) == MatchKind.NOTICE_VOID
+    assert payments.match(None, 0, 100) == MatchKind.UNKNOWN_NOTICE
+    assert payments.match("issued", 100, 100) == MatchKind.MATCHED
+    assert payments.match("issued", 100, 99) == MatchKind.AMOUNT_MISMATCH
+    assert payments.match("paid", 100, 100) == MatchKind.ALREADY_PAID
+    assert payments.match("void", 100, 100) == MatchKind.NOTICE_VOID
 
 
 def test_canonical_form_and_sm2_signatures():
     fields = {"b": "2", "a": "中文", "empty": "", "signature": "x"}
-    assert domain.canonical_form(fields) == "a=中文&b=2".encode()
+    assert payments.canonical_form(fields) == "a=中文&b=2".encode()
     private, public = generate_keypair()
-    sig = Signer(private, public).sign(domain.canonical_form(fields))
-    assert Verifier(public).verify(sig, domain.canonical_form(fields))
-    assert not Verifier(public).verify(sig, domain.canonical_form({**fields, "b": "3"}))
+    sig = Signer(private, public).sign(payments.canonical_form(fields))
+    assert Verifier(public).verify(sig, payments.canonical_form(fields))
+    assert not Verifier(public).verify(sig, payments.canonical_form({**fields, "b": "3"}))
     assert not Verifier(public).verify("zz" * 64, b"")
-    assert not Verifier(generate_keypair()[1]).verify(sig, domain.canonical_form(fields))
+    assert not Verifier(generate_keypair()[1]).verify(sig, payments.canonical_form(fields))
     assert len(sm3_hex(b"abc")) == 64
     assert sm3_hex(b"abc") == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"  # GB/T 32905 A.1
 
@@ -214,11 +256,11 @@ def test_a_signature_made_by_another_sm2_implementation_verifies():
 def test_parse_callback_names_the_bad_field():
     good = {"payment_id": "GSPAY000001", "notice_number": "1" * 25, "amount_fen": "100",
             "paid_at": "2026-09-18T10:00:00+08:00", "payee_account": "27050101040012345"}
-    assert domain.parse_callback(good).amount_fen == 100
+    assert payments.parse_callback(good).amount_fen == 100
     for name, value in [("amount_fen", "-5"), ("amount_fen", "1.5"), ("paid_at", "yesterday"),
                         ("paid_at", "2026-09-18T10:00:00"), ("payment_id", "x"), ("payee_account", "")]:
         with pytest.raises(InvalidArgument) as e:
-            domain.parse_callback({**good, name: value})
+            payments.parse_callback({**good, name: value})
         assert e.value.field == name
 
 

@@ -1,0 +1,278 @@
+"""Use cases of payments: the provincial payment platform's callbacks (authenticated by its SM2 signature,
+not by a user), the receipt they make of a notice, the public payment status, and reconciliation (对账):
+the queue of payments that matched no notice, its resolution, the daily report. The rules are in
+payments.py; part of FeesHandlers (handlers.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import IntegrityError
+
+from services.fees import documents, domain
+from services.fees.domain import READERS, CaseFees, CaseStatus
+from services.fees.money import yuan
+from services.fees.payments import (
+    MATCH_LABELS,
+    Callback,
+    EntryStatus,
+    MatchKind,
+    canonical_form,
+    check_day,
+    check_refund,
+    check_resolution,
+    match,
+    parse_callback,
+    receipt_text,
+)
+from services.fees.repository import FeesRepository
+from services.fees.signing import Signer, Verifier, sm3_hex
+from shared.clock import CHINA_TZ, Clock
+from shared.db import Database, UnitOfWork
+from shared.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from shared.tenancy import DivisionCode, Principal, Role, can_read
+from shared.validation import page, uuid_field
+
+if TYPE_CHECKING:
+    from services.fees.handlers import FeesEvents
+
+log = logging.getLogger("sanji.fees")
+
+MAX_CALLBACK_FIELDS = 40
+MAX_CALLBACK_VALUE = 1000
+
+
+def _iso(ts: dt.datetime | None) -> str:
+    return ts.isoformat() if ts else ""
+
+
+def locked_case(repo: FeesRepository, number: str) -> CaseFees:
+    """The case's fees, locked for this transaction; NotFound when the case has none."""
+    case = repo.get_case(number, lock=True)
+    if case is None:
+        raise NotFound("该办件尚无收费记录")
+    return case
+
+
+class PaymentHandlers:
+    def __init__(self, db: Database, *, events_out: FeesEvents, clock: Clock, province: Verifier,
+                 receipt_signer: Signer):
+        self.db = db
+        self.events_out = events_out
+        self.clock = clock
+        self.province = province
+        self.signer = receipt_signer
+
+    # -- callbacks (authenticated by the province's SM2 signature) -------------------------------
+    def record_callback(self, fields: dict[str, str], signature: str) -> dict:
+        if len(fields) > MAX_CALLBACK_FIELDS or any(len(str(k)) > 64 or len(str(v)) > MAX_CALLBACK_VALUE
+                                                    for k, v in fields.items()):
+            self._reject("oversized callback", fields, signature)
+            raise InvalidArgument("fields", "回调字段过多或过长")
+        data = canonical_form(fields)
+        if not self.province.verify(signature, data):
+            self._reject("signature does not verify", fields, signature)
+            raise Unauthenticated("支付回调签名验证失败，已拒绝并记录")
+        try:
+            cb = parse_callback(fields)
+        except InvalidArgument as exc:
+            self._reject(f"invalid field {exc.field}: {exc.message}", fields, signature)
+            raise
+        with self.db.unit_of_work() as uow:
+            account = FeesRepository(uow).account_owner(cb.payee_account)
+        if account is None:
+            self._reject("payee account is not a treasury account of this platform", fields, signature)
+            raise FailedPrecondition("收款账户不是本平台登记的国库或非税收入账户，已拒绝并记录")
+        tenant = domain.notice_tenant(cb.notice_number)
+        if tenant is None or not DivisionCode(account.tenant).contains(DivisionCode(tenant)):
+            tenant = account.tenant   # a notice number that names no unit of this account: the account's queue
+        digest = sm3_hex(data)
+        now = self.clock.now()
+        try:
+            with self.db.unit_of_work(tenant=tenant) as uow:
+                result = self._record(uow, tenant, cb, fields, signature, digest, now)
+                uow.commit()
+        except IntegrityError:
+            # the payment id is known under another unit: the province reused it
+            self._reject("payment id already recorded elsewhere", fields, signature)
+            raise AlreadyExists("该支付流水号已登记，回调内容不一致，已拒绝并记录") from None
+        if result.get("conflict"):
+            self._reject("same payment id, different content", fields, signature)
+            raise AlreadyExists("该支付流水号已登记，回调内容不一致，已拒绝并记录")
+        return result
+
+    def _record(self, uow: UnitOfWork, tenant: str, cb: Callback, fields: dict, signature: str, digest: str,
+                now: dt.datetime) -> dict:
+        repo = FeesRepository(uow)
+        repo.lock(cb.notice_number)
+        existing = repo.get_payment(cb.payment_id)
+        if existing is not None:
+            if existing["fields_digest"] != digest:
+                return {"conflict": True}
+            log.info("payment %s reported again; already recorded", cb.payment_id)
+            return {"outcome": "duplicate", "payment_id": cb.payment_id, "notice_number": cb.notice_number,
+                    "message": "该笔缴款已登记，重复通知不重复入账"}
+        notice = repo.get_notice(cb.notice_number, lock=True)
+        if notice is not None and notice["tenant"] != tenant:  # pragma: no cover — RLS hides it anyway
+            notice = None
+        kind = match(notice["status"] if notice else None, notice["total_fen"] if notice else 0, cb.amount_fen)
+        repo.insert_payment({"payment_id": cb.payment_id, "tenant": tenant, "notice_number": cb.notice_number,
+                             "matched_notice": cb.notice_number if kind == MatchKind.MATCHED else None,
+                             "amount_fen": cb.amount_fen, "paid_at": cb.paid_at, "payer_name": cb.payer_name,
+                             "channel": cb.channel, "payee_account": cb.payee_account,
+                             "fields": json.dumps(fields, ensure_ascii=False), "fields_digest": digest,
+                             "signature": signature, "outcome": "matched" if kind == MatchKind.MATCHED else "queued"})
+        if kind == MatchKind.MATCHED:
+            case = locked_case(repo, notice["case_number"])
+            self.apply_payment(uow, repo, case, notice, cb, now)
+            return {"outcome": "recorded", "payment_id": cb.payment_id, "notice_number": cb.notice_number,
+                    "message": "缴款已入账", "settled": case.status == CaseStatus.SETTLED}
+        case_number = notice["case_number"] if notice else ""
+        expected = notice["total_fen"] if notice else 0
+        entry_id = repo.add_entry({"tenant": tenant, "kind": str(kind), "payment_id": cb.payment_id,
+                                   "notice_number": cb.notice_number, "case_number": case_number,
+                                   "amount_fen": cb.amount_fen, "expected_fen": expected})
+        log.warning("payment %s for notice %s queued for reconciliation: %s", cb.payment_id, cb.notice_number, kind)
+        uow.emit(self.events_out.payment_queued(tenant, cb, kind, expected, case_number, entry_id, now),
+                 correlation_id=case_number or cb.notice_number)
+        return {"outcome": "queued", "payment_id": cb.payment_id, "notice_number": cb.notice_number,
+                "message": f"已转入对账队列：{MATCH_LABELS[kind]}", "reconciliation_id": entry_id}
+
+    def _reject(self, reason: str, fields: dict, signature: str) -> None:
+        log.warning("payment callback refused (%s): payment_id=%s notice=%s", reason,
+                    str(fields.get("payment_id", ""))[:64], str(fields.get("notice_number", ""))[:64])
+        with self.db.unit_of_work() as uow:
+            FeesRepository(uow).log_rejection(reason, fields, signature)
+            uow.commit()
+
+    def apply_payment(self, uow: UnitOfWork, repo: FeesRepository, case: CaseFees, notice: dict, cb: Callback,
+                      now: dt.datetime) -> None:
+        """The notice becomes the receipt: countersigned over the notice and the payment."""
+        receipt = receipt_text({**notice, "issued_at": _iso(notice["issued_at"])}, case.lines, cb)
+        data = receipt.encode("utf-8")
+        digest = sm3_hex(data)
+        repo.mark_notice_paid(notice["notice_number"], cb.payment_id, cb.paid_at, {
+            "text": receipt, "digest": digest, "sig": self.signer.sign(data), "signer": self.signer.key_id})
+        case.mark_paid(cb.amount_fen, now)
+        repo.save_case(case)
+        uow.emit(self.events_out.payment_received(case, notice["notice_number"], cb, digest),
+                 correlation_id=case.case_number)
+        if case.status == CaseStatus.SETTLED:
+            uow.emit(self.events_out.fees_settled(case, notice["notice_number"], now), correlation_id=case.case_number)
+
+    def match_late(self, uow: UnitOfWork, repo: FeesRepository, case: CaseFees, notice: dict, entry: dict,
+                   now: dt.datetime) -> dict:
+        """A payment queued before its notice existed, now that it does: matched and applied when it fits,
+        else left open with what is wrong with it. The notice as it is now."""
+        kind = match(notice["status"], notice["total_fen"], entry["amount_fen"])
+        if kind != MatchKind.MATCHED:
+            repo.update_entry(str(entry["id"]), status=EntryStatus.OPEN, kind=str(kind),
+                              expected_fen=notice["total_fen"], case_number=case.case_number)
+            return notice
+        repo.update_entry(str(entry["id"]), status=EntryStatus.MATCHED, case_number=case.case_number,
+                          expected_fen=notice["total_fen"], resolution="缴款书开具后自动匹配", resolved_by="system")
+        repo.match_payment(entry["payment_id"], notice["notice_number"])
+        cb = Callback(entry["payment_id"], notice["notice_number"], entry["amount_fen"], entry["paid_at"],
+                      notice["payee_account"], entry["payer_name"])
+        self.apply_payment(uow, repo, case, notice, cb, now)
+        return repo.get_notice(notice["notice_number"])
+
+    def payment_status(self, notice_number: str) -> dict:
+        """Public: what a payer may know by the number they hold — nothing personal."""
+        number, tenant = domain.check_notice_number(notice_number)
+        with self.db.unit_of_work(tenant=tenant) as uow:
+            notice = FeesRepository(uow).get_notice(number)
+        if notice is None:
+            raise NotFound("缴款书不存在")
+        return notice
+
+    # -- reconciliation --------------------------------------------------------------------------
+    def list_reconciliation(self, p: Principal, include_resolved: bool, limit: int,
+                            offset: int) -> tuple[list[dict], int]:
+        p.require(*READERS)
+        limit, offset = page(limit, offset)
+        with self.db.unit_of_work(p) as uow:
+            return FeesRepository(uow).list_entries(str(p.tenant), include_resolved, limit, offset)
+
+    def resolve_reconciliation(self, p: Principal, entry_id: str, action: str, notice_number: str,
+                               note: str) -> dict:
+        p.require(Role.CASHIER)
+        entry_id = uuid_field(entry_id, "id", "对账记录标识")
+        action, note = check_resolution((action or "").strip(), note)
+        now = self.clock.now()
+        with self.db.unit_of_work(p) as uow:
+            repo = FeesRepository(uow)
+            entry = repo.get_entry(entry_id, lock=True)
+            if entry is None or entry["tenant"] != str(p.tenant):
+                raise NotFound("对账记录不存在或无权查看")
+            if entry["status"] != EntryStatus.OPEN:
+                raise FailedPrecondition("该对账记录已处理")
+            if action == "match":
+                number, tenant = domain.check_notice_number(notice_number)
+                if tenant != str(p.tenant):
+                    raise PermissionDenied("只能匹配本单位开具的缴款书")
+                repo.lock(number)
+                notice = repo.get_notice(number, lock=True)
+                if notice is None:
+                    raise InvalidArgument("notice_number", "缴款书不存在")
+                kind = match(notice["status"], notice["total_fen"], entry["amount_fen"])
+                if kind != MatchKind.MATCHED:
+                    raise FailedPrecondition(f"不能匹配：{MATCH_LABELS[kind]}（缴款 {yuan(entry['amount_fen'])}"
+                                             f" 元，应缴 {yuan(notice['total_fen'])} 元）")
+                case = locked_case(repo, notice["case_number"])
+                repo.match_payment(entry["payment_id"], number)
+                cb = Callback(entry["payment_id"], number, entry["amount_fen"], entry["paid_at"],
+                              notice["payee_account"], entry["payer_name"])
+                self.apply_payment(uow, repo, case, notice, cb, now)
+                repo.update_entry(entry_id, status=EntryStatus.MATCHED, case_number=case.case_number,
+                                  expected_fen=notice["total_fen"], resolution=f"人工匹配：{note}",
+                                  resolved_by=p.username)
+            elif action == "refund":
+                committed = repo.refunds_committed(entry["payment_id"])
+                amount, reason = check_refund(entry["amount_fen"] - committed, entry["amount_fen"] - committed, note)
+                repo.add_refund({"tenant": str(p.tenant), "notice_number": entry["notice_number"],
+                                 "case_number": entry["case_number"], "payment_id": entry["payment_id"],
+                                 "reconciliation_id": entry_id, "amount_fen": amount, "reason": reason,
+                                 "requested_by": p.username})
+                repo.update_entry(entry_id, status=EntryStatus.RESOLVED, resolution=f"申请退还缴款人：{note}",
+                                  resolved_by=p.username)
+            else:
+                repo.update_entry(entry_id, status=EntryStatus.RESOLVED, resolution=f"核实后关闭：{note}",
+                                  resolved_by=p.username)
+            out = repo.get_entry(entry_id)
+            uow.commit()
+        return out
+
+    def daily(self, p: Principal, day: str, tenant: str) -> dict:
+        p.require(Role.CASHIER, Role.SUPERVISOR, Role.HEAD)
+        d = check_day(day)
+        target = DivisionCode.parse(tenant, "tenant") if tenant.strip() else p.tenant
+        if not can_read(p, target):
+            raise PermissionDenied("只能查看本单位（监察员可查看下级单位）的对账报表")
+        start = dt.datetime.combine(d, dt.time(), CHINA_TZ)
+        with self.db.unit_of_work(p) as uow:
+            repo = FeesRepository(uow)
+            rows = repo.day_rows(str(target), start, start + dt.timedelta(days=1))
+            open_entries = repo.open_entry_count(str(target))
+            unit = repo.treasury_account(str(target))
+        return documents.daily_report(str(target), d, rows, open_entries, unit.payee_name if unit else "")
+
+    def render_daily(self, p: Principal, day: str, tenant: str, fmt: str) -> tuple[bytes, str, str]:
+        report = self.daily(p, day, tenant)
+        stem = f"收费日对账-{report['tenant']}-{report['day']}"
+        if fmt == "csv":
+            return documents.report_csv(report), "text/csv; charset=utf-8", f"{stem}.csv"
+        if fmt == "pdf":
+            return documents.report_pdf(report), "application/pdf", f"{stem}.pdf"
+        raise InvalidArgument("format", "请选择 csv 或 pdf 格式")
