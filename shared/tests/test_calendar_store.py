@@ -141,7 +141,7 @@ def test_cli_show_and_publish(test_settings: PlatformSettings, store: CalendarSt
     assert "不一致" in capsys.readouterr().err
 
     # the module entry point, as an administrator runs it
-    out = subprocess.run([sys.executable, "-m", "shared.calendar", "show", "--year", "2026"],
+    out = subprocess.run([sys.executable, "-m", "shared.calendar_store", "show", "--year", "2026"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     assert "国庆节：2026-10-01 至 2026-10-07 放假" in out.stdout
     assert "2026-10-10（星期六）" in out.stdout
