@@ -105,7 +105,7 @@ def subscribed(table, handler: str, handlers):
     subscription table, `SUBSCRIPTIONS` in its service.py): the body read as the row's message, then the
     row's call — as `shared.messaging.consumer_for` binds it. For `deliver_event`."""
     [on] = [row for row in table if row.handler == handler]
-    return lambda env, uow: on.call(handlers, env.message(on.message), env, uow)
+    return on.bound(handlers)
 
 
 def report_from_approval(handlers, db, tenant: str, case_number: str, outcome: str = "approved", *,

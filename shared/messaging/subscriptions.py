@@ -30,6 +30,14 @@ class On:
     message: type[Message]
     call: Callable[[Any, Any, Envelope, UnitOfWork], None]
 
+    def deliver(self, handlers: Any, env: Envelope, uow: UnitOfWork) -> None:
+        """One delivery: the body read as this row's message (the one typed way), then the row's call."""
+        self.call(handlers, env.message(self.message), env, uow)
+
+    def bound(self, handlers: Any) -> Callable[[Envelope, UnitOfWork], None]:
+        """The consumer's handler for this row's queue."""
+        return lambda env, uow: self.deliver(handlers, env, uow)
+
 
 def check_table(service: str, table: Sequence[On]) -> None:
     """The table and the registry's subscriptions of `service` name the same handlers."""
@@ -47,10 +55,5 @@ def consumer_for(service: str, table: Sequence[On], handlers: Any, db: Database,
     rows = {on.handler: on for on in table}
     consumer = EventConsumer(amqp_url, service=service, database=db, **options)
     for sub in registry.spec(service).subscribes:
-        on = rows[sub.handler]
-
-        def deliver(env: Envelope, uow: UnitOfWork, on: On = on) -> None:
-            on.call(handlers, env.message(on.message), env, uow)
-
-        consumer.subscribe(sub.source, sub.event_type, sub.handler, deliver)
+        consumer.subscribe(sub.source, sub.event_type, sub.handler, rows[sub.handler].bound(handlers))
     return consumer
