@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: run stop test unit lint proto bench services venv clean k8s-validate
+.PHONY: run stop test unit lint proto bench services venv clean k8s-validate mutants
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -34,8 +34,14 @@ run: proto services
 stop:
 	SANJI_MODE=development $(BIN)/python -m infra.local.run --stop
 
+# in random order (pytest-randomly): the header says `Using --randomly-seed=N`, and
+# `$(BIN)/python -m pytest -p randomly --randomly-seed=N` runs that order again
 test: proto services
 	$(BIN)/python -m pytest
+
+# planted faults (tests/mutants.py): each in a scratch copy, caught or missed by the tests that cover it
+mutants: proto services
+	$(BIN)/python -m tests.mutants $(ARGS)
 
 unit: proto
 	$(BIN)/python -m pytest -m "not e2e" shared services/*/tests/test_domain*.py
