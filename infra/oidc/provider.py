@@ -13,7 +13,10 @@ No Keycloak server can run on these machines, so local runs and tests use `oidc-
   tokens say which service calls (`azp`, `service-account-sanji-<service>`, role `sanji-service`) and
   carry no tenant: a service acts for a user, whose own token travels beside it (DESIGN §4);
 - none of the mock's test doors: `PUT /users/<sub>` (rewrite anyone's tenant and roles), token
-  revocation by subject and dynamic client registration answer 403, demo or not.
+  revocation by subject and dynamic client registration answer 403, demo or not;
+- PKCE as the realm requires it (`pkce.code.challenge.method: S256`; the mock knows no PKCE): an
+  authorization request without an S256 `code_challenge` is refused, and a code is exchanged for a token
+  only with the `code_verifier` whose SHA-256 is that challenge (one try: a wrong verifier spends the code).
 
 The signing key is made when the provider starts; services find the new key by its `kid`.
 """
@@ -21,6 +24,8 @@ The signing key is made when the provider starts; services find the new key by i
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import logging
 import secrets
@@ -30,13 +35,14 @@ import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import flask
 import werkzeug.serving
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import RSAKey
 from oidc_provider_mock import User, init_app
+from oidc_provider_mock import _app as mock_app
 
 log = logging.getLogger("sanji.oidc")
 
@@ -106,6 +112,42 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
                     passwords[sub], flask.request.form.get("password", "")):
                 return flask.render_template("authorization_form.html", error="用户名或密码错误",
                                              predefined_users=[], recent_subjects=[]), 401
+        return None
+
+    challenges: dict[str, str] = {}       # authorization code → its S256 code challenge
+    # the console is a public client: it redeems a code with its client id and the PKCE verifier, no secret
+    # (Keycloak's public clients do the same); the mock only knew clients with a secret
+    mock_app.AuthorizationCodeGrant.TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post",
+                                                                   "none"]
+
+    @app.before_request
+    def pkce_challenge_required():
+        if flask.request.path == "/oauth2/authorize":
+            args = flask.request.args
+            if not args.get("code_challenge") or args.get("code_challenge_method") != "S256":
+                return flask.jsonify({"error": "invalid_request",
+                                      "error_description": "缺少 PKCE 参数：code_challenge（S256）"}), 400
+        return None
+
+    @app.after_request
+    def pkce_remember_challenge(response):
+        if flask.request.path == "/oauth2/authorize" and response.status_code in (302, 303):
+            code = parse_qs(urlparse(response.headers.get("location", "")).query).get("code")
+            if code:
+                challenges[code[0]] = flask.request.args["code_challenge"]
+        return response
+
+    @app.before_request
+    def pkce_verifier_required():
+        form = flask.request.form if flask.request.method == "POST" else {}
+        if flask.request.endpoint in ("oidc-provider-mock.issue_token", "keycloak_token") \
+                and form.get("grant_type") == "authorization_code":
+            challenge = challenges.pop(form.get("code", ""), None)
+            verifier = form.get("code_verifier", "")
+            computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            if challenge is None or not verifier or not secrets.compare_digest(computed, challenge):
+                log.warning("PKCE verification failed for a code of client %r", form.get("client_id"))
+                return flask.jsonify({"error": "invalid_grant", "error_description": "PKCE 校验失败"}), 400
         return None
 
     @app.before_request
