@@ -18,7 +18,10 @@ def main() -> int:
     app = create_app(settings)
     instrument(app)
     logging.getLogger("sanji.gateway").info("gateway on http://%s:%d", settings.http_host, settings.http_port)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
+    # uvicorn would believe X-Forwarded-For/-Proto from any peer on 127.0.0.1 (so from every client of a
+    # loopback gateway); the gateway reads them itself, from its configured trusted proxies only
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False,
+                proxy_headers=False)
     return 0
 
 

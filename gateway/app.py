@@ -10,11 +10,13 @@ import importlib
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
+from gateway import contract, pages
 from gateway import errors as http_errors
-from gateway import pages
 from gateway.edge import Edge
+from gateway.inputs import check_inputs
+from gateway.ratelimit import RateLimiter, RateLimitMiddleware
 from gateway.settings import GatewaySettings
 from shared import registry
 from shared.auth import TokenVerifier
@@ -38,9 +40,16 @@ def create_app(settings: GatewaySettings, *, verifier: TokenVerifier | None = No
         version="0.1.0",
         description="公开的办事指南查询与事项检索；各单位凭令牌管理本单位事项清单。错误信息为中文，422 时指明字段。",
         lifespan=_lifespan,
+        # every route's inputs are checked once here (text PostgreSQL and UTF-8 can hold, numbers the protos carry)
+        dependencies=[Depends(check_inputs)],
+        # /docs logs in with the realm's authorization-code flow and PKCE, as the console does
+        swagger_ui_init_oauth={"clientId": settings.oidc_client_id, "usePkceWithAuthorizationCodeGrant": True,
+                               "scopes": "openid profile"},
     )
     http_errors.install(app)
     app.state.edge = Edge(settings, verifier or TokenVerifier.from_settings(settings))
+    app.state.rate_limiter = RateLimiter(settings)
+    app.add_middleware(RateLimitMiddleware)
     for router in routers():
         app.include_router(router)
     app.include_router(pages.router)
@@ -49,6 +58,7 @@ def create_app(settings: GatewaySettings, *, verifier: TokenVerifier | None = No
     def healthz():
         return {"status": "ok"}
 
+    contract.install(app, settings)
     return app
 
 

@@ -22,17 +22,36 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import Response
 from google.protobuf import json_format
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.edge import edge_of, md
+from gateway.inputs import int_range
 from shared import registry
 from shared.tenancy import Principal
 
 
 class Strict(BaseModel):
-    """A request body: a field the API does not know is refused (422 naming it), not silently dropped."""
+    """A request body: a field the API does not know is refused (422 naming it), not silently dropped; a
+    whole number its service's message cannot carry is refused too (gateway.inputs.int_range: the range of
+    the proto fields of its name), so no body reaches protobuf's "Value out of range"."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _numbers_the_protos_carry(cls, value, info: ValidationInfo):
+        numbers = value if isinstance(value, list) else [value]
+        for number in numbers:
+            if isinstance(number, int) and not isinstance(number, bool):
+                lo, hi = int_range(info.field_name)
+                if number > hi:
+                    raise PydanticCustomError("less_than_equal", "Input should be less than or equal to {le}",
+                                              {"le": hi})
+                if number < lo:
+                    raise PydanticCustomError("greater_than_equal", "Input should be greater than or equal to {ge}",
+                                              {"ge": lo})
+        return value
 
 
 def to_json(message) -> dict:
