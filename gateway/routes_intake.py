@@ -1,6 +1,6 @@
 """REST edge of the intake (一窗受理): the window clerk receives applications and decides on them
 (受理 / 补正 / 不予受理, 容缺), hands out results, prints notices; the public looks up progress by
-case number and the last 6 characters of the applicant's ID, without logging in.
+case number and the query code on the notices (or the applicant's full ID number), without logging in.
 
 Types are checked here (422 naming the field); the rules are the intake service's (also 422 naming
 the field). The caller's token travels with each call, so the service checks the same person again.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from html import escape
 from typing import Literal
+from urllib.parse import parse_qs
 
 import grpc
 from fastapi import APIRouter, Query, Request
@@ -17,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import Field
 from sanji.intake.v1 import intake_pb2 as pb
 from sanji.intake.v1 import intake_pb2_grpc
+from starlette.concurrency import run_in_threadpool
 
 from gateway.edge import User
 from gateway.rest import Backend, Strict, file_response, to_json
@@ -173,33 +175,75 @@ def applicant_profile(id_number: str, request: Request, p: User):
 
 
 # -- the public --------------------------------------------------------------------------------------
-@router.get("/api/v1/public/progress", tags=["公开查询"], summary="办件进度查询（办件编号 + 证件号码后 6 位）")
+# The lookup needs a secret the applicant holds (issue 15): the query code printed on every notice next to
+# the case number (its QR code opens the page with both), or the applicant's full ID number — which goes in
+# a POST body, never in a link (links end up in logs and browser histories).
+class ProgressIn(Strict):
+    case_number: str = Field(max_length=64, description="办件编号")
+    query_code: str = Field("", max_length=32, description="通知书上的查询码（与证件号码二者选一）")
+    id_number: str = Field("", max_length=18, description="申请人完整的 18 位证件号码（与查询码二者选一）")
+
+
+def _lookup(case: str, code: str = "", id_number: str = "") -> pb.LookupProgressRequest:
+    return pb.LookupProgressRequest(case_number=case, query_code=code, id_number=id_number)
+
+
+@router.get("/api/v1/public/progress", tags=["公开查询"], summary="办件进度查询（办件编号 + 查询码）")
 def progress(request: Request, case: str = Query(max_length=64, description="办件编号"),
-             id_suffix: str = Query(max_length=6, description="申请人证件号码后 6 位")):
+             code: str = Query(max_length=32, description="通知书上的查询码")):
+    return to_json(intake.call(request, None, "LookupProgress", _lookup(case, code)))
+
+
+@router.post("/api/v1/public/progress", tags=["公开查询"],
+             summary="办件进度查询（办件编号 + 查询码，或 + 申请人完整证件号码）")
+def progress_by_body(body: ProgressIn, request: Request):
     return to_json(intake.call(request, None, "LookupProgress",
-                               pb.LookupProgressRequest(case_number=case, id_suffix=id_suffix)))
+                               _lookup(body.case_number, body.query_code, body.id_number)))
 
 
 PROGRESS_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>办件进度查询</title>
 <style>body{{font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em}}input{{font-size:1em;padding:.3em}}
-li{{margin:.3em 0}}</style></head><body><h1>办件进度查询</h1>
-<form method="get" action="/progress"><p><label>办件编号<br><input name="case" value="{case}" size="30"></label></p>
-<p><label>申请人证件号码后 6 位<br><input name="id_suffix" value="" size="8" maxlength="6"></label></p>
-<p><button type="submit">查询</button></p></form>{result}</body></html>"""
+li{{margin:.3em 0}}small{{color:#555}}</style></head><body><h1>办件进度查询</h1>
+<form method="post" action="/progress"><p><label>办件编号<br><input name="case" value="{case}" size="30"
+maxlength="64"></label></p>
+<p><label>查询码（见受理通知书）<br><input name="code" value="" size="12" maxlength="32" autocomplete="off"></label></p>
+<p><label>或 申请人完整的 18 位证件号码<br><input name="id_number" value="" size="22" maxlength="18"
+autocomplete="off"></label></p>
+<p><button type="submit">查询</button></p>
+<p><small>扫描通知书上的二维码可直接查询。查询码请妥善保管，勿告知他人。</small></p></form>{result}</body></html>"""
+FORM_MAX_BYTES = 1024        # three short fields: a bigger body is no lookup
 
 
-@router.get("/progress", include_in_schema=False, response_class=HTMLResponse)
-def progress_page(request: Request, case: str = Query("", max_length=64), id_suffix: str = Query("", max_length=6)):
-    """The page the QR code on every notice opens: enter the ID suffix, see the step and the dates."""
+def _page(request: Request, case: str, code: str = "", id_number: str = "") -> HTMLResponse:
     result = ""
-    if case and id_suffix:
+    if case and (code or id_number):
         try:
-            r = intake.call(request, None, "LookupProgress",
-                            pb.LookupProgressRequest(case_number=case, id_suffix=id_suffix))
+            r = intake.call(request, None, "LookupProgress", _lookup(case, code, id_number))
             steps = "".join(f"<li>{escape(s.at)} {escape(s.what)}</li>" for s in r.steps)
             result = (f"<h2>{escape(r.item_name)}</h2><p>当前状态：<strong>{escape(r.step)}</strong></p>"
                       f"<ol>{steps}</ol>")
         except grpc.RpcError as exc:
             result = f"<p>{escape(exc.details() or '查询失败，请稍后重试')}</p>"
+    elif case:
+        result = "<p>请输入查询码，或申请人完整的证件号码。</p>"
     return HTMLResponse(PROGRESS_PAGE.format(case=escape(case), result=result))
+
+
+@router.get("/progress", include_in_schema=False, response_class=HTMLResponse)
+def progress_page(request: Request, case: str = Query("", max_length=64), code: str = Query("", max_length=32)):
+    """The page the QR code on every notice opens (with the case number and its query code: no typing)."""
+    return _page(request, case, code)
+
+
+@router.post("/progress", include_in_schema=False, response_class=HTMLResponse)
+async def progress_page_post(request: Request):
+    """The page's form: the case number with the query code, or with the full ID number (kept out of links)."""
+    raw = await request.body()
+    if len(raw) > FORM_MAX_BYTES:
+        return HTMLResponse(PROGRESS_PAGE.format(case="", result="<p>查询内容过长。</p>"), status_code=413)
+    form = parse_qs(raw.decode("utf-8", errors="replace"), max_num_fields=8)
+    case, code, id_number = ((form.get(k) or [""])[0].strip() for k in ("case", "code", "id_number"))
+    if len(case) > 64 or len(code) > 32 or len(id_number) > 18 or "\x00" in case + code + id_number:
+        return HTMLResponse(PROGRESS_PAGE.format(case="", result="<p>查询内容格式不正确。</p>"), status_code=422)
+    return await run_in_threadpool(_page, request, case, code, id_number)

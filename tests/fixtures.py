@@ -14,9 +14,9 @@ from services.catalogue.admin import import_units
 from services.catalogue.handlers import CatalogueHandlers
 from services.catalogue.service import registration
 from services.catalogue.translate import EventsOut
-from shared.auth import TokenVerifier
+from shared.auth import ServiceCredentials, TokenVerifier
 from shared.db import Database
-from tests.support import TEST_USERS, UNITS_CSV, Tokens, serving
+from tests.support import SERVICE_SECRETS, TEST_USERS, UNITS_CSV, Tokens, service_clients, serving
 
 
 @pytest.fixture(scope="session")
@@ -28,9 +28,22 @@ def migrated(test_settings):
 
 @pytest.fixture(scope="session")
 def oidc():
-    server = ProviderServer(TEST_USERS).start()
+    server = ProviderServer(TEST_USERS, service_clients=service_clients()).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def service_credentials(oidc):
+    """service_credentials("agency"): that service's own client credentials against the test provider, as
+    its composition root makes them (ServiceCredentials.from_settings)."""
+    made: dict[str, ServiceCredentials] = {}
+
+    def of(name: str) -> ServiceCredentials:
+        if name not in made:
+            made[name] = ServiceCredentials(oidc.url, "sanji", name, SERVICE_SECRETS[name])
+        return made[name]
+    return of
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,14 @@
 """Test support shared by service and end-to-end tests: a small real tenant tree, test users, the
-OIDC provider on loopback and logins through it."""
+OIDC provider on loopback and logins through it, and the services' own client credentials."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from infra.oidc.client import login
+from shared import registry
 
 # Real division codes (统计用区划代码): 凉州区 with two streets and their communities, and
 # 汶川县 as "another county".
@@ -66,6 +68,16 @@ TEST_USERS = [
     user("dongdajie.decider", "620602001", "decider", name="褚街决"),
     user("xidajie.reviewer", "620602002", "reviewer", name="卫街审"),
 ]
+
+
+# Each service's own client secret (client `sanji-<service>`, client-credentials grant) for this test run:
+# random per run, as `make run` makes them (infra/local/platform.py); the in-process provider knows them all.
+SERVICE_SECRETS = {name: secrets.token_urlsafe(24) for name in registry.NAMES}
+
+
+def service_clients() -> dict[str, str]:
+    """The provider's client table: client id → secret."""
+    return {f"sanji-{name}": secret for name, secret in SERVICE_SECRETS.items()}
 
 
 class Tokens:
@@ -139,13 +151,22 @@ def serving(registrations, verifier, workers: int = 8) -> Iterator[str]:
 
 
 class Caller:
-    """caller.SomeMethod(request): the stub called with a user's token (None: no token)."""
+    """caller.SomeMethod(request): the stub called with a user's token (None: no token) and, with `service`
+    (shared.auth.ServiceCredentials), that service's own credential beside it, as the service's client sends
+    it (`x-sanji-service`)."""
 
-    def __init__(self, stub, token: str | None, timeout: float = 20):
+    def __init__(self, stub, token: str | None, timeout: float = 20, service=None):
         from shared.grpc.client import bearer
 
-        self._stub, self._timeout = stub, timeout
+        self._stub, self._timeout, self._service = stub, timeout, service
         self.md = bearer(token) if token else None
 
+    def metadata(self):
+        if self._service is None:
+            return self.md
+        from shared.grpc.client import SERVICE_KEY
+
+        return (*(self.md or ()), (SERVICE_KEY, f"Bearer {self._service.token()}"))
+
     def __getattr__(self, method):
-        return lambda request: getattr(self._stub, method)(request, metadata=self.md, timeout=self._timeout)
+        return lambda request: getattr(self._stub, method)(request, metadata=self.metadata(), timeout=self._timeout)

@@ -88,7 +88,7 @@ def test_a_case_with_a_fee_is_decided_paid_completed_and_handed_out(demo_platfor
     wait_for(lambda: clerk.get(f"/api/v1/intake/applications/{app['id']}")["status"]
              == "APPLICATION_STATUS_COMPLETED", what="case_completed reaching intake")
     progress = httpx.get(f"{clerk.base}/api/v1/public/progress",
-                         params={"case": number, "id_suffix": RESIDENTS[3][-6:]}, timeout=30).json()
+                         params={"case": number, "code": accepted["query_code"]}, timeout=30).json()
     assert progress["step"] == "已办结，结果可领取"
 
     # the hand-out at the window is the delivery (送达), within its 10 working days

@@ -1,17 +1,24 @@
 """Issue 3 end to end through the real processes: the window's decisions, deemed acceptance across
 国庆 2026 on the drill calendar, 容缺 supplied and expired, and a village proxy that reaches the county
 window and is accepted without the resident submitting anything again, with its originals handed
-up hop by hop. Everything goes through the gateway's REST API with real logins."""
+up hop by hop. Everything goes through the gateway's REST API with real logins — except the attacks of
+issue 15 on intake's own gRPC port, which a village agent tries directly: refused, as only the agency
+service (with the credential `make run` gives it) may submit for a proxy point."""
 
 from __future__ import annotations
 
 import itertools
 import time
+import uuid
 
+import grpc
 import httpx
 import pytest
+from sanji.intake.v1 import intake_pb2, intake_pb2_grpc
 
 from infra.oidc.client import login
+from shared.auth import ServiceCredentials
+from shared.grpc.client import bearer
 
 pytestmark = pytest.mark.e2e
 _keys = itertools.count(1)
@@ -88,13 +95,21 @@ def test_window_decisions_correction_then_acceptance_and_rejection(demo_platform
     pdf = httpx.get(f"{demo_platform.gateway_url}/api/v1/intake/applications/{app['id']}/notices/{notice['id']}.pdf",
                     headers=clerk.headers, timeout=30)
     assert pdf.status_code == 200 and pdf.content[:4] == b"%PDF"
-    # the public lookup: case number + last six of the ID; nothing else shown
+    # the public lookup: case number + the query code on the notice (or the full ID); nothing else shown
+    code = accepted["query_code"]
+    r = httpx.get(f"{demo_platform.gateway_url}/api/v1/public/progress",
+                  params={"case": accepted["case_number"], "code": code})
+    assert r.status_code == 200 and "王秀英" not in r.text and r.json()["step"]
+    r = httpx.post(f"{demo_platform.gateway_url}/api/v1/public/progress",
+                   json={"case_number": accepted["case_number"], "id_number": RESIDENTS[0]})
+    assert r.status_code == 200 and r.json()["step"]
+    r = httpx.get(f"{demo_platform.gateway_url}/api/v1/public/progress",
+                  params={"case": accepted["case_number"], "code": "ABCD2345"})
+    assert r.status_code == 404
+    # six characters of the ID (about 3×10⁵ guesses beside a sequential case number) open nothing any more
     r = httpx.get(f"{demo_platform.gateway_url}/api/v1/public/progress",
                   params={"case": accepted["case_number"], "id_suffix": RESIDENTS[0][-6:]})
-    assert r.status_code == 200 and "王秀英" not in r.text and r.json()["step"]
-    r = httpx.get(f"{demo_platform.gateway_url}/api/v1/public/progress",
-                  params={"case": accepted["case_number"], "id_suffix": "000000"})
-    assert r.status_code == 404
+    assert r.status_code == 422
 
     rejected = submit(clerk, item, sc, RESIDENTS[1], codes)
     out = clerk.post(f"/api/v1/intake/applications/{rejected['id']}/reject", {"reason": "申请事项不属于本机关职权范围"})
@@ -139,6 +154,9 @@ def test_village_proxy_reaches_the_county_window_without_resubmitting(demo_platf
         agent.get(f"/api/v1/agency/requests/{req['id']}")), what="the acceptance reaching the village")
     assert seen["case_number"] == accepted["case_number"]
     assert any(accepted["case_number"] in n["text"] for n in seen["progress"])
+    if accepted["status"] == "APPLICATION_STATUS_ACCEPTED":
+        # the resident is told the query code to look the case up with
+        assert any(f"查询码 {accepted['query_code']}" in n["text"] for n in seen["progress"])
 
     # the originals travel village → township → county, each hop confirmed by the receiving unit
     items = [{"description": m["name"], "copies": 1, "material_code": m["code"]} for m in sc["materials"]]
@@ -157,6 +175,34 @@ def test_village_proxy_reaches_the_county_window_without_resubmitting(demo_platf
     chain = agent.get("/api/v1/agency/custody-chain", request_id=req["id"])["handovers"]
     assert [(h["from_tenant"], h["to_tenant"], h["status"]) for h in chain] == [
         ("620602001001", "620602001", "received"), ("620602001", "620602", "received")]
+
+
+def test_a_village_agent_cannot_submit_around_the_agency(demo_platform):
+    """Issue 15, item 3: intake's SubmitProxyApplication straight from the agent, on intake's gRPC port, with a
+    made-up proxy request id — refused; with another service's credential — refused. Nothing is written."""
+    agent = Api(demo_platform, "village.agent")
+    county_clerk = Api(demo_platform, "county.clerk")
+    item = next(i for i in agent.get("/api/v1/catalogue/items", limit=200)["items"]
+                if i["listing"] == "LISTING_KIND_PROXY")
+    sc = item["elements"]["scenarios"][0]
+    made_up = str(uuid.uuid4())
+    req = intake_pb2.SubmitProxyApplicationRequest(
+        idempotency_key=f"direct-{time.time_ns()}", proxy_request_id=made_up, item_id=item["id"],
+        scenario_code=sc["code"], applicant=intake_pb2.Applicant(name="冒名", id_number=RESIDENTS[1]),
+        materials=[intake_pb2.MaterialSubmission(code=m["code"]) for m in sc["materials"]])
+    person = agent.headers["authorization"].split(" ", 1)[1]
+    fees = ServiceCredentials(demo_platform.oidc_url, "sanji", "fees", demo_platform.service_secrets["fees"])
+    with grpc.insecure_channel(demo_platform.target("intake")) as channel:
+        stub = intake_pb2_grpc.IntakeServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as e:
+            stub.SubmitProxyApplication(req, metadata=bearer(person), timeout=30)
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as e:
+            stub.SubmitProxyApplication(req, timeout=30, metadata=(
+                *bearer(person), ("x-sanji-service", f"Bearer {fees.token()}")))
+        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    listed = county_clerk.get("/api/v1/intake/applications", limit=200)["applications"]
+    assert made_up not in {a["proxy_request_id"] for a in listed}
 
 
 def test_deemed_acceptance_and_expired_promise_across_national_day(demo_platform):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -54,11 +55,18 @@ class Ports:
         return cls(oidc=one(), gateway=one(), services={name: one() for name in SERVICE_PORTS})
 
 
+def new_service_secrets() -> dict[str, str]:
+    """One random client secret per registered service, for one run: each service's own credential (client
+    `sanji-<service>`, client-credentials grant), which internal gRPC methods require beside the person's."""
+    return {name: secrets.token_urlsafe(32) for name in registry.NAMES}
+
+
 @dataclass
 class Platform:
     run_dir: Path
     env: dict[str, str]
     ports: Ports = field(default_factory=Ports)
+    service_secrets: dict[str, str] = field(default_factory=new_service_secrets)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     # how each child was started, so the supervisor can start it again the same way
     _specs: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
@@ -148,15 +156,23 @@ class Platform:
         (self.run_dir / "pids").write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
 
     def start_oidc(self, users_file: Path | None = None) -> None:
-        args = ["-m", "infra.oidc", "--port", str(self.ports.oidc)]
+        """The identity provider, with this run's client table of the services (a file only this user reads)."""
+        clients = self.run_dir / "service-clients.json"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        clients.touch(mode=0o600)
+        clients.chmod(0o600)
+        clients.write_text(json.dumps({f"sanji-{n}": s for n, s in self.service_secrets.items()}), encoding="utf-8")
+        args = ["-m", "infra.oidc", "--port", str(self.ports.oidc), "--service-clients", str(clients)]
         if users_file:
             args += ["--users", str(users_file)]
         self._spawn("oidc", args)
         self._wait_http("oidc", f"{self.oidc_url}/healthz")
 
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        """A service with its own client secret (and no other service's)."""
         self._spawn(name, ["-m", f"services.{name}"],
-                    {"SANJI_GRPC_PORT": str(self.ports.of(name)), **(extra_env or {})})
+                    {"SANJI_GRPC_PORT": str(self.ports.of(name)),
+                     "SANJI_SERVICE_CLIENT_SECRET": self.service_secrets[name], **(extra_env or {})})
         self._wait_grpc(name, self.target(name))
 
     def restart_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:

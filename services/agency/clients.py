@@ -1,6 +1,8 @@
 """The agency's adapters to the services it asks over gRPC: the catalogue (where an item is handled)
 and intake (submitting the application upward). Built at the composition root; the caller's token
-travels with every call (`make_channel` forwards the principal bound to the request).
+travels with every call (`make_channel` forwards the principal bound to the request), and to intake also
+the agency's own credential (its client-credentials token): intake takes a proxy submission from the
+agency service only, never from an agent calling its port directly.
 
 They take and give domain values (the handlers never build or read a message): the messages of the
 callee's API are written and read here. Downstream errors become domain errors here, keeping the field
@@ -18,6 +20,7 @@ from sanji.intake.v1 import intake_pb2, intake_pb2_grpc
 
 from services.agency.domain import Material, Resident
 from shared import errors
+from shared.auth import ServiceCredentials
 from shared.grpc.client import make_channel
 from shared.grpc.server import FIELD_KEY
 
@@ -107,14 +110,18 @@ class CatalogueClient:
 
 
 class IntakeClient:
-    def __init__(self, target: str, *, timeout: float = 15.0):
+    """`service`: the agency's own credentials (ServiceCredentials.from_settings(settings, "agency")), sent
+    beside the agent's token: SubmitProxyApplication is internal to the platform, for the agency only."""
+
+    def __init__(self, target: str, *, service: ServiceCredentials, timeout: float = 15.0):
         self.target = target
         self.timeout = timeout
+        self.service = service
         self._stub: intake_pb2_grpc.IntakeServiceStub | None = None
 
     def _service(self) -> intake_pb2_grpc.IntakeServiceStub:
         if self._stub is None:
-            self._stub = intake_pb2_grpc.IntakeServiceStub(make_channel(self.target))
+            self._stub = intake_pb2_grpc.IntakeServiceStub(make_channel(self.target, service=self.service))
         return self._stub
 
     def submit_proxy(self, s: ProxySubmission) -> SubmittedApplication:

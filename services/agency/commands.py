@@ -52,3 +52,4 @@ class RecordProgress:
     detail: str = ""
     material_codes: tuple[str, ...] = ()
     at: dt.datetime | None = None
+    query_code: str = ""            # step accepted: the 查询码 the resident looks the case up with

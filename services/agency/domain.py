@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -398,6 +399,15 @@ def advance(current: Progress, step: str, at: dt.datetime, *, application_id: st
                     case_number=current.case_number or case_number)
 
 
+def issued_id(value: str) -> str | None:
+    """A proxy request id as the agency issues them (a UUID, in its one form), or None: an id that is not
+    one was never issued here."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
 def note_key(step: str, at: dt.datetime) -> str:
     """One note per step of an application; repeatable steps get one per occurrence."""
     return f"{step}@{at.isoformat()}" if step in REPEATABLE_STEPS else step
@@ -408,7 +418,8 @@ def china_time(t: dt.datetime) -> str:
 
 
 def progress_text(step: str, *, item_name: str, case_number: str = "", detail: str = "",
-                  materials: Sequence[str] = (), handling_unit: str = "", agent_name: str = "") -> str:
+                  materials: Sequence[str] = (), handling_unit: str = "", agent_name: str = "",
+                  query_code: str = "") -> str:
     """What the village point tells the resident about one step (Chinese, a sentence a person reads)."""
     item = f"「{item_name}」" if item_name else "您委托代办的事项"
     listed = "、".join(materials)
@@ -417,7 +428,9 @@ def progress_text(step: str, *, item_name: str, case_number: str = "", detail: s
         who = f"代办员{agent_name}" if agent_name else "代办员"
         return f"{who}已将您的{item}申请及在村里收取的材料提交至{unit}，您无需再次提交材料，请等待受理。"
     if step == "accepted":
-        number = f"，办件编号 {case_number}，可凭办件编号和身份证号后六位查询进度" if case_number else ""
+        code = f"，查询码 {query_code}" if query_code else ""
+        how = "办件编号和查询码（或本人完整身份证号码）" if query_code else "办件编号和本人完整身份证号码"
+        number = f"，办件编号 {case_number}{code}，可凭{how}查询进度" if case_number else ""
         later = f"其中{listed}为容缺受理，须按承诺期限补齐，代办员会提醒您。" if listed else ""
         return f"您的{item}申请已受理{number}。{later}"
     if step == "correction_requested":

@@ -34,7 +34,13 @@ from shared.validation import page, uuid_field
 
 log = logging.getLogger("sanji.agency")
 
+# who holds and passes on originals (hand-overs): the proxy point, and the windows of the units above it
 STAFF = (Role.AGENT, Role.TENANT_ADMIN, Role.WINDOW_CLERK)
+# who reads proxy requests — residents' ID numbers, phones and addresses: the proxy point's agents and its
+# admin, and supervisors of a unit above for their subtree (can_read); not every staff member of the unit
+PROXY_READERS = (Role.AGENT, Role.TENANT_ADMIN, Role.SUPERVISOR)
+# who reads the custody of originals: those who hold them, and supervisors
+CUSTODY_READERS = (*STAFF, Role.SUPERVISOR)
 NOT_FOUND = "代办申请不存在或无权查看"
 HANDOVER_NOT_FOUND = "移交记录不存在或无权查看"
 
@@ -246,18 +252,23 @@ class AgencyHandlers:
         with self.db.unit_of_work(p) as uow:
             repo = AgencyRepository(uow)
             row = self._load_own(repo, p, request_id)
-        if row.application_id:
-            return row  # already submitted: the same result, never a second application
-        if not row.agent:
-            raise FailedPrecondition("请先指派代办员", field="request_id")
-        if row.agent != p.username:
-            raise PermissionDenied("只有指派的代办员可以代为提交申请")
-        if row.status in TERMINAL:
-            raise FailedPrecondition(f"该代办申请已{row.status.label}")
-        row.authorisation.check_still_valid(now.date())
-        extra = [self._collected(row, m, now)
-                 for m in domain.check_materials(materials, row.material_names, "materials")]
-        held = domain.merge_materials(row.materials, extra)
+            if row.application_id:
+                return row  # already submitted: the same result, never a second application
+            if not row.agent:
+                raise FailedPrecondition("请先指派代办员", field="request_id")
+            if row.agent != p.username:
+                raise PermissionDenied("只有指派的代办员可以代为提交申请")
+            if row.status in TERMINAL:
+                raise FailedPrecondition(f"该代办申请已{row.status.label}")
+            row.authorisation.check_still_valid(now.date())
+            extra = [self._collected(row, m, now)
+                     for m in domain.check_materials(materials, row.material_names, "materials")]
+            held = domain.merge_materials(row.materials, extra)
+            if row.submission_started_at is None:
+                # from now on intake's progress may name this request's application (on_progress), and only
+                # then: committed before the call, so intake's first event always finds it
+                repo.update(row.id, now, submission_started_at=now)
+                uow.commit()
         app = self.intake.submit_proxy(ProxySubmission(
             idempotency_key=f"agency-proxy:{row.id}", proxy_request_id=row.id, item_id=row.item_id,
             scenario_code=row.scenario_code, resident=row.resident, materials=held, form=form))
@@ -282,6 +293,7 @@ class AgencyHandlers:
 
     # -- reading -------------------------------------------------------------------------------
     def get(self, p: Principal, request_id: str) -> ProxyRow:
+        p.require(*PROXY_READERS)
         request_id = uuid_field(request_id, "request_id", "代办申请标识")
         with self.db.unit_of_work(p) as uow:
             row = AgencyRepository(uow).read(request_id)
@@ -290,6 +302,7 @@ class AgencyHandlers:
         return row
 
     def list(self, p: Principal, status: str, limit: int, offset: int) -> tuple[list[ProxyRow], int]:
+        p.require(*PROXY_READERS)
         status = (status or "").strip()
         if status and status not in {s.value for s in Status}:
             raise InvalidArgument("status", f"不认识的状态：{status}")
@@ -379,6 +392,7 @@ class AgencyHandlers:
         return h
 
     def list_handovers(self, p: Principal, direction: str, pending_only: bool) -> list[HandOverRow]:
+        p.require(*CUSTODY_READERS)
         direction = (direction or "").strip()
         if direction not in ("incoming", "outgoing", ""):
             raise InvalidArgument("direction", "方向应为 incoming（移交给本单位）或 outgoing（本单位移出）")
@@ -387,6 +401,7 @@ class AgencyHandlers:
 
     def custody_chain(self, p: Principal, application_id: str, request_id: str) -> list[HandOverRow]:
         """Every hop of a case's originals: who handed over, who received, what, when (保管链)."""
+        p.require(*CUSTODY_READERS)
         application_id = check_text(application_id, "application_id", "办件标识", max_len=100)
         if request_id:
             request_id = uuid_field(request_id, "request_id", "代办申请标识")
@@ -405,18 +420,31 @@ class AgencyHandlers:
     # -- progress back to the resident (event consumer) ------------------------------------------
     def on_progress(self, cmd: RecordProgress, env: Envelope, uow: UnitOfWork) -> None:
         """intake.events / proxy_application_progressed, envelope tenant = the proxy point. Runs in the
-        consumer's unit of work (bound to that tenant, inbox row in the same transaction)."""
-        request_id = cmd.request_id
+        consumer's unit of work (bound to that tenant, inbox row in the same transaction).
+
+        Progress is taken only for a request this unit issued and the agency submitted, and only about its
+        own application. Anything else — an id never issued here (made up, or another unit's, which RLS
+        hides), a request never submitted, another application — changes nothing and is acknowledged with
+        a warning, not parked: replaying it could never help, and parking it would fill the dead-letter
+        queue that holds the events that can be helped."""
         if cmd.proxy_tenant and cmd.proxy_tenant != env.tenant:
             raise PoisonMessage(f"proxy_tenant {cmd.proxy_tenant} is not the envelope tenant {env.tenant}")
         at = cmd.at or self._event_time(env)
         repo = AgencyRepository(uow)
-        if not repo.lock(request_id):
-            raise PoisonMessage(f"proxy request {request_id} does not exist at {env.tenant}")
+        request_id = domain.issued_id(cmd.request_id)
+        if request_id is None or not repo.lock(request_id):
+            log.warning("progress event %s names proxy request %r, which %s never issued: ignored", env.event_id,
+                        cmd.request_id[:64], env.tenant)
+            return
         row = repo.read(request_id)
+        if row.submission_started_at is None:
+            log.warning("progress event %s names proxy request %s, which the agency never submitted: ignored",
+                        env.event_id, request_id)
+            return
         if cmd.application_id and row.application_id and cmd.application_id != row.application_id:
-            raise PoisonMessage(f"application {cmd.application_id} is not the one of proxy request {request_id}"
-                                f" ({row.application_id})")
+            log.warning("progress event %s names application %r, not proxy request %s's (%s): ignored",
+                        env.event_id, cmd.application_id[:64], request_id, row.application_id)
+            return
         progress = domain.advance(_progress(row), cmd.step, at, application_id=cmd.application_id,
                                   handling_tenant=cmd.handling_tenant, case_number=cmd.case_number)
         if progress != _progress(row):
@@ -428,7 +456,7 @@ class AgencyHandlers:
                       domain.progress_text(cmd.step, item_name=row.item_name,
                                            case_number=progress.case_number or cmd.case_number, detail=cmd.detail,
                                            materials=names, handling_unit=row.handling_unit_name,
-                                           agent_name=row.agent_name))
+                                           agent_name=row.agent_name, query_code=cmd.query_code))
         if progress.status == Status.DELIVERED and row.status != Status.DELIVERED:
             uow.emit(self.events_out.proxy_completed(row, progress), correlation_id=progress.case_number or row.id)
         log.info("proxy request %s: %s → %s (event %s)", row.id, cmd.step, progress.status, env.event_id)

@@ -77,6 +77,7 @@ class ProxyRow:
     created_at: dt.datetime
     updated_at: dt.datetime
     submitted_at: dt.datetime | None
+    submission_started_at: dt.datetime | None = None    # the agency began submitting it (before intake's call)
     visits: list[VisitRow] = field(default_factory=list)
     notes: list[NoteRow] = field(default_factory=list)
 
@@ -125,7 +126,7 @@ _PROXY_COLUMNS = (
     " resident_address, special_group, door_to_door, key_project, project_name, item_id, item_version, item_name,"
     " scenario_code, material_names, handling_tenant, handling_unit_name, auth_signed_on, auth_scope,"
     " auth_document_ref, auth_valid_until, agent, agent_name, status, status_at, application_id, case_number,"
-    " materials, free_of_charge, created_by, created_at, updated_at, submitted_at")
+    " materials, free_of_charge, created_by, created_at, updated_at, submitted_at, submission_started_at")
 
 
 def _proxy(r) -> ProxyRow:
@@ -142,7 +143,8 @@ def _proxy(r) -> ProxyRow:
         agent=r["agent"], agent_name=r["agent_name"], status=Status(r["status"]), status_at=r["status_at"],
         application_id=r["application_id"], case_number=r["case_number"], materials=_materials(r["materials"]),
         free_of_charge=r["free_of_charge"], created_by=r["created_by"], created_at=r["created_at"],
-        updated_at=r["updated_at"], submitted_at=r["submitted_at"])
+        updated_at=r["updated_at"], submitted_at=r["submitted_at"],
+        submission_started_at=r["submission_started_at"])
 
 
 _HANDOVER_COLUMNS = (

@@ -5,7 +5,6 @@ gRPC API, intake's progress events it reads (message → command) and the events
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sanji.agency.v1 import agency_pb2 as pb
 from sanji.agency.v1 import events_pb2 as ev
@@ -82,21 +81,18 @@ def handover_to_pb(h: HandOverRow) -> pb.HandOverRecord:
 
 # -- events in: intake's progress of a proxied application ---------------------------------------------
 def record_progress(m: intake_ev.ProxyApplicationProgressed) -> RecordProgress:
-    """The event as the handler's command; an event that names no proxy request or gives an unreadable time
-    can never be handled (PoisonMessage)."""
-    try:
-        request_id = str(uuid.UUID(m.proxy_request_id))
-    except ValueError:
-        raise PoisonMessage(f"proxy_request_id is not a UUID: {m.proxy_request_id!r}") from None
+    """The event as the handler's command (the request id as sent: whether the agency issued it is the
+    handler's question); an event that gives an unreadable time can never be handled (PoisonMessage)."""
     at = None
     if m.at:
         try:
             at = parse_datetime(m.at, "at")
         except InvalidArgument:
             raise PoisonMessage(f"'at' is not an ISO 8601 time: {m.at!r}") from None
-    return RecordProgress(request_id=request_id, step=m.step, proxy_tenant=m.proxy_tenant,
+    return RecordProgress(request_id=m.proxy_request_id, step=m.step, proxy_tenant=m.proxy_tenant,
                           application_id=m.application_id, handling_tenant=m.handling_tenant,
-                          case_number=m.case_number, detail=m.detail, material_codes=tuple(m.material_codes), at=at)
+                          case_number=m.case_number, detail=m.detail, material_codes=tuple(m.material_codes), at=at,
+                          query_code=m.query_code)
 
 
 # -- events out: agency.events, built from the rows ------------------------------------------------------

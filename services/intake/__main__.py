@@ -22,7 +22,8 @@ def main() -> int:
 
     def compose(db) -> ServiceParts:
         handlers = IntakeHandlers(db, catalogue, clock, EventsOut(), public_base_url=settings.public_base_url,
-                                  case_number_max=settings.case_number_max)
+                                  case_number_max=settings.case_number_max,
+                                  query_code_length=settings.query_code_length)
         return ServiceParts([registration(handlers)],
                             [DeadlineSweeper(handlers, settings.sweep_interval_seconds),
                              event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch)])

@@ -113,8 +113,10 @@ def validate_applicant(a: Applicant, targets: Sequence[str], today: dt.date, pre
                    address=a.address.strip(), organisation=a.organisation.strip())
 
 
-def check_id_suffix(suffix: str, field_name: str = "id_suffix") -> str:
-    s = (suffix or "").strip().upper()
-    if not re.fullmatch(r"[0-9A-Z]{6}", s):
-        raise InvalidArgument(field_name, "请输入证件号码后 6 位")
-    return s
+def check_full_id(number: str, field_name: str = "id_number") -> str:
+    """An ID number as the public lookup takes it: all 18 characters (a resident ID or a unified social
+    credit code) — a part of one is no secret. Whether it is the applicant's is for the lookup."""
+    n = (number or "").strip().upper()
+    if not re.fullmatch(r"[0-9A-Z]{18}", n):
+        raise InvalidArgument(field_name, "请输入申请人完整的 18 位证件号码")
+    return n

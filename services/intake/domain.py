@@ -174,6 +174,7 @@ class Application:
     handling_unit_name: str = ""
     decision_due: dt.date | None = None
     case_number: str = ""
+    query_code: str = ""           # 查询码: with the case number, the public progress lookup (querycodes.py)
     accepted_at: dt.datetime | None = None
     accepted_on: dt.date | None = None
     accepted_by: str = ""
@@ -267,7 +268,9 @@ class Application:
 
     # -- accept (受理), with 容缺 -----------------------------------------------------------------
     def accept(self, *, waived: Sequence[tuple[str, str]], by: str, now: dt.datetime, today: dt.date,
-               calendar: WorkingCalendar, next_case_number: Callable[[dt.date], str], note: str = "") -> None:
+               calendar: WorkingCalendar, next_case_number: Callable[[dt.date], str], query_code: str,
+               note: str = "") -> None:
+        """`query_code`: the 查询码 the case is given with its number (drawn by the caller, at random)."""
         self._require((Status.RECEIVED,), "受理")
         if len(note) > MAX_NOTE:
             raise InvalidArgument("note", f"备注过长（最多 {MAX_NOTE} 字）")
@@ -288,6 +291,7 @@ class Application:
             raise FailedPrecondition(f"申请材料不齐全，不能受理：{names}尚未提交或需补正。"
                                      "请一次性告知补正，或对可容缺材料办理容缺受理", field="waived")
         self.case_number = next_case_number(accepted_on)
+        self.query_code = _required_code(query_code)
         self.accepted_on = accepted_on
         self.accepted_at = self.received_at if late else now
         self.accepted_by = by
@@ -442,11 +446,13 @@ class Application:
         self._log(now, "rejected", by, reason)
 
     # -- the sweep: deemed acceptance (视为受理) and 容缺 expiry -------------------------------------
-    def deem_accepted(self, *, today: dt.date, now: dt.datetime, next_case_number: Callable[[dt.date], str]) -> bool:
+    def deem_accepted(self, *, today: dt.date, now: dt.datetime, next_case_number: Callable[[dt.date], str],
+                      query_code: str) -> bool:
         """No decision within 5 working days of receipt: accepted on the day of receipt."""
         if not self._late(today):
             return False
         self.case_number = next_case_number(self.received_on)
+        self.query_code = _required_code(query_code)
         self.accepted_on = self.received_on
         self.accepted_at = self.received_at
         self.accepted_by = SYSTEM_ACTOR
@@ -554,6 +560,12 @@ class Application:
         return [(h.on or h.at[:10], PUBLIC_STEPS[h.what]) for h in self.history if h.what in PUBLIC_STEPS]
 
 
+
+
+def _required_code(code: str) -> str:
+    if not code:
+        raise ValueError("an accepted case is given its query code with its number")
+    return code
 
 
 def check_materials(scenario: ScenarioSpec, materials: Sequence[SubmittedMaterial],

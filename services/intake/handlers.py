@@ -2,8 +2,10 @@
 
 Walls: every use case runs in a transaction bound to the caller's tenant (RLS), with one documented
 exception — the village proxy hand-off (`submit_proxy`), which writes the application into the
-*handling* unit's inbox. Decisions bind the caller's tenant without the subtree, so a supervisor
-(who reads the subtree) can never change a descendant's row, and a sibling never sees it at all.
+*handling* unit's inbox, and which only the agency service may call (for an agent of the proxy point,
+after recording the resident's signed authorisation): service identity, shared/grpc/server.py.
+Decisions bind the caller's tenant without the subtree, so a supervisor (who reads the subtree) can
+never change a descendant's row, and a sibling never sees it at all.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.intake import domain
-from services.intake.applicants import Applicant, check_id_suffix, prefill, validate_applicant
+from services.intake.applicants import Applicant, check_full_id, prefill, validate_applicant
 from services.intake.casenumbers import CASE_NUMBER_MAX_DEFAULT, check_case_number, format_case_number
 from services.intake.catalogue import CatalogueClient, Resolution
 from services.intake.commands import (
@@ -31,11 +33,12 @@ from services.intake.commands import (
 from services.intake.domain import CHANNELS, Application, Status, SubmittedMaterial
 from services.intake.items import check_scenario
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
-from services.intake.repository import ADDED, ApplicationView, IntakeRepository
+from services.intake.querycodes import QUERY_CODE_LENGTH_DEFAULT, check_query_code, new_query_code
+from services.intake.repository import ADDED, ApplicationView, IntakeRepository, ProxyRequestTaken
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.db import Database, UnitOfWork
-from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.messaging import Envelope, PoisonMessage
 from shared.tenancy import DivisionCode, Principal, Role, UnitKind, can_read
 from shared.validation import page, uuid_field
@@ -44,6 +47,10 @@ log = logging.getLogger("sanji.intake")
 
 READ_ROLES = (Role.WINDOW_CLERK, Role.SUPERVISOR, Role.REVIEWER, Role.DECIDER, Role.CASHIER, Role.TENANT_ADMIN)
 NOT_FOUND = "办件不存在或无权查看"
+# the one answer of the public lookup to a wrong code, a wrong ID number and an unknown case alike
+LOOKUP_NOT_FOUND = "未找到该办件，请核对办件编号和查询码（或申请人证件号码）"
+# the service that records a proxy request with the resident's authorisation: the only caller of submit_proxy
+PROXY_CALLER = "agency"
 TEMPLATE_TTL = 300.0
 
 
@@ -67,13 +74,15 @@ class IntakeHandlers:
 
     def __init__(self, db: Database, catalogue: CatalogueClient, clock: Clock, events_out: Any, *,
                  public_base_url: str = "http://127.0.0.1:8000", case_number_max: int = CASE_NUMBER_MAX_DEFAULT,
-                 calendars: CalendarCache | None = None):
+                 calendars: CalendarCache | None = None, query_code_length: int = QUERY_CODE_LENGTH_DEFAULT):
         self.db = db
         self.catalogue = catalogue
         self.clock = clock
         self.events_out = events_out
         self.public_base_url = public_base_url.rstrip("/")
         self.case_number_max = case_number_max
+        self.query_code_length = query_code_length
+        new_query_code(query_code_length)        # a length no code can have stops the service at start-up
         self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema))
         self._template_cache: tuple[float, dict[str, NoticeTemplate]] | None = None
         self._taken = threading.local()      # the case number taken by this thread's open acceptance
@@ -105,15 +114,20 @@ class IntakeHandlers:
 
     def submit_proxy(self, p: Principal, cmd: SubmitCommand) -> ApplicationView:
         """A village proxy point (or the county's key-project agent) submits for a resident, upward to
-        the unit that handles the item (帮办代办)."""
+        the unit that handles the item (帮办代办) — through the agency service, which recorded the request
+        and the resident's authorisation (`p.via`: the service whose own credential carried the call; the
+        server lets no one else call, and this says so again where the rule is). The proxy request id
+        names one application only: an id that already names another is refused here, at the call."""
+        if p.via != PROXY_CALLER:
+            raise PermissionDenied("代办提交须经帮办代办服务办理（核验代办登记和居民委托书后提交）")
         p.require(Role.AGENT)
         kind = p.tenant.kind
         if kind not in (UnitKind.VILLAGE, UnitKind.COUNTY):
             raise PermissionDenied("只有村（社区）代办点或县级重点项目代办员可以代办提交")
         key = domain.check_submission(cmd.idempotency_key, 1, cmd.form)
-        request_id = cmd.proxy_request_id.strip()
-        if not request_id or len(request_id) > 64:
-            raise InvalidArgument("proxy_request_id", "请提供代办申请编号（最长 64 位）")
+        if not cmd.proxy_request_id.strip():
+            raise InvalidArgument("proxy_request_id", "请提供代办申请编号")
+        request_id = uuid_field(cmd.proxy_request_id.strip(), "proxy_request_id", "代办申请编号")
         uuid_field(cmd.item_id, "item_id", "事项标识")
         me = str(p.tenant)
         res = self.catalogue.resolve(cmd.item_id, 0, tenant=me)
@@ -131,9 +145,18 @@ class IntakeHandlers:
         # proxy listing for this very caller. The village keeps no row of it and reads none: it hears
         # of progress through `proxy_application_progressed` events addressed to its own tenant. Nor is
         # the form prefilled from the receiving unit's records: the receipt would show them to the village.
-        with self.db.unit_of_work(tenant=res.handling_tenant) as uow:
-            view = self._receive(uow, res, cmd, key, origin=me, via=via, by=p.username, proxy_tenant=me,
-                                 proxy_request_id=request_id)
+        try:
+            with self.db.unit_of_work(tenant=res.handling_tenant) as uow:
+                view = self._receive(uow, res, cmd, key, origin=me, via=via, by=p.username, proxy_tenant=me,
+                                     proxy_request_id=request_id)
+        except ProxyRequestTaken:
+            # the same submission made concurrently went in first (the same key: its application), or the
+            # request already names another application, here or at another unit: never a second one
+            with self.db.unit_of_work(tenant=res.handling_tenant) as uow:
+                view = IntakeRepository(uow).by_key(res.handling_tenant, me, key)
+            if view is None or view.app.proxy_request_id != request_id:
+                log.warning("proxy request %s of %s already names another application; refused", request_id, me)
+                raise AlreadyExists("该代办申请已提交过办件，不能再提交另一份申请", field="proxy_request_id") from None
         view.receipt_only = True
         view.notices = []
         return view
@@ -202,7 +225,8 @@ class IntakeHandlers:
         def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
             now, today = self.clock.now(), self.clock.today()
             app.accept(waived=waived, by=p.username, now=now, today=today, calendar=self.calendars.get(app.tenant),
-                       next_case_number=self._numbers(repo, app), note=note.strip())
+                       next_case_number=self._numbers(repo, app), query_code=new_query_code(self.query_code_length),
+                       note=note.strip())
             self._accepted(out, uow, app, now)
         return self._decide(p, app_id, change)
 
@@ -349,7 +373,8 @@ class IntakeHandlers:
                 return
             app, changes = view.app, Changes()
             if kind == "decision":
-                if not app.deem_accepted(today=today, now=now, next_case_number=self._numbers(repo, app)):
+                if not app.deem_accepted(today=today, now=now, next_case_number=self._numbers(repo, app),
+                                         query_code=new_query_code(self.query_code_length)):
                     return
                 self._accepted(changes, uow, app, now)
                 out.deemed.append(app.id)
@@ -449,15 +474,20 @@ class IntakeHandlers:
             raise NotFound("本单位没有该申请人的办理记录")
         return Applicant.from_dict(profile)
 
-    def lookup_progress(self, case_number: str, id_suffix: str) -> Application:
-        """Public: a case by its number and the applicant's ID suffix; a wrong suffix looks exactly
-        like an unknown case (nothing about existence leaks)."""
+    def lookup_progress(self, case_number: str, query_code: str = "", id_number: str = "") -> Application:
+        """Public: a case by its number and a secret its applicant holds — the query code printed on its
+        notices, or the applicant's full ID number. A wrong code, a wrong ID number and an unknown case
+        answer alike (nothing about existence leaks); the database shows the row only when they match."""
         number = check_case_number(case_number, self.case_number_max)
-        suffix = check_id_suffix(id_suffix)
+        given_code, given_id = bool((query_code or "").strip()), bool((id_number or "").strip())
+        if given_code == given_id:
+            raise InvalidArgument("query_code", "请输入通知书上的查询码，或申请人完整的证件号码（二者选一）")
+        code = check_query_code(query_code) if given_code else ""
+        full_id = "" if given_code else check_full_id(id_number)
         with self.db.unit_of_work() as uow:
-            app = IntakeRepository(uow).lookup(number, suffix)
+            app = IntakeRepository(uow).lookup(number, query_code=code, id_number=full_id)
         if app is None:
-            raise NotFound("未找到该办件，请核对办件编号和证件号码后 6 位")
+            raise NotFound(LOOKUP_NOT_FOUND)
         return app
 
 

@@ -64,8 +64,12 @@ def _limit(days: int, immediate: bool) -> str:
     return "即时办结" if immediate or days <= 0 else f"{days} 个工作日"
 
 
-def lookup_url(public_base_url: str, case_number: str) -> str:
-    return f"{public_base_url.rstrip('/')}/progress?case={quote(case_number)}" if case_number else ""
+def lookup_url(public_base_url: str, case_number: str, query_code: str) -> str:
+    """The progress page of one case, with its query code: what the QR code opens (no typing)."""
+    if not case_number:
+        return ""
+    base = f"{public_base_url.rstrip('/')}/progress?case={quote(case_number)}"
+    return f"{base}&code={quote(query_code)}" if query_code else base
 
 
 def build_notice(app: Application, template: NoticeTemplate, *, issued_at: dt.datetime, public_base_url: str,
@@ -93,6 +97,8 @@ def build_notice(app: Application, template: NoticeTemplate, *, issued_at: dt.da
                                          else CHANNEL_LABELS.get(app.channel, BLANK))),
             ("收件日期", cn_date(app.received_on))]
     if app.case_number:
+        if app.query_code:
+            rows.insert(0, ("查询码", app.query_code))
         rows.insert(0, ("办件编号", app.case_number))
         rows.append(("受理日期", cn_date(app.accepted_on)))
         rows.append(("承诺办结时限", values["promised_limit"]))
@@ -106,7 +112,8 @@ def build_notice(app: Application, template: NoticeTemplate, *, issued_at: dt.da
         "corrections": ([[app.material_name(i.material_code), i.problem + (CARRIED if i.carried else "")]
                          for i in rnd.items] if rnd else []),
         "waived": [[app.material_name(p.material_code), cn_date(p.promised_by)] for p in promises],
-        "qr_url": lookup_url(public_base_url, app.case_number),
+        "qr_url": lookup_url(public_base_url, app.case_number, app.query_code),
+        "query_code": app.query_code if app.case_number else "",
     }
 
 
@@ -193,10 +200,12 @@ def render_notice_pdf(notice: Mapping[str, Any]) -> bytes:
         qr = [_qr(notice["qr_url"]), _p("扫码查询办理进度", "small")]
         story.append(Table([[qr, sign]], colWidths=[36 * mm, WIDTH - 36 * mm],
                            style=TableStyle([("VALIGN", (0, 0), (-1, -1), "BOTTOM")])))
-        story.append(_p(f"进度查询：{notice['qr_url']}（需输入申请人证件号码后 6 位）", "small"))
+        how = (f"凭办件编号和查询码 {notice['query_code']}（或申请人完整证件号码）查询" if notice.get("query_code")
+               else "凭办件编号和申请人完整证件号码查询")
+        story.append(_p(f"进度查询：{notice['qr_url']}（{how}；查询码请妥善保管，勿告知他人）", "small"))
     else:
         story += sign
-        story.append(_p("受理后可凭办件编号和申请人证件号码后 6 位查询办理进度。", "small"))
+        story.append(_p("受理后凭受理通知书上的办件编号和查询码（或申请人完整证件号码）查询办理进度。", "small"))
     story.append(Spacer(1, 3 * mm))
     template = f"{notice['kind']} 第 {notice['template_version']} 版"
     story.append(_p(f"本通知书一式两联，申请人与受理机关各执一联。文书模板：{template}", "small"))

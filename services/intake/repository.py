@@ -1,9 +1,10 @@
 """Persistence of the intake schema. Repositories never commit: the handler's unit of work does.
 
 An application is one row: the columns the service queries by (tenant, status, case number, the
-due dates of the sweep, the ID suffix of the public lookup) and a JSON document with the rest of
-the aggregate. Row-level security decides which rows exist for the transaction; the queries still
-filter by tenant where the use case means it.
+due dates of the sweep, the query code's digest and the ID number of the public lookup, the proxy
+request it was submitted for) and a JSON document with the rest of the aggregate. Row-level security
+decides which rows exist for the transaction; the queries still filter by tenant where the use case
+means it.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from services.intake.domain import Application, Status
 from services.intake.notices import NoticeTemplate
+from services.intake.querycodes import query_code_digest
 from services.intake.serialization import from_doc, to_doc
 from shared.db import RlsScope, UnitOfWork
 
 S = "intake"
-# the RLS scopes of the intake schema's policies (migrations 0001: LOOKUP_READ, SWEEP_READ)
+# the RLS scopes of the intake schema's policies (migrations 0003: LOOKUP_READ, 0001: SWEEP_READ)
 PROGRESS_LOOKUP = RlsScope("public progress lookup", {"case_number": "app.lookup_case",
-                                                      "id_suffix": "app.lookup_suffix"})
+                                                      "code_digest": "app.lookup_code",
+                                                      "id_number": "app.lookup_id"})
 DEADLINE_SWEEP = RlsScope("deadline sweep", {"on": "app.sweep"})
 _COLUMNS = ("a.id, a.tenant_code, a.origin_tenant, a.idempotency_key, a.scenario_code, a.channel, a.status,"
             " a.case_number, a.received_at, a.received_on, a.decision_due, a.accepted_on, a.proxy_tenant,"
@@ -41,6 +46,13 @@ _RECEIPT = (f"SELECT {_COLUMNS}, {_NOTICES}, ({_PROFILE}) FROM (SELECT 1) AS one
 Outbox = tuple[str, str, dict[str, Any]]     # `UnitOfWork.outbox_cte()`: the events, written with the statement
 _NO_OUTBOX: Outbox = ("", "", {})
 ADDED = "EXISTS (SELECT 1 FROM ins)"          # `add`'s condition for its events: the application went in
+
+
+PROXY_REQUEST_INDEX = "applications_proxy_request"     # migration 0003: one application per proxy request
+
+
+class ProxyRequestTaken(Exception):
+    """The proxy request named already names another application (the transaction is spent)."""
 
 
 @dataclass
@@ -66,6 +78,7 @@ def _params(a: Application) -> dict[str, Any]:
             "idn": a.applicant.id_number, "suffix": a.applicant.id_suffix, "case": a.case_number or None,
             "rat": a.received_at, "ron": a.received_on, "due": a.decision_due, "pdue": a.promise_due,
             "aon": a.accepted_on, "proxy": a.proxy_tenant or None, "preq": a.proxy_request_id or None,
+            "qch": query_code_digest(a.case_number, a.query_code) if a.case_number and a.query_code else None,
             "doc": json.dumps(to_doc(a), ensure_ascii=False),
             "dl_kinds": kinds, "dl_dates": [due[k] for k in kinds]}
 
@@ -101,11 +114,21 @@ class IntakeRepository:
     def add(self, a: Application, profile: dict[str, str], outbox: Outbox = _NO_OUTBOX) -> bool:
         """Insert the application, its due date, the applicant's profile and `outbox` (the events of the
         receipt, `uow.outbox_cte(when=ADDED)`) in one statement; False when the (tenant, origin,
-        idempotency key) is already taken (then nothing is written)."""
+        idempotency key) is already taken (then nothing is written); ProxyRequestTaken when the proxy
+        request it names already names another application, wherever that one is."""
         cte, column, outbox_params = outbox
         params = {**_params(a), "pid": profile["id_number"], "profile": json.dumps(profile, ensure_ascii=False),
                   **outbox_params}
-        r = self.u.value(
+        try:
+            r = self._insert(params, cte, column)
+        except IntegrityError as exc:
+            if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == PROXY_REQUEST_INDEX:
+                raise ProxyRequestTaken(a.proxy_request_id) from None
+            raise
+        return r == 1
+
+    def _insert(self, params: dict[str, Any], cte: str, column: str) -> int:
+        return self.u.value(
             f"WITH ins AS (INSERT INTO {S}.applications (id, tenant_code, origin_tenant, idempotency_key, item_id,"
             " item_version, item_name, scenario_code, channel, status, applicant_id_number, applicant_id_suffix,"
             " case_number, received_at, received_on, decision_due, promise_due, accepted_on, proxy_tenant,"
@@ -117,7 +140,6 @@ class IntakeRepository:
             " SELECT :t, :pid, CAST(:profile AS jsonb) WHERE EXISTS (SELECT 1 FROM ins)"
             f" ON CONFLICT (tenant_code, id_number) DO UPDATE SET data = EXCLUDED.data, updated_at = now()){cte}"
             f" SELECT count(*){column} FROM ins", params)
-        return r == 1
 
     def get(self, app_id: str, *, lock: bool = False, tenant: str | None = None) -> ApplicationView | None:
         query = f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.id = :id"
@@ -143,7 +165,8 @@ class IntakeRepository:
                   **outbox_params}
         self.u.row(
             f"WITH upd AS (UPDATE {S}.applications SET status = :st, case_number = :case, decision_due = :due,"
-            " promise_due = :pdue, accepted_on = :aon, doc = CAST(:doc AS jsonb), updated_at = now()"
+            " promise_due = :pdue, accepted_on = :aon, query_code_hash = :qch, doc = CAST(:doc AS jsonb),"
+            " updated_at = now()"
             " WHERE id = :id RETURNING id),"
             f" del AS (DELETE FROM {S}.deadlines WHERE application_id = :id"
             " AND NOT (kind = ANY(CAST(:dl_kinds AS text[])))),"
@@ -165,11 +188,14 @@ class IntakeRepository:
             {"t": tenant, "st": status and str(status), "lim": limit, "off": offset})
         return [_view(r) for r in rows], (rows[0][-1] if rows else 0)
 
-    def lookup(self, case_number: str, suffix: str) -> Application | None:
-        """The public lookup: the transaction names the case and the suffix; RLS shows that row only."""
-        self.u.widen(PROGRESS_LOOKUP, case_number=case_number, id_suffix=suffix)
+    def lookup(self, case_number: str, *, query_code: str = "", id_number: str = "") -> Application | None:
+        """The public lookup: the transaction names the case and the digest of its query code (or the
+        applicant's full ID number); RLS shows that row only, and only when the secret matches."""
+        digest = query_code_digest(case_number, query_code) if query_code else ""
+        self.u.widen(PROGRESS_LOOKUP, case_number=case_number, code_digest=digest, id_number=id_number)
         found = self.u.rows(f"SELECT {_COLUMNS}, '[]'::jsonb FROM {S}.applications a WHERE a.case_number = :c"
-                            " AND a.applicant_id_suffix = :s", {"c": case_number, "s": suffix})
+                            " AND (a.query_code_hash = :h OR a.applicant_id_number = :i)",
+                            {"c": case_number, "h": digest or None, "i": id_number or None})
         return _view(found[0]).app if found else None
 
     # -- the sweep's index ---------------------------------------------------------------------------

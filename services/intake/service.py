@@ -27,6 +27,9 @@ from shared.messaging import EventConsumer, On, consumer_for
 from shared.tenancy import current_principal
 
 PUBLIC_METHODS = ("LookupProgress",)
+# method → the services that may call it, each with its own credential beside the person's: a proxy
+# submission comes only through agency, which recorded the request and the resident's signed authorisation
+INTERNAL_METHODS = {"SubmitProxyApplication": ("agency",)}
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
@@ -77,14 +80,15 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return notice_to_pb({**data, "id": request.notice_id}, pdf)
 
     def LookupProgress(self, request, context):
-        return progress_to_pb(self.h.lookup_progress(request.case_number, request.id_suffix))
+        return progress_to_pb(self.h.lookup_progress(request.case_number, query_code=request.query_code,
+                                                     id_number=request.id_number))
 
 
 def registration(handlers: IntakeHandlers) -> Registration:
     return Registration(servicer=IntakeServicer(handlers),
                         add_to_server=intake_pb2_grpc.add_IntakeServiceServicer_to_server,
                         full_name=pb.DESCRIPTOR.services_by_name["IntakeService"].full_name,
-                        public_methods=PUBLIC_METHODS)
+                        public_methods=PUBLIC_METHODS, internal_methods=INTERNAL_METHODS)
 
 
 # The back office reports back (shared/registry.py: intake's subscriptions): the decision, the completion

@@ -14,6 +14,9 @@ class IntakeSettings(GrpcServiceSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # GB/T 39046: 办件编号 an..50; a province may configure another maximum
     case_number_max: int = 50
+    # characters of the query code (查询码) given on acceptance: a default (services/intake/querycodes.py says
+    # why 8); a province may require longer codes
+    query_code_length: int = Field(default=8, ge=8, le=16)
     # the sweep for deemed acceptance and 容缺 expiry
     sweep_interval_seconds: float = 30.0
     # approval's events (decided, completed) in flight per consumer

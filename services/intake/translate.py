@@ -92,6 +92,7 @@ def application_to_pb(view: ApplicationView) -> pb.Application:
         idempotency_key=a.idempotency_key, form=a.form, picked_up_at=iso(a.picked_up_at),
         handling_unit_name=a.handling_unit_name)
     if not view.receipt_only:
+        out.query_code = a.query_code
         out.open_corrections.extend(pb.CorrectionItem(material_code=c.material_code, problem=c.problem)
                                     for c in a.open_corrections())
         out.notices.extend(notice_to_pb(n) for n in view.notices)
@@ -194,4 +195,6 @@ class EventsOut:
         return ev.ProxyApplicationProgressed(
             proxy_request_id=app.proxy_request_id, proxy_tenant=app.proxy_tenant, application_id=app.id,
             handling_tenant=app.tenant, step=step, case_number=app.case_number, detail=detail, at=now.isoformat(),
-            material_codes=list(codes))
+            material_codes=list(codes),
+            # the village acts for the resident under a signed authorisation: it gives them the code
+            query_code=app.query_code if step == "accepted" else "")

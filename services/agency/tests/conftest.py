@@ -97,10 +97,12 @@ def intake_as(intake_stub, tokens):
 
 
 @pytest.fixture(scope="session")
-def agency_handlers(agency_db, catalogue_server, intake_target):
-    """On the real date (the tests schedule visits from now on): a `Clock` pinned to nothing."""
+def agency_handlers(agency_db, catalogue_server, intake_target, service_credentials):
+    """On the real date (the tests schedule visits from now on): a `Clock` pinned to nothing. Intake is
+    called as the composition root calls it: with the agency's own credential beside the agent's token."""
     return AgencyHandlers(agency_db, CatalogueClient(catalogue_server, timeout=10),
-                          IntakeClient(intake_target, timeout=10), Clock(), EventsOut())
+                          IntakeClient(intake_target, service=service_credentials("agency"), timeout=10), Clock(),
+                          EventsOut())
 
 
 @pytest.fixture(scope="session")

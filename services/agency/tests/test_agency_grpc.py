@@ -220,6 +220,33 @@ def test_a_village_sees_only_its_own_proxy_requests(as_, county_item):
     assert err(as_("county.supervisor").AssignAgent, pb.AssignAgentRequest(request_id=mine.id)).code() == DENIED
 
 
+def test_reading_proxy_requests_needs_an_agency_role(as_, county_item):
+    """Issue 15: agency's reads had no role check — any staff member of the unit saw residents' ID numbers,
+    phones and addresses. A county key project has the county as its proxy point: its window clerk and
+    cashier are staff of the very unit, and are refused; its agent, its admin and the supervisor read."""
+    r = as_("county.agent").RequestProxy(proxy_request(county_item, group="none", door_to_door=False,
+                                                       key_project=True, project_name="凉州区物流园二期"))
+    for user in ("county.clerk", "county.cashier", "county.reviewer", "county.decider", "county.head"):
+        caller = as_(user)
+        for method, request in (("GetProxyRequest", pb.GetProxyRequestRequest(request_id=r.id)),
+                                ("ListProxyRequests", pb.ListProxyRequestsRequest(limit=200))):
+            e = err(getattr(caller, method), request)
+            assert e.code() == DENIED and r.resident.id_number not in e.details(), user
+    # the custody of originals is for those who hold them: the cashier neither lists nor traces hand-overs
+    for call in (lambda: as_("county.cashier").ListHandOvers(pb.ListHandOversRequest()),
+                 lambda: as_("county.cashier").CustodyChain(pb.CustodyChainRequest(request_id=r.id))):
+        assert err(call).code() == DENIED
+    assert as_("county.clerk").ListHandOvers(pb.ListHandOversRequest()) is not None     # the window receives them
+    for user in ("county.agent", "county.admin", "county.supervisor"):
+        assert as_(user).GetProxyRequest(pb.GetProxyRequestRequest(request_id=r.id)).resident.id_number == \
+            r.resident.id_number, user
+        assert r.id in {x.id for x in as_(user).ListProxyRequests(pb.ListProxyRequestsRequest(limit=200)).requests}
+    # and a village's window clerk of the township above is no reader of the village's requests either
+    mine = as_("nanyuan.agent").RequestProxy(proxy_request(county_item))
+    assert err(as_("dongdajie.clerk").GetProxyRequest, pb.GetProxyRequestRequest(request_id=mine.id)).code() == \
+        DENIED
+
+
 def test_submit_upward_is_for_the_assigned_agent_only(as_, county_item):
     r = as_("nanyuan.agent").RequestProxy(proxy_request(county_item))
     e = err(as_("nanyuan.agent").SubmitUpward, pb.SubmitUpwardRequest(request_id=r.id))

@@ -295,3 +295,14 @@ def test_what_the_resident_is_told_is_chinese_and_specific():
     assert "容缺材料逾期未补" in ended and "银行卡复印件" in ended
     waived = t("accepted", item_name="x", case_number="C-1", materials=["银行卡复印件"])
     assert "C-1" in waived and "容缺" in waived and "银行卡复印件" in waived
+    # the lookup's key: the query code the village was given (never six characters of an ID)
+    coded = t("accepted", item_name="x", case_number="C-1", query_code="ABCD2345")
+    assert "查询码 ABCD2345" in coded and "后六位" not in coded and "后六位" not in waived
+    assert "完整身份证号码" in waived
+
+
+def test_only_ids_the_agency_issues_are_taken_as_proxy_request_ids():
+    issued = "9c1e3bca-7e88-42e8-a56d-4d88a438e6b0"
+    assert domain.issued_id(issued) == issued == domain.issued_id(issued.upper())
+    for made_up in ("", "42", "'; DROP TABLE x", issued[:-1], issued + "0", None):
+        assert domain.issued_id(made_up) is None, made_up

@@ -1,5 +1,8 @@
 """Progress back to the resident: intake's ProxyApplicationProgressed events, published to the real
-RabbitMQ in the real envelope, consumed by the agency's consumer (inbox, retries, dead letters)."""
+RabbitMQ in the real envelope, consumed by the agency's consumer (inbox, retries, dead letters).
+
+The requests are submitted through the agency (to the real intake, in this process): progress is taken
+only for a request the agency submitted, about its own application (issue 15)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from sqlalchemy import text
 
 from services.agency.tests.conftest import COUNTY, SIBLING_VILLAGE, VILLAGE, proxy_request
 
-# the moment each test's events start from: just after its proxy request was assigned (set by the
+# the moment each test's events start from: just after its proxy request was submitted (set by the
 # fixture), so "minutes after" always means after the notes the request already has
 _t0 = [dt.datetime.now(dt.UTC)]
 
@@ -22,10 +25,17 @@ def at(minutes: int) -> str:
     return (_t0[0] + dt.timedelta(minutes=minutes)).isoformat()
 
 
+def requested_and_assigned(as_, item) -> pb.ProxyRequest:
+    r = as_("nanyuan.agent").RequestProxy(proxy_request(item))
+    return as_("nanyuan.agent").AssignAgent(pb.AssignAgentRequest(request_id=r.id))
+
+
 @pytest.fixture
 def assigned(as_, county_item):
-    r = as_("nanyuan.agent").RequestProxy(proxy_request(county_item))
-    done = as_("nanyuan.agent").AssignAgent(pb.AssignAgentRequest(request_id=r.id))
+    """Submitted upward by its agent (the fixture's name is the step the tests' events start after)."""
+    r = requested_and_assigned(as_, county_item)
+    done = as_("nanyuan.agent").SubmitUpward(pb.SubmitUpwardRequest(request_id=r.id))
+    assert done.status == "submitted" and done.application_id
     _t0[0] = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
     return done
 
@@ -39,7 +49,7 @@ def steps(r: pb.ProxyRequest) -> list[str]:
 
 
 def progressed(r: pb.ProxyRequest, step: str, minutes: int, **fields) -> dict:
-    return {"proxy_request_id": r.id, "application_id": fields.pop("application_id", "APP-" + r.id[:8]),
+    return {"proxy_request_id": r.id, "application_id": fields.pop("application_id", r.application_id),
             "handling_tenant": COUNTY, "step": step, "at": at(minutes), **fields}
 
 
@@ -69,7 +79,7 @@ def test_each_step_updates_the_village_record_and_tells_the_resident(as_, assign
     assert statuses == ["submitted", "correction", "submitted", "accepted", "result_ready", "delivered"]
     final = get(as_, r.id)
     assert (final.application_id, final.case_number, final.handling_tenant) == (
-        "APP-" + r.id[:8], "620602-2026-000123", COUNTY)
+        r.application_id, "620602-2026-000123", COUNTY)
     assert steps(final) == ["requested", "assigned", "submitted", "correction_requested", "materials_supplied",
                             "accepted", "result_ready", "picked_up"]
     notes = {n.step: n.text for n in final.progress}
@@ -80,7 +90,7 @@ def test_each_step_updates_the_village_record_and_tells_the_resident(as_, assign
     assert consumer.stats.handled == 6 and consumer.stats.dead_lettered == 0
     [done] = completed_events(agency_db, r.id)
     assert done["_tenant"] == VILLAGE and done["case_number"] == "620602-2026-000123"
-    assert done["application_id"] == "APP-" + r.id[:8]
+    assert done["application_id"] == r.application_id
 
 
 def test_redelivery_is_a_no_op(as_, assigned, consumer, intake_events):
@@ -122,16 +132,53 @@ def test_rejection_tells_the_reason_and_the_remedies(as_, assigned, consumer, in
     assert "未满80周岁" in r.progress[-1].text and "行政复议" in r.progress[-1].text
 
 
-def test_events_that_can_never_be_handled_are_parked_not_dropped(as_, assigned, consumer, intake_events):
-    # an unknown proxy request; a tenant that does not own it (RLS: the sibling village cannot even
-    # see it); the village named in the body differs from the envelope's
+def test_progress_for_ids_never_issued_here_is_acknowledged_not_parked(as_, assigned, consumer, intake_events,
+                                                                       agency_db):
+    """Before: each of these went to the dead-letter queue (a made-up id filled it). Replaying them could never
+    help: they are acknowledged, change nothing, and leave the dead-letter queue to what can be helped."""
+    before = get(as_, assigned.id)
     intake_events.publish(VILLAGE, **{**progressed(assigned, "accepted", 1), "proxy_request_id": str(uuid.uuid4())})
-    intake_events.publish_row({**intake_events.row(SIBLING_VILLAGE, **progressed(assigned, "accepted", 1))})
+    intake_events.publish(VILLAGE, **{**progressed(assigned, "accepted", 1), "proxy_request_id": "'; DROP TABLE x"})
+    intake_events.publish(VILLAGE, **{**progressed(assigned, "accepted", 1), "proxy_request_id": ""})
+    # a unit that does not own it (RLS: the sibling village cannot even see it)
+    intake_events.publish_row(intake_events.row(SIBLING_VILLAGE, **progressed(assigned, "accepted", 1)))
+    # another application than the one the agency submitted for it
+    intake_events.publish(VILLAGE, **progressed(assigned, "accepted", 2, application_id=str(uuid.uuid4()),
+                                                case_number="620602-2026-999999"))
+    assert consumer.drain(5) == 5
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (5, 0)
+    assert consumer.dead_letter_count(consumer.queue) == 0
+    after = get(as_, assigned.id)
+    assert (after.status, after.application_id, after.case_number) == ("submitted", assigned.application_id, "")
+    assert steps(after) == steps(before) and not completed_events(agency_db, assigned.id)
+
+
+def test_a_body_that_contradicts_its_envelope_is_still_parked(as_, assigned, consumer, intake_events):
+    # the village named in the body differs from the envelope's: a broken (or forged) message, kept for people
     row = intake_events.row(VILLAGE, **progressed(assigned, "accepted", 1))
     row["body"] = row["body"].replace(f'"proxy_tenant": "{VILLAGE}"', f'"proxy_tenant": "{SIBLING_VILLAGE}"')
     intake_events.publish_row(row)
-    assert consumer.drain(3) == 3
-    assert consumer.stats.dead_lettered == 3 and consumer.stats.handled == 0
-    parked = consumer.dead_letters(consumer.queue)
-    assert len(parked) == 3 and all(p.error.startswith("poison message") for p in parked)
-    assert get(as_, assigned.id).status == "assigned"
+    assert consumer.drain(1) == 1
+    assert consumer.stats.dead_lettered == 1 and consumer.stats.handled == 0
+    [parked] = consumer.dead_letters(consumer.queue)
+    assert parked.error.startswith("poison message")
+    assert get(as_, assigned.id).status == "submitted"
+
+
+def test_progress_for_a_request_never_submitted_cannot_take_it_over(as_, county_item, consumer, intake_events):
+    """Before: an application made by calling intake directly with another request's id attached itself to that
+    request here, which then counted as submitted — its own submission was blocked. Now progress that names an
+    application is taken only for a request the agency itself submitted."""
+    r = requested_and_assigned(as_, county_item)
+    stranger = str(uuid.uuid4())
+    intake_events.publish(VILLAGE, **progressed(r, "submitted", 1, application_id=stranger))
+    intake_events.publish(VILLAGE, **progressed(r, "accepted", 2, application_id=stranger,
+                                                case_number="620602-2026-000777"))
+    assert consumer.drain(2) == 2
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (2, 0)
+    untouched = get(as_, r.id)
+    assert (untouched.status, untouched.application_id, untouched.case_number) == ("assigned", "", "")
+    assert steps(untouched) == ["requested", "assigned"]
+    # the request is still the resident's: its agent submits it, to its own application
+    done = as_("nanyuan.agent").SubmitUpward(pb.SubmitUpwardRequest(request_id=r.id))
+    assert done.status == "submitted" and done.application_id not in ("", stranger)

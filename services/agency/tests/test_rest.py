@@ -92,6 +92,20 @@ def test_a_sibling_village_gets_404_for_everything(http, county_item):
     assert r.status_code == 404 and not r.json()["message"].isascii()
 
 
+def test_staff_without_an_agency_role_get_403_and_no_resident_data(http, county_item):
+    """Issue 15: a cashier or window clerk of the proxy point's own unit does not read its residents' records."""
+    made = http("county.agent").post("/requests", body(county_item.id, key_project=True, project_name="凉州区冷链中心",
+                                                       special_group="none", door_to_door=False))
+    assert made.status_code == 201, made.text
+    rid, resident = made.json()["id"], made.json()["resident"]
+    for user in ("county.cashier", "county.clerk"):
+        for r in (http(user).get(f"/requests/{rid}"), http(user).get("/requests", params={"limit": 200})):
+            assert r.status_code == 403 and not r.json()["message"].isascii(), user
+            assert resident["id_number"] not in r.text and resident["phone"] not in r.text
+    assert http("county.cashier").get("/handovers").status_code == 403
+    assert http("county.agent").get(f"/requests/{rid}").json()["resident"]["id_number"] == resident["id_number"]
+
+
 @pytest.mark.parametrize("over, field", [
     ({"resident": {"name": "马秀英", "id_number": "620602194003150000"}}, "resident.id_number"),
     ({"authorisation": None}, "authorisation"),

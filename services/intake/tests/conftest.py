@@ -129,6 +129,13 @@ def as_user(intake_stub, tokens):
 
 
 @pytest.fixture(scope="session")
+def via_agency(intake_stub, tokens, service_credentials):
+    """via_agency("nanyuan.agent").SubmitProxyApplication(request) — as the agency service calls intake for
+    one of its agents: the agent's token and the agency's own credential beside it."""
+    return lambda username: Caller(intake_stub, tokens[username], timeout=30, service=service_credentials("agency"))
+
+
+@pytest.fixture(scope="session")
 def catalogue_items(stub, tokens) -> dict[str, cpb.Item]:
     """Published items: `township` (county item delegated to 东大街, proxied by 南苑), `county` (county
     item proxied by 南苑), `immediate` (即办, county), `company` (legal persons, delegated to 东大街)."""

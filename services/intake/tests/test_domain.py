@@ -15,6 +15,7 @@ from services.intake.casenumbers import format_case_number, parse_case_number
 from services.intake.domain import Application, Status, SubmittedMaterial
 from services.intake.items import ItemSnapshot, MaterialSpec, ScenarioSpec
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
+from services.intake.querycodes import ALPHABET, check_query_code, new_query_code, query_code_digest
 from services.intake.serialization import from_doc, to_doc
 from shared import idnumbers
 from shared.calendar import WorkingCalendar, seed_year_from_package
@@ -61,6 +62,11 @@ def receive(materials=("M1", "M2", "M3", "M4"), day: dt.date = TODAY, item: Item
 def numbers(start: int = 1):
     seq = itertools.count(start)
     return lambda on: format_case_number("620602001", on, next(seq))
+
+
+def issued(start: int = 1) -> dict:
+    """What an acceptance is given: the tenant's next case numbers and a fresh query code."""
+    return {"next_case_number": numbers(start), "query_code": new_query_code()}
 
 
 def field_of(exc_info) -> str | None:
@@ -175,7 +181,7 @@ def test_correction_time_does_not_count_towards_the_decision_deadline():
 def test_waived_material_within_its_limit_is_accepted_with_a_promise():
     app = receive(materials=("M1", "M3", "M4"))
     app.accept(waived=[("M2", "2026-03-05")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
-               next_case_number=numbers())
+               **issued())
     assert app.status == Status.ACCEPTED and [p.promised_by for p in app.open_promises()] == [dt.date(2026, 3, 5)]
     assert app.promise_due == dt.date(2026, 3, 5)
 
@@ -192,7 +198,7 @@ def test_waived_material_within_its_limit_is_accepted_with_a_promise():
 def test_waived_materials_are_checked(waived, field, why):
     app = receive(materials=("M1", "M3", "M4"))
     with pytest.raises(InvalidArgument) as e:
-        app.accept(waived=waived, by="c", now=at(TODAY), today=TODAY, calendar=CAL, next_case_number=numbers())
+        app.accept(waived=waived, by="c", now=at(TODAY), today=TODAY, calendar=CAL, **issued())
     assert e.value.field == field and why in e.value.message
     assert app.status == Status.RECEIVED and not app.case_number
 
@@ -202,7 +208,7 @@ def test_waiving_is_capped_by_the_items_promised_limit_too():
     app = receive(materials=("M1", "M2", "M4"), item=item)
     with pytest.raises(InvalidArgument) as e:     # M3 allows 10 working days, the item only 2 → 3-04
         app.accept(waived=[("M3", "2026-03-05")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
-                   next_case_number=numbers())
+                   **issued())
     assert e.value.field == "waived[0].promised_by" and "2026-03-04" in e.value.message
 
 
@@ -210,7 +216,7 @@ def test_no_waiving_for_a_dishonest_applicant():
     app = receive(materials=("M1", "M3", "M4"), applicant=Applicant(name="失信人", id_number=rid(), dishonest=True))
     with pytest.raises(FailedPrecondition) as e:
         app.accept(waived=[("M2", "2026-03-04")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
-                   next_case_number=numbers())
+                   **issued())
     assert e.value.field == "applicant.dishonest" and "失信" in e.value.message
 
 
@@ -219,14 +225,14 @@ def test_missing_material_without_waiver_cannot_be_accepted_and_no_number_is_dra
     drawn = []
     with pytest.raises(FailedPrecondition, match="不齐全"):
         app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
-                   next_case_number=lambda on: drawn.append(on) or "X")
+                   next_case_number=lambda on: drawn.append(on) or "X", query_code="X")
     assert drawn == []
 
 
 def test_broken_promise_terminates_the_case_and_a_kept_one_closes():
     app = receive(materials=("M1", "M4"))
     app.accept(waived=[("M2", "2026-03-04"), ("M3", "2026-03-06")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
-               next_case_number=numbers())
+               **issued())
     codes, closes = app.supply([SubmittedMaterial("M2")], via="window", by="c", now=at(TODAY), today=TODAY,
                                calendar=CAL)
     assert closes and [p.material_code for p in app.open_promises()] == ["M3"]
@@ -244,8 +250,8 @@ def test_deemed_acceptance_due_date_across_national_day_2026():
     app = receive(day=day)
     assert app.decision_due == dt.date(2026, 10, 13)
     assert not app.deem_accepted(today=dt.date(2026, 10, 13), now=at(dt.date(2026, 10, 13)),
-                                 next_case_number=numbers())
-    assert app.deem_accepted(today=dt.date(2026, 10, 14), now=at(dt.date(2026, 10, 14)), next_case_number=numbers())
+                                 **issued())
+    assert app.deem_accepted(today=dt.date(2026, 10, 14), now=at(dt.date(2026, 10, 14)), **issued())
     assert app.status == Status.ACCEPTED and app.deemed and app.accepted_on == day
     assert app.case_number == "620602001000" + "20260930" + "000001"
     assert app.history[-1].what == "deemed_accepted" and app.history[-1].on == "2026-09-30"
@@ -265,9 +271,9 @@ def test_immediate_item_is_accepted_for_the_chief_representative_and_cannot_be_w
     app = receive(item=item)
     with pytest.raises(InvalidArgument) as e:
         app.accept(waived=[("M2", "2026-03-03")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
-                   next_case_number=numbers())
+                   **issued())
     assert e.value.field == "waived"
-    app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, next_case_number=numbers())
+    app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, **issued())
     assert app.status == Status.ACCEPTED and app.immediate and "首席代表" in app.history[-1].detail
     # decided on the spot (approval reports it), then the result is ready at once
     assert "准予许可" in app.record_decision(outcome="approved", document_number="D1", reasons=(), decider="chief",
@@ -279,7 +285,7 @@ def test_decision_and_completion_are_recorded_once_and_only_while_in_progress():
     app = receive(materials=("M1", "M3", "M4"))
     assert app.complete(outcome="approved", now=at(TODAY)) is None            # not accepted yet: nothing
     app.accept(waived=[("M2", "2026-03-05")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
-               next_case_number=numbers())
+               **issued())
     with pytest.raises(InvalidArgument) as e:
         app.record_decision(outcome="maybe", document_number="", reasons=(), decider="d", now=at(TODAY))
     assert e.value.field == "outcome"
@@ -307,7 +313,7 @@ def test_case_number_format():
 
 def test_pickup_checks_the_collector():
     app = receive()
-    app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, next_case_number=numbers())
+    app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, **issued())
     with pytest.raises(FailedPrecondition, match="尚未办结"):
         app.pick_up(picked_up_by="张三", id_number=rid(), channel="window", what="", tracking_number="", by="c",
                     now=at(TODAY), today=TODAY)
@@ -340,12 +346,14 @@ def test_document_round_trip():
 def test_notice_is_built_from_a_template_and_printed():
     app = receive(materials=("M1", "M3", "M4"))
     app.accept(waived=[("M2", "2026-03-05")], by="c", now=at(TODAY), today=TODAY, calendar=CAL,
-               next_case_number=numbers())
+               **issued())
     tpl = NoticeTemplate("acceptance", 3, "受理通知书",
                          "$applicant_name：\n决定予以受理。办件编号：$case_number。$waived_clause")
     data = build_notice(app, tpl, issued_at=at(TODAY), public_base_url="https://zw.example.gov.cn/")
     assert data["template_version"] == 3 and app.case_number in data["body"] and "容缺" in data["body"]
-    assert data["qr_url"] == f"https://zw.example.gov.cn/progress?case={app.case_number}"
+    # the query code next to the case number, and inside the QR code's link
+    assert data["rows"][:2] == [("办件编号", app.case_number), ("查询码", app.query_code)]
+    assert data["qr_url"] == f"https://zw.example.gov.cn/progress?case={app.case_number}&code={app.query_code}"
     assert data["waived"] == [["户口簿复印件", "2026年3月5日"]]
     pdf = render_notice_pdf(data)
     assert pdf[:4] == b"%PDF"
@@ -357,6 +365,67 @@ def test_notice_is_built_from_a_template_and_printed():
     assert chinese and all("/FontFile2" in f["/FontDescriptor"].get_object() for f in chinese)
     text = "".join(page.extract_text() for page in reader.pages)
     assert app.case_number in text and "受理通知书" in re.sub(r"\s+", "", text)
+    assert re.sub(r"\s+", "", text).count(app.query_code) >= 2       # in the table and beside the QR code
+
+
+def test_a_notice_before_acceptance_has_no_code_and_no_lookup_link():
+    app = receive(materials=("M1", "M4"))
+    app.request_correction([("M4", "模糊")], by="c", now=at(TODAY), today=TODAY)
+    tpl = NoticeTemplate("correction", 1, "补正材料通知书", "$applicant_name：\n请补正。")
+    data = build_notice(app, tpl, issued_at=at(TODAY), public_base_url="https://zw.example.gov.cn",
+                        correction_round=1)
+    assert data["qr_url"] == "" and data["query_code"] == "" and "查询码" not in dict(data["rows"])
+
+
+# -- query codes (查询码) --------------------------------------------------------------------------
+def test_an_accepted_case_keeps_the_query_code_it_is_given():
+    app = receive()
+    app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, next_case_number=numbers(),
+               query_code="ABCD2345")
+    assert app.query_code == "ABCD2345"
+    back = from_doc(id=app.id, tenant=app.tenant, origin_tenant=app.origin_tenant,
+                    idempotency_key=app.idempotency_key, scenario_code=app.scenario_code, channel=app.channel,
+                    status=str(app.status), case_number=app.case_number, received_at=app.received_at,
+                    received_on=app.received_on, decision_due=app.decision_due, accepted_on=app.accepted_on,
+                    proxy_tenant=None, proxy_request_id=None, doc=to_doc(app))
+    assert back.query_code == "ABCD2345"
+    # an accepted case always has its code: one without would be found by no one but its ID number
+    with pytest.raises(ValueError):
+        receive().accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, next_case_number=numbers(),
+                         query_code="")
+    late = receive(day=dt.date(2026, 9, 30))
+    with pytest.raises(ValueError):
+        late.deem_accepted(today=dt.date(2026, 10, 14), now=at(dt.date(2026, 10, 14)), next_case_number=numbers(),
+                           query_code="")
+
+
+def test_query_codes_are_random_over_an_alphabet_without_look_alikes():
+    codes = [new_query_code() for _ in range(3000)]
+    assert len(set(codes)) == len(codes)
+    assert all(len(c) == 8 and set(c) <= set(ALPHABET) for c in codes)
+    assert set("".join(codes)) == set(ALPHABET)             # every symbol drawn: the whole alphabet is used
+    assert not set("01OIL") & set(ALPHABET) and len(ALPHABET) == 31
+    assert len(new_query_code(12)) == 12
+    for length in (6, 17):
+        with pytest.raises(ValueError):
+            new_query_code(length)
+
+
+def test_query_codes_are_read_as_people_type_them():
+    assert check_query_code(" abcd-2345 ") == "ABCD2345"
+    assert check_query_code("abcd 2345 efgh") == "ABCD2345EFGH"
+    for bad in ("", "   ", "ABC2345", "ABCD234O", "ABCD2341", "2" * 17, "查询码查询码查询码", "ABCD2345;--"):
+        with pytest.raises(InvalidArgument) as e:
+            check_query_code(bad)
+        assert e.value.field == "query_code", bad
+
+
+def test_the_digest_binds_a_code_to_its_case():
+    d = query_code_digest("62060200100020260302000001", "ABCD2345")
+    assert len(d) == 64 and d == query_code_digest("62060200100020260302000001", "ABCD2345")
+    assert d != query_code_digest("62060200100020260302000002", "ABCD2345")
+    assert d != query_code_digest("62060200100020260302000001", "ABCD2346")
+    assert "ABCD2345" not in d
 
 
 def test_clock_pins_the_date_from_settings_and_moves():

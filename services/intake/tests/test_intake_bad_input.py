@@ -50,7 +50,7 @@ def test_bad_submissions_are_refused_naming_the_field_and_nothing_is_written(cle
     assert rows_with_key(intake_db, TOWNSHIP, req.idempotency_key) == 0 and outbox_count(intake_db) == before
 
 
-def test_bad_input_on_every_other_entrypoint(as_user, clerk, catalogue_items, intake_stub, today):
+def test_bad_input_on_every_other_entrypoint(as_user, via_agency, clerk, catalogue_items, intake_stub, today):
     app = clerk.SubmitApplication(submit_request(catalogue_items["township"], materials=("M1", "M3", "M4")))
     cases = [
         (lambda: clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id="x")), "application_id"),
@@ -64,9 +64,14 @@ def test_bad_input_on_every_other_entrypoint(as_user, clerk, catalogue_items, in
         (lambda: clerk.GetApplicantProfile(pb.GetApplicantProfileRequest()), "id_number"),
         (lambda: clerk.ListApplications(pb.ListApplicationsRequest(limit=-1)), "limit"),
         (lambda: clerk.GetNotice(pb.GetNoticeRequest(application_id=app.id, notice_id="n")), "notice_id"),
-        (lambda: intake_stub.LookupProgress(pb.LookupProgressRequest(id_suffix="123456"), timeout=10), "case_number"),
-        (lambda: as_user("nanyuan.agent").SubmitProxyApplication(proxy_request(catalogue_items["township"],
-                                                                               scenario_code="S7")), "scenario_code"),
+        (lambda: intake_stub.LookupProgress(pb.LookupProgressRequest(query_code="ABCD2345"), timeout=10),
+         "case_number"),
+        (lambda: via_agency("nanyuan.agent").SubmitProxyApplication(proxy_request(catalogue_items["township"],
+                                                                                  scenario_code="S7")),
+         "scenario_code"),
+        (lambda: via_agency("nanyuan.agent").SubmitProxyApplication(proxy_request(catalogue_items["township"],
+                                                                                  proxy_request_id="P-42")),
+         "proxy_request_id"),
     ]
     for call, field in cases:
         e = err(call)

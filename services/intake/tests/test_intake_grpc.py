@@ -220,10 +220,10 @@ def test_immediate_item_goes_to_the_chief_representative_and_is_ready_once_decid
 
 
 def test_a_suspension_in_the_back_office_reaches_the_applicants_record_and_the_village(
-        as_user, clerk, township_item, intake_db, intake_handlers, today):
+        via_agency, clerk, township_item, intake_db, intake_handlers, today):
     from sanji.approval.v1 import events_pb2 as approval_ev
 
-    app = as_user("nanyuan.agent").SubmitProxyApplication(proxy_request(township_item))
+    app = via_agency("nanyuan.agent").SubmitProxyApplication(proxy_request(township_item))
     accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
     number = accepted.case_number
     # delivered as intake's consumer delivers them: through its subscription table
@@ -281,23 +281,41 @@ def test_pickup_records_who_collected_what(clerk, township_item, intake_db, inta
     assert (picked[0][1]["recorded_by"], picked[0][1]["picked_up_by"]) == ("dongdajie.clerk", "张三")
 
 
-def test_public_progress_lookup_needs_the_right_id_suffix(clerk, township_item, intake_stub, today):
+def test_public_progress_lookup_needs_the_query_code_or_the_full_id(clerk, township_item, intake_stub, today):
+    """Issue 15: a sequential case number and six characters of an ID were about 3×10⁵ guesses. The lookup
+    now needs the query code given on acceptance, or the applicant's whole ID number."""
     number = rid()
     app = clerk.SubmitApplication(submit_request(township_item, applicant=pb.Applicant(name="李四", id_number=number)))
+    assert not app.query_code                                    # received: no number, no code yet
     accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
-    progress = intake_stub.LookupProgress(pb.LookupProgressRequest(case_number=accepted.case_number,
-                                                                   id_suffix=number[-6:].lower()), timeout=10)
+    code = accepted.query_code
+    assert len(code) == 8 and clerk.GetApplication(pb.GetApplicationRequest(application_id=app.id)).query_code == code
+
+    def lookup(**kw) -> pb.Progress:
+        return intake_stub.LookupProgress(pb.LookupProgressRequest(case_number=accepted.case_number, **kw), timeout=10)
+
+    progress = lookup(query_code=code)
     assert progress.step == "已受理，办理中" and progress.item_name == "农村村民宅基地审批"
     assert [(s.at, s.what) for s in progress.steps] == [("2026-03-02", "已收件"), ("2026-03-02", "已受理")]
     assert "李四" not in str(progress) and "M1" not in str(progress) and number not in str(progress)
-    wrong = err(intake_stub.LookupProgress, pb.LookupProgressRequest(case_number=accepted.case_number,
-                                                                     id_suffix="000000"), timeout=10)
-    unknown = err(intake_stub.LookupProgress, pb.LookupProgressRequest(case_number="62060200100020260302999999",
-                                                                       id_suffix=number[-6:]), timeout=10)
-    assert wrong.code() == unknown.code() == CODE.NOT_FOUND and wrong.details() == unknown.details()
-    e = err(intake_stub.LookupProgress, pb.LookupProgressRequest(case_number=accepted.case_number, id_suffix="12"),
-            timeout=10)
-    assert e.code() == CODE.INVALID_ARGUMENT and field_of(e) == "id_suffix"
+    assert code not in str(progress)
+    # as a person types it from the notice: lower case, in two groups
+    assert lookup(query_code=f"{code[:4].lower()} {code[4:].lower()}").case_number == accepted.case_number
+    assert lookup(id_number=number.lower()).case_number == accepted.case_number
+    # a wrong code, a wrong ID number, an unknown case and another case's code all answer alike
+    other = clerk.AcceptApplication(pb.AcceptApplicationRequest(
+        application_id=clerk.SubmitApplication(submit_request(township_item)).id))
+    wrong_code = "".join("3" if c != "3" else "4" for c in code)
+    refusals = [err(lookup, query_code=wrong_code), err(lookup, query_code=other.query_code),
+                err(lookup, id_number=rid()),
+                err(intake_stub.LookupProgress, pb.LookupProgressRequest(
+                    case_number="62060200100020260302999999", query_code=code), timeout=10)]
+    assert {(e.code(), e.details()) for e in refusals} == {(CODE.NOT_FOUND, refusals[0].details())}
+    # six characters of the ID are no longer a key: not as a code, not as an ID number
+    for kw, field in (({"id_number": number[-6:]}, "id_number"), ({"query_code": number[-6:]}, "query_code"),
+                      ({}, "query_code"), ({"query_code": code, "id_number": number}, "query_code")):
+        e = err(lookup, **kw)
+        assert e.code() == CODE.INVALID_ARGUMENT and field_of(e) == field, kw
 
 
 def test_same_idempotency_key_returns_the_same_application(clerk, township_item, intake_db, today):

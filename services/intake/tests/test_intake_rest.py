@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from services.intake.tests.conftest import TOWNSHIP, key, rid
+from services.intake.tests.conftest import TOWNSHIP, key, pdf_text, rid
 from tests.support import report_from_approval
 
 BASE = "/api/v1/intake/applications"
@@ -18,7 +18,10 @@ BASE = "/api/v1/intake/applications"
 
 @pytest.fixture(scope="module")
 def client(catalogue_server, intake_server, oidc, verifier):
-    settings = GatewaySettings(catalogue_target=catalogue_server, intake_target=intake_server, oidc_server_url=oidc.url)
+    # the lookups here are the tests' own, not an enumeration: the gateway's rate limit (tested in gateway/tests)
+    # is set out of their way
+    settings = GatewaySettings(catalogue_target=catalogue_server, intake_target=intake_server, oidc_server_url=oidc.url,
+                               rate_limit_lookup="1000/minute")
     with TestClient(create_app(settings, verifier=verifier), raise_server_exceptions=False) as c:
         yield c
 
@@ -65,7 +68,8 @@ def test_window_flow_over_rest(client, tokens, catalogue_items, intake_handlers,
                                                        "channel": "window", "what": "批准书"}, headers=h)
     assert r.status_code == 409 and "尚未办结" in r.json()["message"]
     report_from_approval(intake_handlers, intake_db, TOWNSHIP, accepted["case_number"])
-    r = client.get("/api/v1/public/progress", params={"case": accepted["case_number"], "id_suffix": number[-6:]})
+    code = accepted["query_code"]
+    r = client.get("/api/v1/public/progress", params={"case": accepted["case_number"], "code": code})
     assert r.status_code == 200 and r.json()["step"] == "已办结，结果可领取"
     r = client.post(f"{BASE}/{app['id']}/pickup", json={"picked_up_by": "刘六", "id_number": number,
                                                        "channel": "window", "what": "批准书"}, headers=h)
@@ -74,12 +78,15 @@ def test_window_flow_over_rest(client, tokens, catalogue_items, intake_handlers,
     assert app["id"] in [a["id"] for a in r.json()["applications"]]
     r = client.get(f"/api/v1/intake/applicants/{number}", headers=h)
     assert r.status_code == 200 and r.json()["name"] == "刘六"
-    # the public lookup: no login, the right suffix only
-    r = client.get("/api/v1/public/progress", params={"case": accepted["case_number"], "id_suffix": number[-6:]})
-    assert r.status_code == 200 and r.json()["step"] == "已出件" and "刘六" not in r.text
-    r = client.get("/api/v1/public/progress", params={"case": accepted["case_number"], "id_suffix": "000000"})
+    # the public lookup: no login, the case's query code (or the full ID number, in a body) only
+    r = client.get("/api/v1/public/progress", params={"case": accepted["case_number"], "code": code})
+    assert r.status_code == 200 and r.json()["step"] == "已出件" and "刘六" not in r.text and code not in r.text
+    r = client.post("/api/v1/public/progress", json={"case_number": accepted["case_number"], "id_number": number})
+    assert r.status_code == 200 and r.json()["step"] == "已出件"
+    r = client.get("/api/v1/public/progress", params={"case": accepted["case_number"], "code": "ABCD2345"})
     assert r.status_code == 404 and not r.json()["message"].isascii()
-    page = client.get("/progress", params={"case": accepted["case_number"], "id_suffix": number[-6:]})
+    # the page the notice's QR code opens: the link carries both, nothing to type
+    page = client.get("/progress", params={"case": accepted["case_number"], "code": code})
     assert page.status_code == 200 and "已出件" in page.text and "刘六" not in page.text
 
 
@@ -133,3 +140,45 @@ def test_rest_waiver_beyond_the_limit_is_422(client, tokens, catalogue_items, to
     r = client.post(f"{BASE}/{app['id']}/accept", json={"waived": [{"material_code": "M2",
                                                                     "promised_by": "2026-04-30"}]}, headers=h)
     assert r.status_code == 422 and r.json()["field"] == "waived[0].promised_by"
+
+
+def test_the_public_lookup_needs_a_secret_the_applicant_holds(client, tokens, catalogue_items, today):
+    """Issue 15: six characters of an ID no longer open a case; a wrong code and an unknown case answer alike."""
+    h = auth(tokens, "dongdajie.clerk")
+    number = rid()
+    app = client.post(BASE, json=body(catalogue_items["township"].id, applicant={"name": "赵九", "id_number": number}),
+                      headers=h).json()
+    accepted = client.post(f"{BASE}/{app['id']}/accept", json={}, headers=h).json()
+    case, code = accepted["case_number"], accepted["query_code"]
+    # the acceptance notice prints the code beside the case number, and its QR link carries it
+    notice = next(n for n in accepted["notices"] if n["kind"] == "acceptance")
+    pdf = client.get(f"{BASE}/{app['id']}/notices/{notice['id']}.pdf", headers=h)
+    text = pdf_text(pdf.content)
+    assert pdf.status_code == 200 and case in text and code in text and f"progress?case={case}&code={code}" in text
+
+    # the old key, the six-character suffix, opens nothing: not as the old parameter, not as a code or an ID
+    r = client.get("/api/v1/public/progress", params={"case": case, "id_suffix": number[-6:]})
+    assert r.status_code == 422 and r.json()["field"] == "code"
+    r = client.post("/api/v1/public/progress", json={"case_number": case, "id_number": number[-6:]})
+    assert r.status_code == 422 and r.json()["field"] == "id_number" and not r.json()["message"].isascii()
+    r = client.post("/api/v1/public/progress", json={"case_number": case, "id_suffix": number[-6:]})
+    assert r.status_code == 422 and r.json()["field"] == "id_suffix"
+    r = client.post("/api/v1/public/progress", json={"case_number": case})
+    assert r.status_code == 422 and r.json()["field"] == "query_code"
+    r = client.post("/api/v1/public/progress", json={"case_number": case, "query_code": code, "id_number": "1" * 19})
+    assert r.status_code == 422 and r.json()["field"] == "id_number"
+    # a wrong code, another person's ID number and an unknown case: the same answer
+    answers = [client.get("/api/v1/public/progress", params={"case": case, "code": "ABCD2345"}),
+               client.post("/api/v1/public/progress", json={"case_number": case, "id_number": rid()}),
+               client.get("/api/v1/public/progress", params={"case": case[:-6] + "999999", "code": code})]
+    assert {(a.status_code, a.json()["message"]) for a in answers} == {(404, answers[0].json()["message"])}
+    # the page: the form posts the ID number (kept out of links), the suffix gets no result
+    page = client.post("/progress", content=f"case={case}&code=&id_number={number}",
+                       headers={"content-type": "application/x-www-form-urlencoded"})
+    assert page.status_code == 200 and "已受理" in page.text and number not in page.text
+    page = client.get("/progress", params={"case": case, "id_suffix": number[-6:]})
+    assert page.status_code == 200 and "已受理" not in page.text and "请输入查询码，或申请人完整的证件号码" in page.text
+    page = client.post("/progress", content=f"case={case}&code={number[-6:]}",
+                       headers={"content-type": "application/x-www-form-urlencoded"})
+    assert page.status_code == 200 and "已受理" not in page.text and "查询码为通知书上" in page.text
+    assert client.post("/progress", content="case=" + "9" * 2000).status_code == 413

@@ -27,9 +27,10 @@ CODE = grpc.StatusCode
 
 
 # -- village proxy ---------------------------------------------------------------------------------------
-def test_village_proxy_lands_in_the_township_and_the_village_cannot_read_it(as_user, clerk, township_item,
-                                                                            intake_db, intake_handlers, today):
-    agent = as_user("nanyuan.agent")
+def test_village_proxy_lands_in_the_township_and_the_village_cannot_read_it(as_user, via_agency, clerk,
+                                                                            township_item, intake_db,
+                                                                            intake_handlers, today):
+    agent = via_agency("nanyuan.agent")
     req = proxy_request(township_item)
     app = agent.SubmitProxyApplication(req)
     assert (app.tenant, app.proxy_tenant, app.proxy_request_id) == (TOWNSHIP, VILLAGE, req.proxy_request_id)
@@ -59,6 +60,8 @@ def test_village_proxy_lands_in_the_township_and_the_village_cannot_read_it(as_u
     assert events[1][1]["step"] == "submitted" and events[1][1]["proxy_request_id"] == req.proxy_request_id
     assert events[0][1]["proxy_tenant"] == VILLAGE and events[2][1]["proxy_tenant"] == VILLAGE
     assert events[3][1]["step"] == "accepted" and events[3][1]["case_number"] == accepted.case_number
+    # the village gives the resident the query code (it acts for them under a signed authorisation)
+    assert events[3][1]["query_code"] == accepted.query_code and not events[1][1].get("query_code")
     # decided and completed by the back office: the village hears of both; the pick-up goes back the same way
     report_from_approval(intake_handlers, intake_db, TOWNSHIP, accepted.case_number)
     steps = [e[1].get("step") for e in outbox(intake_db, accepted.case_number)
@@ -72,8 +75,9 @@ def test_village_proxy_lands_in_the_township_and_the_village_cannot_read_it(as_u
                                                               ("proxy_application_progressed", VILLAGE, "picked_up")]
 
 
-def test_village_proxy_of_a_county_item_reaches_the_county_window(as_user, catalogue_items, intake_db, today):
-    app = as_user("nanyuan.agent").SubmitProxyApplication(proxy_request(catalogue_items["county"]))
+def test_village_proxy_of_a_county_item_reaches_the_county_window(as_user, via_agency, catalogue_items, intake_db,
+                                                                  today):
+    app = via_agency("nanyuan.agent").SubmitProxyApplication(proxy_request(catalogue_items["county"]))
     assert app.tenant == COUNTY and app.handling_unit_name == "凉州区"
     accepted = as_user("county.clerk").AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
     assert accepted.status == pb.APPLICATION_STATUS_ACCEPTED and accepted.case_number.startswith("620602000000")
@@ -84,21 +88,22 @@ def test_village_proxy_of_a_county_item_reaches_the_county_window(as_user, catal
     assert event[1]["site_inspection"] == "suspends"
 
 
-def test_proxy_is_refused_outside_the_proxy_list_and_for_other_roles(as_user, clerk, catalogue_items, today):
-    e = err(as_user("dazhong.agent").SubmitProxyApplication, proxy_request(catalogue_items["township"]))
+def test_proxy_is_refused_outside_the_proxy_list_and_for_other_roles(as_user, via_agency, clerk, catalogue_items,
+                                                                    today):
+    e = err(via_agency("dazhong.agent").SubmitProxyApplication, proxy_request(catalogue_items["township"]))
     assert e.code() == CODE.FAILED_PRECONDITION and field_of(e) == "item_id"
-    e = err(clerk.SubmitProxyApplication, proxy_request(catalogue_items["township"]))
+    e = err(via_agency("dongdajie.clerk").SubmitProxyApplication, proxy_request(catalogue_items["township"]))
     assert e.code() == CODE.PERMISSION_DENIED
     e = err(as_user("nanyuan.agent").SubmitApplication, submit_request(catalogue_items["township"]))
     assert e.code() == CODE.PERMISSION_DENIED
-    e = err(as_user("nanyuan.agent").SubmitProxyApplication, proxy_request(catalogue_items["township"],
-                                                                           proxy_request_id=""))
+    e = err(via_agency("nanyuan.agent").SubmitProxyApplication, proxy_request(catalogue_items["township"],
+                                                                              proxy_request_id=""))
     assert e.code() == CODE.INVALID_ARGUMENT and field_of(e) == "proxy_request_id"
     # the receiving unit's records are not prefilled into a proxy submission (the receipt would show them)
     number = rid()
     clerk.SubmitApplication(submit_request(catalogue_items["township"], applicant=pb.Applicant(
         name="钱七", id_number=number, phone="13911112222")))
-    e = err(as_user("nanyuan.agent").SubmitProxyApplication, proxy_request(
+    e = err(via_agency("nanyuan.agent").SubmitProxyApplication, proxy_request(
         catalogue_items["township"], applicant=pb.Applicant(id_number=number)))
     assert e.code() == CODE.INVALID_ARGUMENT and field_of(e) == "applicant.name" and "钱七" not in e.details()
 
@@ -180,3 +185,38 @@ def test_case_number_sequences_are_drawn_only_for_the_bound_tenant(clerk, townsh
                                   {"t": TOWNSHIP, "y": year}).scalar_one()
         assert nxt == int(number[-6:]) + 1
         uow.rollback()
+
+
+def test_rls_alone_shows_the_public_lookup_one_row_and_only_for_its_secret(clerk, township_item, intake_db, today):
+    """The lookup's wall on its own: a public transaction (no tenant) that sets the lookup's settings itself,
+    as raw SQL would — the six-character suffix of the old scope opens nothing; the case number opens its row
+    only with the digest of its query code or the full ID number, and never another case's row."""
+    from services.intake.querycodes import query_code_digest
+
+    number = rid()
+    accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=clerk.SubmitApplication(
+        submit_request(township_item, applicant=pb.Applicant(name="周八", id_number=number))).id))
+    other = clerk.AcceptApplication(pb.AcceptApplicationRequest(
+        application_id=clerk.SubmitApplication(submit_request(township_item)).id))
+    case, code = accepted.case_number, accepted.query_code
+
+    def visible(**settings: str) -> int:
+        with intake_db.unit_of_work() as uow:
+            for name, value in settings.items():
+                uow.session.execute(text("SELECT set_config(:n, :v, true)"), {"n": f"app.{name}", "v": value})
+            return uow.session.execute(text("SELECT count(*) FROM intake.applications")).scalar()
+
+    assert visible(lookup_case=case, lookup_suffix=number[-6:]) == 0                    # the old key
+    assert visible(lookup_case=case, lookup_code=code) == 0                             # the code, not its digest
+    assert visible(lookup_case=case, lookup_code=query_code_digest(case, other.query_code)) == 0
+    assert visible(lookup_case=other.case_number, lookup_code=query_code_digest(case, code)) == 0
+    assert visible(lookup_case=case, lookup_id=number[-6:]) == 0
+    assert visible(lookup_case=case, lookup_id="", lookup_code="") == 0
+    assert visible(lookup_code=query_code_digest(case, code), lookup_id=number) == 0     # no case named
+    assert visible(lookup_case=case, lookup_code=query_code_digest(case, code)) == 1
+    assert visible(lookup_case=case, lookup_id=number) == 1
+    with intake_db.engine.connect() as c:                    # the code is kept as a digest beside the row
+        c.execute(text("SELECT set_config('app.tenant', :t, false)"), {"t": TOWNSHIP})
+        kept = c.execute(text("SELECT query_code_hash FROM intake.applications WHERE case_number = :c"),
+                         {"c": case}).scalar()
+    assert kept == query_code_digest(case, code) and code not in kept
