@@ -17,8 +17,9 @@ characters, public 128 (x‖y, uncompressed, without the 04 prefix). They come f
 
 Measured on this machine: sign 2 ms and verify 1.3 ms, against 50 ms and 61 ms with `gmssl`.
 
-The DEV_* keys below are for loopback runs, tests and the provincial platform simulator only;
-a deployment sets its own through SANJI_FEES_* settings.
+The DEV_* keys below are for loopback runs, tests and the provincial platform simulator only: they fill
+the settings in development mode (SANJI_MODE=development), and a production process refuses to start on
+them or without its own SANJI_FEES_* keys (services/fees/settings.py, shared/config.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from tongsuopy.crypto import hashes
 from tongsuopy.crypto.asymciphers import ec
 from tongsuopy.crypto.exceptions import InvalidSignature
 
-# Development keys (loopback runs, tests, the provincial platform simulator). Never used in production.
+# Development keys (loopback runs, tests, the provincial platform simulator). Refused in production.
 DEV_PROVINCE_PRIVATE_KEY = "b3a5c7bcd7634efac3cdb84d4f73474a7865b153940eedb667baad5ec25ab3d8"
 DEV_PROVINCE_PUBLIC_KEY = ("2046d44b6d798bd41ed59fff40990925cc2bc7acf970c38cebfd1696ae37c6d0"
                            "283864846ca4f6ce2331f868c304b01679da6fd8d7f4f42c85da049cef4b4cd0")
@@ -123,7 +124,8 @@ class Signer:
 
 def sign_callback(fields: dict[str, str], private_key: str = DEV_PROVINCE_PRIVATE_KEY,
                   public_key: str = DEV_PROVINCE_PUBLIC_KEY) -> str:
-    """What the provincial platform (or its simulator) does: sign a callback's canonical form."""
+    """What the provincial platform (or its simulator) does: sign a callback's canonical form — the one
+    function (payments.canonical_form) the fees service verifies over."""
     from services.fees.payments import canonical_form
 
     return Signer(private_key, public_key).sign(canonical_form(fields))
