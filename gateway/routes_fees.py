@@ -1,11 +1,12 @@
 """REST edge of the fees (一个窗口收费): the cashier assesses, issues the one notice, reconciles and
 asks for refunds; the head waives and approves refunds; the cashier and the supervisor download the
-daily reconciliation; the fee catalogue is public; anyone holding a notice number sees its payment
-status without logging in.
+daily reconciliation; the fee catalogue is public; anyone holding a notice (its number and the
+verification code printed on it and in its QR code) sees its payment status without logging in.
 
 POST /api/v1/payments/callback is the provincial public payment platform's callback. It carries no
 user token: it is authenticated by the platform's SM2 signature over the canonical form of its
-fields, which the fees service verifies (a tampered callback is refused with 401 and logged there).
+fields (services/fees/payments.py: percent-encoded values in a fixed order), which the fees service
+verifies (a tampered callback is refused with 401 and logged there, bounded).
 The body is one flat JSON object: the fields as strings (integers are accepted and read as their
 decimal text) plus `signature`.
 """
@@ -216,10 +217,12 @@ def decide_refund(refund_id: str, body: DecideRefundIn, request: Request, p: Use
 
 
 # -- payment: public status and the province's callback ----------------------------------------------
-@router.get("/api/v1/payments/{notice_number}/status", tags=["公开查询"], summary="缴款状态查询（凭缴款书编号）")
-def payment_status(notice_number: str, request: Request):
+@router.get("/api/v1/payments/{notice_number}/status", tags=["公开查询"],
+            summary="缴款状态查询（凭缴款书编号和查验码）")
+def payment_status(notice_number: str, request: Request,
+                   code: str = Query("", max_length=40, description="缴款书及其二维码上的查验码")):
     return to_json(fees.call(request, None, "GetPaymentStatus",
-                             pb.GetPaymentStatusRequest(notice_number=notice_number)))
+                             pb.GetPaymentStatusRequest(notice_number=notice_number, code=code)))
 
 
 @router.post("/api/v1/payments/callback", tags=["省公共支付平台"], summary="缴款结果通知（SM2 验签，无需登录）")

@@ -1,8 +1,10 @@
 """python -m services.fees — the fees service process (gRPC and its case_decided consumer)."""
 
+import datetime as dt
 import sys
 
 from services.fees.handlers import FeesHandlers
+from services.fees.payment_handlers import CallbackLimits
 from services.fees.service import event_consumer, registration
 from services.fees.settings import FeesSettings
 from services.fees.signing import Signer, Verifier
@@ -19,7 +21,11 @@ def main() -> int:
         handlers = FeesHandlers(
             db, province=Verifier(settings.fees_province_public_key),
             receipt_signer=Signer(settings.fees_receipt_private_key, settings.fees_receipt_public_key),
-            events_out=EventsOut(), clock=Clock.from_settings(settings), public_base_url=settings.public_base_url)
+            events_out=EventsOut(), clock=Clock.from_settings(settings), public_base_url=settings.public_base_url,
+            limits=CallbackLimits(clock_skew=dt.timedelta(seconds=settings.fees_paid_at_clock_skew_seconds),
+                                  rejection_body_bytes=settings.fees_rejection_body_bytes,
+                                  rejections_stored_per_minute=settings.fees_rejections_stored_per_minute),
+            verification_code_length=settings.fees_verification_code_length)
         return ServiceParts([registration(handlers)],
                             [event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch)])
 

@@ -10,8 +10,11 @@ cashier can only name a case of their own unit), and PostgreSQL row-level securi
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
 
@@ -43,12 +46,16 @@ class CaseView:
 
 class CaseHandlers:
     def __init__(self, db: Database, *, events_out: FeesEvents, clock: Clock, payments: PaymentHandlers,
-                 public_base_url: str):
+                 public_base_url: str, verification_code_length: int = domain.CODE_MIN_LENGTH,
+                 draw: Callable[[int], int] = secrets.randbelow):
         self.db = db
         self.events_out = events_out
         self.clock = clock
         self.payments = payments
         self.public_base_url = public_base_url.rstrip("/")
+        self.draw = draw
+        self.code_length = verification_code_length
+        domain.new_verification_code(verification_code_length)  # a length no code can have stops the start
 
     # -- assessment and waivers ------------------------------------------------------------------
     def assess(self, p: Principal, case_number: str, lines: list[LineInput], *, government_invested: bool = False,
@@ -142,14 +149,15 @@ class CaseHandlers:
                 raise FailedPrecondition("本单位尚未配置国库或非税收入汇缴结算账户，不能开具缴款书")
             case.status = CaseStatus.NOTICED
             repo.save_case(case, lines_changed=False)
-            # the tenant's yearly sequence (no gaps): its row stays locked until commit, so take it last
             year = now.astimezone(CHINA_TZ).year
-            notice_number = domain.format_notice_number(case.tenant, year, repo.next_notice_seq(case.tenant, year))
-            repo.lock(notice_number)
+            notice_number = self._new_notice_number(repo, case.tenant, year)
+            # the tenant's yearly serial (no gaps): its row stays locked until commit, so take it last
+            serial = domain.check_serial(repo.next_notice_seq(case.tenant, year), year)
             repo.insert_notice({"notice_number": notice_number, "tenant": case.tenant, "case_number": number,
                                 "total_fen": due, "payee_name": account.payee_name,
                                 "payee_account": account.account_number, "payee_bank": account.bank_name,
-                                "issued_by": p.username, "issued_at": now})
+                                "issued_by": p.username, "issued_at": now, "serial": serial,
+                                "verification_code": domain.new_verification_code(self.code_length, self.draw)})
             uow.emit(self.events_out.notice_issued(case, notice_number, due, account.account_number, now),
                      correlation_id=number)
             notice = repo.get_notice(notice_number, lock=True)
@@ -159,6 +167,22 @@ class CaseHandlers:
             uow.commit()
         return CaseView(case, notice)
 
+    def _new_notice_number(self, repo: FeesRepository, tenant: str, year: int) -> str:
+        """A number no notice has: the 8 random digits drawn again on the (10⁻⁸-rare) hit of an existing one.
+        Locked before it is looked for, so two windows drawing the same number at once cannot both take it
+        (and a callback naming it waits for this transaction)."""
+        for _ in range(8):
+            number = domain.draw_notice_number(tenant, year, self.draw)
+            repo.lock(number)
+            if not repo.notice_number_taken(number):
+                return number
+        raise FailedPrecondition("未能生成不重复的缴款书编号，请重试")
+
+    def lookup_url(self, notice: dict) -> str:
+        """The public payment status of the notice: its number and verification code (the QR code's link)."""
+        return (f"{self.public_base_url}/api/v1/payments/{quote(notice['notice_number'])}/status"
+                f"?code={quote(notice['verification_code'])}")
+
     def render_notice(self, p: Principal, case_number: str) -> tuple[bytes, str, str]:
         view = self.get_case(p, case_number)
         if view.notice is None:
@@ -166,8 +190,7 @@ class CaseHandlers:
         with self.db.unit_of_work(p) as uow:
             account = FeesRepository(uow).treasury_account(view.case.tenant)
         pdf = documents.render_notice_pdf(view.case, view.notice, unit_name=account.payee_name if account else "",
-                                          lookup_url=f"{self.public_base_url}/api/v1/payments/"
-                                                     f"{view.notice['notice_number']}/status")
+                                          lookup_url=self.lookup_url(view.notice))
         kind = "收据" if view.notice["status"] == NoticeStatus.PAID else "缴款书"
         return pdf, "application/pdf", f"{kind}-{view.notice['notice_number']}.pdf"
 

@@ -118,8 +118,10 @@ def render_notice_pdf(case: CaseFees, notice: dict, *, unit_name: str, lookup_ur
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=16 * mm,
                             bottomMargin=16 * mm, title=f"{title} {notice['notice_number']}", author=unit_name,
                             creator="sanji")
-    story = [_p(title, "title"), _p(f"缴款书编号：{notice['notice_number']}　　状态："
-                                    f"{NOTICE_STATUS_LABELS.get(notice['status'], notice['status'])}", "sub"),
+    serial = f"　　序号：{notice['serial']}" if notice.get("serial") else ""
+    story = [_p(title, "title"), _p(f"缴款书编号：{notice['notice_number']}　　查验码：{notice['verification_code']}"
+                                    f"{serial}　　状态：{NOTICE_STATUS_LABELS.get(notice['status'], notice['status'])}",
+                                    "sub"),
              Spacer(1, 5 * mm)]
     head = [["办件编号", case.case_number, "开具日期", _cn_time(notice["issued_at"])],
             ["缴款人", case.applicant_name or "—", "办理事项", case.item_name or "—"],
@@ -151,7 +153,8 @@ def render_notice_pdf(case: CaseFees, notice: dict, *, unit_name: str, lookup_ur
         story.append(_p("请持本缴款书通过省公共支付平台（网上银行、手机银行、微信、支付宝或银行柜台）缴款；"
                         "款项直接缴入国库或财政非税收入汇缴结算账户，任何部门不得收取现金。缴款后本缴款书即成为收据。"))
     story.append(Spacer(1, 4 * mm))
-    story.append(Table([[_qr(lookup_url), _p(f"扫码查询缴款状态：\n{lookup_url}", "small")]],
+    story.append(Table([[_qr(lookup_url), _p("扫码查询缴款状态，或凭缴款书编号和查验码查询（查验码请勿告知他人）："
+                                             f"\n{lookup_url}", "small")]],
                        colWidths=[32 * mm, 140 * mm]))
     doc.build(story)
     return buf.getvalue()

@@ -7,18 +7,27 @@ identifiers that carry their tenant; beside it, one module per concern —
 - payments.py    the province's payment callbacks, matching, receipts, reconciliation and refunds
 
 Identifiers that carry their tenant: a case number (intake's format: the tenant code right-padded to
-12 digits, the 8-digit acceptance date and a 6-digit sequence) and a notice number
-(`{tenant padded to 12}{yyyy}{8-digit per-tenant yearly sequence}{Luhn check digit}`, 25 digits), so
-a callback of the province, which carries only the notice number, is bound to the right tenant and a
-cashier can never issue a notice for another tenant's case.
+12 digits, the 8-digit acceptance date and a 6-digit sequence) and a notice number, so a callback of the
+province, which carries only the notice number, is bound to the right tenant and a cashier can never
+issue a notice for another tenant's case.
+
+A notice number is 25 digits a payer can read aloud or key in at a bank counter:
+`{tenant padded to 12}{yyyy}{8 random digits}{Luhn check digit}`. The 8 digits are drawn at random
+(10⁸ per unit and year; a draw that hits an existing notice is drawn again), so a number says nothing
+about the next one (issue 15: sequential numbers let anyone walk a county's notices). The unit's gapless
+yearly count of notices is kept beside it as the notice's serial (序号), for the books, not in the number.
+Beside the number every notice gets a verification code (查验码, `new_verification_code`), printed on it
+and in its QR code: the public payment status answers only to the number with its code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import hmac
 import re
-from collections.abc import Iterable
+import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from services.fees.assessment import FeeLine, LineStatus
@@ -27,7 +36,12 @@ from shared.tenancy import DivisionCode, Role
 
 CASE_NUMBER_RE = re.compile(r"^(\d{12})(\d{8})(\d{6})$")
 NOTICE_NUMBER_RE = re.compile(r"^(\d{12})(\d{4})(\d{8})(\d)$")
-NOTICE_SEQUENCE_MAX = 99_999_999
+NOTICE_RANDOM_SPACE = 10 ** 8          # the 8 random digits of a notice number
+NOTICE_SERIAL_MAX = 99_999_999
+# the verification code's symbols: digits and capitals without the ones people misread (0/O, 1/I/L)
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_MIN_LENGTH, CODE_MAX_LENGTH = 8, 16
+_CODE_SEPARATORS = re.compile(r"[\s\-]+")
 # who reads a unit's fees: its cashiers, its head, and supervisors (a supervisor also the units below)
 READERS = (Role.CASHIER, Role.HEAD, Role.SUPERVISOR)
 
@@ -106,11 +120,47 @@ def luhn_digit(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-def format_notice_number(tenant: str, year: int, seq: int) -> str:
-    if not 1 <= seq <= NOTICE_SEQUENCE_MAX:
-        raise FailedPrecondition(f"本单位 {year} 年缴款书编号已用尽")
-    body = f"{tenant.ljust(12, '0')}{year:04d}{seq:08d}"
+def format_notice_number(tenant: str, year: int, random_part: int) -> str:
+    if not 0 <= random_part < NOTICE_RANDOM_SPACE:
+        raise ValueError(f"a notice number's random part is 8 digits, not {random_part}")
+    body = f"{tenant.ljust(12, '0')}{year:04d}{random_part:08d}"
     return body + luhn_digit(body)
+
+
+def draw_notice_number(tenant: str, year: int, draw: Callable[[int], int] = secrets.randbelow) -> str:
+    """A new notice number with its 8 digits drawn by `draw(n)` (an integer in [0, n): `secrets.randbelow`;
+    a test gives a seeded generator to know the number in advance)."""
+    return format_notice_number(tenant, year, draw(NOTICE_RANDOM_SPACE))
+
+
+def check_serial(serial: int, year: int) -> int:
+    if not 1 <= serial <= NOTICE_SERIAL_MAX:
+        raise FailedPrecondition(f"本单位 {year} 年缴款书序号已用尽")
+    return serial
+
+
+def new_verification_code(length: int = CODE_MIN_LENGTH, draw: Callable[[int], int] = secrets.randbelow) -> str:
+    """The notice's verification code (查验码): `length` symbols of CODE_ALPHABET drawn by `draw`."""
+    if not CODE_MIN_LENGTH <= length <= CODE_MAX_LENGTH:
+        raise ValueError(f"a verification code has {CODE_MIN_LENGTH} to {CODE_MAX_LENGTH} symbols, not {length}")
+    return "".join(CODE_ALPHABET[draw(len(CODE_ALPHABET))] for _ in range(length))
+
+
+def check_verification_code(code: str, field_name: str = "code") -> str:
+    """A code as a payer types it (any case, spaces or hyphens between groups) in its one form; one that
+    cannot be a code is refused naming the field. Whether it is the notice's code is for the lookup."""
+    c = _CODE_SEPARATORS.sub("", code or "").upper()
+    if not c:
+        raise InvalidArgument(field_name, "请输入缴款书上的查验码")
+    if not CODE_MIN_LENGTH <= len(c) <= CODE_MAX_LENGTH or any(ch not in CODE_ALPHABET for ch in c):
+        raise InvalidArgument(field_name, "查验码为缴款书上的字母和数字（8 至 16 位）")
+    return c
+
+
+def same_code(expected: str | None, given: str) -> bool:
+    """Constant-time comparison: how long it takes says nothing about how much of the code was right. A notice
+    without a code (issued before codes existed, not yet reprinted) matches no code."""
+    return hmac.compare_digest((expected or "\x00").encode(), given.encode()) and bool(expected)
 
 
 def notice_tenant(number: str) -> str | None:

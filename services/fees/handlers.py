@@ -13,14 +13,16 @@ the service: `FeesEvents` below says what it builds), so nothing here knows the 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from services.fees.assessment import FeeLine
 from services.fees.case_handlers import CaseHandlers
 from services.fees.catalogue import FeeItem, FeeVersion, WaiverReason
 from services.fees.catalogue_handlers import FeeCatalogueHandlers
-from services.fees.domain import CaseFees
-from services.fees.payment_handlers import PaymentHandlers
+from services.fees.domain import CODE_MIN_LENGTH, CaseFees
+from services.fees.payment_handlers import CallbackLimits, PaymentHandlers
 from services.fees.payments import Callback, MatchKind
 from services.fees.refund_handlers import RefundHandlers
 from services.fees.signing import Signer, Verifier
@@ -57,11 +59,16 @@ class FeesHandlers:
     """The fees service's use cases, built once by the composition root (and the tests' fixtures)."""
 
     def __init__(self, db: Database, *, province: Verifier, receipt_signer: Signer, events_out: FeesEvents,
-                 clock: Clock | None = None, public_base_url: str = "http://127.0.0.1:8000"):
+                 clock: Clock | None = None, public_base_url: str = "http://127.0.0.1:8000",
+                 limits: CallbackLimits | None = None, verification_code_length: int = CODE_MIN_LENGTH,
+                 draw: Callable[[int], int] = secrets.randbelow):
+        """`draw(n)`: an integer in [0, n) for the random digits of notice numbers and the verification
+        codes — `secrets.randbelow`; a test that must know a number in advance gives a seeded generator."""
         clock = clock or Clock()
         self.catalogue = FeeCatalogueHandlers(db, events_out=events_out)
         self.payments = PaymentHandlers(db, events_out=events_out, clock=clock, province=province,
-                                        receipt_signer=receipt_signer)
+                                        receipt_signer=receipt_signer, limits=limits)
         self.cases = CaseHandlers(db, events_out=events_out, clock=clock, payments=self.payments,
-                                  public_base_url=public_base_url)
+                                  public_base_url=public_base_url, verification_code_length=verification_code_length,
+                                  draw=draw)
         self.refunds = RefundHandlers(db, events_out=events_out, clock=clock)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
@@ -18,16 +19,20 @@ from services.fees.domain import READERS, CaseFees, CaseStatus
 from services.fees.money import yuan
 from services.fees.payments import (
     MATCH_LABELS,
+    PAYEE_MISMATCH,
     Callback,
     EntryStatus,
     MatchKind,
     canonical_form,
     check_day,
+    check_paid_at,
+    check_payee,
     check_refund,
     check_resolution,
     match,
     parse_callback,
     receipt_text,
+    rejection_record,
 )
 from services.fees.repository import FeesRepository
 from services.fees.signing import Signer, Verifier, sm3_hex
@@ -35,6 +40,7 @@ from shared.clock import CHINA_TZ, Clock
 from shared.db import Database, UnitOfWork
 from shared.errors import (
     AlreadyExists,
+    DomainError,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -53,6 +59,15 @@ MAX_CALLBACK_FIELDS = 40
 MAX_CALLBACK_VALUE = 1000
 
 
+@dataclass(frozen=True)
+class CallbackLimits:
+    """The callback's bounds (FeesSettings: every number a default a province may change, said there)."""
+
+    clock_skew: dt.timedelta = dt.timedelta(minutes=5)   # paid_at: ahead of now, behind the notice's issue
+    rejection_body_bytes: int = 2048                    # stored of one refused callback's fields
+    rejections_stored_per_minute: int = 60              # refusals stored a minute; beyond: counted only
+
+
 def _iso(ts: dt.datetime | None) -> str:
     return ts.isoformat() if ts else ""
 
@@ -67,12 +82,13 @@ def locked_case(repo: FeesRepository, number: str) -> CaseFees:
 
 class PaymentHandlers:
     def __init__(self, db: Database, *, events_out: FeesEvents, clock: Clock, province: Verifier,
-                 receipt_signer: Signer):
+                 receipt_signer: Signer, limits: CallbackLimits | None = None):
         self.db = db
         self.events_out = events_out
         self.clock = clock
         self.province = province
         self.signer = receipt_signer
+        self.limits = limits or CallbackLimits()
 
     # -- callbacks (authenticated by the province's SM2 signature) -------------------------------
     def record_callback(self, fields: dict[str, str], signature: str) -> dict:
@@ -84,8 +100,10 @@ class PaymentHandlers:
         if not self.province.verify(signature, data):
             self._reject("signature does not verify", fields, signature)
             raise Unauthenticated("支付回调签名验证失败，已拒绝并记录")
+        now = self.clock.now()
         try:
             cb = parse_callback(fields)
+            check_paid_at(cb.paid_at, now, self.limits.clock_skew)
         except InvalidArgument as exc:
             self._reject(f"invalid field {exc.field}: {exc.message}", fields, signature)
             raise
@@ -96,9 +114,13 @@ class PaymentHandlers:
             raise FailedPrecondition("收款账户不是本平台登记的国库或非税收入账户，已拒绝并记录")
         tenant = domain.notice_tenant(cb.notice_number)
         if tenant is None or not DivisionCode(account.tenant).contains(DivisionCode(tenant)):
-            tenant = account.tenant   # a notice number that names no unit of this account: the account's queue
+            # the account is not one the number's unit collects with: a notice of that number, if there is
+            # one, was not paid by this; a number that names no notice goes to the account's queue
+            if tenant is not None and self._notice_exists(tenant, cb.notice_number):
+                self._reject("payee account is not the notice's", fields, signature)
+                raise FailedPrecondition(PAYEE_MISMATCH)
+            tenant = account.tenant
         digest = sm3_hex(data)
-        now = self.clock.now()
         try:
             with self.db.unit_of_work(tenant=tenant) as uow:
                 result = self._record(uow, tenant, cb, fields, signature, digest, now)
@@ -110,7 +132,15 @@ class PaymentHandlers:
         if result.get("conflict"):
             self._reject("same payment id, different content", fields, signature)
             raise AlreadyExists("该支付流水号已登记，回调内容不一致，已拒绝并记录")
+        if "refused" in result:
+            reason, exc = result["refused"]
+            self._reject(reason, fields, signature)
+            raise exc
         return result
+
+    def _notice_exists(self, tenant: str, number: str) -> bool:
+        with self.db.unit_of_work(tenant=tenant) as uow:
+            return FeesRepository(uow).get_notice(number) is not None
 
     def _record(self, uow: UnitOfWork, tenant: str, cb: Callback, fields: dict, signature: str, digest: str,
                 now: dt.datetime) -> dict:
@@ -126,6 +156,17 @@ class PaymentHandlers:
         notice = repo.get_notice(cb.notice_number, lock=True)
         if notice is not None and notice["tenant"] != tenant:  # pragma: no cover — RLS hides it anyway
             notice = None
+        if notice is not None:
+            # refused, nothing recorded: money paid to another account is not the notice's payment, and a
+            # payment stamped before its notice existed is not one the province made for it
+            try:
+                check_payee(notice["payee_account"], cb.payee_account)
+            except DomainError as exc:
+                return {"refused": ("payee account is not the notice's", exc)}
+            try:
+                check_paid_at(cb.paid_at, now, self.limits.clock_skew, issued_at=notice["issued_at"])
+            except InvalidArgument as exc:
+                return {"refused": (f"invalid field {exc.field}: {exc.message}", exc)}
         kind = match(notice["status"] if notice else None, notice["total_fen"] if notice else 0, cb.amount_fen)
         repo.insert_payment({"payment_id": cb.payment_id, "tenant": tenant, "notice_number": cb.notice_number,
                              "matched_notice": cb.notice_number if kind == MatchKind.MATCHED else None,
@@ -150,11 +191,25 @@ class PaymentHandlers:
                 "message": f"已转入对账队列：{MATCH_LABELS[kind]}", "reconciliation_id": entry_id}
 
     def _reject(self, reason: str, fields: dict, signature: str) -> None:
-        log.warning("payment callback refused (%s): payment_id=%s notice=%s", reason,
-                    str(fields.get("payment_id", ""))[:64], str(fields.get("notice_number", ""))[:64])
+        """Keep a refused callback for the security log, bounded: one refusal keeps at most
+        `rejection_body_bytes` of its fields (payments.rejection_record), and at most
+        `rejections_stored_per_minute` refusals are kept a minute — the others are only counted, so a flood
+        of refusals without a login costs a bounded amount of storage (issue 15, item 5)."""
+        record = rejection_record(reason, fields, signature, self.limits.rejection_body_bytes)
+        minute = self.clock.now().replace(second=0, microsecond=0)
+        cap = self.limits.rejections_stored_per_minute
         with self.db.unit_of_work() as uow:
-            FeesRepository(uow).log_rejection(reason, fields, signature)
+            repo = FeesRepository(uow)
+            seen = repo.count_rejection(minute)
+            if seen <= cap:
+                repo.log_rejection(record, minute)
             uow.commit()
+        if seen <= cap:
+            log.warning("payment callback refused (%s): payment_id=%s notice=%s", reason, record["payment_id"],
+                        record["notice_number"])
+        elif seen == cap + 1:
+            log.warning("payment callbacks refused: %d this minute; from now on this minute they are counted,"
+                        " not stored", seen)
 
     def apply_payment(self, uow: UnitOfWork, repo: FeesRepository, case: CaseFees, notice: dict, cb: Callback,
                       now: dt.datetime) -> None:
@@ -175,7 +230,8 @@ class PaymentHandlers:
                    now: dt.datetime) -> dict:
         """A payment queued before its notice existed, now that it does: matched and applied when it fits,
         else left open with what is wrong with it. The notice as it is now."""
-        kind = match(notice["status"], notice["total_fen"], entry["amount_fen"])
+        kind = match(notice["status"], notice["total_fen"], entry["amount_fen"], notice["payee_account"],
+                     entry["payee_account"])
         if kind != MatchKind.MATCHED:
             repo.update_entry(str(entry["id"]), status=EntryStatus.OPEN, kind=str(kind),
                               expected_fen=notice["total_fen"], case_number=case.case_number)
@@ -184,17 +240,21 @@ class PaymentHandlers:
                           expected_fen=notice["total_fen"], resolution="缴款书开具后自动匹配", resolved_by="system")
         repo.match_payment(entry["payment_id"], notice["notice_number"])
         cb = Callback(entry["payment_id"], notice["notice_number"], entry["amount_fen"], entry["paid_at"],
-                      notice["payee_account"], entry["payer_name"])
+                      entry["payee_account"], entry["payer_name"])
         self.apply_payment(uow, repo, case, notice, cb, now)
         return repo.get_notice(notice["notice_number"])
 
-    def payment_status(self, notice_number: str) -> dict:
-        """Public: what a payer may know by the number they hold — nothing personal."""
+    def payment_status(self, notice_number: str, code: str) -> dict:
+        """Public: what a payer may know by the notice they hold — its number and the verification code
+        printed on it (and in its QR code) — nothing personal. A wrong code is answered as an unknown number
+        is, and compared in constant time (domain.same_code)."""
         number, tenant = domain.check_notice_number(notice_number)
+        code = domain.check_verification_code(code)
         with self.db.unit_of_work(tenant=tenant) as uow:
             notice = FeesRepository(uow).get_notice(number)
-        if notice is None:
-            raise NotFound("缴款书不存在")
+        right = domain.same_code(notice["verification_code"] if notice else None, code)
+        if notice is None or not right:
+            raise NotFound("缴款书不存在或查验码不符")
         return notice
 
     # -- reconciliation --------------------------------------------------------------------------
@@ -226,14 +286,15 @@ class PaymentHandlers:
                 notice = repo.get_notice(number, lock=True)
                 if notice is None:
                     raise InvalidArgument("notice_number", "缴款书不存在")
-                kind = match(notice["status"], notice["total_fen"], entry["amount_fen"])
+                kind = match(notice["status"], notice["total_fen"], entry["amount_fen"], notice["payee_account"],
+                             entry["payee_account"])
                 if kind != MatchKind.MATCHED:
                     raise FailedPrecondition(f"不能匹配：{MATCH_LABELS[kind]}（缴款 {yuan(entry['amount_fen'])}"
                                              f" 元，应缴 {yuan(notice['total_fen'])} 元）")
                 case = locked_case(repo, notice["case_number"])
                 repo.match_payment(entry["payment_id"], number)
                 cb = Callback(entry["payment_id"], number, entry["amount_fen"], entry["paid_at"],
-                              notice["payee_account"], entry["payer_name"])
+                              entry["payee_account"], entry["payer_name"])
                 self.apply_payment(uow, repo, case, notice, cb, now)
                 repo.update_entry(entry_id, status=EntryStatus.MATCHED, case_number=case.case_number,
                                   expected_fen=notice["total_fen"], resolution=f"人工匹配：{note}",

@@ -9,23 +9,44 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from services.fees.assessment import FeeLine
 from services.fees.domain import NoticeStatus
 from services.fees.money import MAX_NAME, checked_fen, checked_text, yuan
-from shared.errors import InvalidArgument
+from shared.errors import FailedPrecondition, InvalidArgument
 
 PAYMENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_]{5,63}$")
 
+# The fields of a callback in the order they are signed (the Callback below); a field the province adds
+# is signed too, after these, in key order.
+CALLBACK_FIELDS = ("payment_id", "notice_number", "amount_fen", "paid_at", "payee_account", "payer_name",
+                   "channel")
+
+
+def _escaped(text: str) -> str:
+    """RFC 3986 percent-encoding of the UTF-8 text, every character but A-Z a-z 0-9 - . _ ~ escaped: an
+    escaped key or value never contains `=` or `&`."""
+    return quote(text, safe="")
+
 
 def canonical_form(fields: Mapping[str, str]) -> bytes:
-    """What the provincial platform signs: keys sorted, empty values left out, `key=value` joined
-    by `&`, UTF-8. The signature itself is never part of it."""
-    pairs = sorted((str(k), str(v)) for k, v in fields.items() if k != "signature" and str(v) != "")
-    return "&".join(f"{k}={v}" for k, v in pairs).encode("utf-8")
+    """What the provincial platform signs (and its simulator and our tests, with this one function):
+    every field as `key=value`, key and value percent-encoded (`_escaped`), joined by `&`, in a fixed
+    order — CALLBACK_FIELDS first (one left out is signed as empty), then every other field the callback
+    carries, in key order, empty or not. The signature itself is never part of it.
+
+    One text is one set of fields: a value holding `&` or `=` cannot move a field boundary (issue 15,
+    item 7: with `key=value` joined unescaped, `channel` = `unionpay&notice_number=…` signed the same
+    text as a separate notice_number field).
+    """
+    keys = [*CALLBACK_FIELDS, *sorted(str(k) for k in fields if k not in CALLBACK_FIELDS and k != "signature")]
+    return "&".join(f"{_escaped(k)}={_escaped(str(fields.get(k, '')))}" for k in keys).encode("ascii")
 
 
 @dataclass(frozen=True)
@@ -62,30 +83,70 @@ def parse_callback(fields: Mapping[str, str]) -> Callback:
     return Callback(pid, notice, amount, paid_at, account, get("payer_name")[:MAX_NAME], get("channel")[:32])
 
 
+def check_paid_at(paid_at: dt.datetime, now: dt.datetime, skew: dt.timedelta,
+                  issued_at: dt.datetime | None = None) -> None:
+    """A payment is not made in the future, nor before its notice was issued; `skew` allows for the
+    province's clock and ours differing (FeesSettings.fees_paid_at_clock_skew_seconds, a default)."""
+    if paid_at > now + skew:
+        raise InvalidArgument("paid_at", "缴款时间晚于当前时间，已拒绝")
+    if issued_at is not None and paid_at < issued_at - skew:
+        raise InvalidArgument("paid_at", "缴款时间早于缴款书开具时间，已拒绝")
+
+
+PAYEE_MISMATCH = "收款账户与缴款书载明的国库或非税收入账户不符，已拒绝并记录"
+
+
+def check_payee(notice_account: str, account: str) -> None:
+    """The money went to the notice's treasury account, or the payment is not the notice's (收缴分离)."""
+    if account != notice_account:
+        raise FailedPrecondition(PAYEE_MISMATCH)
+
+
 class MatchKind(enum.StrEnum):
     MATCHED = "matched"
     UNKNOWN_NOTICE = "unknown_notice"      # no such notice (yet): queued, matched once it exists
     AMOUNT_MISMATCH = "amount_mismatch"
     ALREADY_PAID = "already_paid"          # a second payment for a paid notice
     NOTICE_VOID = "notice_void"
+    ACCOUNT_MISMATCH = "account_mismatch"  # a queued payment made to another account than its notice's
 
 
 MATCH_LABELS = {MatchKind.UNKNOWN_NOTICE: "缴款书不存在或尚未生成", MatchKind.AMOUNT_MISMATCH: "缴款金额与缴款书不符",
                 MatchKind.ALREADY_PAID: "缴款书已缴清（重复缴款）", MatchKind.NOTICE_VOID: "缴款书已作废",
-                MatchKind.MATCHED: "已匹配"}
+                MatchKind.ACCOUNT_MISMATCH: "收款账户与缴款书不符", MatchKind.MATCHED: "已匹配"}
 
 
-def match(notice_status: str | None, notice_total: int, amount: int) -> MatchKind:
-    """How a verified payment relates to its notice. Only an exact match is ever recorded as paid."""
+def match(notice_status: str | None, notice_total: int, amount: int, notice_account: str | None = None,
+          account: str | None = None) -> MatchKind:
+    """How a verified payment relates to its notice. Only an exact match is ever recorded as paid: the
+    amount, and (where both are known) the account it was paid to."""
     if notice_status is None:
         return MatchKind.UNKNOWN_NOTICE
     if notice_status == NoticeStatus.PAID:
         return MatchKind.ALREADY_PAID
     if notice_status == NoticeStatus.VOID:
         return MatchKind.NOTICE_VOID
+    if notice_account is not None and account is not None and account != notice_account:
+        return MatchKind.ACCOUNT_MISMATCH
     if amount != notice_total:
         return MatchKind.AMOUNT_MISMATCH
     return MatchKind.MATCHED
+
+
+# ---------------------------------------------------------------------------------------------
+# refused callbacks: what one refusal keeps
+# ---------------------------------------------------------------------------------------------
+
+def rejection_record(reason: str, fields: Mapping[str, str], signature: str, body_bytes: int) -> dict:
+    """What the log of refused callbacks keeps of one refusal, bounded whatever was sent: the fields as JSON
+    (keys sorted) cut to `body_bytes` bytes at a character boundary, the whole body's length and SHA-256
+    (to recognise a body seen elsewhere without keeping it), and short identifying fields."""
+    body = json.dumps({str(k): str(v) for k, v in fields.items()}, ensure_ascii=False, sort_keys=True)
+    data = body.encode("utf-8", "replace")
+    return {"reason": reason[:500], "payment_id": str(fields.get("payment_id", ""))[:64],
+            "notice_number": str(fields.get("notice_number", ""))[:64],
+            "body": data[:body_bytes].decode("utf-8", "ignore"), "body_bytes": len(data),
+            "body_sha256": hashlib.sha256(data).hexdigest(), "signature": str(signature or "")[:256]}
 
 
 def receipt_text(notice: Mapping, lines: Iterable[FeeLine], payment: Callback) -> str:

@@ -255,15 +255,20 @@ class FeesRepository:
             " ON CONFLICT (tenant_code, year) DO UPDATE SET last_seq = notice_counters.last_seq + 1"
             " RETURNING last_seq"), {"t": tenant, "y": year})
 
+    def notice_number_taken(self, number: str) -> bool:
+        """A notice of that number exists (one of the tenant's: the number carries its tenant)."""
+        return self.uow.row(sql(f"SELECT 1 FROM {S}.notices WHERE notice_number = :n"), {"n": number}) is not None
+
     def insert_notice(self, n: dict) -> None:
         self.uow.execute(sql(
             f"INSERT INTO {S}.notices (notice_number, tenant_code, case_number, total_fen, payee_name, payee_account,"
-            " payee_bank, status, issued_by, issued_at) VALUES (:notice_number, :tenant, :case_number, :total_fen,"
-            " :payee_name, :payee_account, :payee_bank, 'issued', :issued_by, :issued_at)"), n)
+            " payee_bank, status, issued_by, issued_at, serial, verification_code) VALUES (:notice_number, :tenant,"
+            " :case_number, :total_fen, :payee_name, :payee_account, :payee_bank, 'issued', :issued_by, :issued_at,"
+            " :serial, :verification_code)"), n)
 
     _NOTICE = ("notice_number, tenant_code AS tenant, case_number, total_fen, payee_name, payee_account, payee_bank,"
                " status, issued_by, issued_at, paid_at, payment_id, receipt_text, receipt_digest, receipt_signature,"
-               " receipt_signer")
+               " receipt_signer, serial, verification_code")
 
     def get_notice(self, number: str, *, lock: bool = False) -> dict | None:
         return self.uow.mapping(sql(f"SELECT {self._NOTICE} FROM {S}.notices WHERE notice_number = :n"
@@ -303,7 +308,7 @@ class FeesRepository:
     # -- reconciliation --------------------------------------------------------------------------
     _ENTRY = ("r.id, r.tenant_code AS tenant, r.kind, r.status, r.payment_id, r.notice_number, r.case_number,"
               " r.amount_fen, r.expected_fen, r.created_at, r.resolution, r.resolved_by, r.resolved_at, p.paid_at,"
-              " p.payer_name")
+              " p.payer_name, p.payee_account")
 
     def add_entry(self, e: dict) -> str:
         entry_id = str(uuid.uuid4())
@@ -404,14 +409,18 @@ class FeesRepository:
         return self.uow.value(sql(f"SELECT count(*) FROM {S}.reconciliation WHERE tenant_code = :t"
                                    " AND status = 'open'"), {"t": tenant})
 
-
     # -- refused callbacks -----------------------------------------------------------------------
-    def log_rejection(self, reason: str, fields: dict, signature: str) -> None:
-        """A payment callback refused (bad signature, bad field, unknown account …), kept as it came, bounded."""
+    def count_rejection(self, minute: dt.datetime) -> int:
+        """One more refused callback in this minute; how many there have been in it, this one included."""
+        return self.uow.value(sql(
+            f"INSERT INTO {S}.callback_rejection_minutes AS m (minute, seen) VALUES (:m, 1)"
+            " ON CONFLICT (minute) DO UPDATE SET seen = m.seen + 1 RETURNING seen"), {"m": minute})
+
+    def log_rejection(self, r: dict, minute: dt.datetime) -> None:
+        """A refused payment callback, as payments.rejection_record bounded it; the minute's count of stored ones."""
         self.uow.execute(sql(
-            f"INSERT INTO {S}.callback_rejections (reason, payment_id, notice_number, fields, signature)"
-            " VALUES (:r, :p, :n, CAST(:f AS jsonb), :s)"),
-            {"r": reason[:500], "p": str(fields.get("payment_id", ""))[:64],
-             "n": str(fields.get("notice_number", ""))[:64],
-             "f": json.dumps({str(k): str(v)[:500] for k, v in list(fields.items())[:50]}, ensure_ascii=False),
-             "s": (signature or "")[:256]})
+            f"INSERT INTO {S}.callback_rejections (reason, payment_id, notice_number, body, body_bytes, body_sha256,"
+            " signature) VALUES (:reason, :payment_id, :notice_number, :body, :body_bytes, :body_sha256, :signature)"),
+            r)
+        self.uow.execute(sql(f"UPDATE {S}.callback_rejection_minutes SET stored = stored + 1 WHERE minute = :m"),
+                         {"m": minute})

@@ -97,7 +97,7 @@ class FeesServicer(fees_pb2_grpc.FeesServiceServicer):
         return pb.PaymentCallbackResult(**self.payments.record_callback(dict(request.fields), request.signature))
 
     def GetPaymentStatus(self, request, context):
-        return t.payment_status(self.payments.payment_status(request.notice_number))
+        return t.payment_status(self.payments.payment_status(request.notice_number, request.code))
 
     # -- reconciliation ------------------------------------------------------------------------
     def ListReconciliation(self, request, context):

@@ -70,7 +70,8 @@ def notice(n: dict | None) -> pb.Notice | None:
                      payee_bank=n["payee_bank"], issued_by=n["issued_by"], issued_at=_iso(n["issued_at"]),
                      status=n["status"], paid_at=_iso(n["paid_at"]), payment_id=n["payment_id"] or "",
                      receipt_digest=n["receipt_digest"] or "", receipt_signature=n["receipt_signature"] or "",
-                     receipt_signer=n["receipt_signer"] or "", receipt_text=n["receipt_text"] or "")
+                     receipt_signer=n["receipt_signer"] or "", receipt_text=n["receipt_text"] or "",
+                     verification_code=n["verification_code"] or "", serial=n["serial"] or 0)
 
 
 def case_fees(view) -> pb.CaseFees:

@@ -5,13 +5,16 @@ run, and approval's case_decided published on the real RabbitMQ as approval's re
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import json
+import random
 import uuid
 
 import grpc
 import pika
 import pytest
+from pypdf import PdfReader
 from sanji.approval.v1 import events_pb2 as approval_events
 from sanji.fees.v1 import fees_pb2 as pb
 from sanji.fees.v1 import fees_pb2_grpc
@@ -48,6 +51,10 @@ def err(fn, *args, **kw) -> grpc.RpcError:
 
 def field_of(e: grpc.RpcError) -> str | None:
     return dict(e.trailing_metadata() or ()).get(FIELD_KEY)
+
+
+def pdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +127,19 @@ class Province:
 @pytest.fixture(scope="session")
 def province(province_keys, fees_stub):
     return Province(province_keys, fees_stub)
+
+
+@pytest.fixture
+def seeded(fees_db, province_keys, receipt_keys, verifier, tokens):
+    """(as_, province, twin): a fees service of its own whose notice numbers and codes are drawn from a seeded
+    generator, and the twin of that generator, which tells a test the number the next notice will get."""
+    seed = random.randrange(2 ** 32)
+    handlers = FeesHandlers(fees_db, province=Verifier(province_keys[1]), receipt_signer=Signer(*receipt_keys),
+                            events_out=EventsOut(), draw=random.Random(seed).randrange)
+    with serving([registration(handlers)], verifier) as target, grpc.insecure_channel(target) as channel:
+        stub = fees_pb2_grpc.FeesServiceStub(channel)
+        yield (lambda username=None: Caller(stub, tokens[username] if username else None),
+               Province(province_keys, stub), random.Random(seed))
 
 
 def outbox(db: Database, correlation_id: str) -> list[tuple[str, dict, str]]:

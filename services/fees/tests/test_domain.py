@@ -1,9 +1,13 @@
 """The fee rules with no database: amounts against hand-computed figures, rounding, ranges, 收费从低,
-waivers, identifiers that carry their tenant, the canonical form the province signs."""
+waivers, identifiers that carry their tenant (a notice number's random digits, its verification code), the
+canonical form the province signs, paid_at's window and the payee, what a refused callback keeps."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import random
 from decimal import Decimal
 
 import pytest
@@ -217,9 +221,47 @@ def test_case_and_notice_numbers_carry_their_tenant():
         "620602"
 
 
+def test_a_notice_number_has_random_digits_and_reads_as_25_digits():
+    numbers = {domain.draw_notice_number("620602", 2026) for _ in range(200)}
+    assert len(numbers) == 200                                       # not a sequence: no two draws alike
+    assert all(len(n) == 25 and n.isdigit() and n.startswith("6206020000002026") for n in numbers)
+    assert {domain.notice_tenant(n) for n in numbers} == {"620602"}
+    middles = sorted(int(n[16:24]) for n in numbers)
+    assert middles[-1] - middles[0] > 10 ** 6                         # spread over the 8 digits, not counting up
+    # a seeded draw gives the number a test can know in advance (the service draws with `secrets`)
+    twin = [domain.draw_notice_number("620602001", 2026, random.Random(5).randrange)
+            for _ in range(2)]
+    assert twin[0] == twin[1] and domain.notice_tenant(twin[0]) == "620602001"
+    with pytest.raises(ValueError):
+        domain.format_notice_number("620602", 2026, 10 ** 8)
+    assert domain.check_serial(1, 2026) == 1
+    with pytest.raises(FailedPrecondition):
+        domain.check_serial(domain.NOTICE_SERIAL_MAX + 1, 2026)
+
+
+def test_verification_codes_are_random_readable_and_compared_whole():
+    codes = {domain.new_verification_code() for _ in range(200)}
+    assert len(codes) == 200 and all(len(c) == 8 and set(c) <= set(domain.CODE_ALPHABET) for c in codes)
+    assert not set("01OIL") & set(domain.CODE_ALPHABET)
+    assert len(domain.new_verification_code(12)) == 12
+    with pytest.raises(ValueError):
+        domain.new_verification_code(6)                              # a code too short to be a secret
+    assert domain.check_verification_code(" pwws-wvd7 ") == "PWWSWVD7"
+    for bad in ("", "PWWS", "PWWSWVD0", "PWWSWVD7" * 3, "PWWS WVD7'--"):
+        with pytest.raises(InvalidArgument) as e:
+            domain.check_verification_code(bad)
+        assert e.value.field == "code"
+    assert domain.same_code("PWWSWVD7", "PWWSWVD7")
+    assert not domain.same_code("PWWSWVD7", "PWWSWVD8") and not domain.same_code("PWWSWVD7", "PWWSWVD")
+    assert not domain.same_code(None, "PWWSWVD7") and not domain.same_code("", "")   # a notice without a code
+
+
 def test_matching_accepts_only_an_exact_payment():
     assert payments.match(None, 0, 100) == MatchKind.UNKNOWN_NOTICE
     assert payments.match("issued", 100, 100) == MatchKind.MATCHED
+    assert payments.match("issued", 100, 100, "27050101040012345", "27050101040012345") == MatchKind.MATCHED
+    assert payments.match("issued", 100, 100, "27050101040012345", "22880101040054321") == \
+        MatchKind.ACCOUNT_MISMATCH
     assert payments.match("issued", 100, 99) == MatchKind.AMOUNT_MISMATCH
     assert payments.match("paid", 100, 100) == MatchKind.ALREADY_PAID
     assert payments.match("void", 100, 100) == MatchKind.NOTICE_VOID
@@ -227,7 +269,12 @@ def test_matching_accepts_only_an_exact_payment():
 
 def test_canonical_form_and_sm2_signatures():
     fields = {"b": "2", "a": "中文", "empty": "", "signature": "x"}
-    assert payments.canonical_form(fields) == "a=中文&b=2".encode()
+    known = "payment_id=&notice_number=&amount_fen=&paid_at=&payee_account=&payer_name=&channel="
+    assert payments.canonical_form(fields) == f"{known}&a=%E4%B8%AD%E6%96%87&b=2&empty=".encode()
+    # a value holding the separators is escaped: it cannot pass for two fields (issue 15, item 7)
+    assert payments.canonical_form({"payer_name": "A&channel=x"}) != payments.canonical_form(
+        {"payer_name": "A", "channel": "x"})
+    assert payments.canonical_form({"payer_name": "A&channel=x"}).endswith(b"payer_name=A%26channel%3Dx&channel=")
     private, public = generate_keypair()
     sig = Signer(private, public).sign(payments.canonical_form(fields))
     assert Verifier(public).verify(sig, payments.canonical_form(fields))
@@ -272,3 +319,33 @@ def test_capital_amounts_and_csv():
     report = daily_report("620602", dt.date(2026, 9, 18), {"notices": [], "payments": [], "mismatches": [],
                                                              "refunds": [], "settlements": []}, 0, "凉州区财政局")
     assert report_csv(report).startswith("\ufeff收费日对账".encode())
+
+
+def test_paid_at_lies_between_the_notice_and_now_give_or_take_the_clock_skew():
+    now = dt.datetime(2026, 9, 18, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    skew = dt.timedelta(minutes=5)
+    issued = now - dt.timedelta(hours=2)
+    for ok in (now, now + skew, issued, issued - skew, now.astimezone(dt.UTC)):
+        payments.check_paid_at(ok, now, skew, issued_at=issued)
+    for bad in (now + skew + dt.timedelta(seconds=1), now + dt.timedelta(days=365),
+                issued - skew - dt.timedelta(seconds=1), issued - dt.timedelta(days=30)):
+        with pytest.raises(InvalidArgument) as e:
+            payments.check_paid_at(bad, now, skew, issued_at=issued)
+        assert e.value.field == "paid_at"
+    payments.check_paid_at(issued - dt.timedelta(days=30), now, skew)      # no notice (yet): only the future
+    payments.check_payee("27050101040012345", "27050101040012345")
+    with pytest.raises(FailedPrecondition):
+        payments.check_payee("27050101040012345", "22880101040054321")
+
+
+def test_a_refused_callback_keeps_a_bounded_head_and_the_whole_bodys_hash():
+    small = {"payment_id": "GSPAY000001", "notice_number": "1" * 25, "payer_name": "张三"}
+    r = payments.rejection_record("signature does not verify", small, "ab" * 64, 2048)
+    assert json.loads(r["body"]) == small and r["body_bytes"] == len(r["body"].encode())
+    big = {f"f{i:02d}": "中" * 1000 for i in range(40)}                   # 40 fields of 3,000 bytes each
+    r = payments.rejection_record("x" * 5000, {**big, "payment_id": "P" * 900}, "s" * 5000, 2048)
+    whole = json.dumps({**big, "payment_id": "P" * 900}, ensure_ascii=False, sort_keys=True).encode()
+    assert len(r["body"].encode()) <= 2048 and whole.startswith(r["body"].encode())   # cut at a character
+    assert (r["body_bytes"], r["body_sha256"]) == (len(whole), hashlib.sha256(whole).hexdigest())
+    assert (len(r["reason"]), len(r["payment_id"]), len(r["signature"])) == (500, 64, 256)
+    assert sum(len(str(v).encode()) for v in r.values()) < 4096

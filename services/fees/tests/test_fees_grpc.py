@@ -3,6 +3,8 @@ SM2-signed callbacks of a provincial platform whose key pair is generated for th
 
 from __future__ import annotations
 
+import datetime as dt
+
 import grpc
 import pytest
 from google.protobuf import json_format
@@ -21,7 +23,9 @@ from services.fees.tests.conftest import (
     field_of,
     outbox,
     owner_rows,
+    pdf_text,
 )
+from shared.clock import CHINA_TZ
 
 CODE = grpc.StatusCode
 
@@ -189,7 +193,8 @@ def test_three_fee_items_of_two_departments_one_notice_paid_settles_the_case(as_
     assert as_("county.cashier").IssueNotice(pb.IssueNoticeRequest(case_number=number)).notice.notice_number == \
         n.notice_number                                                                      # one notice per case
     assert count(fees_db, "SELECT count(*) FROM fees.notices WHERE case_number = :n", n=number) == 1
-    status = as_().GetPaymentStatus(pb.GetPaymentStatusRequest(notice_number=n.notice_number))
+    status = as_().GetPaymentStatus(pb.GetPaymentStatusRequest(notice_number=n.notice_number,
+                                                                code=n.verification_code))
     assert (status.status, status.status_label, status.total_fen) == ("issued", "待缴款", 5_205_000)
 
     result = province.pay(n.notice_number, 5_205_000)
@@ -204,12 +209,13 @@ def test_three_fee_items_of_two_departments_one_notice_paid_settles_the_case(as_
         f"payment_id={result.payment_id}" in receipt.receipt_text
     pdf = as_("county.cashier").RenderNotice(pb.RenderNoticeRequest(case_number=number))
     assert pdf.content[:4] == b"%PDF" and pdf.filename.startswith("收据-")
+    assert f"status?code={n.verification_code}" in pdf_text(pdf.content)      # the QR code's link, printed
     events = outbox(fees_db, number)
     assert [e[0] for e in events] == ["fees_assessed", "notice_issued", "payment_received", "fees_settled"]
     kind, body, tenant = events[-1]
     assert (body["case_number"], body["paid_fen"], body["notice_number"], tenant) == \
         (number, "5205000", n.notice_number, COUNTY)
-    paid = as_().GetPaymentStatus(pb.GetPaymentStatusRequest(notice_number=n.notice_number))
+    paid = as_().GetPaymentStatus(pb.GetPaymentStatusRequest(notice_number=n.notice_number, code=n.verification_code))
     assert (paid.status, paid.paid_fen) == ("paid", 5_205_000)
 
 
@@ -280,10 +286,13 @@ def test_a_tampered_callback_is_refused_logged_and_nothing_recorded(as_, provinc
     assert province.pay(n.notice_number, 2000).outcome == "recorded"
 
 
-def test_a_callback_before_the_notice_is_matched_once_the_notice_exists(as_, province, fees_db):
-    first = noticed(as_, case_number(), (line("FEE-JMSFZ-GBF"),)).notice.notice_number
-    tenant, year, seq = COUNTY, int(first[12:16]), int(first[16:24])
-    upcoming = domain.format_notice_number(tenant, year, seq + 1)     # the number the next notice will get
+def test_a_callback_before_the_notice_is_matched_once_the_notice_exists(seeded, fees_db):
+    """Out of order (DESIGN §5): the province reports a payment for a number before the notice of that number is
+    recorded here. The numbers are random; the service here draws from a seeded generator, so its twin says
+    which number the next notice gets."""
+    as_, province, twin = seeded
+    year = dt.datetime.now(CHINA_TZ).year
+    upcoming = domain.draw_notice_number(COUNTY, year, twin.randrange)   # the number the next notice will get
     early = province.pay(upcoming, 4000)
     assert early.outcome == "queued"
     [entry] = [x for x in as_("county.cashier").ListReconciliation(pb.ListReconciliationRequest()).entries
@@ -292,6 +301,7 @@ def test_a_callback_before_the_notice_is_matched_once_the_notice_exists(as_, pro
     number = case_number()
     fees = noticed(as_, number, (line("FEE-JMSFZ-BL"),))               # 40 元: the notice the payment was for
     assert fees.notice.notice_number == upcoming
+    assert fees.notice.verification_code == domain.new_verification_code(8, twin.randrange)
     assert (fees.status, fees.notice.status, fees.paid_fen) == ("settled", "paid", 4000)
     done = as_("county.cashier").ListReconciliation(pb.ListReconciliationRequest(include_resolved=True)).entries
     [entry] = [x for x in done if x.id == early.reconciliation_id]

@@ -41,7 +41,8 @@ def test_cashier_assesses_issues_and_the_province_pays_through_the_callback(clie
     notice = r.json()["notice"]
     assert notice["payee_account"] == COUNTY_ACCOUNT
 
-    r = client.get(f"/api/v1/payments/{notice['notice_number']}/status")          # public, no login
+    status = f"/api/v1/payments/{notice['notice_number']}/status"
+    r = client.get(status, params={"code": notice["verification_code"]})          # public, no login
     assert r.status_code == 200 and r.json()["status_label"] == "待缴款"
     fields = province.fields(notice["notice_number"], 400000)
     signature = province.sign(fields)
@@ -52,7 +53,7 @@ def test_cashier_assesses_issues_and_the_province_pays_through_the_callback(clie
         ("SUCCESS", "recorded", True)
     r = client.post("/api/v1/payments/callback", json={**fields, "signature": signature})
     assert r.json()["outcome"] == "duplicate"
-    r = client.get(f"/api/v1/payments/{notice['notice_number']}/status")
+    r = client.get(status, params={"code": notice["verification_code"].lower()})   # as a payer may type it
     assert r.json()["status"] == "paid"
     r = client.get(f"/api/v1/fees/cases/{number}/notice.pdf", headers=cashier)
     assert r.status_code == 200 and r.content[:4] == b"%PDF"
@@ -66,5 +67,5 @@ def test_cashier_assesses_issues_and_the_province_pays_through_the_callback(clie
     assert r.status_code == 404
     r = client.get("/api/v1/public/fees", params={"region": "620602"})
     assert "FEE-TDFKF" in [i["definition"]["fee_code"] for i in r.json()["items"]]
-    r = client.get("/api/v1/payments/123/status")
+    r = client.get("/api/v1/payments/123/status", params={"code": notice["verification_code"]})
     assert (r.status_code, r.json()["field"]) == (422, "notice_number")
