@@ -76,7 +76,10 @@ def sample(spec: dict, schema: dict):
         return False
     if kind == "string" or not kind:
         if "pattern" in schema:
-            found = [s for s in PATTERN_SAMPLES if re.search(schema["pattern"], s)]
+            # a choice of words (`^(a|b|c)?$`) offers its own first word
+            choices = re.fullmatch(r"\^\(([\w|]+)\)\??\$", schema["pattern"])
+            candidates = (choices.group(1).split("|") if choices else []) + PATTERN_SAMPLES
+            found = [s for s in candidates if re.search(schema["pattern"], s)]
             assert found, f"no sample for pattern {schema['pattern']}: add one to PATTERN_SAMPLES"
             return found[0]
         return "a" * max(1, schema.get("minLength", 1))
