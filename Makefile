@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: run stop test unit lint proto bench services venv clean k8s-validate mutants
+.PHONY: run stop test unit lint proto bench services venv clean k8s k8s-validate mutants
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -51,6 +51,9 @@ lint: venv
 
 bench: proto services
 	SANJI_MODE=development $(BIN)/python -m tests.bench $(ONLY)
+
+k8s: venv
+	$(BIN)/python -m infra.manifests
 
 k8s-validate: venv
 	$(BIN)/kubernetes-validate --strict k8s/*.yaml

@@ -30,7 +30,9 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def test_settings() -> PlatformSettings:
     """Settings pointing at this run's own database and vhost (created fresh)."""
-    bootstrap.main(["--database", TEST_DB, "--vhost", TEST_VHOST, "--recreate"])
+    # the in-process tests declare their consumers' queues themselves (some with short retry delays); the
+    # end-to-end platform bootstraps a vhost of its own with the registry's whole topology
+    bootstrap.main(["--database", TEST_DB, "--vhost", TEST_VHOST, "--recreate", "--no-topology"])
     return PlatformSettings(
         database_url=f"postgresql+psycopg://sanji_app:sanji_app@127.0.0.1:5432/{TEST_DB}",
         database_owner_url=f"postgresql+psycopg://sanji_owner:sanji_owner@127.0.0.1:5432/{TEST_DB}",

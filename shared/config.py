@@ -12,7 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT, PRODUCTION = "development", "production"
 # credentials that live in this repository: a deployment that still holds one of them is refused
-DEV_CREDENTIALS = ("sanji_app:sanji_app@", "sanji_owner:sanji_owner@", "guest:guest@", "CHANGE-ME")
+DEV_CREDENTIALS = ("sanji_app:sanji_app@", "sanji_owner:sanji_owner@", "guest:guest@", ":sanji-dev-broker@",
+                   "CHANGE-ME")
 
 
 class MissingSecret(ValueError):
@@ -108,6 +109,10 @@ class GrpcServiceSettings(PlatformSettings):
     grpc_port: int = 15051
     grpc_workers: int = Field(default=16, ge=1)
     relay_batch_size: int = 200
+    # the broker's topology is declared from the registry before services run (bootstrap, the migration Job):
+    # a service's consumer only checks its queues, and takes an event only from its source's broker user
+    amqp_passive_topology: bool = True
+    amqp_verify_publishers: bool = True
     relay_idle_seconds: float = 0.2
 
     @property
@@ -122,6 +127,8 @@ class DatabaseToolSettings(PlatformSettings):
 
 
 class MigrationSettings(PlatformSettings):
-    """The migration job: the only process that holds the owner's credentials."""
+    """The migration job: the only process that holds the owner's credentials (and, to declare the broker's
+    topology, its administrator's)."""
 
     SECRETS: ClassVar[tuple[str, ...]] = ("database_owner_url",)
+    amqp_admin_url: str = ""

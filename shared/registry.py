@@ -32,6 +32,7 @@ class ServiceSpec:
     # at start-up cannot hold it and `make run` fail with "Address already in use"; every pod uses 50051
     port: int
     title: str                                   # 中文名, for people reading a listing
+    summary: str = ""                            # what it does, in a line (k8s annotation, listings)
     publishes: tuple[str, ...] = ()
     subscribes: tuple[Subscription, ...] = ()
     calls: tuple[str, ...] = ()                  # services this one calls over gRPC
@@ -64,10 +65,12 @@ def _subs(*rows: tuple[str, str, str]) -> tuple[Subscription, ...]:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "catalogue", 15051, "事项目录",
+        summary="事项目录：事项、办理情形、材料、时限、收费依据、办事指南",
         publishes=("item_published", "item_adjusted", "item_cancelled", "item_delegated"),
     ),
     ServiceSpec(
         "intake", 15052, "一窗受理",
+        summary="一窗受理：申请、受理、补正、不予受理、容缺、出件",
         publishes=("application_submitted", "application_accepted", "correction_requested",
                    "application_rejected", "materials_supplied", "application_terminated",
                    "result_picked_up", "proxy_application_progressed"),
@@ -79,6 +82,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec(
         "agency", 15053, "帮办代办",
+        summary="帮办代办：代办申请、代办员、上门服务、材料交接",
         publishes=("proxy_requested", "agent_assigned", "documents_handed_over", "documents_received",
                    "proxy_completed"),
         subscribes=_subs(("intake", "proxy_application_progressed", "on_progress")),
@@ -86,6 +90,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec(
         "approval", 15054, "审批",
+        summary="审批：审查、决定、并联审批、时限台账、证照",
         publishes=("case_opened", "review_completed", "case_decided", "clock_suspended", "clock_resumed",
                    "deadline_extended", "certificate_issued", "case_completed", "inspection_requested",
                    "inspection_recorded", "due_date_reprojected", "case_terminated", "case_delivered"),
@@ -96,6 +101,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec(
         "fees", 15055, "一窗收费",
+        summary="一个窗口收费：缴款书、支付、退费、对账",
         publishes=("fees_assessed", "notice_issued", "payment_received", "fees_settled", "refund_made",
                    "fee_waived", "payment_queued", "fee_item_published", "fee_item_cancelled"),
         subscribes=_subs(("approval", "case_decided", "on_case_decided")),

@@ -51,6 +51,12 @@ def run_grpc_service(name: str, settings: GrpcServiceSettings, compose: Callable
         instrument_engine(db.engine)
     verifier = TokenVerifier.from_settings(settings)
     parts = compose(db)
+    from shared.messaging.consumer import EventConsumer
+
+    for worker in parts.workers:
+        if isinstance(worker, EventConsumer):      # the platform's rules for every service's consumer
+            worker.passive_topology = settings.amqp_passive_topology
+            worker.verify_publishers = settings.amqp_verify_publishers
     server, port, health = build_server(parts.registrations, verifier=verifier, host=settings.grpc_host,
                                         port=settings.grpc_port, workers=settings.grpc_workers,
                                         reflection_enabled=settings.mode == DEVELOPMENT)

@@ -3,7 +3,9 @@
 - the owner role (runs migrations, owns the tables) and the application role (owns nothing, so
   row-level security applies to it);
 - the database and one schema per service;
-- the AMQP virtual host (tests use their own).
+- the AMQP virtual host (tests use their own), one broker user per service with permissions to its own
+  exchanges and queues only (shared.messaging.topology.permissions), and the whole topology declared from
+  the service registry before any service runs, so no event is published to an exchange without its queues.
 
 PostgreSQL is reached as a superuser: over TCP as `postgres` where the server trusts loopback,
 otherwise through the local socket as the `postgres` OS user (a fresh Debian install).
@@ -15,10 +17,22 @@ import argparse
 import shutil
 import subprocess
 import sys
+from urllib.parse import quote
 
-from shared.registry import SCHEMAS
+import pika
+
+from shared.messaging import topology
+from shared.registry import NAMES, SCHEMAS
 
 OWNER, APP = "sanji_owner", "sanji_app"
+# the development password of every service's broker user (make run, tests); a deployment provisions its own
+# users and passwords (k8s/README) and shared.config refuses this one outside development mode
+DEV_BROKER_PASSWORD = "sanji-dev-broker"  # noqa: S105 — development only, refused in production
+
+
+def service_amqp_url(service: str, vhost: str, host: str = "127.0.0.1", port: int = 5672) -> str:
+    """The development AMQP URL of a service's own broker user."""
+    return f"amqp://{topology.broker_user(service)}:{DEV_BROKER_PASSWORD}@{host}:{port}/{quote(vhost, safe='')}"
 
 
 def _psql_cmd() -> list[str]:
@@ -62,9 +76,13 @@ def ensure_database(name: str, *, recreate: bool = False) -> None:
 
 
 def ensure_vhost(vhost: str, *, recreate: bool = False) -> None:
-    if vhost == "/":
-        return
     ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    if vhost != "/":
+        _ensure_own_vhost(ctl, vhost, recreate=recreate)
+    ensure_broker_users(ctl, vhost)
+
+
+def _ensure_own_vhost(ctl: str, vhost: str, *, recreate: bool) -> None:
     listed = subprocess.run([ctl, "-q", "list_vhosts"], capture_output=True, text=True)
     if recreate and vhost in listed.stdout.split():
         # a test run starts with no queues and no messages left over from an earlier run
@@ -76,18 +94,43 @@ def ensure_vhost(vhost: str, *, recreate: bool = False) -> None:
                    capture_output=True)
 
 
+def ensure_broker_users(ctl: str, vhost: str) -> None:
+    """One broker user per registered service, allowed its own exchanges and queues in `vhost` only."""
+    users = subprocess.run([ctl, "-q", "list_users"], capture_output=True, text=True).stdout
+    known = {line.split()[0] for line in users.splitlines() if line.strip()}
+    for service in NAMES:
+        user = topology.broker_user(service)
+        if user not in known:
+            subprocess.run([ctl, "-q", "add_user", user, DEV_BROKER_PASSWORD], check=True, capture_output=True)
+        configure, write, read = topology.permissions(service)
+        subprocess.run([ctl, "-q", "set_permissions", "-p", vhost, user, configure, write, read], check=True,
+                       capture_output=True)
+
+
+def declare_topology(vhost: str, admin_url: str | None = None) -> int:
+    """Every exchange and queue of the registry, as the broker's administrator (guest on loopback)."""
+    url = admin_url or f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
+    with pika.BlockingConnection(pika.URLParameters(url)) as conn:
+        return topology.declare_registry(conn.channel())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--database", default="sanji")
     ap.add_argument("--vhost", default="/")
     ap.add_argument("--recreate", action="store_true", help="drop and create the database (tests)")
+    ap.add_argument("--no-topology", action="store_true",
+                    help="leave the registry's queues undeclared (in-process tests declare their own, with short"
+                         " retry delays)")
     args = ap.parse_args(argv)
     global _PSQL
     _PSQL = _psql_cmd()
     ensure_roles()
     ensure_database(args.database, recreate=args.recreate)
     ensure_vhost(args.vhost, recreate=args.recreate)
-    print(f"[bootstrap] database {args.database} with schemas {', '.join(SCHEMAS)}; vhost {args.vhost}")
+    queues = 0 if args.no_topology else declare_topology(args.vhost)
+    print(f"[bootstrap] database {args.database} with schemas {', '.join(SCHEMAS)}; vhost {args.vhost} with"
+          f" {queues} subscription queues and a broker user per service")
     return 0
 
 

@@ -101,11 +101,15 @@ class Platform:
         })
         return env
 
-    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> None:
+    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str | None] | None = None) -> None:
         logs = self.run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         env = self.child_env()
-        env.update(extra_env or {})
+        for key, value in (extra_env or {}).items():
+            if value is None:
+                env.pop(key, None)                        # a setting this child must not hold
+            else:
+                env[key] = value
         out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 — the child keeps it
         proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -168,10 +172,21 @@ class Platform:
         self._spawn("oidc", args)
         self._wait_http("oidc", f"{self.oidc_url}/healthz")
 
+    def service_amqp_url(self, name: str) -> str:
+        """The broker as the service's own user (made by the bootstrap), on the vhost this platform uses."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        from infra.local.bootstrap import DEV_BROKER_PASSWORD
+        from shared.messaging.topology import broker_user
+
+        base = urlsplit(self.child_env().get("SANJI_AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/%2F")
+        netloc = f"{broker_user(name)}:{DEV_BROKER_PASSWORD}@{base.hostname}:{base.port or 5672}"
+        return urlunsplit((base.scheme, netloc, base.path, base.query, base.fragment))
+
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
-        """A service with its own client secret (and no other service's)."""
+        """A service with its own client secret and its own broker user (and no other service's)."""
         self._spawn(name, ["-m", f"services.{name}"],
-                    {"SANJI_GRPC_PORT": str(self.ports.of(name)),
+                    {"SANJI_GRPC_PORT": str(self.ports.of(name)), "SANJI_AMQP_URL": self.service_amqp_url(name),
                      "SANJI_SERVICE_CLIENT_SECRET": self.service_secrets[name], **(extra_env or {})})
         self._wait_grpc(name, self.target(name))
 
@@ -189,7 +204,10 @@ class Platform:
             self.start_service(name)
 
     def start_gateway(self) -> None:
-        self._spawn("gateway", ["-m", "gateway"], {"SANJI_HTTP_PORT": str(self.ports.gateway)})
+        # the internet-facing edge holds no database or broker credentials at all
+        self._spawn("gateway", ["-m", "gateway"], {"SANJI_HTTP_PORT": str(self.ports.gateway),
+                                                   "SANJI_DATABASE_URL": None, "SANJI_DATABASE_OWNER_URL": None,
+                                                   "SANJI_AMQP_URL": None})
         self._wait_http("gateway", f"{self.gateway_url}/healthz")
 
     def _check_alive(self, name: str) -> None:

@@ -40,7 +40,20 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Status, StatusCode
 
 from shared.db import Database, UnitOfWork
-from shared.messaging.envelope import Envelope, PoisonMessage, declare_exchange_args, exchange_for, from_amqp
+from shared.messaging.envelope import Envelope, PoisonMessage, from_amqp
+from shared.messaging.topology import (
+    DEFAULT_BACKOFF,
+    DEFAULT_MAX_RETRIES,
+    QueueSpec,
+    broker_user,
+    dead_letter_queue,
+    declare_queues,
+    declare_service_exchanges,
+    queue_name,
+    retry_exchange_for,
+    retry_queue,
+)
+from shared.messaging.topology import delay as topology_delay
 from shared.telemetry import spans_recorded
 from shared.tenancy import DivisionCode, Principal, Role, acting_as
 
@@ -55,19 +68,6 @@ BROKER_HEADERS = frozenset({"x-death", "x-first-death-exchange", "x-first-death-
                             "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason"})
 
 Handler = Callable[[Envelope, UnitOfWork], None]
-
-
-def queue_name(source: str, event_type: str, service: str, handler_name: str) -> str:
-    """The queue a nameko `@event_handler(source, event_type)` on `service.handler_name` uses."""
-    return f"evt-{source}-{event_type}--{service}.{handler_name}"
-
-
-def retry_queue(queue: str, attempt: int) -> str:
-    return f"{queue}.retry.{attempt}"
-
-
-def dead_letter_queue(queue: str) -> str:
-    return f"{queue}.dlq"
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,15 @@ class EventConsumer:
     """
 
     def __init__(self, amqp_url: str, *, service: str, database: Database, prefetch: int = 100,
-                 max_retries: int = 5, backoff: Sequence[float] = (1, 5, 30, 120, 600),
+                 max_retries: int = DEFAULT_MAX_RETRIES, backoff: Sequence[float] = DEFAULT_BACKOFF,
                  uow_factory: Callable[[str], AbstractContextManager[UnitOfWork]] | None = None,
-                 spans: bool | None = None, batch: int = 50):
+                 spans: bool | None = None, batch: int = 50, passive_topology: bool = False,
+                 verify_publishers: bool = False):
+        """`passive_topology`: the queues were declared beforehand from the registry (shared.messaging.topology)
+        and are only checked — a service's own broker user may declare nothing else. `verify_publishers`:
+        a delivery is taken only from the broker user of its source service (RabbitMQ checks `user_id`
+        against the publishing connection), or from this service's own (a retry or a replay); anything
+        else is parked as forged."""
         if not backoff:
             raise ValueError("backoff needs at least one delay")
         if batch < 1:
@@ -152,6 +158,8 @@ class EventConsumer:
         self.batch = batch
         self.max_retries = max_retries
         self.backoff = tuple(backoff)
+        self.passive_topology = passive_topology
+        self.verify_publishers = verify_publishers
         # a consumer span per delivery only where spans are kept (None: as this process's telemetry says)
         self.spans = spans_recorded() if spans is None else spans
         self.stats = ConsumerStats()
@@ -179,7 +187,7 @@ class EventConsumer:
 
     def delay(self, attempt: int) -> float:
         """Seconds before retry `attempt` (1-based); the last backoff repeats."""
-        return float(self.backoff[min(attempt, len(self.backoff)) - 1])
+        return topology_delay(self.backoff, attempt)
 
     def queue_names(self) -> list[str]:
         """Every queue this consumer declares (main, retry and dead-letter queues)."""
@@ -195,17 +203,14 @@ class EventConsumer:
             self._declare_topology(conn.channel())
 
     def _declare_topology(self, channel: Any) -> None:
-        for sub in self._subs.values():
-            q = sub.queue
-            channel.exchange_declare(**declare_exchange_args(sub.source))
-            channel.queue_declare(q, durable=True, arguments={
-                "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead_letter_queue(q)})
-            channel.queue_bind(q, exchange_for(sub.source), routing_key=sub.event_type)
-            channel.queue_declare(dead_letter_queue(q), durable=True)
-            for n in range(1, self.max_retries + 1):
-                channel.queue_declare(retry_queue(q, n), durable=True, arguments={
-                    "x-message-ttl": int(self.delay(n) * 1000),
-                    "x-dead-letter-exchange": "", "x-dead-letter-routing-key": q})
+        queues = [QueueSpec(sub.source, sub.event_type, sub.queue) for sub in self._subs.values()]
+        if not self.passive_topology:
+            declare_service_exchanges(channel, self.service)
+        declare_queues(channel, self.service, queues, max_retries=self.max_retries, backoff=self.backoff,
+                       passive=self.passive_topology)
+
+    def _trusted(self, sub: Subscription, props: pika.BasicProperties) -> bool:
+        return not self.verify_publishers or props.user_id in (broker_user(sub.source), broker_user(self.service))
 
     def _connection(self) -> pika.BlockingConnection:
         return pika.BlockingConnection(self._params)
@@ -284,6 +289,9 @@ class EventConsumer:
                     body: bytes) -> None:
         retries = _retries_of(props)
         try:
+            if not self._trusted(sub, props):
+                raise PoisonMessage(f"published by broker user {props.user_id!r}, not by {broker_user(sub.source)!r}:"
+                                    " a forged event")
             env = from_amqp(method, props, body)
         except PoisonMessage as exc:
             self._park(sub, props, body, f"poison message: {exc}", retries)
@@ -404,8 +412,8 @@ class EventConsumer:
         log.warning("handler %s failed on event %s (attempt %d of %d); retrying in %.1fs: %s",
                     sub.queue, env.event_id, attempt, self.max_retries + 1, self.delay(attempt), error)
         headers = {RETRY_HEADER: attempt, ERROR_HEADER: error[:4000]}
-        self._publisher.basic_publish("", retry_queue(sub.queue, attempt), body,
-                                      _republished(props, headers), mandatory=True)
+        self._publisher.basic_publish(retry_exchange_for(self.service), retry_queue(sub.queue, attempt), body,
+                                      self._own(_republished(props, headers)), mandatory=True)
         self.stats.retried += 1
 
     def _park(self, sub: Subscription, props: pika.BasicProperties, body: bytes, error: str,
@@ -415,8 +423,15 @@ class EventConsumer:
                   props.message_id, props.type, props.app_id, dlq, retries, error)
         headers = {RETRY_HEADER: retries, ERROR_HEADER: error[:4000], QUEUE_HEADER: sub.queue,
                    PARKED_AT_HEADER: int(time.time())}
-        self._publisher.basic_publish("", dlq, body, _republished(props, headers), mandatory=True)
+        self._publisher.basic_publish(retry_exchange_for(self.service), dlq, body,
+                                      self._own(_republished(props, headers)), mandatory=True)
         self.stats.dead_lettered += 1
+
+    def _own(self, props: pika.BasicProperties) -> pika.BasicProperties:
+        """A message this consumer sends on (retry, park, replay) goes out as its own user: RabbitMQ refuses a
+        `user_id` that is not the connection's, so the original publisher's cannot be kept."""
+        props.user_id = self._params.credentials.username
+        return props
 
     # --- dead letters --------------------------------------------------------------------------
 
@@ -454,7 +469,7 @@ class EventConsumer:
                     break
                 props = _republished(props, {})
                 props.headers = {k: v for k, v in props.headers.items() if not k.startswith("x-sanji-")}
-                channel.basic_publish("", queue, body, props, mandatory=True)
+                channel.basic_publish(retry_exchange_for(self.service), queue, body, self._own(props), mandatory=True)
                 channel.basic_ack(method.delivery_tag)
                 moved += 1
         if moved:

@@ -357,6 +357,9 @@ class OutboxRelay:
                 exchange, routing_key, props, body = to_amqp({**row, "headers": carrier})
         else:  # no spans kept: the trace context stored with the event travels as it is
             exchange, routing_key, props, body = to_amqp(row)
+        # who published it: RabbitMQ refuses a user_id that is not this connection's user, so a consumer can
+        # trust it (EventConsumer verify_publishers)
+        props.user_id = self._params.credentials.username
         self._channel.basic_publish(exchange, routing_key, body, props)
         self._tag += 1
         batch.pending[self._tag] = row["seq"]
