@@ -58,6 +58,7 @@ NOT_TENANT_DATA = frozenset([f"{s}.alembic_version" for s in SCHEMAS] + [
     "approval.category_rules",          # which desk an item goes to, per region ('' = everywhere)
     "intake.notice_templates",          # the texts of the notices
     "fees.treasury_accounts",           # which treasury account receives a unit's fees (收缴分离), public
+    "fees.callback_rejection_minutes",  # how many payment callbacks were refused each minute: counts only
 ])
 
 EXCEPTIONS = UNWALLED_TENANT_DATA | NOT_TENANT_DATA
