@@ -28,7 +28,7 @@ from shared.tenancy import DivisionCode, Principal
 log = logging.getLogger("sanji.auth")
 
 _INVALID = "登录凭证无效或已过期，请重新登录"
-SERVICE_ROLE = "sanji-service"
+SERVICE_ROLE = "service"     # the realm role of every service account (shared.tenancy.Role.SERVICE)
 SERVICE_ACCOUNT_PREFIX = "service-account-sanji-"
 
 

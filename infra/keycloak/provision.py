@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from shared import registry
 from shared.tenancy import Role
 
 log = logging.getLogger("sanji.keycloak.provision")
@@ -35,7 +36,9 @@ log = logging.getLogger("sanji.keycloak.provision")
 # the realm roles are the platform's roles (shared.tenancy.Role), nothing more
 REALM_ROLES: dict[str, str] = {str(r): r.label for r in Role}
 # machine clients of the realm export and the realm role each one's service account holds
-SERVICE_ACCOUNT_ROLES: dict[str, str] = {"sanji-services": "service", "sanji-province": "province_platform"}
+SERVICE_ACCOUNT_ROLES: dict[str, str] = {"sanji-services": "service", "sanji-province": "province_platform",
+                                         # each service's own identity for internal methods (shared.auth)
+                                         **{f"sanji-{s.name}": "service" for s in registry.SERVICES}}
 
 TENANT_ATTRIBUTE: dict[str, Any] = {
     "name": "tenant",

@@ -10,7 +10,7 @@ No Keycloak server can run on these machines, so local runs and tests use `oidc-
   `preferred_username`, `name`, `tenant` (division code) and `realm_access.roles`;
 - a Chinese login page that checks the user's password (the plain mock only asks for a subject);
 - the client-credentials grant for the platform's services (`sanji-<service>` with its secret), whose
-  tokens say which service calls (`azp`, `service-account-sanji-<service>`, role `sanji-service`) and
+  tokens say which service calls (`azp`, `service-account-sanji-<service>`, role `service`) and
   carry no tenant: a service acts for a user, whose own token travels beside it (DESIGN §4);
 - none of the mock's test doors: `PUT /users/<sub>` (rewrite anyone's tenant and roles), token
   revocation by subject and dynamic client registration answer 403, demo or not;
@@ -49,7 +49,7 @@ log = logging.getLogger("sanji.oidc")
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-SERVICE_ROLE = "sanji-service"
+SERVICE_ROLE = "service"     # the realm role of every service account (shared.tenancy.Role.SERVICE)
 SERVICE_ACCOUNT_PREFIX = "service-account-"
 # the mock's own routes that change who is who, or let anyone register a client: closed
 CLOSED_ENDPOINTS = frozenset({"oidc-provider-mock.set_user", "oidc-provider-mock.revoke_user_tokens",

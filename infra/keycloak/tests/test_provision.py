@@ -27,6 +27,7 @@ from infra.keycloak.provision import (
     group_path,
     plan,
 )
+from shared import registry
 
 REALM = Path(__file__).resolve().parents[1] / "realm-sanji.json"
 HUMAN_ROLES = {"window_clerk", "reviewer", "decider", "cashier", "agent", "complaint_handler", "supervisor",
@@ -86,7 +87,8 @@ def test_every_user_gets_tenant_roles_and_group(rows, users):
     assert {a.name for a in actions if isinstance(a, EnsureRealmRole)} == set(REALM_ROLES)
     assert HUMAN_ROLES | {"province_platform", "service"} == set(REALM_ROLES)
     assert {(a.client_id, a.role) for a in actions if isinstance(a, AssignServiceAccountRole)} == {
-        ("sanji-services", "service"), ("sanji-province", "province_platform")}
+        ("sanji-services", "service"), ("sanji-province", "province_platform"),
+        *((f"sanji-{s.name}", "service") for s in registry.SERVICES)}
     assert sum(isinstance(a, EnsureUserProfileAttribute) for a in actions) == 1
 
 
@@ -123,7 +125,8 @@ class FakeKeycloakAdmin:
         self.users: dict[str, dict] = {}       # id -> user
         self.user_roles: dict[str, set[str]] = {}
         self.members: dict[str, set[str]] = {}  # user id -> group paths
-        self.clients = {"sanji-services": "c-1", "sanji-province": "c-2"} if with_clients else {}
+        names = ["sanji-services", "sanji-province", *(f"sanji-{s.name}" for s in registry.SERVICES)]
+        self.clients = {name: f"c-{i}" for i, name in enumerate(names, 1)} if with_clients else {}
         self.service_accounts = {cid: self._new_user(f"service-account-{name}")
                                  for name, cid in self.clients.items()}
         self.writes: list[str] = []
@@ -240,7 +243,8 @@ def test_apply_builds_the_realm_and_a_rerun_changes_nothing(rows, users):
         assert admin.members[uid] == {group_path(u["tenant"])}
         assert stored["password"] == u["password"]
     sa_roles = {name: admin.user_roles[admin.service_accounts[cid]] for name, cid in admin.clients.items()}
-    assert sa_roles == {"sanji-services": {"service"}, "sanji-province": {"province_platform"}}
+    assert sa_roles == {"sanji-services": {"service"}, "sanji-province": {"province_platform"},
+                        **{f"sanji-{s.name}": {"service"} for s in registry.SERVICES}}
 
     writes = len(admin.writes)
     again = apply(actions, admin)
@@ -325,7 +329,7 @@ def test_default_scopes_and_clients(realm):
     assert console["redirectUris"] == ["http://127.0.0.1:8000/*"]
     assert console["attributes"]["pkce.code.challenge.method"] == "S256"
     assert {"sanji-platform", "roles"} <= set(console["defaultClientScopes"])
-    for client_id in ("sanji-services", "sanji-province"):
+    for client_id in ("sanji-services", "sanji-province", *(f"sanji-{s.name}" for s in registry.SERVICES)):
         c = clients[client_id]
         assert c["publicClient"] is False and c["serviceAccountsEnabled"] is True
         assert c["standardFlowEnabled"] is False and c["secret"].startswith("CHANGE-ME")
