@@ -111,37 +111,30 @@ class TokenVerifier:
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, float]:
+        claims = self._claims(token)
+        return principal_from_claims(claims, token), float(claims["exp"])
+
+    def _claims(self, token: str) -> dict:
+        """The token's claims once its RS256 signature, issuer, audience and expiry are verified."""
         header = _unverified_header(token)
         if header.get("alg") != "RS256":
             raise Unauthenticated(_INVALID)
         keys = self._keys_for(str(header.get("kid", "")))
         try:
-            claims = self._oidc.decode_token(
+            return self._oidc.decode_token(
                 token, validate=True, key=keys, algs=["RS256"],
                 check_claims={"iss": self.issuer, "aud": self.audience, "exp": None, "sub": None},
             )
         except (JWException, ValueError, TypeError) as exc:
             log.info("token rejected: %s", type(exc).__name__)
             raise Unauthenticated(_INVALID) from None
-        return principal_from_claims(claims, token), float(claims["exp"])
 
     def verify_service(self, token: str) -> str:
         """The platform service a client-credentials token names (`sanji-<service>` → `<service>`);
         Unauthenticated for anything else, a person's token included."""
         if not token:
             raise Unauthenticated("未提供服务凭证")
-        header = _unverified_header(token)
-        if header.get("alg") != "RS256":
-            raise Unauthenticated(_INVALID)
-        keys = self._keys_for(str(header.get("kid", "")))
-        try:
-            claims = self._oidc.decode_token(
-                token, validate=True, key=keys, algs=["RS256"],
-                check_claims={"iss": self.issuer, "aud": self.audience, "exp": None, "sub": None},
-            )
-        except (JWException, ValueError, TypeError) as exc:
-            log.info("service token rejected: %s", type(exc).__name__)
-            raise Unauthenticated(_INVALID) from None
+        claims = self._claims(token)
         roles = (claims.get("realm_access") or {}).get("roles", [])
         username = str(claims.get("preferred_username") or "")
         client = str(claims.get("azp") or "")
