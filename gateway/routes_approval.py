@@ -15,7 +15,7 @@ from sanji.approval.v1 import approval_pb2 as pb
 from sanji.approval.v1 import approval_pb2_grpc
 
 from gateway.edge import User
-from gateway.rest import Backend, Strict, file_response, to_json
+from gateway.rest import Backend, Strict, file_response, status_number, status_query, to_json
 
 router = APIRouter(prefix="/api/v1/approval", tags=["后台审批"])
 approval = Backend("approval", approval_pb2_grpc.ApprovalServiceStub)
@@ -126,10 +126,10 @@ def review(request: Request, step_id: str, body: ReviewIn, p: User):
 
 
 @router.get("/cases", summary="本单位办件（可按状态、超期筛选）")
-def cases(request: Request, p: User, status: str = "", overdue_only: bool = False,
+def cases(request: Request, p: User, status: str = status_query(pb.CaseStatus, "办件状态"), overdue_only: bool = False,
           limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)):
     return to_json(approval.call(request, p, "ListCases", pb.ListCasesRequest(
-        status=status, overdue_only=overdue_only, limit=limit, offset=offset)))
+        status=status_number(pb.CaseStatus, status), overdue_only=overdue_only, limit=limit, offset=offset)))
 
 
 @router.get("/cases/by-number/{case_number}", summary="按办件编号查看办件")

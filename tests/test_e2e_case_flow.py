@@ -35,7 +35,7 @@ def accepted_at_the_window(clerk: Api, item: dict, resident: str) -> tuple[dict,
     sc = item["elements"]["scenarios"][0]
     app = submit(clerk, item, sc, resident, [m["code"] for m in sc["materials"]])
     accepted = clerk.post(f"/api/v1/intake/applications/{app['id']}/accept", {})
-    assert accepted["status"] == "APPLICATION_STATUS_ACCEPTED"
+    assert accepted["status"] == "accepted"
     return app, accepted
 
 
@@ -86,7 +86,7 @@ def test_a_case_with_a_fee_is_decided_paid_completed_and_handed_out(demo_platfor
         reviewer.get(f"{APPROVAL}/cases/{case['id']}")), what="fees_settled completing the case")
     assert case["fees_settled"]
     wait_for(lambda: clerk.get(f"/api/v1/intake/applications/{app['id']}")["status"]
-             == "APPLICATION_STATUS_COMPLETED", what="case_completed reaching intake")
+             == "completed", what="case_completed reaching intake")
     progress = httpx.get(f"{clerk.base}/api/v1/public/progress",
                          params={"case": number, "code": accepted["query_code"]}, timeout=30).json()
     assert progress["step"] == "已办结，结果可领取"
@@ -94,7 +94,7 @@ def test_a_case_with_a_fee_is_decided_paid_completed_and_handed_out(demo_platfor
     # the hand-out at the window is the delivery (送达), within its 10 working days
     done = clerk.post(f"/api/v1/intake/applications/{app['id']}/pickup",
                       {"picked_up_by": "王秀英", "id_number": RESIDENTS[3], "channel": "window", "what": "居民身份证"})
-    assert done["status"] == "APPLICATION_STATUS_PICKED_UP"
+    assert done["status"] == "picked_up"
     case = wait_for(lambda: (lambda c: c if c["status"] == "delivered" else None)(
         reviewer.get(f"{APPROVAL}/cases/{case['id']}")), what="the hand-out recorded as delivery")
     assert case["delivery"]["method"] == "window" and case["delivery"]["by"] == "county.clerk"
@@ -117,11 +117,11 @@ def test_an_immediate_item_is_decided_by_the_chief_representative_at_the_window(
                       {"outcome": "approve", "opinion": "材料齐全，当场办结"})
     assert case["status"] == "completed" and case["decision"]["outcome"] == "approved"
     wait_for(lambda: chief.get(f"/api/v1/intake/applications/{app['id']}")["status"]
-             == "APPLICATION_STATUS_COMPLETED", what="the on-the-spot decision reaching intake")
+             == "completed", what="the on-the-spot decision reaching intake")
     done = chief.post(f"/api/v1/intake/applications/{app['id']}/pickup",
                       {"picked_up_by": "马建国", "id_number": RESIDENTS[4], "channel": "window",
                        "what": "个体工商户营业执照"})
-    assert done["status"] == "APPLICATION_STATUS_PICKED_UP"
+    assert done["status"] == "picked_up"
     case = wait_for(lambda: (lambda c: c if c["status"] == "delivered" else None)(
         chief.get(f"{APPROVAL}/cases/{case['id']}")), what="the hand-out recorded as delivery")
     assert case["delivery"]["method"] == "window" and case["delivery"]["by"] == "county.chief"

@@ -10,6 +10,7 @@ from sanji.intake.v1 import events_pb2 as intake_ev
 from services.approval.administration import AdministrationHandlers
 from services.approval.handlers import ApprovalHandlers, CaseView
 from services.approval.translate import (
+    case_status_filter,
     case_to_pb,
     categories_to_pb,
     desks_to_pb,
@@ -54,8 +55,8 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
         return self._case(self.h.get_case(current_principal(), request.case_id, request.case_number))
 
     def ListCases(self, request, context):
-        views, total = self.h.list_cases(current_principal(), request.status, request.overdue_only, request.limit,
-                                         request.offset)
+        views, total = self.h.list_cases(current_principal(), case_status_filter(request.status) or "",
+                                         request.overdue_only, request.limit, request.offset)
         return pb.ListCasesResponse(cases=[self._case(v) for v in views], total=total)
 
     def CompleteReview(self, request, context):

@@ -21,8 +21,10 @@ from services.approval.domain import (
     PROCEDURES,
     STATUS_NAMES,
     STEP_NAMES,
+    CaseStatus,
     CertificateRecord,
     Inspection,
+    InspectionStatus,
     LedgerEntry,
     OpenCase,
     RecordPickUp,
@@ -30,6 +32,7 @@ from services.approval.domain import (
     SettleFees,
     Step,
     StepKind,
+    StepStatus,
     TerminateCase,
 )
 from services.approval.handlers import CaseView
@@ -40,6 +43,27 @@ from shared.errors import InvalidArgument
 from shared.messaging import Envelope, PoisonMessage
 
 DeskName = Callable[[str], str]
+
+# -- statuses: domain StrEnum ↔ proto enum, one table each (the REST token of each proto value is the domain's
+# value: CASE_STATUS_AWAITING_FEES ↔ "awaiting_fees"; tests/test_proto_style.py holds every table to it) ----
+CASE_STATUS = {CaseStatus.REVIEW: pb.CASE_STATUS_REVIEW, CaseStatus.DECISION: pb.CASE_STATUS_DECISION,
+               CaseStatus.AWAITING_FEES: pb.CASE_STATUS_AWAITING_FEES, CaseStatus.COMPLETED: pb.CASE_STATUS_COMPLETED,
+               CaseStatus.DELIVERED: pb.CASE_STATUS_DELIVERED, CaseStatus.TERMINATED: pb.CASE_STATUS_TERMINATED}
+STEP_STATUS = {StepStatus.WAITING: pb.STEP_STATUS_WAITING, StepStatus.OPEN: pb.STEP_STATUS_OPEN,
+               StepStatus.CLAIMED: pb.STEP_STATUS_CLAIMED, StepStatus.DONE: pb.STEP_STATUS_DONE,
+               StepStatus.CANCELLED: pb.STEP_STATUS_CANCELLED}
+INSPECTION_STATUS = {InspectionStatus.SCHEDULED: pb.INSPECTION_STATUS_SCHEDULED,
+                     InspectionStatus.RECORDED: pb.INSPECTION_STATUS_RECORDED}
+CASE_STATUS_FROM_PB = {v: k for k, v in CASE_STATUS.items()}
+
+
+def case_status_filter(value: int) -> CaseStatus | None:
+    """ListCasesRequest.status: UNSPECIFIED is no filter; a number the API does not know is refused."""
+    if value == pb.CASE_STATUS_UNSPECIFIED:
+        return None
+    if value not in CASE_STATUS_FROM_PB:
+        raise InvalidArgument("status", f"未知的办件状态（{value}），应为：{'、'.join(STATUS_NAMES.values())}")
+    return CASE_STATUS_FROM_PB[value]
 
 
 def _iso(v) -> str:
@@ -139,7 +163,7 @@ def case_to_pb(view: CaseView, desk_name: DeskName) -> pb.Case:
         category=c.category, category_name=view.category_name, immediate=c.immediate, joint=c.joint,
         joint_departments=list(c.joint_departments), has_fees=c.has_fees, applicant_name=c.applicant_name,
         scenario_code=c.scenario_code, scenario_name=c.scenario_name, accepted_at=_iso(c.accepted_at),
-        accepted_on=_iso(c.accepted_on), accepted_by=c.accepted_by, status=c.status,
+        accepted_on=_iso(c.accepted_on), accepted_by=c.accepted_by, status=CASE_STATUS[c.status],
         status_name=STATUS_NAMES[c.status], promised_days=c.promised_days, statutory_days=c.statutory_days,
         extension_days=c.extension_days(), max_extension_days=c.max_extension_days,
         promised=deadline_pb(view.promised, trace=full), statutory=deadline_pb(view.statutory, trace=full),
@@ -158,7 +182,8 @@ def case_to_pb(view: CaseView, desk_name: DeskName) -> pb.Case:
         share_due, late = view.share_dues.get(s.id, (None, False))
         out.steps.append(pb.Step(
             id=s.id, kind=s.kind, kind_name=STEP_NAMES[s.kind], desk=s.desk, desk_name=desk_name(s.desk),
-            status=s.status, claimed_by=s.claimed_by, claimed_by_name=s.claimed_by_name, claimed_at=_iso(s.claimed_at),
+            status=STEP_STATUS[s.status], claimed_by=s.claimed_by, claimed_by_name=s.claimed_by_name,
+            claimed_at=_iso(s.claimed_at),
             done_by=s.done_by, done_by_name=s.done_by_name, done_at=_iso(s.done_at), opinion=s.opinion,
             conclusion=s.conclusion, share_days=s.share_days, share_due=_iso(share_due), late=late))
     for e in c.ledger:
@@ -169,7 +194,8 @@ def case_to_pb(view: CaseView, desk_name: DeskName) -> pb.Case:
     for i in c.inspections:
         out.inspections.append(pb.Inspection(
             id=i.id, mode=i.mode, mode_name=INSPECTION_MODES[i.mode], departments=list(i.departments),
-            scheduled_on=_iso(i.scheduled_on), suspends_clock=bool(i.suspension_id), status=i.status,
+            scheduled_on=_iso(i.scheduled_on), suspends_clock=bool(i.suspension_id),
+            status=INSPECTION_STATUS[i.status],
             findings=i.findings, conclusion=i.conclusion, requested_by=i.requested_by,
             requested_at=_iso(i.requested_at), recorded_by=i.recorded_by, recorded_at=_iso(i.recorded_at),
             inspectors=i.inspectors))
@@ -207,18 +233,18 @@ def task_from_case(c: Case, step_id: str, proj: Projection, desk_name: DeskName)
     """A claimed (or released) step as a task."""
     s = c.step(step_id)
     return pb.Task(step_id=s.id, case_id=c.id, case_number=c.case_number, kind=s.kind,
-                   kind_name=STEP_NAMES[s.kind], desk=s.desk, desk_name=desk_name(s.desk), status=s.status,
-                   claimed_by=s.claimed_by, claimed_at=_iso(s.claimed_at), item_name=c.item_name,
-                   applicant_name=c.applicant_name, clock_suspended=proj.suspended,
+                   kind_name=STEP_NAMES[s.kind], desk=s.desk, desk_name=desk_name(s.desk),
+                   status=STEP_STATUS[s.status], claimed_by=s.claimed_by, claimed_at=_iso(s.claimed_at),
+                   item_name=c.item_name, applicant_name=c.applicant_name, clock_suspended=proj.suspended,
                    promised_due=_iso(proj.promised_due), statutory_due=_iso(proj.statutory_due),
                    provisional=proj.provisional, opened_at=_iso(s.opened_at))
 
 
 def task_from_row(r: QueueRow, desk_name: DeskName) -> pb.Task:
     return pb.Task(step_id=r.step_id, case_id=r.case_id, case_number=r.case_number, kind=r.kind,
-                   kind_name=STEP_NAMES[r.kind], desk=r.desk, desk_name=desk_name(r.desk), status=r.status,
-                   claimed_by=r.claimed_by, claimed_at=_iso(r.claimed_at), item_name=r.item_name,
-                   applicant_name=r.applicant_name, promised_due=_iso(r.promised_due),
+                   kind_name=STEP_NAMES[r.kind], desk=r.desk, desk_name=desk_name(r.desk),
+                   status=STEP_STATUS[r.status], claimed_by=r.claimed_by, claimed_at=_iso(r.claimed_at),
+                   item_name=r.item_name, applicant_name=r.applicant_name, promised_due=_iso(r.promised_due),
                    statutory_due=_iso(r.statutory_due), provisional=r.provisional, clock_suspended=r.suspended,
                    opened_at=_iso(r.opened_at))
 

@@ -50,7 +50,7 @@ def test_the_same_application_accepted_twice_opens_one_case(bus, as_, approval_d
                  a=msg.application_id) == 1
     assert outbox_types(bus, msg.case_number) == ["case_opened"]
     case = get(as_, msg.case_number)
-    assert (case.status, case.category, case.category_name) == ("review", "market_access", "市场准入")
+    assert (case.status, case.category, case.category_name) == (pb.CASE_STATUS_REVIEW, "market_access", "市场准入")
     assert [m.name for m in case.materials] == ["食品经营许可申请书", "营业执照复印件", "场所平面图"]
     assert case.materials[2].waived and not case.materials[2].supplied
     assert case.history[0].action == "立案"
@@ -153,7 +153,7 @@ def test_joint_approval_with_three_departments_one_late(bus, as_, clock):
     shares = {s.desk: (s.share_days, s.share_due) for s in case.steps if s.kind == "department_review"}
     assert shares == {d: (15, "2026-10-15") for d in depts}
     decision = step_of(case, "decision")
-    assert decision.status == "waiting"
+    assert decision.status == pb.STEP_STATUS_WAITING
     assert rpc_error(as_("county.decider").ClaimTask, pb.ClaimTaskRequest(step_id=decision.id)).code() == FP
     for user, dept, day in (("county.reviewer", depts[0], D(2026, 10, 12)),
                             ("county.reviewer2", depts[1], D(2026, 10, 15)),
@@ -166,7 +166,7 @@ def test_joint_approval_with_three_departments_one_late(bus, as_, clock):
             as_(user).ReleaseTask(pb.ReleaseTaskRequest(step_id=task.step_id))
             as_(user).ClaimTask(pb.ClaimTaskRequest(step_id=step.id))
         case = as_(user).CompleteReview(pb.CompleteReviewRequest(step_id=step.id, opinion=f"{dept}同意"))
-    assert case.status == "decision" and case.late and list(case.late_departments) == ["县生态环境局"]
+    assert case.status == pb.CASE_STATUS_DECISION and case.late and list(case.late_departments) == ["县生态环境局"]
     assert [s.late for s in case.steps if s.kind == "department_review"] == [False, False, True]
     reviews = [b for t, b in bus.outbox(msg.case_number) if t == "review_completed"]
     assert [(r["department"], r["late"], r["all_concluded"]) for r in reviews] == [
@@ -176,7 +176,7 @@ def test_joint_approval_with_three_departments_one_late(bus, as_, clock):
     case = as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve", opinion="同意"))
     decided = [b for t, b in bus.outbox(msg.case_number) if t == "case_decided"][0]
     assert decided["late"] and decided["late_departments"] == ["县生态环境局"]
-    assert case.status == "completed"
+    assert case.status == pb.CASE_STATUS_COMPLETED
 
 
 def test_separation_of_duties_and_role_checks_on_every_action(bus, as_, clock):
@@ -239,14 +239,14 @@ def test_an_immediate_case_is_decided_at_the_window_in_one_step(bus, as_):
     assert e.code() == PD
     case = as_("county.chief").DecideImmediately(pb.DecideImmediatelyRequest(case_id=case.id, outcome="approve",
                                                                             opinion="当场审核，准予备案"))
-    assert case.status == "completed" and not case.late and case.certificate.seal_name.endswith("专用章")
+    assert case.status == pb.CASE_STATUS_COMPLETED and not case.late and case.certificate.seal_name.endswith("专用章")
     assert case.steps[0].done_by == "county.chief"
     assert outbox_types(bus, msg.case_number) == ["case_opened", "case_decided", "certificate_issued",
                                                   "case_completed"]
     assert bus.outbox(msg.case_number)[1][1]["immediate"] is True
     case = as_("county.chief").RecordDelivery(pb.RecordDeliveryRequest(case_id=case.id, method="window",
                                                                       recipient="申请人本人"))
-    assert case.status == "delivered" and case.delivery.due.due == "2026-10-09"
+    assert case.status == pb.CASE_STATUS_DELIVERED and case.delivery.due.due == "2026-10-09"
 
 
 def test_the_same_decision_twice_records_one_decision(bus, as_, approval_db):
@@ -322,7 +322,7 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(bus, as_, app
     denied = as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="deny",
                                                            reasons=["经营场所不符合食品安全要求"],
                                                            reconsideration_body="凉州区人民政府"))
-    assert denied.status == "completed" and "凉州区人民政府申请行政复议" in denied.decision.remedies
+    assert denied.status == pb.CASE_STATUS_COMPLETED and "凉州区人民政府申请行政复议" in denied.decision.remedies
     doc = as_("county.decider").GetDocument(pb.GetDocumentRequest(case_id=case.id, kind="decision"))
     text_ = "".join(page.extract_text() for page in PdfReader(io.BytesIO(doc.content)).pages)
     assert "不予行政许可决定书" in text_ and "经营场所不符合食品安全要求" in text_ and "六十日" in text_
@@ -334,7 +334,7 @@ def test_fees_block_completion_until_fees_settled(bus, as_):
     reviewed(as_, msg.case_number)
     case = claimed_decision(as_, msg.case_number)
     case = as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve"))
-    assert case.status == "awaiting_fees" and not case.fees_settled
+    assert case.status == pb.CASE_STATUS_AWAITING_FEES and not case.fees_settled
     decided = [b for t, b in bus.outbox(msg.case_number) if t == "case_decided"][0]
     assert decided["has_fees"] and decided["outcome"] == "approved"
     assert decided["fee_codes"] == ["FEE-CSJCSSPTF", "FEE-FKYDYJF"]      # the fee window assesses these
@@ -343,14 +343,14 @@ def test_fees_block_completion_until_fees_settled(bus, as_):
     assert "case_completed" not in outbox_types(bus, msg.case_number)
     bus.settled("620602", msg.case_number)
     case = get(as_, msg.case_number)
-    assert case.status == "completed" and case.fees_settled
+    assert case.status == pb.CASE_STATUS_COMPLETED and case.fees_settled
     completed = [b for t, b in bus.outbox(msg.case_number) if t == "case_completed"]
     assert len(completed) == 1 and completed[0]["fees_settled"] is True
     bus.settled("620602", msg.case_number)                       # a second settlement changes nothing
     assert outbox_types(bus, msg.case_number).count("case_completed") == 1
     case = as_("county.clerk").RecordDelivery(pb.RecordDeliveryRequest(case_id=case.id, method="post",
                                                                       tracking_number="EMS1234567890"))
-    assert case.status == "delivered" and case.delivery.tracking_number == "EMS1234567890"
+    assert case.status == pb.CASE_STATUS_DELIVERED and case.delivery.tracking_number == "EMS1234567890"
 
 
 def test_fees_settled_before_the_decision_is_honoured_and_a_no_fee_case_completes_directly(bus, as_):
@@ -359,12 +359,12 @@ def test_fees_settled_before_the_decision_is_honoured_and_a_no_fee_case_complete
     reviewed(as_, early.case_number)
     case = claimed_decision(as_, early.case_number)
     case = as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve"))
-    assert case.status == "completed" and case.fees_settled
+    assert case.status == pb.CASE_STATUS_COMPLETED and case.fees_settled
     free = bus.accepted(has_fees=False)
     reviewed(as_, free.case_number)
     case = claimed_decision(as_, free.case_number)
     case = as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve"))
-    assert case.status == "completed" and not case.has_fees
+    assert case.status == pb.CASE_STATUS_COMPLETED and not case.has_fees
     assert outbox_types(bus, free.case_number)[-1] == "case_completed"
 
 
@@ -376,7 +376,7 @@ def test_fees_settled_before_the_case_exists_is_kept(bus, as_):
     reviewed(as_, msg.case_number)
     case = claimed_decision(as_, msg.case_number)
     case = as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve"))
-    assert case.status == "completed"
+    assert case.status == pb.CASE_STATUS_COMPLETED
 
 
 def test_the_hand_out_at_intake_is_the_delivery_recorded_once(bus, as_):
@@ -389,12 +389,12 @@ def test_the_hand_out_at_intake_is_the_delivery_recorded_once(bus, as_):
     reviewed(as_, msg.case_number)
     case = claimed_decision(as_, msg.case_number)
     as_("county.decider").Decide(pb.DecideRequest(case_id=case.id, outcome="approve"))
-    assert get(as_, msg.case_number).status == "completed"
+    assert get(as_, msg.case_number).status == pb.CASE_STATUS_COMPLETED
     for _ in range(2):                                             # the hand-out, and it again
         bus.publish("intake", picked, "620602", msg.case_number)
         bus.drain(1)
     case = get(as_, msg.case_number)
-    assert case.status == "delivered" and case.delivery.method == "village"
+    assert case.status == pb.CASE_STATUS_DELIVERED and case.delivery.method == "village"
     assert outbox_types(bus, msg.case_number).count("case_delivered") == 1
     other = intake_ev.ResultPickedUp(case_number=msg.case_number, tenant="513221", channel="window")
     bus.publish("intake", other, "620602", msg.case_number)       # body and envelope disagree: dead-lettered
@@ -412,7 +412,7 @@ def test_an_application_terminated_at_the_window_ends_the_undecided_case(bus, as
         bus.publish("intake", ended, "620602", msg.case_number)
         bus.drain(1)
     case = get(as_, msg.case_number)
-    assert case.status == "terminated" and step_of(case, "decision").status == "cancelled"
+    assert case.status == pb.CASE_STATUS_TERMINATED and step_of(case, "decision").status == pb.STEP_STATUS_CANCELLED
     assert case.history[-1].action == "终止办理" and "逾期未补交" in case.history[-1].detail
     assert outbox_types(bus, msg.case_number).count("case_terminated") == 1
     queue = as_("county.decider").ListQueue(pb.ListQueueRequest(limit=200))
@@ -427,7 +427,7 @@ def test_an_application_terminated_at_the_window_ends_the_undecided_case(bus, as
     bus.publish("intake", intake_ev.ApplicationTerminated(tenant="620602", case_number=done.case_number,
                                                           reason="x"), "620602", done.case_number)
     bus.drain(1)
-    assert get(as_, done.case_number).status == "completed"
+    assert get(as_, done.case_number).status == pb.CASE_STATUS_COMPLETED
 
 
 def test_site_inspection_delegated_to_the_original_department_suspends_the_clock(bus, as_, clock):
@@ -448,7 +448,7 @@ def test_site_inspection_delegated_to_the_original_department_suspends_the_clock
     clock.set_today(D(2026, 9, 24))
     case = as_("county.reviewer").RecordInspection(pb.RecordInspectionRequest(
         case_id=case.id, inspection_id=case.inspections[0].id, findings="现场与设计图纸一致", conclusion="pass"))
-    assert not case.clock_suspended and case.inspections[0].status == "recorded"
+    assert not case.clock_suspended and case.inspections[0].status == pb.INSPECTION_STATUS_RECORDED
     assert case.promised.due == "2026-10-13"                     # three working days later than 10-09
     types = outbox_types(bus, msg.case_number)
     assert types == ["case_opened", "inspection_requested", "clock_suspended", "inspection_recorded",
