@@ -14,7 +14,7 @@ from sanji.agency.v1 import agency_pb2_grpc
 from sanji.intake.v1 import intake_pb2
 
 from gateway.edge import User
-from gateway.rest import Backend, Strict, to_json
+from gateway.rest import Backend, Strict, status_number, status_query, to_json
 
 router = APIRouter(prefix="/api/v1/agency", tags=["帮办代办"])
 agency = Backend("agency", agency_pb2_grpc.AgencyServiceStub)
@@ -107,10 +107,10 @@ def request_proxy(body: RequestProxyIn, request: Request, p: User):
 
 
 @router.get("/requests", summary="本单位的代办申请")
-def list_requests(request: Request, p: User, status: str = "", limit: int = Query(50, ge=1, le=200),
-                  offset: int = Query(0, ge=0)):
-    return to_json(agency.call(request, p, "ListProxyRequests",
-                               pb.ListProxyRequestsRequest(status=status, limit=limit, offset=offset)))
+def list_requests(request: Request, p: User, status: str = status_query(pb.ProxyRequestStatus, "代办状态"),
+                  limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)):
+    return to_json(agency.call(request, p, "ListProxyRequests", pb.ListProxyRequestsRequest(
+        status=status_number(pb.ProxyRequestStatus, status), limit=limit, offset=offset)))
 
 
 @router.get("/requests/{request_id}", summary="代办申请详情（含办理进度告知）")

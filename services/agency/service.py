@@ -11,6 +11,7 @@ from services.agency.translate import (
     handover_items_in,
     handover_to_pb,
     materials_in,
+    proxy_status_filter,
     proxy_to_pb,
     record_progress,
     request_proxy_command,
@@ -55,7 +56,8 @@ class AgencyServicer(agency_pb2_grpc.AgencyServiceServicer):
         return proxy_to_pb(self.h.get(current_principal(), request.request_id))
 
     def ListProxyRequests(self, request, context):
-        rows, total = self.h.list(current_principal(), request.status, request.limit, request.offset)
+        rows, total = self.h.list(current_principal(), proxy_status_filter(request.status) or "", request.limit,
+                                  request.offset)
         return pb.ListProxyRequestsResponse(requests=[proxy_to_pb(r) for r in rows], total=total)
 
     def ListHandOvers(self, request, context):

@@ -12,10 +12,32 @@ from sanji.intake.v1 import events_pb2 as intake_ev
 from sanji.intake.v1 import intake_pb2
 
 from services.agency.commands import AuthorisationInput, RecordProgress, RequestProxy
-from services.agency.domain import HandOverItem, Material, Progress, Resident, parse_datetime
+from services.agency.domain import HandOverItem, HandOverStatus, Material, Progress, Resident, Status, parse_datetime
 from services.agency.repository import HandOverRow, ProxyRow
 from shared.errors import InvalidArgument
 from shared.messaging import PoisonMessage
+
+# -- statuses: domain StrEnum ↔ proto enum, one table each (the REST token of each proto value is the domain's
+# value: PROXY_REQUEST_STATUS_RESULT_READY ↔ "result_ready"; tests/test_proto_style.py holds every table to it) -
+PROXY_STATUS = {Status.REQUESTED: pb.PROXY_REQUEST_STATUS_REQUESTED, Status.ASSIGNED: pb.PROXY_REQUEST_STATUS_ASSIGNED,
+                Status.SUBMITTED: pb.PROXY_REQUEST_STATUS_SUBMITTED,
+                Status.CORRECTION: pb.PROXY_REQUEST_STATUS_CORRECTION,
+                Status.ACCEPTED: pb.PROXY_REQUEST_STATUS_ACCEPTED, Status.REJECTED: pb.PROXY_REQUEST_STATUS_REJECTED,
+                Status.TERMINATED: pb.PROXY_REQUEST_STATUS_TERMINATED,
+                Status.RESULT_READY: pb.PROXY_REQUEST_STATUS_RESULT_READY,
+                Status.DELIVERED: pb.PROXY_REQUEST_STATUS_DELIVERED}
+HAND_OVER_STATUS = {HandOverStatus.PENDING: pb.HAND_OVER_STATUS_PENDING,
+                    HandOverStatus.RECEIVED: pb.HAND_OVER_STATUS_RECEIVED}
+PROXY_STATUS_FROM_PB = {v: k for k, v in PROXY_STATUS.items()}
+
+
+def proxy_status_filter(value: int) -> Status | None:
+    """ListProxyRequestsRequest.status: UNSPECIFIED is no filter; a number the API does not know is refused."""
+    if value == pb.PROXY_REQUEST_STATUS_UNSPECIFIED:
+        return None
+    if value not in PROXY_STATUS_FROM_PB:
+        raise InvalidArgument("status", f"不认识的状态：{value}")
+    return PROXY_STATUS_FROM_PB[value]
 
 
 def _iso(t: dt.datetime | dt.date | None) -> str:
@@ -56,7 +78,7 @@ def proxy_to_pb(row: ProxyRow) -> pb.ProxyRequest:
         project_name=row.project_name, item_id=row.item_id, item_name=row.item_name, scenario_code=row.scenario_code,
         authorisation=pb.Authorisation(signed_on=_iso(a.signed_on), scope=a.scope, document_ref=a.document_ref,
                                        valid_until=_iso(a.valid_until)),
-        agent=row.agent, agent_name=row.agent_name, status=str(row.status),
+        agent=row.agent, agent_name=row.agent_name, status=PROXY_STATUS[row.status],
         visits=[pb.Visit(id=v.id, scheduled_for=_iso(v.scheduled_for), address=v.address, purpose=v.purpose,
                          done_at=_iso(v.done_at), outcome=v.outcome, by=v.done_by, by_name=v.done_by_name,
                          scheduled_by=v.scheduled_by, materials=[_material(m) for m in v.materials])
@@ -74,7 +96,7 @@ def handover_to_pb(h: HandOverRow) -> pb.HandOverRecord:
         to_tenant=h.to_tenant, handed_by=h.handed_by, handed_at=_iso(h.handed_at),
         items=[pb.HandOverItem(description=i.description, copies=i.copies, material_code=i.material_code)
                for i in h.items],
-        received_by=h.received_by, received_at=_iso(h.received_at), status=str(h.status),
+        received_by=h.received_by, received_at=_iso(h.received_at), status=HAND_OVER_STATUS[h.status],
         case_number=h.case_number, handed_by_name=h.handed_by_name, received_by_name=h.received_by_name, note=h.note,
         handling_tenant=h.handling_tenant, origin_tenant=h.origin_tenant)
 

@@ -38,7 +38,8 @@ def soon(days: int = 1) -> str:
 # ------------------------------------------------------------------------------------------------
 def test_a_village_point_records_a_free_proxy_request(as_, county_item, agency_db):
     r = as_("nanyuan.agent").RequestProxy(proxy_request(county_item))
-    assert (r.tenant, r.status, r.special_group, r.door_to_door) == (VILLAGE, "requested", "elderly", True)
+    assert (r.tenant, r.status, r.special_group, r.door_to_door) == (
+        VILLAGE, pb.PROXY_REQUEST_STATUS_REQUESTED, "elderly", True)
     assert r.free_of_charge and not r.key_project
     assert (r.item_name, r.handling_tenant, r.scenario_code) == ("高龄津贴申领", COUNTY, "S1")
     assert r.handling_unit_name == "凉州区"
@@ -74,7 +75,7 @@ def test_assign_schedule_and_record_a_door_to_door_visit(as_, county_item, agenc
     assert e.code() == FAILED and "指派代办员" in e.details()
 
     r = as_("nanyuan.agent").AssignAgent(pb.AssignAgentRequest(request_id=r.id))
-    assert (r.status, r.agent, r.agent_name) == ("assigned", "nanyuan.agent", "陈代办")
+    assert (r.status, r.agent, r.agent_name) == (pb.PROXY_REQUEST_STATUS_ASSIGNED, "nanyuan.agent", "陈代办")
     r = as_("nanyuan.admin").AssignAgent(pb.AssignAgentRequest(request_id=r.id, agent="nanyuan.agent2",
                                                                agent_name="周代办"))
     assert (r.agent, r.agent_name) == ("nanyuan.agent2", "周代办")
@@ -126,7 +127,8 @@ def test_key_projects_get_full_process_agency_with_a_named_county_agent(as_, cou
     req = proxy_request(county_item, group="none", door_to_door=True, key_project=True,
                         project_name="凉州区光伏产业园一期")
     r = as_("county.agent").RequestProxy(req)
-    assert (r.tenant, r.key_project, r.project_name, r.status) == (COUNTY, True, "凉州区光伏产业园一期", "assigned")
+    assert (r.tenant, r.key_project, r.project_name, r.status) == (COUNTY, True, "凉州区光伏产业园一期",
+                                                                       pb.PROXY_REQUEST_STATUS_ASSIGNED)
     assert (r.agent, r.agent_name, r.handling_tenant) == ("county.agent", "孙重点", COUNTY)
     assert r.free_of_charge and "全程免费" in r.progress[0].text
     r = as_("county.agent").ScheduleVisit(pb.ScheduleVisitRequest(request_id=r.id, scheduled_for=soon(2),
@@ -264,7 +266,7 @@ def test_submit_upward_is_for_the_assigned_agent_only(as_, county_item):
 def test_reads_validate_their_input(as_):
     e = err(as_("nanyuan.agent").GetProxyRequest, pb.GetProxyRequestRequest(request_id="42"))
     assert e.code() == INVALID and field_of(e) == "request_id"
-    e = err(as_("nanyuan.agent").ListProxyRequests, pb.ListProxyRequestsRequest(status="lost"))
+    e = err(as_("nanyuan.agent").ListProxyRequests, pb.ListProxyRequestsRequest(status=99))
     assert e.code() == INVALID and field_of(e) == "status"
     e = err(as_("nanyuan.agent").ListProxyRequests, pb.ListProxyRequestsRequest(limit=-1))
     assert e.code() == INVALID and field_of(e) == "limit"

@@ -47,7 +47,7 @@ def ids(as_, user, **kw) -> set[str]:
 def test_a_hand_over_is_pending_on_both_sides_until_the_receiver_confirms(as_, at_county, agency_db):
     h = hand_over(as_, "nanyuan.agent", request_id=at_county.id, to_tenant=TOWNSHIP, items=ORIGINALS)
     assert (h.status, h.from_tenant, h.to_tenant, h.handed_by, h.handed_by_name) == (
-        "pending", VILLAGE, TOWNSHIP, "nanyuan.agent", "陈代办")
+        pb.HAND_OVER_STATUS_PENDING, VILLAGE, TOWNSHIP, "nanyuan.agent", "陈代办")
     assert (h.application_id, h.handling_tenant, h.origin_tenant) == (at_county.application_id, COUNTY, VILLAGE)
     assert [i.description for i in h.items] == ["居民身份证原件", "户口簿原件", "代办委托书"] and not h.received_by
     assert h.id in ids(as_, "nanyuan.agent", direction="outgoing", pending_only=True)
@@ -56,13 +56,13 @@ def test_a_hand_over_is_pending_on_both_sides_until_the_receiver_confirms(as_, a
     assert h.id not in ids(as_, "nanyuan.agent", direction="incoming")
 
     done = as_("dongdajie.clerk").ConfirmReceipt(pb.ConfirmReceiptRequest(handover_id=h.id, note="原件齐全"))
-    assert (done.status, done.received_by, done.note) == ("received", "dongdajie.clerk", "原件齐全")
+    assert (done.status, done.received_by, done.note) == (pb.HAND_OVER_STATUS_RECEIVED, "dongdajie.clerk", "原件齐全")
     assert done.received_at >= done.handed_at
     assert h.id not in ids(as_, "nanyuan.agent", direction="outgoing", pending_only=True)
     assert h.id not in ids(as_, "dongdajie.clerk", direction="incoming", pending_only=True)
     assert h.id in ids(as_, "nanyuan.agent", direction="outgoing")       # the giver sees the receipt
     [mine] = [x for x in as_("nanyuan.agent").ListHandOvers(pb.ListHandOversRequest()).handovers if x.id == h.id]
-    assert mine.status == "received" and mine.received_by == "dongdajie.clerk"
+    assert mine.status == pb.HAND_OVER_STATUS_RECEIVED and mine.received_by == "dongdajie.clerk"
     # confirming again changes nothing
     again = as_("dongdajie.admin").ConfirmReceipt(pb.ConfirmReceiptRequest(handover_id=h.id))
     assert (again.received_by, again.received_at) == (done.received_by, done.received_at)
@@ -115,8 +115,8 @@ def test_the_custody_chain_shows_every_hop_to_the_units_on_it(as_, at_county):
                      ("county.supervisor", {"application_id": at_county.application_id})):
         chain = as_(user).CustodyChain(pb.CustodyChainRequest(**by)).handovers
         assert [(h.from_tenant, h.to_tenant, h.handed_by, h.received_by, h.status) for h in chain] == [
-            (VILLAGE, TOWNSHIP, "nanyuan.agent", "dongdajie.clerk", "received"),
-            (TOWNSHIP, COUNTY, "dongdajie.clerk", "county.clerk", "received")], user
+            (VILLAGE, TOWNSHIP, "nanyuan.agent", "dongdajie.clerk", pb.HAND_OVER_STATUS_RECEIVED),
+            (TOWNSHIP, COUNTY, "dongdajie.clerk", "county.clerk", pb.HAND_OVER_STATUS_RECEIVED)], user
         assert all(h.handed_at and h.received_at and len(h.items) == 3 for h in chain)
 
 

@@ -35,7 +35,7 @@ def assigned(as_, county_item):
     """Submitted upward by its agent (the fixture's name is the step the tests' events start after)."""
     r = requested_and_assigned(as_, county_item)
     done = as_("nanyuan.agent").SubmitUpward(pb.SubmitUpwardRequest(request_id=r.id))
-    assert done.status == "submitted" and done.application_id
+    assert done.status == pb.PROXY_REQUEST_STATUS_SUBMITTED and done.application_id
     _t0[0] = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
     return done
 
@@ -76,7 +76,9 @@ def test_each_step_updates_the_village_record_and_tells_the_resident(as_, assign
         intake_events.publish(VILLAGE, **fields)
         assert consumer.drain(1) == 1
         statuses.append(get(as_, r.id).status)
-    assert statuses == ["submitted", "correction", "submitted", "accepted", "result_ready", "delivered"]
+    assert statuses == [pb.PROXY_REQUEST_STATUS_SUBMITTED, pb.PROXY_REQUEST_STATUS_CORRECTION,
+                        pb.PROXY_REQUEST_STATUS_SUBMITTED, pb.PROXY_REQUEST_STATUS_ACCEPTED,
+                        pb.PROXY_REQUEST_STATUS_RESULT_READY, pb.PROXY_REQUEST_STATUS_DELIVERED]
     final = get(as_, r.id)
     assert (final.application_id, final.case_number, final.handling_tenant) == (
         r.application_id, "620602-2026-000123", COUNTY)
@@ -100,7 +102,7 @@ def test_redelivery_is_a_no_op(as_, assigned, consumer, intake_events):
     assert consumer.drain(3) == 3
     assert (consumer.stats.handled, consumer.stats.duplicates) == (1, 2)
     r = get(as_, assigned.id)
-    assert r.status == "accepted" and steps(r).count("accepted") == 1
+    assert r.status == pb.PROXY_REQUEST_STATUS_ACCEPTED and steps(r).count("accepted") == 1
     # a second event reporting the same step (a new event id) adds no second note either
     intake_events.publish(VILLAGE, **progressed(assigned, "accepted", 2, case_number="620602-2026-000200"))
     assert consumer.drain(1) == 1
@@ -117,7 +119,7 @@ def test_out_of_order_events_never_move_the_case_back(as_, assigned, consumer, i
         intake_events.publish(VILLAGE, **fields)
     assert consumer.drain(5) == 5
     final = get(as_, r.id)
-    assert final.status == "delivered" and final.case_number == "620602-2026-000300"
+    assert final.status == pb.PROXY_REQUEST_STATUS_DELIVERED and final.case_number == "620602-2026-000300"
     # the notes tell the story in the order it happened, not the order it arrived
     assert steps(final) == ["requested", "assigned", "submitted", "correction_requested", "accepted",
                             "result_ready", "picked_up"]
@@ -128,7 +130,7 @@ def test_rejection_tells_the_reason_and_the_remedies(as_, assigned, consumer, in
     intake_events.publish(VILLAGE, **progressed(assigned, "rejected", 1, detail="申请人未满80周岁，不符合申领条件"))
     assert consumer.drain(1) == 1
     r = get(as_, assigned.id)
-    assert r.status == "rejected"
+    assert r.status == pb.PROXY_REQUEST_STATUS_REJECTED
     assert "未满80周岁" in r.progress[-1].text and "行政复议" in r.progress[-1].text
 
 
@@ -149,7 +151,8 @@ def test_progress_for_ids_never_issued_here_is_acknowledged_not_parked(as_, assi
     assert (consumer.stats.handled, consumer.stats.dead_lettered) == (5, 0)
     assert consumer.dead_letter_count(consumer.queue) == 0
     after = get(as_, assigned.id)
-    assert (after.status, after.application_id, after.case_number) == ("submitted", assigned.application_id, "")
+    assert (after.status, after.application_id, after.case_number) == (
+        pb.PROXY_REQUEST_STATUS_SUBMITTED, assigned.application_id, "")
     assert steps(after) == steps(before) and not completed_events(agency_db, assigned.id)
 
 
@@ -162,7 +165,7 @@ def test_a_body_that_contradicts_its_envelope_is_still_parked(as_, assigned, con
     assert consumer.stats.dead_lettered == 1 and consumer.stats.handled == 0
     [parked] = consumer.dead_letters(consumer.queue)
     assert parked.error.startswith("poison message")
-    assert get(as_, assigned.id).status == "submitted"
+    assert get(as_, assigned.id).status == pb.PROXY_REQUEST_STATUS_SUBMITTED
 
 
 def test_progress_for_a_request_never_submitted_cannot_take_it_over(as_, county_item, consumer, intake_events):
@@ -177,8 +180,9 @@ def test_progress_for_a_request_never_submitted_cannot_take_it_over(as_, county_
     assert consumer.drain(2) == 2
     assert (consumer.stats.handled, consumer.stats.dead_lettered) == (2, 0)
     untouched = get(as_, r.id)
-    assert (untouched.status, untouched.application_id, untouched.case_number) == ("assigned", "", "")
+    assert (untouched.status, untouched.application_id, untouched.case_number) == (
+        pb.PROXY_REQUEST_STATUS_ASSIGNED, "", "")
     assert steps(untouched) == ["requested", "assigned"]
     # the request is still the resident's: its agent submits it, to its own application
     done = as_("nanyuan.agent").SubmitUpward(pb.SubmitUpwardRequest(request_id=r.id))
-    assert done.status == "submitted" and done.application_id not in ("", stranger)
+    assert done.status == pb.PROXY_REQUEST_STATUS_SUBMITTED and done.application_id not in ("", stranger)

@@ -33,7 +33,8 @@ def test_proxy_reaches_the_county_window_and_is_accepted_without_resubmitting(
     r = collected_at_the_village(as_, county_item)
     r = as_("nanyuan.agent").SubmitUpward(pb.SubmitUpwardRequest(
         request_id=r.id, materials=[ipb.MaterialSubmission(code="M3", note="村里复印")], form={"bank": "农商银行"}))
-    assert (r.status, r.handling_tenant) == ("submitted", COUNTY) and r.application_id and r.submitted_at
+    assert (r.status, r.handling_tenant) == (pb.PROXY_REQUEST_STATUS_SUBMITTED, COUNTY)
+    assert r.application_id and r.submitted_at
     assert [m.code for m in r.materials] == ["M1", "M2", "M3"]
     assert r.progress[-1].step == "submitted" and "无需再次提交材料" in r.progress[-1].text
 
@@ -61,20 +62,20 @@ def test_proxy_reaches_the_county_window_and_is_accepted_without_resubmitting(
 
     pipeline.deliver(until=lambda: pipeline.consumer.stats.handled >= 1)  # intake's "submitted": known here already
     r = now()
-    assert r.status == "submitted" and [n.step for n in r.progress].count("submitted") == 1
+    assert r.status == pb.PROXY_REQUEST_STATUS_SUBMITTED and [n.step for n in r.progress].count("submitted") == 1
 
     # the county window accepts as it is: no material asked again
     accepted = intake_as("county.clerk").AcceptApplication(ipb.AcceptApplicationRequest(
         application_id=r.application_id))
     assert accepted.status == ipb.APPLICATION_STATUS_ACCEPTED and accepted.case_number
-    pipeline.deliver(until=lambda: now().status == "accepted")
+    pipeline.deliver(until=lambda: now().status == pb.PROXY_REQUEST_STATUS_ACCEPTED)
     r = now()
-    assert (r.status, r.case_number) == ("accepted", accepted.case_number)
+    assert (r.status, r.case_number) == (pb.PROXY_REQUEST_STATUS_ACCEPTED, accepted.case_number)
     assert accepted.case_number in r.progress[-1].text
 
     # the back office decides and completes (approval's events reach intake): the resident hears of both
     report_from_approval(intake_handlers, intake_db, COUNTY, accepted.case_number)
-    pipeline.deliver(until=lambda: now().status == "result_ready")
+    pipeline.deliver(until=lambda: now().status == pb.PROXY_REQUEST_STATUS_RESULT_READY)
     r = now()
     assert [n.step for n in r.progress][-2:] == ["decided", "result_ready"]
     assert "准予许可" in r.progress[-2].text and "可领取" in r.progress[-1].text
@@ -83,9 +84,9 @@ def test_proxy_reaches_the_county_window_and_is_accepted_without_resubmitting(
     intake_as("county.clerk").RecordPickup(ipb.RecordPickupRequest(
         application_id=r.application_id, picked_up_by="陈代办", id_number="11010519491231002X", channel="village",
         what="高龄津贴核定通知书"))
-    pipeline.deliver(until=lambda: now().status == "delivered")
+    pipeline.deliver(until=lambda: now().status == pb.PROXY_REQUEST_STATUS_DELIVERED)
     r = now()
-    assert r.status == "delivered" and "已送达" in r.progress[-1].text
+    assert r.status == pb.PROXY_REQUEST_STATUS_DELIVERED and "已送达" in r.progress[-1].text
     with agency_db.engine.connect() as c:
         done = c.execute(text("SELECT tenant, body::jsonb ->> 'case_number' FROM agency.outbox"
                               " WHERE routing_key = 'proxy_completed' AND body::jsonb ->> 'request_id' = :r"),
@@ -101,9 +102,9 @@ def test_a_correction_request_reaches_the_resident_with_the_materials_named(as_,
     intake_as("dongdajie.clerk").RequestCorrection(ipb.RequestCorrectionRequest(
         application_id=r.application_id, items=[ipb.CorrectionItem(material_code="M3", problem="缺少")]))
     pipeline.deliver(until=lambda: as_("nanyuan.agent").GetProxyRequest(
-        pb.GetProxyRequestRequest(request_id=r.id)).status == "correction")
+        pb.GetProxyRequestRequest(request_id=r.id)).status == pb.PROXY_REQUEST_STATUS_CORRECTION)
     r = as_("nanyuan.agent").GetProxyRequest(pb.GetProxyRequestRequest(request_id=r.id))
-    assert r.status == "correction"
+    assert r.status == pb.PROXY_REQUEST_STATUS_CORRECTION
     assert r.progress[-1].step == "correction_requested" and "银行卡（折）复印件" in r.progress[-1].text
 
 
@@ -120,7 +121,7 @@ def test_intake_refusals_reach_the_agent_with_the_field_and_write_nothing(as_, c
     assert e.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT)
     assert field_of(e) == "item_id" and not e.details().isascii()
     after = as_("nanyuan.agent").GetProxyRequest(pb.GetProxyRequestRequest(request_id=r.id))
-    assert (after.status, after.application_id, after.submitted_at) == ("assigned", "", "")
+    assert (after.status, after.application_id, after.submitted_at) == (pb.PROXY_REQUEST_STATUS_ASSIGNED, "", "")
     assert [n.step for n in after.progress] == ["requested", "assigned"]
 
 
@@ -130,7 +131,7 @@ def test_a_key_project_is_submitted_by_its_named_county_agent(as_, intake_as, co
     # nothing handed over yet: the chain is empty for the owner, and unknown to anyone else
     assert list(agent.CustodyChain(pb.CustodyChainRequest(request_id=r.id)).handovers) == []
     r = agent.SubmitUpward(pb.SubmitUpwardRequest(request_id=r.id, materials=[ipb.MaterialSubmission(code="M1")]))
-    assert (r.status, r.handling_tenant) == ("submitted", COUNTY)
+    assert (r.status, r.handling_tenant) == (pb.PROXY_REQUEST_STATUS_SUBMITTED, COUNTY)
     app = intake_as("county.clerk").GetApplication(ipb.GetApplicationRequest(application_id=r.application_id))
     assert (app.tenant, app.proxy_tenant, app.proxy_request_id) == (COUNTY, COUNTY, r.id)
     assert [(m.code, m.supplied_via) for m in app.materials if m.supplied] == [("M1", f"agency:{COUNTY}")]
