@@ -23,7 +23,7 @@ from sanji.fees.v1 import fees_pb2 as pb
 from sanji.fees.v1 import fees_pb2_grpc
 
 from gateway.edge import User
-from gateway.rest import Backend, Strict, file_response, to_json
+from gateway.rest import Backend, Strict, file_response, status_number, status_query, to_json
 from shared.errors import InvalidArgument
 
 router = APIRouter(tags=["一个窗口收费"])
@@ -136,9 +136,11 @@ def cancel_fee_item(fee_item_id: str, body: CancelFeeItemIn, request: Request, p
 
 # -- the fee window ----------------------------------------------------------------------------------
 @router.get("/api/v1/fees/cases", summary="收费窗口队列（待核定、待缴款、已结清）")
-def cases(request: Request, p: User, status: str = Query("", max_length=32), limit: int = Query(50, ge=1, le=200),
+def cases(request: Request, p: User, status: str = status_query(pb.CaseStatus, "收费状态"),
+          limit: int = Query(50, ge=1, le=200),
           offset: int = Query(0, ge=0)):
-    return to_json(fees.call(request, p, "ListCases", pb.ListCasesRequest(status=status, limit=limit, offset=offset)))
+    return to_json(fees.call(request, p, "ListCases", pb.ListCasesRequest(
+        status=status_number(pb.CaseStatus, status), limit=limit, offset=offset)))
 
 
 @router.get("/api/v1/fees/cases/{case_number}", summary="办件的收费")
@@ -201,8 +203,9 @@ def daily_download(request: Request, p: User, day: str = Path(pattern=DAY), form
 
 
 @router.get("/api/v1/fees/refunds", summary="退费申请")
-def refunds(request: Request, p: User, status: str = Query("", max_length=16)):
-    return to_json(fees.call(request, p, "ListRefunds", pb.ListRefundsRequest(status=status)))
+def refunds(request: Request, p: User, status: str = status_query(pb.RefundStatus, "退费状态")):
+    return to_json(fees.call(request, p, "ListRefunds",
+                             pb.ListRefundsRequest(status=status_number(pb.RefundStatus, status))))
 
 
 @router.post("/api/v1/fees/refunds", summary="申请退费", status_code=201)

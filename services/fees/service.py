@@ -85,7 +85,8 @@ class FeesServicer(fees_pb2_grpc.FeesServiceServicer):
         return t.case_fees(self.cases.get_case(current_principal(), request.case_number))
 
     def ListCases(self, request, context):
-        views, total = self.cases.list_cases(current_principal(), request.status, request.limit, request.offset)
+        views, total = self.cases.list_cases(current_principal(), t.case_status_filter(request.status) or "",
+                                             request.limit, request.offset)
         return pb.ListCasesResponse(cases=[t.case_fees(v) for v in views], total=total)
 
     def RenderNotice(self, request, context):
@@ -127,8 +128,8 @@ class FeesServicer(fees_pb2_grpc.FeesServiceServicer):
                                                    request.note))
 
     def ListRefunds(self, request, context):
-        return pb.ListRefundsResponse(refunds=[t.refund(r) for r in self.refunds.list_refunds(current_principal(),
-                                                                                               request.status)])
+        refunds = self.refunds.list_refunds(current_principal(), t.refund_status_filter(request.status) or "")
+        return pb.ListRefundsResponse(refunds=[t.refund(r) for r in refunds])
 
 
 def registration(handlers: FeesHandlers) -> Registration:

@@ -11,12 +11,13 @@ from sanji.approval.v1 import events_pb2 as approval_events
 from sanji.fees.v1 import events_pb2 as ev
 from sanji.fees.v1 import fees_pb2 as pb
 
-from services.fees.assessment import FeeLine, LineInput
+from services.fees.assessment import FeeLine, LineInput, LineStatus
 from services.fees.catalogue import FeeItem, FeeVersion, StandardKind, WaiverReason
 from services.fees.documents import NOTICE_STATUS_LABELS
-from services.fees.domain import CASE_STATUS_LABELS, CaseDecision, CaseFees
-from services.fees.payments import MATCH_LABELS, Callback, MatchKind
+from services.fees.domain import CASE_STATUS_LABELS, CaseDecision, CaseFees, CaseStatus, NoticeStatus
+from services.fees.payments import MATCH_LABELS, Callback, EntryStatus, MatchKind, RefundStatus
 from services.fees.repository import FeeItemRow
+from shared.errors import InvalidArgument
 
 STATUS = {"draft": pb.FEE_ITEM_STATUS_DRAFT, "published": pb.FEE_ITEM_STATUS_PUBLISHED,
           "superseded": pb.FEE_ITEM_STATUS_SUPERSEDED, "cancelled": pb.FEE_ITEM_STATUS_CANCELLED}
@@ -24,12 +25,47 @@ KIND = {StandardKind.FIXED: pb.STANDARD_KIND_FIXED, StandardKind.RANGE: pb.STAND
         StandardKind.FORMULA: pb.STANDARD_KIND_FORMULA}
 KIND_NAME = {v: str(k) for k, v in KIND.items()}
 
+# statuses: domain StrEnum ↔ proto enum, one table each (the REST token of each proto value is the domain's value:
+# CASE_STATUS_AWAITING_ASSESSMENT ↔ "awaiting_assessment"; tests/test_proto_style.py holds every table to it)
+CASE_STATUS = {CaseStatus.AWAITING: pb.CASE_STATUS_AWAITING_ASSESSMENT, CaseStatus.ASSESSED: pb.CASE_STATUS_ASSESSED,
+               CaseStatus.NOTICED: pb.CASE_STATUS_NOTICED, CaseStatus.SETTLED: pb.CASE_STATUS_SETTLED,
+               CaseStatus.CLOSED: pb.CASE_STATUS_CLOSED}
+LINE_STATUS = {LineStatus.UNPAID: pb.FEE_LINE_STATUS_UNPAID, LineStatus.PAID: pb.FEE_LINE_STATUS_PAID,
+               LineStatus.WAIVED: pb.FEE_LINE_STATUS_WAIVED}
+NOTICE_STATUS = {NoticeStatus.ISSUED: pb.NOTICE_STATUS_ISSUED, NoticeStatus.PAID: pb.NOTICE_STATUS_PAID,
+                 NoticeStatus.VOID: pb.NOTICE_STATUS_VOID}
+ENTRY_STATUS = {EntryStatus.OPEN: pb.RECONCILIATION_ENTRY_STATUS_OPEN,
+                EntryStatus.MATCHED: pb.RECONCILIATION_ENTRY_STATUS_MATCHED,
+                EntryStatus.RESOLVED: pb.RECONCILIATION_ENTRY_STATUS_RESOLVED}
+REFUND_STATUS = {RefundStatus.PENDING: pb.REFUND_STATUS_PENDING, RefundStatus.APPROVED: pb.REFUND_STATUS_APPROVED,
+                 RefundStatus.REJECTED: pb.REFUND_STATUS_REJECTED}
+CASE_STATUS_FROM_PB = {v: k for k, v in CASE_STATUS.items()}
+REFUND_STATUS_FROM_PB = {v: k for k, v in REFUND_STATUS.items()}
+
 
 def _iso(ts: dt.datetime | None) -> str:
     return ts.isoformat() if ts else ""
 
 
 # -- requests and events in -----------------------------------------------------------------------
+def case_status_filter(value: int) -> CaseStatus | None:
+    """ListCasesRequest.status: UNSPECIFIED is no filter; a number the API does not know is refused."""
+    if value == pb.CASE_STATUS_UNSPECIFIED:
+        return None
+    if value not in CASE_STATUS_FROM_PB:
+        raise InvalidArgument("status", "状态应为 " + "、".join(str(s) for s in CaseStatus))
+    return CASE_STATUS_FROM_PB[value]
+
+
+def refund_status_filter(value: int) -> RefundStatus | None:
+    """ListRefundsRequest.status: UNSPECIFIED is no filter; a number the API does not know is refused."""
+    if value == pb.REFUND_STATUS_UNSPECIFIED:
+        return None
+    if value not in REFUND_STATUS_FROM_PB:
+        raise InvalidArgument("status", "状态应为 " + "、".join(str(s) for s in RefundStatus))
+    return REFUND_STATUS_FROM_PB[value]
+
+
 def definition_to_dict(d: pb.FeeDefinition) -> dict:
     out = json_format.MessageToDict(d, preserving_proto_field_name=True)
     std = out.get("standard", {})
@@ -68,7 +104,8 @@ def notice(n: dict | None) -> pb.Notice | None:
     return pb.Notice(notice_number=n["notice_number"], case_number=n["case_number"], tenant=n["tenant"],
                      total_fen=n["total_fen"], payee_name=n["payee_name"], payee_account=n["payee_account"],
                      payee_bank=n["payee_bank"], issued_by=n["issued_by"], issued_at=_iso(n["issued_at"]),
-                     status=n["status"], paid_at=_iso(n["paid_at"]), payment_id=n["payment_id"] or "",
+                     status=NOTICE_STATUS[n["status"]], paid_at=_iso(n["paid_at"]),
+                     payment_id=n["payment_id"] or "",
                      receipt_digest=n["receipt_digest"] or "", receipt_signature=n["receipt_signature"] or "",
                      receipt_signer=n["receipt_signer"] or "", receipt_text=n["receipt_text"] or "",
                      verification_code=n["verification_code"] or "", serial=n["serial"] or 0)
@@ -78,7 +115,8 @@ def case_fees(view) -> pb.CaseFees:
     c = view.case
     total, waived, due = c.totals
     out = pb.CaseFees(
-        case_number=c.case_number, tenant=c.tenant, status=str(c.status), status_label=CASE_STATUS_LABELS[c.status],
+        case_number=c.case_number, tenant=c.tenant, status=CASE_STATUS[c.status],
+        status_label=CASE_STATUS_LABELS[c.status],
         government_invested=c.government_invested, key_project=c.key_project, applicant_name=c.applicant_name,
         item_name=c.item_name, total_fen=total, waived_fen=waived, due_fen=due, paid_fen=c.paid_fen,
         refunded_fen=c.refunded_fen, assessed_by=c.assessed_by, assessed_at=_iso(c.assessed_at),
@@ -88,7 +126,8 @@ def case_fees(view) -> pb.CaseFees:
                           kind=KIND[x.standard.kind], quantities=x.quantities, unit_price_fen=x.unit_price_fen,
                           amount_fen=x.amount_fen, waived_fen=x.waived_fen, waiver_reason=x.waiver_reason,
                           waiver_reason_code=x.waiver_reason_code, waived_by=x.waived_by,
-                          lower_bound_applied=x.lower_bound_applied, calculation=x.calculation, status=str(x.status),
+                          lower_bound_applied=x.lower_bound_applied, calculation=x.calculation,
+                          status=LINE_STATUS[x.status],
                           due_fen=x.due_fen) for x in c.lines])
     n = notice(view.notice)
     if n is not None:
@@ -97,7 +136,7 @@ def case_fees(view) -> pb.CaseFees:
 
 
 def payment_status(n: dict) -> pb.PaymentStatus:
-    return pb.PaymentStatus(notice_number=n["notice_number"], status=n["status"],
+    return pb.PaymentStatus(notice_number=n["notice_number"], status=NOTICE_STATUS[n["status"]],
                             status_label=NOTICE_STATUS_LABELS.get(n["status"], n["status"]), total_fen=n["total_fen"],
                             paid_fen=n["total_fen"] if n["status"] == "paid" else 0, paid_at=_iso(n["paid_at"]),
                             payee_name=n["payee_name"], issued_at=_iso(n["issued_at"]),
@@ -107,7 +146,8 @@ def payment_status(n: dict) -> pb.PaymentStatus:
 def entry(e: dict) -> pb.ReconciliationEntry:
     return pb.ReconciliationEntry(
         id=str(e["id"]), tenant=e["tenant"], kind=e["kind"], kind_label=MATCH_LABELS[MatchKind(e["kind"])],
-        status=e["status"], payment_id=e["payment_id"], notice_number=e["notice_number"], amount_fen=e["amount_fen"],
+        status=ENTRY_STATUS[e["status"]], payment_id=e["payment_id"], notice_number=e["notice_number"],
+        amount_fen=e["amount_fen"],
         expected_fen=e["expected_fen"], paid_at=_iso(e["paid_at"]), payer_name=e["payer_name"] or "",
         created_at=_iso(e["created_at"]), resolution=e["resolution"], resolved_by=e["resolved_by"],
         resolved_at=_iso(e["resolved_at"]), case_number=e["case_number"])
@@ -116,14 +156,16 @@ def entry(e: dict) -> pb.ReconciliationEntry:
 def refund(r: dict) -> pb.Refund:
     return pb.Refund(id=str(r["id"]), tenant=r["tenant"], notice_number=r["notice_number"],
                      case_number=r["case_number"], payment_id=r["payment_id"], amount_fen=r["amount_fen"],
-                     reason=r["reason"], status=r["status"], requested_by=r["requested_by"],
+                     reason=r["reason"], status=REFUND_STATUS[r["status"]], requested_by=r["requested_by"],
                      requested_at=_iso(r["requested_at"]), decided_by=r["decided_by"],
                      decided_at=_iso(r["decided_at"]), note=r["note"],
                      reconciliation_id=str(r["reconciliation_id"] or ""))
 
 
 def daily_report(report: dict) -> pb.DailyReport:
-    return json_format.ParseDict(report, pb.DailyReport(), ignore_unknown_fields=True)
+    # a row's "status" is the words people read for its kind (documents.daily_report), hence ReportRow.status_label
+    rows = [{**{k: v for k, v in r.items() if k != "status"}, "status_label": r["status"]} for r in report["rows"]]
+    return json_format.ParseDict({**report, "rows": rows}, pb.DailyReport(), ignore_unknown_fields=True)
 
 
 # -- events out -----------------------------------------------------------------------------------

@@ -138,7 +138,7 @@ def test_every_field_of_a_signed_callback_is_covered_by_its_signature(stub, toke
                       p=payment_ids, n=[NOTICE, OTHER_NOTICE]) == []
     for case in (CASE, OTHER_CASE):
         fees = cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=case))
-        assert (fees.status, fees.paid_fen, fees.notice.status) == ("noticed", 0, "issued")
+        assert (fees.status, fees.paid_fen, fees.notice.status) == (pb.CASE_STATUS_NOTICED, 0, pb.NOTICE_STATUS_ISSUED)
         assert [e[0] for e in outbox(fees_db, case)] == ["fees_assessed", "notice_issued"]
     logged = owner_rows(migrated.database_owner_url, "SELECT reason FROM fees.callback_rejections"
                         " WHERE signature = :s ORDER BY id", s=SIGNATURE)
@@ -146,5 +146,5 @@ def test_every_field_of_a_signed_callback_is_covered_by_its_signature(stub, toke
 
     # the callback as the province signed it pays its own notice, and only that one
     assert callback(FIELDS).outcome == "recorded"
-    assert cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=CASE)).status == "settled"
-    assert cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=OTHER_CASE)).status == "noticed"
+    assert cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=CASE)).status == pb.CASE_STATUS_SETTLED
+    assert cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=OTHER_CASE)).status == pb.CASE_STATUS_NOTICED

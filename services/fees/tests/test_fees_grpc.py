@@ -109,7 +109,7 @@ def test_range_lower_bound_and_formula_assessments(as_, fees_db):
     fees = assess(as_, number, line("FEE-CSJCSSPTF", 6000, building_area="1234.56"),
                   line("FEE-TDFKF", cultivated_area="123.45", other_area="10.1"))
     assert [x.amount_fen for x in fees.lines] == [7_407_360, 95_996]          # 74,073.60 元 and 959.96 元
-    assert (fees.total_fen, fees.due_fen, fees.status) == (7_503_356, 7_503_356, "assessed")
+    assert (fees.total_fen, fees.due_fen, fees.status) == (7_503_356, 7_503_356, pb.CASE_STATUS_ASSESSED)
     assert [x.collecting_unit for x in fees.lines] == ["凉州区住房和城乡建设局", "凉州区自然资源局"]
     # a government-invested project: the lower bound, automatically (收费从低)
     gov = assess(as_, case_number(), line("FEE-CSJCSSPTF", building_area="1234.56"), government_invested=True)
@@ -162,7 +162,7 @@ def test_waivers_need_a_listed_reason_and_the_heads_authority(as_, fees_db):
     assert (fees.lines[0].waived_fen, fees.lines[0].waived_by, fees.due_fen) == (300_000, "county.head", 355_000)
     # 小微企业免收 the whole registration fee; the notice asks for the rest only
     fees = as_("county.head").WaiveFee(pb.WaiveFeeRequest(case_number=number, line_no=2, reason_code="XWQY"))
-    assert (fees.lines[1].status, fees.due_fen) == ("waived", 300_000)
+    assert (fees.lines[1].status, fees.due_fen) == (pb.FEE_LINE_STATUS_WAIVED, 300_000)
     fees = as_("county.cashier").IssueNotice(pb.IssueNoticeRequest(case_number=number))
     assert fees.notice.total_fen == 300_000
     assert [e[0] for e in outbox(fees_db, number)] == ["fees_assessed", "fee_waived", "fee_waived", "notice_issued"]
@@ -172,7 +172,7 @@ def test_a_fully_waived_case_settles_without_a_notice(as_, fees_db):
     number = case_number()
     assess(as_, number, line("FEE-JMSFZ-GBF"))
     fees = as_("county.head").WaiveFee(pb.WaiveFeeRequest(case_number=number, line_no=1, reason_code="DIBAO"))
-    assert fees.status == "settled" and not fees.HasField("notice")
+    assert fees.status == pb.CASE_STATUS_SETTLED and not fees.HasField("notice")
     settled = [b for k, b, _ in outbox(fees_db, number) if k == "fees_settled"]
     assert settled == [{**settled[0], "waived_in_full": True, "waived_fen": "2000", "paid_fen": "0"}]
     e = err(as_("county.cashier").IssueNotice, pb.IssueNoticeRequest(case_number=number))
@@ -187,7 +187,8 @@ def test_three_fee_items_of_two_departments_one_notice_paid_settles_the_case(as_
     fees = noticed(as_, number)
     n = fees.notice
     assert len({x.collecting_unit for x in fees.lines}) == 2 and len(fees.lines) == 3
-    assert (n.total_fen, fees.status, n.status) == (5_205_000, "noticed", "issued")        # 52,050.00 元
+    assert (n.total_fen, fees.status, n.status) == (5_205_000, pb.CASE_STATUS_NOTICED,   # 52,050.00 元
+                                                    pb.NOTICE_STATUS_ISSUED)
     assert n.payee_account == COUNTY_ACCOUNT and "财政局" in n.payee_name                   # 收缴分离
     assert domain.notice_tenant(n.notice_number) == COUNTY
     assert as_("county.cashier").IssueNotice(pb.IssueNoticeRequest(case_number=number)).notice.notice_number == \
@@ -195,13 +196,14 @@ def test_three_fee_items_of_two_departments_one_notice_paid_settles_the_case(as_
     assert count(fees_db, "SELECT count(*) FROM fees.notices WHERE case_number = :n", n=number) == 1
     status = as_().GetPaymentStatus(pb.GetPaymentStatusRequest(notice_number=n.notice_number,
                                                                 code=n.verification_code))
-    assert (status.status, status.status_label, status.total_fen) == ("issued", "待缴款", 5_205_000)
+    assert (status.status, status.status_label, status.total_fen) == (pb.NOTICE_STATUS_ISSUED, "待缴款", 5_205_000)
 
     result = province.pay(n.notice_number, 5_205_000)
     assert (result.outcome, result.settled) == ("recorded", True)
     fees = as_("county.cashier").GetCaseFees(pb.GetCaseFeesRequest(case_number=number))
-    assert (fees.status, fees.paid_fen, fees.notice.status) == ("settled", 5_205_000, "paid")
-    assert {x.status for x in fees.lines} == {"paid"}
+    assert (fees.status, fees.paid_fen, fees.notice.status) == (pb.CASE_STATUS_SETTLED, 5_205_000,
+                                                                pb.NOTICE_STATUS_PAID)
+    assert {x.status for x in fees.lines} == {pb.FEE_LINE_STATUS_PAID}
     # the receipt: the notice countersigned over notice and payment (SM2), with its SM3 digest
     receipt = fees.notice
     assert Verifier(receipt_keys[1]).verify(receipt.receipt_signature, receipt.receipt_text.encode())
@@ -216,7 +218,7 @@ def test_three_fee_items_of_two_departments_one_notice_paid_settles_the_case(as_
     assert (body["case_number"], body["paid_fen"], body["notice_number"], tenant) == \
         (number, "5205000", n.notice_number, COUNTY)
     paid = as_().GetPaymentStatus(pb.GetPaymentStatusRequest(notice_number=n.notice_number, code=n.verification_code))
-    assert (paid.status, paid.paid_fen) == ("paid", 5_205_000)
+    assert (paid.status, paid.paid_fen) == (pb.NOTICE_STATUS_PAID, 5_205_000)
 
 
 def test_the_same_callback_twice_records_one_payment(as_, province, fees_db):
@@ -243,11 +245,12 @@ def test_a_wrong_amount_goes_to_the_reconciliation_queue(as_, province, fees_db)
     result = province.pay(n.notice_number, 3000)
     assert result.outcome == "queued" and result.reconciliation_id
     fees = as_("county.cashier").GetCaseFees(pb.GetCaseFeesRequest(case_number=number))
-    assert (fees.status, fees.paid_fen, fees.notice.status) == ("noticed", 0, "issued")   # never silently accepted
+    # never silently accepted
+    assert (fees.status, fees.paid_fen, fees.notice.status) == (pb.CASE_STATUS_NOTICED, 0, pb.NOTICE_STATUS_ISSUED)
     queue = as_("county.cashier").ListReconciliation(pb.ListReconciliationRequest())
     [entry] = [x for x in queue.entries if x.id == result.reconciliation_id]
     assert (entry.kind, entry.amount_fen, entry.expected_fen, entry.case_number, entry.status) == \
-        ("amount_mismatch", 3000, 4000, number, "open")
+        ("amount_mismatch", 3000, 4000, number, pb.RECONCILIATION_ENTRY_STATUS_OPEN)
     assert result.reconciliation_id not in [x.id for x in as_("dongdajie.cashier").ListReconciliation(
         pb.ListReconciliationRequest()).entries]
     assert [e[0] for e in outbox(fees_db, number)][-1] == "payment_queued"
@@ -257,12 +260,12 @@ def test_a_wrong_amount_goes_to_the_reconciliation_queue(as_, province, fees_db)
     assert e.code() == CODE.FAILED_PRECONDITION
     resolved = as_("county.cashier").ResolveReconciliation(pb.ResolveReconciliationRequest(
         id=entry.id, action="refund", note="金额不符，退还缴款人"))
-    assert resolved.status == "resolved"
-    [refund] = [r for r in as_("county.cashier").ListRefunds(pb.ListRefundsRequest(status="pending")).refunds
-                if r.reconciliation_id == entry.id]
+    assert resolved.status == pb.RECONCILIATION_ENTRY_STATUS_RESOLVED
+    pending = as_("county.cashier").ListRefunds(pb.ListRefundsRequest(status=pb.REFUND_STATUS_PENDING)).refunds
+    [refund] = [r for r in pending if r.reconciliation_id == entry.id]
     assert refund.amount_fen == 3000
     approved = as_("county.head").DecideRefund(pb.DecideRefundRequest(refund_id=refund.id, approve=True, note="同意"))
-    assert approved.status == "approved"
+    assert approved.status == pb.REFUND_STATUS_APPROVED
 
 
 def test_a_tampered_callback_is_refused_logged_and_nothing_recorded(as_, province, fees_db, migrated):
@@ -277,7 +280,7 @@ def test_a_tampered_callback_is_refused_logged_and_nothing_recorded(as_, provinc
     logged = owner_rows(migrated.database_owner_url, "SELECT reason FROM fees.callback_rejections"
                         " WHERE payment_id = :p", p=fields["payment_id"])
     assert len(logged) == 3 and {r[0] for r in logged} == {"signature does not verify"}
-    assert as_("county.cashier").GetCaseFees(pb.GetCaseFeesRequest(case_number=number)).status == "noticed"
+    assert as_("county.cashier").GetCaseFees(pb.GetCaseFeesRequest(case_number=number)).status == pb.CASE_STATUS_NOTICED
     # signed by the province, but to an account that is not a treasury account of the platform
     e = err(province.pay, n.notice_number, 2000, account="62220000111122223333")
     assert e.code() == CODE.FAILED_PRECONDITION
@@ -297,15 +300,15 @@ def test_a_callback_before_the_notice_is_matched_once_the_notice_exists(seeded, 
     assert early.outcome == "queued"
     [entry] = [x for x in as_("county.cashier").ListReconciliation(pb.ListReconciliationRequest()).entries
                if x.id == early.reconciliation_id]
-    assert (entry.kind, entry.status) == ("unknown_notice", "open")
+    assert (entry.kind, entry.status) == ("unknown_notice", pb.RECONCILIATION_ENTRY_STATUS_OPEN)
     number = case_number()
     fees = noticed(as_, number, (line("FEE-JMSFZ-BL"),))               # 40 元: the notice the payment was for
     assert fees.notice.notice_number == upcoming
     assert fees.notice.verification_code == domain.new_verification_code(8, twin.randrange)
-    assert (fees.status, fees.notice.status, fees.paid_fen) == ("settled", "paid", 4000)
+    assert (fees.status, fees.notice.status, fees.paid_fen) == (pb.CASE_STATUS_SETTLED, pb.NOTICE_STATUS_PAID, 4000)
     done = as_("county.cashier").ListReconciliation(pb.ListReconciliationRequest(include_resolved=True)).entries
     [entry] = [x for x in done if x.id == early.reconciliation_id]
-    assert (entry.status, entry.case_number) == ("matched", number)
+    assert (entry.status, entry.case_number) == (pb.RECONCILIATION_ENTRY_STATUS_MATCHED, number)
     assert [e[0] for e in outbox(fees_db, number)] == ["fees_assessed", "notice_issued", "payment_received",
                                                        "fees_settled"]
 
@@ -390,11 +393,11 @@ def test_refunds_need_a_reason_and_the_heads_approval(as_, province, fees_db):
         notice_number=n.notice_number, amount_fen=100, reason="x")).code() == CODE.PERMISSION_DENIED
     refund = as_("county.cashier").RequestRefund(pb.RequestRefundRequest(notice_number=n.notice_number,
                                                                          amount_fen=4000, reason="申请人撤回申请"))
-    assert refund.status == "pending"
+    assert refund.status == pb.REFUND_STATUS_PENDING
     assert err(as_("county.cashier").DecideRefund, pb.DecideRefundRequest(refund_id=refund.id, approve=True)
                ).code() == CODE.PERMISSION_DENIED
     done = as_("county.head").DecideRefund(pb.DecideRefundRequest(refund_id=refund.id, approve=True, note="同意"))
-    assert (done.status, done.decided_by) == ("approved", "county.head")
+    assert (done.status, done.decided_by) == (pb.REFUND_STATUS_APPROVED, "county.head")
     assert err(as_("county.head").DecideRefund, pb.DecideRefundRequest(refund_id=refund.id, approve=True)
                ).code() == CODE.FAILED_PRECONDITION
     assert as_("county.cashier").GetCaseFees(pb.GetCaseFeesRequest(case_number=number)).refunded_fen == 4000
@@ -450,18 +453,18 @@ def test_case_decided_opens_or_assesses_the_case_once(as_, decisions, fees_db):
     assert consumer.stats.duplicates == 1 and consumer.stats.dead_lettered == 0
     get = lambda n: as_("county.cashier").GetCaseFees(pb.GetCaseFeesRequest(case_number=n))  # noqa: E731
     a = get(auto)
-    assert (a.status, a.source, a.key_project, a.total_fen) == ("assessed", "decision", True, 3000)
+    assert (a.status, a.source, a.key_project, a.total_fen) == (pb.CASE_STATUS_ASSESSED, "decision", True, 3000)
     assert [e[0] for e in outbox(fees_db, auto)] == ["fees_assessed"]
     w = get(waiting)
     assert (w.status, w.government_invested, len(w.lines), list(w.expected_fee_codes)) == \
-        ("awaiting_assessment", True, 0, ["FEE-CSJCSSPTF"])
+        (pb.CASE_STATUS_AWAITING_ASSESSMENT, True, 0, ["FEE-CSJCSSPTF"])
     assert waiting in [c.case_number for c in as_("county.cashier").ListCases(pb.ListCasesRequest(
-        status="awaiting_assessment")).cases]
+        status=pb.CASE_STATUS_AWAITING_ASSESSMENT)).cases]
     # the cashier assesses it later: the decision's "government-invested" makes the range its lower bound
     w = assess(as_, waiting, line("FEE-CSJCSSPTF", building_area=100))
     assert (w.lines[0].amount_fen, w.lines[0].lower_bound_applied) == (400_000, True)
     d = get(denied)
-    assert (d.status, d.notice.status) == ("closed", "void")
+    assert (d.status, d.notice.status) == (pb.CASE_STATUS_CLOSED, pb.NOTICE_STATUS_VOID)
     assert err(get, no_fees).code() == CODE.NOT_FOUND               # a case without fees is not touched
 
 
@@ -486,6 +489,6 @@ def test_every_other_action_checks_role_and_tenant(as_, province):
     assert err(as_().ListReconciliation, pb.ListReconciliationRequest()).code() == CODE.UNAUTHENTICATED
     pdf = as_("county.supervisor").RenderNotice(pb.RenderNoticeRequest(case_number=number))
     assert pdf.content[:4] == b"%PDF" and pdf.filename.startswith("缴款书-")
-    assert as_("county.cashier").ResolveReconciliation(resolve).status == "resolved"
+    assert as_("county.cashier").ResolveReconciliation(resolve).status == pb.RECONCILIATION_ENTRY_STATUS_RESOLVED
     e = err(as_("county.cashier").ResolveReconciliation, resolve)
     assert e.code() == CODE.FAILED_PRECONDITION

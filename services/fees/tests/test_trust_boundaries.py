@@ -169,10 +169,10 @@ def test_the_payment_status_answers_only_to_the_number_with_its_code(as_):
     public = as_()                                               # no login
     status = public.GetPaymentStatus(pb.GetPaymentStatusRequest(notice_number=n.notice_number,
                                                                 code=n.verification_code))
-    assert (status.notice_number, status.status, status.total_fen) == (n.notice_number, "issued", 2000)
+    assert (status.notice_number, status.status, status.total_fen) == (n.notice_number, pb.NOTICE_STATUS_ISSUED, 2000)
     spaced = f"{n.verification_code[:4].lower()}-{n.verification_code[4:].lower()}"
     assert public.GetPaymentStatus(pb.GetPaymentStatusRequest(notice_number=n.notice_number, code=spaced)).status \
-        == "issued"
+        == pb.NOTICE_STATUS_ISSUED
     body = f"{COUNTY.ljust(12, '0')}{n.notice_number[12:16]}{(int(n.notice_number[16:24]) + 5) % 10 ** 8:08d}"
     unknown = body + domain.luhn_digit(body)
     wrong = "".join(domain.CODE_ALPHABET[(domain.CODE_ALPHABET.index(c) + 1) % len(domain.CODE_ALPHABET)]
@@ -294,7 +294,7 @@ def test_a_payment_to_another_account_than_the_notices_is_refused(as_, province,
         assert reason == "payee account is not the notice's"
     assert payments_of(migrated, n.notice_number) == []
     fees = as_("county.cashier").GetCaseFees(pb.GetCaseFeesRequest(case_number=n.case_number))
-    assert (fees.status, fees.paid_fen, fees.notice.status) == ("noticed", 0, "issued")
+    assert (fees.status, fees.paid_fen, fees.notice.status) == (pb.CASE_STATUS_NOTICED, 0, pb.NOTICE_STATUS_ISSUED)
     assert [e[0] for e in outbox(fees_db, n.case_number)] == ["fees_assessed", "notice_issued"]
     assert province.pay(n.notice_number, 2000).outcome == "recorded"          # to its own account: paid
 
@@ -308,10 +308,11 @@ def test_a_payment_queued_before_its_notice_to_another_account_is_never_matched(
     assert n.notice_number == upcoming
     cashier = as_("county.cashier")
     fees = cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=n.case_number))
-    assert (fees.status, fees.paid_fen, fees.notice.status) == ("noticed", 0, "issued")
+    assert (fees.status, fees.paid_fen, fees.notice.status) == (pb.CASE_STATUS_NOTICED, 0, pb.NOTICE_STATUS_ISSUED)
     [entry] = [x for x in cashier.ListReconciliation(pb.ListReconciliationRequest()).entries
                if x.id == early.reconciliation_id]
-    assert (entry.kind, entry.status, entry.kind_label) == ("account_mismatch", "open", "收款账户与缴款书不符")
+    assert (entry.kind, entry.status, entry.kind_label) == (
+        "account_mismatch", pb.RECONCILIATION_ENTRY_STATUS_OPEN, "收款账户与缴款书不符")
     e = err(cashier.ResolveReconciliation, pb.ResolveReconciliationRequest(
         id=entry.id, action="match", notice_number=n.notice_number, note="核对"))
     assert e.code() == CODE.FAILED_PRECONDITION and "收款账户" in e.details()
