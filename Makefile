@@ -46,8 +46,10 @@ mutants: proto services
 unit: proto
 	$(BIN)/python -m pytest -m "not e2e" shared services/*/tests/test_domain*.py
 
+# ruff, and the proto style (infra/lint_proto.py: versioned packages, *_UNSPECIFIED = 0, statuses as enums)
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/python -m infra.lint_proto
 
 bench: proto services
 	SANJI_MODE=development $(BIN)/python -m tests.bench $(ONLY)

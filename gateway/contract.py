@@ -8,7 +8,8 @@ flow with PKCE (so /docs has an Authorize button).
   read from the one way a router answers (gateway/rest.py): `to_json(<backend>.call(request, p, "Method", …))`
   is the JSON of that method's output message, described from the service's protobuf descriptor as
   `to_json` writes it (proto field names, every field without presence present, 64-bit integers as
-  text); a route that answers a file (`file_response`) is described as the file (PDF, HTML, CSV).
+  text, an enum as the strings it can be: a status's tokens, another enum's value names); a route that
+  answers a file (`file_response`) is described as the file (PDF, HTML, CSV).
   A route whose answer cannot be read either way is listed by `undocumented()` (a test keeps it empty).
 """
 
@@ -30,7 +31,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from pydantic import BaseModel, Field
 
 from gateway.ratelimit import budget_of, needs_login
-from gateway.rest import Backend
+from gateway.rest import Backend, enum_json_values
 
 ERROR_STATUSES = {
     "400": "请求无法处理", "401": "未登录或登录已失效", "403": "无权办理（角色或单位不符）",
@@ -75,6 +76,8 @@ def _value_schema(field: FieldDescriptor, schemas: dict) -> dict:
     if field.message_type is not None:
         message_schema(field.message_type, schemas)
         return _ref(field.message_type)
+    if field.enum_type is not None:     # what to_json writes: a status's token, any other enum's value name
+        return {"type": "string", "enum": enum_json_values(field.enum_type)}
     return dict(_SCALARS[field.type])
 
 
