@@ -95,6 +95,12 @@ class ReprojectIn(Strict):
     cause: str = Field("", max_length=500)
 
 
+class LocalHolidayIn(Strict):
+    day: str = Field(max_length=10, description="YYYY-MM-DD：今后的一个工作日")
+    name: str = Field(max_length=50, description="地方节假日名称")
+    reason: str = Field("", max_length=500, description="依据，如省政府批复")
+
+
 # -- queue and cases ---------------------------------------------------------------------------------
 
 @router.get("/queue", summary="待办队列（按岗位，最紧急的在前）")
@@ -231,6 +237,25 @@ def publish_calendar_year(request: Request, year: int, body: CalendarYearIn, p: 
 def reproject(request: Request, body: ReprojectIn, p: User):
     return to_json(approval.call(request, p, "ReprojectDeadlines",
                                  pb.ReprojectDeadlinesRequest(cause=body.cause), at_least=120.0))
+
+
+@router.post("/local-holidays", summary="申请增设地方节假日（市县单位管理员；须本单位另一人批准）", status_code=201)
+def propose_local_holiday(request: Request, body: LocalHolidayIn, p: User):
+    return to_json(approval.call(request, p, "ProposeLocalHoliday", pb.ProposeLocalHolidayRequest(
+        day=body.day, name=body.name, reason=body.reason)))
+
+
+@router.post("/local-holidays/{change_id}/approve", summary="批准地方节假日（本单位另一人），并重新计算在办件期限")
+def approve_local_holiday(request: Request, change_id: str, p: User):
+    return to_json(approval.call(request, p, "ApproveLocalHoliday",
+                                 pb.ApproveLocalHolidayRequest(change_id=change_id), at_least=120.0))
+
+
+@router.get("/calendar-changes", summary="地方节假日变更记录及其顺延的办件（本单位与上级监察）")
+def calendar_changes(request: Request, p: User, limit: int = Query(50, ge=1, le=200),
+                     offset: int = Query(0, ge=0, le=2_147_483_647)):
+    return to_json(approval.call(request, p, "ListCalendarChanges",
+                                 pb.ListCalendarChangesRequest(limit=limit, offset=offset)))
 
 
 @router.get("/categories", summary="后台分类")

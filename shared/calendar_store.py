@@ -6,6 +6,12 @@ it (a local holiday arrangement must therefore list the national holidays too). 
 most specific region that is a prefix of its code wins, year by year.
 
 The calendar is public reference data, not tenant data: no row-level security.
+
+Holidays and make-up working days are set at the national and provincial level only (a year published for a
+region of 2 digits or none). A county adds at most local holidays, whole days, each approved by a second
+person (services/approval/administration.py): those live in `calendar_local_days` (region → day → name) of
+the schemas that have it (`CalendarStore(..., local_days=True)`), and are laid over the year that applies —
+never over a make-up working day, and they never remove a holiday.
 """
 
 from __future__ import annotations
@@ -67,9 +73,10 @@ def calendar_table_statements(schema: str, app_role: str = "sanji_app") -> list[
 class CalendarStore:
     """The calendar years of one schema, through an engine (the application role is enough)."""
 
-    def __init__(self, engine: Engine, schema: str):
+    def __init__(self, engine: Engine, schema: str, *, local_days: bool = False):
         self.engine = engine
         self.schema = _ident(schema, "schema")
+        self.local_days = local_days
 
     def load(self, tenant_code: str = "") -> WorkingCalendar:
         """The calendar that applies to a tenant: per year, the most specific region that is a
@@ -83,7 +90,13 @@ class CalendarStore:
                      " WHERE left(:code, length(region)) = region ORDER BY year, length(region) DESC"),
                 {"code": code},
             ).all()
-        return WorkingCalendar(CalendarYear.from_dict(row.data) for row in rows)
+            local = conn.execute(
+                text(f"SELECT day, name FROM {self.schema}.calendar_local_days"
+                     " WHERE left(:code, length(region)) = region ORDER BY day"),
+                {"code": code},
+            ).all() if self.local_days and code else []
+        years = [CalendarYear.from_dict(row.data) for row in rows]
+        return WorkingCalendar(_with_local_days(years, [(r.day, r.name) for r in local]))
 
     def regions(self, year: int) -> list[str]:
         with self.engine.connect() as conn:
@@ -127,6 +140,19 @@ class CalendarStore:
              "source": cy.source, "published_at": cy.published_at, "published_by": cy.published_by},
         )
         return result.rowcount > 0
+
+
+def _with_local_days(years: list[CalendarYear], local: list[tuple[dt.date, str]]) -> list[CalendarYear]:
+    """Lay approved local holidays over the published years: added as holidays, never over a make-up
+    working day (the national or provincial arrangement wins), never in a year not yet published (the
+    year's own arrangement is not known, so it stays provisional as before)."""
+    by_year = {cy.year: cy for cy in years}
+    for day, name in local:
+        cy = by_year.get(day.year)
+        if cy is None or day in cy.makeup_workdays or day in cy.holidays:
+            continue
+        by_year[day.year] = dataclasses.replace(cy, holidays={**cy.holidays, day: name})
+    return [by_year[y] for y in sorted(by_year)]
 
 
 # ---------------------------------------------------------------------------------------------

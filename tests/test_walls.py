@@ -56,6 +56,9 @@ NOT_TENANT_DATA = frozenset([f"{s}.alembic_version" for s in SCHEMAS] + [
     "catalogue.code_mappings",          # per-province code mappings
     "approval.categories",              # the back-office desk categories
     "approval.category_rules",          # which desk an item goes to, per region ('' = everywhere)
+    "approval.calendar_local_policies",  # per province: may its cities and counties add local holidays
+    "approval.calendar_local_days",     # an area's approved local holidays: public days off, like the national
+                                        # calendar; who proposed and approved each is in the walled calendar_changes
     "intake.notice_templates",          # the texts of the notices
     "fees.treasury_accounts",           # which treasury account receives a unit's fees (收缴分离), public
     "fees.callback_rejection_minutes",  # how many payment callbacks were refused each minute: counts only

@@ -106,6 +106,9 @@ def load_approval_setup(approval_target: str, oidc_url: str, users: list[dict] |
             level = "county" if tenant == COUNTY else "township"
             for u in users:
                 if u["tenant"] == tenant and {"reviewer", "decider"} & set(u["roles"]):
+                    # the user logs in once, so approval has seen them as staff of the unit (issue 15)
+                    stub.ListDesks(apb.ListDesksRequest(), metadata=bearer(login(oidc_url, u["username"],
+                                                                                u["password"])), timeout=30)
                     stub.AssignDesks(apb.AssignDesksRequest(username=u["username"], desks=DESKS[level],
                                                             display_name=u["name"]), metadata=md, timeout=30)
                     assigned += 1

@@ -20,7 +20,8 @@ def main() -> int:
     def compose(db) -> ServiceParts:
         # one calendar cache and one category book for both sets of handlers: a calendar the administrator
         # publishes is the one the next case action counts on
-        calendars = CalendarCache(CalendarStore(db.engine, db.schema), ttl=settings.calendar_cache_seconds)
+        calendars = CalendarCache(CalendarStore(db.engine, db.schema, local_days=True),
+                                  ttl=settings.calendar_cache_seconds)
         categories = Categories(db)
         events_out = EventsOut()
         handlers = ApprovalHandlers(db, clock, events_out, calendars=calendars, categories=categories)

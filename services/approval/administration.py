@@ -10,20 +10,21 @@ comes from the platform's clock.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.approval.categories import Categories
 from services.approval.deadlines import Projection, pauses_from_pairs, project
-from services.approval.domain import STAFF_ROLES, Seal
-from services.approval.repository import ApprovalRepository, OpenCaseRow
+from services.approval.domain import LOCAL_HOLIDAY_LEVELS, STAFF_ROLES, Seal, check_local_holiday
+from services.approval.repository import ApprovalRepository, CalendarChangeRow, OpenCaseRow
 from shared.calendar import CalendarYear, WorkingCalendar
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.db import Database
-from shared.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
-from shared.tenancy import DivisionCode, Principal, Role
+from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from shared.tenancy import DivisionCode, Principal, Role, UnitKind
 
 REPROJECT_CHUNK = 10_000
 
@@ -35,6 +36,7 @@ class ReprojectionReport:
     examined: int = 0
     changed: int = 0
     provisional: int = 0
+    moved: list[str] = field(default_factory=list)   # the case numbers whose deadlines changed
 
 
 class AdministrationHandlers:
@@ -46,7 +48,7 @@ class AdministrationHandlers:
         self.db = db
         self.clock = clock
         self.events_out = events_out
-        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema), ttl=60.0)
+        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema, local_days=True), ttl=60.0)
         self.categories = categories or Categories(db)
 
     # -- desks ---------------------------------------------------------------------------------------
@@ -60,13 +62,29 @@ class AdministrationHandlers:
             if len(d) > 100:
                 raise InvalidArgument(f"desks[{i}]", "岗位名称过长")
         with self.db.unit_of_work(p, subtree=False) as uow:
-            ApprovalRepository(uow).assign_desks(str(p.tenant), username, clean, display_name.strip(), p.username,
-                                                 self.clock.now())
+            repo = ApprovalRepository(uow)
+            # Approval keeps no user directory; it knows a user belongs to the unit when that user has called
+            # it with a verified token of the unit (`saw`: the console's first calls). The token is the only
+            # source of a user's unit the service trusts, and it needs no admin credential for the identity
+            # provider. A new member of staff logs in once, then gets desks.
+            if not repo.is_staff(str(p.tenant), username):
+                raise InvalidArgument("username", f"“{username}”不是本单位已登录过本系统的工作人员，不能分配本单位岗位"
+                                                  "（新工作人员请先登录一次）")
+            repo.assign_desks(str(p.tenant), username, clean, display_name.strip(), p.username, self.clock.now())
             uow.commit()
         return clean
 
+    def saw(self, p: Principal) -> None:
+        """Note that a person of the unit has used approval (the unit and name from the verified token)."""
+        if p.machine:
+            return
+        with self.db.unit_of_work(p, subtree=False) as uow:
+            ApprovalRepository(uow).saw_staff(str(p.tenant), p.username, p.display_name or "", self.clock.now())
+            uow.commit()
+
     def list_desks(self, p: Principal) -> tuple[list[tuple[str, str, list[str]]], list[str]]:
         p.require(*STAFF_ROLES)
+        self.saw(p)
         with self.db.unit_of_work(p, subtree=False) as uow:
             repo = ApprovalRepository(uow)
             mine = sorted(repo.desks_of(str(p.tenant), p.username))
@@ -106,10 +124,16 @@ class AdministrationHandlers:
     def publish_calendar_year(self, p: Principal, year: int, holidays: dict[str, str], makeup: dict[str, str],
                               region: str, reason: str) -> ReprojectionReport:
         p.require(Role.TENANT_ADMIN)
+        # Holidays and make-up working days are the State Council's and the province's (the national years
+        # through `python -m shared.calendar_store publish` by the operators); a city or county only adds a
+        # local holiday, under two-person control (propose_local_holiday).
+        if p.tenant.kind is not UnitKind.PROVINCE:
+            raise PermissionDenied("节假日和调休上班日由国家、省统一发布；市县只能申请增设地方节假日（须另一人批准）",
+                                   field="region")
         region = (region or "").strip() or str(p.tenant)
         code = DivisionCode.parse(region, "region")
-        if not p.tenant.contains(code):
-            raise PermissionDenied("只能为本单位及下级单位发布工作日历")
+        if code != p.tenant:
+            raise PermissionDenied("省级只能发布本省的节假日安排", field="region")
         cy = CalendarYear(year=year, holidays=holidays, makeup_workdays=makeup)
         if not cy.holidays:
             raise InvalidArgument("holidays", "请填写该年的法定节假日")
@@ -118,6 +142,78 @@ class AdministrationHandlers:
         why = (reason or "").strip()
         cause = f"{year} 年节假日安排发布（{p.display_name or p.username}）" + (f"：{why}" if why else "")
         return self.reproject(str(code), cause)
+
+    # -- local holidays: proposed by one, approved by another, audited -------------------------------
+    def propose_local_holiday(self, p: Principal, day: str, name: str, reason: str) -> CalendarChangeRow:
+        p.require(Role.TENANT_ADMIN)
+        if p.tenant.kind.value not in LOCAL_HOLIDAY_LEVELS:
+            raise PermissionDenied("只有市、县（区）可以增设地方节假日；乡镇（街道）、村（社区）按县级日历执行",
+                                   field="day")
+        when = _day(day)
+        name, reason = (name or "").strip(), (reason or "").strip()
+        if not name:
+            raise InvalidArgument("name", "请填写地方节假日名称")
+        if len(name) > 50:
+            raise InvalidArgument("name", "地方节假日名称不能超过 50 个字")
+        if len(reason) > 500:
+            raise InvalidArgument("reason", "依据不能超过 500 个字")
+        tenant = str(p.tenant)
+        year = self.calendars.store.load(tenant).year(when.year)
+        change_id = str(uuid.uuid4())
+        with self.db.unit_of_work(p, subtree=False) as uow:
+            repo = ApprovalRepository(uow)
+            check_local_holiday(when, self.clock.today(), year, repo.local_holiday_policy(p.tenant.province),
+                                repo.local_holidays_in_year(tenant, when.year))
+            repo.propose_local_holiday(change_id, tenant, when, name, reason, p.username, p.display_name or "",
+                                       self.clock.now())
+            found = repo.calendar_change(tenant, change_id)
+            uow.commit()
+        assert found is not None
+        return found
+
+    def approve_local_holiday(self, p: Principal, change_id: str) -> CalendarChangeRow:
+        """A second person (head or tenant_admin of the same unit, not the proposer) approves; the rules are
+        checked again on the day of approval; the day joins the calendar and the open cases are re-projected,
+        and what moved is recorded on the change."""
+        p.require(Role.HEAD, Role.TENANT_ADMIN)
+        change_id = _uuid(change_id, "change_id")
+        tenant = str(p.tenant)
+        with self.db.unit_of_work(p, subtree=False) as uow:
+            repo = ApprovalRepository(uow)
+            change = repo.lock_calendar_change(tenant, change_id)
+            if change is None:
+                raise NotFound("没有找到该地方节假日申请")
+            if change.status != "proposed":
+                raise FailedPrecondition("该地方节假日申请已经批准", field="change_id")
+            if change.proposed_by == p.username:
+                raise PermissionDenied("不能批准本人提出的地方节假日申请，须由本单位另一名负责人或管理员批准",
+                                       field="change_id")
+            year = self.calendars.store.load(tenant).year(change.day.year)
+            check_local_holiday(change.day, self.clock.today(), year, repo.local_holiday_policy(p.tenant.province),
+                                repo.local_holidays_in_year(tenant, change.day.year, besides=change_id))
+            repo.approve_local_holiday(change, p.username, p.display_name or "", self.clock.now())
+            uow.commit()
+        self.calendars.invalidate()
+        proposer = change.proposed_by_name or change.proposed_by
+        cause = (f"增设地方节假日 {change.day.isoformat()} {change.name}（{proposer}提出，"
+                 f"{p.display_name or p.username}批准）")
+        report = self.reproject(tenant, cause)
+        with self.db.unit_of_work(p, subtree=False) as uow:
+            repo = ApprovalRepository(uow)
+            repo.record_calendar_change_effect(tenant, change_id, report.examined, report.changed, report.moved)
+            found = repo.calendar_change(tenant, change_id)
+            uow.commit()
+        assert found is not None
+        return found
+
+    def list_calendar_changes(self, p: Principal, limit: int, offset: int) -> list[CalendarChangeRow]:
+        """The unit's changes; a supervisor's unit of work also reads those of the units below (RLS)."""
+        p.require(Role.SUPERVISOR, Role.HEAD, Role.TENANT_ADMIN)
+        if limit < 0 or offset < 0:
+            raise InvalidArgument("limit" if limit < 0 else "offset", "不能为负数")
+        limit = min(limit or 50, 200)
+        with self.db.unit_of_work(p) as uow:
+            return ApprovalRepository(uow).calendar_changes(limit, offset)
 
     def reproject_mine(self, p: Principal, cause: str) -> ReprojectionReport:
         p.require(Role.TENANT_ADMIN)
@@ -150,10 +246,25 @@ class AdministrationHandlers:
                 report.examined += len(rows)
                 report.changed += len(changes)
                 report.provisional += sum(1 for _, proj in changes if proj.provisional)
+                report.moved.extend(row.case_number for row, _ in changes)
                 after = rows[-1].id
                 if len(rows) < REPROJECT_CHUNK:
                     break
         return report
+
+
+def _day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat((value or "").strip())
+    except ValueError:
+        raise InvalidArgument("day", f"日期格式应为 YYYY-MM-DD：{value!r}") from None
+
+
+def _uuid(value: str, field_name: str) -> str:
+    try:
+        return str(uuid.UUID((value or "").strip()))
+    except ValueError:
+        raise InvalidArgument(field_name, "编号格式不正确") from None
 
 
 def _changes(cal: WorkingCalendar, rows: list[OpenCaseRow]) -> list[tuple[OpenCaseRow, Projection]]:

@@ -23,6 +23,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from shared.calendar import CalendarYear
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.tenancy import Principal, Role
 
@@ -458,3 +459,41 @@ class CaseRecord:
     def _require_running(self, field_name: str = "case_id") -> None:
         if not self.is_open:
             raise FailedPrecondition(f"办件当前状态为“{STATUS_NAMES[self.status]}”，计时已结束", field=field_name)
+
+
+# -- local holidays (issue 15: the calendar is not a way to hide lateness) ---------------------------------
+
+# The levels that may add a local holiday for their area (a province publishes its whole arrangement instead;
+# a township or village follows its county's calendar).
+LOCAL_HOLIDAY_LEVELS = frozenset({"city", "county"})
+
+
+@dataclass(frozen=True)
+class LocalHolidayPolicy:
+    """A province's rule for its cities' and counties' local holidays. Without a row for the province, none
+    may be added: this default is the safe one (a holiday moves every open deadline)."""
+
+    allowed: bool = False
+    max_days_per_year: int = 0
+
+
+def check_local_holiday(day: dt.date, today: dt.date, year: CalendarYear | None, policy: LocalHolidayPolicy,
+                        used_this_year: int) -> None:
+    """Refuse a local holiday that is not a whole future working day the province lets its units add.
+    `year` is the arrangement that applies to the unit (national or provincial); `used_this_year` counts the
+    unit's local holidays of that year already approved or proposed."""
+    if not policy.allowed:
+        raise PermissionDenied("本省未授权市县增设地方节假日（节假日和调休由国家、省统一安排）", field="day")
+    if day <= today:
+        raise InvalidArgument("day", f"地方节假日只能设在今后的日期，不能是今天或已过的日期（{day.isoformat()}）")
+    if year is None:
+        raise FailedPrecondition(f"{day.year} 年节假日安排尚未由国家或省发布，暂不能增设地方节假日", field="day")
+    if day in year.holidays:
+        raise InvalidArgument("day", f"{day.isoformat()} 已是节假日（{year.holidays[day]}），无需增设")
+    if day in year.makeup_workdays:
+        raise InvalidArgument("day", f"{day.isoformat()} 是调休上班日（{year.makeup_workdays[day]}），不能改为休息日")
+    if day.weekday() >= 5:
+        raise InvalidArgument("day", f"{day.isoformat()} 是周末休息日，无需增设")
+    if used_this_year >= policy.max_days_per_year:
+        raise FailedPrecondition(
+            f"本单位 {day.year} 年的地方节假日已达本省允许的 {policy.max_days_per_year} 天", field="day")

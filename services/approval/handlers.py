@@ -83,7 +83,7 @@ class ApprovalHandlers:
         self.db = db
         self.clock = clock
         self.events_out = events_out
-        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema), ttl=60.0)
+        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema, local_days=True), ttl=60.0)
         self.categories = categories or Categories(db)
 
     # -- helpers -----------------------------------------------------------------------------------

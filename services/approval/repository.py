@@ -20,7 +20,7 @@ from typing import Any
 
 from services.approval.case import Case
 from services.approval.deadlines import Projection
-from services.approval.domain import DeadlineChange, HistoryEntry, Seal
+from services.approval.domain import DeadlineChange, HistoryEntry, LocalHolidayPolicy, Seal
 from services.approval.rows import (
     CASE_COLUMNS,
     INSPECTION_TYPES,
@@ -74,6 +74,27 @@ class QueueRow:
     statutory_due: dt.date | None
     provisional: bool
     suspended: bool
+
+
+@dataclass(frozen=True)
+class CalendarChangeRow:
+    """One proposed or approved local holiday, with what its re-projection moved."""
+
+    id: str
+    tenant: str
+    day: dt.date
+    name: str
+    reason: str
+    status: str
+    proposed_by: str
+    proposed_by_name: str
+    proposed_at: dt.datetime
+    approved_by: str | None
+    approved_by_name: str | None
+    approved_at: dt.datetime | None
+    cases_examined: int | None
+    cases_changed: int | None
+    cases_moved: list[str]
 
 
 @dataclass
@@ -456,3 +477,73 @@ class ApprovalRepository:
              " FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[]), CAST(:s AS date[]), CAST(:d AS date[]),"
              " CAST(:prov AS boolean[]), CAST(:pp AS date[]), CAST(:ps AS date[]), CAST(:pd AS date[]))"
              " AS v(id, p, s, d, prov, pp, ps, pd)", {**cols, "t": tenant, "cause": cause, "now": now}))
+
+    # -- local holidays and their audit ---------------------------------------------------------------
+    def local_holiday_policy(self, province: str) -> LocalHolidayPolicy:
+        r = self.u.row(f"SELECT local_holidays_allowed, max_days_per_year FROM {S}.calendar_local_policies"
+                       " WHERE province = :p", {"p": province})
+        return LocalHolidayPolicy(bool(r[0]), int(r[1])) if r else LocalHolidayPolicy()
+
+    def local_holidays_in_year(self, tenant: str, year: int, *, besides: str | None = None) -> int:
+        """The unit's local holidays of a year, approved or still proposed (not counting `besides`)."""
+        return int(self.u.value(
+            f"SELECT count(*) FROM {S}.calendar_changes WHERE tenant_code = :t"
+            " AND day >= make_date(:y, 1, 1) AND day < make_date(:y + 1, 1, 1)"
+            " AND id <> COALESCE(CAST(:besides AS uuid), '00000000-0000-0000-0000-000000000000')",
+            {"t": tenant, "y": year, "besides": besides}))
+
+    def propose_local_holiday(self, change_id: str, tenant: str, day: dt.date, name: str, reason: str, by: str,
+                              by_name: str, now: dt.datetime) -> None:
+        self.u.execute(f"INSERT INTO {S}.calendar_changes (id, tenant_code, day, name, reason, status, proposed_by,"
+                       " proposed_by_name, proposed_at) VALUES (:id, :t, :day, :n, :r, 'proposed', :by, :byn, :at)",
+                       {"id": change_id, "t": tenant, "day": day, "n": name, "r": reason, "by": by, "byn": by_name,
+                        "at": now})
+
+    def lock_calendar_change(self, tenant: str, change_id: str) -> CalendarChangeRow | None:
+        rows = self._calendar_changes(" WHERE tenant_code = :t AND id = CAST(:id AS uuid) FOR UPDATE",
+                                      {"t": tenant, "id": change_id})
+        return rows[0] if rows else None
+
+    def approve_local_holiday(self, change: CalendarChangeRow, by: str, by_name: str, now: dt.datetime) -> None:
+        """The day joins the public calendar of the unit's area, and the proposal is marked approved."""
+        self.u.batch(
+            (f"INSERT INTO {S}.calendar_local_days (region, day, name, change_id, approved_at)"
+             " VALUES (:t, :day, :n, :id, :at)",
+             {"t": change.tenant, "day": change.day, "n": change.name, "id": change.id, "at": now}),
+            (f"UPDATE {S}.calendar_changes SET status = 'approved', approved_by = :by, approved_by_name = :byn,"
+             " approved_at = :at WHERE tenant_code = :t AND id = CAST(:id AS uuid)",
+             {"by": by, "byn": by_name, "at": now, "t": change.tenant, "id": change.id}))
+
+    def record_calendar_change_effect(self, tenant: str, change_id: str, examined: int, changed: int,
+                                      moved: list[str]) -> None:
+        self.u.execute(f"UPDATE {S}.calendar_changes SET cases_examined = :e, cases_changed = :c, cases_moved = :m"
+                       " WHERE tenant_code = :t AND id = CAST(:id AS uuid)",
+                       {"e": examined, "c": changed, "m": moved, "t": tenant, "id": change_id})
+
+    def calendar_changes(self, limit: int, offset: int) -> list[CalendarChangeRow]:
+        """Every change the unit of work may read: its own tenant's, or its subtree's for supervision (RLS)."""
+        return self._calendar_changes(" ORDER BY proposed_at DESC, id LIMIT :lim OFFSET :off",
+                                      {"lim": limit, "off": offset})
+
+    def calendar_change(self, tenant: str, change_id: str) -> CalendarChangeRow | None:
+        rows = self._calendar_changes(" WHERE tenant_code = :t AND id = CAST(:id AS uuid)",
+                                      {"t": tenant, "id": change_id})
+        return rows[0] if rows else None
+
+    def _calendar_changes(self, tail: str, params: dict) -> list[CalendarChangeRow]:
+        rows = self.u.rows(
+            f"SELECT id::text, tenant_code, day, name, reason, status, proposed_by, proposed_by_name, proposed_at,"
+            f" approved_by, approved_by_name, approved_at, cases_examined, cases_changed, cases_moved"
+            f" FROM {S}.calendar_changes" + tail, params)
+        return [CalendarChangeRow(*r[:14], list(r[14] or [])) for r in rows]
+
+    # -- the staff a unit has seen --------------------------------------------------------------------
+    def saw_staff(self, tenant: str, username: str, display_name: str, now: dt.datetime) -> None:
+        self.u.execute(f"INSERT INTO {S}.staff (tenant_code, username, display_name, first_seen_at, last_seen_at)"
+                       " VALUES (:t, :u, :n, :now, :now) ON CONFLICT (tenant_code, username) DO UPDATE"
+                       " SET display_name = EXCLUDED.display_name, last_seen_at = EXCLUDED.last_seen_at",
+                       {"t": tenant, "u": username, "n": display_name, "now": now})
+
+    def is_staff(self, tenant: str, username: str) -> bool:
+        return self.u.row(f"SELECT 1 FROM {S}.staff WHERE tenant_code = :t AND username = :u",
+                          {"t": tenant, "u": username}) is not None

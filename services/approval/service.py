@@ -10,6 +10,8 @@ from sanji.intake.v1 import events_pb2 as intake_ev
 from services.approval.administration import AdministrationHandlers
 from services.approval.handlers import ApprovalHandlers, CaseView
 from services.approval.translate import (
+    calendar_change_to_pb,
+    calendar_changes_to_pb,
     case_status_filter,
     case_to_pb,
     categories_to_pb,
@@ -123,6 +125,17 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
 
     def ReprojectDeadlines(self, request, context):
         return report_to_pb(self.admin.reproject_mine(current_principal(), request.cause))
+
+    def ProposeLocalHoliday(self, request, context):
+        return calendar_change_to_pb(self.admin.propose_local_holiday(current_principal(), request.day, request.name,
+                                                                      request.reason))
+
+    def ApproveLocalHoliday(self, request, context):
+        return calendar_change_to_pb(self.admin.approve_local_holiday(current_principal(), request.change_id))
+
+    def ListCalendarChanges(self, request, context):
+        return calendar_changes_to_pb(self.admin.list_calendar_changes(current_principal(), request.limit,
+                                                                       request.offset))
 
     def ListCategories(self, request, context):
         return categories_to_pb(self.admin.list_categories())

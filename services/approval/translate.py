@@ -36,7 +36,7 @@ from services.approval.domain import (
     TerminateCase,
 )
 from services.approval.handlers import CaseView
-from services.approval.repository import OpenCaseRow, QueueRow
+from services.approval.repository import CalendarChangeRow, OpenCaseRow, QueueRow
 from shared.calendar import DeadlineResult
 from shared.clock import CHINA_TZ
 from shared.errors import InvalidArgument
@@ -266,6 +266,22 @@ def desks_to_pb(everyone: Sequence[tuple[str, str, list[str]]], mine: list[str])
 def report_to_pb(r: ReprojectionReport) -> pb.ReprojectionReport:
     return pb.ReprojectionReport(cause=r.cause, tenants=r.tenants, cases_examined=r.examined, cases_changed=r.changed,
                                  cases_provisional=r.provisional)
+
+
+_CHANGE_STATUS = {"proposed": pb.CALENDAR_CHANGE_STATUS_PROPOSED, "approved": pb.CALENDAR_CHANGE_STATUS_APPROVED}
+
+
+def calendar_change_to_pb(c: CalendarChangeRow) -> pb.CalendarChange:
+    return pb.CalendarChange(
+        id=c.id, tenant=c.tenant, day=c.day.isoformat(), name=c.name, reason=c.reason,
+        status=_CHANGE_STATUS[c.status], proposed_by=c.proposed_by, proposed_by_name=c.proposed_by_name,
+        proposed_at=_iso(c.proposed_at), approved_by=c.approved_by or "", approved_by_name=c.approved_by_name or "",
+        approved_at=_iso(c.approved_at), cases_examined=c.cases_examined or 0, cases_changed=c.cases_changed or 0,
+        cases_moved=c.cases_moved)
+
+
+def calendar_changes_to_pb(changes: Sequence[CalendarChangeRow]) -> pb.ListCalendarChangesResponse:
+    return pb.ListCalendarChangesResponse(changes=[calendar_change_to_pb(c) for c in changes])
 
 
 def categories_to_pb(categories: Sequence[tuple[str, str]]) -> pb.ListCategoriesResponse:

@@ -115,6 +115,7 @@ def _cases_figures(platform, db: Database) -> list[Figure]:
     with grpc.insecure_channel(target) as channel:
         stub = approval_pb2_grpc.ApprovalServiceStub(channel)
         for user in ("county.reviewer", "county.reviewer2", "county.decider", "county.decider2"):
+            stub.ListDesks(pb.ListDesksRequest(), metadata=md[user], timeout=10)   # seen as the unit's staff
             stub.AssignDesks(pb.AssignDesksRequest(username=user, desks=[DESK]), metadata=md["county.admin"],
                              timeout=10)
         try:

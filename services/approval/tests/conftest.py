@@ -99,7 +99,11 @@ def as_(approval_stub, tokens):
 
 @pytest.fixture(scope="session")
 def staffed(as_):
-    """Desks and seals of the county and two townships (set up once, through the API)."""
+    """Desks and seals of the county and two townships (set up once, through the API). Each member of staff
+    has used approval once (their console's ListDesks), so approval knows them as staff of their unit."""
+    for user in ("county.reviewer", "county.reviewer2", "county.reviewer3", "county.both", "county.decider",
+                 "dongdajie.reviewer", "dongdajie.decider", "xidajie.reviewer"):
+        as_(user).ListDesks(pb.ListDesksRequest())
     county = as_("county.admin")
     for user in ("county.reviewer", "county.reviewer2", "county.reviewer3", "county.both", "county.decider"):
         county.AssignDesks(pb.AssignDesksRequest(username=user, desks=DESKS))

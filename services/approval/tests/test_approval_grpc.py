@@ -13,6 +13,7 @@ from sanji.intake.v1 import events_pb2 as intake_ev
 from sqlalchemy import text
 
 from services.approval.tests.conftest import accepted_event, field_of, get, reviewed, rpc_error, step_of
+from shared.calendar import CalendarYear
 from shared.clock import CHINA_TZ
 
 D = dt.date
@@ -112,7 +113,8 @@ def test_expert_review_suspension_resumption_and_extension(bus, as_, clock, appr
     assert count(approval_db, "SELECT statutory_due FROM approval.cases WHERE id = :i", i=case.id) == D(2026, 11, 12)
 
 
-def test_a_december_case_is_provisional_then_reprojected_when_2027_is_published(bus, as_, clock, approval_db):
+def test_a_december_case_is_provisional_then_reprojected_when_2027_is_published(bus, as_, clock, approval_db,
+                                                                                admin):
     clock.set_today(D(2026, 12, 14))
     msg = bus.accepted(accepted_on=D(2026, 12, 14))
     case = get(as_, msg.case_number)
@@ -124,9 +126,15 @@ def test_a_december_case_is_provisional_then_reprojected_when_2027_is_published(
     assert "暂定" in case.statutory_explain
     refused = rpc_error(as_("county.reviewer").PublishCalendarYear, pb.PublishCalendarYearRequest(year=2027))
     assert refused.code() == PD
-    report = as_("county.admin").PublishCalendarYear(pb.PublishCalendarYearRequest(
-        year=2027, holidays={"2027-01-01": "元旦", "2027-01-02": "元旦", "2027-01-03": "元旦"},
-        reason="国务院办公厅关于2027年部分节假日安排的通知"))
+    # a county no longer publishes holidays (issue 15): the province's arrangement is published (here by the
+    # operators' command, as for the national years), then the county re-projects on it
+    year_2027 = {"2027-01-01": "元旦", "2027-01-02": "元旦", "2027-01-03": "元旦"}
+    refused = rpc_error(as_("county.admin").PublishCalendarYear, pb.PublishCalendarYearRequest(
+        year=2027, holidays=year_2027, reason="国务院办公厅关于2027年部分节假日安排的通知"))
+    assert refused.code() == PD and field_of(refused) == "region"
+    admin.calendars.store.publish(CalendarYear.from_dict({"year": 2027, "holidays": year_2027}), "62", by="运维")
+    report = as_("county.admin").ReprojectDeadlines(pb.ReprojectDeadlinesRequest(
+        cause="2027 年节假日安排发布（国务院办公厅关于2027年部分节假日安排的通知）"))
     assert report.cases_changed >= 1 and "620602" in report.tenants
     case = get(as_, msg.case_number)
     # 元旦 01-01..01-03 off: 01-04..01-08 (18), 01-11 (19), 01-12 (20)
