@@ -137,6 +137,10 @@ class AdministrationHandlers:
         cy = CalendarYear(year=year, holidays=holidays, makeup_workdays=makeup)
         if not cy.holidays:
             raise InvalidArgument("holidays", "请填写该年的法定节假日")
+        past = _changed_days_up_to(self.calendars.store.load(str(code)).year(year), cy, self.clock.today())
+        if past:
+            raise InvalidArgument("holidays", f"不能更改今天及以前日期的安排（{past[0].isoformat()}）："
+                                              "已过的工作日不能改为休息日，反之亦然")
         self.calendars.store.publish(cy, str(code), by=p.username, now=self.clock.now())
         self.calendars.invalidate()
         why = (reason or "").strip()
@@ -251,6 +255,18 @@ class AdministrationHandlers:
                 if len(rows) < REPROJECT_CHUNK:
                     break
         return report
+
+
+def _changed_days_up_to(before: CalendarYear | None, after: CalendarYear, today: dt.date) -> list[dt.date]:
+    """The days up to today whose kind (holiday, make-up working day, or neither) a new arrangement changes."""
+    def kind(cy: CalendarYear | None, d: dt.date) -> str:
+        if cy is None:
+            return ""
+        return "holiday" if d in cy.holidays else "makeup" if d in cy.makeup_workdays else ""
+    days = set(after.holidays) | set(after.makeup_workdays)
+    if before is not None:
+        days |= set(before.holidays) | set(before.makeup_workdays)
+    return sorted(d for d in days if d <= today and kind(before, d) != kind(after, d))
 
 
 def _day(value: str) -> dt.date:

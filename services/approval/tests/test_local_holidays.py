@@ -22,6 +22,7 @@ from sanji.approval.v1 import approval_pb2 as pb
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from services.approval.tests.conftest import field_of, get, rpc_error
+from shared.errors import InvalidArgument, PermissionDenied
 from shared.tenancy import DivisionCode, Principal, Role
 
 D = dt.date
@@ -240,3 +241,24 @@ def test_desks_go_only_to_staff_of_the_admins_own_unit(as_, bus, client, tokens)
     done = as_("county.admin").AssignDesks(pb.AssignDesksRequest(username="county.decider2",
                                                                   desks=["market_access"]))
     assert list(done.desks) == ["market_access"]
+
+
+def test_a_province_publishes_its_year_but_never_rewrites_today_or_the_past(admin, bus, clock):
+    # no province user logs in in the tests: the province's administrator is a principal of the real handler,
+    # on the real database (the county's refusal above goes through gRPC and REST)
+    province = Principal(subject="p", username="gansu.admin", tenant=DivisionCode("62"),
+                         roles=frozenset({str(Role.TENANT_ADMIN)}))
+    national = admin.calendars.store.load("62").year(2026)
+    holidays = {d.isoformat(): n for d, n in national.holidays.items()}
+    makeup = {d.isoformat(): n for d, n in national.makeup_workdays.items()}
+    with pytest.raises(PermissionDenied):
+        admin.publish_calendar_year(province, 2026, holidays, makeup, "6206", "")       # not its own region
+    for change in ({**holidays, "2026-05-06": "x"},                                      # today
+                   {d: n for d, n in holidays.items() if d != "2026-05-04"}):           # a past holiday away
+        with pytest.raises(InvalidArgument) as info:
+            admin.publish_calendar_year(province, 2026, change, makeup, "", "")
+        assert info.value.field == "holidays" and "今天及以前" in info.value.message
+    assert D(2026, 5, 4) in admin.calendars.store.load("620602").year(2026).holidays
+    # the same arrangement again, or one that changes only later days, is the province's to publish
+    report = admin.publish_calendar_year(province, 2026, holidays, makeup, "", "省政府通知")
+    assert report.changed == 0 and "620602" in report.tenants        # the same days: no deadline moves
