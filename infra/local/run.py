@@ -44,9 +44,13 @@ def start() -> int:
 
     platform = Platform(run_dir=RUN_DIR, env={})
     (RUN_DIR / "logs").mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
-                        handlers=[logging.FileHandler(RUN_DIR / "logs" / "runner.log", encoding="utf-8"),
-                                  logging.StreamHandler()])
+    # the supervisor's word on a child that died, on the terminal and in .run/logs/runner.log (nothing else:
+    # the children keep their own logs)
+    supervisor_log = logging.getLogger("sanji.platform")
+    supervisor_log.setLevel(logging.INFO)
+    for handler in (logging.FileHandler(RUN_DIR / "logs" / "runner.log", encoding="utf-8"), logging.StreamHandler()):
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        supervisor_log.addHandler(handler)
     (RUN_DIR / "runner.pid").write_text(str(os.getpid()))
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
