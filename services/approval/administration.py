@@ -13,16 +13,12 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from services.approval.categories import Categories
+from services.approval.categories import SharedState
 from services.approval.deadlines import Projection, pauses_from_pairs, project
 from services.approval.domain import LOCAL_HOLIDAY_LEVELS, STAFF_ROLES, Seal, check_local_holiday
 from services.approval.repository import ApprovalRepository, CalendarChangeRow, OpenCaseRow
 from shared.calendar import CalendarYear, WorkingCalendar
-from shared.calendar_store import CalendarCache, CalendarStore
-from shared.clock import Clock
-from shared.db import Database
 from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.tenancy import DivisionCode, Principal, Role, UnitKind
 
@@ -39,17 +35,9 @@ class ReprojectionReport:
     moved: list[str] = field(default_factory=list)   # the case numbers whose deadlines changed
 
 
-class AdministrationHandlers:
+class AdministrationHandlers(SharedState):
     """`calendars` and `categories` are the case handlers' own (the composition root builds them once), so a
     published calendar is counted on at once; `events_out` builds `due_date_reprojected`."""
-
-    def __init__(self, db: Database, clock: Clock, events_out: Any, *, calendars: CalendarCache | None = None,
-                 categories: Categories | None = None):
-        self.db = db
-        self.clock = clock
-        self.events_out = events_out
-        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema, local_days=True), ttl=60.0)
-        self.categories = categories or Categories(db)
 
     # -- desks ---------------------------------------------------------------------------------------
     def assign_desks(self, p: Principal, username: str, desks: Sequence[str], display_name: str) -> list[str]:

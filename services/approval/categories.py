@@ -9,9 +9,12 @@ every case opened and every case shown asks for them.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from services.approval.domain import WINDOW_DESK
 from services.approval.repository import ApprovalRepository
+from shared.calendar_store import CalendarCache, CalendarStore
+from shared.clock import Clock
 from shared.db import Database, UnitOfWork
 
 RULE_CACHE_SECONDS = 300.0
@@ -46,3 +49,17 @@ class Categories:
         if hit is None or time.monotonic() - hit[0] > RULE_CACHE_SECONDS:
             hit = self._rules[key] = (time.monotonic(), ApprovalRepository(uow).category_for(*key))
         return hit[1]
+
+
+class SharedState:
+    """What the case handlers and the administration's handlers hold alike: the database, the clock, the
+    event builder (`translate.EventsOut`), and one calendar cache and one category cache — given by the
+    composition root to both, so a calendar published by the administration is the one cases count on."""
+
+    def __init__(self, db: Database, clock: Clock, events_out: Any, *, calendars: CalendarCache | None = None,
+                 categories: Categories | None = None):
+        self.db = db
+        self.clock = clock
+        self.events_out = events_out
+        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema, local_days=True), ttl=60.0)
+        self.categories = categories or Categories(db)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.approval.case import Case
-from services.approval.categories import Categories
+from services.approval.categories import SharedState
 from services.approval.deadlines import Projection
 from services.approval.domain import (
     OUTCOME_NAMES,
@@ -42,9 +42,8 @@ from services.approval.domain import (
 )
 from services.approval.repository import ApprovalRepository, QueueRow
 from shared.calendar import DeadlineResult, WorkingCalendar
-from shared.calendar_store import CalendarCache, CalendarStore
-from shared.clock import CHINA_TZ, Clock
-from shared.db import Database, UnitOfWork
+from shared.clock import CHINA_TZ
+from shared.db import UnitOfWork
 from shared.errors import InvalidArgument, NotFound, PermissionDenied
 from shared.messaging import Envelope, PoisonMessage
 from shared.tenancy import Principal, Role
@@ -73,18 +72,10 @@ class CaseView:
     full: bool = False
 
 
-class ApprovalHandlers:
+class ApprovalHandlers(SharedState):
     """`events_out` builds the messages of the events the use cases record (`translate.EventsOut`, given by
     the composition root); the handlers compute what goes in them. `calendars` and `categories` are shared
     with the administration's handlers, so a calendar published there is the one the cases count on."""
-
-    def __init__(self, db: Database, clock: Clock, events_out: Any, *, calendars: CalendarCache | None = None,
-                 categories: Categories | None = None):
-        self.db = db
-        self.clock = clock
-        self.events_out = events_out
-        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema, local_days=True), ttl=60.0)
-        self.categories = categories or Categories(db)
 
     # -- helpers -----------------------------------------------------------------------------------
     def _today_now(self) -> tuple[dt.date, dt.datetime]:
