@@ -123,7 +123,11 @@ class Bus:
     def __init__(self, settings, consumer, db: Database):
         self.consumer = consumer
         self.db = db
-        self._conn = pika.BlockingConnection(pika.URLParameters(settings.amqp_url))
+        # no heartbeats: this publisher lives the whole session and sits idle while other modules run (random
+        # order); a BlockingConnection doing no I/O misses the broker's heartbeats and is dropped
+        params = pika.URLParameters(settings.amqp_url)
+        params.heartbeat = 0
+        self._conn = pika.BlockingConnection(params)
         self.channel = self._conn.channel()
         self.channel.confirm_delivery()
 
