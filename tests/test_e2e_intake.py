@@ -19,6 +19,7 @@ from sanji.intake.v1 import intake_pb2, intake_pb2_grpc
 from infra.oidc.client import login
 from shared.auth import ServiceCredentials
 from shared.grpc.client import bearer
+from tests.fixtures import E2E_TODAY
 
 pytestmark = pytest.mark.e2e
 _keys = itertools.count(1)
@@ -221,16 +222,20 @@ def test_deemed_acceptance_and_expired_promise_across_national_day(demo_platform
     clerk.post(f"/api/v1/intake/applications/{kept['id']}/supply", {"materials": [{"code": waivable["code"]}]})
     assert not clerk.get(f"/api/v1/intake/applications/{kept['id']}")["waived"]
 
-    demo_platform.restart_service("intake", {"SANJI_FIXED_TODAY": "2026-10-12"})
-    terminated = wait_for(lambda: (lambda a: a if a["status"] == "terminated" else None)(
-        clerk.get(f"/api/v1/intake/applications/{promise['id']}")), what="the missed promise terminating the case")
-    assert any(n["kind"] == "termination" for n in terminated["notices"])
-    assert clerk.get(f"/api/v1/intake/applications/{kept['id']}")["status"] == "accepted"
-    assert clerk.get(f"/api/v1/intake/applications/{quiet['id']}")["status"] == "received"
+    try:
+        demo_platform.restart_service("intake", {"SANJI_FIXED_TODAY": "2026-10-12"})
+        terminated = wait_for(lambda: (lambda a: a if a["status"] == "terminated" else None)(
+            clerk.get(f"/api/v1/intake/applications/{promise['id']}")),
+            what="the missed promise terminating the case")
+        assert any(n["kind"] == "termination" for n in terminated["notices"])
+        assert clerk.get(f"/api/v1/intake/applications/{kept['id']}")["status"] == "accepted"
+        assert clerk.get(f"/api/v1/intake/applications/{quiet['id']}")["status"] == "received"
 
-    demo_platform.restart_service("intake", {"SANJI_FIXED_TODAY": "2026-10-14"})
-    deemed = wait_for(lambda: (lambda a: a if a["status"] == "accepted" else None)(
-        clerk.get(f"/api/v1/intake/applications/{quiet['id']}")), what="deemed acceptance")
-    assert deemed["deemed_accepted"] and deemed["case_number"]
-    assert deemed["accepted_on"] == "2026-09-30"  # accepted on receipt, as the law deems it
-    assert any(n["kind"] == "deemed_acceptance" for n in deemed["notices"])
+        demo_platform.restart_service("intake", {"SANJI_FIXED_TODAY": "2026-10-14"})
+        deemed = wait_for(lambda: (lambda a: a if a["status"] == "accepted" else None)(
+            clerk.get(f"/api/v1/intake/applications/{quiet['id']}")), what="deemed acceptance")
+        assert deemed["deemed_accepted"] and deemed["case_number"]
+        assert deemed["accepted_on"] == "2026-09-30"  # accepted on receipt, as the law deems it
+        assert any(n["kind"] == "deemed_acceptance" for n in deemed["notices"])
+    finally:   # the other end-to-end tests, in whatever order, count from the platform's pinned day
+        demo_platform.restart_service("intake", {"SANJI_FIXED_TODAY": E2E_TODAY})
