@@ -103,8 +103,10 @@ def test_a_case_with_a_fee_is_decided_paid_completed_and_handed_out(demo_platfor
 
 def test_an_immediate_item_is_decided_by_the_chief_representative_at_the_window(demo_platform):
     chief, reviewer = Api(demo_platform, "county.chief"), Api(demo_platform, "county.reviewer")
+    clerk = Api(demo_platform, "county.clerk")
     item = county_item(chief, "个体工商户设立登记")
-    app, accepted = accepted_at_the_window(chief, item, RESIDENTS[4])
+    # a clerk accepts, the chief representative decides: 受理、决定相互分离 (seed 004, issue 21 item 4)
+    app, accepted = accepted_at_the_window(clerk, item, RESIDENTS[4])
     assert "首席代表" in chief.get(f"/api/v1/intake/applications/{app['id']}")["history"][-1]["detail"]
     case = wait_for(lambda: found(chief, f"{APPROVAL}/cases/by-number/{accepted['case_number']}"),
                     what="the case to open")

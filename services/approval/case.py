@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from services.approval.domain import (
     CONCLUSIONS,
+    DEFAULT_JOINT_SHARE,
     DEFAULT_STATUTORY_DAYS,
     DELIVERY_METHODS,
     JOINT_STATUTORY_DAYS,
@@ -32,6 +33,7 @@ from services.approval.domain import (
     CertificateRecord,
     DecisionRecord,
     InspectionStatus,
+    JointSharePolicy,
     OpenCase,
     Outcome,
     Seal,
@@ -49,7 +51,8 @@ from shared.tenancy import Role
 class Case(SiteInspections):
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
-    def open(cls, cmd: OpenCase, *, case_id: str, tenant: str, category: str, now: dt.datetime) -> Case:
+    def open(cls, cmd: OpenCase, *, case_id: str, tenant: str, category: str, now: dt.datetime,
+             share_policy: JointSharePolicy = DEFAULT_JOINT_SHARE) -> Case:
         cmd.validate()
         statutory = cmd.statutory_days or (JOINT_STATUTORY_DAYS if cmd.joint else DEFAULT_STATUTORY_DAYS)
         promised = 0 if cmd.immediate else min(cmd.promised_days or statutory, statutory)
@@ -69,7 +72,7 @@ class Case(SiteInspections):
             case._add_step(StepKind.WINDOW, WINDOW_DESK, StepStatus.OPEN, now)
             detail = "即办件，转窗口首席代表当场决定"
         elif case.joint:
-            share = department_share(promised)
+            share = department_share(promised, share_policy)
             for dept in case.joint_departments:
                 case._add_step(StepKind.DEPARTMENT, dept, StepStatus.OPEN, now, share_days=share)
             case._add_step(StepKind.DECISION, category, StepStatus.WAITING, now)
@@ -122,6 +125,7 @@ class Case(SiteInspections):
             raise FailedPrecondition("该环节已办理完毕", field="step_id")
         if step.desk not in actor.desks:
             raise PermissionDenied(f"您未被分配到“{step.desk}”岗位，不能认领该岗位的办件")
+        self._require_not_the_accepting_clerk(actor)
         if step.kind == StepKind.DECISION and actor.username in self.reviewers():
             raise PermissionDenied("同一办件的审核人与决定人不得为同一人（审批分离）")
         if step.kind in REVIEW_KINDS and any(s.kind == StepKind.DECISION and actor.username in (s.claimed_by, s.done_by)
@@ -132,6 +136,13 @@ class Case(SiteInspections):
         self._touch(step)
         self._history(now, actor.username, actor.name, "认领", f"认领{STEP_NAMES[step.kind]}环节（{step.desk}）")
         return step
+
+    def _require_not_the_accepting_clerk(self, actor: Actor) -> None:
+        """受理、审查、决定既相互分离又相互制约 (seed 004): whoever accepted the case at the window may
+        neither review nor decide it — a 即办件 included, which the chief representative decides only when
+        someone else accepted it."""
+        if self.accepted_by and actor.username == self.accepted_by:
+            raise PermissionDenied("受理、审查、决定相互分离：您是该办件的受理人，不能审查或决定该办件")
 
     def release(self, step_id: str, actor: Actor, now: dt.datetime) -> Step:
         step = self.step(step_id)
@@ -152,6 +163,7 @@ class Case(SiteInspections):
         actor.require(Role.REVIEWER)
         if step.status != StepStatus.CLAIMED or step.claimed_by != actor.username:
             raise FailedPrecondition("该审查环节未由您认领，请先从待办队列认领", field="step_id")
+        self._require_not_the_accepting_clerk(actor)
         opinion = (opinion or "").strip()
         if not opinion:
             raise InvalidArgument("opinion", "请填写审查意见")
@@ -199,12 +211,14 @@ class Case(SiteInspections):
             if not self.immediate:
                 raise FailedPrecondition("该事项不是即办件，须经审查后由决定人决定", field="case_id")
             self._require_running()
+            self._require_not_the_accepting_clerk(actor)
         else:
             actor.require(Role.DECIDER)
             if self.immediate:
                 raise FailedPrecondition("即办件由窗口首席代表当场决定", field="case_id")
             self._require_running()
             self._held(actor, StepKind.DECISION)
+            self._require_not_the_accepting_clerk(actor)
             if actor.username in self.reviewers():
                 raise PermissionDenied("同一办件的审核人与决定人不得为同一人（审批分离）")
         code = OUTCOMES.get((outcome or "").strip())

@@ -121,12 +121,37 @@ class LedgerKind(enum.StrEnum):
 LEDGER_NAMES = {LedgerKind.SUSPEND: "暂停计时", LedgerKind.RESUME: "恢复计时", LedgerKind.EXTEND: "延长法定期限"}
 
 
-def department_share(promised_days: int) -> int:
-    """A joint-approval department's share of the promised limit: the lead keeps a quarter of it (at
-    least one working day) to conclude and decide, the departments examine in parallel in the rest."""
+@dataclass(frozen=True)
+class JointSharePolicy:
+    """How a province splits a joint case's promised limit (并联审批): the lead department keeps
+    `lead_percent` of it (at least `lead_min_days` working days) to conclude and decide, the departments
+    examine in parallel in the rest. Per province, as data (`approval.joint_share_policies`).
+
+    The seeds fix no such split — they say only that the departments examine in parallel and the case
+    is decided when all have concluded — so the numbers of `DEFAULT_JOINT_SHARE` are a DEFAULT, not a
+    rule: a quarter (at least one day) for the lead, kept from before issue 21, until a province
+    records its own."""
+
+    lead_percent: int = 25
+    lead_min_days: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.lead_percent < 100:
+            raise InvalidArgument("lead_percent", f"牵头部门保留的时限比例应在 0 至 99 之间：{self.lead_percent}")
+        if self.lead_min_days < 0:
+            raise InvalidArgument("lead_min_days", f"牵头部门保留的最少工作日不能为负数：{self.lead_min_days}")
+
+
+DEFAULT_JOINT_SHARE = JointSharePolicy()
+
+
+def department_share(promised_days: int, policy: JointSharePolicy = DEFAULT_JOINT_SHARE) -> int:
+    """A joint-approval department's share of the promised limit under the province's policy (never
+    less than one working day)."""
     if promised_days <= 1:
         return max(promised_days, 1)
-    return promised_days - max(1, promised_days // 4)
+    lead = max(policy.lead_min_days, promised_days * policy.lead_percent // 100)
+    return max(1, promised_days - lead)
 
 
 def remedies_text(body: str = "", court: str = "") -> str:

@@ -347,10 +347,11 @@ class ApprovalRepository:
     def next_in_queue(self, tenant: str, desks: Sequence[str], kinds: Sequence[str], me: str) -> tuple[str, str] | None:
         """(case_id, step_id) of the most urgent open step the caller may take, its case row locked.
         Cases another transaction is working on are skipped, not waited for; a decider never gets a
-        case they reviewed."""
+        case they reviewed, and nobody gets a case they accepted at the window (受理、审查、决定相分离)."""
         r = self.u.row(
             f"SELECT c.id, s.id FROM {S}.steps s JOIN {S}.cases c ON c.id = s.case_id"
             " WHERE s.tenant_code = :t AND s.status = 'open' AND s.desk = ANY(:desks) AND s.kind = ANY(:kinds)"
+            " AND c.accepted_by <> :me"
             f" AND NOT EXISTS (SELECT 1 FROM {S}.steps o WHERE o.case_id = s.case_id AND o.id <> s.id"
             "                  AND (o.claimed_by = :me OR o.done_by = :me))"
             " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED",

@@ -238,6 +238,32 @@ def test_separation_of_duties_and_role_checks_on_every_action(bus, as_, clock):
     assert case.decision.decider == "county.decider" and step_of(case, "review").done_by == "county.both"
 
 
+def test_the_clerk_who_accepted_a_case_neither_reviews_nor_decides_it(bus, as_):
+    """Seed 004: 受理、审查、决定既相互分离又相互制约 — the accepting clerk is named in application_accepted."""
+    msg = bus.accepted(accepted_by="county.both")
+    case = get(as_, msg.case_number)
+    assert case.accepted_by == "county.both"
+    e = rpc_error(as_("county.both").ClaimTask, pb.ClaimTaskRequest(step_id=step_of(case, "review").id))
+    assert e.code() == PD and "受理人" in e.details()
+    # "claim the next one" never hands it to the person who accepted it
+    try:
+        task = as_("county.both").ClaimTask(pb.ClaimTaskRequest(desk="market_access", kind="review"))
+    except grpc.RpcError as exc:
+        assert exc.code() == NF                                          # nothing else was waiting
+    else:
+        assert task.case_number != msg.case_number
+        as_("county.both").ReleaseTask(pb.ReleaseTaskRequest(step_id=task.step_id))
+    case = reviewed(as_, msg.case_number)
+    e = rpc_error(as_("county.both").ClaimTask, pb.ClaimTaskRequest(step_id=step_of(case, "decision").id))
+    assert e.code() == PD and "受理人" in e.details()
+    # a 即办件 the chief representative accepted himself is not his to decide
+    own = bus.accepted(case_kind="1", immediate=True, accepted_by="county.chief")
+    own_case = get(as_, own.case_number)
+    e = rpc_error(as_("county.chief").DecideImmediately, pb.DecideImmediatelyRequest(case_id=own_case.id,
+                                                                                    outcome="approve"))
+    assert e.code() == PD and "受理人" in e.details()
+
+
 def test_an_immediate_case_is_decided_at_the_window_in_one_step(bus, as_):
     msg = bus.accepted(case_kind="1", immediate=True, item_name="食品小摊点备案")
     case = get(as_, msg.case_number)

@@ -66,6 +66,17 @@ def test_a_reviewer_and_a_decider_work_a_case_over_rest(client, tokens, bus):
     assert r.status_code == 200 and r.json()["status"] == "delivered"
 
 
+def test_the_accepting_clerk_may_not_review_the_case_over_rest(client, tokens, bus):
+    """Seed 004: 受理、审查、决定既相互分离又相互制约."""
+    msg = bus.accepted(accepted_by="county.reviewer2")
+    case = client.get(f"{API}/cases/by-number/{msg.case_number}", headers=auth(tokens, "county.reviewer")).json()
+    review = next(s for s in case["steps"] if s["kind"] == "review")
+    r = client.post(f"{API}/tasks/{review['id']}/claim", headers=auth(tokens, "county.reviewer2"))
+    assert r.status_code == 403 and "受理人" in r.json()["message"]
+    r = client.post(f"{API}/tasks/{review['id']}/claim", headers=auth(tokens, "county.reviewer"))
+    assert r.status_code == 200 and r.json()["claimed_by"] == "county.reviewer"
+
+
 def test_rest_keeps_tenants_apart(client, tokens, bus):
     msg = bus.accepted("620602001")
     r = client.get(f"{API}/cases/by-number/{msg.case_number}", headers=auth(tokens, "dongdajie.reviewer"))

@@ -146,6 +146,27 @@ def test_separation_of_duties():
     assert case.plan_decision(DECIDER, "approve", []) == (Outcome.APPROVED, ())
 
 
+def test_the_accepting_clerk_neither_reviews_nor_decides_the_case():
+    """Seed 004: “建立完善受理、审查、决定既相互分离又相互制约的审批监管体系”."""
+    case = new_case(accepted_by=BOTH.username)
+    step = next(s for s in case.steps if s.kind == StepKind.REVIEW)
+    with pytest.raises(PermissionDenied) as e:
+        case.claim(step.id, BOTH, NOW)
+    assert "受理人" in e.value.message
+    review(case, REVIEWER)
+    decision = next(s for s in case.steps if s.kind == StepKind.DECISION)
+    with pytest.raises(PermissionDenied):
+        case.claim(decision.id, BOTH, NOW)
+    case.claim(decision.id, DECIDER, NOW)
+    assert case.plan_decision(DECIDER, "approve", []) == (Outcome.APPROVED, ())
+    # a 即办件: the chief representative decides on the spot only what someone else accepted
+    own = new_case(immediate=True, accepted_by=CHIEF.username)
+    with pytest.raises(PermissionDenied):
+        own.plan_decision(CHIEF, "approve", [], immediate=True)
+    other = new_case(immediate=True, accepted_by="clerk")
+    assert other.plan_decision(CHIEF, "approve", [], immediate=True) == (Outcome.APPROVED, ())
+
+
 def test_deciding_needs_the_claim_and_denying_needs_reasons():
     case = new_case()
     review(case)
