@@ -57,6 +57,7 @@ NOT_TENANT_DATA = frozenset([f"{s}.alembic_version" for s in SCHEMAS] + [
     "approval.categories",              # the back-office desk categories
     "approval.category_rules",          # which desk an item goes to, per region ('' = everywhere)
     "approval.calendar_local_policies",  # per province: may its cities and counties add local holidays
+    "approval.joint_share_policies",  # per province: a joint case's split between lead and departments
     "approval.calendar_local_days",     # an area's approved local holidays: public days off, like the national
                                         # calendar; who proposed and approved each is in the walled calendar_changes
     "intake.notice_templates",          # the texts of the notices

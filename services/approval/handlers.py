@@ -22,6 +22,7 @@ from services.approval.case import Case
 from services.approval.categories import SharedState
 from services.approval.deadlines import Projection
 from services.approval.domain import (
+    DEFAULT_JOINT_SHARE,
     OUTCOME_NAMES,
     STAFF_ROLES,
     STATUS_NAMES,
@@ -139,7 +140,9 @@ class ApprovalHandlers(SharedState):
         repo = ApprovalRepository(uow)
         _, now = self._today_now()
         category = self.categories.for_case(uow, tenant, cmd.department, cmd.item_type)
-        case = Case.open(cmd, case_id=str(uuid.uuid4()), tenant=tenant, category=category, now=now)
+        share = repo.joint_share_policy(tenant[:2]) if cmd.joint else DEFAULT_JOINT_SHARE
+        case = Case.open(cmd, case_id=str(uuid.uuid4()), tenant=tenant, category=category, now=now,
+                         share_policy=share)
         cal = self.calendars.get(tenant)
         if not repo.insert_case(case, case.projection(cal)):
             return None                                     # this application already has its case

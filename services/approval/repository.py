@@ -20,7 +20,14 @@ from typing import Any
 
 from services.approval.case import Case
 from services.approval.deadlines import Projection
-from services.approval.domain import DeadlineChange, HistoryEntry, LocalHolidayPolicy, Seal
+from services.approval.domain import (
+    DEFAULT_JOINT_SHARE,
+    DeadlineChange,
+    HistoryEntry,
+    JointSharePolicy,
+    LocalHolidayPolicy,
+    Seal,
+)
 from services.approval.rows import (
     CASE_COLUMNS,
     INSPECTION_TYPES,
@@ -478,6 +485,12 @@ class ApprovalRepository:
              " FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[]), CAST(:s AS date[]), CAST(:d AS date[]),"
              " CAST(:prov AS boolean[]), CAST(:pp AS date[]), CAST(:ps AS date[]), CAST(:pd AS date[]))"
              " AS v(id, p, s, d, prov, pp, ps, pd)", {**cols, "t": tenant, "cause": cause, "now": now}))
+
+    def joint_share_policy(self, province: str) -> JointSharePolicy:
+        """The province's split of a joint case's promised limit, or the documented default."""
+        r = self.u.row(f"SELECT lead_percent, lead_min_days FROM {S}.joint_share_policies WHERE province = :p",
+                       {"p": province})
+        return JointSharePolicy(int(r[0]), int(r[1])) if r else DEFAULT_JOINT_SHARE
 
     # -- local holidays and their audit ---------------------------------------------------------------
     def local_holiday_policy(self, province: str) -> LocalHolidayPolicy:

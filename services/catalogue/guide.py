@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -61,11 +62,23 @@ STATUS_BANNERS: Mapping[Status, str] = {
     Status.CANCELLED: "已取消 · 停止受理",
 }
 
+# The complaints service's public page where anyone files a complaint (吐槽找茬). Its route was not yet
+# posted by the complaints service when this was written (issue 21 item 9): `/complaints/new` is the
+# agreed placeholder, on the same site as the guide's lookup address.
+COMPLAINT_PAGE = "/complaints/new"
+# Seed 003 §20: “在市县两级政务服务大厅显要位置，设立‘吐槽找茬’窗口和只说‘YES’不说‘NO’提示牌”.
 COMPLAINT_CHANNELS: Sequence[str] = (
     "拨打 12345 政务服务便民热线反映或投诉；",
-    "到办事大厅现场“办不成事”反映窗口当面反映；",
+    "到政务服务大厅“吐槽找茬”窗口当面反映，或在网上“吐槽找茬”页面（{page}）提交；",
     "通过政务服务“好差评”（现场评价器、二维码、网上办事平台）对本次服务作出评价，差评将被回访整改。",
 )
+
+
+def complaint_channels(lookup_url: str = "") -> list[str]:
+    """Where to complain, the online page on the guide's own site when its address is known."""
+    href = _safe_href(lookup_url)
+    page = urlsplit(href)._replace(path=COMPLAINT_PAGE, query="", fragment="").geturl() if href else COMPLAINT_PAGE
+    return [c.format(page=page) for c in COMPLAINT_CHANNELS]
 
 NOT_APPLICABLE = "无"
 BLANK = "—"
@@ -127,7 +140,7 @@ class GuideView:
     steps: list[str]
     place_rows: list[tuple[str, str]]
     complaint_phone: str
-    complaint_channels: list[str] = field(default_factory=lambda: list(COMPLAINT_CHANNELS))
+    complaint_channels: list[str] = field(default_factory=complaint_channels)
 
 
 _CHINESE_ORDINALS = "一二三四五六七八九十"
@@ -279,6 +292,7 @@ def build_view(
         steps=[s.strip() for s in elements.steps if s.strip()],
         place_rows=place_rows,
         complaint_phone=_or_blank(elements.complaint_phone, "12345"),
+        complaint_channels=complaint_channels(lookup_url),
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from services.approval.tests.conftest import accepted_event, field_of, get, reviewed, rpc_error, step_of
 from shared.calendar import CalendarYear
 from shared.clock import CHINA_TZ
+from shared.db import owner_connection
 
 D = dt.date
 PD = grpc.StatusCode.PERMISSION_DENIED
@@ -185,6 +186,26 @@ def test_joint_approval_with_three_departments_one_late(bus, as_, clock):
     decided = [b for t, b in bus.outbox(msg.case_number) if t == "case_decided"][0]
     assert decided["late"] and decided["late_departments"] == ["县生态环境局"]
     assert case.status == pb.CASE_STATUS_COMPLETED
+
+
+def test_a_province_sets_its_own_joint_share_and_the_default_is_kept_without_one(bus, as_, approval_settings):
+    """The seeds fix no split of a joint case's promised limit (issue 21 item 9): it is the province's data."""
+    depts = ["县住建局", "县自然资源局"]
+    with owner_connection(approval_settings.database_owner_url) as conn:
+        conn.execute(text("INSERT INTO approval.joint_share_policies (province, lead_percent, lead_min_days, basis)"
+                          " VALUES ('62', 50, 2, '测试：牵头部门保留一半')"))
+    try:
+        msg = bus.accepted(joint=True, joint_departments=depts, promised_limit_days=20, statutory_limit_days=0,
+                           item_name="建设项目联合审批", department="凉州区住房和城乡建设局")
+    finally:
+        with owner_connection(approval_settings.database_owner_url) as conn:
+            conn.execute(text("DELETE FROM approval.joint_share_policies WHERE province = '62'"))
+    case = get(as_, msg.case_number)
+    assert {s.desk: s.share_days for s in case.steps if s.kind == "department_review"} == {d: 10 for d in depts}
+    msg = bus.accepted(joint=True, joint_departments=depts, promised_limit_days=20, statutory_limit_days=0,
+                       item_name="建设项目联合审批", department="凉州区住房和城乡建设局")
+    case = get(as_, msg.case_number)
+    assert {s.desk: s.share_days for s in case.steps if s.kind == "department_review"} == {d: 15 for d in depts}
 
 
 def test_separation_of_duties_and_role_checks_on_every_action(bus, as_, clock):

@@ -257,4 +257,10 @@ def test_site_inspection_suspends_when_the_item_says_so():
 
 def test_department_share_and_procedure_names():
     assert [domain.department_share(n) for n in (1, 4, 10, 20)] == [1, 3, 8, 15]
+    # the seeds fix no split (issue 21 item 9): a province's own policy replaces the default
+    half = domain.JointSharePolicy(lead_percent=50, lead_min_days=2)
+    assert [domain.department_share(n, half) for n in (1, 2, 4, 10, 20)] == [1, 1, 2, 5, 10]
+    with pytest.raises(InvalidArgument) as e:
+        domain.JointSharePolicy(lead_percent=100)
+    assert e.value.field == "lead_percent"
     assert domain.procedure_code("专家评审") == "expert_review" and domain.procedure_code("补正") == "correction"

@@ -198,7 +198,8 @@ def test_html_shows_the_standard_elements_of_the_item() -> None:
         "不计入办理时限",
         "0935-2211002",
         "12345 政务服务便民热线",
-        "“办不成事”反映窗口",
+        "“吐槽找茬”窗口",
+        "https://zwfw.liangzhou.gov.cn/complaints/new",
         "好差评",
         "第 2 版",
         "2026年3月2日",
@@ -241,6 +242,16 @@ def test_html_escapes_user_text() -> None:
 def test_html_links_only_web_urls() -> None:
     html = render_guide_html(homestead_item(), unit_name=UNIT, lookup_url="javascript:alert(1)")
     assert 'href="javascript' not in html
+
+
+def test_the_guide_points_complaints_to_the_tucao_zhaocha_window_and_page() -> None:
+    """Seed 003 §20: “设立‘吐槽找茬’窗口和只说‘YES’不说‘NO’提示牌” — not a “办不成事” window."""
+    html = render_guide_html(homestead_item(), unit_name=UNIT, lookup_url=URL)
+    assert "“吐槽找茬”窗口" in html and "办不成事" not in html
+    assert "https://zwfw.liangzhou.gov.cn/complaints/new" in html
+    # without a web address for the guide, the page is named by its path on the platform's site
+    html = render_guide_html(homestead_item(), unit_name=UNIT, lookup_url="窗口索取")
+    assert "（/complaints/new）" in html
 
 
 def test_html_type_labels_can_be_overridden() -> None:
