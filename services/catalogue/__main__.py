@@ -6,6 +6,7 @@ from services.catalogue.handlers import CatalogueHandlers
 from services.catalogue.service import registration
 from services.catalogue.settings import CatalogueSettings
 from services.catalogue.translate import EventsOut
+from shared.clock import Clock
 from shared.runner import ServiceParts, run_grpc_service
 
 
@@ -14,7 +15,8 @@ def main() -> int:
 
     def compose(db) -> ServiceParts:
         """The handlers, built once, behind the gRPC servicer; the catalogue consumes no events."""
-        handlers = CatalogueHandlers(db, events_out=EventsOut(), public_base_url=settings.public_base_url)
+        handlers = CatalogueHandlers(db, events_out=EventsOut(), public_base_url=settings.public_base_url,
+                                     clock=Clock.from_settings(settings))
         return ServiceParts([registration(handlers)])
 
     return run_grpc_service("catalogue", settings, compose)

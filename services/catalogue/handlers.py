@@ -20,6 +20,7 @@ from services.catalogue.guide import render_guide_html
 from services.catalogue.guide_pdf import render_guide_pdf
 from services.catalogue.repository import CatalogueRepository
 from services.catalogue.search import query_terms
+from shared.clock import Clock
 from shared.db import Database
 from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.tenancy import DivisionCode, Principal, Role, Unit, can_read
@@ -44,8 +45,10 @@ class CatalogueEvents(Protocol):
 
 class CatalogueHandlers:
     def __init__(self, db: Database, *, events_out: CatalogueEvents, public_base_url: str = "http://127.0.0.1:8000",
-                 cache: VersionCache | None = None):
+                 cache: VersionCache | None = None, clock: Clock | None = None):
         self.db = db
+        # publication, adjustment and cancellation dates come from the platform's clock (issue 20 item 4)
+        self.clock = clock or Clock()
         self.events_out = events_out
         self.public_base_url = public_base_url.rstrip("/")
         self.cache = cache or VersionCache()
@@ -71,7 +74,7 @@ class CatalogueHandlers:
             el = domain.validate_elements(elements, repo.code_format(p.tenant.province))
             item = Item.create(str(uuid.uuid4()), p.tenant, el)
             try:
-                repo.add(item, p.username)
+                repo.add(item, p.username, self.clock.now())
             except IntegrityError:
                 raise AlreadyExists(f"本单位已有基本编码为 {el.basic_code} 的事项",
                                     field="elements.basic_code") from None
@@ -110,7 +113,7 @@ class CatalogueHandlers:
                     repo = CatalogueRepository(uow)
                     for d in drafts:
                         el = domain.validate_draft(d.elements, fmt)
-                        repo.add(Item.create(str(uuid.uuid4()), p.tenant, el), p.username)
+                        repo.add(Item.create(str(uuid.uuid4()), p.tenant, el), p.username, self.clock.now())
                     uow.commit()
                 report.created.extend(d.line for d in drafts)
                 return
@@ -144,7 +147,7 @@ class CatalogueHandlers:
             item = self._load_own(repo, p, item_id)
             el = domain.validate_elements(elements, repo.code_format(p.tenant.province))
             item.update_draft(el)
-            repo.save(item, p.username)
+            repo.save(item, p.username, self.clock.now())
             row = repo.read(item_id)
             uow.commit()
         self.cache.invalidate(item_id)
@@ -156,7 +159,7 @@ class CatalogueHandlers:
             repo = CatalogueRepository(uow)
             item = self._load_own(repo, p, item_id)
             v = item.publish(repo.code_format(p.tenant.province))
-            repo.save(item, p.username)
+            repo.save(item, p.username, self.clock.now())
             repo.list_item(p.tenant, item.id, p.tenant, ListingKind.OWN, "本单位事项清单", p.username)
             row = repo.read(item_id)
             uow.emit(self.events_out.item_published(item, v, row.published_at), correlation_id=item.id)
@@ -171,7 +174,7 @@ class CatalogueHandlers:
             item = self._load_own(repo, p, item_id)
             el = domain.validate_elements(elements, repo.code_format(p.tenant.province))
             previous, new = item.adjust(el, reason)
-            repo.save(item, p.username)
+            repo.save(item, p.username, self.clock.now())
             row = repo.read(item_id)
             uow.emit(self.events_out.item_adjusted(item, previous, new, row.published_at), correlation_id=item.id)
             uow.commit()
@@ -184,8 +187,8 @@ class CatalogueHandlers:
             repo = CatalogueRepository(uow)
             item = self._load_own(repo, p, item_id)
             v, withdrawn = item.cancel(reason)
-            repo.save(item, p.username)
-            repo.revoke_listings(item.id)
+            repo.save(item, p.username, self.clock.now())
+            repo.revoke_listings(item.id, self.clock.now())
             row = repo.read(item_id)
             if withdrawn:
                 uow.emit(self.events_out.item_cancelled(item, v), correlation_id=item.id)

@@ -6,6 +6,7 @@ filter by tenant where the use case means it (both walls, each on its own).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from services.catalogue.domain import CodeFormat, Elements, Item, ItemRow, ItemVersion, ListingKind, Status
@@ -40,39 +41,42 @@ class CatalogueRepository:
         versions = [ItemVersion(r[0], Status(r[1]), Elements.from_dict(r[2]), r[3]) for r in rows]
         return Item(id=str(head[0]), tenant=DivisionCode(head[1]), versions=versions, stored=len(versions))
 
-    def add(self, item: Item, actor: str) -> None:
+    def add(self, item: Item, actor: str, now: dt.datetime) -> None:
         v = item.current
-        self.uow.execute(sql(f"INSERT INTO {S}.items (id, tenant_code, basic_code, current_version, status)"
-                               " VALUES (:id, :t, :code, :v, :st)"),
+        self.uow.execute(sql(f"INSERT INTO {S}.items (id, tenant_code, basic_code, current_version, status,"
+                               " created_at, updated_at) VALUES (:id, :t, :code, :v, :st, :now, :now)"),
                            {"id": item.id, "t": str(item.tenant), "code": v.elements.basic_code, "v": v.version,
-                            "st": str(v.status)})
-        self._write_versions(item, actor)
+                            "st": str(v.status), "now": now})
+        self._write_versions(item, actor, now)
 
-    def save(self, item: Item, actor: str) -> None:
+    def save(self, item: Item, actor: str, now: dt.datetime) -> None:
         """Write the item's state back: the versions read are updated, the new ones inserted."""
         cur = item.current
-        self.uow.execute(sql(f"UPDATE {S}.items SET current_version = :v, status = :st, updated_at = now()"
-                               " WHERE id = :id"), {"id": item.id, "v": cur.version, "st": str(cur.status)})
-        self._write_versions(item, actor)
+        self.uow.execute(sql(f"UPDATE {S}.items SET current_version = :v, status = :st, updated_at = :now"
+                               " WHERE id = :id"), {"id": item.id, "v": cur.version, "st": str(cur.status), "now": now})
+        self._write_versions(item, actor, now)
 
-    def _write_versions(self, item: Item, actor: str) -> None:
+    def _write_versions(self, item: Item, actor: str, now: dt.datetime) -> None:
+        """Dates are the clock's `now` (a drill's pinned day), never the database's."""
         for v in item.stored_versions:
             self.uow.execute(
                 sql(f"UPDATE {S}.item_versions SET status = :st, elements = CAST(:el AS jsonb), name = :name,"
                     " item_type = :type, exercise_level = :lvl, terms = :terms, change_reason = :reason,"
-                    " published_at = CASE WHEN :st = 'published' AND published_at IS NULL THEN now()"
+                    " published_at = CASE WHEN :st = 'published' AND published_at IS NULL THEN :now"
                     " ELSE published_at END,"
                     " published_by = CASE WHEN :st = 'published' AND published_by IS NULL THEN :actor"
                     " ELSE published_by END"
                     " WHERE item_id = :id AND version = :v"),
-                self._version_params(item, v, actor))
+                {**self._version_params(item, v, actor), "now": now})
         for v in item.new_versions:
             self.uow.execute(
                 sql(f"INSERT INTO {S}.item_versions (item_id, version, tenant_code, status, name, item_type,"
-                    " exercise_level, elements, terms, change_reason, created_by, published_at, published_by)"
-                    " VALUES (:id, :v, :t, :st, :name, :type, :lvl, CAST(:el AS jsonb), :terms, :reason, :actor,"
-                    " CASE WHEN :st = 'published' THEN now() END, CASE WHEN :st = 'published' THEN :actor END)"),
-                self._version_params(item, v, actor))
+                    " exercise_level, elements, terms, change_reason, created_by, created_at, published_at,"
+                    " published_by)"
+                    " VALUES (:id, :v, :t, :st, :name, :type, :lvl, CAST(:el AS jsonb), :terms, :reason, :actor, :now,"
+                    " CASE WHEN :st = 'published' THEN CAST(:now AS timestamptz) END,"
+                    " CASE WHEN :st = 'published' THEN :actor END)"),
+                {**self._version_params(item, v, actor), "now": now})
         item.all_stored()
 
     def _version_params(self, item: Item, v: ItemVersion, actor: str) -> dict:
@@ -157,9 +161,9 @@ class CatalogueRepository:
                  " WHERE revoked_at IS NULL DO NOTHING"),
             {"t": str(owner), "id": item_id, "f": str(listed_for), "k": str(kind), "r": reason, "a": actor}) == 1
 
-    def revoke_listings(self, item_id: str) -> int:
-        return self.uow.execute(sql(f"UPDATE {S}.item_listings SET revoked_at = now() WHERE item_id = :id"
-                                     " AND revoked_at IS NULL"), {"id": item_id})
+    def revoke_listings(self, item_id: str, now: dt.datetime) -> int:
+        return self.uow.execute(sql(f"UPDATE {S}.item_listings SET revoked_at = :now WHERE item_id = :id"
+                                     " AND revoked_at IS NULL"), {"id": item_id, "now": now})
 
     def listed_for(self, item_id: str, tenants: list[str]) -> dict[str, set[str]]:
         """Live listing kinds of an item for the given units (public information)."""

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.fees.catalogue import FeeItem, FeeStatus, validate_definition
 from services.fees.repository import FeeItemRow, FeesRepository
+from shared.clock import Clock
 from shared.db import Database
 from shared.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from shared.tenancy import DivisionCode, Principal, Role, can_read
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
 
 
 class FeeCatalogueHandlers:
-    def __init__(self, db: Database, *, events_out: FeesEvents):
+    def __init__(self, db: Database, *, events_out: FeesEvents, clock: Clock | None = None):
         self.db = db
+        self.clock = clock or Clock()   # publication dates from the platform's clock (issue 20 item 4)
         self.events_out = events_out
 
     def create_fee_item(self, p: Principal, definition: dict) -> FeeItemRow:
@@ -34,7 +36,7 @@ class FeeCatalogueHandlers:
                 raise AlreadyExists(f"本单位收费目录中已有编码为 {d.fee_code} 的收费项目", field="definition.fee_code")
             item = FeeItem.create(str(uuid.uuid4()), p.tenant, d)
             try:
-                repo.add_fee_item(item, p.username)
+                repo.add_fee_item(item, p.username, self.clock.now())
             except IntegrityError:
                 raise AlreadyExists(f"本单位收费目录中已有编码为 {d.fee_code} 的收费项目",
                                     field="definition.fee_code") from None
@@ -61,7 +63,7 @@ class FeeCatalogueHandlers:
             repo = FeesRepository(uow)
             item = self._own_item(repo, p, item_id)
             item.update_draft(d)
-            repo.save_fee_item(item, p.username)
+            repo.save_fee_item(item, p.username, self.clock.now())
             row = repo.read_fee_item(item_id)
             uow.commit()
         return row
@@ -72,7 +74,7 @@ class FeeCatalogueHandlers:
             repo = FeesRepository(uow)
             item = self._own_item(repo, p, item_id)
             v = item.publish()
-            repo.save_fee_item(item, p.username)
+            repo.save_fee_item(item, p.username, self.clock.now())
             row = repo.read_fee_item(item_id)
             uow.emit(self.events_out.fee_item_published(item, v, row.published_at), correlation_id=item.id)
             uow.commit()
@@ -85,7 +87,7 @@ class FeeCatalogueHandlers:
             repo = FeesRepository(uow)
             item = self._own_item(repo, p, item_id)
             _, new = item.adjust(d, reason)
-            repo.save_fee_item(item, p.username)
+            repo.save_fee_item(item, p.username, self.clock.now())
             row = repo.read_fee_item(item_id)
             uow.emit(self.events_out.fee_item_published(item, new, row.published_at), correlation_id=item.id)
             uow.commit()
@@ -97,7 +99,7 @@ class FeeCatalogueHandlers:
             repo = FeesRepository(uow)
             item = self._own_item(repo, p, item_id)
             v, withdrawn = item.cancel(reason)
-            repo.save_fee_item(item, p.username)
+            repo.save_fee_item(item, p.username, self.clock.now())
             row = repo.read_fee_item(item_id)
             if withdrawn:
                 uow.emit(self.events_out.fee_item_cancelled(item, v), correlation_id=item.id)

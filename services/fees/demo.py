@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from services.fees.catalogue import FeeItem, validate_definition
 from services.fees.repository import FeesRepository
+from shared.clock import Clock
 from shared.db import Database
 from shared.tenancy import DivisionCode
 
@@ -99,7 +100,7 @@ def load_demo_fees(owner_url: str, *, tenant: str = COUNTY, items: list[dict] | 
                     continue
                 item = FeeItem.create(str(uuid.uuid4()), DivisionCode(tenant), d)
                 item.publish()
-                repo.add_fee_item(item, "demo-loader")
+                repo.add_fee_item(item, "demo-loader", Clock().now())
                 created += 1
             uow.commit()
     finally:

@@ -65,7 +65,7 @@ class FeesHandlers:
         """`draw(n)`: an integer in [0, n) for the random digits of notice numbers and the verification
         codes — `secrets.randbelow`; a test that must know a number in advance gives a seeded generator."""
         clock = clock or Clock()
-        self.catalogue = FeeCatalogueHandlers(db, events_out=events_out)
+        self.catalogue = FeeCatalogueHandlers(db, events_out=events_out, clock=clock)
         self.payments = PaymentHandlers(db, events_out=events_out, clock=clock, province=province,
                                         receipt_signer=receipt_signer, limits=limits)
         self.cases = CaseHandlers(db, events_out=events_out, clock=clock, payments=self.payments,

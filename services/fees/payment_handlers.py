@@ -168,7 +168,8 @@ class PaymentHandlers:
             except InvalidArgument as exc:
                 return {"refused": (f"invalid field {exc.field}: {exc.message}", exc)}
         kind = match(notice["status"] if notice else None, notice["total_fen"] if notice else 0, cb.amount_fen)
-        repo.insert_payment({"payment_id": cb.payment_id, "tenant": tenant, "notice_number": cb.notice_number,
+        repo.insert_payment({"now": now, "payment_id": cb.payment_id, "tenant": tenant,
+                             "notice_number": cb.notice_number,
                              "matched_notice": cb.notice_number if kind == MatchKind.MATCHED else None,
                              "amount_fen": cb.amount_fen, "paid_at": cb.paid_at, "payer_name": cb.payer_name,
                              "channel": cb.channel, "payee_account": cb.payee_account,
@@ -181,7 +182,7 @@ class PaymentHandlers:
                     "message": "缴款已入账", "settled": case.status == CaseStatus.SETTLED}
         case_number = notice["case_number"] if notice else ""
         expected = notice["total_fen"] if notice else 0
-        entry_id = repo.add_entry({"tenant": tenant, "kind": str(kind), "payment_id": cb.payment_id,
+        entry_id = repo.add_entry({"now": now, "tenant": tenant, "kind": str(kind), "payment_id": cb.payment_id,
                                    "notice_number": cb.notice_number, "case_number": case_number,
                                    "amount_fen": cb.amount_fen, "expected_fen": expected})
         log.warning("payment %s for notice %s queued for reconciliation: %s", cb.payment_id, cb.notice_number, kind)
@@ -234,10 +235,11 @@ class PaymentHandlers:
                      entry["payee_account"])
         if kind != MatchKind.MATCHED:
             repo.update_entry(str(entry["id"]), status=EntryStatus.OPEN, kind=str(kind),
-                              expected_fen=notice["total_fen"], case_number=case.case_number)
+                              expected_fen=notice["total_fen"], case_number=case.case_number, now=now)
             return notice
         repo.update_entry(str(entry["id"]), status=EntryStatus.MATCHED, case_number=case.case_number,
-                          expected_fen=notice["total_fen"], resolution="缴款书开具后自动匹配", resolved_by="system")
+                          expected_fen=notice["total_fen"], resolution="缴款书开具后自动匹配", resolved_by="system",
+                          now=now)
         repo.match_payment(entry["payment_id"], notice["notice_number"])
         cb = Callback(entry["payment_id"], notice["notice_number"], entry["amount_fen"], entry["paid_at"],
                       entry["payee_account"], entry["payer_name"])
@@ -298,19 +300,19 @@ class PaymentHandlers:
                 self.apply_payment(uow, repo, case, notice, cb, now)
                 repo.update_entry(entry_id, status=EntryStatus.MATCHED, case_number=case.case_number,
                                   expected_fen=notice["total_fen"], resolution=f"人工匹配：{note}",
-                                  resolved_by=p.username)
+                                  resolved_by=p.username, now=now)
             elif action == "refund":
                 committed = repo.refunds_committed(entry["payment_id"])
                 amount, reason = check_refund(entry["amount_fen"] - committed, entry["amount_fen"] - committed, note)
-                repo.add_refund({"tenant": str(p.tenant), "notice_number": entry["notice_number"],
+                repo.add_refund({"now": now, "tenant": str(p.tenant), "notice_number": entry["notice_number"],
                                  "case_number": entry["case_number"], "payment_id": entry["payment_id"],
                                  "reconciliation_id": entry_id, "amount_fen": amount, "reason": reason,
                                  "requested_by": p.username})
                 repo.update_entry(entry_id, status=EntryStatus.RESOLVED, resolution=f"申请退还缴款人：{note}",
-                                  resolved_by=p.username)
+                                  resolved_by=p.username, now=now)
             else:
                 repo.update_entry(entry_id, status=EntryStatus.RESOLVED, resolution=f"核实后关闭：{note}",
-                                  resolved_by=p.username)
+                                  resolved_by=p.username, now=now)
             out = repo.get_entry(entry_id)
             uow.commit()
         return out

@@ -30,6 +30,7 @@ class RefundHandlers:
     def request_refund(self, p: Principal, notice_number: str, reconciliation_id: str, amount_fen: int,
                        reason: str) -> dict:
         p.require(Role.CASHIER)
+        now = self.clock.now()
         with self.db.unit_of_work(p) as uow:
             repo = FeesRepository(uow)
             if reconciliation_id:
@@ -53,7 +54,7 @@ class RefundHandlers:
                 notice_no, case_number, rec = number, notice["case_number"], None
             committed = repo.refunds_committed(payment_id)
             amount, reason = check_refund(amount_fen, refundable - committed, reason)
-            refund_id = repo.add_refund({"tenant": str(p.tenant), "notice_number": notice_no,
+            refund_id = repo.add_refund({"now": now, "tenant": str(p.tenant), "notice_number": notice_no,
                                          "case_number": case_number, "payment_id": payment_id,
                                          "reconciliation_id": rec, "amount_fen": amount, "reason": reason,
                                          "requested_by": p.username})
@@ -78,7 +79,7 @@ class RefundHandlers:
             if not approve and not (note or "").strip():
                 raise InvalidArgument("note", "不予批准须说明理由")
             repo.decide_refund(refund_id, RefundStatus.APPROVED if approve else RefundStatus.REJECTED, p.username,
-                               (note or "").strip())
+                               (note or "").strip(), now)
             if approve:
                 if r["case_number"]:
                     repo.add_refunded(str(p.tenant), r["case_number"], r["amount_fen"])

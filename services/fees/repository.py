@@ -74,36 +74,39 @@ class FeesRepository:
         versions = [FeeVersion(r[0], FeeStatus(r[1]), FeeDefinition.from_dict(r[2]), r[3]) for r in rows]
         return FeeItem(str(head[0]), DivisionCode(head[1]), versions, stored=len(versions))
 
-    def add_fee_item(self, item: FeeItem, actor: str) -> None:
+    def add_fee_item(self, item: FeeItem, actor: str, now: dt.datetime) -> None:
         v = item.current
-        self.uow.execute(sql(f"INSERT INTO {S}.fee_items (id, tenant_code, fee_code, current_version, status)"
-                              " VALUES (:id, :t, :code, :v, :st)"),
+        self.uow.execute(sql(f"INSERT INTO {S}.fee_items (id, tenant_code, fee_code, current_version, status,"
+                              " created_at, updated_at) VALUES (:id, :t, :code, :v, :st, :now, :now)"),
                          {"id": item.id, "t": str(item.tenant), "code": v.definition.fee_code, "v": v.version,
-                          "st": str(v.status)})
-        self._write_versions(item, actor)
+                          "st": str(v.status), "now": now})
+        self._write_versions(item, actor, now)
 
-    def save_fee_item(self, item: FeeItem, actor: str) -> None:
+    def save_fee_item(self, item: FeeItem, actor: str, now: dt.datetime) -> None:
         """Write the item's state back: the versions read are updated, the new ones inserted."""
         cur = item.current
-        self.uow.execute(sql(f"UPDATE {S}.fee_items SET current_version = :v, status = :st, updated_at = now()"
-                              " WHERE id = :id"), {"id": item.id, "v": cur.version, "st": str(cur.status)})
-        self._write_versions(item, actor)
+        self.uow.execute(sql(f"UPDATE {S}.fee_items SET current_version = :v, status = :st, updated_at = :now"
+                              " WHERE id = :id"), {"id": item.id, "v": cur.version, "st": str(cur.status), "now": now})
+        self._write_versions(item, actor, now)
 
-    def _write_versions(self, item: FeeItem, actor: str) -> None:
+    def _write_versions(self, item: FeeItem, actor: str, now: dt.datetime) -> None:
+        """Dates are the platform clock's `now` (a drill's pinned day), never the database's."""
         for v in item.stored_versions:
             self.uow.execute(sql(
                 f"UPDATE {S}.fee_item_versions SET status = :st, definition = CAST(:d AS jsonb), name = :name,"
                 " change_reason = :reason,"
-                " published_at = CASE WHEN :st = 'published' AND published_at IS NULL THEN now() ELSE published_at END,"
+                " published_at = CASE WHEN :st = 'published' AND published_at IS NULL THEN CAST(:now AS timestamptz)"
+                " ELSE published_at END,"
                 " published_by = CASE WHEN :st = 'published' AND published_by IS NULL THEN :actor"
                 " ELSE published_by END WHERE fee_item_id = :id AND version = :v"),
-                self._version_params(item, v, actor))
+                {**self._version_params(item, v, actor), "now": now})
         for v in item.new_versions:
             self.uow.execute(sql(
                 f"INSERT INTO {S}.fee_item_versions (fee_item_id, version, tenant_code, status, fee_code, name,"
                 " definition, change_reason, created_by, published_at, published_by) VALUES (:id, :v, :t, :st, :code,"
-                " :name, CAST(:d AS jsonb), :reason, :actor, CASE WHEN :st = 'published' THEN now() END,"
-                " CASE WHEN :st = 'published' THEN :actor END)"), self._version_params(item, v, actor))
+                " :name, CAST(:d AS jsonb), :reason, :actor,"
+                " CASE WHEN :st = 'published' THEN CAST(:now AS timestamptz) END,"
+                " CASE WHEN :st = 'published' THEN :actor END)"), {**self._version_params(item, v, actor), "now": now})
         item.all_stored()
 
     def _version_params(self, item: FeeItem, v: FeeVersion, actor: str) -> dict:
@@ -297,9 +300,9 @@ class FeesRepository:
     def insert_payment(self, p: dict) -> None:
         self.uow.execute(sql(
             f"INSERT INTO {S}.payments (payment_id, tenant_code, notice_number, matched_notice, amount_fen, paid_at,"
-            " payer_name, channel, payee_account, fields, fields_digest, signature, outcome) VALUES (:payment_id,"
-            " :tenant, :notice_number, :matched_notice, :amount_fen, :paid_at, :payer_name, :channel, :payee_account,"
-            " CAST(:fields AS jsonb), :fields_digest, :signature, :outcome)"), p)
+            " payer_name, channel, payee_account, fields, fields_digest, signature, outcome, received_at) VALUES"
+            " (:payment_id, :tenant, :notice_number, :matched_notice, :amount_fen, :paid_at, :payer_name, :channel,"
+            " :payee_account, CAST(:fields AS jsonb), :fields_digest, :signature, :outcome, :now)"), p)
 
     def match_payment(self, payment_id: str, notice_number: str) -> None:
         self.uow.execute(sql(f"UPDATE {S}.payments SET matched_notice = :n, outcome = 'matched'"
@@ -314,8 +317,8 @@ class FeesRepository:
         entry_id = str(uuid.uuid4())
         self.uow.execute(sql(
             f"INSERT INTO {S}.reconciliation (id, tenant_code, kind, status, payment_id, notice_number, case_number,"
-            " amount_fen, expected_fen) VALUES (:id, :tenant, :kind, 'open', :payment_id, :notice_number,"
-            " :case_number, :amount_fen, :expected_fen)"), {"id": entry_id, **e})
+            " amount_fen, expected_fen, created_at) VALUES (:id, :tenant, :kind, 'open', :payment_id, :notice_number,"
+            " :case_number, :amount_fen, :expected_fen, :now)"), {"id": entry_id, **e})
         return entry_id
 
     def open_entries_for_notice(self, tenant: str, number: str) -> list[dict]:
@@ -330,14 +333,15 @@ class FeesRepository:
                                      + (" FOR UPDATE OF r" if lock else "")), {"id": entry_id})
 
     def update_entry(self, entry_id: str, *, status: str, kind: str | None = None, expected_fen: int | None = None,
-                     case_number: str | None = None, resolution: str = "", resolved_by: str = "") -> None:
+                     case_number: str | None = None, resolution: str = "", resolved_by: str = "",
+                     now: dt.datetime) -> None:
         self.uow.execute(sql(
             f"UPDATE {S}.reconciliation SET status = :st, kind = COALESCE(:kind, kind),"
             " expected_fen = COALESCE(:exp, expected_fen), case_number = COALESCE(:case, case_number),"
             " resolution = :res, resolved_by = :by,"
-            " resolved_at = CASE WHEN :st = 'open' THEN NULL ELSE now() END WHERE id = :id"),
+            " resolved_at = CASE WHEN :st = 'open' THEN NULL ELSE CAST(:now AS timestamptz) END WHERE id = :id"),
             {"id": entry_id, "st": status, "kind": kind, "exp": expected_fen, "case": case_number, "res": resolution,
-             "by": resolved_by})
+             "by": resolved_by, "now": now})
 
     def list_entries(self, tenant: str, include_resolved: bool, limit: int, offset: int) -> tuple[list[dict], int]:
         rows = self.uow.mappings(sql(
@@ -355,8 +359,8 @@ class FeesRepository:
         refund_id = str(uuid.uuid4())
         self.uow.execute(sql(
             f"INSERT INTO {S}.refunds (id, tenant_code, notice_number, case_number, payment_id, reconciliation_id,"
-            " amount_fen, reason, status, requested_by) VALUES (:id, :tenant, :notice_number, :case_number,"
-            " :payment_id, :reconciliation_id, :amount_fen, :reason, 'pending', :requested_by)"),
+            " amount_fen, reason, status, requested_by, requested_at) VALUES (:id, :tenant, :notice_number,"
+            " :case_number, :payment_id, :reconciliation_id, :amount_fen, :reason, 'pending', :requested_by, :now)"),
             {"id": refund_id, **r})
         return refund_id
 
@@ -364,9 +368,9 @@ class FeesRepository:
         return self.uow.mapping(sql(f"SELECT {self._REFUND} FROM {S}.refunds WHERE id = :id"
                                      + (" FOR UPDATE" if lock else "")), {"id": refund_id})
 
-    def decide_refund(self, refund_id: str, status: str, by: str, note: str) -> None:
-        self.uow.execute(sql(f"UPDATE {S}.refunds SET status = :st, decided_by = :by, decided_at = now(), note = :note"
-                              " WHERE id = :id"), {"id": refund_id, "st": status, "by": by, "note": note})
+    def decide_refund(self, refund_id: str, status: str, by: str, note: str, now: dt.datetime) -> None:
+        self.uow.execute(sql(f"UPDATE {S}.refunds SET status = :st, decided_by = :by, decided_at = :now, note = :note"
+                              " WHERE id = :id"), {"id": refund_id, "st": status, "by": by, "note": note, "now": now})
 
     def refunds_committed(self, payment_id: str) -> int:
         """Refunds pending or approved against one payment (what is no longer refundable)."""
