@@ -47,6 +47,7 @@ class Error(BaseModel):
     error: str = Field(description="错误代码，如 invalid_argument、not_found、rate_limited")
     message: str = Field(description="中文说明")
     field: str | None = Field(None, description="出错的输入字段（422 时给出，如 elements.promised_limit_days）")
+    trace_id: str | None = Field(None, description="本次请求的追踪编号（与响应头 X-Trace-Id 相同），咨询时提供")
 
 
 # -- protobuf messages as JSON schema, as to_json writes them ------------------------------------------

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.tracing import current_trace_id
 from shared import errors
 from shared.grpc.server import CODE_KEY, FIELD_KEY
 
@@ -43,6 +44,9 @@ def body(code: str, message: str, field: str | None = None, status: int = 400) -
     content = {"error": code, "message": message}
     if field:
         content["field"] = field
+    trace_id = current_trace_id()
+    if trace_id:        # what support staff ask for to find the request's trace (issue 23, item 5)
+        content["trace_id"] = trace_id
     return JSONResponse(status_code=status, content=content)
 
 

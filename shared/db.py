@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import pathlib
+import re
 import threading
 import time
 import uuid
@@ -23,7 +24,8 @@ from typing import Any
 
 import psycopg
 from google.protobuf.message import Message
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Connection, Engine
@@ -107,6 +109,24 @@ def _rows(cursor: psycopg.Cursor) -> list[tuple]:
     # the result's status, not `description`: that builds a Column object per column on every call
     result = cursor.pgresult
     return cursor.fetchall() if result is not None and result.status == _TUPLES_OK else []
+
+
+_CHANGE = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+_TABLE_AFTER = re.compile(r"\b(?:INTO|UPDATE|FROM)\s+([A-Za-z_][\w.]*)", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=4096)
+def span_name(statement: str) -> str:
+    """An SQL span's name as OpenTelemetry's database conventions write it: the operation and, where the
+    statement names one, the first table it reads or writes (`INSERT intake.applications`). Only the
+    statement's shape, never a value (values travel as parameters)."""
+    words = statement.split(None, 1)
+    operation = words[0].upper() if words else "SQL"
+    if operation == "WITH":         # a data-modifying CTE is named by what it modifies
+        changes = _CHANGE.search(statement)
+        operation = changes.group(1).upper() if changes else "SELECT"
+    found = _TABLE_AFTER.search(statement)
+    return f"{operation} {found.group(1)}" if found else operation
 
 
 def event_type_of(message: Message) -> str:
@@ -194,7 +214,11 @@ class UnitOfWork:
         if raw.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             raise RuntimeError("a pooled connection came back inside a transaction")
         query = _begin_statement(self.tenant, self.subtree, self.public)
-        result = raw.pgconn.exec_(query)
+        if self._db.tracer is None:
+            result = raw.pgconn.exec_(query)
+        else:
+            with self._span(self._db.tracer, query.decode(), name="BEGIN"):
+                result = raw.pgconn.exec_(query)
         if result.status != _TUPLES_OK:
             exc = psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
             raise DBAPIError.instance(query.decode(), None, exc, psycopg.Error, dialect=_DIALECT) from exc
@@ -228,23 +252,49 @@ class UnitOfWork:
             statements = [self._scope_statement, *statements]
             self._scope_statement = None
             return self._send(statements, commit=commit)[1:]
+        tracer = self._db.tracer
         try:
             if not commit:
                 if self._cursor is None:
                     self._cursor = raw.cursor()     # one cursor, reused: each result is read before the next
                 out = []
                 for st, params in statements:
-                    self._cursor.execute(_driver_text(st), params)
-                    out.append(_rows(self._cursor))
+                    if tracer is None:
+                        self._cursor.execute(_driver_text(st), params)
+                        out.append(_rows(self._cursor))
+                    else:
+                        with self._span(tracer, _driver_text(st)):
+                            self._cursor.execute(_driver_text(st), params)
+                            out.append(_rows(self._cursor))
                 return out
-            with raw.pipeline():
-                cursors = [raw.execute(_driver_text(st), params) for st, params in statements]
-                raw.commit()
+            if tracer is None:
+                with raw.pipeline():
+                    cursors = [raw.execute(_driver_text(st), params) for st, params in statements]
+                    raw.commit()
+            else:
+                # one round trip: one span for the statements and the COMMIT that leave together
+                sent = "; ".join([_driver_text(st) for st, _ in statements] + ["COMMIT"])
+                with self._span(tracer, sent, name=f"{span_name(_driver_text(statements[0][0]))} … COMMIT"), \
+                        raw.pipeline():
+                    cursors = [raw.execute(_driver_text(st), params) for st, params in statements]
+                    raw.commit()
             return [_rows(c) for c in cursors]
         except psycopg.Error as exc:
             sent = "; ".join([_driver_text(st) for st, _ in statements] + (["COMMIT"] if commit else []))
             raise DBAPIError.instance(sent, [p for _, p in statements], exc, psycopg.Error,
                                       dialect=_DIALECT) from exc
+
+    def _span(self, tracer: trace.Tracer, statement: str, *, name: str | None = None) -> Any:
+        """A client span for a statement sent straight through psycopg (the SQLAlchemy instrumentation sees
+        only what goes through SQLAlchemy), with the attributes of OpenTelemetry's database conventions:
+        the statement's text with its placeholders, never the values."""
+        raw = self.driver
+        attributes = {"db.system": "postgresql", "db.statement": statement,
+                      "db.operation": statement.split(None, 1)[0].upper(),
+                      "sanji.db.schema": self._db.schema, "sanji.tenant": self.tenant}
+        if raw is not None:
+            attributes["db.name"] = raw.info.dbname
+        return tracer.start_as_current_span(name or span_name(statement), kind=SpanKind.CLIENT, attributes=attributes)
 
     def widen(self, scope: RlsScope, **values: str) -> None:
         """Open `scope` for the rest of this transaction: its settings go out with the next statement (no
@@ -337,7 +387,11 @@ class UnitOfWork:
                 self._send(statements)
             found = []
             try:
-                raw.commit()
+                if self._db.tracer is None:
+                    raw.commit()
+                else:
+                    with self._span(self._db.tracer, "COMMIT"):
+                        raw.commit()
             except psycopg.Error as exc:
                 raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error, dialect=_DIALECT) from exc
         self._committed = True
@@ -448,6 +502,9 @@ class Database:
         self._last_notify = float("-inf")     # the first commit notifies, however long the machine has been up
         self.notify_interval = notify_interval
         self._notify_lock = threading.Lock()
+        # spans for the statements the units of work send straight through psycopg: None (no spans, no
+        # cost) unless this process keeps spans (`instrument_database`)
+        self.tracer: trace.Tracer | None = None
 
     def should_notify(self, now: float | None = None) -> bool:
         """True for at most one committing transaction per `notify_interval` in this process
@@ -615,5 +672,14 @@ def instrument_engine(engine: Engine) -> None:
     SQLAlchemyInstrumentor().instrument(engine=engine)
 
 
+def instrument_database(db: Database, tracer_provider: trace.TracerProvider | None = None) -> None:
+    """Every SQL statement of this service becomes a child span of the current trace: those that go through
+    SQLAlchemy (its instrumentation) and those the units of work send straight through psycopg (their own
+    spans, `UnitOfWork._span`), BEGIN with the tenant binding and COMMIT included."""
+    instrument_engine(db.engine)
+    db.tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("sanji.db")
+
+
 __all__ = ["Database", "UnitOfWork", "make_engine", "sql", "tenant_rls_statements", "messaging_tables_statements",
-           "run_migrations", "event_type_of", "message_to_json", "instrument_engine", "event"]
+           "run_migrations", "event_type_of", "message_to_json", "instrument_engine", "instrument_database",
+           "event"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from shared import pdf
 from shared.auth import TokenVerifier
 from shared.config import DEVELOPMENT, GrpcServiceSettings
-from shared.db import Database, instrument_engine
+from shared.db import Database, instrument_database
 from shared.grpc.server import Registration, build_server
 from shared.registry import spec
 from shared.telemetry import setup_telemetry, shutdown_telemetry
@@ -48,7 +48,7 @@ def run_grpc_service(name: str, settings: GrpcServiceSettings, compose: Callable
     if settings.otel_exporter != "none":
         # SQL statements as child spans only where spans are kept: with no exporter nothing is
         # recorded, and the instrumentation still parsed every statement for its span name
-        instrument_engine(db.engine)
+        instrument_database(db)
     verifier = TokenVerifier.from_settings(settings)
     parts = compose(db)
     from shared.messaging.consumer import EventConsumer
