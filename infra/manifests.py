@@ -82,7 +82,7 @@ def _hardened_pod(name: str, container: dict[str, Any], *, restart: str | None =
 
 def service_secrets(name: str) -> list[str]:
     """The settings a service's process refuses to start without (its settings class's SECRETS)."""
-    module = importlib.import_module(f"services.{name}.settings")
+    module = importlib.import_module(f"{registry.spec(name).module}.settings")
     [cls] = [c for c in vars(module).values() if isinstance(c, type) and c.__module__ == module.__name__
              and "grpc_port" in getattr(c, "model_fields", {})]
     return [f"SANJI_{s.upper()}" for s in cls.SECRETS]

@@ -18,10 +18,12 @@ SERVICES = [s.name for s in REGISTRY]
 
 
 def migrate_all(owner_url: str) -> None:
-    for name in SERVICES:
-        if not (ROOT / "services" / name / "migrations").is_dir():
-            raise SystemExit(f"[migrate] service {name} is in shared/registry.py but has no migrations/")
-        run_migrations(ROOT / "services" / name / "migrations", owner_url, name)
+    for spec in REGISTRY:
+        folder = ROOT / spec.folder / "migrations"       # services/<name>/, or the row's own package
+        if not folder.is_dir():
+            raise SystemExit(f"[migrate] service {spec.name} is in shared/registry.py but has no"
+                             f" {spec.folder}/migrations/")
+        run_migrations(folder, owner_url, spec.schema)
 
 
 def main(argv: list[str] | None = None) -> int:

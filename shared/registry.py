@@ -37,6 +37,8 @@ class ServiceSpec:
     subscribes: tuple[Subscription, ...] = ()
     calls: tuple[str, ...] = ()                  # services this one calls over gRPC
     rest: bool = True                            # the gateway has a router for it: gateway/routes_<name>.py
+    # where its code lives when not under services/ (e.g. the docking gateway, gateway.docking): the same shape
+    package: str = ""
 
     @property
     def schema(self) -> str:
@@ -44,7 +46,13 @@ class ServiceSpec:
 
     @property
     def module(self) -> str:
-        return f"services.{self.name}"
+        """Its package (`python -m <module>` runs it; `<module>.settings`, `<module>.service` …)."""
+        return self.package or f"services.{self.name}"
+
+    @property
+    def folder(self) -> str:
+        """Its folder in the checkout (migrations, template files)."""
+        return self.module.replace(".", "/")
 
     @property
     def target_setting(self) -> str:
@@ -93,7 +101,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
         summary="审批：审查、决定、并联审批、时限台账、证照",
         publishes=("case_opened", "review_completed", "case_decided", "clock_suspended", "clock_resumed",
                    "deadline_extended", "certificate_issued", "case_completed", "inspection_requested",
-                   "inspection_recorded", "due_date_reprojected", "case_terminated", "case_delivered"),
+                   "inspection_recorded", "due_date_reprojected", "case_terminated", "case_delivered",
+                   "step_claimed", "step_released"),
         subscribes=_subs(("intake", "application_accepted", "open_case"),
                          ("fees", "fees_settled", "settle_fees"),
                          ("intake", "result_picked_up", "record_delivery"),
@@ -105,6 +114,51 @@ SERVICES: tuple[ServiceSpec, ...] = (
         publishes=("fees_assessed", "notice_issued", "payment_received", "fees_settled", "refund_made",
                    "fee_waived", "payment_queued", "fee_item_published", "fee_item_cancelled"),
         subscribes=_subs(("approval", "case_decided", "on_case_decided")),
+    ),
+    ServiceSpec(
+        "complaints", 15056, "投诉与评价",
+        summary="投诉（吐槽找茬）与好差评：3日报动态、7日报结果、延期、答复、回访、差评整改、申诉复核",
+        publishes=("complaint_received", "complaint_assigned", "complaint_progress_reported", "complaint_extended",
+                   "complaint_replied", "complaint_resolved", "complaint_reopened", "complaint_escalated",
+                   "follow_up_due", "return_visit_recorded", "rating_submitted", "rectification_due",
+                   "rectification_done", "rectification_rated", "appeal_decided"),
+        # its read model of cases (exists, accepted, who handled it), and its own escalations: a second 不满意
+        # opens the complaint at the level above, in that unit's own transaction
+        subscribes=_subs(("intake", "application_accepted", "record_case_accepted"),
+                         ("approval", "case_decided", "record_case_decided"),
+                         ("approval", "case_completed", "record_case_completed"),
+                         ("complaints", "complaint_escalated", "open_escalated")),
+    ),
+    # the provincial docking gateway: a process of its own beside the REST edge (gateway/docking), the province's
+    # one way in and the county's reports' one way up
+    ServiceSpec(
+        "docking", 15058, "省平台对接",
+        summary="省平台对接：标准事项比对、网上申请转入、办件上报、支付回调、每日对账；SM2 签名、防重放、SM3 日志链",
+        publishes=("case_reported",),
+        subscribes=_subs(*[(source, event, f"report_{event}") for source, events in (
+            ("intake", ("application_accepted", "correction_requested", "application_rejected", "result_picked_up")),
+            ("approval", ("case_decided", "clock_suspended", "clock_resumed", "case_completed")),
+            ("fees", ("fees_settled",)),
+        ) for event in events]),
+        calls=("catalogue", "intake", "fees"),
+        package="gateway.docking",
+    ),
+    # last: it consumes everyone's events (its read model per case, step and post, and the audit chain)
+    ServiceSpec(
+        "supervision", 15057, "电子监察",
+        summary="电子监察：逐环节、逐岗位黄牌红牌，督办函，责任追究，统计与成绩单，防篡改留痕链",
+        publishes=("card_raised", "card_cleared", "supervision_order_issued", "supervision_order_answered",
+                   "supervision_order_escalated"),
+        subscribes=_subs(*[(source, event, f"on_{event}") for source, events in (
+            ("intake", ("application_submitted", "application_accepted", "correction_requested",
+                        "application_rejected", "materials_supplied", "application_terminated",
+                        "result_picked_up")),
+            ("approval", ("case_opened", "review_completed", "case_decided", "clock_suspended", "clock_resumed",
+                          "deadline_extended", "case_completed", "due_date_reprojected", "case_terminated",
+                          "case_delivered", "step_claimed", "step_released")),
+            ("fees", ("fees_settled", "fee_waived", "refund_made")),
+            ("agency", ("proxy_requested", "proxy_completed")),
+        ) for event in events]),
     ),
 )
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from infra.manifests import IMAGE, render, service_secrets
+from shared import registry
 from shared.registry import NAMES
 
 K8S = Path(__file__).resolve().parents[1] / "k8s"
@@ -70,7 +71,7 @@ def test_deployments_and_services():
     for name in SERVICES:
         c = deployments[name]["spec"]["template"]["spec"]["containers"][0]
         assert c["image"] == IMAGE
-        assert c["command"] == ["python", "-m", f"services.{name}"]
+        assert c["command"] == ["python", "-m", registry.spec(name).module]
         assert c["ports"] == [{"name": "grpc", "containerPort": 50051, "protocol": "TCP"}]
         assert c["readinessProbe"]["grpc"]["port"] == 50051 and c["livenessProbe"]["grpc"]["port"] == 50051
         svc = services[name]["spec"]

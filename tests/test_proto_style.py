@@ -89,7 +89,7 @@ def _tables(module) -> list[tuple[str, dict]]:
 @pytest.mark.parametrize("service", registry.NAMES)
 def test_every_status_enum_has_a_translate_table_from_the_domain_words(service):
     pb = importlib.import_module(f"sanji.{service}.v1.{service}_pb2")
-    translate = importlib.import_module(f"services.{service}.translate")
+    translate = importlib.import_module(f"{registry.spec(service).module}.translate")
     enums = [e for e in pb.DESCRIPTOR.enum_types_by_name.values() if is_status_enum(e)]
     nested = [e for m in pb.DESCRIPTOR.message_types_by_name.values() for e in m.enum_types if is_status_enum(e)]
     assert not nested, "a status enum belongs at the package's top level, where the translate tables find it"

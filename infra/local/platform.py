@@ -185,7 +185,7 @@ class Platform:
 
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         """A service with its own client secret and its own broker user (and no other service's)."""
-        self._spawn(name, ["-m", f"services.{name}"],
+        self._spawn(name, ["-m", registry.spec(name).module],
                     {"SANJI_GRPC_PORT": str(self.ports.of(name)), "SANJI_AMQP_URL": self.service_amqp_url(name),
                      "SANJI_SERVICE_CLIENT_SECRET": self.service_secrets[name], **(extra_env or {})})
         self._wait_grpc(name, self.target(name))

@@ -1,0 +1,156 @@
+"""Persistence of the docking schema, on the caller's unit of work (never commits): the message log (a
+shared.hashchain chain per county, prefix `log`), nonces, refusals, the outbound reports, online
+applications and reconciliation reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from shared import hashchain
+from shared.db import RlsScope, UnitOfWork, sql
+
+S = "docking"
+LOG = "log"
+# the delivery worker lists the counties that have reports due (only their codes) across tenants
+DELIVERY_SWEEP = RlsScope("docking delivery sweep", {"on": "app.docking_sweep"})
+
+
+class DockingRepository:
+    def __init__(self, uow: UnitOfWork):
+        self.u = uow
+
+    # -- replay protection ---------------------------------------------------------------------------
+    def take_nonce(self, sender: str, nonce: str) -> bool:
+        """True the first time (sender, nonce) is seen; False for a replay."""
+        return bool(self.u.rows(sql(f"INSERT INTO {S}.nonces (sender, nonce) VALUES (:s, :n) ON CONFLICT DO NOTHING"
+                                    " RETURNING 1"), {"s": sender, "n": nonce}))
+
+    def forget_nonces_before(self, before: dt.datetime) -> int:
+        return self.u.execute(sql(f"DELETE FROM {S}.nonces WHERE seen_at < :b"), {"b": before})
+
+    def refuse(self, reason: str, sender: str, tenant: str, message_id: str, body_sm3: str, body_bytes: int) -> None:
+        self.u.execute(sql(f"INSERT INTO {S}.refusals (reason, claimed_sender, claimed_tenant, claimed_message_id,"
+                           " body_sm3, body_bytes) VALUES (:r, :s, :t, :m, :h, :n)"),
+                       {"r": reason, "s": sender[:64], "t": tenant[:16], "m": message_id[:64], "h": body_sm3,
+                        "n": body_bytes})
+
+    def refusals(self) -> list[dict[str, Any]]:
+        return self.u.mappings(sql(f"SELECT reason, claimed_sender, claimed_tenant, claimed_message_id FROM"
+                                   f" {S}.refusals ORDER BY id"))
+
+    # -- the message log -----------------------------------------------------------------------------
+    @staticmethod
+    def log_ref(direction: str, message_id: str) -> str:
+        return f"{direction}:{message_id}"
+
+    def logged(self, tenant: str, direction: str, message_id: str) -> dict[str, Any] | None:
+        found = self.u.row(sql(f"SELECT body FROM {S}.{LOG}_records WHERE tenant_code = :t AND ref = :r"),
+                           {"t": tenant, "r": self.log_ref(direction, message_id)})
+        return json.loads(found[0]) if found else None
+
+    def log(self, tenant: str, direction: str, entry: dict[str, Any], at: dt.datetime) -> bool:
+        """Append a message to the county's chain; False when it is there already."""
+        body = json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        record = hashchain.append(self.u, S, tenant, f"{direction}:{entry['type']}",
+                                  self.log_ref(direction, entry["message_id"]), body, at, prefix=LOG)
+        return record is not None
+
+    def verify_log(self, tenant: str, public_keys: dict[str, str]) -> hashchain.Verdict:
+        return hashchain.verify_stored(self.u, S, tenant, public_keys, prefix=LOG)
+
+    def seal_log(self, tenant: str, signer: hashchain.HeadSigner, today: dt.date, at: dt.datetime) -> int:
+        return len(hashchain.seal_days(self.u, S, tenant, signer, today, at, prefix=LOG))
+
+    def log_tenants(self) -> list[str]:
+        return [r[0] for r in self.u.rows(sql(f"SELECT tenant_code FROM {S}.{LOG}_tips ORDER BY tenant_code"))]
+
+    def delivered_on(self, tenant: str, start: dt.datetime, end: dt.datetime) -> dict[str, str]:
+        """Message id → type of the reports the province acknowledged in [start, end)."""
+        rows = self.u.rows(sql(f"SELECT message_id::text, type FROM {S}.outbound WHERE tenant_code = :t"
+                               " AND delivered_at >= :a AND delivered_at < :b"), {"t": tenant, "a": start, "b": end})
+        return {r[0]: r[1] for r in rows}
+
+    # -- outbound reports ----------------------------------------------------------------------------
+    def enqueue(self, message_id: uuid.UUID, tenant: str, case_key: str, type_: str, body: dict[str, Any]) -> bool:
+        """A report for the province; False when that message id is already queued (a redelivered event)."""
+        return bool(self.u.rows(sql(
+            f"INSERT INTO {S}.outbound (message_id, tenant_code, case_key, type, body) VALUES (:m, :t, :k, :ty,"
+            " CAST(:b AS jsonb)) ON CONFLICT (message_id) DO NOTHING RETURNING 1"),
+            {"m": message_id, "t": tenant, "k": case_key, "ty": type_,
+             "b": json.dumps(body, ensure_ascii=False)}))
+
+    def tenants_due(self, now: dt.datetime) -> list[str]:
+        self.u.widen(DELIVERY_SWEEP, on="on")
+        return [r[0] for r in self.u.rows(sql(
+            f"SELECT DISTINCT tenant_code FROM {S}.outbound WHERE delivered_at IS NULL AND next_attempt_at <= :now"),
+            {"now": now})]
+
+    def due_heads(self, tenant: str, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
+        """Per case, its oldest undelivered report, if it is due: a case waits behind its own failed report
+        (order per case), never behind another case's."""
+        return self.u.mappings(sql(
+            "SELECT o.seq, o.message_id::text AS message_id, o.case_key, o.type, o.body, o.attempts"
+            f" FROM {S}.outbound o"
+            " WHERE o.tenant_code = :t AND o.delivered_at IS NULL AND o.next_attempt_at <= :now AND NOT EXISTS ("
+            f"  SELECT 1 FROM {S}.outbound e WHERE e.tenant_code = o.tenant_code AND e.case_key = o.case_key"
+            "   AND e.delivered_at IS NULL AND e.seq < o.seq)"
+            " ORDER BY o.seq LIMIT :n FOR UPDATE SKIP LOCKED"), {"t": tenant, "now": now, "n": limit})
+
+    def delivered(self, seq: int, at: dt.datetime) -> None:
+        self.u.execute(sql(f"UPDATE {S}.outbound SET delivered_at = :at, attempts = attempts + 1, last_error = ''"
+                           " WHERE seq = :s"), {"s": seq, "at": at})
+
+    def failed(self, seq: int, error: str, retry_at: dt.datetime) -> None:
+        self.u.execute(sql(f"UPDATE {S}.outbound SET attempts = attempts + 1, last_error = :e, next_attempt_at = :r"
+                           " WHERE seq = :s"), {"s": seq, "e": error[:500], "r": retry_at})
+
+    def resend(self, tenant: str, message_ids: list[str], now: dt.datetime) -> int:
+        if not message_ids:
+            return 0
+        return self.u.execute(sql(f"UPDATE {S}.outbound SET delivered_at = NULL, next_attempt_at = :now"
+                                  " WHERE tenant_code = :t AND message_id::text = ANY(:ids)"),
+                              {"t": tenant, "ids": message_ids, "now": now})
+
+    def backlog(self, now: dt.datetime) -> list[dict[str, Any]]:
+        """Per tenant visible to this transaction: pending reports, the oldest one's age, how many failed."""
+        return self.u.mappings(sql(
+            f"SELECT tenant_code AS tenant, count(*) AS pending, EXTRACT(EPOCH FROM (:now - min(created_at)))::bigint"
+            " AS oldest_age_seconds, count(*) FILTER (WHERE attempts > 0) AS failing"
+            f" FROM {S}.outbound WHERE delivered_at IS NULL GROUP BY tenant_code ORDER BY tenant_code"), {"now": now})
+
+    # -- online applications -------------------------------------------------------------------------
+    def record_online(self, tenant: str, serial: str, message_id: str, unit: str, item_id: str) -> bool:
+        return bool(self.u.rows(sql(
+            f"INSERT INTO {S}.online_applications (tenant_code, provincial_serial, message_id, unit_code, item_id,"
+            " status) VALUES (:t, :s, :m, :u, :i, 'received') ON CONFLICT DO NOTHING RETURNING 1"),
+            {"t": tenant, "s": serial, "m": message_id, "u": unit, "i": item_id}))
+
+    def online(self, tenant: str, serial: str) -> dict[str, Any] | None:
+        return self.u.mapping(sql(f"SELECT * FROM {S}.online_applications WHERE tenant_code = :t"
+                                  " AND provincial_serial = :s"), {"t": tenant, "s": serial})
+
+    def forwarded(self, tenant: str, serial: str, application_id: str, error: str = "") -> None:
+        self.u.execute(sql(f"UPDATE {S}.online_applications SET application_id = :a, error = :e,"
+                           " status = CASE WHEN :a = '' THEN 'failed' ELSE 'forwarded' END"
+                           " WHERE tenant_code = :t AND provincial_serial = :s"),
+                       {"t": tenant, "s": serial, "a": application_id, "e": error[:500]})
+
+    def serial_of(self, tenant: str, application_id: str, case_number: str) -> str:
+        """The province's serial number of a county case that came in online ('' for a window case)."""
+        if case_number and application_id:
+            self.u.execute(sql(f"UPDATE {S}.online_applications SET case_number = :c WHERE tenant_code = :t"
+                               " AND application_id = :a AND case_number = ''"),
+                           {"t": tenant, "a": application_id, "c": case_number})
+        found = self.u.row(sql(f"SELECT provincial_serial FROM {S}.online_applications WHERE tenant_code = :t AND"
+                               " ((:a <> '' AND application_id = :a) OR (:c <> '' AND case_number = :c)) LIMIT 1"),
+                           {"t": tenant, "a": application_id or "", "c": case_number or ""})
+        return found[0] if found else ""
+
+    # -- reconciliation ------------------------------------------------------------------------------
+    def keep_reconciliation(self, tenant: str, day: dt.date, mismatches: int, resent: int, csv: str) -> None:
+        self.u.execute(sql(f"INSERT INTO {S}.reconciliations (tenant_code, day, mismatches, resent, csv)"
+                           " VALUES (:t, :d, :m, :r, :c)"), {"t": tenant, "d": day, "m": mismatches, "r": resent,
+                                                             "c": csv})
