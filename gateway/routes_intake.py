@@ -91,6 +91,11 @@ class RejectIn(Strict):
     legal_basis: str = Field("", max_length=1000, description="依据（默认《中华人民共和国行政许可法》第三十二条）")
 
 
+class ConfirmRejectionIn(Strict):
+    confirm: bool = Field(description="true 确认不予受理（生效并出具通知书）；false 不同意，申请留在窗口继续办理")
+    note: str = Field("", max_length=500, description="确认或不同意的意见")
+
+
 class PickupIn(Strict):
     picked_up_by: str = Field(max_length=100, description="领取人姓名")
     id_number: str = Field(max_length=32, description="领取人居民身份证号码")
@@ -149,10 +154,17 @@ def supply(application_id: str, body: SupplyIn, request: Request, p: User):
     return to_json(intake.call(request, p, "SupplyMaterials", msg))
 
 
-@router.post("/api/v1/intake/applications/{application_id}/reject", summary="不予受理")
+@router.post("/api/v1/intake/applications/{application_id}/reject", summary="提出不予受理意见（待确认）")
 def reject(application_id: str, body: RejectIn, request: Request, p: User):
     msg = pb.RejectApplicationRequest(application_id=application_id, reason=body.reason, legal_basis=body.legal_basis)
     return to_json(intake.call(request, p, "RejectApplication", msg))
+
+
+@router.post("/api/v1/intake/applications/{application_id}/reject/confirm",
+             summary="窗口首席代表或单位负责人确认（或不同意）不予受理")
+def confirm_rejection(application_id: str, body: ConfirmRejectionIn, request: Request, p: User):
+    msg = pb.ConfirmRejectionRequest(application_id=application_id, confirm=body.confirm, note=body.note)
+    return to_json(intake.call(request, p, "ConfirmRejection", msg))
 
 
 @router.post("/api/v1/intake/applications/{application_id}/pickup", summary="出件登记")

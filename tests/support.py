@@ -38,6 +38,8 @@ TEST_USERS = [
     user("county.supervisor", "620602", "supervisor", name="赵监察"),
     user("dongdajie.admin", "620602001", "tenant_admin", name="张伟"),
     user("dongdajie.clerk", "620602001", "window_clerk"),
+    # intake: the township centre's head, who confirms (or overrules) its window's refusals (无权否决)
+    user("dongdajie.head", "620602001", "head", name="周建华"),
     user("xidajie.admin", "620602002", "tenant_admin", name="刘洋"),
     user("nanyuan.agent", "620602001001", "agent", name="陈代办"),
     user("nanyuan.admin", "620602001001", "tenant_admin"),

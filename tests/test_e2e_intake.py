@@ -7,6 +7,7 @@ service (with the credential `make run` gives it) may submit for a proxy point."
 
 from __future__ import annotations
 
+import io
 import itertools
 import time
 import uuid
@@ -14,6 +15,7 @@ import uuid
 import grpc
 import httpx
 import pytest
+from pypdf import PdfReader
 from sanji.intake.v1 import intake_pb2, intake_pb2_grpc
 
 from infra.oidc.client import login
@@ -114,8 +116,28 @@ def test_window_decisions_correction_then_acceptance_and_rejection(demo_platform
 
     rejected = submit(clerk, item, sc, RESIDENTS[1], codes)
     out = clerk.post(f"/api/v1/intake/applications/{rejected['id']}/reject", {"reason": "申请事项不属于本机关职权范围"})
-    assert out["status"] == "rejected"
-    assert any(n["kind"] == "rejection" for n in out["notices"])
+    assert out["status"] == "received" and out["rejection"]["pending"] is True      # still with the window
+
+
+def test_a_window_refusal_is_in_force_only_once_the_chief_representative_confirms_it(demo_platform):
+    """Issue 21 item 5 (seed 003 §20, 无权否决, 只说“YES”不说“NO”): the clerk proposes, the chief
+    representative confirms, and the notice the applicant keeps names who confirmed it."""
+    clerk, chief = Api(demo_platform, "county.clerk"), Api(demo_platform, "county.chief")
+    item, sc = county_item_with_waivable(clerk)
+    app = submit(clerk, item, sc, RESIDENTS[5], [m["code"] for m in sc["materials"]])
+    out = clerk.post(f"/api/v1/intake/applications/{app['id']}/reject", {"reason": "申请事项不属于本机关职权范围"})
+    assert out["status"] == "received" and out["rejection"]["proposed_by"] == "county.clerk"
+    assert not any(n["kind"] == "rejection" for n in out["notices"])
+    clerk.post(f"/api/v1/intake/applications/{app['id']}/reject/confirm", {"confirm": True}, expect=403)
+    out = chief.post(f"/api/v1/intake/applications/{app['id']}/reject/confirm", {"confirm": True, "note": "同意"})
+    assert out["status"] == "rejected" and out["rejection"]["confirmed_by"] == "county.chief"
+    assert out["rejection"]["confirmed_role"] == "窗口首席代表"
+    notice = next(n for n in out["notices"] if n["kind"] == "rejection")
+    r = httpx.get(f"{clerk.base}/api/v1/intake/applications/{app['id']}/notices/{notice['id']}.pdf",
+                  headers=clerk.headers, timeout=30)
+    assert r.status_code == 200 and r.content[:4] == b"%PDF"
+    text = "".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(r.content)).pages)
+    assert "不予受理确认人" in text and "周桂英" in text
 
 
 def test_village_proxy_reaches_the_county_window_without_resubmitting(demo_platform):

@@ -53,6 +53,8 @@ _TOWNSHIP_STAFF: list[tuple[str, str, list[str]]] = [
     ("cashier", "郭丽", [Role.CASHIER]),
     ("supervisor", "徐德胜", [Role.SUPERVISOR]),
     ("admin", "苏建平", [Role.TENANT_ADMIN]),
+    # the centre's head confirms a refusal its window proposes (无权否决, seed 003 §20; issue 21 item 5)
+    ("head", "周建华", [Role.HEAD]),
 ]
 _VILLAGE_STAFF: list[tuple[str, str, list[str]]] = [
     ("agent", "金桂芳", [Role.AGENT]),

@@ -48,6 +48,8 @@ MAX_NOTE = 500
 MAX_KEY = 128
 MAX_FORM_ENTRIES = 100
 SYSTEM_ACTOR = "system"
+REJECTION_PENDING = "pending"      # 不予受理意见待确认
+REJECTION_CONFIRMED = "confirmed"  # 经窗口首席代表或单位负责人确认
 
 
 class Status(enum.StrEnum):
@@ -290,6 +292,7 @@ class Application:
             names = "、".join(f"《{m.name}》" for m in missing)
             raise FailedPrecondition(f"申请材料不齐全，不能受理：{names}尚未提交或需补正。"
                                      "请一次性告知补正，或对可容缺材料办理容缺受理", field="waived")
+        self._drop_pending_rejection(by, now, "受理")
         self.case_number = next_case_number(accepted_on)
         self.query_code = _required_code(query_code)
         self.accepted_on = accepted_on
@@ -384,6 +387,7 @@ class Application:
         rnd = CorrectionRound(number=len(self.corrections) + 1, requested_at=now.isoformat(), requested_on=today,
                               requested_by=by, items=named,
                               revisions={c: s.revision for c, s in self.materials.items()})
+        self._drop_pending_rejection(by, now, "一次性告知补正")
         self.corrections.append(rnd)
         self.status = Status.CORRECTION
         self.decision_due = None
@@ -426,11 +430,24 @@ class Application:
         self._log(now, "materials_supplied", by, detail)
         return codes, closes
 
-    # -- reject (不予受理) --------------------------------------------------------------------------
+    # -- reject (不予受理): the window proposes, the chief representative or the head confirms ----------
+    # Seed 003 §20: “制定‘吐槽找茬’和无权否决机制实施办法 … 设立 … 只说‘YES’不说‘NO’提示牌”. A window
+    # clerk has no power to say no alone (无权否决): a refusal takes effect only when the window's chief
+    # representative or the unit's head — someone other than who proposed it — confirms it; until then the
+    # application stays with the window (its status does not change, the 5-day clock keeps running).
+    @property
+    def rejection_pending(self) -> bool:
+        return self.rejection.get("status") == REJECTION_PENDING
+
     def reject(self, reason: str, legal_basis: str, *, by: str, now: dt.datetime, today: dt.date) -> None:
+        """The window proposes 不予受理: recorded for confirmation, nothing changes for the applicant yet."""
         self._require((Status.RECEIVED, Status.CORRECTION), "作出不予受理决定")
         if self._late(today):
             raise FailedPrecondition("收件已超过 5 个工作日未作出决定，依法自收件之日起视为受理，不能再作不予受理决定")
+        if self.rejection_pending:
+            raise FailedPrecondition(
+                f"已有 {self.rejection['proposed_by']} 提出的不予受理意见待窗口首席代表或单位负责人确认",
+                field="application_id")
         reason = (reason or "").strip()
         if not reason:
             raise InvalidArgument("reason", "请写明不予受理的理由")
@@ -438,12 +455,45 @@ class Application:
             raise InvalidArgument("reason", f"理由过长（最多 {MAX_TEXT} 字）")
         if len(legal_basis or "") > MAX_TEXT:
             raise InvalidArgument("legal_basis", f"依据过长（最多 {MAX_TEXT} 字）")
+        self.rejection = {"status": REJECTION_PENDING, "reason": reason, "legal_basis": (legal_basis or "").strip(),
+                          "proposed_by": by, "proposed_at": now.isoformat()}
+        self._log(now, "rejection_proposed", by, f"提出不予受理意见（待窗口首席代表或单位负责人确认）：{reason}")
+
+    def confirm_rejection(self, *, confirm: bool, by: str, by_name: str, by_role: str, note: str, now: dt.datetime,
+                          today: dt.date) -> bool:
+        """The chief representative or the head confirms the window's refusal (True: it takes effect now,
+        the notice names who confirmed it) or overrules it (False: the application stays with the window)."""
+        if not self.rejection_pending:
+            raise FailedPrecondition("该申请没有待确认的不予受理意见", field="application_id")
+        self._require((Status.RECEIVED, Status.CORRECTION), "确认不予受理")
+        if by == self.rejection["proposed_by"]:
+            raise FailedPrecondition("不予受理意见须由提出人以外的窗口首席代表或单位负责人确认", field="application_id")
+        note = (note or "").strip()
+        if len(note) > MAX_NOTE:
+            raise InvalidArgument("note", f"意见过长（最多 {MAX_NOTE} 字）")
+        who = f"{by_role}{by_name or by}"
+        if not confirm:
+            proposal = self.rejection
+            self.rejection = {}
+            detail = f"{who}未同意不予受理（{proposal['reason']}），申请留在窗口继续办理"
+            self._log(now, "rejection_overruled", by, detail + (f"：{note}" if note else ""))
+            return False
+        if self._late(today):
+            raise FailedPrecondition("收件已超过 5 个工作日未作出决定，依法自收件之日起视为受理，不能再作不予受理决定")
         if self.status == Status.CORRECTION:
             self.corrections[-1].closed_on = today
         self.status = Status.REJECTED
-        self.rejection = {"reason": reason, "legal_basis": (legal_basis or "").strip(), "at": now.isoformat(),
-                          "by": by}
-        self._log(now, "rejected", by, reason)
+        self.rejection.update(status=REJECTION_CONFIRMED, at=now.isoformat(), by=self.rejection["proposed_by"],
+                              confirmed_by=by, confirmed_by_name=by_name or by, confirmed_role=by_role,
+                              confirmed_at=now.isoformat(), note=note)
+        self._log(now, "rejected", by, f"{self.rejection['reason']}（经{who}确认）")
+        return True
+
+    def _drop_pending_rejection(self, by: str, now: dt.datetime, instead: str) -> None:
+        """The window decided otherwise before the refusal was confirmed: the proposal lapses."""
+        if self.rejection_pending:
+            self.rejection = {}
+            self._log(now, "rejection_withdrawn", by, f"不予受理意见撤回，改为{instead}")
 
     # -- the sweep: deemed acceptance (视为受理) and 容缺 expiry -------------------------------------
     def deem_accepted(self, *, today: dt.date, now: dt.datetime, next_case_number: Callable[[dt.date], str],
@@ -451,6 +501,7 @@ class Application:
         """No decision within 5 working days of receipt: accepted on the day of receipt."""
         if not self._late(today):
             return False
+        self._drop_pending_rejection(SYSTEM_ACTOR, now, "依法视为受理（不予受理意见未在受理期限内确认）")
         self.case_number = next_case_number(self.received_on)
         self.query_code = _required_code(query_code)
         self.accepted_on = self.received_on

@@ -195,8 +195,9 @@ class IntakeHandlers:
 
     # -- decisions -------------------------------------------------------------------------------
     def _decide(self, p: Principal, app_id: str,
-                change: Callable[[Application, IntakeRepository, UnitOfWork, Changes], None]) -> ApplicationView:
-        p.require(Role.WINDOW_CLERK)
+                change: Callable[[Application, IntakeRepository, UnitOfWork, Changes], None],
+                roles: Sequence[Role] = (Role.WINDOW_CLERK,)) -> ApplicationView:
+        p.require(*roles)
         uuid_field(app_id, "application_id", "办件标识")
         self._taken.number = ""
         try:
@@ -251,14 +252,27 @@ class IntakeHandlers:
         return self._decide(p, app_id, change)
 
     def reject(self, p: Principal, app_id: str, reason: str, legal_basis: str = "") -> ApplicationView:
-        """不予受理, with the reason and the applicant's remedies on the notice."""
+        """不予受理 proposed at the window: it waits for the chief representative or the head (无权否决);
+        nothing reaches the applicant yet."""
         def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
             now, today = self.clock.now(), self.clock.today()
             app.reject(reason, legal_basis, by=p.username, now=now, today=today)
+        return self._decide(p, app_id, change)
+
+    def confirm_rejection(self, p: Principal, app_id: str, *, confirm: bool, note: str = "") -> ApplicationView:
+        """The chief representative or the head confirms a proposed 不予受理 (then the notice, naming who
+        confirmed it, with the reason and the applicant's remedies) or overrules it (it stays with the window)."""
+        role = Role.CHIEF_REPRESENTATIVE if p.has(Role.CHIEF_REPRESENTATIVE) else Role.HEAD
+
+        def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
+            now, today = self.clock.now(), self.clock.today()
+            if not app.confirm_rejection(confirm=confirm, by=p.username, by_name=p.display_name or p.username,
+                                         by_role=role.label, note=note, now=now, today=today):
+                return
             self._notice(out, app, "rejection", now)
             uow.emit(self.events_out.application_rejected(app, now), correlation_id=app.correlation_id)
             self._progress(uow, app, "rejected", now, app.rejection["reason"])
-        return self._decide(p, app_id, change)
+        return self._decide(p, app_id, change, roles=(Role.CHIEF_REPRESENTATIVE, Role.HEAD))
 
     def record_pickup(self, p: Principal, app_id: str, *, picked_up_by: str, id_number: str, channel: str,
                       what: str = "", tracking_number: str = "") -> ApplicationView:

@@ -104,6 +104,10 @@ def build_notice(app: Application, template: NoticeTemplate, *, issued_at: dt.da
         rows.append(("承诺办结时限", values["promised_limit"]))
     else:
         rows.insert(0, ("申请编号", app.id))
+    if kind == "rejection" and app.rejection.get("confirmed_by"):
+        # 无权否决 (seed 003 §20): a refusal stands only as confirmed, and the applicant is told by whom
+        rows.append(("不予受理确认人", f"{app.rejection.get('confirmed_role', '')}"
+                                       f"{app.rejection.get('confirmed_by_name') or app.rejection['confirmed_by']}"))
     return {
         "kind": kind, "title": template.title, "template_version": template.version, "body": body,
         "issued_at": issued_at.isoformat(), "unit_name": app.handling_unit_name or app.tenant,

@@ -58,6 +58,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return application_to_pb(self.h.reject(current_principal(), request.application_id, request.reason,
                                                request.legal_basis))
 
+    def ConfirmRejection(self, request, context):
+        return application_to_pb(self.h.confirm_rejection(current_principal(), request.application_id,
+                                                          confirm=request.confirm, note=request.note))
+
     def RecordPickup(self, request, context):
         return application_to_pb(self.h.record_pickup(
             current_principal(), request.application_id, picked_up_by=request.picked_up_by,

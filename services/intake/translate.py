@@ -90,7 +90,7 @@ def application_to_pb(view: ApplicationView) -> pb.Application:
                                           for p in a.open_promises()],
         proxy_tenant=a.proxy_tenant, proxy_request_id=a.proxy_request_id, case_kind=a.item.case_kind,
         idempotency_key=a.idempotency_key, form=a.form, picked_up_at=iso(a.picked_up_at),
-        handling_unit_name=a.handling_unit_name)
+        handling_unit_name=a.handling_unit_name, rejection=rejection_to_pb(a))
     if not view.receipt_only:
         out.query_code = a.query_code
         out.open_corrections.extend(pb.CorrectionItem(material_code=c.material_code, problem=c.problem)
@@ -98,6 +98,16 @@ def application_to_pb(view: ApplicationView) -> pb.Application:
         out.notices.extend(notice_to_pb(n) for n in view.notices)
         out.history.extend(pb.Event(at=h.at, what=h.what, by=h.by, detail=h.detail) for h in a.history)
     return out
+
+
+def rejection_to_pb(a: Application) -> pb.Rejection | None:
+    r = a.rejection
+    if not r:
+        return None
+    return pb.Rejection(pending=a.rejection_pending, reason=r.get("reason", ""), legal_basis=r.get("legal_basis", ""),
+                        proposed_by=r.get("proposed_by") or r.get("by", ""), proposed_at=r.get("proposed_at", ""),
+                        confirmed_by=r.get("confirmed_by", ""), confirmed_by_name=r.get("confirmed_by_name", ""),
+                        confirmed_role=r.get("confirmed_role", ""), confirmed_at=r.get("confirmed_at", ""))
 
 
 def progress_to_pb(a: Application) -> pb.Progress:
@@ -177,8 +187,12 @@ class EventsOut:
                                     supplied_at=now.isoformat(), closes_promise=closes)
 
     def application_rejected(self, app: Application, now: dt.datetime) -> ev.ApplicationRejected:
-        return ev.ApplicationRejected(application_id=app.id, tenant=app.tenant, reason=app.rejection["reason"],
-                                      rejected_at=now.isoformat())
+        r = app.rejection
+        return ev.ApplicationRejected(application_id=app.id, tenant=app.tenant, reason=r["reason"],
+                                      rejected_at=now.isoformat(), proposed_by=r.get("proposed_by", ""),
+                                      confirmed_by=r.get("confirmed_by", ""),
+                                      confirmed_by_name=r.get("confirmed_by_name", ""),
+                                      confirmed_role=r.get("confirmed_role", ""))
 
     def application_terminated(self, app: Application) -> ev.ApplicationTerminated:
         return ev.ApplicationTerminated(application_id=app.id, tenant=app.tenant, case_number=app.case_number,

@@ -257,6 +257,42 @@ def test_deemed_acceptance_due_date_across_national_day_2026():
     assert app.history[-1].what == "deemed_accepted" and app.history[-1].on == "2026-09-30"
 
 
+def test_a_window_refusal_takes_effect_only_when_the_chief_representative_or_head_confirms_it():
+    """Seed 003 §20: “制定‘吐槽找茬’和无权否决机制实施办法 … 只说‘YES’不说‘NO’提示牌” — the window alone
+    cannot say no: until confirmed the application stays with the window, and the notice names who confirmed."""
+    app = receive()
+    app.reject("申请人不属于本行政区域户籍", "《甘肃省农村宅基地管理办法》", by="clerk", now=at(TODAY), today=TODAY)
+    assert app.status == Status.RECEIVED and app.rejection_pending and app.history[-1].what == "rejection_proposed"
+    assert "rejected" not in [h.what for h in app.history]
+    with pytest.raises(FailedPrecondition) as e:            # one proposal at a time
+        app.reject("x", "", by="clerk", now=at(TODAY), today=TODAY)
+    assert field_of(e) == "application_id"
+    with pytest.raises(FailedPrecondition) as e:            # not the one who proposed it
+        app.confirm_rejection(confirm=True, by="clerk", by_name="王窗口", by_role="窗口首席代表", note="",
+                              now=at(TODAY), today=TODAY)
+    # the head overrules: the application stays with the window and may be accepted
+    assert app.confirm_rejection(confirm=False, by="head", by_name="冯局长", by_role="机关负责人",
+                                 note="户籍不是受理条件", now=at(TODAY), today=TODAY) is False
+    assert app.status == Status.RECEIVED and not app.rejection and "冯局长" in app.history[-1].detail
+    # proposed again and confirmed by the chief representative: now it is refused, naming who confirmed
+    app.reject("申请人已有宅基地（一户一宅）", "", by="clerk", now=at(TODAY), today=TODAY)
+    assert app.confirm_rejection(confirm=True, by="chief", by_name="冯首代", by_role="窗口首席代表", note="",
+                                 now=at(TODAY, 11), today=TODAY) is True
+    assert app.status == Status.REJECTED and app.rejection["confirmed_by"] == "chief"
+    assert app.history[-1].what == "rejected" and "经窗口首席代表冯首代确认" in app.history[-1].detail
+    template = NoticeTemplate("rejection", 1, "不予受理通知书", "$applicant_name：$reason。")
+    notice = build_notice(app, template, issued_at=at(TODAY, 11), public_base_url="http://x")
+    assert ["不予受理确认人", "窗口首席代表冯首代"] in [list(r) for r in notice["rows"]]
+    assert to_doc(app)["rejection"]["confirmed_by_name"] == "冯首代"     # kept with the row
+    with pytest.raises(FailedPrecondition):
+        app.confirm_rejection(confirm=True, by="chief", by_name="", by_role="", note="", now=at(TODAY), today=TODAY)
+    # a proposal the window replaces by an acceptance lapses
+    other = receive()
+    other.reject("x", "", by="clerk", now=at(TODAY), today=TODAY)
+    other.accept(waived=[], by="clerk", now=at(TODAY), today=TODAY, calendar=CAL, **issued())
+    assert other.status == Status.ACCEPTED and not other.rejection_pending
+
+
 def test_late_correction_or_rejection_is_refused_after_the_deadline():
     app = receive()
     late = dt.date(2026, 3, 10)

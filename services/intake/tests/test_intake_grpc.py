@@ -99,18 +99,51 @@ def test_second_correction_naming_an_unchanged_material_is_refused(clerk, townsh
     assert again.status == pb.APPLICATION_STATUS_CORRECTION and codes(again) == {"M2"}
 
 
-def test_reject_with_reason_and_remedies(clerk, township_item, intake_db, today):
+def test_a_refusal_the_head_overrules_stays_with_the_window(clerk, as_user, township_item, intake_db, today):
+    """Seed 003 §20: 只说“YES”不说“NO” — overruled, the application is still the window's to accept."""
+    app = clerk.SubmitApplication(submit_request(township_item))
+    clerk.RejectApplication(pb.RejectApplicationRequest(application_id=app.id, reason="材料不全"))
+    e = err(clerk.RejectApplication, pb.RejectApplicationRequest(application_id=app.id, reason="再次"))
+    assert e.code() == CODE.FAILED_PRECONDITION and field_of(e) == "application_id"
+    e = err(as_user("xidajie.clerk").ConfirmRejection, pb.ConfirmRejectionRequest(application_id=app.id))
+    assert e.code() == CODE.PERMISSION_DENIED
+    kept = as_user("dongdajie.head").ConfirmRejection(pb.ConfirmRejectionRequest(
+        application_id=app.id, confirm=False, note="材料不全应一次性告知补正，不能不予受理"))
+    assert kept.status == pb.APPLICATION_STATUS_RECEIVED and not kept.HasField("rejection")
+    assert kept.history[-1].what == "rejection_overruled" and "一次性告知补正" in kept.history[-1].detail
+    accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
+    assert accepted.status == pb.APPLICATION_STATUS_ACCEPTED
+    assert "application_rejected" not in [e[0] for e in outbox(intake_db, app.id)]
+
+
+def test_reject_with_reason_and_remedies(clerk, as_user, township_item, intake_db, today):
+    """Seed 003 §20 (无权否决, 只说“YES”不说“NO”): the window proposes a refusal, the unit's head (or the
+    chief representative) confirms it; only then is it in force, and the notice names who confirmed it."""
     app = clerk.SubmitApplication(submit_request(township_item))
     e = err(clerk.RejectApplication, pb.RejectApplicationRequest(application_id=app.id, reason="  "))
     assert e.code() == CODE.INVALID_ARGUMENT and field_of(e) == "reason"
-    rejected = clerk.RejectApplication(pb.RejectApplicationRequest(
+    proposed = clerk.RejectApplication(pb.RejectApplicationRequest(
         application_id=app.id, reason="申请人不属于本集体经济组织成员",
         legal_basis="《中华人民共和国土地管理法》第六十二条"))
+    assert proposed.status == pb.APPLICATION_STATUS_RECEIVED and proposed.rejection.pending
+    assert proposed.rejection.proposed_by == "dongdajie.clerk"
+    assert "rejection" not in [n.kind for n in proposed.notices]
+    assert [e[0] for e in outbox(intake_db, app.id)] == ["application_submitted"]
+    # the clerk cannot confirm it, nor can a sibling township's head see it
+    e = err(clerk.ConfirmRejection, pb.ConfirmRejectionRequest(application_id=app.id, confirm=True))
+    assert e.code() == CODE.PERMISSION_DENIED
+    head = as_user("dongdajie.head")
+    rejected = head.ConfirmRejection(pb.ConfirmRejectionRequest(application_id=app.id, confirm=True, note="同意"))
     assert rejected.status == pb.APPLICATION_STATUS_REJECTED and rejected.case_number == ""
+    assert not rejected.rejection.pending and rejected.rejection.confirmed_by == "dongdajie.head"
+    assert rejected.rejection.confirmed_role == "机关负责人"
     text_ = notice_pdf(clerk, rejected, "rejection")
     assert "不予受理通知书" in text_ and "不属于本集体经济组织成员" in text_ and "土地管理法" in text_
     assert "六十日内" in text_ and "行政复议" in text_ and "六个月内" in text_ and "行政诉讼" in text_
-    assert [e[0] for e in outbox(intake_db, app.id)] == ["application_submitted", "application_rejected"]
+    assert "不予受理确认人" in text_ and "周建华" in text_
+    events = outbox(intake_db, app.id)
+    assert [e[0] for e in events] == ["application_submitted", "application_rejected"]
+    assert events[1][1]["confirmed_by"] == "dongdajie.head" and events[1][1]["proposed_by"] == "dongdajie.clerk"
     e = err(clerk.AcceptApplication, pb.AcceptApplicationRequest(application_id=app.id))
     assert e.code() == CODE.FAILED_PRECONDITION and "不予受理" in e.details()
 

@@ -94,7 +94,16 @@ def test_reject_over_rest(client, tokens, catalogue_items, today):
     h = auth(tokens, "dongdajie.clerk")
     app = client.post(BASE, json=body(catalogue_items["township"].id), headers=h).json()
     r = client.post(f"{BASE}/{app['id']}/reject", json={"reason": "不符合一户一宅条件"}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "received" and r.json()["rejection"]["pending"] is True
+    # 无权否决 (seed 003 §20): in force only once the head confirms it
+    r = client.post(f"{BASE}/{app['id']}/reject/confirm", json={"confirm": True}, headers=h)
+    assert r.status_code == 403
+    head = auth(tokens, "dongdajie.head")
+    r = client.post(f"{BASE}/{app['id']}/reject/confirm", json={"confirm": "maybe"}, headers=head)
+    assert r.status_code == 422 and r.json()["field"].startswith("confirm")
+    r = client.post(f"{BASE}/{app['id']}/reject/confirm", json={"confirm": True, "note": "同意"}, headers=head)
     assert r.status_code == 200 and r.json()["status"] == "rejected"
+    assert r.json()["rejection"]["confirmed_by_name"] == "周建华"
 
 
 def test_rest_walls(client, tokens, catalogue_items, today):
