@@ -1,0 +1,179 @@
+"""What every server-rendered page of the gateway shares (the staff workbench and the public pages):
+the templates, the static files (htmx vendored from npm, the stylesheet), the session, CSRF, the
+Content-Security-Policy, the menus per role, and errors as Chinese pages instead of JSON.
+
+- The session is the OIDC access token in an HttpOnly, SameSite=Lax cookie (Secure over https); it ends
+  when the token expires (the cookie's max-age is the token's lifetime) or at logout.
+- CSRF: every form carries `csrf`, htmx requests send it as the X-CSRF-Token header. The value is an
+  HMAC of the session token, keyed by the token itself: a page of another site can neither read the
+  HttpOnly cookie nor compute it, and every gateway replica checks it without a shared secret.
+- The pages call the services through the same Backends as the REST routes (gateway/routes_*.py): the
+  rules stay in the services, the pages only show and post.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import pathlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import parse_qs
+
+import grpc
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from gateway.edge import current_user, edge_of
+from shared.errors import PermissionDenied
+from shared.tenancy import Principal, Role
+
+HERE = pathlib.Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+STATIC_DIR = HERE / "static"
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+FORM_MAX_BYTES = 64 * 1024
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_REFUSED = "表单已失效或缺少防伪校验码，请刷新页面后重新提交"
+
+# The policy of every page the gateway renders: scripts and styles from the gateway only (no inline
+# script, no inline style attribute needed by our templates), no frames, no plugins. The API document
+# (/docs, /redoc) is FastAPI's and loads its assets from a CDN, so it is left out.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+       "base-uri 'none'; frame-ancestors 'none'")
+CSP_EXEMPT = ("/docs", "/redoc")
+
+
+def csrf_of(session_token: str) -> str:
+    return hmac.new(session_token.encode("utf-8"), b"sanji-csrf-v1", hashlib.sha256).hexdigest()
+
+
+def csrf_token(request: Request) -> str:
+    token = edge_of(request).token_of(request)
+    return csrf_of(token) if token else ""
+
+
+# -- menus per role ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Menu:
+    path: str
+    label: str
+    roles: tuple[Role, ...]
+    key: str = ""            # accesskey (Alt+key in Chromium)
+
+
+MENUS = (
+    Menu("/console/window", "综合受理", (Role.WINDOW_CLERK, Role.CHIEF_REPRESENTATIVE), "n"),
+    Menu("/console/window/today", "今日办件", (Role.WINDOW_CLERK, Role.CHIEF_REPRESENTATIVE), "t"),
+    Menu("/console/queue", "审批待办", (Role.REVIEWER, Role.DECIDER, Role.HEAD, Role.CHIEF_REPRESENTATIVE), "q"),
+    Menu("/console/cashier", "收费", (Role.CASHIER, Role.HEAD), "f"),
+    Menu("/console/agent", "帮办代办", (Role.AGENT,), "a"),
+    Menu("/console/handovers", "原件交接", (Role.AGENT, Role.WINDOW_CLERK, Role.TENANT_ADMIN), "h"),
+    Menu("/console/catalogue", "事项清单", (Role.TENANT_ADMIN,), "c"),
+)
+
+
+def menus_of(p: Principal) -> list[Menu]:
+    return [m for m in MENUS if any(p.has(r) for r in m.roles)]
+
+
+def allow(p: Principal, *roles: Role) -> None:
+    """A page a role may not use: 403 in Chinese (the services check again on every call)."""
+    if not any(p.has(r) for r in roles):
+        names = "、".join(r.label for r in roles)
+        raise PermissionDenied(f"您的角色不能使用此页面（需要：{names}）")
+
+
+def role_labels(p: Principal) -> list[str]:
+    return [Role(r).label if r in Role._value2member_map_ else r for r in sorted(p.roles)]
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+def render(request: Request, template: str, context: dict | None = None, status: int = 200,
+           p: Principal | None = None) -> HTMLResponse:
+    ctx = dict(context or {})
+    ctx.setdefault("p", p)
+    if p is not None:
+        ctx.setdefault("menus", menus_of(p))
+        ctx.setdefault("role_labels", role_labels(p))
+        ctx.setdefault("level", p.tenant.kind.label)
+        ctx.setdefault("unit_name", unit_name(request, str(p.tenant)))
+    ctx["csrf"] = csrf_token(request) if p is not None else ""
+    ctx["path"] = request.url.path
+    response = TEMPLATES.TemplateResponse(request, template, ctx, status_code=status)
+    response.headers["content-security-policy"] = CSP
+    return response
+
+
+def unit_name(request: Request, code: str) -> str:
+    from sanji.catalogue.v1 import catalogue_pb2 as cpb
+
+    from gateway.routes_catalogue import catalogue
+
+    cache = request.app.state.__dict__.setdefault("unit_names", {})
+    if code not in cache:
+        try:
+            cache[code] = catalogue.call(request, None, "GetUnit", cpb.GetUnitRequest(code=code)).name or code
+        except grpc.RpcError:
+            return code
+    return cache[code]
+
+
+def is_page(request: Request) -> bool:
+    """A request of a page (HTML answers): the workbench and the public pages, not the REST API."""
+    path = request.url.path
+    return not (path.startswith("/api/") or path in ("/openapi.json", "/healthz") or path.startswith(CSP_EXEMPT))
+
+
+# -- forms -------------------------------------------------------------------------------------------
+class Form:
+    """A posted urlencoded form: first values and all values of a name."""
+
+    def __init__(self, data: dict[str, list[str]]):
+        self.data = data
+
+    def get(self, name: str, default: str = "") -> str:
+        return (self.data.get(name) or [default])[0].strip()
+
+    def all(self, name: str) -> list[str]:
+        return [v.strip() for v in self.data.get(name, []) if v.strip()]
+
+    def names(self, prefix: str) -> Iterable[str]:
+        return [n for n in self.data if n.startswith(prefix)]
+
+
+class CsrfRefused(PermissionDenied):
+    def __init__(self):
+        super().__init__(CSRF_REFUSED)
+
+
+async def posted(request: Request) -> Form:
+    """The form of a page's POST, refused (403) unless it carries the CSRF value of the caller's session."""
+    raw = await request.body()
+    if len(raw) > FORM_MAX_BYTES:
+        from shared.errors import InvalidArgument
+
+        raise InvalidArgument("body", "表单内容过长")
+    data = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=1000)
+    token = edge_of(request).token_of(request)
+    sent = (data.get(CSRF_FIELD) or [""])[0] or request.headers.get(CSRF_HEADER, "")
+    if not token or not sent or not hmac.compare_digest(sent, csrf_of(token)):
+        raise CsrfRefused()
+    data.pop(CSRF_FIELD, None)
+    return Form(data)
+
+
+Posted = Annotated[Form, Depends(posted)]
+# a page for staff: the verified person (current_user), or the login when there is none (see pages.install)
+Staff = Annotated[Principal, Depends(current_user)]
+
+
+def static_file(name: str) -> Response:
+    path = (STATIC_DIR / name).resolve()
+    if path.parent != STATIC_DIR.resolve() or path.suffix not in STATIC_TYPES or not path.is_file():
+        return Response(status_code=404)
+    return Response(path.read_bytes(), media_type=STATIC_TYPES[path.suffix],
+                    headers={"cache-control": "public, max-age=3600"})

@@ -1,0 +1,127 @@
+"""The back office and the fee window as pages: the reviewer's, decider's and head's queue (claim, review
+with opinion, decide; the chief representative's 即办 decision), every case with its due dates, the
+working-day trace, the steps, the history and the seal; the cashier's cases (assessed fees, the one
+notice, payment status, the daily reconciliation as CSV or PDF).
+
+The rules are approval's and fees': these pages post what the person chose and show the services' answers.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sanji.approval.v1 import approval_pb2 as apb
+from sanji.fees.v1 import fees_pb2 as fpb
+
+from gateway.pages_kit import Posted, Staff, allow, render
+from gateway.rest import status_tokens
+from gateway.routes_approval import approval
+from gateway.routes_fees import fees
+from shared.tenancy import Role
+
+router = APIRouter(include_in_schema=False)
+BACK_OFFICE = (Role.REVIEWER, Role.DECIDER, Role.HEAD, Role.CHIEF_REPRESENTATIVE)
+CASE_READERS = (*BACK_OFFICE, Role.CASHIER, Role.TENANT_ADMIN, Role.SUPERVISOR)
+STEP = status_tokens(apb.StepStatus)
+CASE = status_tokens(apb.CaseStatus)
+FEE_CASE = status_tokens(fpb.CaseStatus)
+NOTICE = status_tokens(fpb.NoticeStatus)
+STEP_NAMES = {"waiting": "等待前序环节", "open": "待认领", "claimed": "办理中", "done": "已完成", "cancelled": "已取消"}
+FEE_NAMES = {"awaiting_assessment": "待核定", "assessed": "已核定，待开具缴款书", "noticed": "待缴款",
+             "settled": "已缴清", "closed": "已终止收费"}
+NOTICE_NAMES = {"issued": "待缴款", "paid": "已缴款", "void": "已作废"}
+
+
+def yuan(fen: int) -> str:
+    return f"{fen / 100:,.2f}"
+
+
+@router.get("/console/queue", response_class=HTMLResponse)
+def queue(request: Request, p: Staff):
+    allow(p, *BACK_OFFICE)
+    tasks = approval.call(request, p, "ListQueue", apb.ListQueueRequest(limit=100))
+    mine = approval.call(request, p, "ListQueue", apb.ListQueueRequest(mine=True, limit=100))
+    return render(request, "queue.html", {"tasks": tasks.tasks, "mine": mine.tasks, "step": STEP,
+                                          "names": STEP_NAMES}, p=p)
+
+
+@router.post("/console/queue/{step_id}/claim")
+def claim(request: Request, step_id: str, p: Staff, form: Posted):
+    allow(p, *BACK_OFFICE)
+    case = approval.call(request, p, "ClaimTask", apb.ClaimTaskRequest(step_id=step_id))
+    return RedirectResponse(f"/console/case/{case.id}", status_code=303)
+
+
+@router.get("/console/case/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: str, p: Staff):
+    allow(p, *CASE_READERS)
+    case = approval.call(request, p, "GetCase", apb.GetCaseRequest(case_id=case_id))
+    mine = [s for s in case.steps if STEP.get(s.status) == "claimed" and s.claimed_by == p.username]
+    return render(request, "case.html", {
+        "case": case, "status": CASE.get(case.status, ""), "step": STEP, "names": STEP_NAMES,
+        "review": next((s for s in mine if s.kind in ("review", "department_review")), None),
+        "decision": next((s for s in mine if s.kind == "decision"), None),
+        "immediate": next((s for s in case.steps if s.kind == "window_decision" and STEP.get(s.status) != "done"),
+                          None) if p.has(Role.CHIEF_REPRESENTATIVE) else None}, p=p)
+
+
+@router.get("/console/case", response_class=HTMLResponse)
+def case_by_number(request: Request, p: Staff, number: str = Query(max_length=64)):
+    allow(p, *CASE_READERS)
+    case = approval.call(request, p, "GetCase", apb.GetCaseRequest(case_number=number.strip()))
+    return RedirectResponse(f"/console/case/{case.id}", status_code=303)
+
+
+@router.post("/console/case/{case_id}/review/{step_id}")
+def review(request: Request, case_id: str, step_id: str, p: Staff, form: Posted):
+    allow(p, Role.REVIEWER)
+    approval.call(request, p, "CompleteReview", apb.CompleteReviewRequest(
+        step_id=step_id, opinion=form.get("opinion"), conclusion=form.get("conclusion") or "agree"))
+    return RedirectResponse(f"/console/case/{case_id}", status_code=303)
+
+
+@router.post("/console/case/{case_id}/decide")
+def decide(request: Request, case_id: str, p: Staff, form: Posted):
+    allow(p, Role.DECIDER, Role.CHIEF_REPRESENTATIVE)
+    reasons = [r.strip() for r in form.get("reasons").splitlines() if r.strip()]
+    fields = {"case_id": case_id, "outcome": form.get("outcome"), "opinion": form.get("opinion"), "reasons": reasons}
+    if form.get("immediate"):
+        approval.call(request, p, "DecideImmediately", apb.DecideImmediatelyRequest(**fields))
+    else:
+        approval.call(request, p, "Decide", apb.DecideRequest(**fields))
+    return RedirectResponse(f"/console/case/{case_id}", status_code=303)
+
+
+# -- the fee window ------------------------------------------------------------------------------------
+@router.get("/console/cashier", response_class=HTMLResponse)
+def cashier(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|".join(FEE_NAMES) + ")?$")):
+    allow(p, Role.CASHIER, Role.HEAD)
+    number = {t: n for n, t in FEE_CASE.items()}.get(status, 0)
+    cases = fees.call(request, p, "ListCases", fpb.ListCasesRequest(status=number, limit=100))
+    return render(request, "cashier.html", {"cases": cases.cases, "total": cases.total, "status": status,
+                                            "names": FEE_NAMES, "fee_case": FEE_CASE, "yuan": yuan}, p=p)
+
+
+@router.get("/console/cashier/{case_number}", response_class=HTMLResponse)
+def cashier_case(request: Request, case_number: str, p: Staff):
+    allow(p, Role.CASHIER, Role.HEAD)
+    c = fees.call(request, p, "GetCaseFees", fpb.GetCaseFeesRequest(case_number=case_number))
+    return render(request, "cashier_case.html", {
+        "c": c, "status": FEE_CASE.get(c.status, ""), "names": FEE_NAMES, "yuan": yuan,
+        "notice_status": NOTICE.get(c.notice.status, "") if c.HasField("notice") else "",
+        "notice_names": NOTICE_NAMES}, p=p)
+
+
+@router.post("/console/cashier/{case_number}/notice")
+def issue_notice(request: Request, case_number: str, p: Staff, form: Posted):
+    allow(p, Role.CASHIER)
+    fees.call(request, p, "IssueNotice", fpb.IssueNoticeRequest(case_number=case_number))
+    return RedirectResponse(f"/console/cashier/{case_number}", status_code=303)
+
+
+@router.get("/console/cashier-report")
+def cashier_report(p: Staff, day: str = Query(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+                   format: str = Query("csv", pattern="^(csv|pdf)$")):
+    """The day's reconciliation, as the REST route gives it (CSV or PDF)."""
+    allow(p, Role.CASHIER, Role.HEAD, Role.SUPERVISOR)
+    return RedirectResponse(f"/api/v1/fees/reports/{day}/download?format={format}", status_code=303)
