@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from gateway import contract, pages
+from gateway import contract, pages, tracing
 from gateway import errors as http_errors
 from gateway.edge import Edge
 from gateway.inputs import check_inputs
@@ -60,10 +60,14 @@ def create_app(settings: GatewaySettings, *, verifier: TokenVerifier | None = No
         return {"status": "ok"}
 
     contract.install(app, settings)
+    tracing.install(app)        # the trace id on every response, errors included (issue 23, item 5)
     return app
 
 
-def instrument(app: FastAPI) -> None:
+def instrument(app: FastAPI, tracer_provider=None) -> None:
+    """OpenTelemetry's server span for every request; the trace-id layer stays the outermost."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz")
+    tracing.uninstall(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz", tracer_provider=tracer_provider)
+    tracing.install(app, spans_inside=True)
