@@ -52,6 +52,12 @@ REJECTION_PENDING = "pending"      # 不予受理意见待确认
 REJECTION_CONFIRMED = "confirmed"  # 经窗口首席代表或单位负责人确认
 
 
+def _instant(stamp: str | dt.datetime) -> dt.datetime:
+    """A history time as an instant (a time written without an offset is Beijing time)."""
+    t = dt.datetime.fromisoformat(stamp) if isinstance(stamp, str) else stamp
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
 class Status(enum.StrEnum):
     RECEIVED = "received"          # 已收件，待受理决定
     CORRECTION = "correction"      # 补正中（时钟不计）
@@ -61,6 +67,10 @@ class Status(enum.StrEnum):
     COMPLETED = "completed"        # 已办结（审批服务报告办结，含即办件），结果可领取
     PICKED_UP = "picked_up"        # 已出件
 
+
+# the back office's facts (decision, suspension, resumption) belong to a case from its acceptance on, whatever
+# the case became before they arrived: a decision that arrives after the completion is still the decision
+AFTER_ACCEPTANCE = frozenset({Status.ACCEPTED, Status.COMPLETED, Status.PICKED_UP, Status.TERMINATED})
 
 STATUS_LABELS = {
     Status.RECEIVED: "已收件，待受理", Status.CORRECTION: "补正材料中", Status.ACCEPTED: "已受理，办理中",
@@ -233,6 +243,20 @@ class Application:
     def _log(self, now: dt.datetime, what: str, by: str, detail: str = "", on: dt.date | None = None) -> None:
         self.history.append(HistoryEntry(at=now.isoformat(), what=what, by=by, detail=detail,
                                          on=iso(on or now.date())))
+
+    def _log_fact(self, at: dt.datetime, what: str, by: str, detail: str) -> bool:
+        """A fact the back office reports (approval's events, which may arrive in any order: issue 20 item 2):
+        put in the history where its own time puts it, once (the same step at the same time is not repeated).
+        False when it is there already."""
+        stamp = at.isoformat()
+        if any(h.what == what and h.at == stamp for h in self.history):
+            return False
+        entry = HistoryEntry(at=stamp, what=what, by=by, detail=detail, on=iso(at.date()))
+        index = len(self.history)
+        while index > 0 and _instant(self.history[index - 1].at) > _instant(at):
+            index -= 1
+        self.history.insert(index, entry)
+        return True
 
     def _require(self, allowed: Iterable[Status], action: str) -> None:
         if self.status not in tuple(allowed):
@@ -535,7 +559,7 @@ class Application:
                         now: dt.datetime) -> str | None:
         """The decision (决定) on an accepted case, once. Returns what the applicant is told, or None
         when there is nothing to record (already recorded, or the case is no longer in progress)."""
-        if self.status != Status.ACCEPTED or any(h.what == "decided" for h in self.history):
+        if self.status not in AFTER_ACCEPTANCE or any(h.what == "decided" for h in self.history):
             return None
         if outcome == "approved":
             detail = "准予许可" + (f"，决定书编号 {document_number}" if document_number else "")
@@ -545,16 +569,15 @@ class Application:
                       + (f"，理由：{why}" if why else "") + "。如不服，可依法申请行政复议或者提起行政诉讼")
         else:
             raise InvalidArgument("outcome", f"未知的审批结果：{outcome!r}")
-        self._log(now, "decided", decider or SYSTEM_ACTOR, detail)
+        self._log_fact(now, "decided", decider or SYSTEM_ACTOR, detail)
         return detail
 
     def record_clock(self, *, suspended: bool, detail: str, now: dt.datetime) -> bool:
         """A suspension (特别程序, with its written notice) or a resumption of the back office's clock,
         while the case is in progress; False when there is nothing to record."""
-        if self.status != Status.ACCEPTED:
+        if self.status not in AFTER_ACCEPTANCE:
             return False
-        self._log(now, "suspended" if suspended else "resumed", SYSTEM_ACTOR, detail)
-        return True
+        return self._log_fact(now, "suspended" if suspended else "resumed", SYSTEM_ACTOR, detail)
 
     def complete(self, *, outcome: str, now: dt.datetime) -> str | None:
         """办结: the result can be handed out. Once; None when already completed or no longer in progress."""
@@ -565,7 +588,7 @@ class Application:
         detail = f"已办结，{result}可领取"
         if self.open_promises():
             detail += "（容缺受理的材料补齐后方可领取）"
-        self._log(now, "completed", SYSTEM_ACTOR, detail)
+        self._log_fact(now, "completed", SYSTEM_ACTOR, detail)
         return detail
 
     # -- hand-out (出件) ---------------------------------------------------------------------------
