@@ -23,23 +23,50 @@ from sqlalchemy import text
 from services.catalogue import importing
 from services.catalogue.handlers import IMPORT_BATCH, CatalogueHandlers
 from services.catalogue.translate import EventsOut
+from shared import divisions
 from shared.config import DatabaseToolSettings, PlatformSettings
 from shared.db import Database, owner_connection
 from shared.errors import DomainError
-from shared.tenancy import DivisionCode, Principal, Role, TenantTree
+from shared.tenancy import DivisionCode, Principal, Role
 
 UNREADABLE = 2
 
 
-def import_units(owner_url: str, csv_text: str) -> int:
-    tree = TenantTree.from_csv(csv_text)
-    rows = [{"code": str(u.code), "name": u.name, "kind": u.kind.value,
-             "parent": str(u.parent_code) if u.parent_code else None} for u in tree]
+def import_unit_lines(owner_url: str, lines: list[divisions.SourceLine]) -> divisions.UnitsReport:
+    """Write the lines that make units (shared.divisions.check_units: a bad line is reported, the rest go in;
+    a township or village needs its parent in the file or already in the tree) and report every line."""
     with owner_connection(owner_url) as conn:
-        conn.execute(text("INSERT INTO catalogue.units (code, name, kind, parent_code) VALUES"
-                          " (:code, :name, :kind, :parent) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
-                          " kind = EXCLUDED.kind, parent_code = EXCLUDED.parent_code"), rows)
-    return len(rows)
+        known = {c for (c,) in conn.execute(text("SELECT code FROM catalogue.units")).all()}
+        report = divisions.check_units(lines, known=known)
+        rows = [{"code": r.code, "name": r.name, "kind": DivisionCode(r.code).kind.value,
+                 "parent": str(DivisionCode(r.code).parent) if DivisionCode(r.code).parent else None}
+                for r in report.accepted]
+        if rows:
+            conn.execute(text("INSERT INTO catalogue.units (code, name, kind, parent_code) VALUES"
+                              " (:code, :name, :kind, :parent) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
+                              " kind = EXCLUDED.kind, parent_code = EXCLUDED.parent_code"), rows)
+    return report
+
+
+def import_units(owner_url: str, csv_text: str, source: str = "units.csv") -> int:
+    """A unit list (`code,name[,…]`) into the tree; the number of units written."""
+    return len(import_unit_lines(owner_url, divisions.unit_lines(csv_text, source)).accepted)
+
+
+def import_units_file(owner_url: str, path: pathlib.Path) -> int:
+    """The import-units command: read the file (UTF-8, UTF-8 with BOM, GBK), import it, print the report by
+    line. 0 when the file could be read (refused lines are listed, not fatal); 2 when it cannot be read."""
+    try:
+        lines = divisions.unit_lines(divisions.decode(path.read_bytes(), path.name), path.name)
+    except OSError as exc:
+        print(f"无法读取 {path}：{exc.strerror or exc}", file=sys.stderr)
+        return UNREADABLE
+    except divisions.UnreadableDivisions as exc:
+        print(f"无法导入 {path}：{exc}", file=sys.stderr)
+        return UNREADABLE
+    for line in import_unit_lines(owner_url, lines).summary():
+        print(line)
+    return 0
 
 
 def import_items(database_url: str, tenant: str, path: pathlib.Path, *, actor: str = "import-items",
@@ -77,7 +104,7 @@ def import_items(database_url: str, tenant: str, path: pathlib.Path, *, actor: s
 def main(argv: list[str] | None = None, settings: PlatformSettings | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m services.catalogue.admin")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    iu = sub.add_parser("import-units", help="import the tenant tree from a division CSV")
+    iu = sub.add_parser("import-units", help="import the tenant tree from a division CSV (code,name,…; UTF-8 or GBK)")
     iu.add_argument("file", type=pathlib.Path)
     ii = sub.add_parser("import-items", help="import a published item list (CSV) as drafts of one tenant")
     ii.add_argument("--tenant", required=True, help="division code of the unit the items belong to")
@@ -87,8 +114,7 @@ def main(argv: list[str] | None = None, settings: PlatformSettings | None = None
     args = ap.parse_args(argv)
     settings = settings or DatabaseToolSettings()
     if args.cmd == "import-units":
-        n = import_units(settings.database_owner_url, args.file.read_text(encoding="utf-8"))
-        print(f"imported {n} units")
+        return import_units_file(settings.database_owner_url, args.file)
     elif args.cmd == "import-items":
         return import_items(settings.database_url, args.tenant, args.file, actor=args.actor,
                             batch_size=args.batch_size)
