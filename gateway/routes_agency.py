@@ -44,7 +44,7 @@ class MaterialIn(Strict):
 class RequestProxyIn(Strict):
     resident: ResidentIn
     special_group: str = Field("none", description="特殊群体：elderly、disabled、youfu、dibao、none")
-    door_to_door: bool = Field(False, description="上门服务（特殊群体、重点项目）")
+    door_to_door: bool = Field(False, description="预约上门服务（任何人可预约；特殊群体、重点项目免费）")
     item_id: str
     scenario_code: str = ""
     authorisation: AuthorisationIn | None = None

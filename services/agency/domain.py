@@ -1,8 +1,8 @@
 """Agency rules (帮办代办), plain Python — no I/O.
 
 A village point (村/社区便民服务代办点) records a proxy request for a resident with the resident's
-authorisation (委托书); special groups (老年人、残疾人、优抚对象、低保户) are entitled to free
-door-to-door service; an agent (代办员) is assigned, visits are scheduled and recorded, the
+authorisation (委托书); anyone may book door-to-door service, and special groups (老年人、残疾人、
+优抚对象、低保户) and key projects get it free; an agent (代办员) is assigned, visits are scheduled and recorded, the
 application is submitted upward to the unit that handles the item, and the originals travel
 village → township → county one hop at a time, each hop signed by the giver and confirmed by the
 receiver. The county gives key projects (重大投资、重点工程) full-process free agency with a named
@@ -150,11 +150,25 @@ def parse_special_group(value: str) -> SpecialGroup:
                                                "youfu（优抚对象）、dibao（低保户）或 none（无）") from None
 
 
-def check_door_to_door(group: SpecialGroup, door_to_door: bool, key_project: bool) -> None:
-    """Free door-to-door service (上门代办) is for special groups and for key projects only."""
-    if door_to_door and group == SpecialGroup.NONE and not key_project:
-        raise InvalidArgument("door_to_door", "上门代办服务仅面向老年人、残疾人、优抚对象、低保户等特殊群体和重点项目；"
-                                              "该居民不属于特殊群体，请到代办点办理")
+def door_to_door_free(group: SpecialGroup, door_to_door: bool, key_project: bool) -> bool:
+    """Anyone may book door-to-door service (上门服务): seeds 001 and 003 list it among the general service
+    measures (“开展上门服务、预约服务、代办服务等”; “积极推行预约服务、延时服务、联动服务、远程服务、上门服务”).
+    Only its being free is reserved: seed 001 — “对申请办理行政审批及公共服务事项的身障人、老年人、优抚人员、
+    低保人员等特殊人群提供便捷、优质、高效、无偿的上门代办服务”, and key projects get “代办人员全程免费代办”.
+    True when the booked visit is free of charge for this request."""
+    return door_to_door and (group != SpecialGroup.NONE or key_project)
+
+
+def door_to_door_terms(group: SpecialGroup, door_to_door: bool, key_project: bool) -> str:
+    """What the resident is told about a booked visit's cost (Chinese)."""
+    if not door_to_door:
+        return ""
+    if key_project:
+        return "重点项目全程免费代办，上门服务免费"
+    if group != SpecialGroup.NONE:
+        return f"{group.label}享受免费上门代办服务"
+    return ("上门服务已预约；免费上门仅面向老年人、残疾人、优抚对象、低保户和重点项目，"
+            "其他群众的上门服务是否收费按本地规定事先告知")
 
 
 # --- the authorisation (委托书) ----------------------------------------------------------------------
@@ -313,7 +327,7 @@ def check_visit_time(scheduled_for: str, now: dt.datetime) -> dt.datetime:
 
 def check_may_visit(status: Status, door_to_door: bool, agent: str) -> None:
     if not door_to_door:
-        raise FailedPrecondition("该代办申请未约定上门服务（上门服务面向特殊群体和重点项目）", field="request_id")
+        raise FailedPrecondition("该代办申请未预约上门服务", field="request_id")
     if status in TERMINAL:
         raise FailedPrecondition(f"该代办申请已{status.label}，不能再预约上门")
     if not agent:
@@ -463,11 +477,11 @@ def progress_text(step: str, *, item_name: str, case_number: str = "", detail: s
 
 
 def requested_text(*, item_name: str, handling_unit: str, door_to_door: bool, key_project: bool, project_name: str,
-                   agent_name: str) -> str:
+                   agent_name: str, group: SpecialGroup = SpecialGroup.NONE) -> str:
     if key_project:
         return (f"已为重点项目「{project_name}」登记「{item_name}」全程代办，由代办员{agent_name}负责，"
                 "从申请到取得结果全程免费代办。")
-    visit = "，代办员将上门为您服务" if door_to_door else ""
+    visit = f"；代办员将上门为您服务（{door_to_door_terms(group, door_to_door, False)}）" if door_to_door else ""
     return f"代办点已登记您委托代办的「{item_name}」，将提交至{handling_unit or '受理单位'}办理。代办全程免费{visit}。"
 
 

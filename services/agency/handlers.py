@@ -80,7 +80,6 @@ class AgencyHandlers:
         today = now.date()
         resident = domain.check_resident(cmd.resident, today)
         group = domain.parse_special_group(cmd.special_group)
-        domain.check_door_to_door(group, cmd.door_to_door, cmd.key_project)
         a = cmd.authorisation
         auth = domain.check_authorisation(a.signed_on, a.scope, a.document_ref, a.valid_until, today)
         key = domain.check_idempotency_key(cmd.idempotency_key)
@@ -113,7 +112,7 @@ class AgencyHandlers:
                          created_by=p.username)
                 repo.add_note(tenant, request_id, "requested", now, "requested", domain.requested_text(
                     item_name=item.name, handling_unit=item.handling_unit_name, door_to_door=cmd.door_to_door,
-                    key_project=cmd.key_project, project_name=project, agent_name=agent_name))
+                    key_project=cmd.key_project, project_name=project, agent_name=agent_name, group=group))
                 row = repo.read(request_id)
                 uow.emit(self.events_out.proxy_requested(row), correlation_id=request_id)
                 if cmd.key_project:

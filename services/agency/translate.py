@@ -12,7 +12,16 @@ from sanji.intake.v1 import events_pb2 as intake_ev
 from sanji.intake.v1 import intake_pb2
 
 from services.agency.commands import AuthorisationInput, RecordProgress, RequestProxy
-from services.agency.domain import HandOverItem, HandOverStatus, Material, Progress, Resident, Status, parse_datetime
+from services.agency.domain import (
+    HandOverItem,
+    HandOverStatus,
+    Material,
+    Progress,
+    Resident,
+    Status,
+    door_to_door_free,
+    parse_datetime,
+)
 from services.agency.repository import HandOverRow, ProxyRow
 from shared.errors import InvalidArgument
 from shared.messaging import PoisonMessage
@@ -87,7 +96,8 @@ def proxy_to_pb(row: ProxyRow) -> pb.ProxyRequest:
         progress=[pb.ProgressNote(at=_iso(n.at), step=n.step, text=n.text) for n in row.notes],
         materials=[_material(m) for m in row.materials], free_of_charge=row.free_of_charge,
         created_at=_iso(row.created_at), handling_unit_name=row.handling_unit_name, updated_at=_iso(row.updated_at),
-        submitted_at=_iso(row.submitted_at), item_version=row.item_version, created_by=row.created_by)
+        submitted_at=_iso(row.submitted_at), item_version=row.item_version, created_by=row.created_by,
+        door_to_door_free=door_to_door_free(row.special_group, row.door_to_door, row.key_project))
 
 
 def handover_to_pb(h: HandOverRow) -> pb.HandOverRecord:

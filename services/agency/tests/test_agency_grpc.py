@@ -116,6 +116,19 @@ def test_assign_schedule_and_record_a_door_to_door_visit(as_, county_item, agenc
     assert [k for k, _, _ in outbox(agency_db, r.id)] == ["proxy_requested", "agent_assigned", "agent_assigned"]
 
 
+def test_anyone_may_book_a_visit_free_only_for_special_groups(as_, county_item):
+    """Seeds 001/003: 上门服务 is a general service; “无偿的上门代办服务” for 特殊人群 only (issue 21 item 2)."""
+    r = as_("nanyuan.agent").RequestProxy(proxy_request(county_item, group="none", door_to_door=True))
+    assert r.door_to_door and not r.door_to_door_free and r.free_of_charge       # the proxy itself stays free
+    assert "事先告知" in r.progress[0].text
+    as_("nanyuan.agent").AssignAgent(pb.AssignAgentRequest(request_id=r.id))
+    r = as_("nanyuan.agent").ScheduleVisit(pb.ScheduleVisitRequest(request_id=r.id, scheduled_for=soon(),
+                                                                   address="南苑社区5号楼"))
+    assert len(r.visits) == 1
+    elderly = as_("nanyuan.agent").RequestProxy(proxy_request(county_item, group="elderly", door_to_door=True))
+    assert elderly.door_to_door_free and "免费上门" in elderly.progress[0].text
+
+
 def test_visits_are_only_for_door_to_door_requests(as_, county_item):
     r = as_("nanyuan.agent").RequestProxy(proxy_request(county_item, group="none", door_to_door=False))
     as_("nanyuan.agent").AssignAgent(pb.AssignAgentRequest(request_id=r.id))
@@ -153,7 +166,6 @@ def test_key_projects_get_full_process_agency_with_a_named_county_agent(as_, cou
     ({"resident": {"name": "张桂兰", "id_number": "620602194501011230"}}, "resident.id_number"),
     ({"resident": {"name": "张桂兰", "id_number": "62060219450101"}}, "resident.id_number"),
     ({"resident": {"name": "", "id_number": "11010519491231002X"}}, "resident.name"),
-    ({"special_group": "none"}, "door_to_door"),
     ({"special_group": "veteran"}, "special_group"),
     ({"authorisation": {}}, "authorisation"),
     ({"authorisation": {"scope": "代办", "document_ref": "WT-1"}}, "authorisation.signed_on"),

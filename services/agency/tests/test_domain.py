@@ -16,8 +16,8 @@ from services.agency.domain import (
     Status,
     advance,
     check_authorisation,
-    check_door_to_door,
     check_handover_path,
+    door_to_door_free,
 )
 from shared.clock import CHINA_TZ
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
@@ -67,30 +67,30 @@ def test_resident_needs_a_name_and_a_sane_phone():
     assert field_of(e) == "resident.phone"
 
 
-# -- door-to-door entitlement ------------------------------------------------------------------------
-def door_to_door_refusal(group: SpecialGroup, door_to_door: bool, key_project: bool) -> str | None:
-    """Why a request is refused door-to-door service; None when it is not refused."""
-    try:
-        check_door_to_door(group, door_to_door, key_project)
-    except InvalidArgument as e:
-        return e.message
-    return None
-
-
+# -- door-to-door service: anyone may book it, free for special groups and key projects ------------------
 @pytest.mark.parametrize("group", ["elderly", "disabled", "youfu", "dibao"])
-def test_special_groups_are_entitled_to_door_to_door_service(group):
+def test_special_groups_get_door_to_door_service_free(group):
+    """Seed 001: “对…身障人、老年人、优抚人员、低保人员等特殊人群提供便捷、优质、高效、无偿的上门代办服务”."""
     special = domain.parse_special_group(group)
     assert special != SpecialGroup.NONE
-    assert door_to_door_refusal(special, True, False) is None
-    assert door_to_door_refusal(SpecialGroup.NONE, True, False)          # what being entitled spares them
+    assert door_to_door_free(special, True, False)
+    assert "免费上门" in domain.door_to_door_terms(special, True, False)
 
 
-def test_door_to_door_is_refused_for_a_resident_outside_the_special_groups():
-    with pytest.raises(InvalidArgument) as e:
-        check_door_to_door(SpecialGroup.NONE, True, False)
-    assert field_of(e) == "door_to_door" and "特殊群体" in e.value.message
-    check_door_to_door(SpecialGroup.NONE, False, False)     # at the point: fine
-    check_door_to_door(SpecialGroup.NONE, True, True)       # key projects: full-process, door-to-door allowed
+def test_anyone_may_book_door_to_door_service_but_it_is_free_only_for_the_listed_groups_and_key_projects():
+    """Seeds 001 and 003 list 上门服务 as a general service (“积极推行预约服务、延时服务、联动服务、远程服务、
+    上门服务等服务措施”); only its being free is tied to the special groups and key projects (全程免费代办)."""
+    assert not door_to_door_free(SpecialGroup.NONE, True, False)         # booked, not free
+    assert door_to_door_free(SpecialGroup.NONE, True, True)              # a key project's
+    assert not door_to_door_free(SpecialGroup.ELDERLY, False, False)     # nothing booked
+    terms = domain.door_to_door_terms(SpecialGroup.NONE, True, False)
+    assert "已预约" in terms and "事先告知" in terms
+    text = domain.requested_text(item_name="个体工商户设立登记", handling_unit="凉州区政务服务中心", door_to_door=True,
+                                 key_project=False, project_name="", agent_name="")
+    assert "代办全程免费" in text and "上门为您服务" in text and "事先告知" in text
+    domain.check_may_visit(Status.ASSIGNED, True, "agent")                 # an ordinary resident's visit
+    with pytest.raises(FailedPrecondition):
+        domain.check_may_visit(Status.ASSIGNED, False, "agent")
 
 
 def test_special_group_codes():

@@ -109,7 +109,6 @@ def test_staff_without_an_agency_role_get_403_and_no_resident_data(http, county_
 @pytest.mark.parametrize("over, field", [
     ({"resident": {"name": "马秀英", "id_number": "620602194003150000"}}, "resident.id_number"),
     ({"authorisation": None}, "authorisation"),
-    ({"special_group": "none"}, "door_to_door"),
     ({"scenario_code": "S404"}, "scenario_code"),
     ({"door_to_door": "maybe"}, "door_to_door"),              # a type error: the edge's own 422
     ({"unexpected": 1}, "unexpected"),
