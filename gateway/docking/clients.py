@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
+from google.protobuf import json_format
+from sanji.catalogue.v1 import catalogue_pb2, catalogue_pb2_grpc
 from sanji.fees.v1 import fees_pb2, fees_pb2_grpc
 
+from shared import errors
 from shared.grpc.client import make_channel
+from shared.tenancy import Principal
 
 
 class FeesClient:
@@ -23,3 +28,40 @@ class FeesClient:
                                              timeout=self._timeout)
         return {"status": r.outcome, "payment_id": r.payment_id, "notice_number": r.notice_number,
                 "settled": r.settled}
+
+
+class CatalogueClient:
+    """The county's implementation items (ListMyItems) and a standard item taken in as a draft (CreateItem),
+    with the calling admin's token (forwarded by the channel): the catalogue checks the same person."""
+
+    def __init__(self, target: str, *, timeout: float = 15.0):
+        self._stub = catalogue_pb2_grpc.CatalogueServiceStub(make_channel(target))
+        self._timeout = timeout
+
+    def implementation_items(self, principal: Principal) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self._stub.ListMyItems(catalogue_pb2.ListMyItemsRequest(include_drafts=True, limit=200,
+                                                                           offset=offset), timeout=self._timeout)
+            for item in page.items:
+                if item.tenant != str(principal.tenant):
+                    continue            # delegated or proxy listings are another unit's implementation
+                out.append({**json_format.MessageToDict(item.elements, preserving_proto_field_name=True),
+                            "id": item.id})
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return out
+
+    def import_draft(self, principal: Principal, standard: dict[str, Any]) -> str:
+        # the standard says what; which department of the county implements it is the admin's to complete
+        # before publishing (as with a county list imported from the provincial portal)
+        draft = {"department": "（待确定实施部门）", **standard}
+        elements = json_format.ParseDict(draft, catalogue_pb2.ItemElements(), ignore_unknown_fields=True)
+        try:
+            item = self._stub.CreateItem(catalogue_pb2.CreateItemRequest(elements=elements), timeout=self._timeout)
+        except grpc.RpcError as exc:
+            code = standard.get("basic_code", "")
+            raise errors.FailedPrecondition(f"标准事项 {code} 导入为草稿失败：{exc.details()}",
+                                            field="import_new_as_drafts") from None
+        return item.id

@@ -370,7 +370,7 @@ class DockingHandlers:
         mine = self.catalogue.implementation_items(p)
         compared = domain.compare_catalogue(standard, mine, domain.same_elements(tenant[:2]))
         if import_new:
-            by_code = {str(s.get("code")): s for s in standard}
+            by_code = {str(s.get("basic_code")): s for s in standard}
             for c in compared:
                 if not c.county_item_id:
                     c.draft_item_id = self.catalogue.import_draft(p, by_code[c.standard_code])

@@ -39,6 +39,7 @@ class Ports:
 
     oidc: int = 8090
     gateway: int = 8000
+    province: int = 15090        # the provincial platform simulator (infra/province), development only
     services: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
 
     def of(self, name: str) -> int:
@@ -52,7 +53,7 @@ class Ports:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 return s.getsockname()[1]
-        return cls(oidc=one(), gateway=one(), services={name: one() for name in SERVICE_PORTS})
+        return cls(oidc=one(), gateway=one(), province=one(), services={name: one() for name in SERVICE_PORTS})
 
 
 def new_service_secrets() -> dict[str, str]:
@@ -83,6 +84,16 @@ class Platform:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.gateway}"
 
+    @property
+    def province_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.province}"
+
+    def start_province(self) -> None:
+        """The provincial platform simulator (development only: it signs with the repository's province key)."""
+        self._spawn("province", ["-m", "infra.province", "--port", str(self.ports.province),
+                                 "--county-url", self.gateway_url])
+        self._wait_http("province", f"{self.province_url}/healthz")
+
     def target(self, service: str) -> str:
         return f"127.0.0.1:{self.ports.of(service)}"
 
@@ -96,6 +107,7 @@ class Platform:
         env.update({
             "SANJI_OIDC_SERVER_URL": self.oidc_url,
             "SANJI_PUBLIC_BASE_URL": self.gateway_url,
+            "SANJI_DOCKING_PROVINCE_URL": self.province_url,
             **{f"SANJI_{spec.target_setting.upper()}": self.target(spec.name) for spec in registry.SERVICES},
             "PYTHONUNBUFFERED": "1",
         })
