@@ -28,9 +28,15 @@ from shared import registry
 from shared.messaging.envelope import declare_exchange_args, exchange_for
 
 RETRY_SUFFIX = ".retry"
-# the retry schedule every consumer and the topology share (queue arguments must agree on redeclare)
-DEFAULT_BACKOFF: tuple[float, ...] = (1, 5, 30, 120, 600)
-DEFAULT_MAX_RETRIES = 5
+# The retry schedule every consumer and the topology share (queue arguments must agree on redeclare): seconds
+# before each retry of a failing delivery, one delay queue per retry. It is a default chosen to outlast the
+# outages a county machine room sees (issue 20 item 3): a PostgreSQL restart or failover (seconds to minutes),
+# a maintenance window or a night without the on-call engineer (hours) — about 13.7 hours in all before a
+# delivery is parked; a parked one waits in `<queue>.dlq` for `python -m shared.messaging.replay`. The first
+# five delays are those of the first schedule, so queues declared before keep their arguments; only longer
+# ones were added. A deployment wanting another schedule changes it here and re-runs the bootstrap.
+DEFAULT_BACKOFF: tuple[float, ...] = (1, 5, 30, 120, 600, 1800, 3600, 7200, 14400, 21600)
+DEFAULT_MAX_RETRIES = len(DEFAULT_BACKOFF)
 BROKER_USER_PREFIX = "sanji-"
 
 
