@@ -87,7 +87,8 @@ def print_welcome(platform: Platform, users: list[dict]) -> None:
     console.print(f"工作人员工作台：   {platform.gateway_url}/console")
     console.print(f"REST API 文档：     {platform.gateway_url}/docs  （OpenAPI：{platform.gateway_url}/openapi.json）")
     console.print(f"统一身份认证：     {platform.oidc_url}/realms/sanji/.well-known/openid-configuration")
-    console.print(f"省级平台（模拟）： {platform.province_url}（python -m infra.province.demo 发送一件网上申请）")
+    console.print(f"省级平台（模拟）： {platform.province_url}（办件信息上报、标准事项目录、回执记录；省平台对接 gRPC"
+                  f" {platform.target('docking')}）")
     grpc_targets = "、".join(f"{name} {platform.target(name)}" for name in SERVICE_PORTS if name in platform.procs)
     console.print(f"各服务 gRPC：      {grpc_targets}（支持反射与健康检查）")
     table = Table(title="演示账号（密码均为下表所列）")
