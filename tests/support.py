@@ -40,6 +40,8 @@ TEST_USERS = [
     user("dongdajie.clerk", "620602001", "window_clerk"),
     # intake: the township centre's head, who confirms (or overrules) its window's refusals (无权否决)
     user("dongdajie.head", "620602001", "head", name="周建华"),
+    # agency: the township centre's agent (帮办代办 at every level, issue 21 item 1)
+    user("dongdajie.agent", "620602001", "agent", name="郑街代"),
     user("xidajie.admin", "620602002", "tenant_admin", name="刘洋"),
     user("nanyuan.agent", "620602001001", "agent", name="陈代办"),
     user("nanyuan.admin", "620602001001", "tenant_admin"),
@@ -69,6 +71,16 @@ TEST_USERS = [
     user("dongdajie.reviewer", "620602001", "reviewer", name="陈街审"),
     user("dongdajie.decider", "620602001", "decider", name="褚街决"),
     user("xidajie.reviewer", "620602002", "reviewer", name="卫街审"),
+    # supervision: a township's supervisor, its sibling's, and another county's
+    user("dongdajie.supervisor", "620602001", "supervisor", name="徐监察"),
+    user("xidajie.supervisor", "620602002", "supervisor", name="韩监察"),
+    user("wenchuan.supervisor", "513221", "supervisor", name="羌监察"),
+    # complaints: the handlers of the county bureau and of two sibling townships, one county handler who is
+    # complained about (dongdajie.head above approves the township's extensions)
+    user("county.complaints", "620602", "complaint_handler", name="陈投诉"),
+    user("county.complaints2", "620602", "complaint_handler", name="韩被诉"),
+    user("dongdajie.complaints", "620602001", "complaint_handler", name="何街诉"),
+    user("xidajie.complaints", "620602002", "complaint_handler", name="施街诉"),
 ]
 
 

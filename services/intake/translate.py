@@ -166,6 +166,7 @@ class EventsOut:
             deemed=app.deemed, immediate=app.immediate, waived_materials=[x.material_code for x in app.promises],
             accepted_by=app.accepted_by, case_kind=item.case_kind, received_at=app.received_at.isoformat(),
             applicant_name=app.applicant.name, proxy_tenant=app.proxy_tenant,
+            applicant_id_suffix=app.applicant.id_number[-6:].upper(),
             # the version's facts the approval service opens the case with (it cannot ask the catalogue)
             item_name=item.name, item_type=item.item_type, department=item.department,
             promised_limit_days=item.promised_limit_days, statutory_limit_days=item.statutory_limit_days,
