@@ -44,6 +44,9 @@ from joserfc.jwk import RSAKey
 from oidc_provider_mock import User, init_app
 from oidc_provider_mock import _app as mock_app
 
+from infra.oidc import admin_api
+from shared.tenancy import Role
+
 log = logging.getLogger("sanji.oidc")
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -58,12 +61,15 @@ CLOSED_ENDPOINTS = frozenset({"oidc-provider-mock.set_user", "oidc-provider-mock
 
 def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sanji-platform",
              token_minutes: int = 480, service_clients: dict[str, str] | None = None,
-             service_token_minutes: int = 5) -> flask.Flask:
-    """`service_clients`: client id → secret of the services that may use the client-credentials grant."""
+             service_token_minutes: int = 5, admin_clients: dict[str, str] | None = None) -> flask.Flask:
+    """`service_clients`: client id → secret of the services that may use the client-credentials grant.
+    `admin_clients`: client id → secret of the administrators of the realm (the admin API, infra/oidc/admin_api.py:
+    provisioning adds staff at run time through it, as through Keycloak's)."""
     users = list(users)
     clients = dict(service_clients or {})
-    passwords = {u["username"]: u.get("password", "") for u in users}
-    directory = {u["username"]: u for u in users}
+    admins = dict(admin_clients or {})
+    directory = admin_api.Directory(users, {str(r): r.label for r in Role})
+    passwords = directory.passwords          # the same dict: a password the admin API sets logs in at once
     app = flask.Flask("sanji-oidc", template_folder=str(TEMPLATES))
     app.secret_key = secrets.token_bytes(16)
 
@@ -164,7 +170,7 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
         if flask.request.authorization and flask.request.authorization.type == "basic":
             client_id = flask.request.authorization.username or ""
             secret = flask.request.authorization.password or ""
-        known = clients.get(client_id)
+        known = clients.get(client_id) or admins.get(client_id)
         if not known or not secrets.compare_digest(known.encode(), secret.encode()):
             log.warning("client_credentials refused for client %r", client_id)
             return flask.jsonify({"error": "unauthorized_client", "error_description": "客户端凭证无效"}), 401
@@ -175,6 +181,11 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
                    "iss": f"{base}/realms/{realm}", "aud": [audience], "sub": account, "typ": "Bearer",
                    "azp": client_id, "scope": "profile", "preferred_username": account,
                    "realm_access": {"roles": [SERVICE_ROLE]}}
+        if client_id in admins and client_id not in clients:
+            # a realm administrator's service account (Keycloak: realm-management's realm-admin role), for the
+            # admin API only: it is no platform service and holds no platform role
+            payload.update({"aud": ["realm-management"], "realm_access": {"roles": []},
+                            "resource_access": {admin_api.MANAGEMENT_CLIENT: {"roles": [admin_api.ADMIN_ROLE]}}})
         storage = flask.g.oidc_provider_mock_storage
         key = storage.jwk.as_dict(is_private=True)
         token = jose_jwt.encode({"alg": "RS256", "typ": "JWT", "kid": key["kid"]}, payload, RSAKey.import_key(key))
@@ -220,7 +231,12 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
 
     @app.get("/healthz")
     def healthz():
-        return {"status": "ok", "realm": realm, "users": len(directory)}
+        return {"status": "ok", "realm": realm, "users": len(directory.users)}
+
+    def sync_user(uid: str) -> None:
+        flask.g.oidc_provider_mock_storage.store_user(admin_api.mock_user(directory, uid))
+
+    admin_api.install(app, directory, realm=realm, admin_clients=admins, sync_user=sync_user)
 
     return app
 
@@ -257,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--audience", default="sanji-platform")
     ap.add_argument("--service-clients", type=Path,
                     help="JSON object client id → secret of the services (client-credentials grant)")
+    ap.add_argument("--admin-clients", type=Path,
+                    help="JSON object client id → secret of the realm's administrators (the admin API)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s oidc %(levelname)s %(message)s")
     if args.users:
@@ -265,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         from infra.demo.load import load_demo_users
         users = load_demo_users()
     clients = json.loads(args.service_clients.read_text(encoding="utf-8")) if args.service_clients else {}
-    app = make_app(users, realm=args.realm, audience=args.audience, service_clients=clients)
+    admins = json.loads(args.admin_clients.read_text(encoding="utf-8")) if args.admin_clients else {}
+    app = make_app(users, realm=args.realm, audience=args.audience, service_clients=clients, admin_clients=admins)
     log.info("OIDC provider for realm %s on http://%s:%d (%d users)", args.realm, args.host, args.port, len(users))
     werkzeug.serving.run_simple(args.host, args.port, app, threaded=True, use_reloader=False, use_debugger=False)
     return 0
