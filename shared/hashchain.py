@@ -309,9 +309,11 @@ def verify_chain(tenant: str, records: Iterable[ChainRecord], heads: Iterable[Ch
 # Storage: the tables (for a migration) and the statements on a caller's unit of work
 # ---------------------------------------------------------------------------------------------
 
-def chain_tables_statements(schema: str, prefix: str = "chain", app_role: str = "sanji_app") -> list[str]:
+def chain_tables_statements(schema: str, prefix: str = "chain", app_role: str = "sanji_app",
+                            tips_extra_read: str | None = None) -> list[str]:
     """SQL for a service's migration: the records, heads and tips tables, walled by tenant (RLS); records
-    and heads are append-only for the application role (SELECT and INSERT only)."""
+    and heads are append-only for the application role (SELECT and INSERT only). `tips_extra_read` widens
+    reading the tips only (e.g. a named sweep scope that finds which tenants have a chain to seal)."""
     from shared.db import tenant_rls_statements
 
     r, h, t = f"{schema}.{prefix}_records", f"{schema}.{prefix}_heads", f"{schema}.{prefix}_tips"
@@ -344,8 +346,9 @@ def chain_tables_statements(schema: str, prefix: str = "chain", app_role: str = 
             hash char(64) NOT NULL
         )""",
     ]
-    for table in (r, h, t):
+    for table in (r, h):
         out += tenant_rls_statements(table, app_role=app_role)
+    out += tenant_rls_statements(t, app_role=app_role, extra_read=tips_extra_read)
     out += [f"REVOKE UPDATE, DELETE ON {r}, {h} FROM {app_role}", f"REVOKE DELETE ON {t} FROM {app_role}"]
     return out
 

@@ -280,6 +280,7 @@ class ApprovalHandlers(SharedState):
                 assert case is not None
             case.claim(step_id, actor, now)
             proj = self._save(repo, case)
+            uow.emit(self.events_out.step_claimed(case, case.step(step_id), now), correlation_id=case.case_number)
             uow.commit()
         return case, step_id, proj
 
@@ -291,6 +292,8 @@ class ApprovalHandlers(SharedState):
             case, _ = self._load_by_step(repo, p, step_id)
             case.release(step_id, Actor.of(p), now)
             proj = self._save(repo, case)
+            uow.emit(self.events_out.step_released(case, case.step(step_id), p.username, now),
+                     correlation_id=case.case_number)
             uow.commit()
         return case, step_id, proj
 

@@ -304,6 +304,15 @@ class EventsOut:
             item_name=case.item_name, immediate=case.immediate, joint_departments=list(case.joint_departments),
             applicant_name=case.applicant_name, opened_at=now.isoformat())
 
+    def step_claimed(self, case: Case, step: Step, now: dt.datetime) -> ev.StepClaimed:
+        return ev.StepClaimed(case_id=case.id, case_number=case.case_number, tenant=case.tenant, step_id=step.id,
+                              kind=str(step.kind), desk=step.desk, holder=step.claimed_by,
+                              holder_name=step.claimed_by_name, at=now.isoformat(), application_id=case.application_id)
+
+    def step_released(self, case: Case, step: Step, by: str, now: dt.datetime) -> ev.StepReleased:
+        return ev.StepReleased(case_id=case.id, case_number=case.case_number, tenant=case.tenant, step_id=step.id,
+                               kind=str(step.kind), by=by, at=now.isoformat(), application_id=case.application_id)
+
     def case_terminated(self, case: Case, reason: str, now: dt.datetime) -> ev.CaseTerminated:
         return ev.CaseTerminated(case_id=case.id, case_number=case.case_number, tenant=case.tenant, reason=reason,
                                  at=now.isoformat())

@@ -104,8 +104,9 @@ def test_expert_review_suspension_resumption_and_extension(bus, as_, clock, appr
     assert (case.statutory.due, case.extension_days, case.promised.due) == ("2026-11-12", 10, "2026-10-15")
     assert case.ledger[-1].approved_by == "county.head"
     types = outbox_types(bus, msg.case_number)
-    assert types == ["case_opened", "clock_suspended", "clock_resumed", "review_completed", "deadline_extended"]
-    resumed = bus.outbox(msg.case_number)[2][1]
+    assert types == ["case_opened", "step_claimed", "clock_suspended", "clock_resumed", "review_completed",
+                     "deadline_extended"]
+    resumed = bus.outbox(msg.case_number)[3][1]
     assert resumed["paused_working_days"] == 5 and resumed["statutory"]["due"] == "2026-10-29"
     full = get(as_, msg.case_number)
     assert [h.action for h in full.history] == ["立案", "认领", "暂停计时", "恢复计时", "审查", "延长法定期限"]
@@ -506,8 +507,8 @@ def test_site_inspection_delegated_to_the_original_department_suspends_the_clock
     assert not case.clock_suspended and case.inspections[0].status == pb.INSPECTION_STATUS_RECORDED
     assert case.promised.due == "2026-10-13"                     # three working days later than 10-09
     types = outbox_types(bus, msg.case_number)
-    assert types == ["case_opened", "inspection_requested", "clock_suspended", "inspection_recorded",
-                     "clock_resumed"]
+    assert types == ["case_opened", "step_claimed", "inspection_requested", "clock_suspended",
+                     "inspection_recorded", "clock_resumed"]
 
 
 def test_one_seal_per_tenant_and_the_queue_orders_by_due_date(bus, as_, clock):

@@ -1,0 +1,35 @@
+"""python -m services.supervision — the supervision service process (composition root)."""
+
+import sys
+
+from services.supervision.handlers import SupervisionHandlers
+from services.supervision.service import event_consumer, registration
+from services.supervision.settings import SupervisionSettings
+from services.supervision.sweeper import ThresholdSweeper
+from services.supervision.translate import EventsOut
+from shared import hashchain
+from shared.calendar_store import CalendarCache, CalendarStore
+from shared.clock import Clock
+from shared.runner import ServiceParts, run_grpc_service
+
+
+def main() -> int:
+    settings = SupervisionSettings()
+    clock = Clock.from_settings(settings)
+    signer = hashchain.HeadSigner(settings.supervision_chain_private_key, settings.supervision_chain_public_key)
+    keys = {signer.key_id: settings.supervision_chain_public_key}
+    for old in filter(None, (k.strip().lower() for k in settings.supervision_chain_previous_public_keys.split(","))):
+        keys[hashchain.key_id(old)] = old
+
+    def compose(db) -> ServiceParts:
+        calendars = CalendarCache(CalendarStore(db.engine, "supervision"))
+        handlers = SupervisionHandlers(db, clock, calendars, EventsOut(), signer, keys)
+        return ServiceParts([registration(handlers)],
+                            [ThresholdSweeper(handlers, settings.sweep_interval_seconds),
+                             event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch)])
+
+    return run_grpc_service("supervision", settings, compose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

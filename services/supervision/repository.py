@@ -1,0 +1,359 @@
+"""Persistence of the supervision schema on the caller's unit of work: the read model (cases, held steps), cards,
+orders and replies, accountability records, statistics. Never commits; widens RLS only through the named scopes
+below (the threshold sweep; the public scorecard and ranking, which read counts only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from services.supervision.domain import CaseFacts, CaseStage, StepFacts, WantedCard
+from shared.db import RlsScope, UnitOfWork, sql
+
+S = "supervision"
+THRESHOLD_SWEEP = RlsScope("supervision threshold sweep", {"on": "app.sweep"})
+PUBLIC_STATS = RlsScope("public scorecard and ranking", {"on": "app.public_stats"})
+
+_CASE_COLUMNS = ("tenant_code, application_id, stage, case_number, item_name, department, channel, received_on,"
+                 " received_by, deemed, accepted_by, immediate, promised_limit, statutory_limit, promised_due,"
+                 " statutory_due, promised_trace, statutory_trace, provisional_years, suspended, suspensions,"
+                 " paused_days")
+_CARD_COLUMNS = ("id, tenant_code, rule_id, severity, status, subject_kind, subject_ref, application_id, case_number,"
+                 " item_name, department, post, post_holder, post_holder_name, due, trace, text, cases, raised_on,"
+                 " raised_at, closed_at, closed_reason")
+_ORDER_COLUMNS = ("o.id, o.number, o.tenant_code, o.unit_tenant, o.card_id, o.rule_id, o.case_number, o.issued_by,"
+                  " o.issued_by_name, o.issued_at, o.reply_due, o.request, o.status, r.reason, r.rectification,"
+                  " r.answered_by, r.answered_at, o.escalated_to, o.escalated_at, o.post_holder, o.severity")
+
+
+@dataclass
+class CardRow:
+    id: str
+    tenant: str
+    rule_id: str
+    severity: str
+    status: str
+    subject_kind: str
+    subject_ref: str
+    application_id: str
+    case_number: str
+    item_name: str
+    department: str
+    post: str
+    post_holder: str
+    post_holder_name: str
+    due: dt.date | None
+    trace: str
+    text: str
+    cases: list[str]
+    raised_on: dt.date
+    raised_at: dt.datetime
+    closed_at: dt.datetime | None
+    closed_reason: str
+
+
+@dataclass
+class OrderRow:
+    id: str
+    number: str
+    tenant: str
+    unit: str
+    card_id: str
+    rule_id: str
+    case_number: str
+    issued_by: str
+    issued_by_name: str
+    issued_at: dt.datetime
+    reply_due: dt.date
+    request: str
+    status: str
+    reason: str | None
+    rectification: str | None
+    answered_by: str | None
+    answered_at: dt.datetime | None
+    escalated_to: str
+    escalated_at: dt.datetime | None
+    post_holder: str
+    severity: str
+
+
+def _card(r: tuple) -> CardRow:
+    values = list(r)
+    values[0] = str(values[0])
+    return CardRow(*values)
+
+
+def _order(r: tuple) -> OrderRow:
+    values = list(r)
+    values[0], values[4] = str(values[0]), str(values[4])
+    return OrderRow(*values)
+
+
+class SupervisionRepository:
+    def __init__(self, uow: UnitOfWork):
+        self.u = uow
+
+    # -- read model --------------------------------------------------------------------------------------------
+    def case(self, tenant: str, *, application_id: str = "", case_number: str = "", lock: bool = False) \
+            -> CaseFacts | None:
+        where = "application_id = :a" if application_id else "case_number = :n AND case_number <> ''"
+        row = self.u.row(sql(f"SELECT {_CASE_COLUMNS} FROM {S}.cases WHERE tenant_code = :t AND {where}"
+                             + (" FOR UPDATE" if lock else "")),
+                         {"t": tenant, "a": application_id, "n": case_number})
+        if row is None:
+            return None
+        (t, app, stage, number, item, dept, channel, received_on, received_by, deemed, accepted_by, immediate,
+         promised_limit, statutory_limit, promised_due, statutory_due, promised_trace, statutory_trace, years,
+         suspended, suspensions, paused) = row
+        return CaseFacts(t, app, CaseStage(stage), number, item, dept, channel, received_on, received_by, deemed,
+                         accepted_by, immediate, promised_limit, statutory_limit, promised_due, statutory_due,
+                         promised_trace, statutory_trace, tuple(years or ()), suspended, suspensions, paused)
+
+    def upsert_case(self, tenant: str, application_id: str, stage: CaseStage | None, values: dict[str, Any],
+                    *, only_from: tuple[CaseStage, ...] = ()) -> None:
+        """Create the case (with `stage`, or 'received') or update `values`; the stage moves only from one of
+        `only_from` (events arrive in any order: a late 'received' never takes an accepted case back)."""
+        cols = sorted(values)
+        insert_cols = ", ".join(["tenant_code", "application_id", "stage", *cols])
+        insert_vals = ", ".join([":t", ":a", ":stage", *[f":{c}" for c in cols]])
+        sets = [f"{c} = EXCLUDED.{c}" for c in cols] + ["updated_at = now()"]
+        if stage is not None:
+            moves = ", ".join(f"'{s}'" for s in only_from) or "NULL"
+            sets.append(f"stage = CASE WHEN {S}.cases.stage IN ({moves}) THEN EXCLUDED.stage ELSE {S}.cases.stage END")
+        self.u.execute(sql(f"INSERT INTO {S}.cases ({insert_cols}) VALUES ({insert_vals})"
+                           f" ON CONFLICT (tenant_code, application_id) DO UPDATE SET {', '.join(sets)}"),
+                       {"t": tenant, "a": application_id, "stage": str(stage or CaseStage.RECEIVED), **values})
+
+    def update_case(self, tenant: str, application_id: str, assignments: str, params: dict[str, Any]) -> None:
+        self.u.execute(sql(f"UPDATE {S}.cases SET {assignments}, updated_at = now()"
+                           " WHERE tenant_code = :t AND application_id = :a"),
+                       {"t": tenant, "a": application_id, **params})
+
+    def accepted_on(self, tenant: str, application_id: str) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
+        row = self.u.row(sql(f"SELECT accepted_on, promised_due, statutory_due FROM {S}.cases"
+                             " WHERE tenant_code = :t AND application_id = :a"), {"t": tenant, "a": application_id})
+        return (row[0], row[1], row[2]) if row else (None, None, None)
+
+    def set_next_check(self, tenant: str, application_id: str, on: dt.date | None) -> None:
+        self.u.execute(sql(f"UPDATE {S}.cases SET next_check_on = :on WHERE tenant_code = :t AND application_id = :a"
+                           " AND next_check_on IS DISTINCT FROM :on"), {"t": tenant, "a": application_id, "on": on})
+
+    def held_steps(self, tenant: str, application_id: str) -> list[StepFacts]:
+        rows = self.u.rows(sql(f"SELECT step_id, kind, desk, holder, holder_name, claimed_on FROM {S}.steps"
+                               " WHERE tenant_code = :t AND application_id = :a AND done_at IS NULL"
+                               " AND released_at IS NULL ORDER BY claimed_at"), {"t": tenant, "a": application_id})
+        return [StepFacts(*r) for r in rows]
+
+    def claim_step(self, tenant: str, application_id: str, case_number: str, step_id: str, kind: str, desk: str,
+                   holder: str, holder_name: str, at: dt.datetime) -> None:
+        self.u.execute(sql(
+            f"INSERT INTO {S}.steps (tenant_code, step_id, application_id, case_number, kind, desk, holder,"
+            " holder_name, claimed_at, claimed_on) VALUES (:t, :s, :a, :n, :k, :d, :h, :hn, :at, :on)"
+            " ON CONFLICT (tenant_code, step_id) DO UPDATE SET holder = EXCLUDED.holder,"
+            " holder_name = EXCLUDED.holder_name, claimed_at = EXCLUDED.claimed_at, claimed_on = EXCLUDED.claimed_on,"
+            " released_at = NULL WHERE steps.claimed_at <= EXCLUDED.claimed_at"),
+            {"t": tenant, "s": step_id, "a": application_id, "n": case_number, "k": kind, "d": desk, "h": holder,
+             "hn": holder_name, "at": at, "on": at.date()})
+
+    def release_step(self, tenant: str, step_id: str, at: dt.datetime) -> None:
+        self.u.execute(sql(f"UPDATE {S}.steps SET released_at = :at WHERE tenant_code = :t AND step_id = :s"
+                           " AND claimed_at <= :at"), {"t": tenant, "s": step_id, "at": at})
+
+    def finish_steps(self, tenant: str, application_id: str, at: dt.datetime, *, holder: str = "",
+                     kinds: tuple[str, ...] = ()) -> None:
+        extra = ""
+        params: dict[str, Any] = {"t": tenant, "a": application_id, "at": at}
+        if holder:
+            extra += " AND holder = :h"
+            params["h"] = holder
+        if kinds:
+            extra += " AND kind = ANY(:k)"
+            params["k"] = list(kinds)
+        self.u.execute(sql(f"UPDATE {S}.steps SET done_at = :at WHERE tenant_code = :t AND application_id = :a"
+                           f" AND done_at IS NULL{extra}"), params)
+
+    # -- cards -------------------------------------------------------------------------------------------------
+    def open_cards(self, tenant: str, application_id: str) -> list[CardRow]:
+        rows = self.u.rows(sql(f"SELECT {_CARD_COLUMNS} FROM {S}.cards WHERE tenant_code = :t AND application_id = :a"
+                               " AND status = 'open' AND subject_kind <> 'calendar'"),
+                           {"t": tenant, "a": application_id})
+        return [_card(r) for r in rows]
+
+    def raise_card(self, tenant: str, case: CaseFacts, w: WantedCard, text: str, today: dt.date,
+                   now: dt.datetime) -> CardRow:
+        card_id = str(uuid.uuid4())
+        row = self.u.row(sql(
+            f"INSERT INTO {S}.cards (id, tenant_code, rule_id, severity, status, subject_kind, subject_ref,"
+            " application_id, case_number, item_name, department, post, post_holder, post_holder_name, due, trace,"
+            " text, raised_on, raised_at) VALUES (:id, :t, :rule, :sev, 'open', :sk, :sr, :a, :n, :item, :dept, :post,"
+            f" :ph, :phn, :due, :trace, :text, :on, :at) RETURNING {_CARD_COLUMNS}"),
+            {"id": card_id, "t": tenant, "rule": w.rule_id, "sev": str(w.severity), "sk": w.subject_kind,
+             "sr": w.subject_ref, "a": case.application_id, "n": case.case_number, "item": case.item_name,
+             "dept": case.department, "post": w.post, "ph": w.post_holder, "phn": w.post_holder_name, "due": w.due,
+             "trace": w.trace, "text": text, "on": today, "at": now})
+        assert row is not None
+        return _card(row)
+
+    def close_card(self, card_id: str, reason: str, now: dt.datetime) -> None:
+        self.u.execute(sql(f"UPDATE {S}.cards SET status = 'closed', closed_at = :at, closed_reason = :r"
+                           " WHERE id = :id AND status = 'open'"), {"id": card_id, "at": now, "r": reason})
+
+    def calendar_card(self, tenant: str, year: int) -> CardRow | None:
+        row = self.u.row(sql(f"SELECT {_CARD_COLUMNS} FROM {S}.cards WHERE tenant_code = :t AND rule_id = :r"
+                             " AND subject_ref = :s AND status = 'open' FOR UPDATE"),
+                         {"t": tenant, "r": "calendar-provisional", "s": f"calendar:{year}"})
+        return _card(row) if row else None
+
+    def calendar_cards_with(self, tenant: str, case_number: str) -> list[CardRow]:
+        rows = self.u.rows(sql(f"SELECT {_CARD_COLUMNS} FROM {S}.cards WHERE tenant_code = :t"
+                               " AND subject_kind = 'calendar' AND status = 'open' AND cases ? :n FOR UPDATE"),
+                           {"t": tenant, "n": case_number})
+        return [_card(r) for r in rows]
+
+    def raise_calendar_card(self, tenant: str, year: int, text: str, trace: str, cases: list[str], today: dt.date,
+                            now: dt.datetime) -> CardRow:
+        row = self.u.row(sql(
+            f"INSERT INTO {S}.cards (id, tenant_code, rule_id, severity, status, subject_kind, subject_ref, post,"
+            " due, trace, text, cases, raised_on, raised_at) VALUES (:id, :t, 'calendar-provisional', 'yellow', 'open',"
+            " 'calendar', :s, 'calendar', :due, :trace, :text, CAST(:cases AS jsonb), :on, :at)"
+            f" RETURNING {_CARD_COLUMNS}"),
+            {"id": str(uuid.uuid4()), "t": tenant, "s": f"calendar:{year}", "due": dt.date(year, 1, 1),
+             "trace": trace, "text": text, "cases": json.dumps(cases), "on": today, "at": now})
+        assert row is not None
+        return _card(row)
+
+    def set_card_cases(self, card_id: str, cases: list[str]) -> None:
+        self.u.execute(sql(f"UPDATE {S}.cards SET cases = CAST(:c AS jsonb) WHERE id = :id"),
+                       {"id": card_id, "c": json.dumps(sorted(set(cases)))})
+
+    def card(self, card_id: str) -> CardRow | None:
+        row = self.u.row(sql(f"SELECT {_CARD_COLUMNS} FROM {S}.cards WHERE id = :id"), {"id": card_id})
+        return _card(row) if row else None
+
+    def list_cards(self, *, unit: str, status: str, severity: str, rule_id: str, case_number: str, post_holder: str,
+                   limit: int, offset: int) -> tuple[list[CardRow], int]:
+        where, params = ["tenant_code LIKE :unit || '%'"], {"unit": unit, "lim": limit, "off": offset}
+        for col, value in (("status", status), ("severity", severity), ("rule_id", rule_id),
+                           ("case_number", case_number), ("post_holder", post_holder)):
+            if value:
+                where.append(f"{col} = :{col}")
+                params[col] = value
+        cond = " AND ".join(where)
+        rows = self.u.rows(sql(f"SELECT {_CARD_COLUMNS}, count(*) OVER () FROM {S}.cards WHERE {cond}"
+                               " ORDER BY raised_at DESC, id LIMIT :lim OFFSET :off"), params)
+        total = rows[0][-1] if rows else 0
+        return [_card(r[:-1]) for r in rows], int(total)
+
+    # -- the sweep (machine work) --------------------------------------------------------------------------------
+    def due_cases(self, today: dt.date, limit: int) -> list[tuple[str, str]]:
+        self.u.widen(THRESHOLD_SWEEP, on="on")
+        return [(r[0], r[1]) for r in self.u.rows(sql(
+            f"SELECT tenant_code, application_id FROM {S}.cases WHERE next_check_on <= :d ORDER BY next_check_on"
+            " LIMIT :lim"), {"d": today, "lim": limit})]
+
+    def overdue_orders(self, today: dt.date) -> list[tuple[str, str]]:
+        self.u.widen(THRESHOLD_SWEEP, on="on")
+        return [(r[0], str(r[1])) for r in self.u.rows(sql(
+            f"SELECT tenant_code, id FROM {S}.orders WHERE status = 'issued' AND reply_due < :d"), {"d": today})]
+
+    def chained_tenants(self) -> list[str]:
+        self.u.widen(THRESHOLD_SWEEP, on="on")
+        return [r[0] for r in self.u.rows(sql(f"SELECT tenant_code FROM {S}.chain_tips"))]
+
+    # -- orders ------------------------------------------------------------------------------------------------
+    def order_by_key(self, tenant: str, key: str) -> OrderRow | None:
+        row = self.u.row(sql(f"SELECT {_ORDER_COLUMNS} FROM {S}.orders o LEFT JOIN {S}.order_replies r"
+                             " ON r.order_id = o.id WHERE o.tenant_code = :t AND o.idempotency_key = :k"),
+                         {"t": tenant, "k": key})
+        return _order(row) if row else None
+
+    def order(self, order_id: str, *, lock: bool = False) -> OrderRow | None:
+        row = self.u.row(sql(f"SELECT {_ORDER_COLUMNS} FROM {S}.orders o LEFT JOIN {S}.order_replies r"
+                             " ON r.order_id = o.id WHERE o.id = :id" + (" FOR UPDATE OF o" if lock else "")),
+                         {"id": order_id})
+        return _order(row) if row else None
+
+    def next_order_number(self, tenant: str, year: int) -> str:
+        n = self.u.value(sql(f"SELECT count(*) + 1 FROM {S}.orders WHERE tenant_code = :t"
+                             " AND extract(year FROM issued_on) = :y"), {"t": tenant, "y": year})
+        return f"督办〔{year}〕{tenant}-{int(n):04d}号"
+
+    def insert_order(self, values: dict[str, Any]) -> None:
+        cols = sorted(values)
+        self.u.execute(sql(f"INSERT INTO {S}.orders ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"),
+                       values)
+
+    def insert_reply(self, values: dict[str, Any]) -> None:
+        cols = sorted(values)
+        self.u.execute(sql(f"INSERT INTO {S}.order_replies ({', '.join(cols)})"
+                           f" VALUES ({', '.join(':' + c for c in cols)})"), values)
+
+    def set_order_status(self, order_id: str, status: str, *, escalated_to: str = "",
+                         at: dt.datetime | None = None) -> None:
+        self.u.execute(sql(f"UPDATE {S}.orders SET status = :s, escalated_to = CASE WHEN :e = '' THEN escalated_to"
+                           " ELSE :e END, escalated_at = coalesce(:at, escalated_at) WHERE id = :id"),
+                       {"id": order_id, "s": status, "e": escalated_to, "at": at})
+
+    def list_orders(self, tenant: str, status: str, limit: int, offset: int) -> tuple[list[OrderRow], int]:
+        cond = "(o.tenant_code LIKE :t || '%' OR o.unit_tenant = :t)" + (" AND o.status = :s" if status else "")
+        rows = self.u.rows(sql(f"SELECT {_ORDER_COLUMNS}, count(*) OVER () FROM {S}.orders o LEFT JOIN"
+                               f" {S}.order_replies r ON r.order_id = o.id WHERE {cond}"
+                               " ORDER BY o.issued_at DESC LIMIT :lim OFFSET :off"),
+                           {"t": tenant, "s": status, "lim": limit, "off": offset})
+        return [_order(r[:-1]) for r in rows], int(rows[0][-1]) if rows else 0
+
+    # -- accountability ----------------------------------------------------------------------------------------
+    def insert_accountability(self, values: dict[str, Any]) -> dict[str, Any]:
+        cols = sorted(values)
+        row = self.u.mapping(sql(f"INSERT INTO {S}.accountability ({', '.join(cols)})"
+                                 f" VALUES ({', '.join(':' + c for c in cols)}) RETURNING *"), values)
+        assert row is not None
+        return row
+
+    def list_accountability(self, person: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows = self.u.mappings(sql(f"SELECT *, count(*) OVER () AS total FROM {S}.accountability"
+                                   " WHERE (:p = '' OR person = :p) ORDER BY recorded_at DESC LIMIT :lim OFFSET :off"),
+                               {"p": person, "lim": limit, "off": offset})
+        return rows, int(rows[0]["total"]) if rows else 0
+
+    # -- statistics --------------------------------------------------------------------------------------------
+    def stats(self, by: str, unit: str, month: str, *, public: bool = False) -> list[dict[str, Any]]:
+        """Counts per group over the cases accepted in `month` under `unit` (a prefix)."""
+        if public:
+            self.u.widen(PUBLIC_STATS, on="on")
+        key = {"unit": "c.tenant_code", "department": "c.department", "item": "c.item_name",
+               "staff": "coalesce(nullif(c.decided_by, ''), c.accepted_by)",
+               "month": "to_char(c.accepted_on, 'YYYY-MM')"}[by]
+        month_cond = "" if by == "month" else " AND to_char(c.accepted_on, 'YYYY-MM') = :m"
+        return self.u.mappings(sql(
+            f"SELECT {key} AS key, count(*) FILTER (WHERE c.accepted_on IS NOT NULL) AS accepted,"
+            " count(*) FILTER (WHERE c.decided_on IS NOT NULL) AS decided,"
+            " count(*) FILTER (WHERE c.stage IN ('completed','delivered')) AS completed,"
+            " count(*) FILTER (WHERE c.late_promised = false) AS on_time_promised,"
+            " count(*) FILTER (WHERE c.late_statutory = false) AS on_time_statutory,"
+            " avg(c.working_days) FILTER (WHERE c.working_days IS NOT NULL) AS avg_working_days,"
+            " avg(c.promised_limit) FILTER (WHERE c.promised_limit > 0) AS avg_promised,"
+            " avg(c.statutory_limit) FILTER (WHERE c.statutory_limit > 0) AS avg_statutory,"
+            " count(*) FILTER (WHERE c.immediate) AS immediate,"
+            " count(*) FILTER (WHERE c.delivery_method IN ('post', 'online', 'ems', '4')"
+            "   OR (c.corrections = 0 AND c.immediate)) AS one_visit,"
+            " coalesce(sum(c.corrections), 0) AS corrections, coalesce(sum(c.waived), 0) AS waived,"
+            " count(*) FILTER (WHERE c.proxy_tenant <> '') AS proxied, coalesce(sum(c.fees_fen), 0) AS fees_fen"
+            f" FROM {S}.cases c WHERE c.tenant_code LIKE :u || '%'{month_cond} AND c.accepted_on IS NOT NULL"
+            f" GROUP BY 1 ORDER BY 1"), {"u": unit, "m": month})
+
+    def cards_by_rule(self, by: str, unit: str, month: str, *, public: bool = False) -> dict[str, dict[str, int]]:
+        if public:
+            self.u.widen(PUBLIC_STATS, on="on")
+        key = {"unit": "k.tenant_code", "department": "k.department", "item": "k.item_name",
+               "staff": "k.post_holder", "month": "to_char(k.raised_on, 'YYYY-MM')"}[by]
+        month_cond = "" if by == "month" else " AND to_char(k.raised_on, 'YYYY-MM') = :m"
+        out: dict[str, dict[str, int]] = {}
+        for key_value, rule, n in self.u.rows(sql(
+                f"SELECT {key}, k.rule_id, count(*) FROM {S}.cards k WHERE k.tenant_code LIKE :u || '%'{month_cond}"
+                " GROUP BY 1, 2"), {"u": unit, "m": month}):
+            out.setdefault(key_value or "", {})[rule] = int(n)
+        return out

@@ -1,0 +1,34 @@
+from typing import ClassVar
+
+from pydantic import Field, field_validator
+
+from shared import hashchain
+from shared.config import GrpcServiceSettings
+
+
+class SupervisionSettings(GrpcServiceSettings):
+    """Settings of the supervision service (env prefix SANJI_, e.g. SANJI_SUPERVISION_CHAIN_PRIVATE_KEY).
+
+    The chain-head key pair (SM2) is a secret without a default: a production process refuses to start without
+    its own pair and refuses this repository's development pair, which fills it only with SANJI_MODE=development."""
+
+    SECRETS: ClassVar[tuple[str, ...]] = (*GrpcServiceSettings.SECRETS, "supervision_chain_private_key",
+                                          "supervision_chain_public_key")
+    DEV_DEFAULTS: ClassVar[dict[str, str]] = {**GrpcServiceSettings.DEV_DEFAULTS,
+                                              "supervision_chain_private_key": hashchain.DEV_CHAIN_PRIVATE_KEY,
+                                              "supervision_chain_public_key": hashchain.DEV_CHAIN_PUBLIC_KEY}
+
+    grpc_port: int = 15057
+    consumer_prefetch: int = 100
+    # the threshold sweep (cards by time, order escalation, the daily chain heads): how often it looks at the
+    # `next_check_on` index; each round costs one indexed query when nothing is due
+    sweep_interval_seconds: float = Field(default=2.0, gt=0)
+    supervision_chain_private_key: str = ""
+    supervision_chain_public_key: str = ""
+    # public keys that signed earlier chain heads (a key rotated out still verifies its heads): comma-separated hex
+    supervision_chain_previous_public_keys: str = ""
+
+    @field_validator("supervision_chain_private_key", "supervision_chain_public_key")
+    @classmethod
+    def _key_as_hex(cls, v: str) -> str:
+        return (v or "").strip().lower()
