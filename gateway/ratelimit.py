@@ -39,6 +39,13 @@ BY_PATH: dict[str, str | None] = {
     "/progress": LOOKUP,
     "/api/v1/payments/{notice_number}/status": LOOKUP,
     "/api/v1/payments/callback": CALLBACK,
+    # complaints (issue 16): the follow-up and the ratings prove a secret (phone digits, ID suffix): lookups;
+    # the 12345 hotline's signed hand-over counts as a callback
+    "/api/v1/public/complaints/follow": LOOKUP,
+    "/api/v1/public/complaints/satisfaction": LOOKUP,
+    "/api/v1/public/ratings": LOOKUP,
+    "/api/v1/public/rectifications/rate": LOOKUP,
+    "/api/v1/hotline/complaints": CALLBACK,
     "/console/login": LOGIN,
     "/console/callback": LOGIN,
     "/console": None,
