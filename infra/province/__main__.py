@@ -5,6 +5,7 @@ sends one online application to the county's inbound route and exits."""
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the docking gateway's SM2 public key (development key by default)")
     ap.add_argument("--county-url", default="http://127.0.0.1:8000", help="the county's REST edge")
     args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     sim = ProvinceSimulator(county_public_key=args.county_public_key, province=args.province,
                             catalogue=standard_catalogue(args.province), host=args.host, port=args.port,
                             county_url=args.county_url)

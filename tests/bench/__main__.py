@@ -41,7 +41,15 @@ def main(only: list[str]) -> int:
     from infra.local.platform import Platform, Ports
     from services.catalogue.admin import import_units
     from shared.config import PlatformSettings
-    from tests.bench import bench_approval, bench_calendar, bench_catalogue, bench_fees, bench_intake, bench_messaging
+    from tests.bench import (
+        bench_approval,
+        bench_calendar,
+        bench_catalogue,
+        bench_docking,
+        bench_fees,
+        bench_intake,
+        bench_messaging,
+    )
 
     db, vhost = "sanji_bench", "sanji_bench"
     bootstrap.main(["--database", db, "--vhost", vhost, "--recreate"])
@@ -66,7 +74,8 @@ def main(only: list[str]) -> int:
                           ("approval", lambda: bench_approval.run(platform)),
                           ("fees", lambda: bench_fees.run(platform)),
                           ("messaging", lambda: bench_messaging.run(settings)),
-                          ("calendar", bench_calendar.run)]:
+                          ("calendar", bench_calendar.run),
+                          ("docking", lambda: bench_docking.run(platform, settings))]:
             if only and name not in only:
                 continue
             with console.status(f"{name} …"):
