@@ -191,8 +191,6 @@ class SupervisionHandlers:
         if k == "approval.case_opened":
             values = {"case_number": f.case_number, "case_id": v.get("case_id", ""),
                       "immediate": bool(v.get("immediate")), "item_name": v.get("item_name", "")}
-            if v.get("department"):
-                values["department"] = v["department"]
             values.update(self._deadline_values(f))
             repo.upsert_case(tenant, f.application_id, CaseStage.OPEN, values,
                              only_from=(CaseStage.RECEIVED, CaseStage.CORRECTION, CaseStage.ACCEPTED))
@@ -448,9 +446,9 @@ class SupervisionHandlers:
             if card is None:
                 raise NotFound(CARD_NOT_FOUND)
             if card.severity != domain.Severity.RED:
-                raise FailedPrecondition("只有红牌可以发出督办函", "card_id")
+                raise FailedPrecondition("只有红牌可以发出督办函", field="card_id")
             if card.status != domain.CardStatus.OPEN:
-                raise FailedPrecondition("该红牌已消除，无需督办", "card_id")
+                raise FailedPrecondition("该红牌已消除，无需督办", field="card_id")
             reply_due = domain.order_reply_due(self.calendars.get(card.tenant), today, days)
             order_id = str(uuid.uuid4())
             repo.insert_order({

@@ -103,8 +103,7 @@ def fact_of(source: str, event_type: str, m: Any) -> Fact:
     elif event_type == "result_picked_up":
         values = {"channel": m.channel}
     elif event_type == "case_opened":
-        values = {"case_id": m.case_id, "immediate": m.immediate, "item_name": m.item_name,
-                  "department": m.category}
+        values = {"case_id": m.case_id, "immediate": m.immediate, "item_name": m.item_name}
         promised, statutory = deadline_in(m.promised), deadline_in(m.statutory)
     elif event_type in ("clock_resumed", "due_date_reprojected"):
         values = {"paused_working_days": g("paused_working_days", 0)}
