@@ -107,7 +107,8 @@ def test_an_order_from_a_red_card_answered_by_the_unit_and_its_pdf(events, handl
 def test_an_order_not_answered_in_time_escalates_one_level_up(events, handlers, as_, clock):
     card, _ = red_card(events, handlers, TOWNSHIP)
     clock.set_today(D(2026, 10, 12))
-    order = as_("dongdajie.supervisor").IssueOrder(pb.IssueOrderRequest(card_id=card, idempotency_key=str(uuid.uuid4())))
+    order = as_("dongdajie.supervisor").IssueOrder(pb.IssueOrderRequest(card_id=card,
+                                                                        idempotency_key=str(uuid.uuid4())))
     handlers.sweep(D(2026, 10, 15))
     assert as_("dongdajie.supervisor").GetOrder(pb.GetOrderRequest(order_id=order.id)).status == pb.ORDER_STATUS_ISSUED
     handlers.sweep(D(2026, 10, 16))
