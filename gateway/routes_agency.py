@@ -7,6 +7,8 @@ the field). The caller's token travels with each call, so the service checks the
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from sanji.agency.v1 import agency_pb2 as pb
@@ -21,10 +23,12 @@ agency = Backend("agency", agency_pb2_grpc.AgencyServiceStub)
 
 
 class ResidentIn(Strict):
-    name: str = Field(max_length=50, description="委托人（居民）姓名")
-    id_number: str = Field(max_length=32, description="居民身份证号码（18 位）")
+    name: str = Field(max_length=50, description="委托人（居民）姓名或企业名称")
+    id_number: str = Field(max_length=32, description="居民身份证号码或企业统一社会信用代码（18 位）")
     phone: str = Field("", max_length=20)
     address: str = Field("", max_length=200)
+    kind: Literal["natural_person", "legal_person"] = Field("natural_person",
+                                                           description="群众（自然人）或企业（法人）")
 
 
 class AuthorisationIn(Strict):

@@ -55,6 +55,8 @@ _TOWNSHIP_STAFF: list[tuple[str, str, list[str]]] = [
     ("admin", "苏建平", [Role.TENANT_ADMIN]),
     # the centre's head confirms a refusal its window proposes (无权否决, seed 003 §20; issue 21 item 5)
     ("head", "周建华", [Role.HEAD]),
+    # the centre's 帮办代办 staff (seed 001: 由乡镇（街道）民生服务中心或村（社区）免费代办; issue 21 item 1)
+    ("agent", "郑秀梅", [Role.AGENT]),
 ]
 _VILLAGE_STAFF: list[tuple[str, str, list[str]]] = [
     ("agent", "金桂芳", [Role.AGENT]),

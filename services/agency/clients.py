@@ -18,7 +18,7 @@ import grpc
 from sanji.catalogue.v1 import catalogue_pb2, catalogue_pb2_grpc
 from sanji.intake.v1 import intake_pb2, intake_pb2_grpc
 
-from services.agency.domain import Material, Resident
+from services.agency.domain import NATURAL_PERSON, Material, Resident
 from shared import errors
 from shared.auth import ServiceCredentials
 from shared.grpc.client import make_channel
@@ -129,7 +129,8 @@ class IntakeClient:
         request = intake_pb2.SubmitProxyApplicationRequest(
             idempotency_key=s.idempotency_key, proxy_request_id=s.proxy_request_id, item_id=s.item_id,
             scenario_code=s.scenario_code,
-            applicant=intake_pb2.Applicant(kind="natural_person", name=r.name, id_type="resident_id",
+            applicant=intake_pb2.Applicant(kind=r.kind, name=r.name,
+                                           id_type="resident_id" if r.kind == NATURAL_PERSON else "uscc",
                                            id_number=r.id_number, phone=r.phone, address=r.address),
             materials=[intake_pb2.MaterialSubmission(code=m.code, supplied=True, note=m.note) for m in s.materials],
             form=dict(s.form))

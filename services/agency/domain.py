@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from shared.clock import CHINA_TZ
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from shared.idnumbers import check_resident_id
+from shared.idnumbers import check_resident_id, check_uscc
 from shared.tenancy import DivisionCode, UnitKind
 
 MAX_NAME = 50
@@ -117,28 +117,48 @@ def check_form(form: Mapping[str, str]) -> dict[str, str]:
 _PHONE_RE = re.compile(r"^[0-9+\-() ]{7,20}$")
 
 
+NATURAL_PERSON = "natural_person"
+LEGAL_PERSON = "legal_person"
+RESIDENT_KINDS = {NATURAL_PERSON: "群众（自然人）", LEGAL_PERSON: "企业（法人）"}
+
+
 @dataclass(frozen=True)
 class Resident:
+    """Who asks for help: a resident (居民身份证) or an enterprise (统一社会信用代码). Seed 004: “为企业和群众
+    提供免费的全过程代理帮办服务”; seed 003 §19: “对复杂企业开办实行全程帮办代办”."""
+
     name: str
     id_number: str
     phone: str = ""
     address: str = ""
+    kind: str = NATURAL_PERSON
 
 
 def check_resident(r: Resident, today: dt.date) -> Resident:
+    kind = (r.kind or "").strip() or NATURAL_PERSON
+    if kind not in RESIDENT_KINDS:
+        raise InvalidArgument("resident.kind", "委托人类型应为 natural_person（群众）或 legal_person（企业）")
     name = (r.name or "").strip()
     if not name:
-        raise InvalidArgument("resident.name", "请填写委托人（居民）姓名")
+        raise InvalidArgument("resident.name", "请填写委托人（居民）姓名" if kind == NATURAL_PERSON
+                              else "请填写委托企业名称")
     if len(name) > MAX_NAME:
-        raise InvalidArgument("resident.name", f"姓名过长（最多 {MAX_NAME} 个字）")
-    id_number = check_resident_id(r.id_number, "resident.id_number", today)
+        raise InvalidArgument("resident.name", f"名称过长（最多 {MAX_NAME} 个字）")
+    id_number = (check_resident_id(r.id_number, "resident.id_number", today) if kind == NATURAL_PERSON
+                 else check_uscc(r.id_number, "resident.id_number"))
     phone = (r.phone or "").strip()
     if phone and not _PHONE_RE.match(phone):
         raise InvalidArgument("resident.phone", "联系电话格式不正确")
     address = (r.address or "").strip()
     if len(address) > 200:
         raise InvalidArgument("resident.address", "住址过长（最多 200 个字）")
-    return Resident(name=name, id_number=id_number, phone=phone, address=address)
+    return Resident(name=name, id_number=id_number, phone=phone, address=address, kind=kind)
+
+
+def check_group_of(resident: Resident, group: SpecialGroup) -> None:
+    """The special groups (老年人、残疾人、优抚对象、低保户) are people; an enterprise belongs to none."""
+    if resident.kind == LEGAL_PERSON and group != SpecialGroup.NONE:
+        raise InvalidArgument("special_group", "企业不属于老年人、残疾人、优抚对象、低保户等特殊群体，请选择 none")
 
 
 def parse_special_group(value: str) -> SpecialGroup:
@@ -224,8 +244,16 @@ def check_authorisation(signed_on: str, scope: str, document_ref: str, valid_unt
 
 
 # --- who may take in a proxy request ---------------------------------------------------------------
+# 帮办代办 at every level: seed 001 — “不宜下放的，由乡镇（街道）民生服务中心或村（社区）免费代办”; seed 003 §19 —
+# “进一步健全市县两级帮办代办服务队伍 … 对复杂企业开办实行全程帮办代办”; seed 004 — “为企业和群众提供免费的全过程
+# 代理帮办服务”. A village point, a township centre and the county's 帮办代办 team all take requests, each
+# forwarding to the level that decides (`check_forwarding`); key projects stay with the county.
+PROXY_LEVELS = (UnitKind.VILLAGE, UnitKind.TOWNSHIP, UnitKind.COUNTY)
+
+
 def check_proxy_point(tenant: DivisionCode, key_project: bool, project_name: str) -> str:
-    """Village points take proxy requests; the county takes key projects. Returns the project name."""
+    """Villages, townships and the county take proxy requests; the county alone key projects' full-process
+    agency. Returns the project name."""
     name = (project_name or "").strip()
     if key_project:
         if tenant.kind != UnitKind.COUNTY:
@@ -235,11 +263,22 @@ def check_proxy_point(tenant: DivisionCode, key_project: bool, project_name: str
         if len(name) > 200:
             raise InvalidArgument("project_name", "项目名称过长（最多 200 个字）")
         return name
-    if tenant.kind != UnitKind.VILLAGE:
-        raise PermissionDenied("代办申请由村（社区）便民服务代办点登记；县级仅承担重点项目全程代办")
+    if tenant.kind not in PROXY_LEVELS:
+        raise PermissionDenied("代办申请由村（社区）代办点、乡镇（街道）便民服务中心或县级帮办代办队伍登记")
     if name:
         raise InvalidArgument("project_name", "只有重点项目需要填写项目名称")
     return ""
+
+
+def check_forwarding(tenant: DivisionCode, handling: DivisionCode, listed_for_proxy: bool) -> None:
+    """Where a proxy request goes: to the unit that decides the item — the proxy unit itself (its own window)
+    or a unit above it. An item the unit neither handles nor has listed for 代办 is outside its list."""
+    if handling == tenant:
+        return
+    if not listed_for_proxy:
+        raise InvalidArgument("item_id", "该事项不在本单位的代办清单中（清单之外不代办）")
+    if not handling.is_ancestor_of(tenant):
+        raise InvalidArgument("item_id", f"该事项的办理单位（{handling}）不是本单位的上级单位，不能转报")
 
 
 def check_idempotency_key(key: str) -> str:

@@ -123,7 +123,8 @@ def _materials(data) -> list[Material]:
 
 _PROXY_COLUMNS = (
     "id, tenant_code, idempotency_key, fingerprint, resident_name, resident_id_number, resident_phone,"
-    " resident_address, special_group, door_to_door, key_project, project_name, item_id, item_version, item_name,"
+    " resident_address, resident_kind, special_group, door_to_door, key_project, project_name, item_id,"
+    " item_version, item_name,"
     " scenario_code, material_names, handling_tenant, handling_unit_name, auth_signed_on, auth_scope,"
     " auth_document_ref, auth_valid_until, agent, agent_name, status, status_at, application_id, case_number,"
     " materials, free_of_charge, created_by, created_at, updated_at, submitted_at, submission_started_at")
@@ -133,7 +134,7 @@ def _proxy(r) -> ProxyRow:
     return ProxyRow(
         id=str(r["id"]), tenant=r["tenant_code"], idempotency_key=r["idempotency_key"], fingerprint=r["fingerprint"],
         resident=Resident(name=r["resident_name"], id_number=r["resident_id_number"], phone=r["resident_phone"],
-                          address=r["resident_address"]),
+                          address=r["resident_address"], kind=r["resident_kind"]),
         special_group=SpecialGroup(r["special_group"]), door_to_door=r["door_to_door"], key_project=r["key_project"],
         project_name=r["project_name"], item_id=r["item_id"], item_version=r["item_version"],
         item_name=r["item_name"], scenario_code=r["scenario_code"], material_names=dict(r["material_names"] or {}),
@@ -178,14 +179,15 @@ class AgencyRepository:
             agent_name: str, status: Status, now: dt.datetime, created_by: str) -> None:
         self.u.execute(sql(
             f"INSERT INTO {S}.proxy_requests (id, tenant_code, idempotency_key, fingerprint, resident_name,"
-            " resident_id_number, resident_phone, resident_address, special_group, door_to_door, key_project,"
-            " project_name, item_id, item_version, item_name, scenario_code, material_names, handling_tenant,"
-            " handling_unit_name, auth_signed_on, auth_scope, auth_document_ref, auth_valid_until, agent, agent_name,"
-            " status, status_at, created_by, created_at, updated_at)"
-            " VALUES (:id, :t, :key, :fp, :rn, :rid, :rp, :ra, :sg, :d2d, :kp, :pn, :item, :iv, :iname, :sc,"
+            " resident_id_number, resident_phone, resident_address, resident_kind, special_group, door_to_door,"
+            " key_project, project_name, item_id, item_version, item_name, scenario_code, material_names,"
+            " handling_tenant, handling_unit_name, auth_signed_on, auth_scope, auth_document_ref, auth_valid_until,"
+            " agent, agent_name, status, status_at, created_by, created_at, updated_at)"
+            " VALUES (:id, :t, :key, :fp, :rn, :rid, :rp, :ra, :rk, :sg, :d2d, :kp, :pn, :item, :iv, :iname, :sc,"
             " CAST(:mn AS jsonb), :ht, :hn, :aso, :asc, :adr, :avu, :agent, :agent_name, :st, :now, :by, :now, :now)"),
             {"id": id, "t": tenant, "key": idempotency_key, "fp": fingerprint, "rn": resident.name,
-             "rid": resident.id_number, "rp": resident.phone, "ra": resident.address, "sg": str(special_group),
+             "rid": resident.id_number, "rp": resident.phone, "ra": resident.address, "rk": resident.kind,
+             "sg": str(special_group),
              "d2d": door_to_door, "kp": key_project, "pn": project_name, "item": item_id, "iv": item_version,
              "iname": item_name, "sc": scenario_code, "mn": json.dumps(material_names, ensure_ascii=False),
              "ht": handling_tenant, "hn": handling_unit_name, "aso": authorisation.signed_on,

@@ -57,7 +57,7 @@ def request_proxy_command(r: pb.RequestProxyRequest) -> RequestProxy:
     a = r.authorisation
     return RequestProxy(
         resident=Resident(name=r.resident.name, id_number=r.resident.id_number, phone=r.resident.phone,
-                          address=r.resident.address),
+                          address=r.resident.address, kind=r.resident.kind),
         special_group=r.special_group, door_to_door=r.door_to_door, item_id=r.item_id, scenario_code=r.scenario_code,
         authorisation=AuthorisationInput(signed_on=a.signed_on, scope=a.scope, document_ref=a.document_ref,
                                          valid_until=a.valid_until),
@@ -82,7 +82,7 @@ def proxy_to_pb(row: ProxyRow) -> pb.ProxyRequest:
     return pb.ProxyRequest(
         id=row.id, tenant=row.tenant,
         resident=pb.Resident(name=row.resident.name, id_number=row.resident.id_number, phone=row.resident.phone,
-                             address=row.resident.address),
+                             address=row.resident.address, kind=row.resident.kind),
         special_group=str(row.special_group), door_to_door=row.door_to_door, key_project=row.key_project,
         project_name=row.project_name, item_id=row.item_id, item_name=row.item_name, scenario_code=row.scenario_code,
         authorisation=pb.Authorisation(signed_on=_iso(a.signed_on), scope=a.scope, document_ref=a.document_ref,

@@ -349,7 +349,8 @@ class ItemRow:
 def check_delegation(item: Item, owner: DivisionCode, targets: Iterable[DivisionCode], kind: ListingKind,
                      known_units: Iterable[str]) -> list[DivisionCode]:
     """Where a published item may be listed: strict descendants of the owner that exist;
-    delegation (下放) to townships or villages, proxy (代办) to village points only."""
+    delegation (下放) to townships or villages, proxy (代办) to village points and township centres (帮办代办 at
+    every level, issue 21 item 1: seed 001 “由乡镇（街道）民生服务中心或村（社区）免费代办”)."""
     if item.status != Status.PUBLISHED:
         raise FailedPrecondition("只有已发布的事项可以下放或设为代办")
     if kind not in (ListingKind.DELEGATED, ListingKind.PROXY):
@@ -365,8 +366,8 @@ def check_delegation(item: Item, owner: DivisionCode, targets: Iterable[Division
             raise PermissionDenied(f"只能下放给本单位的下级单位：{t}")
         if str(t) not in known:
             raise InvalidArgument(name, f"单位不存在：{t}")
-        if kind == ListingKind.PROXY and t.kind != UnitKind.VILLAGE:
-            raise InvalidArgument(name, f"代办只能设给村（社区）代办点：{t}")
+        if kind == ListingKind.PROXY and t.kind not in (UnitKind.TOWNSHIP, UnitKind.VILLAGE):
+            raise InvalidArgument(name, f"代办只能设给乡镇（街道）便民服务中心或村（社区）代办点：{t}")
         if kind == ListingKind.DELEGATED and t.kind not in (UnitKind.TOWNSHIP, UnitKind.VILLAGE):
             raise InvalidArgument(name, f"只能下放到乡镇（街道）或村（社区）：{t}")
         if t not in out:

@@ -122,8 +122,9 @@ class IntakeHandlers:
             raise PermissionDenied("代办提交须经帮办代办服务办理（核验代办登记和居民委托书后提交）")
         p.require(Role.AGENT)
         kind = p.tenant.kind
-        if kind not in (UnitKind.VILLAGE, UnitKind.COUNTY):
-            raise PermissionDenied("只有村（社区）代办点或县级重点项目代办员可以代办提交")
+        # 帮办代办 at every level (issue 21 item 1): a village point, a township centre or the county's team
+        if kind not in (UnitKind.VILLAGE, UnitKind.TOWNSHIP, UnitKind.COUNTY):
+            raise PermissionDenied("只有村（社区）代办点、乡镇（街道）便民服务中心或县级帮办代办队伍可以代办提交")
         key = domain.check_submission(cmd.idempotency_key, 1, cmd.form)
         if not cmd.proxy_request_id.strip():
             raise InvalidArgument("proxy_request_id", "请提供代办申请编号")
@@ -131,14 +132,12 @@ class IntakeHandlers:
         uuid_field(cmd.item_id, "item_id", "事项标识")
         me = str(p.tenant)
         res = self.catalogue.resolve(cmd.item_id, 0, tenant=me)
-        if kind == UnitKind.VILLAGE and not res.proxy:
-            raise FailedPrecondition("该事项不在本代办点的代办清单中，不能代办提交", field="item_id")
-        if kind == UnitKind.COUNTY and res.handling_tenant != me:
-            raise FailedPrecondition("县级全程代办只适用于本级受理的事项", field="item_id")
+        if not res.proxy and res.handling_tenant != me:
+            raise FailedPrecondition("该事项既不由本单位受理，也不在本单位的代办清单中，不能代办提交", field="item_id")
         handler = DivisionCode.parse(res.handling_tenant, "item_id")
         if not handler.contains(p.tenant):
             raise FailedPrecondition("受理单位不是本代办点的上级单位，不能代办提交", field="item_id")
-        via = f"village:{me}" if kind == UnitKind.VILLAGE else f"agency:{me}"
+        via = f"village:{me}" if kind == UnitKind.VILLAGE else f"agency:{me}"      # a township's or the county's
         # The hand-off (DESIGN §3): the application is owned by the handling unit, so it is written in
         # a transaction bound to that unit's tenant — into its window's inbox. What authorises it is
         # checked above: the agent role, a village point (or the county itself), and the catalogue's

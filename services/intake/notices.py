@@ -72,6 +72,10 @@ def lookup_url(public_base_url: str, case_number: str, query_code: str) -> str:
     return f"{base}&code={quote(query_code)}" if query_code else base
 
 
+# who submitted on the applicant's behalf, by the length of its division code (帮办代办 at every level)
+PROXY_CHANNEL_LABELS = {12: "村（社区）代办点代办", 9: "乡镇（街道）便民服务中心代办", 6: "县级帮办代办"}
+
+
 def build_notice(app: Application, template: NoticeTemplate, *, issued_at: dt.datetime, public_base_url: str,
                  correction_round: int = 0) -> dict[str, Any]:
     """Everything the notice says, frozen (a JSON-able dict): text, tables, dates, the QR target."""
@@ -93,8 +97,8 @@ def build_notice(app: Application, template: NoticeTemplate, *, issued_at: dt.da
     s = app.scenario
     received = [[m.name, _received_note(app, m.code)] for m in s.materials if app.materials[m.code].supplied]
     rows = [("申请人", app.applicant.name), ("证件号码", app.applicant.masked_id), ("事项名称", app.item.name),
-            ("办理情形", s.name), ("申请渠道", ("村（社区）代办点代办" if app.proxy_tenant
-                                         else CHANNEL_LABELS.get(app.channel, BLANK))),
+            ("办理情形", s.name), ("申请渠道", (PROXY_CHANNEL_LABELS.get(len(app.proxy_tenant), "帮办代办")
+                                         if app.proxy_tenant else CHANNEL_LABELS.get(app.channel, BLANK))),
             ("收件日期", cn_date(app.received_on))]
     if app.case_number:
         if app.query_code:

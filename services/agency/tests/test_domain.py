@@ -21,7 +21,7 @@ from services.agency.domain import (
 )
 from shared.clock import CHINA_TZ
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from shared.idnumbers import resident_id_check_char
+from shared.idnumbers import resident_id_check_char, uscc_check_char
 from shared.tenancy import DivisionCode
 
 TODAY = dt.date(2026, 5, 20)
@@ -132,20 +132,58 @@ def test_signed_today_is_fine():
 
 
 # -- who takes in proxy requests -------------------------------------------------------------------
-def test_villages_take_proxy_requests_and_the_county_key_projects():
+def test_every_level_takes_proxy_requests_and_the_county_key_projects():
+    """Seed 001: “由乡镇（街道）民生（便民、市民）服务中心或村（社区）免费代办”; seed 003 §19: “进一步健全市县两级
+    帮办代办服务队伍 … 对复杂企业开办实行全程帮办代办”."""
     village, township, county = DivisionCode("620602001001"), DivisionCode("620602001"), DivisionCode("620602")
     assert domain.check_proxy_point(village, False, "") == ""
+    assert domain.check_proxy_point(township, False, "") == ""
+    assert domain.check_proxy_point(county, False, "") == ""
     assert domain.check_proxy_point(county, True, " 凉州区光伏产业园 ") == "凉州区光伏产业园"
     with pytest.raises(PermissionDenied):
-        domain.check_proxy_point(township, False, "")
-    with pytest.raises(PermissionDenied):
-        domain.check_proxy_point(county, False, "")
+        domain.check_proxy_point(DivisionCode("62"), False, "")
+    with pytest.raises(InvalidArgument) as e:
+        domain.check_proxy_point(township, True, "园区")
+    assert field_of(e) == "key_project"
     with pytest.raises(InvalidArgument) as e:
         domain.check_proxy_point(village, True, "园区")
     assert field_of(e) == "key_project"
     with pytest.raises(InvalidArgument) as e:
         domain.check_proxy_point(county, True, "")
     assert field_of(e) == "project_name"
+
+
+def test_each_level_forwards_to_the_level_that_decides():
+    """A request goes to the unit whose window decides the item: the proxy unit itself, or one above it."""
+    village, township, county = DivisionCode("620602001001"), DivisionCode("620602001"), DivisionCode("620602")
+    domain.check_forwarding(county, county, False)                 # the county team, to its own window
+    domain.check_forwarding(township, county, True)                # a township, forwarding a listed item up
+    domain.check_forwarding(township, township, False)             # a township's own item
+    domain.check_forwarding(village, county, True)
+    with pytest.raises(InvalidArgument) as e:                      # neither its own nor listed for 代办
+        domain.check_forwarding(township, county, False)
+    assert field_of(e) == "item_id"
+    with pytest.raises(InvalidArgument):                           # never sideways or down
+        domain.check_forwarding(township, DivisionCode("620602002"), True)
+
+
+def test_enterprises_as_well_as_residents_may_ask_for_help():
+    """Seed 004: “采用政府购买服务的方式为企业和群众提供免费的全过程代理帮办服务”."""
+    code = "91620602MA7ABCDE1"
+    firm = domain.check_resident(Resident("武威市凉州区利民食品有限公司", code + uscc_check_char(code),
+                                          kind="legal_person"), TODAY)
+    assert firm.kind == "legal_person"
+    domain.check_group_of(firm, SpecialGroup.NONE)
+    with pytest.raises(InvalidArgument) as e:
+        domain.check_group_of(firm, SpecialGroup.ELDERLY)
+    assert field_of(e) == "special_group"
+    with pytest.raises(InvalidArgument) as e:                      # an enterprise's number is a USCC
+        domain.check_resident(Resident("利民公司", rid(), kind="legal_person"), TODAY)
+    assert field_of(e) == "resident.id_number"
+    with pytest.raises(InvalidArgument) as e:
+        domain.check_resident(Resident("利民公司", rid(), kind="company"), TODAY)
+    assert field_of(e) == "resident.kind"
+    assert domain.check_resident(Resident("张桂兰", rid()), TODAY).kind == "natural_person"
 
 
 def test_scenario_and_materials_belong_to_the_item():

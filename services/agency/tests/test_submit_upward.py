@@ -19,6 +19,7 @@ from services.agency.tests.conftest import (
     proxy_request,
     publish_item,
 )
+from shared.idnumbers import uscc_check_char
 from tests.support import report_from_approval
 
 
@@ -123,6 +124,34 @@ def test_intake_refusals_reach_the_agent_with_the_field_and_write_nothing(as_, c
     after = as_("nanyuan.agent").GetProxyRequest(pb.GetProxyRequestRequest(request_id=r.id))
     assert (after.status, after.application_id, after.submitted_at) == (pb.PROXY_REQUEST_STATUS_ASSIGNED, "", "")
     assert [n.step for n in after.progress] == ["requested", "assigned"]
+
+
+def test_a_township_centre_forwards_an_enterprise_request_to_the_deciding_county(as_, intake_as, catalogue_as):
+    """帮办代办 at every level, for enterprises as well as residents (issue 21 item 1): seed 001 “由乡镇（街道）
+    民生服务中心或村（社区）免费代办”; seed 004 “为企业和群众提供免费的全过程代理帮办服务”."""
+    item = publish_item(catalogue_as, "食品生产许可", item_type="01", targets=["legal_person"])
+    catalogue_as("county.admin").DelegateItem(cpb.DelegateItemRequest(
+        item_id=item.id, target_tenants=[TOWNSHIP], kind=cpb.LISTING_KIND_PROXY, reason="街道帮办代办"))
+    agent = as_("dongdajie.agent")
+    code = "91620602MA7ABCDE1"
+    firm = {"name": "武威市凉州区利民食品有限公司", "id_number": code + uscc_check_char(code), "kind": "legal_person"}
+    e = err(agent.RequestProxy, proxy_request(item, group="elderly", door_to_door=False, resident=firm))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "special_group"
+    r = agent.RequestProxy(proxy_request(item, group="none", door_to_door=False, resident=firm))
+    assert (r.tenant, r.handling_tenant, r.resident.kind) == (TOWNSHIP, COUNTY, "legal_person")
+    r = agent.AssignAgent(pb.AssignAgentRequest(request_id=r.id))
+    r = agent.SubmitUpward(pb.SubmitUpwardRequest(request_id=r.id, materials=[ipb.MaterialSubmission(code="M1"),
+                                                                              ipb.MaterialSubmission(code="M2")]))
+    assert (r.status, r.handling_tenant) == (pb.PROXY_REQUEST_STATUS_SUBMITTED, COUNTY)
+    app = intake_as("county.clerk").GetApplication(ipb.GetApplicationRequest(application_id=r.application_id))
+    assert (app.tenant, app.proxy_tenant, app.applicant.kind, app.applicant.id_type) == (
+        COUNTY, TOWNSHIP, "legal_person", "uscc")
+    # the county's own 帮办代办 team takes an ordinary request for an item its window decides
+    team = as_("county.agent")
+    own = team.RequestProxy(proxy_request(item, group="none", door_to_door=False, resident=firm))
+    own = team.AssignAgent(pb.AssignAgentRequest(request_id=own.id))
+    own = team.SubmitUpward(pb.SubmitUpwardRequest(request_id=own.id, materials=[ipb.MaterialSubmission(code="M1")]))
+    assert (own.status, own.handling_tenant, own.key_project) == (pb.PROXY_REQUEST_STATUS_SUBMITTED, COUNTY, False)
 
 
 def test_a_key_project_is_submitted_by_its_named_county_agent(as_, intake_as, county_item):

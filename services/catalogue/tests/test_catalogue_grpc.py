@@ -333,6 +333,15 @@ def test_resolve_handling_unit_follows_delegation_and_proxy(as_):
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION and "已取消" in e.details()
 
 
+def test_a_township_centre_may_be_listed_for_proxy_and_forwards_to_the_county(as_):
+    """帮办代办 at every level (issue 21 item 1): seed 001 “由乡镇（街道）民生服务中心或村（社区）免费代办”."""
+    item = published(as_, name="建设工程规划许可证核发", exercise_level="4")
+    as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=item.id, target_tenants=["620602001"],
+                                                            kind=pb.LISTING_KIND_PROXY))
+    r = as_("dongdajie.clerk").ResolveHandlingUnit(pb.ResolveHandlingUnitRequest(item_id=item.id))
+    assert (r.handling_tenant, r.proxy) == ("620602", True)
+
+
 def test_cached_reads_follow_every_change_and_never_hold_drafts(as_, stub):
     admin = as_("county.admin")
     draft = admin.CreateItem(pb.CreateItemRequest(elements=elements()))

@@ -171,7 +171,8 @@ def test_only_a_complete_draft_is_published():
     assert item.publish(GANSU).status == Status.PUBLISHED
 
 
-def test_delegation_goes_only_down_the_tree_and_proxy_only_to_villages():
+def test_delegation_goes_only_down_the_tree_and_proxy_to_townships_and_villages():
+    """Seed 001: “不宜下放的，由乡镇（街道）民生（便民、市民）服务中心或村（社区）免费代办”."""
     item = Item.create("id-1", DivisionCode("620602"), el())
     county = DivisionCode("620602")
     known = {"620602001", "620602001001", "620602002"}
@@ -180,9 +181,10 @@ def test_delegation_goes_only_down_the_tree_and_proxy_only_to_villages():
     item.publish(GANSU)
     assert domain.check_delegation(item, county, [DivisionCode("620602001"), DivisionCode("620602001")],
                                    ListingKind.DELEGATED, known) == [DivisionCode("620602001")]
-    with pytest.raises(InvalidArgument):
-        domain.check_delegation(item, county, [DivisionCode("620602001")], ListingKind.PROXY, known)
+    assert domain.check_delegation(item, county, [DivisionCode("620602001")], ListingKind.PROXY, known)
     assert domain.check_delegation(item, county, [DivisionCode("620602001001")], ListingKind.PROXY, known)
+    with pytest.raises(PermissionDenied):                    # the county itself is no target of its own item
+        domain.check_delegation(item, county, [county], ListingKind.PROXY, known)
     with pytest.raises(PermissionDenied):
         domain.check_delegation(item, county, [DivisionCode("513221100")], ListingKind.DELEGATED, known)
     with pytest.raises(InvalidArgument):
