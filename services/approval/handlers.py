@@ -73,6 +73,11 @@ class CaseView:
     full: bool = False
 
 
+class CaseNotOpenedYet(RuntimeError):
+    """An event about a case this service has not opened yet (its application_accepted still on the way):
+    the consumer tries it again later."""
+
+
 class ApprovalHandlers(SharedState):
     """`events_out` builds the messages of the events the use cases record (`translate.EventsOut`, given by
     the composition root); the handlers compute what goes in them. `calendars` and `categories` are shared
@@ -155,7 +160,12 @@ class ApprovalHandlers(SharedState):
         _, now = self._today_now()
         repo = ApprovalRepository(uow)
         case = repo.load(case_number=cmd.case_number)
-        if case is None or case.tenant != env.tenant:
+        if case is None:
+            # application_accepted and application_terminated come through two queues: the termination may
+            # come first (issue 20 item 2). It waits on the retry schedule for the case to be opened, and is
+            # parked, visible, if it never is — never dropped, or the case would open later and stay open
+            raise CaseNotOpenedYet(f"application_terminated {env.event_id}: case {cmd.case_number} not opened yet")
+        if case.tenant != env.tenant:
             log.warning("application_terminated %s for case %s unknown here", env.event_id, cmd.case_number)
             return
         if not case.terminate(cmd.reason, now):
