@@ -105,7 +105,9 @@ def demo_platform(test_settings, tmp_path_factory):
 
     load_demo_fees(settings.database_owner_url)
     run_dir = tmp_path_factory.mktemp("platform")
-    users = load_demo_users()
+    from tests.faults.tenants import matrix_users
+
+    users = load_demo_users() + matrix_users()     # the tenant matrix's attackers beside the demo's staff
     users_file = run_dir / "users.json"
     users_file.write_text(json.dumps(users, ensure_ascii=False), encoding="utf-8")
     platform = Platform(
