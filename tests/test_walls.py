@@ -39,19 +39,21 @@ from shared.registry import SCHEMAS
 
 OWNER, APP = "sanji_owner", "sanji_app"
 
-# Tenant data with no row-level security today: a known finding of issue 15 (item 7), to be walled
-# there, not here. Listed so that no other table joins them unnoticed.
-UNWALLED_TENANT_DATA = frozenset(
-    # the messaging tables: each row carries its tenant; the relay and the consumers read across tenants
-    [f"{s}.outbox" for s in SCHEMAS] + [f"{s}.inbox" for s in SCHEMAS] + [
-        "intake.calendar_years",        # a region's working-day calendar (region '' = national)
-        "approval.calendar_years",
-        "fees.callback_rejections",     # refused payment callbacks: fields and notice numbers, before any tenant
-    ])
+# Walled otherwise than by a tenant, on purpose (issue 15, item 7): row-level security enabled and forced, but
+# what it guards is not one unit's rows.
+# - The working-day calendars are public reference data: everyone reads them; only a transaction that publishes a
+#   region writes its rows (shared.calendar_store.PUBLISH_SETTING), so no tenant-bound statement rewrites one.
+PUBLIC_REFERENCE = frozenset(f"{s}.calendar_years" for s in SCHEMAS)
+# - Refused payment callbacks, before any tenant is known: the application role appends and cannot read, change
+#   or delete a row; operations (the owner role) read it.
+APPEND_ONLY = frozenset(["fees.callback_rejections",
+                         "docking.refusals"])             # refused province messages: reason, claimed ids, hash
+UNWALLED_TENANT_DATA: frozenset[str] = frozenset()
 
 # Not any one tenant's records: shared reference data and migration bookkeeping.
 NOT_TENANT_DATA = frozenset([f"{s}.alembic_version" for s in SCHEMAS] + [
     "catalogue.units",                  # the division tree itself (统计用区划代码), public
+    "docking.nonces",                   # (sender, nonce, time) seen in the last minutes: replay protection only
     "catalogue.code_formats",           # per-province code formats
     "catalogue.code_mappings",          # per-province code mappings
     "approval.categories",              # the back-office desk categories
@@ -63,9 +65,12 @@ NOT_TENANT_DATA = frozenset([f"{s}.alembic_version" for s in SCHEMAS] + [
     "intake.notice_templates",          # the texts of the notices
     "fees.treasury_accounts",           # which treasury account receives a unit's fees (收缴分离), public
     "fees.callback_rejection_minutes",  # how many payment callbacks were refused each minute: counts only
+    "supervision.rule_thresholds",      # per province: the supervision rules' thresholds (rules as data)
+    "complaints.rating_figures",        # ratings counted per unit, item and level: counts only, public (好差评)
 ])
 
-EXCEPTIONS = UNWALLED_TENANT_DATA | NOT_TENANT_DATA
+WITHOUT_RLS = UNWALLED_TENANT_DATA | NOT_TENANT_DATA
+EXCEPTIONS = WITHOUT_RLS | PUBLIC_REFERENCE | APPEND_ONLY
 
 # Rows some policies publish on purpose, by their data: published catalogue items and fee items, the
 # listing of an item at a village point. Seeded rows are made a unit's own (drafts, a revoked listing).
@@ -312,8 +317,10 @@ def test_every_table_is_walled_or_a_named_exception(walls):
     assert {n: m for n, m in unwalled.items() if m} == {}, \
         "wall these tables (shared.db.tenant_rls_statements), or name them below with the reason they need none"
     # the exceptions are exactly what exists: neither gone nor walled since (then take them off the list)
-    assert sorted(EXCEPTIONS - set(walls.tables)) == []
-    assert sorted(n for n in EXCEPTIONS & set(walls.tables) if walls.tables[n].rls) == []
+    assert sorted((WITHOUT_RLS | APPEND_ONLY) - set(walls.tables)) == []
+    assert sorted(n for n in WITHOUT_RLS & set(walls.tables) if walls.tables[n].rls) == []
+    assert sorted(n for n in (PUBLIC_REFERENCE | APPEND_ONLY) & set(walls.tables)
+                  if not (walls.tables[n].rls and walls.tables[n].forced)) == []
     assert sorted(n for n, t in walls.tables.items() if t.kind == "m") == [], \
         "a materialized view copies rows out of their walls"
     assert len(walls.walled) >= 30   # the catalogue query itself found the tables
@@ -410,3 +417,61 @@ def test_no_unit_writes_across_the_walls(walls):
                 assert conn.execute(text(f"SELECT count(*) FROM {t.name}")).scalar_one() == 1, t.name
     finally:
         engine.dispose()
+
+
+def test_calendars_are_read_by_all_and_written_only_by_their_publication(walls):
+    """Issue 15, item 4: a unit's transaction cannot insert, rewrite or delete a calendar year, whatever its
+    binding; the publication of a region (shared.calendar_store) writes that region's rows and no other's."""
+    from shared.calendar_store import PUBLISH_SETTING
+    tables = sorted(PUBLIC_REFERENCE & set(walls.tables))
+    assert tables, "no calendar table found"
+    insert = ("INSERT INTO {t} (region, year, data) VALUES (:r, 2098, CAST('{{}}' AS jsonb))")
+    breaches = []
+    for name in tables:
+        for viewer in [Viewer("home township", HOME), *VIEWERS]:
+            for region in ("", "62", viewer.tenant or ""):
+                try:
+                    with _uow(walls, viewer) as uow:
+                        uow.execute(insert.format(t=name), {"r": region})
+                        uow.commit()
+                    breaches.append((name, viewer.name, f"inserted region {region!r}"))
+                except DBAPIError as exc:
+                    if not _refused(exc):
+                        breaches.append((name, viewer.name, f"failed, but not on a wall: {exc.orig}"))
+            for verb, statement in (("updated", f"UPDATE {name} SET data = data"), ("deleted", f"DELETE FROM {name}")):
+                try:
+                    with _uow(walls, viewer) as uow:
+                        touched = uow.execute(statement)
+                        uow.commit()
+                except DBAPIError as exc:
+                    touched = 0 if _refused(exc) else f"an error not on a wall: {exc.orig}"
+                if touched:
+                    breaches.append((name, viewer.name, f"{verb} {touched} rows"))
+        with walls.app.unit_of_work(tenant=COUNTY) as uow:
+            uow.execute(f"SELECT set_config('{PUBLISH_SETTING}', 'region:62', true)")
+            uow.execute(insert.format(t=name), {"r": "62"})     # the publication of its own region
+            try:
+                uow.execute(insert.format(t=name), {"r": ""})   # not another region's
+                breaches.append((name, "publication of '62'", "wrote the national calendar"))
+            except DBAPIError as exc:
+                assert _refused(exc), exc
+            uow.rollback()
+    assert breaches == []
+
+
+def test_the_refused_callback_log_is_append_only_for_the_application(walls):
+    """Issue 15, item 7: what a forged callback wrote cannot be read back, changed or erased through the
+    application role; operations read it as the owner."""
+    for name in sorted(APPEND_ONLY):
+        with walls.app.unit_of_work() as uow:
+            privileges = {p: uow.value(f"SELECT has_table_privilege('{APP}', '{name}', '{p}')")
+                          for p in ("INSERT", "SELECT", "UPDATE", "DELETE")}
+            uow.execute(f"INSERT INTO {name} (reason) VALUES ('wall')")
+            uow.commit()
+        assert privileges == {"INSERT": True, "SELECT": False, "UPDATE": False, "DELETE": False}, name
+        engine = create_engine(walls.owner_url)
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(text(f"SELECT count(*) FROM {name} WHERE reason = 'wall'")).scalar_one() >= 1
+        finally:
+            engine.dispose()

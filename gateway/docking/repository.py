@@ -37,10 +37,6 @@ class DockingRepository:
                        {"r": reason, "s": sender[:64], "t": tenant[:16], "m": message_id[:64], "h": body_sm3,
                         "n": body_bytes})
 
-    def refusals(self) -> list[dict[str, Any]]:
-        return self.u.mappings(sql(f"SELECT reason, claimed_sender, claimed_tenant, claimed_message_id FROM"
-                                   f" {S}.refusals ORDER BY id"))
-
     # -- the message log -----------------------------------------------------------------------------
     @staticmethod
     def log_ref(direction: str, message_id: str) -> str:

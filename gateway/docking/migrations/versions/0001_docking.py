@@ -1,6 +1,6 @@
 """Docking schema: the message log (an SM3 chain per county, shared.hashchain), the nonces seen, refused
-messages, the outbound
-reports to the province (its outbox), online applications received, reconciliation reports; outbox/inbox.
+messages, the outbound reports to the province (its outbox), online applications received, reconciliation
+reports; outbox/inbox.
 
 Revision ID: 0001
 Revises:
@@ -95,7 +95,12 @@ def upgrade() -> None:
     for st in tenant_rls_statements(f"{S}.outbound", extra_read=SWEEP):
         op.execute(st)
     op.execute(f"GRANT SELECT, INSERT, DELETE ON {S}.nonces TO sanji_app")
-    op.execute(f"GRANT SELECT, INSERT ON {S}.refusals TO sanji_app")
+    # refusals: appended by the application role, read only by operations (the owner), as fees' refused callbacks
+    op.execute(f"GRANT INSERT ON {S}.refusals TO sanji_app")
+    op.execute(f"ALTER TABLE {S}.refusals ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {S}.refusals FORCE ROW LEVEL SECURITY")
+    op.execute(f"CREATE POLICY refusals_append ON {S}.refusals FOR INSERT TO sanji_app WITH CHECK (true)")
+    op.execute(f"CREATE POLICY refusals_operations ON {S}.refusals FOR SELECT TO sanji_owner USING (true)")
     for seq in ("refusals_id_seq", "outbound_seq_seq", "reconciliations_id_seq"):
         op.execute(f"GRANT USAGE, SELECT ON SEQUENCE {S}.{seq} TO sanji_app")
     for st in messaging_tables_statements(S):
