@@ -45,10 +45,12 @@ def main(only: list[str]) -> int:
         bench_approval,
         bench_calendar,
         bench_catalogue,
+        bench_complaints,
         bench_docking,
         bench_fees,
         bench_intake,
         bench_messaging,
+        bench_supervision,
     )
 
     db, vhost = "sanji_bench", "sanji_bench"
@@ -73,9 +75,11 @@ def main(only: list[str]) -> int:
                           ("intake", lambda: bench_intake.run(platform)),
                           ("approval", lambda: bench_approval.run(platform)),
                           ("fees", lambda: bench_fees.run(platform)),
+                          ("complaints", lambda: bench_complaints.run(platform)),
                           ("messaging", lambda: bench_messaging.run(settings)),
                           ("calendar", bench_calendar.run),
-                          ("docking", lambda: bench_docking.run(platform, settings))]:
+                          ("docking", lambda: bench_docking.run(platform, settings)),
+                          ("supervision", lambda: bench_supervision.run(settings))]:
             if only and name not in only:
                 continue
             with console.status(f"{name} …"):
