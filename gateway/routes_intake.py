@@ -71,6 +71,8 @@ class WaivedIn(Strict):
 class AcceptIn(Strict):
     waived: list[WaivedIn] = Field(default_factory=list, max_length=100, description="容缺受理的材料及承诺补交日期")
     note: str = Field("", max_length=500)
+    government_invested: bool = Field(False, description="政府投资项目（仅事项要求询问时；有上下限的收费按下限征收）")
+    key_construction_project: bool = Field(False, description="重点建设项目（仅事项要求询问时；收费从低）")
 
 
 class CorrectionItemIn(Strict):
@@ -137,7 +139,8 @@ def get_application(application_id: str, request: Request, p: User):
 @router.post("/api/v1/intake/applications/{application_id}/accept", summary="受理（可容缺受理）")
 def accept(application_id: str, body: AcceptIn, request: Request, p: User):
     msg = pb.AcceptApplicationRequest(application_id=application_id, note=body.note, waived=[
-        pb.WaivedMaterial(material_code=w.material_code, promised_by=w.promised_by) for w in body.waived])
+        pb.WaivedMaterial(material_code=w.material_code, promised_by=w.promised_by) for w in body.waived],
+        government_invested=body.government_invested, key_construction_project=body.key_construction_project)
     return to_json(intake.call(request, p, "AcceptApplication", msg))
 
 

@@ -134,6 +134,7 @@ class Elements:
     joint: bool = False
     joint_departments: tuple[str, ...] = ()
     site_inspection: str = ""
+    project_facts: bool = False      # the window asks: 政府投资项目 / 重点建设项目 (收费从低, seed 001 §7)
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Elements:
@@ -170,6 +171,7 @@ class Elements:
             online=bool(d.get("online", False)), max_trips=ints(d.get("max_trips"), 1),
             joint=bool(d.get("joint", False)), joint_departments=tuple(d.get("joint_departments", []) or ()),
             site_inspection=str(d.get("site_inspection", "")).strip(),
+            project_facts=bool(d.get("project_facts", False)),
         )
 
     def to_dict(self) -> dict:

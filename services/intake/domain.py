@@ -202,6 +202,10 @@ class Application:
     pickup: dict[str, str] = field(default_factory=dict)
     rejection: dict[str, str] = field(default_factory=dict)
     termination: dict[str, str] = field(default_factory=dict)
+    # recorded at the window where the item asks (seed 001 §7: “对所有政府投资项目和重点建设项目，有上下限标准的，
+    # 均按照‘收费从低’的原则，一律按下限征收”); not the agency's key project (重点项目全程代办), a different fact
+    government_invested: bool = False     # 政府投资项目
+    key_construction: bool = False        # 重点建设项目
 
     # -- derived ---------------------------------------------------------------------------------
     @property
@@ -295,11 +299,13 @@ class Application:
     # -- accept (受理), with 容缺 -----------------------------------------------------------------
     def accept(self, *, waived: Sequence[tuple[str, str]], by: str, now: dt.datetime, today: dt.date,
                calendar: WorkingCalendar, next_case_number: Callable[[dt.date], str], query_code: str,
-               note: str = "") -> None:
-        """`query_code`: the 查询码 the case is given with its number (drawn by the caller, at random)."""
+               note: str = "", government_invested: bool = False, key_construction: bool = False) -> None:
+        """`query_code`: the 查询码 the case is given with its number (drawn by the caller, at random).
+        `government_invested` / `key_construction`: the window's answers where the item asks (收费从低)."""
         self._require((Status.RECEIVED,), "受理")
         if len(note) > MAX_NOTE:
             raise InvalidArgument("note", f"备注过长（最多 {MAX_NOTE} 字）")
+        check_project_facts(self.item, government_invested, key_construction)
         late = self._late(today)
         accepted_on = self.received_on if late else today
         if waived and self.item.immediate:
@@ -324,6 +330,7 @@ class Application:
         self.accepted_by = by
         self.deemed = late
         self.promises = promises
+        self.government_invested, self.key_construction = government_invested, key_construction
         # 即办件: accepted here, decided on the spot by the window's chief representative (approval)
         self.immediate = self.item.immediate and not late
         self.status = Status.ACCEPTED
@@ -337,6 +344,10 @@ class Application:
             detail += f"；{note}"
         if self.immediate:
             detail += "；即办件，由窗口首席代表当场作出决定"
+        facts = [name for name, yes in (("政府投资项目", government_invested), ("重点建设项目", key_construction))
+                 if yes]
+        if facts:
+            detail += f"；经窗口确认为{'、'.join(facts)}（有上下限的收费按下限征收）"
         self._log(now, "deemed_accepted" if late else "accepted", by, detail, on=accepted_on)
 
     def _check_waived(self, waived: Sequence[tuple[str, str]], accepted_on: dt.date, today: dt.date,
@@ -634,6 +645,14 @@ class Application:
         return [(h.on or h.at[:10], PUBLIC_STEPS[h.what]) for h in self.history if h.what in PUBLIC_STEPS]
 
 
+
+
+def check_project_facts(item: ItemSnapshot, government_invested: bool, key_construction: bool) -> None:
+    """The window records 政府投资项目 / 重点建设项目 only for an item that asks the question (a project item);
+    for any other the answer would put a fee at its lower bound without a reason."""
+    if (government_invested or key_construction) and not item.project_facts:
+        name = "government_invested" if government_invested else "key_construction_project"
+        raise InvalidArgument(name, f"事项“{item.name}”不涉及政府投资项目或重点建设项目的认定")
 
 
 def _required_code(code: str) -> str:

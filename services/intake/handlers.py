@@ -220,13 +220,14 @@ class IntakeHandlers:
         return view
 
     def accept(self, p: Principal, app_id: str, waived: Sequence[tuple[str, str]] = (),
-               note: str = "") -> ApplicationView:
+               note: str = "", *, government_invested: bool = False, key_construction: bool = False) -> ApplicationView:
         """受理 (with 容缺 when `waived` names waivable materials and their promised dates)."""
         def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
             now, today = self.clock.now(), self.clock.today()
             app.accept(waived=waived, by=p.username, now=now, today=today, calendar=self.calendars.get(app.tenant),
                        next_case_number=self._numbers(repo, app), query_code=new_query_code(self.query_code_length),
-                       note=note.strip())
+                       note=note.strip(), government_invested=government_invested,
+                       key_construction=key_construction)
             self._accepted(out, uow, app, now)
         return self._decide(p, app_id, change)
 

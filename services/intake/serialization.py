@@ -46,6 +46,7 @@ def to_doc(a: Application) -> dict[str, Any]:
                       "closed_at": p.closed_at} for p in a.promises],
         "history": [vars(h) for h in a.history], "picked_up_at": iso(a.picked_up_at), "pickup": a.pickup,
         "rejection": a.rejection, "termination": a.termination,
+        "government_invested": a.government_invested, "key_construction": a.key_construction,
     }
 
 
@@ -74,4 +75,5 @@ def from_doc(*, id: str, tenant: str, origin_tenant: str, idempotency_key: str, 
         history=[HistoryEntry(**h) for h in doc.get("history", [])], picked_up_at=_dt(doc.get("picked_up_at", "")),
         pickup=dict(doc.get("pickup", {})), rejection=dict(doc.get("rejection", {})),
         termination=dict(doc.get("termination", {})),
+        government_invested=bool(doc.get("government_invested")), key_construction=bool(doc.get("key_construction")),
     )

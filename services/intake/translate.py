@@ -90,7 +90,8 @@ def application_to_pb(view: ApplicationView) -> pb.Application:
                                           for p in a.open_promises()],
         proxy_tenant=a.proxy_tenant, proxy_request_id=a.proxy_request_id, case_kind=a.item.case_kind,
         idempotency_key=a.idempotency_key, form=a.form, picked_up_at=iso(a.picked_up_at),
-        handling_unit_name=a.handling_unit_name, rejection=rejection_to_pb(a))
+        handling_unit_name=a.handling_unit_name, rejection=rejection_to_pb(a),
+        government_invested=a.government_invested, key_construction_project=a.key_construction)
     if not view.receipt_only:
         out.query_code = a.query_code
         out.open_corrections.extend(pb.CorrectionItem(material_code=c.material_code, problem=c.problem)
@@ -172,7 +173,9 @@ class EventsOut:
             promised_limit_days=item.promised_limit_days, statutory_limit_days=item.statutory_limit_days,
             joint=item.joint, joint_departments=list(item.joint_departments), has_fees=item.has_fees,
             fee_codes=list(item.fee_codes), site_inspection=item.site_inspection,
-            key_project=len(app.proxy_tenant) == 6, scenario_name=app.scenario.name,
+            # the window's answers (收费从低): 政府投资项目, 重点建设项目 — not the agency's key-project agency
+            government_invested=app.government_invested, key_project=app.key_construction,
+            scenario_name=app.scenario.name,
             materials=[ev.AcceptedMaterial(code=m.code, name=m.name, supplied=app.materials[m.code].supplied,
                                            waived=m.code in waived, note=app.materials[m.code].note, core=m.core)
                        for m in app.scenario.materials])

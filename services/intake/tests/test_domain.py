@@ -17,6 +17,7 @@ from services.intake.items import ItemSnapshot, MaterialSpec, ScenarioSpec
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
 from services.intake.querycodes import ALPHABET, check_query_code, new_query_code, query_code_digest
 from services.intake.serialization import from_doc, to_doc
+from services.intake.translate import EventsOut
 from shared import idnumbers
 from shared.calendar import WorkingCalendar, seed_year_from_package
 from shared.clock import CHINA_TZ, Clock
@@ -291,6 +292,22 @@ def test_a_window_refusal_takes_effect_only_when_the_chief_representative_or_hea
     other.reject("x", "", by="clerk", now=at(TODAY), today=TODAY)
     other.accept(waived=[], by="clerk", now=at(TODAY), today=TODAY, calendar=CAL, **issued())
     assert other.status == Status.ACCEPTED and not other.rejection_pending
+
+
+def test_the_window_records_government_invested_and_key_construction_projects_only_where_the_item_asks():
+    """Seed 001 §7: “对所有政府投资项目和重点建设项目，有上下限标准的，均按照‘收费从低’的原则，一律按下限征收”."""
+    app = receive()
+    with pytest.raises(InvalidArgument) as e:                # the homestead item asks no such question
+        app.accept(waived=[], by="clerk", now=at(TODAY), today=TODAY, calendar=CAL, government_invested=True,
+                   **issued())
+    assert field_of(e) == "government_invested" and app.status == Status.RECEIVED
+    project = ItemSnapshot(**{**vars(ITEM), "name": "建设工程规划许可证核发", "project_facts": True})
+    app = receive(item=project)
+    app.accept(waived=[], by="clerk", now=at(TODAY), today=TODAY, calendar=CAL, key_construction=True, **issued())
+    assert app.key_construction and not app.government_invested and "重点建设项目" in app.history[-1].detail
+    assert to_doc(app)["key_construction"] is True
+    event = EventsOut().application_accepted(app)          # the fee rule's 重点建设项目, not the agency's key project
+    assert event.key_project and not event.government_invested
 
 
 def test_late_correction_or_rejection_is_refused_after_the_deadline():

@@ -8,6 +8,7 @@ import re
 
 import grpc
 import pytest
+from sanji.catalogue.v1 import catalogue_pb2 as cpb
 from sanji.intake.v1 import intake_pb2 as pb
 
 from services.intake.service import SUBSCRIPTIONS
@@ -16,6 +17,7 @@ from services.intake.tests.conftest import (
     TOWNSHIP,
     VILLAGE,
     codes,
+    elements,
     err,
     field_of,
     notice_pdf,
@@ -26,6 +28,7 @@ from services.intake.tests.conftest import (
     submit_request,
     uscc,
 )
+from shared.grpc.client import bearer
 from shared.messaging import PoisonMessage
 from tests.support import deliver_event, report_from_approval, subscribed
 
@@ -114,6 +117,33 @@ def test_a_refusal_the_head_overrules_stays_with_the_window(clerk, as_user, town
     accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
     assert accepted.status == pb.APPLICATION_STATUS_ACCEPTED
     assert "application_rejected" not in [e[0] for e in outbox(intake_db, app.id)]
+
+
+def test_the_window_records_a_government_invested_project_where_the_item_asks(stub, tokens, clerk, intake_db,
+                                                                               today):
+    """Seed 001 §7: “对所有政府投资项目和重点建设项目，有上下限标准的，均按照‘收费从低’的原则，一律按下限征收” —
+    the window records it, intake carries it to the back office (and on to fees), no cashier ticks a box."""
+    md = bearer(tokens["county.admin"])
+    item = stub.CreateItem(cpb.CreateItemRequest(elements=elements(name="建设工程规划许可证核发", project_facts=True)),
+                           metadata=md, timeout=10)
+    item = stub.PublishItem(cpb.PublishItemRequest(item_id=item.id), metadata=md, timeout=10)
+    stub.DelegateItem(cpb.DelegateItemRequest(item_id=item.id, target_tenants=[TOWNSHIP], reason="测试",
+                                              kind=cpb.LISTING_KIND_DELEGATED), metadata=md, timeout=10)
+    app = clerk.SubmitApplication(submit_request(item))
+    accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id, government_invested=True))
+    assert accepted.government_invested and not accepted.key_construction_project
+    assert "政府投资项目" in accepted.history[-1].detail
+    [event] = [b for k, b, _ in outbox(intake_db, accepted.case_number) if k == "application_accepted"]
+    assert event["government_invested"] is True and not event.get("key_project")
+
+
+def test_the_project_question_is_refused_for_an_item_that_does_not_ask_it(clerk, township_item, intake_db, today):
+    app = clerk.SubmitApplication(submit_request(township_item))
+    e = err(clerk.AcceptApplication, pb.AcceptApplicationRequest(application_id=app.id,
+                                                                 key_construction_project=True))
+    assert e.code() == CODE.INVALID_ARGUMENT and field_of(e) == "key_construction_project"
+    assert clerk.GetApplication(pb.GetApplicationRequest(application_id=app.id)).status == \
+        pb.APPLICATION_STATUS_RECEIVED
 
 
 def test_reject_with_reason_and_remedies(clerk, as_user, township_item, intake_db, today):
