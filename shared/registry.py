@@ -139,6 +139,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
             ("intake", ("application_accepted", "correction_requested", "application_rejected", "result_picked_up")),
             ("approval", ("case_decided", "clock_suspended", "clock_resumed", "case_completed")),
             ("fees", ("fees_settled",)),
+            ("complaints", ("rating_submitted", "complaint_resolved")),      # ratings and complaint outcomes
         ) for event in events]),
         calls=("catalogue", "intake", "fees"),
         package="gateway.docking",

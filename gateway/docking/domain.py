@@ -159,8 +159,8 @@ def progress_code(province: str, event_type: str) -> str:
 
 def case_key(body: Mapping[str, Any], correlation_id: str | None) -> str:
     """What orders a case's reports: its case number where the event has one, else its application id
-    (an application not yet accepted has no case number)."""
-    return str(body.get("case_number") or correlation_id or body.get("application_id") or "")
+    (an application not yet accepted has no case number); a complaint by its number."""
+    return str(body.get("case_number") or correlation_id or body.get("application_id") or body.get("number") or "")
 
 
 # -- catalogue down: the elements held the same ----------------------------------------------------------

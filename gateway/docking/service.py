@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sanji.approval.v1 import events_pb2 as approval_ev
+from sanji.complaints.v1 import events_pb2 as complaints_ev
 from sanji.docking.v1 import docking_pb2 as pb
 from sanji.docking.v1 import docking_pb2_grpc
 from sanji.fees.v1 import events_pb2 as fees_ev
@@ -27,7 +28,8 @@ def _report(handler: str, message) -> On:
 
 
 # queue evt-<source>-<event>--docking.report_<event>: every acceptance, correction, rejection, decision,
-# suspension, resumption, fee settlement, completion and hand-out goes up to the province (办件信息汇聚)
+# suspension, resumption, fee settlement, completion and hand-out goes up to the province (办件信息汇聚), and so
+# do ratings and complaint outcomes
 SUBSCRIPTIONS = (
     _report("report_application_accepted", intake_ev.ApplicationAccepted),
     _report("report_correction_requested", intake_ev.CorrectionRequested),
@@ -38,6 +40,8 @@ SUBSCRIPTIONS = (
     _report("report_clock_resumed", approval_ev.ClockResumed),
     _report("report_case_completed", approval_ev.CaseCompleted),
     _report("report_fees_settled", fees_ev.FeesSettled),
+    _report("report_rating_submitted", complaints_ev.RatingSubmitted),        # 好差评
+    _report("report_complaint_resolved", complaints_ev.ComplaintResolved),    # 投诉办理结果
 )
 
 

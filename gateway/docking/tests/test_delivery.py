@@ -235,3 +235,21 @@ def test_killing_the_docking_process_mid_run_loses_nothing_and_repeats_nothing(
     simulator.fault("ok")
     drain(handlers, docking_db)
     assert_each_once_in_order(simulator, cases)
+
+
+def test_ratings_and_complaint_outcomes_go_up_too(handlers, docking_db, simulator):
+    from sanji.complaints.v1 import events_pb2 as complaints_ev
+
+    [c] = case_numbers(1)
+    deliver_event(subscribed(SUBSCRIPTIONS, "report_rating_submitted", handlers), docking_db, COUNTY,
+                  complaints_ev.RatingSubmitted(rating_id=str(uuid.uuid4()), tenant=COUNTY, level=5, bad=True,
+                                                case_number=c, at="2026-09-30T10:00:00+08:00"), source="complaints")
+    number = f"TS{uuid.uuid4().hex[:10].upper()}"
+    deliver_event(subscribed(SUBSCRIPTIONS, "report_complaint_resolved", handlers), docking_db, COUNTY,
+                  complaints_ev.ComplaintResolved(complaint_id=str(uuid.uuid4()), number=number, tenant=COUNTY,
+                                                  satisfaction="satisfied", at="2026-09-30T10:00:00+08:00"),
+                  source="complaints")
+    drain(handlers, docking_db)
+    assert simulator.reports_of(c) == ["rating_submitted"]
+    [r] = [x for x in simulator.receipts() if x.type == "complaint_resolved" and x.body["detail"]["number"] == number]
+    assert r.body["detail"]["satisfaction"] == "satisfied"
