@@ -30,7 +30,10 @@ class ComplaintsServicer(complaints_pb2_grpc.ComplaintsServiceServicer):
         self.r = ratings
 
     def _complaint(self, row):
-        return t.complaint_to_pb(row, current_principal_or_none())
+        return t.complaint_to_pb(row, current_principal_or_none(), self.c.clock.today())
+
+    def _rectification(self, row):
+        return t.rectification_to_pb(row, self.c.clock.today())
 
     # -- complaints -------------------------------------------------------------------------------------
     def FileComplaint(self, request, context):
@@ -58,7 +61,8 @@ class ComplaintsServicer(complaints_pb2_grpc.ComplaintsServiceServicer):
         p = current_principal()
         rows, total = self.c.list(p, t.complaint_status_filter(request.status), request.unassigned_only,
                                   request.limit, request.offset)
-        return pb.ListComplaintsResponse(complaints=[t.complaint_to_pb(r, p) for r in rows], total=total)
+        today = self.c.clock.today()
+        return pb.ListComplaintsResponse(complaints=[t.complaint_to_pb(r, p, today) for r in rows], total=total)
 
     def AssignHandler(self, request, context):
         return self._complaint(self.c.assign(current_principal(), request.complaint_id, request.handler,
@@ -117,21 +121,21 @@ class ComplaintsServicer(complaints_pb2_grpc.ComplaintsServiceServicer):
 
     def ListRectifications(self, request, context):
         rows = self.r.list_rectifications(current_principal(), t.rectification_status_filter(request.status))
-        return pb.ListRectificationsResponse(rectifications=[t.rectification_to_pb(x) for x in rows])
+        return pb.ListRectificationsResponse(rectifications=[self._rectification(x) for x in rows])
 
     def GetRectification(self, request, context):
-        return t.rectification_to_pb(self.r.get_rectification(current_principal(), request.rectification_id))
+        return self._rectification(self.r.get_rectification(current_principal(), request.rectification_id))
 
     def Rectify(self, request, context):
-        return t.rectification_to_pb(self.r.rectify(current_principal(), request.rectification_id,
+        return self._rectification(self.r.rectify(current_principal(), request.rectification_id,
                                                     request.verification, request.measures, request.answer))
 
     def RecordRectificationVisit(self, request, context):
-        return t.rectification_to_pb(self.r.record_visit(current_principal(), request.rectification_id,
+        return self._rectification(self.r.record_visit(current_principal(), request.rectification_id,
                                                          request.method, request.result))
 
     def RateRectification(self, request, context):
-        return t.rectification_to_pb(self.r.rate_rectification(request.case_number, request.id_suffix,
+        return self._rectification(self.r.rate_rectification(request.case_number, request.id_suffix,
                                                                 request.satisfaction, request.comment))
 
     def AppealRating(self, request, context):

@@ -96,7 +96,8 @@ def submit_rating_command(r: pb.SubmitRatingRequest) -> SubmitRating:
 
 
 # -- rows → responses ---------------------------------------------------------------------------------------
-def complaint_to_pb(c: ComplaintRow, p: Principal | None) -> pb.Complaint:
+def complaint_to_pb(c: ComplaintRow, p: Principal | None, today: dt.date) -> pb.Complaint:
+    """`today`: the service clock's date (a drill pins it), for what is late as of now."""
     visible = p is not None and d.identity_visible(p, c.tenant_code, c.subject_staff)
     has_identity = not c.anonymous and bool(c.complainant_name or c.complainant_phone)
     ext = c.extension or {}
@@ -128,14 +129,14 @@ def complaint_to_pb(c: ComplaintRow, p: Principal | None) -> pb.Complaint:
                                 visited_at=_iso(f.visited_at), result=f.result, visited_by=f.visited_by)
                     for f in c.follow_ups],
         filed_by_tenant=c.filed_by_tenant, filed_by=c.filed_by,
-        progress_late=_late(c.progress_reported_at, c.progress_due),
-        result_late=_late(c.replied_at, c.result_due),
+        progress_late=_late(c.progress_reported_at, c.progress_due, today),
+        result_late=_late(c.replied_at, c.result_due, today),
         late_departments=d.late_departments([(x.department, x.lead, x.reported_at) for x in c.departments],
-                                            c.result_due, dt.date.today()) if c.departments else [])
+                                            c.result_due, today))
 
 
-def _late(done: dt.datetime | None, due: dt.date) -> bool:
-    return (done.date() if done else dt.date.today()) > due
+def _late(done: dt.datetime | None, due: dt.date, today: dt.date) -> bool:
+    return (done.date() if done else today) > due
 
 
 def receipt(c: ComplaintRow, url: str) -> pb.Receipt:
@@ -164,12 +165,12 @@ def rating_to_pb(r: RatingRow, show_rater: bool) -> pb.Rating:
         counted=r.counted, rectification_id=r.rectification_id)
 
 
-def rectification_to_pb(x: RectificationRow) -> pb.Rectification:
+def rectification_to_pb(x: RectificationRow, today: dt.date) -> pb.Rectification:
     return pb.Rectification(
         id=x.id, tenant=x.tenant_code, rating_id=x.rating_id, staff=x.staff, case_number=x.case_number,
         status=RECTIFICATION_STATUS[d.RectificationStatus(x.status)], due_on=_iso(x.due_on), due_trace=x.due_trace,
         verification=x.verification, measures=x.measures, answer=x.answer, answered_at=_iso(x.answered_at),
-        answered_by=x.answered_by, late=_late(x.answered_at, x.due_on), visit_required=x.visit_required,
+        answered_by=x.answered_by, late=_late(x.answered_at, x.due_on, today), visit_required=x.visit_required,
         visit_method=x.visit_method, visited_at=_iso(x.visited_at), visit_result=x.visit_result,
         satisfaction=x.satisfaction, rated_at=_iso(x.rated_at), created_at=_iso(x.created_at),
         rating_level=x.rating_level)

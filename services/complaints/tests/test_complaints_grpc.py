@@ -75,9 +75,12 @@ def test_the_whole_handling_with_one_extension_approved_by_the_head(as_, complai
     c = h.Reply(pb.ReplyRequest(complaint_id=c.id, outcome="plan", channel="phone", text="已列入年内计划",
                                 promises=[pb.Promise(promise="增设自助查询机", due_on="2026-12-01")]))
     assert c.status == S.COMPLAINT_STATUS_REPLIED and c.outcome == "plan" and len(c.follow_ups) == 1
-    assert c.late_departments == ["县住建局"] or c.late_departments == []
+    assert not c.result_late and c.late_departments == []       # the co-handler's part is not late yet
     c = h.RecordReturnVisit(pb.RecordReturnVisitRequest(complaint_id=c.id, follow_up_id=c.follow_ups[0].id,
                                                         method="phone", result="群众表示认可"))
+    on_day(dt.date(2026, 10, 23))
+    c = h.GetComplaint(pb.GetComplaintRequest(complaint_id=c.id))
+    assert c.late_departments == ["县住建局"] and not c.result_late   # the lead reported; the co-handler never did
     c = h.RecordSatisfaction(pb.RecordSatisfactionRequest(complaint_id=c.id, satisfaction="basically_satisfied"))
     assert c.status == S.COMPLAINT_STATUS_CLOSED
     kinds = [e[0] for e in outbox(complaints_db, c.number)]

@@ -25,6 +25,12 @@ def test_a_township_handler_cannot_see_or_touch_another_townships_complaints(as_
     assert e.code() == grpc.StatusCode.NOT_FOUND
     # the county's supervisor sees the township's complaint (supervision of the subtree); its handler does not act
     assert c.id in _ids(as_, "county.supervisor")
+    # an unassigned complaint is visible to supervision as such (第一时间安排专人: the sweep of the day's end)
+    unassigned = as_("county.supervisor").ListComplaints(pb.ListComplaintsRequest(unassigned_only=True, limit=200))
+    assert c.id in {x.id for x in unassigned.complaints}
+    as_("dongdajie.complaints").AssignHandler(pb.AssignHandlerRequest(complaint_id=c.id))
+    unassigned = as_("county.supervisor").ListComplaints(pb.ListComplaintsRequest(unassigned_only=True, limit=200))
+    assert c.id not in {x.id for x in unassigned.complaints}
     e = err(as_("county.complaints").AssignHandler, pb.AssignHandlerRequest(complaint_id=c.id))
     assert e.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
 
