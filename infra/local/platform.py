@@ -56,6 +56,9 @@ class Ports:
         return cls(oidc=one(), gateway=one(), province=one(), services={name: one() for name in SERVICE_PORTS})
 
 
+ADMIN_CLIENT = "sanji-admin"
+
+
 def new_service_secrets() -> dict[str, str]:
     """One random client secret per registered service, for one run: each service's own credential (client
     `sanji-<service>`, client-credentials grant), which internal gRPC methods require beside the person's."""
@@ -68,6 +71,9 @@ class Platform:
     env: dict[str, str]
     ports: Ports = field(default_factory=Ports)
     service_secrets: dict[str, str] = field(default_factory=new_service_secrets)
+    # the identity provider's administrator client (`sanji-admin`): what `python -m infra.onboard` provisions
+    # a county's staff with, through the provider's admin API (issue 23)
+    admin_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     # how each child was started, so the supervisor can start it again the same way
     _specs: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
@@ -178,7 +184,12 @@ class Platform:
         clients.touch(mode=0o600)
         clients.chmod(0o600)
         clients.write_text(json.dumps({f"sanji-{n}": s for n, s in self.service_secrets.items()}), encoding="utf-8")
-        args = ["-m", "infra.oidc", "--port", str(self.ports.oidc), "--service-clients", str(clients)]
+        admins = self.run_dir / "admin-clients.json"
+        admins.touch(mode=0o600)
+        admins.chmod(0o600)
+        admins.write_text(json.dumps({ADMIN_CLIENT: self.admin_client_secret}), encoding="utf-8")
+        args = ["-m", "infra.oidc", "--port", str(self.ports.oidc), "--service-clients", str(clients),
+                "--admin-clients", str(admins)]
         if users_file:
             args += ["--users", str(users_file)]
         self._spawn("oidc", args)
