@@ -33,7 +33,8 @@ from sqlalchemy.engine import Engine
 from shared.calendar import CalendarYear, WorkingCalendar, seed_year_from_package
 from shared.errors import DomainError, InvalidArgument
 
-__all__ = ["calendar_table_statements", "CalendarStore", "CalendarCache", "main"]
+__all__ = ["calendar_table_statements", "calendar_rls_statements", "PUBLISH_SETTING", "CalendarStore", "CalendarCache",
+           "main"]
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _REGION = re.compile(r"^$|^\d{2}$|^\d{4}$|^\d{6}$|^\d{9}$|^\d{12}$")
@@ -53,8 +54,34 @@ def _region(region: str) -> str:
     return region
 
 
-def calendar_table_statements(schema: str, app_role: str = "sanji_app") -> list[str]:
-    """DDL for `<schema>.calendar_years` (run as the owner role). Idempotent."""
+# Writes to `calendar_years` are open only to a transaction that names the region it publishes (issue 15,
+# item 4): CalendarStore sets it after the authority checks of its callers (services/approval/administration.py:
+# holidays and make-up days at the national and provincial level only). Reading is public.
+PUBLISH_SETTING = "app.calendar_region"
+
+
+def calendar_rls_statements(schema: str) -> list[str]:
+    """Row-level security on `<schema>.calendar_years` (idempotent): everyone reads; a row is written only by a
+    transaction that publishes its region (`PUBLISH_SETTING`), so no tenant-bound statement can rewrite a calendar."""
+    schema = _ident(schema, "schema")
+    table = f"{schema}.calendar_years"
+    # 'region:' + the region: a custom setting reads '' (not NULL) after a transaction on the same connection set
+    # it, and '' is the national region's name
+    publishing = f"current_setting('{PUBLISH_SETTING}', true) = 'region:' || region"
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        *(f"DROP POLICY IF EXISTS calendar_years_{verb} ON {table}" for verb in ("read", "insert", "update", "delete")),
+        f"CREATE POLICY calendar_years_read ON {table} FOR SELECT USING (true)",
+        f"CREATE POLICY calendar_years_insert ON {table} FOR INSERT WITH CHECK ({publishing})",
+        f"CREATE POLICY calendar_years_update ON {table} FOR UPDATE USING ({publishing}) WITH CHECK ({publishing})",
+        f"CREATE POLICY calendar_years_delete ON {table} FOR DELETE USING ({publishing})",
+    ]
+
+
+def calendar_table_statements(schema: str, app_role: str = "sanji_app", *, rls: bool = True) -> list[str]:
+    """DDL for `<schema>.calendar_years` (run as the owner role), walled (`calendar_rls_statements`). `rls=False`:
+    what the first migrations of intake and approval ran; their later revision adds the walls."""
     schema, app_role = _ident(schema, "schema"), _ident(app_role, "app_role")
     return [
         f"""CREATE TABLE IF NOT EXISTS {schema}.calendar_years (
@@ -67,6 +94,7 @@ def calendar_table_statements(schema: str, app_role: str = "sanji_app") -> list[
             PRIMARY KEY (region, year)
         )""",
         f"GRANT SELECT, INSERT, UPDATE ON {schema}.calendar_years TO {app_role}",
+        *(calendar_rls_statements(schema) if rls else []),
     ]
 
 
@@ -129,6 +157,7 @@ class CalendarStore:
         return inserted
 
     def _write(self, conn, cy: CalendarYear, region: str, *, replace: bool) -> bool:
+        conn.execute(text(f"SELECT set_config('{PUBLISH_SETTING}', :region, true)"), {"region": f"region:{region}"})
         conflict = ("DO UPDATE SET data = EXCLUDED.data, source = EXCLUDED.source,"
                     " published_at = EXCLUDED.published_at, published_by = EXCLUDED.published_by"
                     if replace else "DO NOTHING")

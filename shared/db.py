@@ -589,9 +589,44 @@ def tenant_rls_statements(qualified_table: str, *, column: str = "tenant_code",
     ]
 
 
-def messaging_tables_statements(schema: str, app_role: str = "sanji_app") -> list[str]:
-    """The outbox and inbox of one service. Infrastructure, not tenant data: no RLS; the tenant
-    travels in each row and in the envelope."""
+# The outbox relay reads and marks every tenant's rows of its own service's outbox (`<schema>.outbox`): the one
+# transaction setting its policies open beyond the writer's binding. Set only by shared.messaging.relay and the
+# operators' tools (replay, counts), inside their own transaction (`set_config(…, true)`).
+RELAY_SETTING = "app.relay"
+_RELAY = f"current_setting('{RELAY_SETTING}', true) = 'on'"
+
+
+def messaging_rls_statements(schema: str, app_role: str = "sanji_app") -> list[str]:
+    """Row-level security on a service's outbox and inbox (issue 15).
+
+    outbox: a row belongs to the unit whose transaction wrote it (`writer`, the tenant binding, filled by its
+    default), which is not always the event's own `tenant` (intake writes a village's proxy progress while
+    bound to the township that accepted it). The writer, and units above it with supervision rights, read it;
+    nobody else does but the relay, which opens `app.relay`. A public (anonymous) transaction's rows
+    (writer '') are read by the relay alone.
+    inbox: the consumer binds each event's tenant before it records it; walled by that tenant like any table, and
+    read (never written) across tenants in the relay's view, for the operators' counts."""
+    table = f"{schema}.outbox"
+    read = f"(({READ_PREDICATE.format(col='writer')} AND writer <> '') OR {_RELAY})"
+    write = WRITE_PREDICATE.format(col="writer")
+    return [
+        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS writer text",
+        f"UPDATE {table} SET writer = tenant WHERE writer IS NULL",
+        f"ALTER TABLE {table} ALTER COLUMN writer SET DEFAULT {_TENANT}",
+        f"ALTER TABLE {table} ALTER COLUMN writer SET NOT NULL",
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY outbox_read ON {table} FOR SELECT USING {read}",
+        f"CREATE POLICY outbox_insert ON {table} FOR INSERT WITH CHECK ({write})",
+        f"CREATE POLICY outbox_update ON {table} FOR UPDATE USING {read} WITH CHECK ({write} OR {_RELAY})",
+        f"CREATE POLICY outbox_delete ON {table} FOR DELETE USING {read}",
+        *tenant_rls_statements(f"{schema}.inbox", column="tenant", extra_read=_RELAY, app_role=app_role),
+    ]
+
+
+def messaging_tables_statements(schema: str, app_role: str = "sanji_app", *, rls: bool = True) -> list[str]:
+    """The outbox and inbox of one service, walled (`messaging_rls_statements`). `rls=False` is what the first
+    migrations of the services that existed before issue 15 ran; their later revision adds the walls."""
     return [
         f"""CREATE TABLE {schema}.outbox (
             seq bigserial PRIMARY KEY,
@@ -619,7 +654,17 @@ def messaging_tables_statements(schema: str, app_role: str = "sanji_app") -> lis
         )""",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.outbox, {schema}.inbox TO {app_role}",
         f"GRANT USAGE, SELECT ON SEQUENCE {schema}.outbox_seq_seq TO {app_role}",
+        *(messaging_rls_statements(schema, app_role) if rls else []),
     ]
+
+
+@contextmanager
+def relay_transaction(engine: Engine) -> Iterator[Any]:
+    """A transaction that sees every tenant's rows of an outbox (the relay's view): for operators' tools and
+    tests that count or inspect what a service has emitted. Nothing else reads the outbox across tenants."""
+    with engine.begin() as conn:
+        conn.execute(text(f"SELECT set_config('{RELAY_SETTING}', 'on', true)"))
+        yield conn
 
 
 def run_migrations(migrations_dir: pathlib.Path, owner_url: str, schema: str) -> None:

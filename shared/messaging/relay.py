@@ -33,7 +33,7 @@ from pika.adapters.select_connection import IOLoop
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.db import OUTBOX_CHANNEL
+from shared.db import OUTBOX_CHANNEL, RELAY_SETTING
 from shared.messaging.envelope import exchange_for, to_amqp
 from shared.telemetry import spans_recorded
 
@@ -312,6 +312,8 @@ class OutboxRelay:
         try:
             conn = self._engine.raw_connection()
             with conn.cursor() as cur:
+                # the relay's view of the outbox: every writer's rows (shared.db.messaging_rls_statements)
+                cur.execute(f"SELECT set_config('{RELAY_SETTING}', 'on', true)")
                 cur.execute(self._claim, {"n": self.batch_size})
                 # RETURNING keeps no order: publish in seq order
                 rows = sorted((dict(zip(_COLUMNS, r, strict=True)) for r in cur.fetchall()), key=lambda r: r["seq"])

@@ -33,6 +33,7 @@ from infra.oidc.client import login
 from services.fees import signing
 from services.fees.demo import TREASURY_ACCOUNTS, load_demo_fees
 from services.fees.payments import canonical_form
+from shared.db import relay_transaction
 from shared.grpc.client import bearer
 from tests.bench.common import Figure, percentile
 
@@ -130,7 +131,7 @@ def run(platform) -> list[Figure]:
 
     eng = create_engine(owner_url)
     try:
-        with eng.connect() as c:
+        with relay_transaction(eng) as c:
             in_outbox = c.execute(text("SELECT count(*) FROM fees.outbox WHERE routing_key = 'fees_settled'"
                                        " AND correlation_id = ANY(:n)"), {"n": numbers}).scalar_one()
     finally:

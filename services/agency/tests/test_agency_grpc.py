@@ -13,6 +13,7 @@ from sanji.intake.v1 import intake_pb2
 from sqlalchemy import text
 
 from services.agency.tests.conftest import COUNTY, SIBLING_VILLAGE, VILLAGE, err, field_of, proxy_request, today
+from shared.db import relay_transaction
 
 INVALID, NOT_FOUND, DENIED = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                               grpc.StatusCode.PERMISSION_DENIED)
@@ -20,7 +21,7 @@ FAILED = grpc.StatusCode.FAILED_PRECONDITION
 
 
 def outbox(db, correlation_id: str) -> list[tuple[str, dict, str]]:
-    with db.engine.connect() as c:
+    with relay_transaction(db.engine) as c:
         rows = c.execute(text("SELECT routing_key, body, tenant FROM agency.outbox WHERE correlation_id = :i"
                               " ORDER BY seq"), {"i": correlation_id}).all()
     return [(r[0], json.loads(r[1]), r[2]) for r in rows]

@@ -21,6 +21,7 @@ from services.agency.tests.conftest import (
     proxy_request,
     submitted_upward,
 )
+from shared.db import relay_transaction
 
 INVALID, NOT_FOUND, DENIED = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                               grpc.StatusCode.PERMISSION_DENIED)
@@ -66,7 +67,7 @@ def test_a_hand_over_is_pending_on_both_sides_until_the_receiver_confirms(as_, a
     # confirming again changes nothing
     again = as_("dongdajie.admin").ConfirmReceipt(pb.ConfirmReceiptRequest(handover_id=h.id))
     assert (again.received_by, again.received_at) == (done.received_by, done.received_at)
-    with agency_db.engine.connect() as c:
+    with relay_transaction(agency_db.engine) as c:
         events = c.execute(text("SELECT routing_key, tenant FROM agency.outbox WHERE body::jsonb ->> 'handover_id' = :h"
                                 " ORDER BY seq"), {"h": h.id}).all()
     assert events == [("documents_handed_over", VILLAGE), ("documents_received", TOWNSHIP)]

@@ -15,6 +15,7 @@ from sanji.agency.v1 import agency_pb2 as pb
 from sqlalchemy import text
 
 from services.agency.tests.conftest import COUNTY, SIBLING_VILLAGE, VILLAGE, proxy_request
+from shared.db import relay_transaction
 
 # the moment each test's events start from: just after its proxy request was submitted (set by the
 # fixture), so "minutes after" always means after the notes the request already has
@@ -54,7 +55,7 @@ def progressed(r: pb.ProxyRequest, step: str, minutes: int, **fields) -> dict:
 
 
 def completed_events(agency_db, request_id: str) -> list[dict]:
-    with agency_db.engine.connect() as c:
+    with relay_transaction(agency_db.engine) as c:
         rows = c.execute(text("SELECT body, tenant FROM agency.outbox WHERE routing_key = 'proxy_completed'"
                               " AND body::jsonb ->> 'request_id' = :r"), {"r": request_id}).all()
     return [{**json.loads(b), "_tenant": t} for b, t in rows]

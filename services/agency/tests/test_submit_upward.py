@@ -19,6 +19,7 @@ from services.agency.tests.conftest import (
     proxy_request,
     publish_item,
 )
+from shared.db import relay_transaction
 from shared.idnumbers import uscc_check_char
 from tests.support import report_from_approval
 
@@ -88,7 +89,7 @@ def test_proxy_reaches_the_county_window_and_is_accepted_without_resubmitting(
     pipeline.deliver(until=lambda: now().status == pb.PROXY_REQUEST_STATUS_DELIVERED)
     r = now()
     assert r.status == pb.PROXY_REQUEST_STATUS_DELIVERED and "已送达" in r.progress[-1].text
-    with agency_db.engine.connect() as c:
+    with relay_transaction(agency_db.engine) as c:
         done = c.execute(text("SELECT tenant, body::jsonb ->> 'case_number' FROM agency.outbox"
                               " WHERE routing_key = 'proxy_completed' AND body::jsonb ->> 'request_id' = :r"),
                          {"r": r.id}).all()

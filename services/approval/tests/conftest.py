@@ -25,7 +25,7 @@ from services.approval.handlers import ApprovalHandlers
 from services.approval.service import event_consumer, registration
 from services.approval.translate import EventsOut
 from shared.clock import CHINA_TZ, Clock
-from shared.db import Database, message_to_json, owner_connection, run_migrations
+from shared.db import Database, message_to_json, owner_connection, relay_transaction, run_migrations
 from shared.grpc.server import FIELD_KEY
 from shared.messaging import to_amqp
 from tests.support import Caller, serving
@@ -171,7 +171,7 @@ class Bus:
         return event_id
 
     def outbox(self, case_number: str) -> list[tuple[str, dict]]:
-        with self.db.engine.connect() as conn:
+        with relay_transaction(self.db.engine) as conn:
             rows = conn.execute(text("SELECT routing_key, body FROM approval.outbox WHERE correlation_id = :n"
                                      " ORDER BY seq"), {"n": case_number}).all()
         return [(r[0], json.loads(r[1])) for r in rows]

@@ -12,6 +12,7 @@ from google.protobuf import json_format
 from sanji.catalogue.v1 import catalogue_pb2 as pb
 from sqlalchemy import text
 
+from shared.db import relay_transaction
 from shared.grpc.client import bearer
 from shared.grpc.server import FIELD_KEY
 from tests.support import Caller
@@ -60,7 +61,7 @@ def published(as_, user="county.admin", **over) -> pb.Item:
 
 
 def outbox(db, item_id: str) -> list[tuple[str, dict, str]]:
-    with db.engine.connect() as c:
+    with relay_transaction(db.engine) as c:
         rows = c.execute(text("SELECT routing_key, body, tenant FROM catalogue.outbox WHERE correlation_id = :i"
                               " ORDER BY seq"), {"i": item_id}).all()
     return [(r[0], json.loads(r[1]), r[2]) for r in rows]

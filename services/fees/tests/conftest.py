@@ -26,7 +26,7 @@ from services.fees.payments import canonical_form
 from services.fees.service import event_consumer, registration
 from services.fees.signing import Signer, Verifier, generate_keypair
 from services.fees.translate import EventsOut
-from shared.db import Database, message_to_json, utcnow
+from shared.db import Database, message_to_json, relay_transaction, utcnow
 from shared.grpc.server import FIELD_KEY
 from shared.messaging import to_amqp
 from tests.support import Caller, serving
@@ -143,7 +143,7 @@ def seeded(fees_db, province_keys, receipt_keys, verifier, tokens):
 
 
 def outbox(db: Database, correlation_id: str) -> list[tuple[str, dict, str]]:
-    with db.engine.connect() as c:
+    with relay_transaction(db.engine) as c:
         rows = c.execute(text("SELECT routing_key, body, tenant FROM fees.outbox WHERE correlation_id = :c"
                               " ORDER BY seq"), {"c": correlation_id}).all()
     return [(r[0], json.loads(r[1]), r[2]) for r in rows]

@@ -28,7 +28,7 @@ from services.intake.service import registration
 from services.intake.translate import EventsOut
 from shared import idnumbers
 from shared.clock import Clock
-from shared.db import Database
+from shared.db import Database, relay_transaction
 from shared.grpc.client import bearer
 from shared.grpc.server import FIELD_KEY
 from tests.support import Caller, serving
@@ -174,14 +174,14 @@ def submit_request(item: cpb.Item, *, materials=("M1", "M2", "M3", "M4"), scenar
 
 # -- what the tests read back, and the requests and callers they share ----------------------------------
 def outbox(db, *correlation_ids: str) -> list[tuple[str, dict, str]]:
-    with db.engine.connect() as c:
+    with relay_transaction(db.engine) as c:
         rows = c.execute(text("SELECT routing_key, body, tenant FROM intake.outbox WHERE correlation_id = ANY(:c)"
                               " ORDER BY seq"), {"c": list(correlation_ids)}).all()
     return [(r[0], json.loads(r[1]), r[2]) for r in rows]
 
 
 def outbox_count(db) -> int:
-    with db.engine.connect() as c:
+    with relay_transaction(db.engine) as c:
         return c.execute(text("SELECT count(*) FROM intake.outbox")).scalar()
 
 

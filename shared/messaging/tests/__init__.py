@@ -19,7 +19,14 @@ from sanji.catalogue.v1.events_pb2 import ItemPublished
 from sqlalchemy import text
 
 from shared.config import PlatformSettings
-from shared.db import Database, make_engine, messaging_tables_statements, owner_connection, tenant_rls_statements
+from shared.db import (
+    Database,
+    make_engine,
+    messaging_tables_statements,
+    owner_connection,
+    relay_transaction,
+    tenant_rls_statements,
+)
 from shared.messaging import Envelope, EventConsumer, OutboxRelay, exchange_for
 
 TENANT = "620602"  # 凉州区
@@ -105,7 +112,7 @@ class Bus:
         return [str(ev.event_id) for ev in events]
 
     def scalar(self, sql: str, **params: Any) -> Any:
-        with self.db.engine.connect() as conn:
+        with relay_transaction(self.db.engine) as conn:
             return conn.execute(text(sql.format(s=self.schema)), params).scalar()
 
     def unsent(self) -> int:

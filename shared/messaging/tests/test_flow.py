@@ -10,6 +10,7 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, format_trace_id
 from sqlalchemy import text
 
+from shared.db import relay_transaction
 from shared.messaging import to_amqp
 from shared.messaging.tests import OTHER_TENANT, TENANT, open_bus, wait_until
 
@@ -64,7 +65,7 @@ def test_redelivery_is_a_no_op(bus):
     bus.relay().run_once()
     assert consumer.drain(1) == 1
 
-    with bus.db.engine.connect() as conn:
+    with relay_transaction(bus.db.engine) as conn:
         row = conn.execute(bus_sql(bus, "SELECT * FROM {s}.outbox")).mappings().one()
     exchange, routing_key, props, body = to_amqp(row)
     for _ in range(2):  # the same message, same message_id, published again
@@ -143,7 +144,7 @@ def test_poison_messages_are_parked_at_once(bus):
     queue = consumer.subscribe(bus.service, "item_published", "record", lambda env, uow: calls.append(env))
     consumer.declare()
     [event_id] = bus.emit(1)
-    with bus.db.engine.connect() as conn:
+    with relay_transaction(bus.db.engine) as conn:
         row = conn.execute(bus_sql(bus, "SELECT * FROM {s}.outbox")).mappings().one()
     exchange, routing_key, props, _ = to_amqp(row)
     ch = bus.channel()
@@ -280,7 +281,7 @@ def test_a_batch_the_broker_refuses_goes_back_unsent_with_its_error_and_is_publi
     wait_until(lambda: attempts() == 2, message="the refused batch recorded on its rows")
     # then a new channel declares the exchange again and the same rows go out
     wait_until(lambda: bus.unsent() == 0, message="the refused batch published again")
-    with bus.db.engine.connect() as conn:
+    with relay_transaction(bus.db.engine) as conn:
         rows = conn.execute(text(f"SELECT id::text, attempts, sent_at IS NOT NULL FROM {bus.schema}.outbox"
                                  " WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY seq"), {"ids": ids}).all()
     assert [tuple(r) for r in rows] == [(ids[0], 1, True), (ids[1], 1, True)]

@@ -159,5 +159,5 @@ def upgrade() -> None:
     # signed records: the application may add them, never change or remove them
     op.execute(f"REVOKE UPDATE, DELETE ON {S}.handovers, {S}.handover_receipts FROM sanji_app")
     op.execute(f"GRANT USAGE, SELECT ON SEQUENCE {S}.progress_notes_id_seq TO sanji_app")
-    for stmt in messaging_tables_statements(S):
+    for stmt in messaging_tables_statements(S, rls=False):
         op.execute(stmt)

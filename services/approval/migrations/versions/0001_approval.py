@@ -280,9 +280,9 @@ def upgrade() -> None:
                f" {S}.deadline_changes_id_seq TO sanji_app")
     # reference data (public): the app reads it; operators (owner) maintain it
     op.execute(f"GRANT SELECT ON {S}.categories, {S}.category_rules TO sanji_app")
-    for stmt in messaging_tables_statements(S):
+    for stmt in messaging_tables_statements(S, rls=False):
         op.execute(stmt)
-    for stmt in calendar_table_statements(S):
+    for stmt in calendar_table_statements(S, rls=False):
         op.execute(stmt)
 
     bind = op.get_bind()

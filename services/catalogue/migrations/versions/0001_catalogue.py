@@ -106,7 +106,7 @@ def upgrade() -> None:
     op.execute(f"GRANT USAGE, SELECT ON SEQUENCE {S}.item_listings_id_seq TO sanji_app")
     # reference data (public): the app reads it; the importer (owner) writes it
     op.execute(f"GRANT SELECT ON {S}.units, {S}.code_formats, {S}.code_mappings TO sanji_app")
-    for stmt in messaging_tables_statements(S):
+    for stmt in messaging_tables_statements(S, rls=False):
         op.execute(stmt)
 
     # Code formats: GB/T 39046 by default; provinces that publish longer codes are configured here.

@@ -232,5 +232,5 @@ def upgrade() -> None:
     op.execute(f"GRANT SELECT ON {S}.treasury_accounts TO sanji_app")
     op.execute(f"GRANT SELECT, INSERT ON {S}.callback_rejections TO sanji_app")
     op.execute(f"GRANT USAGE, SELECT ON SEQUENCE {S}.callback_rejections_id_seq TO sanji_app")
-    for stmt in messaging_tables_statements(S):
+    for stmt in messaging_tables_statements(S, rls=False):
         op.execute(stmt)

@@ -150,9 +150,9 @@ def upgrade() -> None:
         for stmt in tenant_rls_statements(f"{S}.{table}"):
             op.execute(stmt)
     op.execute(f"GRANT SELECT ON {S}.notice_templates TO sanji_app")
-    for stmt in messaging_tables_statements(S):
+    for stmt in messaging_tables_statements(S, rls=False):
         op.execute(stmt)
-    for stmt in calendar_table_statements(S):
+    for stmt in calendar_table_statements(S, rls=False):
         op.execute(stmt)
 
     bind = op.get_bind()

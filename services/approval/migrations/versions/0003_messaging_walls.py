@@ -1,0 +1,42 @@
+"""Row-level security on the messaging tables (issue 15, item 7): the outbox is read by the unit whose
+transaction wrote a row (its new `writer` column) and its supervisors, or by the relay; the inbox is
+walled by the tenant each event was recorded for.
+
+calendar_years: read by everyone; written only by a transaction that publishes that region
+(shared.calendar_store.PUBLISH_SETTING), so no tenant-bound statement can rewrite a calendar.
+
+Revision ID: 0003
+Revises: 0002
+"""
+from alembic import op
+
+from shared.calendar_store import calendar_rls_statements
+from shared.db import messaging_rls_statements
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+S = "approval"
+
+
+def upgrade() -> None:
+    for stmt in messaging_rls_statements(S):
+        op.execute(stmt)
+    for stmt in calendar_rls_statements(S):
+        op.execute(stmt)
+
+
+def downgrade() -> None:
+    for name in ('read', 'insert', 'update', 'delete'):
+        op.execute(f"DROP POLICY calendar_years_{name} ON {S}.calendar_years")
+    op.execute(f"ALTER TABLE {S}.calendar_years NO FORCE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {S}.calendar_years DISABLE ROW LEVEL SECURITY")
+    for name in ('read', 'insert', 'update', 'delete'):
+        op.execute(f"DROP POLICY outbox_{name} ON {S}.outbox")
+        op.execute(f"DROP POLICY inbox_{name} ON {S}.inbox")
+    for table in ('outbox', 'inbox'):
+        op.execute(f"ALTER TABLE {S}.{table} NO FORCE ROW LEVEL SECURITY")
+        op.execute(f"ALTER TABLE {S}.{table} DISABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {S}.outbox DROP COLUMN writer")
