@@ -461,7 +461,7 @@ def check_case_rating(case: CaseFacts | None, id_suffix: str) -> CaseFacts:
     import hmac
 
     if case is None or not case.id_suffix or not hmac.compare_digest(case.id_suffix, id_suffix):
-        raise InvalidArgument("case_number", "办件编号与身份证号码后 6 位不匹配，或该办件不存在")
+        raise InvalidArgument("case_number", "办件编号与身份证号码后 6 位不匹配，或该办件不存在、尚未受理")
     if not case.accepted:
         raise FailedPrecondition("该办件尚未受理，受理后才能评价", field="case_number")
     return case
