@@ -81,6 +81,7 @@ class Platform:
     _supervisor: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     restarts: dict[str, int] = field(default_factory=dict)
+    replica_ports: dict[str, list[int]] = field(default_factory=dict)   # service → ports of its extra copies
 
     @property
     def oidc_url(self) -> str:
@@ -101,7 +102,29 @@ class Platform:
         self._wait_http("province", f"{self.province_url}/healthz")
 
     def target(self, service: str) -> str:
+        """Where a service is reached: its port, or with replicas (start_replicas) one `ipv4:` list of every
+        copy's port, which the clients' round_robin spreads their calls over (issue 22 item 5)."""
+        extra = self.replica_ports.get(service)
+        if extra:
+            return "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in (self.ports.of(service), *extra))
         return f"127.0.0.1:{self.ports.of(service)}"
+
+    def start_replicas(self, name: str, count: int) -> None:
+        """Run `count` processes of a service in all (the one start_service started and count - 1 more, each
+        `<name>-<i>` on a free port of its own); their consumers compete on the same queues."""
+        import socket
+
+        ports = self.replica_ports.setdefault(name, [])
+        while len(ports) < count - 1:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            copy = f"{name}-{len(ports) + 2}"
+            self._spawn(copy, ["-m", registry.spec(name).module],
+                        {"SANJI_GRPC_PORT": str(port), "SANJI_AMQP_URL": self.service_amqp_url(name),
+                         "SANJI_SERVICE_CLIENT_SECRET": self.service_secrets[name]})
+            self._wait_grpc(copy, f"127.0.0.1:{port}")
+            ports.append(port)
 
     @property
     def catalogue_target(self) -> str:
@@ -188,6 +211,10 @@ class Platform:
         admins.touch(mode=0o600)
         admins.chmod(0o600)
         admins.write_text(json.dumps({ADMIN_CLIENT: self.admin_client_secret}), encoding="utf-8")
+        secret_file = self.run_dir / "idp-admin-secret"          # for `python -m infra.onboard --idp-admin-secret-file`
+        secret_file.touch(mode=0o600)
+        secret_file.chmod(0o600)
+        secret_file.write_text(self.admin_client_secret, encoding="utf-8")
         args = ["-m", "infra.oidc", "--port", str(self.ports.oidc), "--service-clients", str(clients),
                 "--admin-clients", str(admins)]
         if users_file:

@@ -98,6 +98,10 @@ def print_welcome(platform: Platform, users: list[dict]) -> None:
         roles = "、".join(Role(r).label if r in Role._value2member_map_ else r for r in u["roles"])
         table.add_row(u["username"], u["password"], u["name"], f"{u.get('tenant_name', '')}（{u['tenant']}）", roles)
     console.print(table)
+    console.print("再上线一个县（区）（全国区划文件与工作人员名单，一条命令；见 README）：")
+    console.print(f"  SANJI_MODE=development .venv/bin/python -m infra.onboard --idp-admin-secret-file "
+                  f"{platform.run_dir / 'idp-admin-secret'} --county 371502 --areas areas.csv --streets streets.csv"
+                  " --villages villages.csv --staff staff.csv")
     console.print("按 Ctrl-C 或在另一个终端执行 make stop 停止。")
 
 

@@ -7,8 +7,9 @@
 The division files are the national ones as published (the whole country's villages file will do: only
 the county's rows are taken); the staff list is `username,name,unit_code,roles[,email,password]`. The
 identity provider is reached at SANJI_OIDC_SERVER_URL (realm SANJI_OIDC_REALM) with an administrator's
-client credentials (SANJI_IDP_ADMIN_CLIENT_ID, SANJI_IDP_ADMIN_CLIENT_SECRET): a Keycloak client with
-realm-management's realm-admin role, or the loopback provider's admin client under `make run`.
+client credentials (SANJI_IDP_ADMIN_CLIENT_ID, and SANJI_IDP_ADMIN_CLIENT_SECRET or --idp-admin-secret-file):
+a Keycloak client with realm-management's realm-admin role, or the loopback provider's admin client under
+`make run` (its secret in .run/idp-admin-secret).
 Exit 0 when the county is on (what it still lacks is listed), 2 when a step cannot go on.
 """
 
@@ -30,7 +31,7 @@ class OnboardSettings(DatabaseToolSettings):
     """The owner's database URL (units are reference data), the application role's (the county's own data,
     under RLS), and the identity provider's administrator client."""
 
-    SECRETS: ClassVar[tuple[str, ...]] = ("database_url", "database_owner_url", "idp_admin_client_secret")
+    SECRETS: ClassVar[tuple[str, ...]] = ("database_url", "database_owner_url")
     idp_admin_client_id: str = "sanji-admin"
     idp_admin_client_secret: str = ""
 
@@ -43,18 +44,36 @@ def main(argv: list[str] | None = None, settings: OnboardSettings | None = None)
     ap.add_argument("--villages", type=Path, required=True, help="村级区划文件（全国或本县）")
     ap.add_argument("--staff", type=Path, required=True, help="工作人员名单 username,name,unit_code,roles")
     ap.add_argument("--credentials-out", type=Path, help="初始密码表（仅本用户可读）")
+    ap.add_argument("--idp-admin-secret-file", type=Path,
+                    help="统一身份认证管理员客户端密钥文件（或 SANJI_IDP_ADMIN_CLIENT_SECRET）")
     args = ap.parse_args(argv)
     settings = settings or OnboardSettings()
+    secret = settings.idp_admin_client_secret
+    if args.idp_admin_secret_file:
+        try:
+            secret = args.idp_admin_secret_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            print(f"无法读取 {args.idp_admin_secret_file}：{exc.strerror or exc}", file=sys.stderr)
+            return FAILED
+    if not secret:
+        print("缺少统一身份认证管理员客户端密钥：--idp-admin-secret-file 或 SANJI_IDP_ADMIN_CLIENT_SECRET",
+              file=sys.stderr)
+        return FAILED
 
     from keycloak import KeycloakAdmin  # composition root: built here, never at import time
+    from keycloak.exceptions import KeycloakError
 
     idp = KeycloakAdmin(server_url=settings.oidc_server_url, realm_name=settings.oidc_realm,
-                        client_id=settings.idp_admin_client_id, client_secret_key=settings.idp_admin_client_secret)
+                        client_id=settings.idp_admin_client_id, client_secret_key=secret)
     try:
         result = onboard(settings, args.county, areas=args.areas, streets=args.streets, villages=args.villages,
                          staff=args.staff, idp=idp)
     except OnboardingFailed as exc:
         print(f"上线中止：{exc}", file=sys.stderr)
+        return FAILED
+    except KeycloakError as exc:
+        print(f"上线中止：统一身份认证（{settings.oidc_server_url}）拒绝了请求（HTTP {exc.response_code}）："
+              f"请检查管理员客户端 {settings.idp_admin_client_id} 的密钥与 realm-admin 权限", file=sys.stderr)
         return FAILED
     if args.credentials_out and result.staff is not None:
         fd = os.open(args.credentials_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

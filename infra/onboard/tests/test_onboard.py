@@ -160,3 +160,15 @@ def test_a_county_the_areas_file_lacks_or_an_unreadable_staff_list_stops_with_a_
     argv[argv.index("--staff") + 1] = str(bad_staff)
     assert main(argv, settings=settings) == FAILED
     assert "表头缺少列 username、name、unit_code、roles" in capsys.readouterr().err
+
+
+def test_the_identity_providers_admin_secret_comes_from_a_file_or_the_settings(settings, files, tmp_path, capsys):
+    without = settings.model_copy(update={"idp_admin_client_secret": ""})
+    assert main(_argv(files), settings=without) == FAILED
+    assert "缺少统一身份认证管理员客户端密钥" in capsys.readouterr().err
+    secret_file = tmp_path / "idp-admin-secret"
+    secret_file.write_text(ADMIN_SECRET + "\n", encoding="utf-8")
+    assert main([*_argv(files), "--idp-admin-secret-file", str(secret_file)], settings=without) == 0
+    secret_file.write_text("wrong", encoding="utf-8")
+    assert main([*_argv(files), "--idp-admin-secret-file", str(secret_file)], settings=without) == FAILED
+    assert "拒绝了请求（HTTP 401）" in capsys.readouterr().err
