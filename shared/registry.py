@@ -159,6 +159,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
                           "case_delivered", "step_claimed", "step_released")),
             ("fees", ("fees_settled", "fee_waived", "refund_made")),
             ("agency", ("proxy_requested", "proxy_completed")),
+            ("complaints", ("complaint_received", "complaint_assigned", "complaint_progress_reported",
+                            "complaint_extended", "complaint_replied", "complaint_resolved", "complaint_reopened",
+                            "rating_submitted", "rectification_due", "rectification_done")),
         ) for event in events]),
     ),
 )

@@ -84,6 +84,9 @@ WINDOW_SAME_DAY = "window-same-day"
 WINDOW_DEEMED = "window-deemed-acceptance"
 SUSPENSION_WATCH = "suspension-watch"
 CALENDAR_PROVISIONAL = "calendar-provisional"
+COMPLAINT_PROGRESS = "complaint-progress"
+COMPLAINT_RESULT = "complaint-result"
+RATING_RECTIFICATION = "rating-rectification"
 
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(CASE_PROMISED, "承诺时限预警与超期",
@@ -119,6 +122,14 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(CALENDAR_PROVISIONAL, "工作日历未发布", "DESIGN §6（工作日历为数据，未发布年度的期限为暂定）",
          Severity.YELLOW, "calendar",
          "办件期限跨入尚未发布工作日历的年度，期限为暂定；在该年度日历发布、期限重算之前亮黄牌，提示日历发布人。", {}),
+    # complaints and ratings: the deadlines are the complaints service's (3/7 working days, the province's
+    # rectification limit), carried by its events; supervision cards the unit when one passes unmet
+    Rule(COMPLAINT_PROGRESS, "投诉未按时报告办理动态", "DESIGN §6 投诉与评价（3个工作日内报告办理动态）",
+         Severity.RED, "complaint", "投诉受理后未在规定期限内向投诉人报告办理动态，对承办单位亮红牌。", {}),
+    Rule(COMPLAINT_RESULT, "投诉未按时答复办理结果", "DESIGN §6 投诉与评价（7个工作日内答复办理结果，可延期一次）",
+         Severity.RED, "complaint", "投诉未在规定期限（含批准的延期）内答复办理结果，对承办单位亮红牌。", {}),
+    Rule(RATING_RECTIFICATION, "差评未按时整改", "好差评制度：差评整改（谁办理、谁负责；期限按省规定，默认15个工作日）",
+         Severity.RED, "complaint", "差评整改单未在期限内核实、整改并反馈，对被评价单位及办理人亮红牌。", {}),
 )
 
 RULE_TITLES = {r.id: r.title for r in DEFAULT_RULES}
@@ -325,6 +336,15 @@ def evaluate(case: CaseFacts, steps: Sequence[StepFacts], rules: RuleSet, cal: W
                                           f"（承诺时限 {case.promised_limit} 个工作日）"))
     future = [d for d in nexts if d > today]
     return Evaluation(tuple(cards), min(future) if future else None)
+
+
+def evaluate_watch(due_on: dt.date, done: bool, today: dt.date) -> tuple[Severity | None, dt.date | None]:
+    """A complaint's or a rectification's deadline: red once passed unmet; the next day to look again."""
+    if done:
+        return None, None
+    if today > due_on:
+        return Severity.RED, None
+    return None, due_on + dt.timedelta(days=1)
 
 
 def card_text(rule: Rule, card: WantedCard, case: CaseFacts) -> str:

@@ -130,6 +130,10 @@ class SupervisionHandlers:
         if hashchain.append(uow, SCHEMA, tenant, fact.kind, env.event_id, body, now) is None:
             return              # already recorded (a redelivery)
         repo = SupervisionRepository(uow)
+        if fact.kind.startswith("complaints."):
+            for watch_id in self._apply_watch(repo, tenant, fact, now):
+                self._reevaluate_watch(uow, repo, tenant, watch_id, today, now)
+            return
         application_id = self._apply(repo, tenant, fact, today, now)
         if application_id:
             self._reevaluate(uow, repo, tenant, application_id, today, now)
@@ -242,6 +246,77 @@ class SupervisionHandlers:
             repo.update_case(tenant, app, "fees_fen = greatest(fees_fen - :fen, 0)",
                              {"fen": int(v.get("amount_fen", 0))})
         return app
+
+    @staticmethod
+    def _apply_watch(repo: SupervisionRepository, tenant: str, f: Fact, now: dt.datetime) -> list[str]:
+        """A complaint's or a rating's deadlines as watches; the ids of the watches the event touched."""
+        v, at, k = f.values, f.at or now, f.kind.split(".", 1)[1]
+        cid, number = str(v.get("complaint_id", "")), str(v.get("number", ""))
+        progress, result = f"{cid}:progress", f"{cid}:result"
+
+        def day(name: str) -> dt.date | None:
+            value = str(v.get(name, "") or "")[:10]
+            try:
+                return dt.date.fromisoformat(value) if value else None
+            except ValueError:
+                return None
+
+        if k in ("complaint_received", "complaint_reopened"):
+            out = []
+            for wid, rule, due in ((progress, domain.COMPLAINT_PROGRESS, day("progress_due")),
+                                   (result, domain.COMPLAINT_RESULT, day("result_due"))):
+                if due:
+                    repo.upsert_watch(tenant, wid, rule, "complaint", number, f"投诉 {number}",
+                                      str(v.get("handler", "")), str(v.get("subject_department", "")), due,
+                                      reopen=k == "complaint_reopened")
+                    out.append(wid)
+            return out
+        if k == "complaint_assigned":
+            return repo.watch_holder(tenant, f"{cid}:", str(v.get("handler", "")))
+        if k == "complaint_progress_reported":
+            repo.watch_done(tenant, [progress], at)
+            return [progress]
+        if k == "complaint_extended" and day("result_due"):
+            repo.upsert_watch(tenant, result, domain.COMPLAINT_RESULT, "complaint", number, f"投诉 {number}", "", "",
+                              day("result_due"))
+            return [result]
+        if k in ("complaint_replied", "complaint_resolved"):
+            repo.watch_done(tenant, [progress, result], at)
+            return [progress, result]
+        rid = str(v.get("rectification_id", ""))
+        if k == "rectification_due" and rid and day("due_on"):
+            repo.upsert_watch(tenant, f"rect:{rid}", domain.RATING_RECTIFICATION, "rectification",
+                              str(v.get("case_number", "")), "差评整改", str(v.get("staff", "")), "", day("due_on"))
+            return [f"rect:{rid}"]
+        if k == "rectification_done" and rid:
+            repo.watch_done(tenant, [f"rect:{rid}"], at)
+            return [f"rect:{rid}"]
+        return []
+
+    def _reevaluate_watch(self, uow: UnitOfWork, repo: SupervisionRepository, tenant: str, watch_id: str,
+                          today: dt.date, now: dt.datetime) -> _Changes:
+        changes = _Changes()
+        row = repo.watch(tenant, watch_id)
+        if row is None:
+            return changes
+        wid, rule_id, kind, number, label, holder, department, due_on, done_at = row
+        severity, next_on = domain.evaluate_watch(due_on, done_at is not None, today)
+        subject = CaseFacts(tenant, f"watch:{wid}", CaseStage.OPEN, number, label, department)
+        rules = self.rules_for(uow, tenant)
+        opened = repo.open_cards(tenant, subject.application_id)
+        if severity is None:
+            for card in opened:
+                repo.close_card(card.id, "已按要求办理", now)
+                uow.emit(self.events_out.card_cleared(card, "已按要求办理", now))
+                changes.closed += 1
+        elif not opened:
+            w = domain.WantedCard(rule_id, severity, kind, wid, "unit", holder, due=due_on,
+                                  trace=f"期限 {due_on.isoformat()}，至今未办理")
+            card = repo.raise_card(tenant, subject, w, domain.card_text(rules[rule_id], w, subject), today, now)
+            uow.emit(self.events_out.card_raised(card, now))
+            changes.raised += 1
+        repo.set_watch_next(tenant, wid, next_on)
+        return changes
 
     @staticmethod
     def _deadline_values(f: Fact) -> dict[str, Any]:
@@ -368,6 +443,21 @@ class SupervisionHandlers:
                 except Exception:  # noqa: BLE001 — one bad case must not stop the others; retried next round
                     log.exception("supervision sweep of %s/%s failed", tenant, app)
                     out.failed.append(app)
+        while True:
+            with self.db.unit_of_work() as uow:
+                due = [d for d in SupervisionRepository(uow).due_watches(today, batch) if d not in seen]
+            if not due:
+                break
+            for tenant, wid in due:
+                seen.add((tenant, wid))
+                try:
+                    with self.db.unit_of_work(tenant=tenant) as uow:
+                        ch = self._reevaluate_watch(uow, SupervisionRepository(uow), tenant, wid, today, now)
+                        uow.commit()
+                    out.raised += ch.raised
+                except Exception:  # noqa: BLE001 — retried next round
+                    log.exception("supervision sweep of watch %s/%s failed", tenant, wid)
+                    out.failed.append(wid)
         with self.db.unit_of_work() as uow:
             overdue = SupervisionRepository(uow).overdue_orders(today)
         for tenant, order_id in overdue:

@@ -247,6 +247,43 @@ class SupervisionRepository:
         total = rows[0][-1] if rows else 0
         return [_card(r[:-1]) for r in rows], int(total)
 
+    # -- deadline watches (complaints, rectifications) -----------------------------------------------------------
+    def upsert_watch(self, tenant: str, watch_id: str, rule_id: str, kind: str, number: str, label: str,
+                     post_holder: str, department: str, due_on: dt.date, *, reopen: bool = False) -> None:
+        self.u.execute(sql(
+            f"INSERT INTO {S}.watches (tenant_code, watch_id, rule_id, subject_kind, number, label, post_holder,"
+            " department, due_on) VALUES (:t, :w, :r, :k, :n, :l, :h, :d, :due) ON CONFLICT (tenant_code, watch_id)"
+            " DO UPDATE SET due_on = EXCLUDED.due_on, updated_at = now(),"
+            " post_holder = CASE WHEN EXCLUDED.post_holder = '' THEN watches.post_holder ELSE EXCLUDED.post_holder END"
+            + (", done_at = NULL" if reopen else "")),
+            {"t": tenant, "w": watch_id, "r": rule_id, "k": kind, "n": number, "l": label, "h": post_holder,
+             "d": department, "due": due_on})
+
+    def watch_holder(self, tenant: str, prefix: str, holder: str) -> list[str]:
+        rows = self.u.rows(sql(f"UPDATE {S}.watches SET post_holder = :h WHERE tenant_code = :t"
+                               " AND watch_id LIKE :p || '%' RETURNING watch_id"),
+                           {"t": tenant, "p": prefix, "h": holder})
+        return [r[0] for r in rows]
+
+    def watch_done(self, tenant: str, watch_ids: list[str], at: dt.datetime) -> None:
+        self.u.execute(sql(f"UPDATE {S}.watches SET done_at = coalesce(done_at, :at) WHERE tenant_code = :t"
+                           " AND watch_id = ANY(:w)"), {"t": tenant, "w": watch_ids, "at": at})
+
+    def watch(self, tenant: str, watch_id: str) -> tuple | None:
+        return self.u.row(sql(f"SELECT watch_id, rule_id, subject_kind, number, label, post_holder, department, due_on,"
+                              f" done_at FROM {S}.watches WHERE tenant_code = :t AND watch_id = :w FOR UPDATE"),
+                          {"t": tenant, "w": watch_id})
+
+    def set_watch_next(self, tenant: str, watch_id: str, on: dt.date | None) -> None:
+        self.u.execute(sql(f"UPDATE {S}.watches SET next_check_on = :on WHERE tenant_code = :t AND watch_id = :w"),
+                       {"t": tenant, "w": watch_id, "on": on})
+
+    def due_watches(self, today: dt.date, limit: int) -> list[tuple[str, str]]:
+        self.u.widen(THRESHOLD_SWEEP, on="on")
+        return [(r[0], r[1]) for r in self.u.rows(sql(
+            f"SELECT tenant_code, watch_id FROM {S}.watches WHERE next_check_on <= :d ORDER BY next_check_on"
+            " LIMIT :lim"), {"d": today, "lim": limit})]
+
     # -- the sweep (machine work) --------------------------------------------------------------------------------
     def due_cases(self, today: dt.date, limit: int) -> list[tuple[str, str]]:
         self.u.widen(THRESHOLD_SWEEP, on="on")

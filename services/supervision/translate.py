@@ -123,8 +123,12 @@ def fact_of(source: str, event_type: str, m: Any) -> Fact:
         values = {"paid_fen": m.paid_fen}
     elif event_type == "refund_made":
         values = {"amount_fen": m.amount_fen}
+    elif source == "complaints":
+        values = {name: g(name) for name in ("complaint_id", "number", "handler", "progress_due", "result_due",
+                                             "subject_department", "rectification_id", "staff", "due_on",
+                                             "case_number") if name in m.DESCRIPTOR.fields_by_name}
     application_id = g("application_id") if source in ("intake", "approval") else ""
-    case_number = g("case_number") if source != "agency" else ""
+    case_number = g("case_number") if source not in ("agency", "complaints") else ""
     return Fact(kind=kind, application_id=application_id, case_number=case_number,
                 at=instant(g(at_field), at_field) if at_field else None, values=values, promised=promised,
                 statutory=statutory)
