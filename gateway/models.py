@@ -65,6 +65,8 @@ class ElementsIn(Strict):
     joint: bool = False
     joint_departments: list[str] = []
     site_inspection: str = ""          # "" | counted | suspends (现场踏勘)
+    project_facts: bool = Field(False, description="受理时询问是否政府投资项目、重点建设项目（收费从低）")
+    auto_approval: str = Field("", max_length=64, description="秒批规则（仅即办件），如 age_at_least:80；空为不秒批")
 
 
 class CreateItemIn(Strict):

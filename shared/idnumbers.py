@@ -35,6 +35,18 @@ def uscc_check_char(first17: str) -> str:
     return _USCC_CHARS[(31 - total % 31) % 31]
 
 
+def birth_date_of(number: str) -> dt.date | None:
+    """The birth date a resident ID number carries (GB 11643: digits 7–14), or None for any other number
+    (a USCC, a malformed one)."""
+    n = (number or "").strip().upper()
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", n):
+        return None
+    try:
+        return dt.date(int(n[6:10]), int(n[10:12]), int(n[12:14]))
+    except ValueError:
+        return None
+
+
 def check_resident_id(number: str, field_name: str, today: dt.date) -> str:
     """A plausible 18-character resident ID: digits, a real province code, a real birth date not after
     `today`, the right check character. Returns it normalised (upper-case X)."""

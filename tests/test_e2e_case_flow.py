@@ -127,3 +127,37 @@ def test_an_immediate_item_is_decided_by_the_chief_representative_at_the_window(
     case = wait_for(lambda: (lambda c: c if c["status"] == "delivered" else None)(
         chief.get(f"{APPROVAL}/cases/{case['id']}")), what="the hand-out recorded as delivery")
     assert case["delivery"]["method"] == "window" and case["delivery"]["by"] == "county.chief"
+
+
+def test_an_automatic_approval_decides_at_acceptance(demo_platform):
+    """Issue 21 item 7 (seed 003 §28, 秒批: “即来即办、即来即批”): a 即办件 marked for automatic approval is decided
+    at acceptance by its rule — recorded as the decider with its version — and is ready to hand out at once;
+    when the rule does not hold, the chief representative decides as for any 即办件."""
+    admin, clerk = Api(demo_platform, "county.admin"), Api(demo_platform, "county.clerk")
+    elements = {
+        "name": "高龄老人生活补贴申领（秒批）", "basic_code": f"MP{uuid.uuid4().hex[:10].upper()}", "item_type": "05",
+        "exercise_level": "4", "case_kind": "1", "department": "凉州区民政局",
+        "legal_basis": "《甘肃省高龄老人补贴制度实施办法》", "acceptance_conditions": "本区户籍、年满70周岁",
+        "targets": ["natural_person"], "statutory_limit_days": 20, "promised_limit_days": 0,
+        "auto_approval": "age_at_least:70",
+        "scenarios": [{"code": "S1", "name": "首次申领", "materials": [
+            {"code": "M1", "name": "居民身份证", "core": True}, {"code": "M2", "name": "户口簿", "core": True}]}]}
+    item = admin.post("/api/v1/catalogue/items", {"elements": elements}, expect=201)
+    item = admin.post(f"/api/v1/catalogue/items/{item['id']}/publish")
+    assert item["elements"]["auto_approval"] == "age_at_least:70"
+
+    # 王秀英, born 1955-05-05 (RESIDENTS[1]): 71 on the drill's day — the rule decides at once
+    app, accepted = accepted_at_the_window(clerk, item, RESIDENTS[1])
+    case = wait_for(lambda: (lambda c: c if c and c["status"] == "completed" else None)(
+        found(clerk, f"{APPROVAL}/cases/by-number/{accepted['case_number']}")), what="the rule's decision")
+    assert case["decision"]["decider"] == "秒批规则 age_at_least:70 v1" and case["decision"]["outcome"] == "approved"
+    assert "秒批" in [h["action"] for h in case["history"]]
+    wait_for(lambda: clerk.get(f"/api/v1/intake/applications/{app['id']}")["status"] == "completed",
+             what="the automatic approval reaching intake")
+
+    # born 1988 (RESIDENTS[3]): the rule does not hold; the chief representative decides
+    app, accepted = accepted_at_the_window(clerk, item, RESIDENTS[3])
+    case = wait_for(lambda: found(clerk, f"{APPROVAL}/cases/by-number/{accepted['case_number']}"),
+                    what="the case to open")
+    assert case["status"] == "review" and not (case.get("decision") or {}).get("outcome")
+    assert "未满 70 周岁" in case["history"][-1]["detail"]

@@ -43,6 +43,7 @@ from services.approval.domain import (
     department_share,
 )
 from services.approval.inspections import SiteInspections
+from shared.autoapproval import Facts, Verdict, evaluate
 from shared.calendar import WorkingCalendar
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.tenancy import Role
@@ -271,6 +272,48 @@ class Case(SiteInspections):
             self._history(now, "system", "系统", "待缴费", "该事项依法收费，缴清（或减免）后办结出件")
             return False
         self._complete(now)
+        return True
+
+    def written(self) -> None:
+        """What was changed so far is written (the case row was just inserted): track changes anew."""
+        self.new_steps.clear()
+        self.dirty_steps.clear()
+        self.new_ledger.clear()
+        self.new_history.clear()
+        self.new_inspections.clear()
+        self.dirty_inspections.clear()
+        self.new_decision = False
+
+    # -- 秒批: decided at acceptance by a rule ------------------------------------------------------
+    def auto_approval_verdict(self, cmd: OpenCase, today: dt.date) -> Verdict | None:
+        """Seed 003 §28 (“推出一批‘秒批、秒办’事项 … 实现事项‘即来即办、即来即批’”): a 即办件 whose item names a
+        rule is checked by it at acceptance. None when the item names none (or the case is no 即办件)."""
+        if not cmd.auto_approval or not self.immediate or self.decision is not None:
+            return None
+        return evaluate(cmd.auto_approval, Facts(birth_date=cmd.applicant_birth_date,
+                                                 natural_person=cmd.applicant_birth_date is not None), today)
+
+    def decide_by_rule(self, verdict: Verdict, *, now: dt.datetime, today: dt.date, document_number: str,
+                       seal: Seal | None) -> bool:
+        """The rule decides the 即办件 (approve) — recorded as the decider with its version, in the history like a
+        person's decision. When it does not hold, or no seal is registered, nothing is decided: the chief
+        representative decides as for any 即办件. True when the case was decided (and completed or awaits fees)."""
+        rule = Actor(verdict.rule_id, verdict.rule_id, frozenset())
+        if not verdict.passed:
+            self._history(now, verdict.rule_id, verdict.rule_id, "秒批未通过",
+                          f"{verdict.explanation}；转窗口首席代表决定")
+            return False
+        if seal is None:
+            self._history(now, verdict.rule_id, verdict.rule_id, "秒批未执行",
+                          "本单位尚未登记行政审批专用章，不能出具许可证件；转窗口首席代表决定")
+            return False
+        self._require_running()
+        self.record_decision(rule, Outcome.APPROVED, (), f"秒批：{verdict.explanation}，符合条件，准予许可。",
+                             now=now, today=today, document_number=document_number, seal=seal, remedies="",
+                             immediate=True)
+        for h in self.new_history:                    # the rule's decision reads as what it is
+            if h.actor == verdict.rule_id and h.action == "窗口即办":
+                h.action = "秒批"
         return True
 
     def number_decision(self, number: str) -> None:

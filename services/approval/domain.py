@@ -23,6 +23,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from shared.autoapproval import parse_rule
 from shared.calendar import CalendarYear
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.tenancy import Principal, Role
@@ -335,6 +336,8 @@ class OpenCase:
     fee_codes: tuple[str, ...] = ()
     proxy_tenant: str = ""
     materials: tuple[dict, ...] = ()
+    auto_approval: str = ""                     # 秒批: the item's rule (shared/autoapproval.py), "" none
+    applicant_birth_date: dt.date | None = None  # the fact the window verified (from the resident ID)
 
     def validate(self) -> OpenCase:
         if not self.application_id:
@@ -351,6 +354,8 @@ class OpenCase:
             raise InvalidArgument("site_inspection", f"现场踏勘规则不正确：{self.site_inspection!r}")
         if self.joint and not [d for d in self.joint_departments if d.strip()]:
             raise InvalidArgument("joint_departments", "联办事项须列明参与审查的部门")
+        if self.auto_approval:
+            parse_rule(self.auto_approval, "auto_approval")
         return self
 
 

@@ -153,7 +153,30 @@ class ApprovalHandlers(SharedState):
             return None                                     # this application already has its case
         uow.emit(self.events_out.case_opened(case, case.promised_deadline(cal), case.statutory_deadline(cal), now),
                  correlation_id=case.case_number)
+        self._decide_by_rule(repo, uow, case, cmd, cal)
         return case
+
+    def _decide_by_rule(self, repo: ApprovalRepository, uow: UnitOfWork, case: Case, cmd: OpenCase,
+                        cal: WorkingCalendar) -> None:
+        """秒批: a 即办件 whose item names a rule is decided at acceptance by it, in the case's opening transaction;
+        the decision names the rule and its version as the decider, as a person's would name them."""
+        today, now = self._today_now()
+        verdict = case.auto_approval_verdict(cmd, today)
+        if verdict is None:
+            return
+        case.written()
+        found = repo.seal(case.tenant)
+        number = repo.next_number(case.tenant, "XK", today.year) if verdict.passed and found else ""
+        if case.decide_by_rule(verdict, now=now, today=today, document_number=number,
+                               seal=found[0] if found else None):
+            uow.emit(self.events_out.case_decided(case, verdict.rule_id, (), False, [], case.delivery_deadline(cal),
+                                                  immediate=True, now=now), correlation_id=case.case_number)
+            if case.certificate is not None:
+                uow.emit(self.events_out.certificate_issued(case, case.certificate, now),
+                         correlation_id=case.case_number)
+            if case.status == CaseStatus.COMPLETED:
+                uow.emit(self._completed(case, cal, today), correlation_id=case.case_number)
+        repo.save(case, case.projection(cal), now)
 
     def on_application_terminated(self, cmd: TerminateCase, env: Envelope, uow: UnitOfWork) -> None:
         """intake terminated the application (容缺 promise broken): an undecided case ends with it."""

@@ -104,7 +104,14 @@ def open_case_command(msg: intake_ev.ApplicationAccepted, env: Envelope) -> Open
         site_inspection=msg.site_inspection, government_invested=msg.government_invested,
         key_project=msg.key_project, applicant_name=msg.applicant_name, scenario_code=msg.scenario_code,
         scenario_name=msg.scenario_name, accepted_by=msg.accepted_by, proxy_tenant=msg.proxy_tenant,
-        materials=materials)
+        materials=materials, auto_approval=msg.auto_approval, applicant_birth_date=_birth(msg.applicant_birth_date))
+
+
+def _birth(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        raise PoisonMessage(f"applicant_birth_date is not an ISO date: {value!r}") from None
 
 
 def settle_fees_command(msg: fees_ev.FeesSettled, env: Envelope) -> SettleFees:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 
+from shared.autoapproval import parse_rule
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.tenancy import DivisionCode, UnitKind
 from shared.versioned import Version, Versioned, VersionStatus
@@ -135,6 +136,7 @@ class Elements:
     joint_departments: tuple[str, ...] = ()
     site_inspection: str = ""
     project_facts: bool = False      # the window asks: 政府投资项目 / 重点建设项目 (收费从低, seed 001 §7)
+    auto_approval: str = ""          # 秒批: the rule that decides a 即办件 at acceptance (shared/autoapproval.py)
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Elements:
@@ -172,6 +174,7 @@ class Elements:
             joint=bool(d.get("joint", False)), joint_departments=tuple(d.get("joint_departments", []) or ()),
             site_inspection=str(d.get("site_inspection", "")).strip(),
             project_facts=bool(d.get("project_facts", False)),
+            auto_approval=str(d.get("auto_approval", "")).strip(),
         )
 
     def to_dict(self) -> dict:
@@ -273,6 +276,10 @@ def validate_elements(el: Elements, fmt: CodeFormat = GBT_39046, prefix: str = "
     if el.site_inspection not in SITE_INSPECTION:
         raise InvalidArgument(f("site_inspection"), f"未知的现场踏勘规则：{el.site_inspection}"
                                                     "（应为空、counted 计入办理时限或 suspends 暂停计时）")
+    if el.auto_approval:
+        parse_rule(el.auto_approval, f("auto_approval"))
+        if el.case_kind != "1":
+            raise InvalidArgument(f("auto_approval"), "秒批只适用于即办件（办件类型 1），承诺件须经审查、决定")
     return el
 
 

@@ -57,6 +57,7 @@ class ItemSnapshot:
     fee_codes: tuple[str, ...] = ()     # the item's fee references (收费目录 codes)
     site_inspection: str = ""           # 现场踏勘: "" | counted | suspends (the approval clock stops)
     project_facts: bool = False         # the window asks: 政府投资项目 / 重点建设项目 (收费从低)
+    auto_approval: str = ""             # 秒批: the rule that decides a 即办件 at acceptance (approval applies it)
 
     @property
     def immediate(self) -> bool:
@@ -72,7 +73,7 @@ class ItemSnapshot:
                 "department": self.department, "basic_code": self.basic_code, "item_type": self.item_type,
                 "joint": self.joint, "joint_departments": list(self.joint_departments), "has_fees": self.has_fees,
                 "fee_codes": list(self.fee_codes), "site_inspection": self.site_inspection,
-                "project_facts": self.project_facts,
+                "project_facts": self.project_facts, "auto_approval": self.auto_approval,
                 "scenarios": [{"code": s.code, "name": s.name, "materials": [
                     {"code": m.code, "name": m.name, "core": m.core, "waivable": m.waivable,
                      "makeup_days": m.makeup_days} for m in s.materials]} for s in self.scenarios]}
@@ -89,7 +90,7 @@ class ItemSnapshot:
             joint=bool(d.get("joint", False)), joint_departments=tuple(d.get("joint_departments", []) or ()),
             has_fees=bool(d.get("has_fees", False) or d.get("fees")),
             site_inspection=str(d.get("site_inspection", "")),
-            project_facts=bool(d.get("project_facts", False)),
+            project_facts=bool(d.get("project_facts", False)), auto_approval=str(d.get("auto_approval", "")),
             fee_codes=tuple(d.get("fee_codes") or (str(f.get("fee_code", "")) for f in d.get("fees", []) or ()
                                                    if isinstance(f, Mapping) and f.get("fee_code"))),
             scenarios=tuple(ScenarioSpec(

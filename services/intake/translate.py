@@ -22,6 +22,7 @@ from services.intake.commands import (
 from services.intake.domain import CHANNELS, STATUS_LABELS, Application, Status, SubmittedMaterial, iso
 from services.intake.repository import ApplicationView
 from shared.errors import InvalidArgument
+from shared.idnumbers import birth_date_of
 from shared.messaging import PoisonMessage
 
 STATUS = {Status.RECEIVED: pb.APPLICATION_STATUS_RECEIVED, Status.CORRECTION: pb.APPLICATION_STATUS_CORRECTION,
@@ -168,6 +169,9 @@ class EventsOut:
             accepted_by=app.accepted_by, case_kind=item.case_kind, received_at=app.received_at.isoformat(),
             applicant_name=app.applicant.name, proxy_tenant=app.proxy_tenant,
             applicant_id_suffix=app.applicant.id_number[-6:].upper(),
+            auto_approval=item.auto_approval if app.immediate else "",
+            applicant_birth_date=(iso(birth_date_of(app.applicant.id_number))
+                                  if app.applicant.id_type == "resident_id" else ""),
             # the version's facts the approval service opens the case with (it cannot ask the catalogue)
             item_name=item.name, item_type=item.item_type, department=item.department,
             promised_limit_days=item.promised_limit_days, statutory_limit_days=item.statutory_limit_days,

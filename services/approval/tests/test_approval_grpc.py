@@ -305,6 +305,31 @@ def test_an_immediate_case_is_decided_at_the_window_in_one_step(bus, as_):
     assert case.status == pb.CASE_STATUS_DELIVERED and case.delivery.due.due == "2026-10-09"
 
 
+def test_an_automatic_approval_is_decided_at_acceptance_and_audited_like_a_person(bus, as_):
+    """Seed 003 §28 (秒批, 即来即办、即来即批): the rule is the decider, with its version; when it does not hold,
+    the chief representative decides as for any 即办件."""
+    msg = bus.accepted(case_kind="1", immediate=True, item_name="高龄津贴申领", auto_approval="age_at_least:80",
+                       applicant_birth_date="1940-05-05")
+    case = get(as_, msg.case_number)
+    assert case.status == pb.CASE_STATUS_COMPLETED and case.decision.outcome == "approved"
+    assert case.decision.decider == "秒批规则 age_at_least:80 v1" and case.certificate.number.startswith("620602-")
+    actions = [h.action for h in case.history]
+    assert actions.index("立案") < actions.index("秒批") < actions.index("办结")
+    assert next(h for h in case.history if h.action == "秒批").actor == "秒批规则 age_at_least:80 v1"
+    assert outbox_types(bus, msg.case_number) == ["case_opened", "case_decided", "certificate_issued",
+                                                  "case_completed"]
+    decided = bus.outbox(msg.case_number)[1][1]
+    assert decided["decider"] == "秒批规则 age_at_least:80 v1" and decided["immediate"] is True
+    young = bus.accepted(case_kind="1", immediate=True, item_name="高龄津贴申领", auto_approval="age_at_least:80",
+                         applicant_birth_date="1966-06-06")
+    case = get(as_, young.case_number)
+    assert case.status == pb.CASE_STATUS_REVIEW and "未满 80 周岁" in case.history[-1].detail
+    assert outbox_types(bus, young.case_number) == ["case_opened"]
+    case = as_("county.chief").DecideImmediately(pb.DecideImmediatelyRequest(case_id=case.id, outcome="deny",
+                                                                            reasons=["未满80周岁"]))
+    assert case.decision.decider == "county.chief"
+
+
 def test_the_same_decision_twice_records_one_decision(bus, as_, approval_db):
     msg = bus.accepted()
     reviewed(as_, msg.case_number)

@@ -217,6 +217,38 @@ def test_immediate_items_are_decided_at_the_window_in_one_step():
     assert case.status == CaseStatus.COMPLETED and not case.is_late(CAL, D(2026, 9, 18))
 
 
+def test_an_item_marked_for_automatic_approval_is_decided_at_acceptance_by_its_rule():
+    """Seed 003 §28: “推出一批‘秒批、秒办’事项 … 实现事项‘即来即办、即来即批’” — the rule decides, recorded as
+    the decider with its version, in the history like a person's decision."""
+    cmd = OpenCase(application_id="app-9", case_number="620602-2026-000009", item_id="item-9", item_version=3,
+                   item_name="高龄津贴申领", accepted_at=at(D(2026, 9, 18)), accepted_on=D(2026, 9, 18),
+                   promised_days=0, immediate=True, accepted_by="clerk", auto_approval="age_at_least:80",
+                   applicant_birth_date=D(1940, 5, 5))
+    case = Case.open(cmd, case_id="case-9", tenant="620602", category="social_affairs", now=NOW)
+    verdict = case.auto_approval_verdict(cmd, D(2026, 9, 18))
+    assert verdict.passed and verdict.rule_id == "秒批规则 age_at_least:80 v1"
+    assert case.decide_by_rule(verdict, now=NOW, today=D(2026, 9, 18), document_number="XK-9",
+                               seal=Seal("审批专用章", "1"))
+    assert case.status == CaseStatus.COMPLETED and case.decision.decider == "秒批规则 age_at_least:80 v1"
+    assert case.decision.immediate and case.certificate.number == "XK-9"
+    assert [h.action for h in case.new_history][-2:] == ["秒批", "办结"]
+    assert case.steps[0].done_by == "秒批规则 age_at_least:80 v1"
+    # too young: nothing decided, the chief representative decides as for any 即办件
+    young = Case.open(OpenCase(**{**vars(cmd), "applicant_birth_date": D(1950, 5, 5)}), case_id="case-10",
+                      tenant="620602", category="social_affairs", now=NOW)
+    verdict = young.auto_approval_verdict(cmd.__class__(**{**vars(cmd), "applicant_birth_date": D(1950, 5, 5)}),
+                                          D(2026, 9, 18))
+    assert not verdict.passed
+    assert not young.decide_by_rule(verdict, now=NOW, today=D(2026, 9, 18), document_number="", seal=None)
+    assert young.decision is None and young.new_history[-1].action == "秒批未通过"
+    assert young.plan_decision(CHIEF, "approve", [], immediate=True) == (Outcome.APPROVED, ())
+    # no rule on a 承诺件
+    assert new_case().auto_approval_verdict(cmd.__class__(**{**vars(cmd), "immediate": False}), D(2026, 9, 18)) is None
+    with pytest.raises(InvalidArgument) as e:
+        OpenCase(**{**vars(cmd), "auto_approval": "x"}).validate()
+    assert e.value.field == "auto_approval"
+
+
 def test_ledger_refusals_name_the_field():
     case = new_case()
     step = case.steps[0]

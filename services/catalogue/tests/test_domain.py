@@ -193,6 +193,20 @@ def test_delegation_goes_only_down_the_tree_and_proxy_to_townships_and_villages(
         domain.check_delegation(item, county, [], ListingKind.DELEGATED, known)
 
 
+def test_an_immediate_item_may_name_an_automatic_approval_rule():
+    """Seed 003 §28: “推出一批‘秒批、秒办’事项 … 实现事项‘即来即办、即来即批’” — only a 即办件, only a known rule."""
+    immediate = {"case_kind": "1", "promised_limit_days": 0, "scenarios": [
+        {"code": "S1", "name": "首次申领", "materials": [{"code": "M1", "name": "居民身份证", "core": True}]}]}
+    ok = el(**immediate, auto_approval="age_at_least:80")
+    assert validate_elements(ok, GANSU).auto_approval == "age_at_least:80"
+    with pytest.raises(InvalidArgument) as e:
+        validate_elements(el(auto_approval="age_at_least:80"), GANSU)          # a 承诺件
+    assert e.value.field == "elements.auto_approval" and "即办件" in e.value.message
+    with pytest.raises(InvalidArgument) as e:
+        validate_elements(el(**immediate, auto_approval="lucky:7"), GANSU)
+    assert e.value.field == "elements.auto_approval"
+
+
 def test_chinese_search_terms_find_homestead():
     terms = set(index_terms(["农村村民宅基地审批", "宅基地", "凉州区农业农村局", "000112010000"]))
     assert set(query_terms("宅基地")) <= terms
