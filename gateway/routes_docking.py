@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sanji.docking.v1 import docking_pb2 as pb
 from sanji.docking.v1 import docking_pb2_grpc
 
@@ -29,7 +29,18 @@ DAY = r"^\d{4}-\d{2}-\d{2}$"
 MAX_MESSAGE_BYTES = 1024 * 1024     # a default: an online application's envelope carries material references only
 
 
-@router.post("/api/v1/province/messages", tags=["省级平台"], summary="省级平台报文（SM2 验签、防重放，无需登录）")
+class ProvinceMessageResult(BaseModel):
+    message_id: str = Field(description="报文编号")
+    duplicate: bool = Field(description="该报文编号此前已收到，未重复处理")
+    reference: str = Field(description="处理结果（如网上申请转入一窗受理后的申请编号）")
+    receipt: dict = Field(description="本县对该报文的 SM2 签名回执（信封格式）")
+
+
+@router.post("/api/v1/province/messages", tags=["省级平台"], summary="省级平台报文（SM2 验签、防重放，无需登录）",
+             response_model=ProvinceMessageResult,
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                 "type": "object", "description": "省级平台签名的报文信封：message_id、type、sender、receiver、tenant、"
+                                                  "case_ref、timestamp、nonce、body、key_id、signature"}}}}})
 async def province_message(request: Request):
     raw = await request.body()
     if len(raw) > MAX_MESSAGE_BYTES:
@@ -39,8 +50,8 @@ async def province_message(request: Request):
     except UnicodeDecodeError:
         raise InvalidArgument("envelope_json", "报文须为 UTF-8 编码的 JSON") from None
     r = docking.call(request, None, "ReceiveProvinceMessage", pb.ProvinceMessage(envelope_json=text))
-    return JSONResponse({"message_id": r.message_id, "duplicate": r.duplicate, "reference": r.reference,
-                         "receipt": json.loads(r.receipt_json or "{}")})
+    return ProvinceMessageResult(message_id=r.message_id, duplicate=r.duplicate, reference=r.reference,
+                                 receipt=json.loads(r.receipt_json or "{}"))
 
 
 @router.get("/api/v1/docking/backlog", summary="待上报省级平台的办件信息（条数、最久等待）")

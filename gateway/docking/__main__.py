@@ -19,7 +19,8 @@ def main() -> int:
     settings = DockingSettings()
 
     def compose(db) -> ServiceParts:
-        from gateway.docking.clients import CatalogueClient, FeesClient
+        from gateway.docking.clients import CatalogueClient, FeesClient, IntakeClient
+        from shared.auth import ServiceCredentials
 
         timeout = settings.downstream_timeout_seconds
         handlers = DockingHandlers(
@@ -27,6 +28,8 @@ def main() -> int:
             province_keys=settings.province_keys, events_out=EventsOut(),
             province=ProvinceClient(settings.docking_province_url, timeout=settings.docking_http_timeout_seconds),
             fees=FeesClient(settings.fees_target, timeout=timeout),
+            intake=IntakeClient(settings.intake_target, service=ServiceCredentials.from_settings(settings, "docking"),
+                                timeout=timeout),
             catalogue=CatalogueClient(settings.catalogue_target, timeout=timeout),
             backoff_first=dt.timedelta(seconds=settings.docking_backoff_first_seconds),
             backoff_max=dt.timedelta(seconds=settings.docking_backoff_max_seconds),

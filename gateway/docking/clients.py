@@ -9,8 +9,10 @@ import grpc
 from google.protobuf import json_format
 from sanji.catalogue.v1 import catalogue_pb2, catalogue_pb2_grpc
 from sanji.fees.v1 import fees_pb2, fees_pb2_grpc
+from sanji.intake.v1 import intake_pb2, intake_pb2_grpc
 
 from shared import errors
+from shared.auth import ServiceCredentials
 from shared.grpc.client import make_channel
 from shared.tenancy import Principal
 
@@ -65,3 +67,27 @@ class CatalogueClient:
             raise errors.FailedPrecondition(f"标准事项 {code} 导入为草稿失败：{exc.details()}",
                                             field="import_new_as_drafts") from None
         return item.id
+
+
+class IntakeClient:
+    """Intake's SubmitOnlineApplication with the docking gateway's own service credential (the only one the
+    call carries: an online applicant has no login at the county)."""
+
+    def __init__(self, target: str, *, service: ServiceCredentials, timeout: float = 15.0):
+        self._stub = intake_pb2_grpc.IntakeServiceStub(make_channel(target, service=service))
+        self._timeout = timeout
+
+    def submit_online(self, *, tenant: str, unit: str, provincial_serial: str, body: dict[str, Any]) -> str:
+        applicant = body.get("applicant") or {}
+        application = intake_pb2.SubmitApplicationRequest(
+            idempotency_key=f"province.{provincial_serial}", item_id=str(body.get("item_id", "")),
+            scenario_code=str(body.get("scenario_code", "")), channel=int(body.get("channel", 2) or 2),
+            applicant=json_format.ParseDict({k: str(v) for k, v in applicant.items()}, intake_pb2.Applicant(),
+                                            ignore_unknown_fields=True),
+            materials=[json_format.ParseDict(m, intake_pb2.MaterialSubmission(), ignore_unknown_fields=True)
+                       for m in body.get("materials", []) or []],
+            form={str(k): str(v) for k, v in (body.get("form") or {}).items()})
+        r = self._stub.SubmitOnlineApplication(intake_pb2.SubmitOnlineApplicationRequest(
+            application=application, handling_unit=unit, provincial_serial=provincial_serial),
+            metadata=(), timeout=self._timeout)
+        return r.id

@@ -183,8 +183,9 @@ class DockingHandlers:
             if not application_id:
                 # the portal hears of it like of any decision (the report carries the province's serial)
                 repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, f"forward-failed:{msg['message_id']}"), tenant, serial,
-                             "application_not_taken", {"provincial_serial": serial, "reason": error[:500],
-                                                       "progress_code": "4"})
+                             "application_not_taken", {"event": "application_not_taken", "provincial_serial": serial,
+                                                       "reason": error[:500], "progress_code": "4",
+                                                       "unit": msg["body"].get("unit", "")})
             uow.commit()
         return application_id
 

@@ -31,12 +31,17 @@ class Resolution:
     handling_unit_name: str
     proxy: bool
     item: ItemSnapshot
+    collect: bool = False          # 代收: the caller's window takes it in on the deciding unit's behalf
 
 
 class CatalogueClient(Protocol):
     def resolve(self, item_id: str, version: int = 0, *, tenant: str) -> Resolution:
         """Who handles `item_id` (at `version`, 0: the current one) when `tenant`, the caller's unit, takes
         it in. The caller's token, forwarded, is what the catalogue checks; `tenant` names it for caches."""
+        ...
+
+    def resolve_public(self, item_id: str) -> Resolution:
+        """The item's current published version and its owner, from the catalogue's public methods."""
         ...
 
 
@@ -59,7 +64,19 @@ class GrpcCatalogue:
         except grpc.RpcError as exc:
             raise _translate(exc) from None
         return Resolution(handling_tenant=r.handling_tenant, handling_unit_name=r.handling_unit_name or
-                          r.handling_tenant, proxy=r.proxy, item=snapshot_of(r.item))
+                          r.handling_tenant, proxy=r.proxy, item=snapshot_of(r.item), collect=r.collect)
+
+    def resolve_public(self, item_id: str) -> Resolution:
+        """The item as the public sees it (its current published version) and the unit that owns it: for an
+        application with no person of the platform behind it (online, forwarded by the docking gateway), checked
+        on the catalogue's public methods only."""
+        try:
+            item = self._stub.GetPublicItem(cpb.GetPublicItemRequest(item_id=item_id), timeout=self._timeout)
+            unit = self._stub.GetUnit(cpb.GetUnitRequest(code=item.tenant), timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise _translate(exc) from None
+        return Resolution(handling_tenant=item.tenant, handling_unit_name=unit.name or item.tenant, proxy=False,
+                          item=snapshot_of(item))
 
     def close(self) -> None:
         self._channel.close()
@@ -98,6 +115,9 @@ class CachedCatalogue:
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
         return answer
+
+    def resolve_public(self, item_id: str) -> Resolution:
+        return self._inner.resolve_public(item_id)     # rare (online applications): not kept
 
     def close(self) -> None:
         close = getattr(self._inner, "close", None)

@@ -51,6 +51,7 @@ NOT_FOUND = "办件不存在或无权查看"
 LOOKUP_NOT_FOUND = "未找到该办件，请核对办件编号和查询码（或申请人证件号码）"
 # the service that records a proxy request with the resident's authorisation: the only caller of submit_proxy
 PROXY_CALLER = "agency"
+ONLINE_CALLER = "docking"      # online applications reach intake only through the docking gateway
 TEMPLATE_TTL = 300.0
 
 
@@ -103,14 +104,23 @@ class IntakeHandlers:
                 return existing
             # one transaction around the catalogue call: nothing is locked while it runs
             res = self.catalogue.resolve(cmd.item_id, cmd.item_version, tenant=me)
-            if res.handling_tenant != me:
+            if res.handling_tenant == me:
+                return self._receive(uow, res, cmd, key, origin=me, via=CHANNELS[cmd.channel], by=p.username,
+                                     checked=True, profile=profile)
+            if not res.collect:
                 if res.proxy:
                     raise FailedPrecondition(
                         f"该事项由{res.handling_unit_name}受理；本单位为代办点，请通过帮办代办提交", field="item_id")
                 raise FailedPrecondition(f"该事项由{res.handling_unit_name}受理，"
                                          "不在本单位窗口的受理清单中（清单之外无许可）", field="item_id")
+        # 代收 (seed 000 §10, seed 003 §4): this window takes it in on the deciding unit's behalf. The application
+        # is that unit's row from the start — written in a transaction bound to it, as a proxy hand-off is (the
+        # catalogue's 代收 listing for this very window is what authorises it) — and this window reads it back
+        # through its collect_tenant (intake migration 0005) to decide on it for the deciding unit, follow it and
+        # hand out the result. Nothing of the deciding unit's records prefills it.
+        with self.db.unit_of_work(tenant=res.handling_tenant) as uow:
             return self._receive(uow, res, cmd, key, origin=me, via=CHANNELS[cmd.channel], by=p.username,
-                                 checked=True, profile=profile)
+                                 collect_tenant=me)
 
     def submit_proxy(self, p: Principal, cmd: SubmitCommand) -> ApplicationView:
         """A village proxy point (or the county's key-project agent) submits for a resident, upward to
@@ -160,9 +170,26 @@ class IntakeHandlers:
         view.notices = []
         return view
 
+    def submit_online(self, p: Principal, handling_unit: str, cmd: SubmitCommand) -> ApplicationView:
+        """An application made on the provincial portal (网上申请), forwarded by the docking gateway (`p.via`: its
+        own credential, the only one this call carries; it checked the province's signature), to the unit
+        that owns the item: it waits at that unit's window like any other application, channel PC or mobile."""
+        if p.via != ONLINE_CALLER:
+            raise PermissionDenied("网上申请须经省平台对接网关转入（核验省级平台签名后提交）")
+        key = domain.check_submission(cmd.idempotency_key, cmd.channel, cmd.form)
+        if CHANNELS[cmd.channel] not in ("pc", "mobile"):
+            raise InvalidArgument("channel", "网上申请的渠道应为 2 电脑端或 3 移动端")
+        unit = str(DivisionCode.parse(handling_unit, "handling_unit"))
+        uuid_field(cmd.item_id, "item_id", "事项标识")
+        res = self.catalogue.resolve_public(cmd.item_id)
+        if res.handling_tenant != unit:
+            raise FailedPrecondition("该事项不在所指受理单位的清单中（清单之外无许可）", field="handling_unit")
+        with self.db.unit_of_work(tenant=unit) as uow:
+            return self._receive(uow, res, cmd, key, origin=unit, via=CHANNELS[cmd.channel], by="省一体化政务服务平台")
+
     def _receive(self, uow: UnitOfWork, res: Resolution, cmd: SubmitCommand, key: str, *, origin: str, via: str,
                  by: str, proxy_tenant: str = "", proxy_request_id: str = "", checked: bool = False,
-                 profile: dict | None = None) -> ApplicationView:
+                 profile: dict | None = None, collect_tenant: str = "") -> ApplicationView:
         """Write a received application. `checked`: the caller has already looked for its key; `profile`:
         what the platform holds on this applicant, to prefill the form with (a window submission only)."""
         repo = IntakeRepository(uow)
@@ -179,7 +206,8 @@ class IntakeHandlers:
             app_id=str(uuid.uuid4()), tenant=tenant, origin_tenant=origin, idempotency_key=key, item=res.item,
             scenario_code=cmd.scenario_code, channel=cmd.channel, applicant=applicant, materials=cmd.materials,
             via=via, by=by, now=now, calendar=self.calendars.get(tenant), unit_name=res.handling_unit_name,
-            proxy_tenant=proxy_tenant, proxy_request_id=proxy_request_id, form=cmd.form)
+            proxy_tenant=proxy_tenant, proxy_request_id=proxy_request_id, form=cmd.form,
+            collect_tenant=collect_tenant)
         uow.emit(self.events_out.application_submitted(app), correlation_id=app.id)
         self._progress(uow, app, "submitted", now, f"已提交至{app.handling_unit_name}",
                        [c for c, s in app.materials.items() if s.supplied])
@@ -200,15 +228,24 @@ class IntakeHandlers:
         uuid_field(app_id, "application_id", "办件标识")
         self._taken.number = ""
         try:
-            with self.db.unit_of_work(p, subtree=False) as uow:
-                repo = IntakeRepository(uow)
-                view = repo.get(app_id, lock=True, tenant=str(p.tenant))
-                if view is None:
-                    raise NotFound(NOT_FOUND)
-                changes = Changes()
-                change(view.app, repo, uow, changes)
-                repo.save(view.app, changes.notices, uow.outbox_cte())    # the events in the same statement
-                uow.commit()
+            owner = ""
+            while True:
+                # an application this window collected for a higher level (代收) is decided here on that level's
+                # behalf, in a transaction bound to it: its case number, its events, its row
+                with (self.db.unit_of_work(tenant=owner) if owner else self.db.unit_of_work(p, subtree=False)) as uow:
+                    repo = IntakeRepository(uow)
+                    view = repo.get(app_id, lock=True, tenant=owner or str(p.tenant))
+                    if view is None and not owner:
+                        owner = repo.owner_of_collected(app_id, str(p.tenant)) or ""
+                        if owner:
+                            continue
+                    if view is None or (owner and view.app.collect_tenant != str(p.tenant)):
+                        raise NotFound(NOT_FOUND)
+                    changes = Changes()
+                    change(view.app, repo, uow, changes)
+                    repo.save(view.app, changes.notices, uow.outbox_cte())    # the events in the same statement
+                    uow.commit()
+                break
         except Exception:
             if self._taken.number:
                 log.warning("case number %s was taken but application %s was not accepted; it stays unused",
@@ -453,7 +490,7 @@ class IntakeHandlers:
         uuid_field(app_id, "application_id", "办件标识")
         with self.db.unit_of_work(p) as uow:  # supervisors' transactions read the subtree (RLS)
             view = IntakeRepository(uow).get(app_id)
-        if view is None or not can_read(p, DivisionCode(view.app.tenant)):
+        if view is None or not (can_read(p, DivisionCode(view.app.tenant)) or view.app.collect_tenant == str(p.tenant)):
             raise NotFound(NOT_FOUND)
         return view
 

@@ -26,10 +26,12 @@ from shared.grpc.server import Registration
 from shared.messaging import EventConsumer, On, consumer_for
 from shared.tenancy import current_principal
 
-PUBLIC_METHODS = ("LookupProgress",)
+PUBLIC_METHODS = ("LookupProgress", "SubmitOnlineApplication")
 # method → the services that may call it, each with its own credential beside the person's: a proxy
 # submission comes only through agency, which recorded the request and the resident's signed authorisation
-INTERNAL_METHODS = {"SubmitProxyApplication": ("agency",)}
+INTERNAL_METHODS = {"SubmitProxyApplication": ("agency",), "SubmitOnlineApplication": ("docking",)}
+# An online application has no person of this platform behind it: the docking gateway's own credential is the
+# only one it carries (the province's signature was checked there), so it is public and internal at once.
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
@@ -41,6 +43,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
     def SubmitProxyApplication(self, request, context):
         return application_to_pb(self.h.submit_proxy(current_principal(), proxy_command(request)))
+
+    def SubmitOnlineApplication(self, request, context):
+        return application_to_pb(self.h.submit_online(current_principal(), request.handling_unit,
+                                                      submit_command(request.application)))
 
     def AcceptApplication(self, request, context):
         waived = [(w.material_code.strip(), w.promised_by.strip()) for w in request.waived]

@@ -27,7 +27,7 @@ from opentelemetry.instrumentation.grpc import server_interceptor as otel_server
 from shared import errors
 from shared.auth import TokenVerifier
 from shared.telemetry import spans_recorded
-from shared.tenancy import acting_as
+from shared.tenancy import DivisionCode, Principal, Role, acting_as
 
 log = logging.getLogger("sanji.grpc")
 
@@ -46,6 +46,7 @@ INTERNAL_MESSAGE = "服务内部错误，请稍后重试；如持续出现请联
 ALWAYS_PUBLIC = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 SERVICE_KEY = "x-sanji-service"     # the calling service's own bearer token, beside the person's
 INTERNAL_ONLY = "此接口仅供平台内部服务调用"
+NO_DIVISION = "00"                  # no division code starts with 00: a service acting on its own credential
 
 
 def status_of(exc: errors.DomainError) -> grpc.StatusCode:
@@ -98,7 +99,10 @@ class PlatformInterceptor(grpc.ServerInterceptor):
                     if service not in callers:
                         log.warning("%s refused for service %s", method, service)
                         raise errors.PermissionDenied(INTERNAL_ONLY)
-                    principal = dataclasses.replace(principal, via=service)
+                    # public and internal at once (an online application forwarded by the docking gateway): the
+                    # calling service acts on its own credential, for no person and no tenant of its own
+                    principal = (dataclasses.replace(principal, via=service) if principal is not None
+                                 else service_principal(service))
                 with acting_as(principal):
                     return inner(request, context)
             except errors.DomainError as exc:
@@ -120,6 +124,13 @@ class PlatformInterceptor(grpc.ServerInterceptor):
         return grpc.unary_unary_rpc_method_handler(
             call, request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer)
+
+
+def service_principal(service: str) -> Principal:
+    """A platform service calling on its own credential alone: a machine with the service role, bound to no
+    division (`NO_DIVISION`, which no row of any tenant carries); the callee names the tenant it acts in."""
+    return Principal(subject=f"service-account-sanji-{service}", username=f"service-account-sanji-{service}",
+                     tenant=DivisionCode(NO_DIVISION), roles=frozenset({str(Role.SERVICE)}), machine=True, via=service)
 
 
 @dataclass
