@@ -44,7 +44,6 @@ SHARED_CONFIG = {
     "SANJI_OIDC_PUBLIC_URL": "https://id.example.gov.cn",
     "SANJI_OTEL_EXPORTER": "otlp",
     "SANJI_OTEL_ENDPOINT": "http://otel-collector.observability.svc.cluster.local:4317",
-    "SANJI_PROVINCE": "62",
     "SANJI_LOG_LEVEL": "INFO",
     "SANJI_GRPC_HOST": "0.0.0.0",   # noqa: S104 — inside the pod; the NetworkPolicy decides who reaches it
     "SANJI_GRPC_PORT": str(GRPC_PORT),

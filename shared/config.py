@@ -64,8 +64,8 @@ class PlatformSettings(BaseSettings):
     otel_exporter: str = "none"
     otel_endpoint: str = "http://127.0.0.1:4317"
 
-    # Province whose code formats and mapping tables apply (e.g. 62 Gansu, 51 Sichuan)
-    province: str = "62"
+    # No deployment-wide province: one deployment serves several provinces, and the province whose code
+    # formats, mapping tables and calendar apply is each tenant's own (the first two digits of its code).
 
     # The TrueType font embedded in printable documents: `path`, or `path#index` in a collection;
     # empty: AR PL UMing CN from Debian's fonts-arphic-uming where installed (shared.pdf)

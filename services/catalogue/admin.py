@@ -2,6 +2,8 @@
 
     python -m services.catalogue.admin import-units FILE.csv                  # the tenant tree (code,name,…)
     python -m services.catalogue.admin import-items --tenant 511602 FILE.csv  # a published item list
+    python -m services.catalogue.admin set-code-format --province 64 --basic-max 12 \\
+        --implementation-max 31 --description 宁夏回族自治区政务服务事项编码规则    # a province's code format
 
 Units are public reference data, imported from the national division-code format with the owner's
 credentials. Items are a tenant's own data: `import-items` acts as that tenant's admin through the
@@ -26,7 +28,7 @@ from services.catalogue.translate import EventsOut
 from shared import divisions
 from shared.config import DatabaseToolSettings, PlatformSettings
 from shared.db import Database, owner_connection
-from shared.errors import DomainError
+from shared.errors import DomainError, InvalidArgument
 from shared.tenancy import DivisionCode, Principal, Role
 
 UNREADABLE = 2
@@ -67,6 +69,49 @@ def import_units_file(owner_url: str, path: pathlib.Path) -> int:
     for line in import_unit_lines(owner_url, lines).summary():
         print(line)
     return 0
+
+
+# the longest codes a province may configure (the columns are text; a bound keeps a typo from passing)
+CODE_MAX = {"basic_max": 64, "implementation_max": 64, "case_number_max": 64}
+
+
+def set_code_format(owner_url: str, province: str, *, basic_max: int, implementation_max: int,
+                    case_number_max: int, description: str, basic_pattern: str = r"[0-9A-Za-z]+",
+                    implementation_pattern: str = r"[0-9A-Za-z\-]+") -> None:
+    """A province's item-code format (its 12-, 14- or 31-character codes), as reference data: every county of
+    the province validates against it from the next request on. Replaces the province's row if it has one."""
+    import re
+
+    if not re.fullmatch(r"\d{2}", province or ""):
+        raise InvalidArgument("province", f"省代码应为 2 位数字：{province!r}")
+    for name, value in (("basic_max", basic_max), ("implementation_max", implementation_max),
+                        ("case_number_max", case_number_max)):
+        if not 1 <= value <= CODE_MAX[name]:
+            raise InvalidArgument(name, f"{name} 应在 1 到 {CODE_MAX[name]} 之间：{value}")
+    for name, pattern in (("basic_pattern", basic_pattern), ("implementation_pattern", implementation_pattern)):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise InvalidArgument(name, f"{name} 不是有效的正则表达式：{exc}") from None
+    if not (description or "").strip():
+        raise InvalidArgument("description", "请填写编码规则的名称（如：宁夏回族自治区政务服务事项编码规则）")
+    with owner_connection(owner_url) as conn:
+        conn.execute(text("INSERT INTO catalogue.code_formats (province, basic_max, implementation_max,"
+                          " case_number_max, basic_pattern, implementation_pattern, description) VALUES"
+                          " (:p, :b, :i, :c, :bp, :ip, :d) ON CONFLICT (province) DO UPDATE SET"
+                          " basic_max = EXCLUDED.basic_max, implementation_max = EXCLUDED.implementation_max,"
+                          " case_number_max = EXCLUDED.case_number_max, basic_pattern = EXCLUDED.basic_pattern,"
+                          " implementation_pattern = EXCLUDED.implementation_pattern,"
+                          " description = EXCLUDED.description"),
+                     {"p": province, "b": basic_max, "i": implementation_max, "c": case_number_max,
+                      "bp": basic_pattern, "ip": implementation_pattern, "d": description.strip()})
+
+
+def code_formats(owner_url: str) -> list[tuple]:
+    with owner_connection(owner_url) as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT province, basic_max, implementation_max, case_number_max, description FROM catalogue.code_formats"
+            " ORDER BY province")).all()]
 
 
 def import_items(database_url: str, tenant: str, path: pathlib.Path, *, actor: str = "import-items",
@@ -111,8 +156,30 @@ def main(argv: list[str] | None = None, settings: PlatformSettings | None = None
     ii.add_argument("--actor", default="import-items", help="recorded as the drafts' creator")
     ii.add_argument("--batch-size", type=int, default=IMPORT_BATCH, help="drafts per transaction")
     ii.add_argument("file", type=pathlib.Path)
+    cf = sub.add_parser("set-code-format", help="a province's item-code format (reference data)")
+    cf.add_argument("--province", required=True, help="2-digit province code, e.g. 64")
+    cf.add_argument("--basic-max", type=int, required=True, help="longest basic code (基本编码)")
+    cf.add_argument("--implementation-max", type=int, required=True, help="longest implementation code (实施编码)")
+    cf.add_argument("--case-number-max", type=int, default=50, help="longest case number (办件编号)")
+    cf.add_argument("--description", required=True, help="the rule's name, e.g. 宁夏回族自治区政务服务事项编码规则")
+    sub.add_parser("list-code-formats", help="the configured code formats ('' = GB/T 39046, the default)")
     args = ap.parse_args(argv)
     settings = settings or DatabaseToolSettings()
+    if args.cmd == "set-code-format":
+        try:
+            set_code_format(settings.database_owner_url, args.province, basic_max=args.basic_max,
+                            implementation_max=args.implementation_max, case_number_max=args.case_number_max,
+                            description=args.description)
+        except DomainError as exc:
+            print(f"未配置：{exc.message}", file=sys.stderr)
+            return UNREADABLE
+        print(f"已配置省 {args.province} 的事项编码规则：基本编码最多 {args.basic_max} 位，"
+              f"实施编码最多 {args.implementation_max} 位，办件编号最多 {args.case_number_max} 位")
+        return 0
+    if args.cmd == "list-code-formats":
+        for province, b, i, c, d in code_formats(settings.database_owner_url):
+            print(f"{province or '（默认）'}\t基本编码 {b}\t实施编码 {i}\t办件编号 {c}\t{d}")
+        return 0
     if args.cmd == "import-units":
         return import_units_file(settings.database_owner_url, args.file)
     elif args.cmd == "import-items":

@@ -57,23 +57,33 @@ class CodeFormat:
     description: str = "GB/T 39046-2020"
 
     def check_basic(self, code: str, field_name: str) -> None:
-        _check_code(code, self.basic_max, self.basic_pattern, field_name, "基本编码", self.description)
+        _check_code(code, self.basic_max, self.basic_pattern, field_name, "基本编码", self.description, self.hint)
 
     def check_implementation(self, code: str, field_name: str) -> None:
         _check_code(code, self.implementation_max, self.implementation_pattern, field_name, "实施编码",
-                    self.description)
+                    self.description, self.hint)
+
+    @property
+    def hint(self) -> str:
+        """What to do when a province's real codes do not fit: the default applies only where the province
+        has configured no format of its own (issue 23, item 3)."""
+        if self.province:
+            return ""
+        return ("（本省未配置事项编码规则，按国家标准校验；本省编码更长的，由运维按省级编码规则配置："
+                "python -m services.catalogue.admin set-code-format --province <省代码> …）")
 
 
 GBT_39046 = CodeFormat()
 
 
-def _check_code(code: str, max_len: int, pattern: str, field_name: str, label: str, spec: str) -> None:
+def _check_code(code: str, max_len: int, pattern: str, field_name: str, label: str, spec: str,
+                hint: str = "") -> None:
     if not code:
         raise InvalidArgument(field_name, f"{label}不能为空")
     if len(code) > max_len:
-        raise InvalidArgument(field_name, f"{label}过长：{len(code)} 位，按{spec}最多 {max_len} 位")
+        raise InvalidArgument(field_name, f"{label}过长：{len(code)} 位，按{spec}最多 {max_len} 位{hint}")
     if not re.fullmatch(pattern, code):
-        raise InvalidArgument(field_name, f"{label}格式不符合{spec}：{code}")
+        raise InvalidArgument(field_name, f"{label}格式不符合{spec}：{code}{hint}")
 
 
 @dataclass(frozen=True)
