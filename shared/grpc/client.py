@@ -59,7 +59,10 @@ def make_channel(target: str, *, spans: bool | None = None, service: ServiceCred
     """A channel that forwards the caller's token and trace context, and with `service` this service's own
     credential. `spans`: a client span per call (OpenTelemetry's interceptor); None: as this process's
     telemetry says."""
-    channel = grpc.insecure_channel(target, options=[("grpc.enable_retries", 1)])
+    # round_robin: a target that names several addresses (`ipv4:a:p,b:p`, a headless k8s Service's DNS name)
+    # spreads the calls over every replica; with one address it is the same as pick_first
+    channel = grpc.insecure_channel(target, options=[("grpc.enable_retries", 1),
+                                                     ("grpc.lb_policy_name", "round_robin")])
     if spans_recorded() if spans is None else spans:
         # OpenTelemetry's client interceptor has its own wrapping API; ours is a plain grpc interceptor
         traced = otel_intercept_channel(channel, otel_client_interceptor())

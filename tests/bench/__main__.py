@@ -49,11 +49,14 @@ def main(only: list[str]) -> int:
         bench_docking,
         bench_fees,
         bench_intake,
+        bench_lifecycle,
         bench_messaging,
         bench_supervision,
     )
 
-    db, vhost = "sanji_bench", "sanji_bench"
+    # SANJI_BENCH_DATABASE / SANJI_BENCH_VHOST: a bench of one's own (two benches never share a database)
+    db = os.environ.get("SANJI_BENCH_DATABASE", "sanji_bench")
+    vhost = os.environ.get("SANJI_BENCH_VHOST", db)
     bootstrap.main(["--database", db, "--vhost", vhost, "--recreate"])
     settings = PlatformSettings(
         database_url=f"postgresql+psycopg://sanji_app:sanji_app@127.0.0.1:5432/{db}",
@@ -76,6 +79,7 @@ def main(only: list[str]) -> int:
                           ("approval", lambda: bench_approval.run(platform)),
                           ("fees", lambda: bench_fees.run(platform)),
                           ("complaints", lambda: bench_complaints.run(platform)),
+                          ("lifecycle", lambda: bench_lifecycle.run(platform)),
                           ("messaging", lambda: bench_messaging.run(settings)),
                           ("calendar", bench_calendar.run),
                           ("docking", lambda: bench_docking.run(platform, settings)),
