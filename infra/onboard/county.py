@@ -167,6 +167,8 @@ def onboard(settings: DatabaseToolSettings, county: str, *, areas: Path, streets
             staff: Path, idp: provision.KeycloakAdminPort, out: Callable[[str], None] = print) -> Onboarding:
     """The four steps; each prints its report. Raises OnboardingFailed when a step cannot go on."""
     DivisionCode.parse(county, "county")
+    # the identity provider's administrator first: a refused client stops the command before anything is written
+    idp.get_realm_role(str(Role.TENANT_ADMIN))
     result = Onboarding(county)
     out(f"== 1. 单位树：{county}（{areas.name}、{streets.name}、{villages.name}）")
     result.units = import_unit_lines(settings.database_owner_url, read_files(county, areas, streets, villages))

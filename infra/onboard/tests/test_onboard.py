@@ -170,5 +170,9 @@ def test_the_identity_providers_admin_secret_comes_from_a_file_or_the_settings(s
     secret_file.write_text(ADMIN_SECRET + "\n", encoding="utf-8")
     assert main([*_argv(files), "--idp-admin-secret-file", str(secret_file)], settings=without) == 0
     secret_file.write_text("wrong", encoding="utf-8")
-    assert main([*_argv(files), "--idp-admin-secret-file", str(secret_file)], settings=without) == FAILED
+    argv = _argv(files)
+    argv[1] = "371503"                          # a county nothing else onboards: the refusal must come first
+    assert main([*argv, "--idp-admin-secret-file", str(secret_file)], settings=without) == FAILED
     assert "拒绝了请求（HTTP 401）" in capsys.readouterr().err
+    with owner_connection(settings.database_owner_url) as conn:
+        assert conn.execute(text("SELECT count(*) FROM catalogue.units WHERE code LIKE '371503%'")).scalar() == 0
