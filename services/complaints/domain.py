@@ -165,6 +165,8 @@ def is_bad(level: int) -> bool:
 # -- input checks -----------------------------------------------------------------------------------------
 def check_text(value: str, field: str, what: str, *, max_len: int = MAX_TEXT, required: bool = False) -> str:
     value = (value or "").strip()
+    if "\x00" in value:
+        raise InvalidArgument(field, f"{what}含有不可见的空字符（\\x00），请删除后重试")
     if required and not value:
         raise InvalidArgument(field, f"请填写{what}")
     if len(value) > max_len:

@@ -88,7 +88,9 @@ def check_hand_over(verifier: Verifier, fields: Mapping[str, str], signature: st
     future `sent_at` is refused as a replay, a field too long is refused naming it."""
     for k, v in fields.items():
         if len(k) > 64 or len(str(v)) > MAX_FIELD:
-            raise InvalidArgument(k[:64], f"字段过长：最多 {MAX_FIELD} 字")
+            raise InvalidArgument(k[:64].replace("\x00", ""), f"字段过长：最多 {MAX_FIELD} 字")
+        if "\x00" in k or "\x00" in str(v):
+            raise InvalidArgument(k[:64].replace("\x00", "") or "fields", "字段含有不可见的空字符（\\x00）")
     if not verifier.verify(signature, canonical_form(fields)):
         raise Unauthenticated("12345 热线转办签名验证失败")
     if not fields.get("handover_id", "").strip():

@@ -213,6 +213,9 @@ def test_a_tampered_or_stale_hand_over_is_refused(as_, clock):
     old = hotline_fields(clock, sent_at=(clock.now() - dt.timedelta(hours=1)).isoformat())
     e = err(as_(None).HotlineHandOver, pb.HotlineHandOverRequest(fields=old, signature=signing.sign(old)))
     assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "sent_at"
+    nul = hotline_fields(clock, content="推诿\x00扯皮")
+    e = err(as_(None).HotlineHandOver, pb.HotlineHandOverRequest(fields=nul, signature=signing.sign(nul)))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "content"
     bad = hotline_fields(clock, category="weather")
     e = err(as_(None).HotlineHandOver, pb.HotlineHandOverRequest(fields=bad, signature=signing.sign(bad)))
     assert field_of(e) == "category"
@@ -243,6 +246,8 @@ def test_bad_complainants_and_subjects(as_):
     assert "最多 2000 字" in e.details()
     e = err(as_(None).FilePublicComplaint, public_request(TOWNSHIP, tel="abc"))
     assert field_of(e) == "complainant.phone"
+    e = err(as_(None).FilePublicComplaint, public_request(TOWNSHIP, content="办\x00不成"))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "content"
 
 
 def test_handling_bad_input(as_):

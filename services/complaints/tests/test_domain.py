@@ -178,6 +178,12 @@ def test_over_long_text_states_the_limit():
     assert e.value.field == "content" and "最多 2000 字" in e.value.message
 
 
+def test_a_nul_character_is_refused_naming_the_field():
+    with pytest.raises(InvalidArgument) as e:
+        d.check_text("投诉\x00内容", "content", "投诉内容")
+    assert e.value.field == "content"
+
+
 def test_categories_are_the_seeds_list_plus_three():
     names = list(d.CATEGORIES.values())
     assert names[:10] == ["教育", "就业", "医疗卫生", "社会保障", "民政救助", "保障性住房", "交通运管", "不动产登记",
