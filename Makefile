@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: run stop test unit lint proto bench services venv clean k8s k8s-validate mutants faults
+.PHONY: run stop test unit lint proto bench volume services venv clean k8s k8s-validate mutants faults
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -60,6 +60,11 @@ faults: proto services
 
 bench: proto services
 	SANJI_MODE=development $(BIN)/python -m tests.bench $(ONLY)
+
+# issue 22: a year of a large county (CASES cases, seeded) in the bench database SANJI_VOLUME_DATABASE (sanji_volume),
+# which `make bench ONLY=lists` measures the everyday lists on
+volume: proto services
+	SANJI_MODE=development $(BIN)/python -m tests.bench.volume --cases $(or $(CASES),1000000) --seed $(or $(SEED),22)
 
 k8s: venv
 	$(BIN)/python -m infra.manifests
