@@ -84,5 +84,6 @@ class CancelItemIn(Strict):
 
 class DelegateItemIn(Strict):
     target_tenants: list[str] = Field(description="下级单位区划代码")
-    kind: Literal["delegated", "proxy"] = Field(description="delegated 下放；proxy 村级代办")
+    kind: Literal["delegated", "proxy", "collect"] = Field(
+        description="delegated 下放；proxy 乡镇或村代办；collect 代收（下级窗口代上级受理，上级决定）")
     reason: str = ""

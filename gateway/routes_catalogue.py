@@ -121,9 +121,10 @@ def cancel(item_id: str, body: CancelItemIn, request: Request, p: User):
     return to_json(catalogue.call(request, p, "CancelItem", pb.CancelItemRequest(item_id=item_id, reason=body.reason)))
 
 
-@router.post("/api/v1/catalogue/items/{item_id}/delegate", tags=ADMIN, summary="下放或设为村级代办")
+@router.post("/api/v1/catalogue/items/{item_id}/delegate", tags=ADMIN, summary="下放、设为代办或代收")
 def delegate(item_id: str, body: DelegateItemIn, request: Request, p: User):
-    kind = pb.LISTING_KIND_DELEGATED if body.kind == "delegated" else pb.LISTING_KIND_PROXY
+    kind = {"delegated": pb.LISTING_KIND_DELEGATED, "proxy": pb.LISTING_KIND_PROXY,
+            "collect": pb.LISTING_KIND_COLLECT}[body.kind]
     return to_json(catalogue.call(request, p, "DelegateItem", pb.DelegateItemRequest(
         item_id=item_id, target_tenants=body.target_tenants, kind=kind, reason=body.reason)))
 

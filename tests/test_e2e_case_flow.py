@@ -161,3 +161,46 @@ def test_an_automatic_approval_decides_at_acceptance(demo_platform):
                     what="the case to open")
     assert case["status"] == "review" and not (case.get("decision") or {}).get("outcome")
     assert "未满 70 周岁" in case["history"][-1]["detail"]
+
+
+def test_a_township_window_collects_a_county_item_the_county_decides_and_the_township_hands_out(demo_platform):
+    """Issue 21 item 6 (代收; seed 000 §10 报批件 “不得要求申请人重复提供申请材料”, seed 003 §4 代为收件（受理）,
+    seed 001 就近取件): the township window takes in and accepts a county item on the county's behalf; the case is the
+    county's, its back office decides; the township follows it and hands out the result near the resident."""
+    admin, clerk = Api(demo_platform, "county.admin"), Api(demo_platform, "township.clerk")
+    reviewer, decider = Api(demo_platform, "county.reviewer"), Api(demo_platform, "county.decider")
+    township = next(u["tenant"] for u in demo_platform.users if u["username"] == "township.clerk")
+    elements = {
+        "name": "老年人优待证办理（街道代收）", "basic_code": f"DS{uuid.uuid4().hex[:10].upper()}", "item_type": "20",
+        "exercise_level": "4", "case_kind": "2", "department": "凉州区民政局", "legal_basis": "《老年人权益保障法》",
+        "acceptance_conditions": "本区户籍、年满60周岁", "targets": ["natural_person"], "statutory_limit_days": 20,
+        "promised_limit_days": 5,
+        "scenarios": [{"code": "S1", "name": "首次办理", "materials": [
+            {"code": "M1", "name": "居民身份证", "core": True}, {"code": "M2", "name": "近期免冠照片", "core": True}]}]}
+    item = admin.post("/api/v1/catalogue/items", {"elements": elements}, expect=201)
+    admin.post(f"/api/v1/catalogue/items/{item['id']}/publish")
+    admin.post(f"/api/v1/catalogue/items/{item['id']}/delegate",
+               {"target_tenants": [township], "kind": "collect", "reason": "街道便民服务中心代收"})
+    item = next(i for i in clerk.get("/api/v1/catalogue/items", limit=200)["items"] if i["id"] == item["id"])
+    assert item["listing"] == "LISTING_KIND_COLLECT"
+
+    app, accepted = accepted_at_the_window(clerk, item, RESIDENTS[2])
+    assert accepted["tenant"] == "620602" and accepted["collect_tenant"] == township
+    number = accepted["case_number"]
+    case = wait_for(lambda: found(reviewer, f"{APPROVAL}/cases/by-number/{number}"), what="the county's case")
+    review = next(s for s in case["steps"] if s["kind"] == "review")
+    reviewer.post(f"{APPROVAL}/tasks/{review['id']}/claim")
+    case = reviewer.post(f"{APPROVAL}/tasks/{review['id']}/review", {"opinion": "材料齐全", "conclusion": "agree"})
+    step = next(s for s in case["steps"] if s["kind"] == "decision")
+    decider.post(f"{APPROVAL}/tasks/{step['id']}/claim")
+    case = decider.post(f"{APPROVAL}/cases/{case['id']}/decide", {"outcome": "approve", "opinion": "准予办理"})
+    assert case["status"] == "completed"
+    wait_for(lambda: clerk.get(f"/api/v1/intake/applications/{app['id']}")["status"] == "completed",
+             what="the county's completion reaching the township window")
+    done = clerk.post(f"/api/v1/intake/applications/{app['id']}/pickup",
+                      {"picked_up_by": "王秀英", "id_number": RESIDENTS[2], "channel": "window",
+                       "what": "老年人优待证"})
+    assert done["status"] == "picked_up"
+    case = wait_for(lambda: (lambda c: c if c["status"] == "delivered" else None)(
+        decider.get(f"{APPROVAL}/cases/{case['id']}")), what="the township's hand-out recorded as the delivery")
+    assert case["delivery"]["by"] == "township.clerk"

@@ -42,6 +42,9 @@ class ListingKind(enum.StrEnum):
     OWN = "own"
     DELEGATED = "delegated"   # 下放: the target unit handles it
     PROXY = "proxy"           # 代办: a village point takes it in for residents
+    # 代收 (seed 000 §10 报批件, seed 003 §4 代为收件): a lower window takes in an item a higher level decides, on
+    # that level's behalf; the case is the deciding unit's, the collecting window follows it and hands out
+    COLLECT = "collect"
 
 
 @dataclass(frozen=True)
@@ -372,8 +375,8 @@ def check_delegation(item: Item, owner: DivisionCode, targets: Iterable[Division
     every level, issue 21 item 1: seed 001 “由乡镇（街道）民生服务中心或村（社区）免费代办”)."""
     if item.status != Status.PUBLISHED:
         raise FailedPrecondition("只有已发布的事项可以下放或设为代办")
-    if kind not in (ListingKind.DELEGATED, ListingKind.PROXY):
-        raise InvalidArgument("kind", "请选择下放（DELEGATED）或代办（PROXY）")
+    if kind not in (ListingKind.DELEGATED, ListingKind.PROXY, ListingKind.COLLECT):
+        raise InvalidArgument("kind", "请选择下放（DELEGATED）、代办（PROXY）或代收（COLLECT）")
     known = set(known_units)
     out: list[DivisionCode] = []
     targets = list(targets)
@@ -387,6 +390,8 @@ def check_delegation(item: Item, owner: DivisionCode, targets: Iterable[Division
             raise InvalidArgument(name, f"单位不存在：{t}")
         if kind == ListingKind.PROXY and t.kind not in (UnitKind.TOWNSHIP, UnitKind.VILLAGE):
             raise InvalidArgument(name, f"代办只能设给乡镇（街道）便民服务中心或村（社区）代办点：{t}")
+        if kind == ListingKind.COLLECT and t.kind not in (UnitKind.TOWNSHIP, UnitKind.COUNTY):
+            raise InvalidArgument(name, f"代收只能设给乡镇（街道）便民服务中心或县级政务服务中心：{t}")
         if kind == ListingKind.DELEGATED and t.kind not in (UnitKind.TOWNSHIP, UnitKind.VILLAGE):
             raise InvalidArgument(name, f"只能下放到乡镇（街道）或村（社区）：{t}")
         if t not in out:

@@ -281,8 +281,10 @@ class CatalogueHandlers:
             return html.encode("utf-8"), "text/html; charset=utf-8", f"{stem}.html"
         raise InvalidArgument("format", "请选择 HTML 或 PDF 格式")
 
-    def resolve_handling_unit(self, p: Principal, item_id: str, version: int = 0) -> tuple[str, ItemRow, bool, str]:
-        """Where an application for this item, taken in at the caller's unit, is decided."""
+    def resolve_handling_unit(self, p: Principal, item_id: str, version: int = 0,
+                              ) -> tuple[str, ItemRow, bool, str, bool]:
+        """Where an application for this item, taken in at the caller's unit, is decided: (handling unit, the
+        version, taken in for a resident (代办), the handling unit's name, taken in on its behalf (代收))."""
         row = self.get_item(p, item_id, version)
         current = self.get_item(p, item_id) if version else row
         if current.status == str(Status.CANCELLED):
@@ -298,16 +300,17 @@ class CatalogueHandlers:
             listed = repo.listed_for(item_id, chain)
             owner_unit = None
             handler = None
-            proxy = False
+            proxy = collect = False
             if row.tenant == str(me) or "delegated" in listed.get(str(me), set()):
                 handler = str(me)
-            elif "proxy" in listed.get(str(me), set()):
-                proxy = True
+            elif "proxy" in listed.get(str(me), set()) or "collect" in listed.get(str(me), set()):
+                proxy = "proxy" in listed.get(str(me), set())
+                collect = not proxy
                 handler = next((c for c in chain[1:] if "delegated" in listed.get(c, set())), row.tenant)
             if handler is None:
                 raise FailedPrecondition("本单位受理清单中没有该事项（清单之外无许可）")
             owner_unit = repo.unit(handler)
-        return handler, row, proxy, owner_unit.name if owner_unit else handler
+        return handler, row, proxy, owner_unit.name if owner_unit else handler, collect
 
     def unit(self, code: str) -> Unit:
         code = str(DivisionCode.parse(code, "code"))

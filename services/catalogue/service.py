@@ -72,9 +72,10 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
         return pb.RenderGuideResponse(content=content, content_type=ctype, filename=filename)
 
     def ResolveHandlingUnit(self, request, context):
-        handler, row, proxy, name = self.h.resolve_handling_unit(current_principal(), request.item_id, request.version)
+        handler, row, proxy, name, collect = self.h.resolve_handling_unit(current_principal(), request.item_id,
+                                                                          request.version)
         return pb.ResolveHandlingUnitResponse(handling_tenant=handler, item=t.row_to_item(row), proxy=proxy,
-                                              handling_unit_name=name)
+                                              handling_unit_name=name, collect=collect)
 
     def GetUnit(self, request, context):
         return t.unit(self.h.unit(request.code))

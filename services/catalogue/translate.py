@@ -19,8 +19,10 @@ from shared.tenancy import Unit, UnitKind
 
 STATUS = {"draft": pb.ITEM_STATUS_DRAFT, "published": pb.ITEM_STATUS_PUBLISHED,
           "superseded": pb.ITEM_STATUS_SUPERSEDED, "cancelled": pb.ITEM_STATUS_CANCELLED}
-LISTING = {"own": pb.LISTING_KIND_OWN, "delegated": pb.LISTING_KIND_DELEGATED, "proxy": pb.LISTING_KIND_PROXY}
-LISTING_FROM_PB = {pb.LISTING_KIND_DELEGATED: ListingKind.DELEGATED, pb.LISTING_KIND_PROXY: ListingKind.PROXY}
+LISTING = {"own": pb.LISTING_KIND_OWN, "delegated": pb.LISTING_KIND_DELEGATED, "proxy": pb.LISTING_KIND_PROXY,
+           "collect": pb.LISTING_KIND_COLLECT}
+LISTING_FROM_PB = {pb.LISTING_KIND_DELEGATED: ListingKind.DELEGATED, pb.LISTING_KIND_PROXY: ListingKind.PROXY,
+                   pb.LISTING_KIND_COLLECT: ListingKind.COLLECT}
 UNIT_KIND = {UnitKind.PROVINCE: common_pb2.UNIT_KIND_PROVINCE, UnitKind.CITY: common_pb2.UNIT_KIND_CITY,
              UnitKind.COUNTY: common_pb2.UNIT_KIND_COUNTY, UnitKind.TOWNSHIP: common_pb2.UNIT_KIND_TOWNSHIP,
              UnitKind.VILLAGE: common_pb2.UNIT_KIND_VILLAGE}
@@ -38,7 +40,8 @@ def elements(message: pb.ItemElements) -> Elements:
 
 def listing_kind(value: int) -> ListingKind:
     if value not in LISTING_FROM_PB:
-        raise InvalidArgument("kind", "请选择下放（LISTING_KIND_DELEGATED）或代办（LISTING_KIND_PROXY）")
+        raise InvalidArgument("kind", "请选择下放（LISTING_KIND_DELEGATED）、代办（LISTING_KIND_PROXY）"
+                                      "或代收（LISTING_KIND_COLLECT）")
     return LISTING_FROM_PB[value]
 
 

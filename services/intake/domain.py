@@ -196,6 +196,9 @@ class Application:
     promises: list[Promise] = field(default_factory=list)
     proxy_tenant: str = ""
     proxy_request_id: str = ""
+    # 代收 (seed 000 §10, seed 003 §4): the lower window that took it in on the deciding unit's behalf; the
+    # application and its case are the deciding unit's (`tenant`), the collecting window follows and hands out
+    collect_tenant: str = ""
     form: dict[str, str] = field(default_factory=dict)
     history: list[HistoryEntry] = field(default_factory=list)
     picked_up_at: dt.datetime | None = None
@@ -279,6 +282,7 @@ class Application:
                 scenario_code: str, channel: int, applicant: Applicant, materials: Sequence[SubmittedMaterial],
                 via: str, by: str, now: dt.datetime, calendar: WorkingCalendar, unit_name: str = "",
                 proxy_tenant: str = "", proxy_request_id: str = "", form: Mapping[str, str] | None = None,
+                collect_tenant: str = "",
                 materials_field: str = "materials") -> Application:
         scenario = check_scenario(item, scenario_code)
         given = check_materials(scenario, materials, materials_field)
@@ -289,9 +293,11 @@ class Application:
                   scenario_code=scenario.code, channel=channel, applicant=applicant, materials=states,
                   status=Status.RECEIVED, received_at=now, received_on=now.date(), created_by=by,
                   handling_unit_name=unit_name, proxy_tenant=proxy_tenant, proxy_request_id=proxy_request_id,
+                  collect_tenant=collect_tenant,
                   form=dict(form or {}), immediate=False)
         app.decision_due = app._decision_due(calendar)
         where = (f"经代办点 {proxy_tenant} 代办提交" if proxy_tenant
+                 else f"由 {collect_tenant} 窗口代收（{CHANNEL_LABELS.get(channel, '窗口')}）" if collect_tenant
                  else f"通过{CHANNEL_LABELS.get(channel, '窗口')}提交")
         app._log(now, "received", by, f"{where}，收到材料 {len(given)} 件")
         return app

@@ -78,6 +78,7 @@ def _params(a: Application) -> dict[str, Any]:
             "idn": a.applicant.id_number, "suffix": a.applicant.id_suffix, "case": a.case_number or None,
             "rat": a.received_at, "ron": a.received_on, "due": a.decision_due, "pdue": a.promise_due,
             "aon": a.accepted_on, "proxy": a.proxy_tenant or None, "preq": a.proxy_request_id or None,
+            "collect": a.collect_tenant or None,
             "qch": query_code_digest(a.case_number, a.query_code) if a.case_number and a.query_code else None,
             "doc": json.dumps(to_doc(a), ensure_ascii=False),
             "dl_kinds": kinds, "dl_dates": [due[k] for k in kinds]}
@@ -132,14 +133,20 @@ class IntakeRepository:
             f"WITH ins AS (INSERT INTO {S}.applications (id, tenant_code, origin_tenant, idempotency_key, item_id,"
             " item_version, item_name, scenario_code, channel, status, applicant_id_number, applicant_id_suffix,"
             " case_number, received_at, received_on, decision_due, promise_due, accepted_on, proxy_tenant,"
-            " proxy_request_id, doc) VALUES (:id, :t, :origin, :key, :item, :ver, :name, :sc, :ch, :st, :idn, :suffix,"
-            " :case, :rat, :ron, :due, :pdue, :aon, :proxy, :preq, CAST(:doc AS jsonb))"
+            " proxy_request_id, collect_tenant, doc) VALUES (:id, :t, :origin, :key, :item, :ver, :name, :sc, :ch,"
+            " :st, :idn, :suffix, :case, :rat, :ron, :due, :pdue, :aon, :proxy, :preq, :collect, CAST(:doc AS jsonb))"
             " ON CONFLICT (tenant_code, origin_tenant, idempotency_key) DO NOTHING RETURNING id),"
             f" dl AS ({_UPSERT_DEADLINES} WHERE EXISTS (SELECT 1 FROM ins)),"
             f" pr AS (INSERT INTO {S}.applicant_profiles (tenant_code, id_number, data)"
             " SELECT :t, :pid, CAST(:profile AS jsonb) WHERE EXISTS (SELECT 1 FROM ins)"
             f" ON CONFLICT (tenant_code, id_number) DO UPDATE SET data = EXCLUDED.data, updated_at = now()){cte}"
             f" SELECT count(*){column} FROM ins", params)
+
+    def owner_of_collected(self, app_id: str, collector: str) -> str | None:
+        """The deciding unit of an application `collector`'s window took in on its behalf (代收), or None."""
+        r = self.u.row(f"SELECT tenant_code FROM {S}.applications WHERE id = :id AND collect_tenant = :c",
+                       {"id": app_id, "c": collector})
+        return r[0] if r else None
 
     def get(self, app_id: str, *, lock: bool = False, tenant: str | None = None) -> ApplicationView | None:
         query = f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.id = :id"
@@ -179,7 +186,9 @@ class IntakeRepository:
 
     def list_for(self, tenant: str, *, subtree: bool, status: Status | None, limit: int,
                  offset: int) -> tuple[list[ApplicationView], int]:
-        where = "a.tenant_code LIKE :t || '%'" if subtree else "a.tenant_code = :t"
+        # a window's list holds what it collected for a higher level too (代收: read through their policy)
+        where = ("a.tenant_code LIKE :t || '%'" if subtree
+                 else "(a.tenant_code = :t OR a.collect_tenant = :t)")
         if status:
             where += " AND a.status = :st"
         rows = self.u.rows(

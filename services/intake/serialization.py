@@ -47,6 +47,7 @@ def to_doc(a: Application) -> dict[str, Any]:
         "history": [vars(h) for h in a.history], "picked_up_at": iso(a.picked_up_at), "pickup": a.pickup,
         "rejection": a.rejection, "termination": a.termination,
         "government_invested": a.government_invested, "key_construction": a.key_construction,
+        "collect_tenant": a.collect_tenant,
     }
 
 
@@ -76,4 +77,5 @@ def from_doc(*, id: str, tenant: str, origin_tenant: str, idempotency_key: str, 
         pickup=dict(doc.get("pickup", {})), rejection=dict(doc.get("rejection", {})),
         termination=dict(doc.get("termination", {})),
         government_invested=bool(doc.get("government_invested")), key_construction=bool(doc.get("key_construction")),
+        collect_tenant=str(doc.get("collect_tenant", "")),
     )

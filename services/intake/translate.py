@@ -92,7 +92,8 @@ def application_to_pb(view: ApplicationView) -> pb.Application:
         proxy_tenant=a.proxy_tenant, proxy_request_id=a.proxy_request_id, case_kind=a.item.case_kind,
         idempotency_key=a.idempotency_key, form=a.form, picked_up_at=iso(a.picked_up_at),
         handling_unit_name=a.handling_unit_name, rejection=rejection_to_pb(a),
-        government_invested=a.government_invested, key_construction_project=a.key_construction)
+        government_invested=a.government_invested, key_construction_project=a.key_construction,
+        collect_tenant=a.collect_tenant)
     if not view.receipt_only:
         out.query_code = a.query_code
         out.open_corrections.extend(pb.CorrectionItem(material_code=c.material_code, problem=c.problem)

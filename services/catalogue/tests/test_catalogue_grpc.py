@@ -340,7 +340,19 @@ def test_a_township_centre_may_be_listed_for_proxy_and_forwards_to_the_county(as
     as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=item.id, target_tenants=["620602001"],
                                                             kind=pb.LISTING_KIND_PROXY))
     r = as_("dongdajie.clerk").ResolveHandlingUnit(pb.ResolveHandlingUnitRequest(item_id=item.id))
-    assert (r.handling_tenant, r.proxy) == ("620602", True)
+    assert (r.handling_tenant, r.proxy, r.collect) == ("620602", True, False)
+
+
+def test_a_township_window_listed_for_collection_takes_in_on_the_countys_behalf(as_):
+    """代收 (issue 21 item 6; seed 003 §4 “代为收件（受理）”): the county still decides."""
+    item = published(as_, name="老年人优待证办理", exercise_level="4")
+    as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=item.id, target_tenants=["620602002"],
+                                                            kind=pb.LISTING_KIND_COLLECT))
+    r = as_("xidajie.clerk").ResolveHandlingUnit(pb.ResolveHandlingUnitRequest(item_id=item.id))
+    assert (r.handling_tenant, r.proxy, r.collect) == ("620602", False, True)
+    e = err(as_("county.admin").DelegateItem, pb.DelegateItemRequest(
+        item_id=item.id, target_tenants=["620602001001"], kind=pb.LISTING_KIND_COLLECT))
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_cached_reads_follow_every_change_and_never_hold_drafts(as_, stub):

@@ -185,6 +185,11 @@ def test_delegation_goes_only_down_the_tree_and_proxy_to_townships_and_villages(
     assert domain.check_delegation(item, county, [DivisionCode("620602001001")], ListingKind.PROXY, known)
     with pytest.raises(PermissionDenied):                    # the county itself is no target of its own item
         domain.check_delegation(item, county, [county], ListingKind.PROXY, known)
+    # 代收 (seed 003 §4 “代为收件（受理）”): a township window takes it in on the county's behalf; not a village
+    assert domain.check_delegation(item, county, [DivisionCode("620602001")], ListingKind.COLLECT, known)
+    with pytest.raises(InvalidArgument) as e:
+        domain.check_delegation(item, county, [DivisionCode("620602001001")], ListingKind.COLLECT, known)
+    assert "代收" in e.value.message
     with pytest.raises(PermissionDenied):
         domain.check_delegation(item, county, [DivisionCode("513221100")], ListingKind.DELEGATED, known)
     with pytest.raises(InvalidArgument):

@@ -146,6 +146,46 @@ def test_the_project_question_is_refused_for_an_item_that_does_not_ask_it(clerk,
         pb.APPLICATION_STATUS_RECEIVED
 
 
+def test_a_township_window_collects_a_county_item_on_the_countys_behalf(stub, tokens, as_user, clerk, intake_db,
+                                                                        intake_handlers, today):
+    """代收 (issue 21 item 6): seed 000 §10 “依法应当先经下级行政机关审查后报上级行政机关决定的行政审批 … 在法定时限内
+    报送上级 … 不得要求申请人重复提供申请材料”; seed 003 §4 “采取代为收件（受理）… 变‘群众多层跑’为‘上下协同办’”.
+    The township window takes it in and accepts it on the county's behalf; the case is the county's; the
+    township follows it and hands out the result."""
+    md = bearer(tokens["county.admin"])
+    item = stub.CreateItem(cpb.CreateItemRequest(elements=elements(name="老年人优待证办理", exercise_level="4")),
+                           metadata=md, timeout=10)
+    item = stub.PublishItem(cpb.PublishItemRequest(item_id=item.id), metadata=md, timeout=10)
+    stub.DelegateItem(cpb.DelegateItemRequest(item_id=item.id, target_tenants=[TOWNSHIP], reason="街道代收",
+                                              kind=cpb.LISTING_KIND_COLLECT), metadata=md, timeout=10)
+    app = clerk.SubmitApplication(submit_request(item))
+    assert (app.tenant, app.collect_tenant) == (COUNTY, TOWNSHIP)
+    # the sibling township's window neither sees it nor decides on it
+    sibling = as_user("xidajie.clerk")
+    assert err(sibling.GetApplication, pb.GetApplicationRequest(application_id=app.id)).code() == CODE.NOT_FOUND
+    assert err(sibling.AcceptApplication, pb.AcceptApplicationRequest(application_id=app.id)).code() == \
+        CODE.NOT_FOUND
+    accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
+    assert accepted.status == pb.APPLICATION_STATUS_ACCEPTED and accepted.case_number.startswith(COUNTY + "000000")
+    assert accepted.accepted_at and accepted.history[-1].by == "dongdajie.clerk"
+    [(_, body, tenant)] = [e for e in outbox(intake_db, accepted.case_number) if e[0] == "application_accepted"]
+    assert tenant == COUNTY and body["accepted_by"] == "dongdajie.clerk"        # the county's case
+    # the county's window sees it as its own; the township lists it among what it collected
+    county = as_user("county.clerk").GetApplication(pb.GetApplicationRequest(application_id=app.id))
+    assert county.collect_tenant == TOWNSHIP
+    listed = clerk.ListApplications(pb.ListApplicationsRequest(limit=200)).applications
+    assert app.id in [a.id for a in listed]
+    assert notice_pdf(clerk, accepted, "acceptance")
+    # the county decides and completes (approval's events, in the county's tenant); the township hands out
+    report_from_approval(intake_handlers, intake_db, COUNTY, accepted.case_number)
+    done = clerk.RecordPickup(pb.RecordPickupRequest(application_id=app.id, picked_up_by="张三",
+                                                     id_number=accepted.applicant.id_number, channel="window",
+                                                     what="老年人优待证"))
+    assert done.status == pb.APPLICATION_STATUS_PICKED_UP
+    picked = [e for e in outbox(intake_db, accepted.case_number) if e[0] == "result_picked_up"]
+    assert [t for _, _, t in picked] == [COUNTY]
+
+
 def test_reject_with_reason_and_remedies(clerk, as_user, township_item, intake_db, today):
     """Seed 003 §20 (无权否决, 只说“YES”不说“NO”): the window proposes a refusal, the unit's head (or the
     chief representative) confirms it; only then is it in force, and the notice names who confirmed it."""
