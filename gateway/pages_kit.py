@@ -27,11 +27,14 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from gateway.edge import current_user, edge_of
+from gateway.tracing import current_trace_id
 from shared.errors import PermissionDenied
 from shared.tenancy import Principal, Role
 
 HERE = pathlib.Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+# every page can name the request's trace (the error page does: issue 23, item 5)
+TEMPLATES.env.globals["trace_id"] = current_trace_id
 STATIC_DIR = HERE / "static"
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 FORM_MAX_BYTES = 64 * 1024

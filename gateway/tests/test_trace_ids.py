@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanKind, format_trace_id
 
 from gateway.app import create_app, instrument
 from gateway.settings import GatewaySettings
+from shared.errors import NotFound
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
@@ -35,6 +36,10 @@ def _app():
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         return carrier
+
+    @app.get("/test/page-error")
+    def page_error():
+        raise NotFound("没有这个办件")
 
     @app.get("/test/boom")
     def boom():
@@ -81,6 +86,13 @@ def test_every_error_body_carries_the_trace_id(client, path, status):
     assert r.status_code == status
     trace_id = _trace_of(r)
     assert r.json()["trace_id"] == trace_id and r.json()["message"]
+
+
+def test_the_chinese_error_page_shows_the_trace_id(client):
+    r = client.get("/test/page-error", headers={"accept": "text/html"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "没有这个办件" in r.text
+    assert f'追踪编号：<code id="trace-id">{_trace_of(r)}</code>' in r.text
 
 
 def test_with_opentelemetrys_instrumentation_the_id_is_the_server_spans():
