@@ -173,7 +173,8 @@ def _error_page(request: Request, status: int, message: str):
         p = edge_of(request).authenticate(request)
     except DomainError:
         p = None
-    titles = {401: "登录失败", 403: "无权访问", 404: "未找到", 409: "当前状态不能办理", 422: "填写有误", 503: "服务暂时不可用"}
+    titles = {401: "登录失败", 403: "无权访问", 404: "未找到", 409: "当前状态不能办理", 422: "填写有误",
+              503: "服务暂时不可用"}
     return render(request, "error.html", {"status": status, "title": titles.get(status, "无法办理"),
                                           "message": message}, status=status, p=p)
 

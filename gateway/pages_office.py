@@ -48,8 +48,8 @@ def queue(request: Request, p: Staff):
 @router.post("/console/queue/{step_id}/claim")
 def claim(request: Request, step_id: str, p: Staff, form: Posted):
     allow(p, *BACK_OFFICE)
-    case = approval.call(request, p, "ClaimTask", apb.ClaimTaskRequest(step_id=step_id))
-    return RedirectResponse(f"/console/case/{case.id}", status_code=303)
+    task = approval.call(request, p, "ClaimTask", apb.ClaimTaskRequest(step_id=step_id))
+    return RedirectResponse(f"/console/case/{task.case_id}", status_code=303)
 
 
 @router.get("/console/case/{case_id}", response_class=HTMLResponse)

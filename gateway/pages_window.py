@@ -8,9 +8,9 @@ menus have access keys. The rules are intake's: the page posts what the clerk ch
 
 from __future__ import annotations
 
-import time
 import uuid
 
+import grpc
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sanji.catalogue.v1 import catalogue_pb2 as cpb
@@ -69,7 +69,13 @@ def applicant_fields(request: Request, p: Staff, id_number: str = Query("", max_
     allow(p, *WINDOW)
     known = None
     if len(id_number.strip()) == 18:
-        known = intake.call(request, p, "GetApplicantProfile", pb.GetApplicantProfileRequest(id_number=id_number))
+        try:
+            known = intake.call(request, p, "GetApplicantProfile",
+                                pb.GetApplicantProfileRequest(id_number=id_number.strip()))
+        except grpc.RpcError as exc:
+            if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise
+            known = None     # someone new to this unit (or a number still being typed): the clerk fills in
     return render(request, "_applicant.html", {"a": known}, p=p)
 
 
@@ -184,9 +190,8 @@ def today(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|"
     allow(p, *WINDOW, Role.TENANT_ADMIN)
     number = {t: n for n, t in TOKENS.items()}.get(status, 0)
     apps = intake.call(request, p, "ListApplications", pb.ListApplicationsRequest(status=number, limit=200))
-    day = time.strftime("%Y-%m-%d")
     rows = [{"app": a, "status": status_of(a), "name": STATUS_NAMES.get(status_of(a), ""),
              "tag": STATUS_TAG.get(status_of(a), "")} for a in apps.applications]
     waiting = {s: sum(1 for r in rows if r["status"] == s) for s in ("received", "correction", "completed")}
-    return render(request, "window_today.html", {"rows": rows, "total": apps.total, "status": status, "day": day,
+    return render(request, "window_today.html", {"rows": rows, "total": apps.total, "status": status,
                                                  "waiting": waiting, "names": STATUS_NAMES}, p=p)

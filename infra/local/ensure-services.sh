@@ -51,3 +51,12 @@ else
   log "installing the document font from Debian packages (fonts-arphic-uming)"
   apt_install fonts-arphic-uming || log "could not install fonts-arphic-uming: PDFs will not embed their font"
 fi
+
+# --- The browser the browser tests drive (tests/browser: Playwright with Debian's chromium) -----------------
+# Playwright's own browser download is not used: the tests launch /usr/bin/chromium.
+if command -v chromium >/dev/null 2>&1; then
+  log "browser: chromium is installed"
+else
+  log "installing chromium from Debian packages (for the browser tests)"
+  apt_install chromium || log "could not install chromium: the browser tests will fail"
+fi
