@@ -159,7 +159,7 @@ class EventsOut:
         return ev.ApplicationSubmitted(
             application_id=app.id, tenant=app.tenant, item_id=app.item.id, item_version=app.item.version,
             channel=CHANNELS[app.channel], received_at=app.received_at.isoformat(), proxy_tenant=app.proxy_tenant,
-            proxy_request_id=app.proxy_request_id)
+            proxy_request_id=app.proxy_request_id, received_by=app.created_by)
 
     def application_accepted(self, app: Application) -> ev.ApplicationAccepted:
         item, waived = app.item, {x.material_code for x in app.promises}
