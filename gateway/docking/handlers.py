@@ -295,6 +295,22 @@ class DockingHandlers:
             uow.commit()
         return verdict
 
+    def daily(self, day: dt.date | None = None) -> dict[str, int]:
+        """The daily run (the delivery worker starts it once a day): for every county that delivered reports on
+        `day` (yesterday, China time, by default), reconcile that day with the province and sign the message
+        log's finished days. County → mismatches found."""
+        the_day = day or hashchain.local_day(self.now()) - dt.timedelta(days=1)
+        start = dt.datetime.combine(the_day, dt.time(), domain.CHINA)
+        with self.db.unit_of_work(tenant="00") as uow:
+            counties = DockingRepository(uow).tenants_delivered(start, start + dt.timedelta(days=1))
+            uow.commit()
+        out = {}
+        for county in counties:
+            result = self._reconcile(county, the_day)
+            self.seal_log_days(county)
+            out[county] = sum(1 for t in result.types if not t.matches)
+        return out
+
     def seal_log_days(self, tenant: str) -> int:
         """Sign the heads of the county's finished days (China time)."""
         now = self.now()
@@ -314,12 +330,15 @@ class DockingHandlers:
             the_day = dt.date.fromisoformat(day) if day else hashchain.local_day(self.now()) - dt.timedelta(days=1)
         except ValueError:
             raise InvalidArgument("day", "日期格式应为 YYYY-MM-DD") from None
+        return self._reconcile(tenant, the_day)
+
+    def _reconcile(self, tenant: str, the_day: dt.date) -> domain.Reconciliation:
         if self.province is None:
             raise FailedPrecondition("未配置省级平台地址")
         start = dt.datetime.combine(the_day, dt.time(), domain.CHINA)
         end = start + dt.timedelta(days=1)
         theirs = self._receipts(tenant, the_day)
-        with self.db.unit_of_work(p, subtree=False) as uow:
+        with self.db.unit_of_work(tenant=tenant) as uow:
             repo = DockingRepository(uow)
             ours = repo.delivered_on(tenant, start, end)
             result = domain.reconcile(the_day.isoformat(), tenant, ours, theirs,

@@ -84,6 +84,13 @@ class DockingRepository:
             f"SELECT DISTINCT tenant_code FROM {S}.outbound WHERE delivered_at IS NULL AND next_attempt_at <= :now"),
             {"now": now})]
 
+    def tenants_delivered(self, start: dt.datetime, end: dt.datetime) -> list[str]:
+        """The counties whose reports the province acknowledged in [start, end) (for the daily run)."""
+        self.u.widen(DELIVERY_SWEEP, on="on")
+        return [r[0] for r in self.u.rows(sql(
+            f"SELECT DISTINCT substr(tenant_code, 1, 6) FROM {S}.outbound WHERE delivered_at >= :a"
+            " AND delivered_at < :b AND length(tenant_code) >= 6"), {"a": start, "b": end})]
+
     def due_heads(self, tenant: str, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
         """Per case, its oldest undelivered report, if it is due: a case waits behind its own failed report
         (order per case), never behind another case's."""

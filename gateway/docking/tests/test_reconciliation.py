@@ -89,3 +89,19 @@ def test_reconciliation_is_for_the_county_and_its_staff(admin, handlers, verifie
     with pytest.raises(grpc.RpcError) as e:
         admin.Reconcile(pb.ReconcileRequest(day="2026-13-01"))
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_the_daily_run_reconciles_every_county_that_reported_and_signs_the_logs_day(
+        handlers, docking_db, simulator, admin):
+    import datetime as dt
+
+    admin.Reconcile(pb.ReconcileRequest(day=today()))          # earlier tests' reports: sent to this simulator
+    drain(handlers, docking_db)
+    cases = case_numbers(1)
+    interleaved(handlers, docking_db, cases)
+    drain(handlers, docking_db)
+    found = handlers.daily(dt.date.fromisoformat(today()))
+    assert found.get(COUNTY) == 0
+    with docking_db.unit_of_work(tenant=COUNTY) as uow:
+        kept = uow.row(sql("SELECT day::text, mismatches FROM docking.reconciliations ORDER BY id DESC LIMIT 1"))
+    assert kept == (today(), 0)
