@@ -61,10 +61,12 @@ def run_grpc_service(name: str, settings: GrpcServiceSettings, compose: Callable
                                         port=settings.grpc_port, workers=settings.grpc_workers,
                                         reflection_enabled=settings.mode == DEVELOPMENT)
 
-    from shared.messaging.relay import OutboxRelay
+    from shared.messaging.relay import OutboxRelay, routed_event_types
 
+    # the registry's topology is declared before any service runs: an event someone consumes must reach a queue
     workers: list = [OutboxRelay(db.engine, name, settings.amqp_url, batch_size=settings.relay_batch_size,
-                                 idle_seconds=settings.relay_idle_seconds, service=name), *parts.workers]
+                                 idle_seconds=settings.relay_idle_seconds, service=name,
+                                 routed=routed_event_types(name)), *parts.workers]
     for w in workers:
         w.start()
     server.start()

@@ -13,6 +13,16 @@ is at-least-once and consumers dedupe by event id. The statements go to psycopg 
 connection: a batch is three round trips (BEGIN, the claim, COMMIT), and a relay under load runs many
 small batches.
 
+Events that reach no queue (issue 20 item 1). An event type the service registry says someone consumes
+(`routed`, which every service process passes: shared.runner) is published `mandatory`: when no queue is
+bound for it (a queue deleted, a handler renamed, a topology not yet declared) the broker returns it
+(Basic.Return, before its Basic.Ack) and the relay does NOT mark it sent. The row keeps `sent_at` NULL with
+`last_error` starting `unroutable:` and `attempts` counted; the relay logs an ERROR line starting
+`ALERT unroutable event` that names it, counts it in `stats.unroutable`, and leaves it aside (other events
+go on) to try again every `unroutable_retry` seconds (doubling up to `max_unroutable_retry`) until a queue
+takes it. `unroutable_events()` gives the count and the oldest of them for a dashboard. Event types nobody
+is registered to consume go out as before (a nameko service may listen in; no queue is owed to them).
+
 The relay wakes on `LISTEN sanji_outbox` (the unit of work notifies at commit) or every
 `idle_seconds`, whichever comes first, and reconnects with exponential backoff when the broker is
 unreachable.
@@ -23,6 +33,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +44,8 @@ from pika.adapters.select_connection import IOLoop
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.db import OUTBOX_CHANNEL, RELAY_SETTING
+from shared import registry
+from shared.db import OUTBOX_CHANNEL, RELAY_SETTING, relay_transaction
 from shared.messaging.envelope import exchange_for, to_amqp
 from shared.telemetry import spans_recorded
 
@@ -41,6 +53,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 FIRST_BACKOFF = 0.2
+UNROUTABLE = "unroutable:"          # how `last_error` of an event that reached no queue starts
 _COLUMNS = ("seq", "id", "exchange", "routing_key", "tenant", "correlation_id", "event_version", "body", "headers",
             "created_at")
 
@@ -52,6 +65,24 @@ class RelayStats:
     failed_batches: int = 0
     connect_failures: int = 0
     connected: bool = False
+    unroutable: int = 0             # returns of mandatory events (each try counts)
+    parked: int = 0                 # events set aside now because they reached no queue
+
+
+def routed_event_types(service: str) -> frozenset[str]:
+    """The event types of `service` some registered service consumes: each must reach a queue."""
+    if service not in registry.BY_NAME:
+        return frozenset()
+    return frozenset(sub.event_type for _, sub in registry.subscribers_of(service))
+
+
+def unroutable_events(engine: Engine, schema: str) -> tuple[int, Any]:
+    """(how many events of `schema`'s outbox wait because they reached no queue, the oldest's created_at)."""
+    with relay_transaction(engine) as conn:          # the relay's view: every writer's rows
+        row = conn.exec_driver_sql(
+            f"SELECT count(*), min(created_at) FROM {schema}.outbox"
+            f" WHERE sent_at IS NULL AND last_error LIKE '{UNROUTABLE}%%'").one()
+    return int(row[0]), row[1]
 
 
 @dataclass
@@ -61,6 +92,9 @@ class _Batch:
     pending: dict[int, int] = field(default_factory=dict)  # delivery tag → outbox seq
     acked: list[int] = field(default_factory=list)
     nacked: list[int] = field(default_factory=list)
+    returned: dict[int, str] = field(default_factory=dict)  # outbox seq → why the broker returned it
+    by_message_id: dict[str, int] = field(default_factory=dict)  # event id → outbox seq (mandatory ones)
+    rows: dict[int, Any] = field(default_factory=dict)       # outbox seq → (routing_key, event id)
     timer: Any = None
 
 
@@ -73,7 +107,8 @@ class OutboxRelay:
 
     def __init__(self, engine: Engine, schema: str, amqp_url: str, *, service: str | None = None,
                  batch_size: int = 200, idle_seconds: float = 0.2, confirm_timeout: float = 30.0,
-                 max_backoff: float = 5.0, spans: bool | None = None):
+                 max_backoff: float = 5.0, spans: bool | None = None, routed: frozenset[str] | None = None,
+                 unroutable_retry: float = 5.0, max_unroutable_retry: float = 300.0):
         self._engine = engine
         self.schema = schema
         self.service = service or schema
@@ -81,6 +116,12 @@ class OutboxRelay:
         self.idle_seconds = idle_seconds
         self.confirm_timeout = confirm_timeout
         self.max_backoff = max_backoff
+        # event types published `mandatory`: where the registry's topology is declared (every service process,
+        # shared.runner) those the registry says are consumed; by default none (a test's own vhost)
+        self.routed = frozenset(routed or ())
+        self.unroutable_retry = unroutable_retry
+        self.max_unroutable_retry = max_unroutable_retry
+        self._parked: dict[int, tuple[float, float]] = {}   # seq → (monotonic time of the next try, its delay)
         # a producer span per event only where spans are kept (None: as this process's telemetry says)
         self.spans = spans_recorded() if spans is None else spans
         self.stats = RelayStats()
@@ -104,10 +145,13 @@ class OutboxRelay:
         self._threads: list[threading.Thread] = []
         self._claim = (
             f"UPDATE {schema}.outbox o SET sent_at = now() FROM (SELECT seq FROM {schema}.outbox"
-            f" WHERE sent_at IS NULL ORDER BY seq LIMIT %(n)s FOR UPDATE SKIP LOCKED) AS c WHERE o.seq = c.seq"
+            f" WHERE sent_at IS NULL AND seq <> ALL(%(aside)s) ORDER BY seq LIMIT %(n)s FOR UPDATE SKIP LOCKED)"
+            f" AS c WHERE o.seq = c.seq"
             f" RETURNING {', '.join('o.' + c for c in _COLUMNS)}")
         self._unclaim_failed = (f"UPDATE {schema}.outbox SET sent_at = NULL, attempts = attempts + 1,"
                                 f" last_error = %(error)s WHERE seq = ANY(%(seqs)s)")
+        self._unclaim_one = (f"UPDATE {schema}.outbox SET sent_at = NULL, attempts = attempts + 1,"
+                             f" last_error = %(error)s WHERE seq = %(seq)s")
 
     # --- public API ------------------------------------------------------------------------------
 
@@ -221,6 +265,7 @@ class OutboxRelay:
     def _on_channel_open(self, channel: Any) -> None:
         self._channel, self._tag, self._declared = channel, 0, set()
         channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_return_callback(self._on_return)
         channel.confirm_delivery(self._on_confirm,
                                  callback=lambda _frame: self._declare([exchange_for(self.service)]))
 
@@ -314,7 +359,7 @@ class OutboxRelay:
             with conn.cursor() as cur:
                 # the relay's view of the outbox: every writer's rows (shared.db.messaging_rls_statements)
                 cur.execute(f"SELECT set_config('{RELAY_SETTING}', 'on', true)")
-                cur.execute(self._claim, {"n": self.batch_size})
+                cur.execute(self._claim, {"n": self.batch_size, "aside": self._set_aside()})
                 # RETURNING keeps no order: publish in seq order
                 rows = sorted((dict(zip(_COLUMNS, r, strict=True)) for r in cur.fetchall()), key=lambda r: r["seq"])
         except (SQLAlchemyError, psycopg.Error) as exc:
@@ -362,9 +407,28 @@ class OutboxRelay:
         # who published it: RabbitMQ refuses a user_id that is not this connection's user, so a consumer can
         # trust it (EventConsumer verify_publishers)
         props.user_id = self._params.credentials.username
-        self._channel.basic_publish(exchange, routing_key, body, props)
+        mandatory = routing_key in self.routed
+        self._channel.basic_publish(exchange, routing_key, body, props, mandatory=mandatory)
         self._tag += 1
         batch.pending[self._tag] = row["seq"]
+        if mandatory:
+            batch.by_message_id[props.message_id] = row["seq"]
+            batch.rows[row["seq"]] = (routing_key, props.message_id, props.headers.get("correlation_id"))
+
+    def _set_aside(self) -> list[int]:
+        """The events that reached no queue and whose next try has not come."""
+        now = time.monotonic()
+        return [seq for seq, (when, _) in self._parked.items() if when > now]
+
+    def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:
+        """Basic.Return: a mandatory event no queue took (it comes before that event's Basic.Ack)."""
+        batch = self._batch
+        if batch is None:
+            return
+        seq = batch.by_message_id.get(str(properties.message_id))
+        if seq is not None:
+            batch.returned[seq] = (f"{UNROUTABLE} no queue bound to {method.exchange} for {method.routing_key}"
+                                   f" ({method.reply_code} {method.reply_text})")
 
     def _on_confirm(self, frame: Any) -> None:
         batch = self._batch
@@ -383,6 +447,25 @@ class OutboxRelay:
         if not batch.pending:
             self._finish_batch(error="nacked by the broker" if batch.nacked else None)
 
+    def _park(self, batch: _Batch, returned: dict[int, str], delivered: list[int]) -> None:
+        """Set aside what reached no queue (an alert each time) and forget what has now been delivered."""
+        for seq in delivered:
+            if self._parked.pop(seq, None) is not None:
+                routing_key, event_id, _ = batch.rows.get(seq, ("?", "?", None))
+                log.warning("outbox relay %s: event %s (%s) that reached no queue before is delivered now",
+                            self.schema, event_id, routing_key)
+        now = time.monotonic()
+        for seq, why in returned.items():
+            _, last = self._parked.get(seq, (0.0, 0.0))
+            wait = self.unroutable_retry if not last else min(self.max_unroutable_retry, last * 2)
+            self._parked[seq] = (now + wait, wait)
+            routing_key, event_id, correlation = batch.rows.get(seq, ("?", "?", None))
+            self.stats.unroutable += 1
+            log.error("ALERT unroutable event: outbox relay %s: event %s (%s, case %s, outbox seq %d) reached no"
+                      " queue — kept unsent, tried again in %.0fs: %s", self.schema, event_id, routing_key,
+                      correlation or "-", seq, wait, why)
+        self.stats.parked = len(self._parked)
+
     def _on_confirm_timeout(self) -> None:
         if self._batch is None:
             return
@@ -398,12 +481,18 @@ class OutboxRelay:
         if batch.timer is not None:
             self._ioloop.remove_timeout(batch.timer)
         failed = batch.nacked + list(batch.pending.values())
+        # returned = acked by the broker but taken by no queue: kept unsent with the reason, never "sent"
+        returned = {seq: why for seq, why in batch.returned.items() if seq not in failed}
+        delivered = [seq for seq in batch.acked if seq not in returned]
         try:
-            if failed:
-                with batch.conn.cursor() as cur:
+            with batch.conn.cursor() as cur:
+                if failed:
                     cur.execute(self._unclaim_failed, {"seqs": failed, "error": (error or "")[:2000]})
+                for seq, why in returned.items():
+                    cur.execute(self._unclaim_one, {"seq": seq, "error": why[:2000]})
             batch.conn.commit()
-            self.stats.published += len(batch.acked)
+            self.stats.published += len(delivered)
+            self._park(batch, returned, delivered)
         except psycopg.Error as exc:  # rows stay unsent and are published again
             log.error("outbox relay %s could not mark a batch: %s", self.schema, exc)
             batch.conn.rollback()

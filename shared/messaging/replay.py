@@ -78,6 +78,20 @@ class _NoDatabase:
         raise RuntimeError("replay handles no event")
 
 
+def _print_unroutable(database_url: str, service: str) -> None:
+    """The other place an event can wait: the service's outbox, when the broker found no queue for it."""
+    from shared.db import make_engine
+    from shared.messaging.relay import unroutable_events
+
+    engine = make_engine(database_url)
+    try:
+        count, oldest = unroutable_events(engine, service)
+    finally:
+        engine.dispose()
+    since = f", the oldest written {oldest:%Y-%m-%d %H:%M:%S %z}" if oldest else ""
+    print(f"outbox of {service}: {count} event(s) kept unsent because they reached no queue{since}")
+
+
 def _age(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -96,15 +110,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--replay", action="store_true", help="move the parked events back (default: only list)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many per queue")
     parser.add_argument("--amqp-url", default=None, help="default: the service's SANJI_AMQP_URL")
+    parser.add_argument("--database-url", default=None,
+                        help="also count the service's events that reached no queue (default: SANJI_DATABASE_URL)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    database_url = args.database_url
     if args.amqp_url:
         url = args.amqp_url
     else:
         from shared.config import PlatformSettings
 
-        url = PlatformSettings().amqp_url
+        settings = PlatformSettings()
+        url, database_url = settings.amqp_url, database_url or settings.database_url
     try:
         queues = args.queue or service_queues(args.service)
     except KeyError as exc:
@@ -114,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in before:
         print(f"{row.queue:<70} {row.parked:>7} {_age(row.oldest_age_seconds):>8}")
     print(f"{'total':<70} {sum(r.parked for r in before):>7}")
+    if database_url:
+        _print_unroutable(database_url, args.service)
     if args.replay:
         moved = replay(url, args.service, [r.queue for r in before if r.parked], args.limit)
         for queue, n in moved.items():
