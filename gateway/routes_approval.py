@@ -9,6 +9,8 @@ each call, so the service checks the same person again.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from sanji.approval.v1 import approval_pb2 as pb
@@ -99,6 +101,22 @@ class LocalHolidayIn(Strict):
     day: str = Field(max_length=10, description="YYYY-MM-DD：今后的一个工作日")
     name: str = Field(max_length=50, description="地方节假日名称")
     reason: str = Field("", max_length=500, description="依据，如省政府批复")
+
+
+class ProjectIn(Strict):
+    name: str = Field(max_length=200, description="建设项目名称")
+    kind: Literal["real_estate", "construction"] = Field(
+        description="real_estate 房地产建设项目（≤70 个工作日）；construction 工程建设项目（≤100 个工作日）")
+    limit_days: int = Field(0, ge=0, le=100, description="全流程时限（工作日），0 为该类项目的上限")
+    started_on: str = Field("", max_length=10, description="起算日期 YYYY-MM-DD，空为今天")
+
+
+class ProjectCaseIn(Strict):
+    case_number: str = Field(max_length=64, description="本单位的办件编号")
+
+
+class ProjectSuspendIn(Strict):
+    reason: str = Field(max_length=500, description="项目暂停计时的事由")
 
 
 # -- queue and cases ---------------------------------------------------------------------------------
@@ -261,3 +279,33 @@ def calendar_changes(request: Request, p: User, limit: int = Query(50, ge=1, le=
 @router.get("/categories", summary="后台分类")
 def categories(request: Request):
     return to_json(approval.call(request, None, "ListCategories", pb.ListCategoriesRequest()))
+
+
+# -- whole-project limits (全流程审批时限) ------------------------------------------------------------------
+
+@router.post("/projects", summary="建立建设项目（房地产≤70、工程建设≤100个工作日）", status_code=201)
+def create_project(request: Request, body: ProjectIn, p: User):
+    return to_json(approval.call(request, p, "CreateProject", pb.CreateProjectRequest(
+        name=body.name, kind=body.kind, limit_days=body.limit_days, started_on=body.started_on)))
+
+
+@router.get("/projects/{project_id}", summary="建设项目：全流程时限、暂停台账、各办件及卡在哪个部门")
+def get_project(request: Request, project_id: str, p: User):
+    return to_json(approval.call(request, p, "GetProject", pb.GetProjectRequest(project_id=project_id)))
+
+
+@router.post("/projects/{project_id}/cases", summary="将本单位办件纳入建设项目")
+def add_project_case(request: Request, project_id: str, body: ProjectCaseIn, p: User):
+    return to_json(approval.call(request, p, "AddCaseToProject", pb.AddCaseToProjectRequest(
+        project_id=project_id, case_number=body.case_number)))
+
+
+@router.post("/projects/{project_id}/suspend", summary="项目暂停计时（写明事由）")
+def suspend_project(request: Request, project_id: str, body: ProjectSuspendIn, p: User):
+    return to_json(approval.call(request, p, "SuspendProject", pb.SuspendProjectRequest(
+        project_id=project_id, reason=body.reason)))
+
+
+@router.post("/projects/{project_id}/resume", summary="项目恢复计时")
+def resume_project(request: Request, project_id: str, p: User):
+    return to_json(approval.call(request, p, "ResumeProject", pb.ResumeProjectRequest(project_id=project_id)))

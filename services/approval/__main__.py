@@ -5,6 +5,7 @@ import sys
 from services.approval.administration import AdministrationHandlers
 from services.approval.categories import Categories
 from services.approval.handlers import ApprovalHandlers
+from services.approval.project_handlers import ProjectHandlers
 from services.approval.service import event_consumer, registration
 from services.approval.settings import ApprovalSettings
 from services.approval.translate import EventsOut
@@ -26,7 +27,8 @@ def main() -> int:
         events_out = EventsOut()
         handlers = ApprovalHandlers(db, clock, events_out, calendars=calendars, categories=categories)
         admin = AdministrationHandlers(db, clock, events_out, calendars=calendars, categories=categories)
-        return ServiceParts([registration(handlers, admin)],
+        projects = ProjectHandlers(db, clock, events_out, calendars=calendars, categories=categories)
+        return ServiceParts([registration(handlers, admin, projects)],
                             [event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch)])
 
     return run_grpc_service("approval", settings, compose)

@@ -28,6 +28,7 @@ from services.approval.domain import (
     LocalHolidayPolicy,
     Seal,
 )
+from services.approval.projects import Project, ProjectCase, ProjectPause
 from services.approval.rows import (
     CASE_COLUMNS,
     INSPECTION_TYPES,
@@ -45,6 +46,7 @@ from services.approval.rows import (
     step_row,
     timestamp_of,
 )
+from shared.clock import CHINA_TZ
 from shared.db import UnitOfWork
 
 S = "approval"
@@ -561,3 +563,59 @@ class ApprovalRepository:
     def is_staff(self, tenant: str, username: str) -> bool:
         return self.u.row(f"SELECT 1 FROM {S}.staff WHERE tenant_code = :t AND username = :u",
                           {"t": tenant, "u": username}) is not None
+
+
+class ProjectRepository:
+    """Persistence of whole-project limits (approval.projects, project_cases, project_pauses), on the unit of
+    work; the project's cases are read live from the unit's own cases. Never commits."""
+
+    def __init__(self, uow: UnitOfWork):
+        self.u = uow
+
+    def add(self, p: Project, now: dt.datetime) -> None:
+        self.u.execute(f"INSERT INTO {S}.projects (id, tenant_code, name, kind, limit_days, started_on, created_by,"
+                       " created_at) VALUES (:id, :t, :n, :k, :d, :s, :by, :now)",
+                       {"id": p.id, "t": p.tenant, "n": p.name, "k": p.kind, "d": p.limit_days, "s": p.started_on,
+                        "by": p.created_by, "now": now})
+
+    def load(self, project_id: str, *, lock: bool = False) -> Project | None:
+        r = self.u.row(f"SELECT id, tenant_code, name, kind, limit_days, started_on, created_by FROM {S}.projects"
+                       f" WHERE id = :id{' FOR UPDATE' if lock else ''}", {"id": project_id})
+        if r is None:
+            return None
+        p = Project(id=str(r[0]), tenant=r[1], name=r[2], kind=r[3], limit_days=r[4], started_on=r[5],
+                    created_by=r[6])
+        p.cases = [ProjectCase(case_id=str(c[0]), case_number=c[1], item_name=c[2], department=c[3], status=c[4],
+                               promised_due=c[5], completed_on=c[6].astimezone(CHINA_TZ).date() if c[6] else None)
+                   for c in self.u.rows(
+                       f"SELECT c.id, c.case_number, c.item_name, c.department, c.status, c.promised_due,"
+                       f" c.completed_at FROM {S}.project_cases pc JOIN {S}.cases c ON c.id = pc.case_id"
+                       " WHERE pc.project_id = :id ORDER BY pc.added_at, c.case_number", {"id": project_id})]
+        p.pauses = [ProjectPause(id=str(x[0]), start=x[1], end=x[2], reason=x[3], by=x[4], resumed_by=x[5])
+                    for x in self.u.rows(f"SELECT id, start_on, end_on, reason, by_user, resumed_by"
+                                         f" FROM {S}.project_pauses WHERE project_id = :id ORDER BY start_on, id",
+                                         {"id": project_id})]
+        return p
+
+    def case_for_project(self, case_number: str) -> ProjectCase | None:
+        """One of the unit's cases, as a project holds it (RLS: only the bound unit's own)."""
+        c = self.u.row(f"SELECT id, case_number, item_name, department, status, promised_due, completed_at"
+                       f" FROM {S}.cases WHERE case_number = :n", {"n": case_number})
+        if c is None:
+            return None
+        return ProjectCase(case_id=str(c[0]), case_number=c[1], item_name=c[2], department=c[3], status=c[4],
+                           promised_due=c[5], completed_on=c[6].astimezone(CHINA_TZ).date() if c[6] else None)
+
+    def add_case(self, p: Project, case: ProjectCase, by: str, now: dt.datetime) -> None:
+        self.u.execute(f"INSERT INTO {S}.project_cases (project_id, case_id, tenant_code, added_by, added_at)"
+                       " VALUES (:p, :c, :t, :by, :now)", {"p": p.id, "c": case.case_id, "t": p.tenant, "by": by,
+                                                          "now": now})
+
+    def save_pauses(self, p: Project) -> None:
+        for x in p.new_pauses:
+            self.u.execute(f"INSERT INTO {S}.project_pauses (id, project_id, tenant_code, start_on, reason, by_user)"
+                           " VALUES (:id, :p, :t, :s, :r, :by)",
+                           {"id": x.id, "p": p.id, "t": p.tenant, "s": x.start, "r": x.reason, "by": x.by})
+        for x in p.ended_pauses:
+            self.u.execute(f"UPDATE {S}.project_pauses SET end_on = :e, resumed_by = :by WHERE id = :id",
+                           {"id": x.id, "e": x.end, "by": x.resumed_by})

@@ -9,6 +9,7 @@ from sanji.intake.v1 import events_pb2 as intake_ev
 
 from services.approval.administration import AdministrationHandlers
 from services.approval.handlers import ApprovalHandlers, CaseView
+from services.approval.project_handlers import ProjectHandlers
 from services.approval.translate import (
     calendar_change_to_pb,
     calendar_changes_to_pb,
@@ -18,6 +19,7 @@ from services.approval.translate import (
     desks_to_pb,
     open_case_command,
     pick_up_command,
+    project_to_pb,
     queue_to_pb,
     report_to_pb,
     seal_to_pb,
@@ -34,9 +36,10 @@ PUBLIC_METHODS = ("ListCategories",)
 
 
 class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
-    def __init__(self, handlers: ApprovalHandlers, admin: AdministrationHandlers):
+    def __init__(self, handlers: ApprovalHandlers, admin: AdministrationHandlers, projects: ProjectHandlers):
         self.h = handlers
         self.admin = admin
+        self.projects = projects
         self.desk_name = handlers.categories.desk_name
 
     def _case(self, view: CaseView) -> pb.Case:
@@ -140,9 +143,29 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
     def ListCategories(self, request, context):
         return categories_to_pb(self.admin.list_categories())
 
+    def CreateProject(self, request, context):
+        return project_to_pb(self.projects.create(current_principal(), request.name, request.kind, request.limit_days,
+                                                  request.started_on))
 
-def registration(handlers: ApprovalHandlers, admin: AdministrationHandlers) -> Registration:
-    return Registration(servicer=ApprovalServicer(handlers, admin),
+    def AddCaseToProject(self, request, context):
+        return project_to_pb(self.projects.add_case(current_principal(), request.project_id, request.case_number))
+
+    def SuspendProject(self, request, context):
+        return project_to_pb(self.projects.suspend(current_principal(), request.project_id, request.reason))
+
+    def ResumeProject(self, request, context):
+        return project_to_pb(self.projects.resume(current_principal(), request.project_id))
+
+    def GetProject(self, request, context):
+        return project_to_pb(self.projects.get(current_principal(), request.project_id))
+
+
+def registration(handlers: ApprovalHandlers, admin: AdministrationHandlers,
+                 projects: ProjectHandlers | None = None) -> Registration:
+    """`projects`: by default built on the case handlers' own database, clock, calendars and categories."""
+    projects = projects or ProjectHandlers(handlers.db, handlers.clock, handlers.events_out,
+                                           calendars=handlers.calendars, categories=handlers.categories)
+    return Registration(servicer=ApprovalServicer(handlers, admin, projects),
                         add_to_server=approval_pb2_grpc.add_ApprovalServiceServicer_to_server,
                         full_name=pb.DESCRIPTOR.services_by_name["ApprovalService"].full_name,
                         public_methods=PUBLIC_METHODS)

@@ -36,6 +36,8 @@ from services.approval.domain import (
     TerminateCase,
 )
 from services.approval.handlers import CaseView
+from services.approval.project_handlers import ProjectView
+from services.approval.projects import PROJECT_KINDS
 from services.approval.repository import CalendarChangeRow, OpenCaseRow, QueueRow
 from shared.calendar import DeadlineResult
 from shared.clock import CHINA_TZ
@@ -405,3 +407,20 @@ class EventsOut:
             promised=dl(row.accepted_on, row.promised_days, proj.promised_due),
             statutory=dl(row.accepted_on, row.statutory_total, proj.statutory_due), at=now.isoformat(),
             previous_delivery_due=_iso(row.delivery_due), delivery_due=_iso(proj.delivery_due))
+
+
+# -- whole-project limits ----------------------------------------------------------------------------------
+def project_to_pb(view: ProjectView) -> pb.Project:
+    p = view.project
+    name, cap, _ = PROJECT_KINDS[p.kind]
+    return pb.Project(
+        id=p.id, tenant=p.tenant, name=p.name, kind=p.kind, kind_name=name, limit_days=p.limit_days, cap_days=cap,
+        started_on=p.started_on.isoformat(), due=_iso(view.due), provisional=view.provisional, late=view.late,
+        suspended=p.open_pause() is not None, created_by=p.created_by,
+        cases=[pb.ProjectCase(case_number=c.case_number, item_name=c.item_name, department=c.department,
+                              status=CASE_STATUS[CaseStatus(c.status)], promised_due=_iso(c.promised_due),
+                              completed_on=_iso(c.completed_on)) for c in p.cases],
+        ledger=[pb.ProjectPause(start=x.start.isoformat(), end=_iso(x.end), reason=x.reason, by=x.by,
+                                resumed_by=x.resumed_by) for x in p.pauses],
+        holding_up=[pb.ProjectHold(case_number=h.case_number, department=h.department, item_name=h.item_name,
+                                   reason=h.reason) for h in view.holding_up])
