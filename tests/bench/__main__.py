@@ -50,6 +50,7 @@ def main(only: list[str]) -> int:
         bench_fees,
         bench_intake,
         bench_lifecycle,
+        bench_lists,
         bench_messaging,
         bench_supervision,
     )
@@ -83,7 +84,8 @@ def main(only: list[str]) -> int:
                           ("messaging", lambda: bench_messaging.run(settings)),
                           ("calendar", bench_calendar.run),
                           ("docking", lambda: bench_docking.run(platform, settings)),
-                          ("supervision", lambda: bench_supervision.run(settings))]:
+                          ("supervision", lambda: bench_supervision.run(settings)),
+                          ("lists", bench_lists.run)]:                  # on `make volume`'s database
             if only and name not in only:
                 continue
             with console.status(f"{name} …"):

@@ -1,0 +1,174 @@
+"""The lists people open all day, at 16 users, on a year of a large county (issue 22 item 4): the window's
+list (intake ListApplications), a desk's queue (approval ListQueue), the public progress lookup (intake
+LookupProgress) and the cashier's notices awaiting payment (fees ListCases NOTICED), each through the real
+gRPC service with its median and p99 beside the same-run echo — and each list's query plan, EXPLAIN
+(ANALYZE, BUFFERS) of the very statements the service's repository runs (captured as it runs them, then
+explained in a unit of work bound the same way: the application role, the tenant, RLS).
+
+It runs on the database `make volume` filled (SANJI_VOLUME_DATABASE, default sanji_volume), with a
+platform of its own (the identity provider, catalogue, intake, approval and fees); without that database
+it says so and measures nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import grpc
+from rich.console import Console
+from sanji.approval.v1 import approval_pb2 as apb
+from sanji.approval.v1 import approval_pb2_grpc
+from sanji.fees.v1 import fees_pb2 as fpb
+from sanji.fees.v1 import fees_pb2_grpc
+from sanji.intake.v1 import intake_pb2 as ipb
+from sanji.intake.v1 import intake_pb2_grpc
+from sqlalchemy import TextClause, create_engine, text
+
+from conftest import free_port
+from infra.demo.load import DESKS, load_demo_users
+from infra.oidc.client import login
+from shared.grpc.client import bearer
+from tests.bench.bench_grpc import IN_FLIGHT, drive, echo_baseline
+from tests.bench.common import Figure, percentile
+from tests.bench.volume import COUNTY, DEFAULT_DATABASE
+
+CALLS = int(os.environ.get("SANJI_BENCH_LIST_CALLS", "800"))
+PAGE = 20
+console = Console()
+
+
+def _exists(database: str) -> bool:
+    eng = create_engine("postgresql+psycopg://sanji_owner:sanji_owner@127.0.0.1:5432/postgres")
+    try:
+        with eng.connect() as c:
+            return c.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}).first() is not None
+    finally:
+        eng.dispose()
+
+
+def _volume(owner_url: str) -> tuple[int, list[tuple[str, str]]]:
+    """(cases in approval, a sample of (case number, applicant ID) pairs for the lookup)."""
+    eng = create_engine(owner_url)
+    try:
+        with eng.begin() as c:
+            c.execute(text("SELECT set_config('app.tenant', :t, true)"), {"t": COUNTY})
+            cases = c.execute(text("SELECT count(*) FROM approval.cases")).scalar_one()
+            pairs = c.execute(text("SELECT case_number, applicant_id_number FROM intake.applications"
+                                   " TABLESAMPLE SYSTEM (1) REPEATABLE (22) LIMIT 2000")).all()
+        return cases, [(a, b) for a, b in pairs]
+    finally:
+        eng.dispose()
+
+
+def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
+    """EXPLAIN (ANALYZE, BUFFERS) of every statement each list's repository method runs, in a unit of work
+    bound as the service binds it."""
+    from services.approval.repository import ApprovalRepository
+    from services.fees.repository import FeesRepository
+    from services.intake.repository import IntakeRepository
+    from shared.db import Database
+
+    out: dict[str, list[str]] = {}
+    lists = {
+        "window list (intake.list_for)": ("intake", COUNTY,
+                                          lambda u: IntakeRepository(u).list_for(COUNTY, subtree=False, status=None,
+                                                                                 limit=PAGE, offset=0)),
+        "desk queue (approval.queue)": ("approval", COUNTY,
+                                        lambda u: ApprovalRepository(u).queue(COUNTY, sorted(DESKS["county"]),
+                                                                              ["review"], None, PAGE, 0)),
+        "progress lookup (intake.lookup)": ("intake", None,
+                                            lambda u: IntakeRepository(u).lookup(lookup[0], id_number=lookup[1])),
+        "cashier's notices (fees.list_cases)": ("fees", COUNTY,
+                                                lambda u: FeesRepository(u).list_cases(COUNTY, "noticed", PAGE, 0)),
+    }
+    for name, (schema, tenant, call) in lists.items():
+        db = Database.connect(database_url, schema=schema, pool_size=1)
+        try:
+            with db.unit_of_work(tenant=tenant) as uow:
+                seen: list[tuple[str, object]] = []
+                send = uow._send                    # the one way a unit of work's statements leave: watch it
+
+                def spy(statements, *, commit=False, send=send, seen=seen):
+                    seen.extend((st.text if isinstance(st, TextClause) else st, p) for st, p in statements)
+                    return send(statements, commit=commit)
+                uow._send = spy
+                call(uow)
+                uow._send = send
+                lines: list[str] = []
+                for statement, params in seen:
+                    if "set_config(" in statement:
+                        continue                        # the RLS scope's settings: they stay set for the EXPLAIN
+                    lines.append(statement)
+                    lines += [r[0] for r in uow.rows("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)]
+                out[name] = lines
+        finally:
+            db.dispose()
+    return out
+
+
+def run() -> list[Figure]:
+    from infra.local.platform import Platform, Ports
+
+    database = os.environ.get("SANJI_VOLUME_DATABASE", DEFAULT_DATABASE)
+    if not _exists(database):
+        console.print(f"[yellow]lists: no database {database}; fill it first with `make volume`[/yellow]")
+        return []
+    owner_url = f"postgresql+psycopg://sanji_owner:sanji_owner@127.0.0.1:5432/{database}"
+    database_url = f"postgresql+psycopg://sanji_app:sanji_app@127.0.0.1:5432/{database}"
+    cases, pairs = _volume(owner_url)
+    platform = Platform(run_dir=Path(tempfile.mkdtemp(prefix="sanji-lists-")), ports=Ports.free(),
+                        env={"SANJI_DATABASE_URL": database_url, "SANJI_DATABASE_OWNER_URL": owner_url,
+                             "SANJI_AMQP_URL": f"amqp://guest:guest@127.0.0.1:5672/{database}",
+                             "SANJI_LOG_LEVEL": "WARNING"})
+    rng = random.Random(22)
+    try:
+        platform.start_oidc()
+        for name in ("catalogue", "intake", "approval", "fees"):
+            platform.start_service(name)
+        users = {u["username"]: u for u in load_demo_users()}
+        md = {n: bearer(login(platform.oidc_url, n, users[n]["password"]))
+              for n in ("county.clerk", "county.reviewer", "county.cashier")}
+        base_rate, base_lat = echo_baseline(free_port(), CALLS * 2)
+        with grpc.insecure_channel(platform.target("intake")) as ich, \
+                grpc.insecure_channel(platform.target("approval")) as ach, \
+                grpc.insecure_channel(platform.target("fees")) as fch:
+            intake = intake_pb2_grpc.IntakeServiceStub(ich)
+            approval = approval_pb2_grpc.ApprovalServiceStub(ach)
+            fees = fees_pb2_grpc.FeesServiceStub(fch)
+
+            def lookup():
+                number, id_number = rng.choice(pairs)
+                return intake.LookupProgress(ipb.LookupProgressRequest(case_number=number, id_number=id_number),
+                                             timeout=60)
+            lists = {
+                "window list (intake ListApplications)": lambda: intake.ListApplications(
+                    ipb.ListApplicationsRequest(limit=PAGE), metadata=md["county.clerk"], timeout=60),
+                "desk queue (approval ListQueue review)": lambda: approval.ListQueue(
+                    apb.ListQueueRequest(kind="review", limit=PAGE), metadata=md["county.reviewer"], timeout=60),
+                "public progress lookup (intake LookupProgress)": lookup,
+                "cashier's notices (fees ListCases NOTICED)": lambda: fees.ListCases(
+                    fpb.ListCasesRequest(status=fpb.CASE_STATUS_NOTICED, limit=PAGE), metadata=md["county.cashier"],
+                    timeout=60),
+            }
+            out: list[Figure] = []
+            note = f"{cases:,} cases in the database; {PAGE} rows a page; {IN_FLIGHT} users"
+            for name, call in lists.items():
+                for _ in range(20):                                   # warm-up: connections, plans
+                    call()
+                rate, lat = drive(call, CALLS)
+                out += [
+                    Figure(f"{name} ({IN_FLIGHT} users)", rate, "calls/s", "bare grpcio echo", base_rate, note=note),
+                    Figure(f"{name} median", percentile(lat, 50), "ms", "echo median", percentile(base_lat, 50),
+                           higher_is_better=False, note="aim ≤ 20 ms"),
+                    Figure(f"{name} p99", percentile(lat, 99), "ms", "echo p99", percentile(base_lat, 99),
+                           higher_is_better=False, note="aim ≤ 10× the echo's p99"),
+                ]
+    finally:
+        platform.stop()
+    for name, lines in plans(database_url, pairs[0]).items():
+        console.rule(f"plan: {name}")
+        console.print("\n".join(lines), markup=False, highlight=False)
+    return out
