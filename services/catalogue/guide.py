@@ -62,9 +62,8 @@ STATUS_BANNERS: Mapping[Status, str] = {
     Status.CANCELLED: "已取消 · 停止受理",
 }
 
-# The complaints service's public page where anyone files a complaint (吐槽找茬). Its route was not yet
-# posted by the complaints service when this was written (issue 21 item 9): `/complaints/new` is the
-# agreed placeholder, on the same site as the guide's lookup address.
+# The public page where anyone files a complaint (吐槽找茬) with the complaints service, served by the gateway
+# (gateway/pages_public.py), on the same site as the guide's lookup address (issue 21 item 9).
 COMPLAINT_PAGE = "/complaints/new"
 # Seed 003 §20: “在市县两级政务服务大厅显要位置，设立‘吐槽找茬’窗口和只说‘YES’不说‘NO’提示牌”.
 COMPLAINT_CHANNELS: Sequence[str] = (
