@@ -655,6 +655,7 @@ class SupervisionHandlers:
     def _stats_rows(self, uow: UnitOfWork, by: str, unit: str, month: str, *, public: bool) -> list[dict[str, Any]]:
         repo = SupervisionRepository(uow)
         cards = repo.cards_by_rule(by, unit, month, public=public)
+        complaints = repo.complaint_stats(by, unit, month)
         out = []
         for r in repo.stats(by, unit, month, public=public):
             decided = r["decided"] or 0
@@ -674,6 +675,18 @@ class SupervisionHandlers:
                 "waived_count": int(r["waived"]), "proxy_share": r["proxied"] / accepted if accepted else 0.0,
                 "fees_fen": int(r["fees_fen"]), "cards": cards.get(key, {}),
             })
+            c = complaints.pop(key, None)
+            if c:
+                out[-1].update({
+                    "complaints": int(c["complaints"]),
+                    "complaints_on_time": c["results_on_time"] / c["results"] if c["results"] else 0.0,
+                    "rectification_rate": c["rectified"] / c["rectifications"] if c["rectifications"] else 0.0})
+        for key, c in sorted(complaints.items()):       # units with complaints and no case accepted that month
+            out.append({"key": key, "label": unit_label(key) if by == "unit" else key, "accepted": 0, "decided": 0,
+                        "completed": 0, "complaints": int(c["complaints"]),
+                        "complaints_on_time": c["results_on_time"] / c["results"] if c["results"] else 0.0,
+                        "rectification_rate": c["rectified"] / c["rectifications"] if c["rectifications"] else 0.0,
+                        "cards": cards.get(key, {})})
         return out
 
     def stats(self, p: Principal, by: str, month: str, unit: str) -> tuple[str, str, list[dict[str, Any]]]:
@@ -752,8 +765,11 @@ def _merge(rows: list[dict[str, Any]], code: str) -> dict[str, Any]:
     total: dict[str, Any] = {"key": code, "label": unit_label(code)}
     acc = sum(r["accepted"] for r in rows)
     dec = sum(r["decided"] for r in rows)
-    for k in ("accepted", "decided", "completed", "waived_count", "fees_fen"):
+    for k in ("accepted", "decided", "completed", "waived_count", "fees_fen", "complaints"):
         total[k] = sum(r.get(k, 0) for r in rows)
+    results = [r for r in rows if r.get("complaints")]
+    for k in ("complaints_on_time", "rectification_rate"):
+        total[k] = sum(r.get(k, 0.0) for r in results) / len(results) if results else 0.0
     for k, weight in (("on_time_promised", "decided"), ("on_time_statutory", "decided"),
                       ("avg_working_days", "decided"), ("avg_promised_days", "accepted"), ("speed_up", "accepted"),
                       ("immediate_share", "accepted"), ("one_visit_share", "accepted"),

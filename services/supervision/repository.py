@@ -382,6 +382,23 @@ class SupervisionRepository:
             f" FROM {S}.cases c WHERE c.tenant_code LIKE :u || '%'{month_cond} AND c.accepted_on IS NOT NULL"
             f" GROUP BY 1 ORDER BY 1"), {"u": unit, "m": month})
 
+    def complaint_stats(self, by: str, unit: str, month: str) -> dict[str, dict[str, int]]:
+        """Complaints and rectifications per unit or department whose deadlines fall in `month` (the watches):
+        how many, how many results were given on time, how many 差评 rectifications were done."""
+        key = {"unit": "tenant_code", "department": "department"}.get(by)
+        if key is None:
+            return {}
+        rows = self.u.mappings(sql(
+            f"SELECT {key} AS key, count(DISTINCT number) FILTER (WHERE subject_kind = 'complaint') AS complaints,"
+            " count(*) FILTER (WHERE rule_id = 'complaint-result') AS results,"
+            " count(*) FILTER (WHERE rule_id = 'complaint-result' AND done_at IS NOT NULL"
+            "   AND (done_at AT TIME ZONE 'Asia/Shanghai')::date <= due_on) AS results_on_time,"
+            " count(*) FILTER (WHERE subject_kind = 'rectification') AS rectifications,"
+            " count(*) FILTER (WHERE subject_kind = 'rectification' AND done_at IS NOT NULL) AS rectified"
+            f" FROM {S}.watches WHERE tenant_code LIKE :u || '%' AND to_char(due_on, 'YYYY-MM') = :m GROUP BY 1"),
+            {"u": unit, "m": month})
+        return {r["key"] or "": r for r in rows}
+
     def cards_by_rule(self, by: str, unit: str, month: str, *, public: bool = False) -> dict[str, dict[str, int]]:
         if public:
             self.u.widen(PUBLIC_STATS, on="on")

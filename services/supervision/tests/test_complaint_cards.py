@@ -60,3 +60,8 @@ def test_complaint_deadlines_and_the_rectification_of_a_bad_rating(events, handl
         rectification_id=rid, tenant=TOWNSHIP, at="2026-11-02T10:00:00+08:00", late=True), TOWNSHIP)
     [rect] = [c for c in cards_of(as_, "rating-rectification") if c.case_number == case_number]
     assert rect.status == pb.CARD_STATUS_CLOSED
+    # the township's figures of October count the complaint (answered a day after its extended limit: not on time)
+    # and the rectification (done, late)
+    stats = as_("county.supervisor").GetStats(pb.GetStatsRequest(by="unit", month="2026-10", unit=TOWNSHIP))
+    [row] = [r for r in stats.rows if r.key == TOWNSHIP]
+    assert (row.complaints, row.complaints_on_time, row.rectification_rate) == (1, 0.0, 1.0)

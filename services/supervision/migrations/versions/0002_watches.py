@@ -6,7 +6,7 @@ Revises: 0001
 
 Walls: a watch belongs to the unit the deadline is on (the complaint's handling unit, the rated unit): read within
 it and by the supervision of its ancestors, written only by it; the threshold sweep finds due watches through its
-named scope (`app.sweep`).
+named scope (`app.sweep`), and the public scorecard counts them through its own (`app.public_stats`).
 """
 from alembic import op
 
@@ -19,6 +19,7 @@ depends_on = None
 
 S = "supervision"
 SWEEP = "current_setting('app.sweep', true) = 'on'"
+PUBLIC_STATS = "current_setting('app.public_stats', true) = 'on'"
 
 
 def upgrade() -> None:
@@ -39,7 +40,7 @@ def upgrade() -> None:
         PRIMARY KEY (tenant_code, watch_id)
     )""")
     op.execute(f"CREATE INDEX watches_next_check ON {S}.watches (next_check_on) WHERE next_check_on IS NOT NULL")
-    for stmt in tenant_rls_statements(f"{S}.watches", extra_read=SWEEP):
+    for stmt in tenant_rls_statements(f"{S}.watches", extra_read=f"{SWEEP} OR {PUBLIC_STATS}"):
         op.execute(stmt)
 
 
