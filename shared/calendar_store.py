@@ -135,6 +135,14 @@ class CalendarStore:
     def publish(self, calendar_year: CalendarYear, region: str = "", *, by: str,
                 now: dt.datetime | None = None) -> CalendarYear:
         """Insert or replace one year for a region, stamped with who published it and when."""
+        with self.engine.begin() as conn:
+            return self.publish_on(conn, calendar_year, region, by=by, now=now)
+
+    def publish_on(self, conn, calendar_year: CalendarYear, region: str = "", *, by: str,
+                   now: dt.datetime | None = None) -> CalendarYear:
+        """`publish` inside the caller's transaction (`conn`: a SQLAlchemy connection on it): the year and
+        what the caller writes beside it (the event that tells the other services, in the outbox) commit or
+        vanish together."""
         if not isinstance(calendar_year, CalendarYear):
             raise InvalidArgument("calendar_year", "应为日历年度")
         if not by or not by.strip():
@@ -142,8 +150,7 @@ class CalendarStore:
         region = _region(region)
         cy = dataclasses.replace(calendar_year, published_by=by.strip(),
                                  published_at=now or dt.datetime.now(dt.UTC))
-        with self.engine.begin() as conn:
-            self._write(conn, cy, region, replace=True)
+        self._write(conn, cy, region, replace=True)
         return cy
 
     def seed_from_package(self, years: Iterable[int] = DEFAULT_SEED_YEARS) -> list[int]:

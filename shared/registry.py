@@ -85,7 +85,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         subscribes=_subs(("approval", "case_decided", "record_decision"),
                          ("approval", "case_completed", "record_completion"),
                          ("approval", "clock_suspended", "record_suspension"),
-                         ("approval", "clock_resumed", "record_resumption")),
+                         ("approval", "clock_resumed", "record_resumption"),
+                         # the one calendar (issue 23): a province's year, applied and re-projected here too
+                         ("approval", "calendar_year_published", "apply_calendar_year")),
         calls=("catalogue",),
     ),
     ServiceSpec(
@@ -102,7 +104,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         publishes=("case_opened", "review_completed", "case_decided", "clock_suspended", "clock_resumed",
                    "deadline_extended", "certificate_issued", "case_completed", "inspection_requested",
                    "inspection_recorded", "due_date_reprojected", "case_terminated", "case_delivered",
-                   "step_claimed", "step_released"),
+                   "step_claimed", "step_released", "calendar_year_published"),
         subscribes=_subs(("intake", "application_accepted", "open_case"),
                          ("fees", "fees_settled", "settle_fees"),
                          ("intake", "result_picked_up", "record_delivery"),

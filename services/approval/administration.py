@@ -129,10 +129,17 @@ class AdministrationHandlers(SharedState):
         if past:
             raise InvalidArgument("holidays", f"不能更改今天及以前日期的安排（{past[0].isoformat()}）："
                                               "已过的工作日不能改为休息日，反之亦然")
-        self.calendars.store.publish(cy, str(code), by=p.username, now=self.clock.now())
-        self.calendars.invalidate()
         why = (reason or "").strip()
         cause = f"{year} 年节假日安排发布（{p.display_name or p.username}）" + (f"：{why}" if why else "")
+        # published once: the year and the event that carries it to every other service that computes a date
+        # (intake re-projects its decision dates from it) commit together (issue 23, item 4)
+        with self.db.unit_of_work(p, subtree=False) as uow:
+            published = self.calendars.store.publish_on(uow.session.connection(), cy, str(code), by=p.username,
+                                                        now=self.clock.now())
+            uow.emit(self.events_out.calendar_year_published(published, str(code), cause),
+                     correlation_id=f"calendar:{code}:{year}")
+            uow.commit()
+        self.calendars.invalidate()
         return self.reproject(str(code), cause)
 
     # -- local holidays: proposed by one, approved by another, audited -------------------------------

@@ -39,7 +39,7 @@ from services.approval.handlers import CaseView
 from services.approval.project_handlers import ProjectView
 from services.approval.projects import PROJECT_KINDS
 from services.approval.repository import CalendarChangeRow, OpenCaseRow, QueueRow
-from shared.calendar import DeadlineResult
+from shared.calendar import CalendarYear, DeadlineResult
 from shared.clock import CHINA_TZ
 from shared.errors import InvalidArgument
 from shared.messaging import Envelope, PoisonMessage
@@ -394,6 +394,13 @@ class EventsOut:
         return ev.CaseDelivered(case_id=case.id, case_number=case.case_number, tenant=case.tenant,
                                 method=case.delivery_method, at=now.isoformat(), late=late,
                                 tracking_number=case.delivery_tracking)
+
+    def calendar_year_published(self, cy: CalendarYear, region: str, cause: str) -> ev.CalendarYearPublished:
+        return ev.CalendarYearPublished(
+            region=region, year=cy.year, holidays={d.isoformat(): n for d, n in sorted(cy.holidays.items())},
+            makeup_workdays={d.isoformat(): n for d, n in sorted(cy.makeup_workdays.items())},
+            published_by=cy.published_by, published_at=cy.published_at.isoformat() if cy.published_at else "",
+            cause=cause)
 
     def due_date_reprojected(self, row: OpenCaseRow, proj: Projection, tenant: str, cause: str,
                              now: dt.datetime) -> ev.DueDateReprojected:

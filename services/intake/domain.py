@@ -276,6 +276,18 @@ class Application:
         due, _ = calendar.due_date(self.received_on, DECISION_WORKING_DAYS, pauses)
         return due
 
+    def reproject_decision_due(self, calendar: WorkingCalendar) -> tuple[dt.date | None, dt.date | None] | None:
+        """A calendar year published or corrected (issue 23): the decision date of an application still
+        awaiting its acceptance decision (receipt + 5 working days, closed corrections not counted) counted
+        again on it. (before, after) when it moved; None when it did not or no decision is awaited."""
+        if self.status not in (Status.RECEIVED, Status.CORRECTION):
+            return None
+        before, after = self.decision_due, self._decision_due(calendar)
+        if after == before:
+            return None
+        self.decision_due = after
+        return before, after
+
     # -- receipt (收件) ---------------------------------------------------------------------------
     @classmethod
     def receive(cls, *, app_id: str, tenant: str, origin_tenant: str, idempotency_key: str, item: ItemSnapshot,

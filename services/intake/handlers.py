@@ -35,6 +35,7 @@ from services.intake.items import check_scenario
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
 from services.intake.querycodes import QUERY_CODE_LENGTH_DEFAULT, check_query_code, new_query_code
 from services.intake.repository import ADDED, ApplicationView, IntakeRepository, ProxyRequestTaken
+from shared.calendar import CalendarYear
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.db import Database, UnitOfWork
@@ -324,6 +325,32 @@ class IntakeHandlers:
         return self._decide(p, app_id, change)
 
     # -- the back office reports back (approval.events, consumed in the consumer's unit of work) -----
+    def apply_calendar_year(self, region: str, year: CalendarYear) -> int:
+        """calendar_year_published (approval: a province's year, published once — issue 23) → intake's copy of
+        the calendar, and the decision date of every application under the region that awaits one, counted
+        again on it; the number of applications whose date moved. The year is written in its own transaction
+        and each tenant's dates in theirs (machine work), all before the consumer records the event: a
+        redelivery does it all again, to the same result."""
+        if len(region) != 2 or not region.isdigit():
+            raise PoisonMessage(f"calendar_year_published for region {region!r}: only a province publishes a year")
+        self.calendars.store.publish(year, region, by=year.published_by or "approval", now=year.published_at)
+        self.calendars.invalidate()
+        with self.db.unit_of_work(tenant=region, subtree=True) as uow:
+            tenants = IntakeRepository(uow).tenants_awaiting_decision(region)
+        moved = 0
+        for tenant in tenants:
+            calendar = self.calendars.store.load(tenant)
+            with self.db.unit_of_work(tenant=tenant) as uow:
+                repo = IntakeRepository(uow)
+                for view in repo.awaiting_decision(tenant):
+                    if view.app.reproject_decision_due(calendar) is not None:
+                        repo.save(view.app)
+                        moved += 1
+                uow.commit()
+        log.info("calendar %s/%d applied: %d decision date(s) moved in %d tenant(s)", region, year.year, moved,
+                 len(tenants))
+        return moved
+
     def on_case_decided(self, cmd: RecordDecision, env: Envelope, uow: UnitOfWork) -> None:
         """case_decided → the decision in the application's history and, for a proxied application,
         word to the village point."""

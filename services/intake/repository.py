@@ -225,6 +225,22 @@ class IntakeRepository:
             {"t": tenant, "d": today, "lim": limit})
         return [(str(r[0]), r[1]) for r in rows]
 
+    # -- calendar re-projection (issue 23) -------------------------------------------------------------
+    def tenants_awaiting_decision(self, region: str) -> list[str]:
+        """Machine work, in a transaction bound to `region` with its subtree: the tenants under it with an
+        application awaiting its acceptance decision (whose date counts working days)."""
+        rows = self.u.rows(f"SELECT DISTINCT tenant_code FROM {S}.applications WHERE tenant_code LIKE :r"
+                           f" AND status IN ('{Status.RECEIVED}', '{Status.CORRECTION}') ORDER BY tenant_code",
+                           {"r": region + "%"})
+        return [r[0] for r in rows]
+
+    def awaiting_decision(self, tenant: str) -> list[ApplicationView]:
+        """The tenant's applications awaiting their acceptance decision, locked for the re-projection."""
+        rows = self.u.rows(f"SELECT {_COLUMNS}, {_NOTICES} FROM {S}.applications a WHERE a.tenant_code = :t"
+                           f" AND a.status IN ('{Status.RECEIVED}', '{Status.CORRECTION}') ORDER BY a.id"
+                           " FOR UPDATE OF a", {"t": tenant})
+        return [_view(r) for r in rows]
+
     # -- case numbers --------------------------------------------------------------------------------
     def next_sequence(self, tenant: str, year: int) -> int:
         """The tenant's next case sequence for the year, from its PostgreSQL sequence (migration 0002):

@@ -10,6 +10,7 @@ from services.intake.handlers import IntakeHandlers
 from services.intake.translate import (
     applicant_to_pb,
     application_to_pb,
+    calendar_year,
     materials_from_pb,
     notice_to_pb,
     progress_to_pb,
@@ -104,7 +105,8 @@ def registration(handlers: IntakeHandlers) -> Registration:
 
 
 # The back office reports back (shared/registry.py: intake's subscriptions): the decision, the completion
-# (办结) and the clock's suspensions and resumptions of each accepted case.
+# (办结) and the clock's suspensions and resumptions of each accepted case; and the province's calendar year,
+# published once at approval, which intake applies to its own copy and its decision dates (issue 23).
 SUBSCRIPTIONS = (
     On("record_decision", approval_ev.CaseDecided,
        lambda h, m, env, uow: h.on_case_decided(record_decision(m), env, uow)),
@@ -114,6 +116,8 @@ SUBSCRIPTIONS = (
        lambda h, m, env, uow: h.on_clock_suspended(record_suspension(m), env, uow)),
     On("record_resumption", approval_ev.ClockResumed,
        lambda h, m, env, uow: h.on_clock_resumed(record_resumption(m), env, uow)),
+    On("apply_calendar_year", approval_ev.CalendarYearPublished,
+       lambda h, m, env, uow: h.apply_calendar_year(*calendar_year(m))),
 )
 
 

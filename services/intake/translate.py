@@ -21,6 +21,7 @@ from services.intake.commands import (
 )
 from services.intake.domain import CHANNELS, STATUS_LABELS, Application, Status, SubmittedMaterial, iso
 from services.intake.repository import ApplicationView
+from shared.calendar import CalendarYear
 from shared.errors import InvalidArgument
 from shared.idnumbers import birth_date_of
 from shared.messaging import PoisonMessage
@@ -133,6 +134,15 @@ def _at(value: str) -> dt.datetime | None:
 def record_decision(m: approval_ev.CaseDecided) -> RecordDecision:
     return RecordDecision(case_number=m.case_number, outcome=m.outcome, document_number=m.document_number,
                           reasons=tuple(m.reasons), decider=m.decider, at=_at(m.at))
+
+
+def calendar_year(m: approval_ev.CalendarYearPublished) -> tuple[str, CalendarYear]:
+    """The province's year as the calendar's own value (a year it cannot be is a poison message, parked)."""
+    try:
+        return m.region, CalendarYear(year=m.year, holidays=dict(m.holidays), makeup_workdays=dict(m.makeup_workdays),
+                                      published_by=m.published_by, published_at=_at(m.published_at))
+    except InvalidArgument as exc:
+        raise PoisonMessage(f"calendar_year_published unusable: {exc}") from None
 
 
 def record_completion(m: approval_ev.CaseCompleted) -> RecordCompletion:
