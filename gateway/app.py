@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from gateway import contract, pages, tracing
+from gateway import contract, pages, routes_operations, tracing
 from gateway import errors as http_errors
 from gateway.edge import Edge
 from gateway.inputs import check_inputs
@@ -53,6 +53,7 @@ def create_app(settings: GatewaySettings, *, verifier: TokenVerifier | None = No
     app.add_middleware(RateLimitMiddleware)
     for router in routers():
         app.include_router(router)
+    app.include_router(routes_operations.router)     # every service's parked events (issue 20 item 3)
     app.include_router(pages.router)
 
     @app.get("/healthz", include_in_schema=False)

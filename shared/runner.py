@@ -57,7 +57,11 @@ def run_grpc_service(name: str, settings: GrpcServiceSettings, compose: Callable
         if isinstance(worker, EventConsumer):      # the platform's rules for every service's consumer
             worker.passive_topology = settings.amqp_passive_topology
             worker.verify_publishers = settings.amqp_verify_publishers
-    server, port, health = build_server(parts.registrations, verifier=verifier, host=settings.grpc_host,
+    from shared.grpc.operations import operations_registration
+
+    # beside the service's own API: its parked events and their replay, for supervision staff (issue 20 item 3)
+    registrations = [*parts.registrations, operations_registration(name, settings.amqp_url, db.engine)]
+    server, port, health = build_server(registrations, verifier=verifier, host=settings.grpc_host,
                                         port=settings.grpc_port, workers=settings.grpc_workers,
                                         reflection_enabled=settings.mode == DEVELOPMENT)
 

@@ -11,7 +11,9 @@ makes an event that was in fact applied meanwhile a no-op.
                                                           --limit 100
 
 It runs as the service's own broker user (`SANJI_AMQP_URL`, as the service reads it): that user may read the
-service's dead-letter queues and publish to its `<service>.retry` exchange, nothing else.
+service's dead-letter queues and publish to its `<service>.retry` exchange, nothing else. Supervision staff do
+the same through the gateway (GET /api/v1/operations/parked, POST /api/v1/operations/parked/replay), which asks
+each service's operations API (shared/grpc/operations.py).
 """
 
 from __future__ import annotations
