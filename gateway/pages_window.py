@@ -114,7 +114,7 @@ def _checklist(request: Request, app: pb.Application) -> list[dict]:
 
 @router.get("/console/window/app/{application_id}", response_class=HTMLResponse)
 def application(request: Request, application_id: str, p: Staff, notice: str = Query("", max_length=64)):
-    allow(p, *WINDOW, Role.TENANT_ADMIN, Role.SUPERVISOR)
+    allow(p, *WINDOW, Role.HEAD, Role.TENANT_ADMIN, Role.SUPERVISOR)
     app = intake.call(request, p, "GetApplication", pb.GetApplicationRequest(application_id=application_id))
     rows = _checklist(request, app)
     status = status_of(app)
@@ -122,6 +122,7 @@ def application(request: Request, application_id: str, p: Staff, notice: str = Q
     return render(request, "window_app.html", {
         "app": app, "rows": rows, "status": status, "status_name": STATUS_NAMES.get(status, status),
         "tag": STATUS_TAG.get(status, ""), "printed": printed,
+        "confirms": p.has(Role.CHIEF_REPRESENTATIVE) or p.has(Role.HEAD),
         "missing": [r for r in rows if not r["supplied"]],
         "core_missing": [r for r in rows if not r["supplied"] and r["core"]]}, p=p)
 
@@ -175,6 +176,15 @@ def reject(request: Request, application_id: str, p: Staff, form: Posted):
     return _after(app, "rejection")
 
 
+@router.post("/console/window/app/{application_id}/reject/confirm")
+def confirm_rejection(request: Request, application_id: str, p: Staff, form: Posted):
+    """The chief representative or the head confirms (or overrules) a refusal the window proposed."""
+    allow(p, Role.CHIEF_REPRESENTATIVE, Role.HEAD)
+    app = intake.call(request, p, "ConfirmRejection", pb.ConfirmRejectionRequest(
+        application_id=application_id, confirm=form.get("confirm") == "1", note=form.get("note")))
+    return _after(app, "rejection")
+
+
 @router.post("/console/window/app/{application_id}/pickup")
 def pickup(request: Request, application_id: str, p: Staff, form: Posted):
     allow(p, *WINDOW)
@@ -187,7 +197,7 @@ def pickup(request: Request, application_id: str, p: Staff, form: Posted):
 @router.get("/console/window/today", response_class=HTMLResponse)
 def today(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|".join(STATUS_NAMES) + ")?$")):
     """The day's list: what was received today and what is waiting (a decision, a correction, a hand-out)."""
-    allow(p, *WINDOW, Role.TENANT_ADMIN)
+    allow(p, *WINDOW, Role.HEAD, Role.TENANT_ADMIN)
     number = {t: n for n, t in TOKENS.items()}.get(status, 0)
     apps = intake.call(request, p, "ListApplications", pb.ListApplicationsRequest(status=number, limit=200))
     rows = [{"app": a, "status": status_of(a), "name": STATUS_NAMES.get(status_of(a), ""),

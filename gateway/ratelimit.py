@@ -37,6 +37,8 @@ LOOKUP, PUBLIC, CALLBACK, LOGIN = "lookup", "public", "callback", "login"
 BY_PATH: dict[str, str | None] = {
     "/api/v1/public/progress": LOOKUP,
     "/progress": LOOKUP,
+    "/complaints/follow": LOOKUP,     # a complaint's number with 4 digits of a phone
+    "/rate": LOOKUP,                  # a case number with 6 digits of an ID
     "/api/v1/payments/{notice_number}/status": LOOKUP,
     "/api/v1/payments/callback": CALLBACK,
     # complaints (issue 16): the follow-up and the ratings prove a secret (phone digits, ID suffix): lookups;

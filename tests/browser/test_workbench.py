@@ -136,6 +136,50 @@ def test_a_case_from_the_window_through_the_back_office_and_the_fee_window_to_th
     for step in ("受理", "决定", "出件"):
         assert step in told, told
 
+    # the QR code's rating page (一事一评): the case number comes with the link, the applicant proves the ID
+    context = browser.new_context(viewport=PHONE)
+    try:
+        rating = context.new_page()
+        rating.goto(f"{base}/rate?case={case_number}")
+        rating.fill("#rate-form input[name=id_suffix]", RESIDENTS[3][-6:])
+        rating.check("#rate-form input[name=level][value='1']")
+        rating.fill("#rate-form textarea[name=text]", "窗口办事快")
+        deadline = time.monotonic() + 60      # complaints hears of the case through its events
+        while True:
+            rating.click("#rate-form button[type=submit]")
+            if rating.locator("#rated").count() or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert "非常满意" in rating.inner_text("#rated")
+    finally:
+        context.close()
+
+
+def test_the_public_files_a_complaint_on_a_phone_and_follows_it(browser, demo_platform):
+    base = demo_platform.gateway_url
+    context = browser.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/fees")
+        assert page.locator("#fee-items tr").count() > 1 and "12345" in page.inner_text("main")
+        page.goto(f"{base}/complaints/new")
+        page.fill("#complaint-form textarea[name=content]", "窗口工作人员让我跑了三次还没办成，材料要求前后说法不一。")
+        page.fill("#complaint-form input[name=unit]", "620602")
+        page.fill("#complaint-form input[name=name]", "赵建华")
+        page.fill("#complaint-form input[name=phone]", "13909351234")
+        page.click("#complaint-form button[type=submit]")
+        number = page.inner_text("#complaint-number")
+        page.click("text=查询办理情况")
+        page.fill("#follow-form input[name=phone_last4]", "1234")
+        page.click("#follow-form button[type=submit]")
+        assert number in page.inner_text("main") and "结果期限" in page.inner_text("#complaint-status")
+        page.fill("#follow-form input[name=phone_last4]", "9999")
+        page.click("#follow-form button[type=submit]")
+        assert page.locator("#complaint-status").count() == 0 and page.locator(".error").count() == 1
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    finally:
+        context.close()
+
 
 def test_a_village_agent_on_a_phone_registers_a_proxy_request_submits_it_and_hands_over_the_originals(
         browser, staff):
