@@ -283,6 +283,68 @@ def _drive(life: Lifecycle, total: int) -> tuple[float, list[float], dict[str, l
     return time.perf_counter() - t0, actives, steps, errors
 
 
+class Profiles:
+    """SANJI_BENCH_PROFILE=<dir>: py-spy records every service process over the measured span (raw collapsed
+    stacks, <dir>/<process>.txt); top() is each one's largest shares of samples, by function (self) and by
+    call path below a handler (inclusive)."""
+
+    def __init__(self, out_dir: str, pids: dict[str, int]):
+        import shutil
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        self.dir = Path(out_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        self.procs = {name: subprocess.Popen(
+            [spy, "record", "--pid", str(pid), "--rate", "100", "--format", "raw", "--nonblocking",
+             "--output", str(self.dir / f"{name}.txt")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, pid in pids.items()}
+
+    def stop(self) -> None:
+        import signal
+
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGINT)
+        for proc in self.procs.values():
+            try:
+                proc.wait(60)
+            except Exception:
+                proc.kill()
+
+    def top(self, n: int = 12) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for name in self.procs:
+            path = self.dir / f"{name}.txt"
+            if not path.exists():
+                continue
+            own: dict[str, int] = defaultdict(int)
+            inclusive: dict[str, int] = defaultdict(int)
+            total = 0
+            for line in path.read_text(errors="replace").splitlines():
+                stack, _, count = line.rpartition(" ")
+                if not stack or not count.isdigit():
+                    continue
+                c = int(count)
+                frames = stack.split(";")
+                if "idle" in frames[-1] or frames[-1].startswith(("wait (threading", "select (selectors")):
+                    continue
+                total += c
+                own[frames[-1]] += c
+                for f in set(frames):
+                    inclusive[f] += c
+            if not total:
+                continue
+            lines = [f"{total} busy samples (100/s)", "self:"]
+            lines += [f"  {v / total:6.1%}  {k}" for k, v in sorted(own.items(), key=lambda kv: -kv[1])[:n]]
+            lines.append("inclusive (below the server's own frames):")
+            lines += [f"  {v / total:6.1%}  {k}" for k, v in sorted(inclusive.items(), key=lambda kv: -kv[1])
+                      if v < total * 0.97][:n]
+            out[name] = lines
+        return out
+
+
 def count_in_databases(owner_url: str, numbers: list[str]) -> dict[str, int]:
     """What the databases hold for these cases: each should be exactly len(numbers)."""
     eng = create_engine(owner_url)
@@ -343,14 +405,27 @@ def run(platform, *, replicas: int = 1, lifecycles: int = LIFECYCLES) -> list[Fi
         life.retries = 0
         counted = {name: proc.pid for name, proc in platform.procs.items() if name != "province"}
         total = lifecycles - lifecycles % IN_FLIGHT
-        with CpuMeter(counted) as cpu:
-            elapsed, actives, steps, errors = _drive(life, total)
+        profiles = (Profiles(os.environ["SANJI_BENCH_PROFILE"], {n: p for n, p in counted.items()
+                                                                 if n not in ("oidc",)})
+                    if os.environ.get("SANJI_BENCH_PROFILE") else None)
+        try:
+            with CpuMeter(counted) as cpu:
+                elapsed, actives, steps, errors = _drive(life, total)
+        finally:
+            if profiles:
+                profiles.stop()
         numbers = list(life.cases)
         retries = life.retries
     finally:
         life.close()
         if started_province:
             platform.stop_one("province")                # the docking bench runs a simulator of its own there
+    if profiles:
+        from rich.console import Console
+
+        for name, lines in profiles.top().items():
+            Console().rule(f"py-spy: {name}")
+            Console().print("\n".join(lines), markup=False, highlight=False)
     rate = len(actives) / elapsed
     echo_p99 = percentile(base_lat, 99)
     counts = count_in_databases(platform.env["SANJI_DATABASE_OWNER_URL"], numbers)
