@@ -8,7 +8,6 @@ the field). The caller's token travels with each call, so the service checks the
 
 from __future__ import annotations
 
-from html import escape
 from typing import Literal
 from urllib.parse import parse_qs
 
@@ -216,33 +215,23 @@ def progress_by_body(body: ProgressIn, request: Request):
                                _lookup(body.case_number, body.query_code, body.id_number)))
 
 
-PROGRESS_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>办件进度查询</title>
-<style>body{{font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em}}input{{font-size:1em;padding:.3em}}
-li{{margin:.3em 0}}small{{color:#555}}</style></head><body><h1>办件进度查询</h1>
-<form method="post" action="/progress"><p><label>办件编号<br><input name="case" value="{case}" size="30"
-maxlength="64"></label></p>
-<p><label>查询码（见受理通知书）<br><input name="code" value="" size="12" maxlength="32" autocomplete="off"></label></p>
-<p><label>或 申请人完整的 18 位证件号码<br><input name="id_number" value="" size="22" maxlength="18"
-autocomplete="off"></label></p>
-<p><button type="submit">查询</button></p>
-<p><small>扫描通知书上的二维码可直接查询。查询码请妥善保管，勿告知他人。</small></p></form>{result}</body></html>"""
 FORM_MAX_BYTES = 1024        # three short fields: a bigger body is no lookup
 
 
-def _page(request: Request, case: str, code: str = "", id_number: str = "") -> HTMLResponse:
-    result = ""
-    if case and (code or id_number):
+def _page(request: Request, case: str, code: str = "", id_number: str = "", message: str = "",
+          status: int = 200) -> HTMLResponse:
+    """The page (gateway/templates/progress.html, the workbench's stylesheet): the form, and the case's steps."""
+    from gateway.pages_kit import render
+
+    result = None
+    if case and (code or id_number) and not message:
         try:
-            r = intake.call(request, None, "LookupProgress", _lookup(case, code, id_number))
-            steps = "".join(f"<li>{escape(s.at)} {escape(s.what)}</li>" for s in r.steps)
-            result = (f"<h2>{escape(r.item_name)}</h2><p>当前状态：<strong>{escape(r.step)}</strong></p>"
-                      f"<ol>{steps}</ol>")
+            result = intake.call(request, None, "LookupProgress", _lookup(case, code, id_number))
         except grpc.RpcError as exc:
-            result = f"<p>{escape(exc.details() or '查询失败，请稍后重试')}</p>"
-    elif case:
-        result = "<p>请输入查询码，或申请人完整的证件号码。</p>"
-    return HTMLResponse(PROGRESS_PAGE.format(case=escape(case), result=result))
+            message = exc.details() or "查询失败，请稍后重试"
+    elif case and not message:
+        message = "请输入查询码，或申请人完整的证件号码。"
+    return render(request, "progress.html", {"case": case, "result": result, "message": message}, status=status)
 
 
 @router.get("/progress", include_in_schema=False, response_class=HTMLResponse)
@@ -256,9 +245,9 @@ async def progress_page_post(request: Request):
     """The page's form: the case number with the query code, or with the full ID number (kept out of links)."""
     raw = await request.body()
     if len(raw) > FORM_MAX_BYTES:
-        return HTMLResponse(PROGRESS_PAGE.format(case="", result="<p>查询内容过长。</p>"), status_code=413)
+        return _page(request, "", message="查询内容过长。", status=413)
     form = parse_qs(raw.decode("utf-8", errors="replace"), max_num_fields=8)
     case, code, id_number = ((form.get(k) or [""])[0].strip() for k in ("case", "code", "id_number"))
     if len(case) > 64 or len(code) > 32 or len(id_number) > 18 or "\x00" in case + code + id_number:
-        return HTMLResponse(PROGRESS_PAGE.format(case="", result="<p>查询内容格式不正确。</p>"), status_code=422)
+        return _page(request, "", message="查询内容格式不正确。", status=422)
     return await run_in_threadpool(_page, request, case, code, id_number)
