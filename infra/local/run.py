@@ -91,9 +91,12 @@ def print_welcome(platform: Platform, users: list[dict]) -> None:
                   f" {platform.target('docking')}）")
     grpc_targets = "、".join(f"{name} {platform.target(name)}" for name in SERVICE_PORTS if name in platform.procs)
     console.print(f"各服务 gRPC：      {grpc_targets}（支持反射与健康检查）")
+    console.print(f"公开页面：         办件进度 {platform.gateway_url}/progress · 收费目录 {platform.gateway_url}/fees"
+                  f" · 吐槽找茬 {platform.gateway_url}/complaints/new")
     table = Table(title="演示账号（密码均为下表所列）")
+    # the username and password are copied from here: never cut or wrapped (the unit and roles wrap instead)
     for col in ("用户名", "密码", "姓名", "单位", "角色"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("用户名", "密码", "姓名"), overflow="fold")
     for u in users:
         roles = "、".join(Role(r).label if r in Role._value2member_map_ else r for r in u["roles"])
         table.add_row(u["username"], u["password"], u["name"], f"{u.get('tenant_name', '')}（{u['tenant']}）", roles)
