@@ -72,6 +72,8 @@ class AcceptIn(Strict):
     note: str = Field("", max_length=500)
     government_invested: bool = Field(False, description="政府投资项目（仅事项要求询问时；有上下限的收费按下限征收）")
     key_construction_project: bool = Field(False, description="重点建设项目（仅事项要求询问时；收费从低）")
+    idempotency_key: str = Field("", max_length=128,
+                                 description="幂等键：答复丢失后以同一键重试，返回已作出的受理，不重复受理")
 
 
 class CorrectionItemIn(Strict):
@@ -139,7 +141,8 @@ def get_application(application_id: str, request: Request, p: User):
 def accept(application_id: str, body: AcceptIn, request: Request, p: User):
     msg = pb.AcceptApplicationRequest(application_id=application_id, note=body.note, waived=[
         pb.WaivedMaterial(material_code=w.material_code, promised_by=w.promised_by) for w in body.waived],
-        government_invested=body.government_invested, key_construction_project=body.key_construction_project)
+        government_invested=body.government_invested, key_construction_project=body.key_construction_project,
+        idempotency_key=body.idempotency_key)
     return to_json(intake.call(request, p, "AcceptApplication", msg))
 
 

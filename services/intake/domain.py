@@ -190,6 +190,7 @@ class Application:
     accepted_at: dt.datetime | None = None
     accepted_on: dt.date | None = None
     accepted_by: str = ""
+    accept_key: str = ""           # the idempotency key the acceptance was made with (a retry gets it back)
     deemed: bool = False
     immediate: bool = False
     corrections: list[CorrectionRound] = field(default_factory=list)
@@ -317,9 +318,12 @@ class Application:
     # -- accept (受理), with 容缺 -----------------------------------------------------------------
     def accept(self, *, waived: Sequence[tuple[str, str]], by: str, now: dt.datetime, today: dt.date,
                calendar: WorkingCalendar, next_case_number: Callable[[dt.date], str], query_code: str,
-               note: str = "", government_invested: bool = False, key_construction: bool = False) -> None:
+               note: str = "", government_invested: bool = False, key_construction: bool = False,
+               key: str = "") -> None:
         """`query_code`: the 查询码 the case is given with its number (drawn by the caller, at random).
-        `government_invested` / `key_construction`: the window's answers where the item asks (收费从低)."""
+        `government_invested` / `key_construction`: the window's answers where the item asks (收费从低).
+        `key`: the idempotency key of this acceptance (`accepted_with` recognises a retry)."""
+        key = check_key(key)
         self._require((Status.RECEIVED,), "受理")
         if len(note) > MAX_NOTE:
             raise InvalidArgument("note", f"备注过长（最多 {MAX_NOTE} 字）")
@@ -346,6 +350,7 @@ class Application:
         self.accepted_on = accepted_on
         self.accepted_at = self.received_at if late else now
         self.accepted_by = by
+        self.accept_key = key
         self.deemed = late
         self.promises = promises
         self.government_invested, self.key_construction = government_invested, key_construction
@@ -367,6 +372,12 @@ class Application:
         if facts:
             detail += f"；经窗口确认为{'、'.join(facts)}（有上下限的收费按下限征收）"
         self._log(now, "deemed_accepted" if late else "accepted", by, detail, on=accepted_on)
+
+    def accepted_with(self, key: str) -> bool:
+        """True when this application was accepted with the idempotency key `key` (a retry of that acceptance,
+        whatever the case has become since)."""
+        key = (key or "").strip()
+        return bool(key) and self.accept_key == key and self.status != Status.RECEIVED
 
     def _check_waived(self, waived: Sequence[tuple[str, str]], accepted_on: dt.date, today: dt.date,
                       calendar: WorkingCalendar) -> list[Promise]:
@@ -695,6 +706,14 @@ def check_materials(scenario: ScenarioSpec, materials: Sequence[SubmittedMateria
             raise InvalidArgument(f"{f}.note", f"备注过长（最多 {MAX_NOTE} 字）")
         out[m.code] = m
     return out
+
+
+def check_key(idempotency_key: str, field: str = "idempotency_key") -> str:
+    """An optional idempotency key: empty, or letters, digits and ._:- up to MAX_KEY."""
+    key = (idempotency_key or "").strip()
+    if key and (len(key) > MAX_KEY or not re.fullmatch(r"[0-9A-Za-z._:\-]+", key)):
+        raise InvalidArgument(field, f"幂等键只能包含字母、数字和 ._:-，最长 {MAX_KEY} 位")
+    return key
 
 
 def check_submission(idempotency_key: str, channel: int, form: Mapping[str, str]) -> str:

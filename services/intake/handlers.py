@@ -258,14 +258,18 @@ class IntakeHandlers:
         return view
 
     def accept(self, p: Principal, app_id: str, waived: Sequence[tuple[str, str]] = (),
-               note: str = "", *, government_invested: bool = False, key_construction: bool = False) -> ApplicationView:
-        """受理 (with 容缺 when `waived` names waivable materials and their promised dates)."""
+               note: str = "", *, government_invested: bool = False, key_construction: bool = False,
+               key: str = "") -> ApplicationView:
+        """受理 (with 容缺 when `waived` names waivable materials and their promised dates). `key`: the same key
+        again (a retry after a lost reply) returns the acceptance already made, changing nothing."""
         def change(app: Application, repo: IntakeRepository, uow: UnitOfWork, out: Changes) -> None:
+            if app.accepted_with(key):
+                return
             now, today = self.clock.now(), self.clock.today()
             app.accept(waived=waived, by=p.username, now=now, today=today, calendar=self.calendars.get(app.tenant),
                        next_case_number=self._numbers(repo, app), query_code=new_query_code(self.query_code_length),
                        note=note.strip(), government_invested=government_invested,
-                       key_construction=key_construction)
+                       key_construction=key_construction, key=key)
             self._accepted(out, uow, app, now)
         return self._decide(p, app_id, change)
 

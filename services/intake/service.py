@@ -53,7 +53,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         waived = [(w.material_code.strip(), w.promised_by.strip()) for w in request.waived]
         return application_to_pb(self.h.accept(current_principal(), request.application_id, waived, request.note,
                                                government_invested=request.government_invested,
-                                               key_construction=request.key_construction_project))
+                                               key_construction=request.key_construction_project,
+                                               key=request.idempotency_key))
 
     def RequestCorrection(self, request, context):
         items = [(i.material_code.strip(), i.problem.strip()) for i in request.items]
