@@ -408,8 +408,9 @@ def run(platform, *, replicas: int = 1, lifecycles: int = LIFECYCLES) -> list[Fi
         profiles = (Profiles(os.environ["SANJI_BENCH_PROFILE"], {n: p for n, p in counted.items()
                                                                  if n not in ("oidc",)})
                     if os.environ.get("SANJI_BENCH_PROFILE") else None)
+        database = platform.env["SANJI_DATABASE_URL"].rsplit("/", 1)[-1]
         try:
-            with CpuMeter(counted) as cpu:
+            with CpuMeter(counted, database=database) as cpu:
                 elapsed, actives, steps, errors = _drive(life, total)
         finally:
             if profiles:

@@ -70,8 +70,13 @@ class CpuMeter:
     process over a measured span, from /proc (Linux): where a throughput figure's time goes, and the
     ceiling that cost sets on this machine's cores."""
 
-    def __init__(self, named: dict[str, int]):
+    def __init__(self, named: dict[str, int], *, database: str = ""):
+        """`database`: PostgreSQL's CPU is split into this database's backends and the rest (other databases'
+        backends, the background writers, autovacuum) — on a machine shared with other work the rest is
+        mostly theirs; on a quiet one it is the write-ahead log and checkpoints of this run."""
         self.named = {**named, "bench client": os.getpid()}
+        self.database = database
+        self._backends: set[int] = set()
         self._tick = os.sysconf("SC_CLK_TCK")
         self._start: dict[str, float] = {}
         self.spent: dict[str, float] = {}
@@ -90,15 +95,28 @@ class CpuMeter:
             comm = stat[stat.find("(") + 1:stat.rfind(")")]
             fields = stat[stat.rfind(")") + 2:].split()
             name = wanted.get(int(entry)) or {"postgres": "postgres", "beam.smp": "rabbitmq"}.get(comm)
+            if name == "postgres" and self.database:
+                name = ("postgres (this database)" if int(entry) in self._backends
+                        else "postgres (rest: other databases, background)")
             if name:
                 out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / self._tick
         return out
 
+    def _database_backends(self) -> set[int]:
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 dbname=postgres user=sanji_owner password=sanji_owner") as c:
+            return {r[0] for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,))}
+
     def __enter__(self) -> CpuMeter:
+        if self.database:
+            self._backends = self._database_backends()
         self._start = self._snapshot()
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.database:                      # the pools' connections made during the run too
+            self._backends |= self._database_backends()     # a backend new since the start counts from zero
         end = self._snapshot()
         self.spent = {k: v - self._start.get(k, 0.0) for k, v in end.items() if v - self._start.get(k, 0.0) > 0}
 
