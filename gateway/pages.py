@@ -23,7 +23,7 @@ from sanji.catalogue.v1 import catalogue_pb2 as pb
 
 from gateway import errors as http_errors
 from gateway.edge import COOKIE, User, edge_of
-from gateway.pages_kit import CSP, CSP_EXEMPT, Posted, Staff, is_page, render, static_file
+from gateway.pages_kit import CSP, CSP_EXEMPT, Posted, Staff, allow, is_page, render, static_file
 from gateway.routes_catalogue import catalogue
 from gateway.settings import GatewaySettings
 from shared.errors import DomainError, InvalidArgument, Unauthenticated
@@ -159,6 +159,14 @@ def console(request: Request, q: str = ""):
         items = catalogue.call(request, p, "ListMyItems",
                                pb.ListMyItemsRequest(include_drafts=True, limit=CONSOLE_ROWS, query=q.strip()))
     return render(request, "console.html", {"items": items, "q": q}, p=p)
+
+
+@router.post("/console/catalogue/{item_id}/publish", include_in_schema=False)
+def publish_draft(request: Request, item_id: str, p: Staff, form: Posted):
+    """The unit admin publishes a completed draft (the catalogue checks it is complete)."""
+    allow(p, Role.TENANT_ADMIN)
+    catalogue.call(request, p, "PublishItem", pb.PublishItemRequest(item_id=item_id))
+    return RedirectResponse("/console#catalogue", status_code=303)
 
 
 @router.get("/static/{name}", include_in_schema=False)
