@@ -117,12 +117,13 @@ class Window:
             materials=[pb.MaterialSubmission(code=c, supplied=True) for c in materials]))
 
         def accepted_already(exc: grpc.RpcError):
+            # the key makes a retry safe; an answer lost before the key was known to the service is read back
             if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
                 return None
             current = self.call("GetApplication", pb.GetApplicationRequest(application_id=app.id))
             return current if current.case_number else None
-        accepted = self.call("AcceptApplication", pb.AcceptApplicationRequest(application_id=app.id),
-                             ok=accepted_already)
+        accepted = self.call("AcceptApplication", pb.AcceptApplicationRequest(
+            application_id=app.id, idempotency_key=f"faults-{run}-{n}-accept"), ok=accepted_already)
         return accepted.case_number
 
 
