@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 APPLICATIONS = int(os.environ.get("SANJI_FAULTS_APPLICATIONS", "40"))
 
 
+@pytest.mark.timeout(1200)   # a platform of its own to start, on a shared machine
 def test_nothing_lost_and_nothing_applied_twice_under_faults(tmp_path_factory):
     with fault_platform(tmp_path_factory.mktemp("faults")) as (platform, proxies, url, password):
         counts = run_with_faults(platform, proxies, url, applications=APPLICATIONS, workers=4, password=password)

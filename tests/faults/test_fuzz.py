@@ -24,6 +24,7 @@ def clerk_token(demo_platform):
     return login(demo_platform.oidc_url, "county.clerk", user["password"])
 
 
+@pytest.mark.timeout(1200)   # the end-to-end platform may start first, on a shared machine
 def test_rest_fuzz_finds_no_5xx_no_schema_violation_and_only_chinese_errors(demo_platform, clerk_token):
     report = fuzz_rest(demo_platform.gateway_url, {"county.clerk": clerk_token, "no token": None},
                        examples=REST_EXAMPLES)
@@ -34,6 +35,7 @@ def test_rest_fuzz_finds_no_5xx_no_schema_violation_and_only_chinese_errors(demo
     assert report.bad_errors == []
 
 
+@pytest.mark.timeout(900)   # the end-to-end platform may start first, on a shared machine
 def test_grpc_fuzz_finds_no_internal_or_unknown(demo_platform, clerk_token):
     report = fuzz_grpc(registered_targets(demo_platform), clerk_token, examples=GRPC_EXAMPLES)
     print("\n" + "\n".join(report.lines("gRPC (Hypothesis)")))

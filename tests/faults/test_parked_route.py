@@ -30,6 +30,7 @@ def parked_in(overview: dict, queue: str) -> dict:
     return next(q for q in agency["queues"] if q["queue"] == queue)
 
 
+@pytest.mark.timeout(900)   # the end-to-end platform may start first, on a shared machine
 def test_supervision_staff_see_parked_events_and_replay_them(demo_platform):
     base = f"{demo_platform.gateway_url}/api/v1/operations"
     supervisor = token(demo_platform, "county.supervisor")
