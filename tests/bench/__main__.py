@@ -55,6 +55,9 @@ def main(only: list[str]) -> int:
         bench_supervision,
     )
 
+    if only == ["lists"]:                  # on make volume's database, with a platform of its own: nothing else
+        show(bench_lists.run())
+        return 0
     # SANJI_BENCH_DATABASE / SANJI_BENCH_VHOST: a bench of one's own (two benches never share a database)
     db = os.environ.get("SANJI_BENCH_DATABASE", "sanji_bench")
     vhost = os.environ.get("SANJI_BENCH_VHOST", db)

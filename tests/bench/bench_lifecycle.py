@@ -345,6 +345,37 @@ class Profiles:
         return out
 
 
+def database_activity(owner_url: str) -> dict[str, tuple[int, ...]]:
+    """PostgreSQL's own counters for the bench database: per table (seq scans, rows they read, index scans,
+    rows inserted, updated) and the database's commits — where its share of a lifecycle's CPU goes."""
+    eng = create_engine(owner_url)
+    try:
+        with eng.connect() as c:
+            c.execute(text("SELECT pg_stat_force_next_flush()"))
+            out = {f"{r[0]}.{r[1]}": tuple(int(x or 0) for x in r[2:]) for r in c.execute(text(
+                "SELECT schemaname, relname, seq_scan, seq_tup_read, idx_scan, n_tup_ins, n_tup_upd"
+                " FROM pg_stat_user_tables")).all()}
+            out["(commits)"] = (int(c.execute(text("SELECT xact_commit FROM pg_stat_database"
+                                                   " WHERE datname = current_database()")).scalar_one()),)
+            return out
+    finally:
+        eng.dispose()
+
+
+def activity_figures(before: dict, after: dict, units: int) -> list[Figure]:
+    if not units:
+        return []
+    diff = {k: tuple(a - b for a, b in zip(v, before.get(k, (0,) * len(v)), strict=True)) for k, v in after.items()}
+    out = [Figure("lifecycle: PostgreSQL commits per lifecycle", diff.pop("(commits)")[0] / units, "commits")]
+    statements = {k: v for k, v in diff.items() if any(v)}
+    for table, (seq, seq_rows, idx, ins, upd) in sorted(statements.items(), key=lambda kv: -kv[1][1])[:6]:
+        if seq_rows:
+            out.append(Figure(f"lifecycle: rows read by sequential scans of {table} per lifecycle", seq_rows / units,
+                              "rows", note=f"{seq / units:.1f} seq scans, {idx / units:.1f} index scans,"
+                                           f" {ins / units:.1f} inserts, {upd / units:.1f} updates per lifecycle"))
+    return out
+
+
 def count_in_databases(owner_url: str, numbers: list[str]) -> dict[str, int]:
     """What the databases hold for these cases: each should be exactly len(numbers)."""
     eng = create_engine(owner_url)
@@ -409,6 +440,7 @@ def run(platform, *, replicas: int = 1, lifecycles: int = LIFECYCLES) -> list[Fi
                                                                  if n not in ("oidc",)})
                     if os.environ.get("SANJI_BENCH_PROFILE") else None)
         database = platform.env["SANJI_DATABASE_URL"].rsplit("/", 1)[-1]
+        activity = database_activity(platform.env["SANJI_DATABASE_OWNER_URL"])
         try:
             with CpuMeter(counted, database=database) as cpu:
                 elapsed, actives, steps, errors = _drive(life, total)
@@ -417,6 +449,9 @@ def run(platform, *, replicas: int = 1, lifecycles: int = LIFECYCLES) -> list[Fi
                 profiles.stop()
         numbers = list(life.cases)
         retries = life.retries
+        time.sleep(2)                                      # the consumers' last transactions, then their counters
+        activity = activity_figures(activity, database_activity(platform.env["SANJI_DATABASE_OWNER_URL"]),
+                                    len(numbers))
     finally:
         life.close()
         if started_province:
@@ -445,6 +480,7 @@ def run(platform, *, replicas: int = 1, lifecycles: int = LIFECYCLES) -> list[Fi
         out.append(Figure(f"lifecycle step {step}{hop} p99", percentile(steps.get(step, []), 99), "ms", "echo p99",
                           echo_p99, higher_is_better=False))
     out += cpu.figures(f"lifecycle{tag}", len(actives), "lifecycle", rate)
+    out += activity
     for what, value in counts.items():
         out.append(Figure(f"lifecycle counted in the databases: {what}", value, "rows", "lifecycles completed",
                           len(numbers), note="each must equal the lifecycles completed: nothing lost or doubled"))

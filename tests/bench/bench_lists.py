@@ -81,8 +81,10 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
                                                                               ["review"], None, PAGE, 0)),
         "progress lookup (intake.lookup)": ("intake", None,
                                             lambda u: IntakeRepository(u).lookup(lookup[0], id_number=lookup[1])),
-        "cashier's notices (fees.list_cases)": ("fees", COUNTY,
-                                                lambda u: FeesRepository(u).list_cases(COUNTY, "noticed", PAGE, 0)),
+        # the handler reads each listed case and its notice (get_case, notice_of_case): the first one's here
+        "cashier's notices (fees.list_cases, then per case get_case and notice_of_case)": (
+            "fees", COUNTY, lambda u: [(FeesRepository(u).get_case(n), FeesRepository(u).notice_of_case(COUNTY, n))
+                                       for n in FeesRepository(u).list_cases(COUNTY, "noticed", PAGE, 0)[0][:1]]),
     }
     for name, (schema, tenant, call) in lists.items():
         db = Database.connect(database_url, schema=schema, pool_size=1)
