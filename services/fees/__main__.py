@@ -4,7 +4,7 @@ import datetime as dt
 import sys
 
 from services.fees.handlers import FeesHandlers
-from services.fees.payment_handlers import CallbackLimits
+from services.fees.payment_handlers import CallbackLimits, ProvinceKeys
 from services.fees.service import event_consumer, registration
 from services.fees.settings import FeesSettings
 from services.fees.signing import Signer, Verifier
@@ -19,7 +19,8 @@ def main() -> int:
     def compose(db) -> ServiceParts:
         """The handlers, built once, behind the gRPC servicer and the consumer of approval's case_decided."""
         handlers = FeesHandlers(
-            db, province=Verifier(settings.fees_province_public_key),
+            db, province=ProvinceKeys(Verifier(settings.fees_province_public_key),
+                                      {p: Verifier(k) for p, k in settings.fees_province_public_keys.items()}),
             receipt_signer=Signer(settings.fees_receipt_private_key, settings.fees_receipt_public_key),
             events_out=EventsOut(), clock=Clock.from_settings(settings), public_base_url=settings.public_base_url,
             limits=CallbackLimits(clock_skew=dt.timedelta(seconds=settings.fees_paid_at_clock_skew_seconds),

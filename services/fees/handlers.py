@@ -22,7 +22,7 @@ from services.fees.case_handlers import CaseHandlers
 from services.fees.catalogue import FeeItem, FeeVersion, WaiverReason
 from services.fees.catalogue_handlers import FeeCatalogueHandlers
 from services.fees.domain import CODE_MIN_LENGTH, CaseFees
-from services.fees.payment_handlers import CallbackLimits, PaymentHandlers
+from services.fees.payment_handlers import CallbackLimits, PaymentHandlers, ProvinceKeys
 from services.fees.payments import Callback, MatchKind
 from services.fees.refund_handlers import RefundHandlers
 from services.fees.signing import Signer, Verifier
@@ -58,7 +58,8 @@ class FeesEvents(Protocol):
 class FeesHandlers:
     """The fees service's use cases, built once by the composition root (and the tests' fixtures)."""
 
-    def __init__(self, db: Database, *, province: Verifier, receipt_signer: Signer, events_out: FeesEvents,
+    def __init__(self, db: Database, *, province: Verifier | ProvinceKeys, receipt_signer: Signer,
+                 events_out: FeesEvents,
                  clock: Clock | None = None, public_base_url: str = "http://127.0.0.1:8000",
                  limits: CallbackLimits | None = None, verification_code_length: int = CODE_MIN_LENGTH,
                  draw: Callable[[int], int] = secrets.randbelow):

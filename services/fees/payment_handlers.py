@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
@@ -80,13 +81,31 @@ def locked_case(repo: FeesRepository, number: str) -> CaseFees:
     return case
 
 
+@dataclass(frozen=True)
+class ProvinceKeys:
+    """Which key signs a province's payment callbacks (issue 23: several provinces in one deployment, each with
+    its own public payment platform): the key of the province the callback's unit belongs to — the notice
+    number's unit, else the payee account's — and `default` for a province without a key of its own."""
+
+    default: Verifier
+    by_province: Mapping[str, Verifier] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [p for p in self.by_province if len(p) != 2 or not p.isdigit()]
+        if bad:
+            raise ValueError(f"a province's key is named by its 2-digit code, not {bad}")
+
+    def of(self, province: str) -> Verifier:
+        return self.by_province.get(province, self.default)
+
+
 class PaymentHandlers:
-    def __init__(self, db: Database, *, events_out: FeesEvents, clock: Clock, province: Verifier,
+    def __init__(self, db: Database, *, events_out: FeesEvents, clock: Clock, province: Verifier | ProvinceKeys,
                  receipt_signer: Signer, limits: CallbackLimits | None = None):
         self.db = db
         self.events_out = events_out
         self.clock = clock
-        self.province = province
+        self.province = province if isinstance(province, ProvinceKeys) else ProvinceKeys(province)
         self.signer = receipt_signer
         self.limits = limits or CallbackLimits()
 
@@ -97,7 +116,14 @@ class PaymentHandlers:
             self._reject("oversized callback", fields, signature)
             raise InvalidArgument("fields", "回调字段过多或过长")
         data = canonical_form(fields)
-        if not self.province.verify(signature, data):
+        # the province whose platform must have signed: the notice number's unit's, else the payee account's
+        named = domain.notice_tenant(str(fields.get("notice_number", "")))
+        if named is None:
+            with self.db.unit_of_work() as uow:
+                owner = FeesRepository(uow).account_owner(str(fields.get("payee_account", "")))
+            named = owner.tenant if owner is not None else None
+        key = self.province.of(named[:2] if named else "")
+        if not key.verify(signature, data):
             self._reject("signature does not verify", fields, signature)
             raise Unauthenticated("支付回调签名验证失败，已拒绝并记录")
         now = self.clock.now()
@@ -120,6 +146,10 @@ class PaymentHandlers:
                 self._reject("payee account is not the notice's", fields, signature)
                 raise FailedPrecondition(PAYEE_MISMATCH)
             tenant = account.tenant
+        if self.province.of(tenant[:2]).public_key != key.public_key:
+            # signed with another province's key than the one whose unit the money goes to
+            self._reject("signed by another province's payment platform", fields, signature)
+            raise Unauthenticated("支付回调签名验证失败，已拒绝并记录")
         digest = sm3_hex(data)
         try:
             with self.db.unit_of_work(tenant=tenant) as uow:

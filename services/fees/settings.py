@@ -25,6 +25,9 @@ class FeesSettings(GrpcServiceSettings):
     consumer_prefetch: int = 50
     # the provincial public payment platform signs its callbacks with this key's private half (SM2)
     fees_province_public_key: str = ""
+    # several provinces in one deployment (issue 23): a province whose payment platform has a key of its own,
+    # as JSON {"64": "<128 hex>", …}; a province not named here signs with fees_province_public_key
+    fees_province_public_keys: dict[str, str] = Field(default_factory=dict)
     # the fees service countersigns receipts with this key pair (SM2)
     fees_receipt_private_key: str = ""
     fees_receipt_public_key: str = ""
@@ -43,6 +46,14 @@ class FeesSettings(GrpcServiceSettings):
     # it beside the notice number. A default (31⁸ ≈ 8.5×10¹¹ codes per notice against the gateway's rate
     # limit); a province may print longer codes.
     fees_verification_code_length: int = Field(default=8, ge=8, le=16)
+
+    @field_validator("fees_province_public_keys")
+    @classmethod
+    def _province_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [p for p in v if len(p) != 2 or not p.isdigit()]
+        if bad:
+            raise ValueError(f"SANJI_FEES_PROVINCE_PUBLIC_KEYS names provinces by their 2-digit codes, not {bad}")
+        return {p: (k or "").strip().lower() for p, k in v.items()}
 
     @field_validator("fees_province_public_key", "fees_receipt_private_key", "fees_receipt_public_key")
     @classmethod
