@@ -42,7 +42,8 @@ def fault_platform(run_dir: Path, services: tuple[str, ...] = SERVICES
     platform = Platform(run_dir=run_dir, ports=Ports.free(), env={
         "SANJI_DATABASE_URL": proxies["database"].rewrite_url(direct), "SANJI_DATABASE_OWNER_URL": owner,
         "SANJI_AMQP_URL": proxies["broker"].rewrite_url(f"amqp://guest:guest@127.0.0.1:5672/{vhost}"),
-        "SANJI_FIXED_TODAY": E2E_TODAY, "SANJI_LOG_LEVEL": "WARNING"})
+        "SANJI_FIXED_TODAY": E2E_TODAY, "SANJI_LOG_LEVEL": "WARNING",
+        "SANJI_MODE": "development"})       # the repository's development credentials: a drill, never production
     try:
         platform.start_oidc(users_file)
         for name in services:
