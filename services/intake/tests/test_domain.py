@@ -310,6 +310,21 @@ def test_the_window_records_government_invested_and_key_construction_projects_on
     assert event.key_project and not event.government_invested
 
 
+def test_a_collected_application_is_the_deciding_units_and_names_the_window_that_took_it_in():
+    """代收 — seed 000 §10: “依法应当先经下级行政机关审查后报上级行政机关决定的行政审批，由设在政务服务中心的部门窗口
+    或其他事务代办窗口转相关部门，在法定时限内报送上级政务服务中心窗口，不得要求申请人重复提供申请材料”."""
+    a = Application.receive(
+        app_id="a9", tenant="620602", origin_tenant="620602001", idempotency_key="k9", item=ITEM, scenario_code="S1",
+        channel=1, applicant=validate_applicant(Applicant(name="张三", id_number=rid()), ITEM.targets, TODAY),
+        materials=[SubmittedMaterial(c) for c in ("M1", "M2", "M3", "M4")], via="window", by="dongdajie.clerk",
+        now=at(TODAY), calendar=CAL, collect_tenant="620602001")
+    assert (a.tenant, a.collect_tenant) == ("620602", "620602001")
+    assert "由 620602001 窗口代收" in a.history[0].detail
+    assert to_doc(a)["collect_tenant"] == "620602001"
+    a.accept(waived=[], by="dongdajie.clerk", now=at(TODAY), today=TODAY, calendar=CAL, **issued())
+    assert a.status == Status.ACCEPTED and a.accepted_by == "dongdajie.clerk"
+
+
 def test_late_correction_or_rejection_is_refused_after_the_deadline():
     app = receive()
     late = dt.date(2026, 3, 10)
