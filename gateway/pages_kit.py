@@ -75,7 +75,9 @@ MENUS = (
     Menu("/console/cashier", "收费", (Role.CASHIER, Role.HEAD), "f"),
     Menu("/console/agent", "帮办代办", (Role.AGENT,), "a"),
     Menu("/console/handovers", "原件交接", (Role.AGENT, Role.WINDOW_CLERK, Role.TENANT_ADMIN), "h"),
-    Menu("/console/catalogue", "事项清单", (Role.TENANT_ADMIN,), "c"),
+    Menu("/console/complaints", "投诉办理", (Role.COMPLAINT_HANDLER, Role.SUPERVISOR, Role.HEAD), "b"),
+    Menu("/console/supervision", "电子监察", (Role.SUPERVISOR, Role.HEAD), "j"),
+    Menu("/console#catalogue", "事项清单", (Role.TENANT_ADMIN,), "c"),
 )
 
 

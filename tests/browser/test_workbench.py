@@ -155,7 +155,7 @@ def test_a_case_from_the_window_through_the_back_office_and_the_fee_window_to_th
         context.close()
 
 
-def test_the_public_files_a_complaint_on_a_phone_and_follows_it(browser, demo_platform):
+def test_the_public_files_a_complaint_on_a_phone_and_follows_it(browser, staff, demo_platform):
     base = demo_platform.gateway_url
     context = browser.new_context(viewport=PHONE)
     try:
@@ -177,6 +177,18 @@ def test_the_public_files_a_complaint_on_a_phone_and_follows_it(browser, demo_pl
         page.click("#follow-form button[type=submit]")
         assert page.locator("#complaint-status").count() == 0 and page.locator(".error").count() == 1
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+
+        # the county's complaint handler takes it on and reports its progress; the complainant sees it
+        handler = staff("county.complaints")
+        handler.goto("/console/complaints")
+        handler.page.click(f"#complaints a:text('{number}')")
+        handler.page.click("button:text('由我办理')")
+        handler.page.fill("form[action$='/progress'] textarea", "已调阅窗口记录，正在核实材料要求")
+        handler.page.click("form[action$='/progress'] button")
+        assert "已报动态" in handler.page.inner_text("main")
+        page.fill("#follow-form input[name=phone_last4]", "1234")
+        page.click("#follow-form button[type=submit]")
+        assert "正在核实材料要求" in page.inner_text("main")
     finally:
         context.close()
 
