@@ -129,7 +129,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
         subscribes=_subs(("intake", "application_accepted", "record_case_accepted"),
                          ("approval", "case_decided", "record_case_decided"),
                          ("approval", "case_completed", "record_case_completed"),
-                         ("complaints", "complaint_escalated", "open_escalated")),
+                         ("complaints", "complaint_escalated", "open_escalated"),
+                         ("approval", "calendar_year_published", "apply_calendar_year")),
     ),
     # the provincial docking gateway: a process of its own beside the REST edge (gateway/docking), the province's
     # one way in and the county's reports' one way up

@@ -25,6 +25,7 @@ from services.complaints import domain as d
 from services.complaints import signing
 from services.complaints.commands import Escalation, FileComplaint
 from services.complaints.repository import FOLLOW_UP, ComplaintRow, ComplaintsRepository
+from shared.calendar import CalendarYear
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.db import Database, UnitOfWork
@@ -492,6 +493,36 @@ class ComplaintHandlers:
             row = repo.complaint(row.id)
             uow.emit(self.events_out.complaint_escalated(row, to, now), tenant=to, correlation_id=row.number)
         return row
+
+    def apply_calendar_year(self, region: str, year: CalendarYear) -> int:
+        """calendar_year_published (approval: a province's year, published once) → this schema's copy of the
+        calendar, and the time limits of every open complaint under the region that were provisional (counted
+        into a year not yet published), counted again from their day of receipt; the number re-projected. A
+        complaint reopened or extended keeps its dates (its counting did not start at receipt). The year is
+        written in its own transaction and each tenant's complaints in theirs (machine work), before the consumer
+        records the event: a redelivery does it all again, to the same result."""
+        if len(region) != 2 or not region.isdigit():
+            raise PoisonMessage(f"calendar_year_published for region {region!r}: only a province publishes a year")
+        self.calendars.store.publish(year, region, by=year.published_by or "approval", now=year.published_at)
+        self.calendars.invalidate()
+        with self.db.unit_of_work(tenant=region, subtree=True) as uow:
+            tenants = ComplaintsRepository(uow).tenants_with_provisional(region)
+        moved = 0
+        for tenant in tenants:
+            calendar = self.calendars.get(tenant)
+            rules = d.rules_for(tenant)
+            with self.db.unit_of_work(tenant=tenant) as uow:
+                repo = ComplaintsRepository(uow)
+                for complaint_id, received_on in repo.provisional_open(tenant):
+                    limits = d.time_limits(calendar, received_on, rules)
+                    repo.update_complaint(complaint_id, progress_due=limits.progress_due,
+                                          result_due=limits.result_due, due_trace=limits.trace,
+                                          provisional=limits.provisional)
+                    moved += 1
+                uow.commit()
+        log.info("calendar %s/%d applied: %d complaint(s) re-projected in %d unit(s)", region, year.year, moved,
+                 len(tenants))
+        return moved
 
     def open_escalated(self, cmd: Escalation, env: Envelope, uow: UnitOfWork) -> None:
         """complaints.events / complaint_escalated, envelope tenant = the level above: open its own complaint

@@ -251,6 +251,21 @@ class ComplaintsRepository:
         total = self.uow.value(f"SELECT count(*) FROM {S}.complaints WHERE {w}", {"s": status})
         return [self._complaint(d) for d in rows], int(total)
 
+    _OPEN_PROVISIONAL = ("provisional AND status IN ('received','assigned','progressing') AND reopened = 0"
+                         " AND extensions = 0")
+
+    def tenants_with_provisional(self, region: str) -> list[str]:
+        """The units under a region with open complaints whose time limits are provisional (the sweep's view:
+        a transaction bound to the region with its subtree)."""
+        return [r[0] for r in self.uow.rows(f"SELECT DISTINCT tenant_code FROM {S}.complaints WHERE"
+                                            f" {self._OPEN_PROVISIONAL} AND tenant_code LIKE :r || '%'"
+                                            " ORDER BY tenant_code", {"r": region})]
+
+    def provisional_open(self, tenant: str) -> list[tuple[str, dt.date]]:
+        return [(str(r[0]), r[1]) for r in self.uow.rows(
+            f"SELECT id, received_on FROM {S}.complaints WHERE tenant_code = :t AND {self._OPEN_PROVISIONAL}"
+            " FOR UPDATE", {"t": tenant})]
+
     def add_record(self, tenant: str, complaint_id: str, kind: str, at: dt.datetime, *, by: str = "",
                    by_name: str = "", text: str = "", on_day: dt.date | None = None, method: str = "",
                    public: bool = False) -> None:

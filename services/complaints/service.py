@@ -173,6 +173,8 @@ SUBSCRIPTIONS = (
        lambda h, m, env, uow: h.ratings.record_case_completed(*t.case_completed(m), env, uow)),
     On("open_escalated", ev.ComplaintEscalated,
        lambda h, m, env, uow: h.complaints.open_escalated(t.escalation(m), env, uow)),
+    On("apply_calendar_year", approval_ev.CalendarYearPublished,
+       lambda h, m, env, uow: h.complaints.apply_calendar_year(*t.calendar_year(m))),
 )
 
 

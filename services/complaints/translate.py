@@ -14,7 +14,9 @@ from sanji.intake.v1 import events_pb2 as intake_ev
 from services.complaints import domain as d
 from services.complaints.commands import CaseAccepted, Escalation, FileComplaint, RatingInput, SubmitRating
 from services.complaints.repository import AppealRow, ComplaintRow, RatingRow, RectificationRow
+from shared.calendar import CalendarYear
 from shared.errors import InvalidArgument
+from shared.messaging import PoisonMessage
 from shared.tenancy import Principal
 
 # -- statuses: domain StrEnum ↔ proto enum, one table each (tests/test_proto_style.py holds them to the tokens)
@@ -209,6 +211,16 @@ def escalation(m: ev.ComplaintEscalated) -> Escalation:
                           case_number=m.subject_case_number, item_id=m.subject_item_id, window=m.subject_window,
                           staff=m.subject_staff),
         channel=m.channel, filed_by_tenant=m.filed_by_tenant, follow_code=m.follow_code, round=m.round)
+
+
+def calendar_year(m: approval_ev.CalendarYearPublished) -> tuple[str, CalendarYear]:
+    """The province's year as the calendar's own value (a year it cannot be is a poison message, parked)."""
+    try:
+        at = dt.datetime.fromisoformat(m.published_at) if m.published_at else None
+        return m.region, CalendarYear(year=m.year, holidays=dict(m.holidays), makeup_workdays=dict(m.makeup_workdays),
+                                      published_by=m.published_by, published_at=at)
+    except (InvalidArgument, ValueError) as exc:
+        raise PoisonMessage(f"calendar_year_published unusable: {exc}") from None
 
 
 def case_decided(m: approval_ev.CaseDecided) -> tuple[str, str]:

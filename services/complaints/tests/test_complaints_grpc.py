@@ -282,3 +282,42 @@ def test_handling_bad_input(as_):
     assert e.code() == grpc.StatusCode.PERMISSION_DENIED          # a window clerk reads no complaints
     e = err(as_(None).GetComplaint, pb.GetComplaintRequest(complaint_id=c.id))
     assert e.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+# -- a province publishes the next year: provisional time limits are counted again -------------------------
+def test_a_published_year_reprojects_provisional_time_limits(as_, complaints_db, handlers, on_day, migrated):
+    from google.protobuf import json_format
+    from sanji.approval.v1 import events_pb2 as approval_ev
+    from sqlalchemy import create_engine, text
+
+    def forget_2027() -> None:
+        owner = create_engine(migrated.database_owner_url)
+        try:
+            with owner.begin() as conn:
+                conn.execute(text("SELECT set_config('app.calendar_region', 'region:62', true)"))
+                conn.execute(text("DELETE FROM complaints.calendar_years WHERE region = '62' AND year = 2027"))
+        finally:
+            owner.dispose()
+        handlers[0].calendars.invalidate()
+
+    forget_2027()
+    try:
+        on_day(dt.date(2026, 12, 30))
+        c = as_("county.clerk").FileComplaint(complaint_request(COUNTY))
+        # 2027 is not published: its 1 January counts as a Friday at work, and the dates are provisional
+        assert c.provisional and (c.progress_due, c.result_due) == ("2027-01-04", "2027-01-08")
+        m = approval_ev.CalendarYearPublished(region="62", year=2027, holidays={"2027-01-01": "元旦"},
+                                              published_by="gansu.admin", published_at="2026-12-30T09:00:00+08:00")
+        body = json_format.MessageToDict(m, preserving_proto_field_name=True)
+        env = Envelope(event_id=str(uuid.uuid4()), event_type="calendar_year_published", tenant="62",
+                       correlation_id=None, event_version=1, traceparent=None, tracestate=None, timestamp=0,
+                       source="approval", body=body)
+        row = next(on for on in SUBSCRIPTIONS if on.handler == "apply_calendar_year")
+        with complaints_db.unit_of_work(tenant="62") as uow:
+            row.deliver(Handlers(*handlers), env, uow)
+            uow.commit()
+        c = as_("county.complaints").GetComplaint(pb.GetComplaintRequest(complaint_id=c.id))
+        assert not c.provisional and (c.progress_due, c.result_due) == ("2027-01-05", "2027-01-11")
+        assert "法定节假日（元旦）" in c.due_trace
+    finally:
+        forget_2027()
