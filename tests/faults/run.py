@@ -141,12 +141,12 @@ def county_item(platform, password: str) -> tuple[str, str, list[str]]:
 
 
 def chaos_loop(platform, proxies: dict[str, TcpProxy], chaos: Chaos, stop: threading.Event, rng: random.Random,
-               round_done: threading.Event, kill: bool = True) -> None:
+               round_done: threading.Event, kill: bool = True, pause: float = 0.8) -> None:
     """First one of each fault (broker cut, database cut, a SIGKILL of each killable process), then faults
     chosen at random, at random moments, until `stop`; `round_done` is set after the first round."""
     first = ["broker", "database", *(f"kill:{name}" for name in KILLABLE)] if kill else ["broker", "database"]
     rng.shuffle(first)
-    while not stop.wait(rng.uniform(0.2, 1.5)):
+    while not stop.wait(rng.uniform(pause / 4, pause * 2)):    # `pause`: the mean time between faults
         if first:
             what = first.pop()
         else:
@@ -257,7 +257,8 @@ def count(database_url: str, run: str, case_numbers: list[str]) -> Counts:
 
 
 def run_with_faults(platform, proxies: dict[str, TcpProxy], database_url: str, *, applications: int,
-                    workers: int = 6, seed: int | None = None, kill: bool = True, password: str) -> Counts:
+                    workers: int = 6, seed: int | None = None, kill: bool = True, password: str,
+                    pause: float = 0.8) -> Counts:
     seed = seed if seed is not None else time.time_ns() % 10**6
     rng = random.Random(seed)
     run = uuid.uuid4().hex[:8]
@@ -266,7 +267,8 @@ def run_with_faults(platform, proxies: dict[str, TcpProxy], database_url: str, *
     window = Window(platform, chaos, password)
     stop = threading.Event()
     round_done = threading.Event()
-    chaos_thread = threading.Thread(target=chaos_loop, args=(platform, proxies, chaos, stop, rng, round_done, kill),
+    chaos_thread = threading.Thread(target=chaos_loop, args=(platform, proxies, chaos, stop, rng, round_done, kill,
+                                                             pause),
                                     name="faults-chaos", daemon=True)
     started = time.monotonic()
     print(f"faults run {run} (seed {seed}): at least {applications} applications by {workers} window clerks, "
@@ -313,11 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--applications", type=int, default=34000, help="3 events each (default ≥ 100,000)")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--pause", type=float, default=6.0,
+                        help="mean seconds between faults (a restarted process needs a few to serve again)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     with fault_platform(Path(os.environ.get("SANJI_FAULTS_DIR", ".run/faults"))) as (platform, proxies, url, pw):
         counts = run_with_faults(platform, proxies, url, applications=args.applications, workers=args.workers,
-                                 seed=args.seed, password=pw)
+                                 seed=args.seed, password=pw, pause=args.pause)
     print(json.dumps({"lost": counts.lost, "applied_twice": counts.twice}))
     return 0 if counts.lost == 0 and counts.twice == 0 else 1
 
