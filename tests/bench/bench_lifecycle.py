@@ -285,8 +285,9 @@ def _drive(life: Lifecycle, total: int) -> tuple[float, list[float], dict[str, l
 
 class Profiles:
     """SANJI_BENCH_PROFILE=<dir>: py-spy records every service process over the measured span (raw collapsed
-    stacks, <dir>/<process>.txt); top() is each one's largest shares of samples, by function (self) and by
-    call path below a handler (inclusive)."""
+    stacks, <dir>/<process>.txt), sampling only the thread that holds the GIL (--gil: the process's Python CPU,
+    not its threads waiting on PostgreSQL or the broker); top() is each one's largest shares of samples, by
+    function (self) and by call path (inclusive)."""
 
     def __init__(self, out_dir: str, pids: dict[str, int]):
         import shutil
@@ -298,7 +299,7 @@ class Profiles:
         self.dir.mkdir(parents=True, exist_ok=True)
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         self.procs = {name: subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--rate", "100", "--format", "raw", "--nonblocking",
+            [spy, "record", "--pid", str(pid), "--rate", "100", "--format", "raw", "--nonblocking", "--gil",
              "--output", str(self.dir / f"{name}.txt")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for name, pid in pids.items()}
 
@@ -336,7 +337,7 @@ class Profiles:
                     inclusive[f] += c
             if not total:
                 continue
-            lines = [f"{total} busy samples (100/s)", "self:"]
+            lines = [f"{total} samples holding the GIL (100/s)", "self:"]
             lines += [f"  {v / total:6.1%}  {k}" for k, v in sorted(own.items(), key=lambda kv: -kv[1])[:n]]
             lines.append("inclusive (below the server's own frames):")
             lines += [f"  {v / total:6.1%}  {k}" for k, v in sorted(inclusive.items(), key=lambda kv: -kv[1])
