@@ -143,7 +143,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
             ("approval", ("case_decided", "clock_suspended", "clock_resumed", "case_completed")),
             ("fees", ("fees_settled",)),
             ("complaints", ("rating_submitted", "complaint_resolved")),      # ratings and complaint outcomes
-        ) for event in events]),
+        ) for event in events], *[("catalogue", event, f"guide_{event}")     # guides up to the portal
+                                  for event in ("item_published", "item_adjusted")]),
         calls=("catalogue", "intake", "fees"),
         package="gateway.docking",
     ),

@@ -55,6 +55,14 @@ class CatalogueClient:
             if not page.items or offset >= page.total:
                 return out
 
+    def public_item(self, item_id: str) -> dict[str, Any]:
+        """An item as the public sees it (its current published version): the guide the portal shows.
+        Raises grpc.RpcError when the catalogue cannot answer (the consumer tries the event again)."""
+        item = self._stub.GetPublicItem(catalogue_pb2.GetPublicItemRequest(item_id=item_id), timeout=self._timeout)
+        return {"id": item.id, "tenant": item.tenant, "version": item.version, "published_at": item.published_at,
+                "change_reason": item.change_reason,
+                "elements": json_format.MessageToDict(item.elements, preserving_proto_field_name=True)}
+
     def import_draft(self, principal: Principal, standard: dict[str, Any]) -> str:
         # the standard says what; which department of the county implements it is the admin's to complete
         # before publishing (as with a county list imported from the provincial portal)

@@ -157,6 +157,34 @@ def progress_code(province: str, event_type: str) -> str:
     return PROGRESS_CODES.get(province, DEFAULT_PROGRESS_CODES).get(event_type, "")
 
 
+# -- guides up (办事指南推送) ------------------------------------------------------------------------------
+# a published or adjusted item's guide goes to the provincial portal as a message of type `guide` (the events
+# are the report types the reconciliation counts)
+GUIDE_EVENTS = ("item_published", "item_adjusted")
+
+
+def envelope_type(report_type: str) -> str:
+    """The envelope type of an outbound message: a guide, or a case report (办件信息)."""
+    return "guide" if report_type in GUIDE_EVENTS else "case_report"
+
+
+def guide_of(item: Mapping[str, Any]) -> dict[str, Any]:
+    """What the portal receives for an item (as GetPublicItem gives it): its identity, every element of its guide,
+    and its 容缺 list — per 情形, the materials that may be accepted missing and made up later, with the days."""
+    elements = dict(item.get("elements") or {})
+    tolerated = [{"scenario_code": str(s.get("code", "")), "scenario": str(s.get("name", "")),
+                  "code": str(m.get("code", "")), "name": str(m.get("name", "")),
+                  "makeup_days": int(m.get("makeup_days", 0) or 0)}
+                 for s in elements.get("scenarios", []) or [] for m in s.get("materials", []) or []
+                 if m.get("waivable") and not m.get("core")]
+    return {"item_id": str(item.get("id", "")), "version": int(item.get("version", 0) or 0),
+            "unit": str(item.get("tenant", "")), "name": str(elements.get("name", "")),
+            "basic_code": str(elements.get("basic_code", "")),
+            "implementation_code": str(elements.get("implementation_code", "")),
+            "published_at": str(item.get("published_at", "")), "change_reason": str(item.get("change_reason", "")),
+            "guide": elements, "tolerated_materials": tolerated}
+
+
 def case_key(body: Mapping[str, Any], correlation_id: str | None) -> str:
     """What orders a case's reports: its case number where the event has one, else its application id
     (an application not yet accepted has no case number); a complaint by its number."""

@@ -50,6 +50,7 @@ class PaymentCallbacks(Protocol):
 class CountyCatalogue(Protocol):
     def implementation_items(self, principal: Principal) -> list[dict[str, Any]]: ...
     def import_draft(self, principal: Principal, standard: dict[str, Any]) -> str: ...
+    def public_item(self, item_id: str) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -211,6 +212,22 @@ class DockingHandlers:
                   "detail": body}
         return repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), tenant, key, env.event_type, report)
 
+    def enqueue_guide(self, env: Envelope, uow, body: dict[str, Any]) -> bool:
+        """A published or adjusted item (consumer, in its unit of work): its guide and 容缺 list, as the catalogue
+        shows them to the public now, queued for the provincial portal — per item in order, like a case's
+        reports. An item above the county (a city's or the province's own) is not the county's to push."""
+        tenant = env.tenant
+        if len(tenant) < 6 or self.catalogue is None:
+            log.info("guide of %s not pushed: unit %s is above the county or no catalogue", body.get("item_id"),
+                     tenant)
+            return False
+        guide = domain.guide_of(self.catalogue.public_item(str(body.get("item_id", ""))))
+        report = {"event": env.event_type, "progress_code": "", "item_id": guide["item_id"],
+                  "unit": tenant, "at": str(body.get("published_at") or self._event_time(body, env)),
+                  "event_version": int(body.get("version", 0) or 0), **guide}
+        return DockingRepository(uow).enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), tenant,
+                                              f"item:{guide['item_id']}", env.event_type, report)
+
     @staticmethod
     def _event_time(body: dict[str, Any], env: Envelope) -> str:
         for name in ("at", "accepted_at", "rejected_at", "requested_at", "picked_up_at", "decided_at"):
@@ -237,7 +254,7 @@ class DockingHandlers:
             repo = DockingRepository(uow)
             heads = repo.due_heads(tenant, self.now(), self.batch)
             for row in heads:
-                msg = envelope.seal(self.signer, type="case_report", sender=f"county:{county}",
+                msg = envelope.seal(self.signer, type=domain.envelope_type(row["type"]), sender=f"county:{county}",
                                     receiver=f"province:{county[:2]}", tenant=county, case_ref=row["case_key"],
                                     body=row["body"], message_id=row["message_id"])
                 try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sanji.approval.v1 import events_pb2 as approval_ev
+from sanji.catalogue.v1 import events_pb2 as catalogue_ev
 from sanji.complaints.v1 import events_pb2 as complaints_ev
 from sanji.docking.v1 import docking_pb2 as pb
 from sanji.docking.v1 import docking_pb2_grpc
@@ -42,6 +43,11 @@ SUBSCRIPTIONS = (
     _report("report_fees_settled", fees_ev.FeesSettled),
     _report("report_rating_submitted", complaints_ev.RatingSubmitted),        # 好差评
     _report("report_complaint_resolved", complaints_ev.ComplaintResolved),    # 投诉办理结果
+    # guides up: a published or adjusted item's guide and 容缺 list go to the provincial portal
+    On("guide_item_published", catalogue_ev.ItemPublished,
+       lambda h, m, env, uow: h.enqueue_guide(env, uow, t.event_body(m))),
+    On("guide_item_adjusted", catalogue_ev.ItemAdjusted,
+       lambda h, m, env, uow: h.enqueue_guide(env, uow, t.event_body(m))),
 )
 
 

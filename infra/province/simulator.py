@@ -3,9 +3,10 @@ gateway's tests and `make run` work against (DESIGN §8: every external system h
 
 It speaks the docking envelope (gateway/docking/envelope.py) both ways, with its own SM2 key:
 
-- `POST /api/reports`: a county's report (办件信息). The county's signature, timestamp (±5 min) and nonce are
-  checked (refused with 401 otherwise); a report is kept once by message id in the receipt log, and answered
-  with a signed receipt (a report sent again gets the same receipt, `duplicate: true`);
+- `POST /api/reports`: a county's report (办件信息) or an item's guide (办事指南, type `guide`). The county's
+  signature, timestamp (±5 min) and nonce are checked (refused with 401 otherwise); a report is kept once by
+  message id in the receipt log, and answered with a signed receipt (a report sent again gets the same
+  receipt, `duplicate: true`);
 - `POST /api/catalogue`: the province's standard items (signed answer to a signed query);
 - `POST /api/receipts`: the receipt log of one county and day (China time), for the daily reconciliation;
 - it sends online applications and payment callbacks to the county (`send`), signed, fresh, each with its
@@ -40,6 +41,8 @@ from gateway.docking.settings import DEV_PROVINCE_PRIVATE_KEY, DEV_PROVINCE_PUBL
 from shared.sm2 import Signer, Verifier, sm3_hex
 
 FAULTS = ("ok", "down", "slow", "500", "refuse_signature")
+# what the county may send to /api/reports: case reports (办件信息汇聚) and guides (办事指南)
+REPORT_KINDS = ("case_report", "guide")
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Receipt:
     received_at: dt.datetime
     body: dict[str, Any]
     hash: str
+    kind: str = "case_report"   # the envelope's type: case_report (办件信息) or guide (办事指南)
 
 
 @dataclass
@@ -118,6 +122,10 @@ class ProvinceSimulator:
     def reports_of(self, case_ref: str) -> list[str]:
         """The events reported for one case, in the order they arrived."""
         return [r.type for r in self.receipts() if r.case_ref == case_ref]
+
+    def guides(self, tenant: str | None = None) -> list[Receipt]:
+        """The guides the county pushed (published and adjusted items), in the order they arrived."""
+        return [r for r in self.receipts(tenant) if r.kind == "guide"]
 
     def forget(self, message_id: str) -> None:
         """Lose a receipt (a province-side loss the reconciliation must find)."""
@@ -210,6 +218,8 @@ class ProvinceSimulator:
             if mode == "refuse_signature":
                 return self._refuse("signature", msg)
             why = self._check(msg)
+            if not why and msg.get("type") not in REPORT_KINDS:
+                why = "route"
             if why:
                 return self._refuse(why, msg)
             mid = str(msg["message_id"])
@@ -219,7 +229,8 @@ class ProvinceSimulator:
                     self.state.receipts[mid] = Receipt(
                         len(self.state.order) + 1, mid, str((msg.get("body") or {}).get("event", msg["type"])),
                         str(msg["tenant"]), str(msg.get("case_ref", "")), dt.datetime.now(dt.UTC), msg["body"],
-                        sm3_hex(json.dumps(msg["body"], sort_keys=True, ensure_ascii=False).encode()))
+                        sm3_hex(json.dumps(msg["body"], sort_keys=True, ensure_ascii=False).encode()),
+                        str(msg["type"]))
                     self.state.order.append(mid)
             return flask.jsonify(self.envelope("receipt", str(msg["tenant"]), {"message_id": mid,
                                                                                 "duplicate": duplicate},
