@@ -167,16 +167,23 @@ def case(request: Request, case_id: str, p: User):
 
 
 # -- actions -----------------------------------------------------------------------------------------
+def _in_full(request: Request, p, case: pb.Case) -> pb.Case:
+    """A decision's answer as the case reads afterwards: with the deadlines' working-day traces and the
+    history (an action's own answer carries the due dates only, and a newcomer took the empty trace for a bug)."""
+    return approval.call(request, p, "GetCase", pb.GetCaseRequest(case_id=case.id))
+
 
 @router.post("/cases/{case_id}/decide", summary="作出决定（准予／不予许可）")
 def decide(request: Request, case_id: str, body: DecideIn, p: User):
-    return to_json(approval.call(request, p, "Decide", pb.DecideRequest(case_id=case_id, **body.model_dump())))
+    decided = approval.call(request, p, "Decide", pb.DecideRequest(case_id=case_id, **body.model_dump()))
+    return to_json(_in_full(request, p, decided))
 
 
 @router.post("/cases/{case_id}/decide-immediately", summary="即办件：窗口首席代表当场决定")
 def decide_immediately(request: Request, case_id: str, body: DecideIn, p: User):
-    return to_json(approval.call(request, p, "DecideImmediately",
-                                 pb.DecideImmediatelyRequest(case_id=case_id, **body.model_dump())))
+    decided = approval.call(request, p, "DecideImmediately",
+                            pb.DecideImmediatelyRequest(case_id=case_id, **body.model_dump()))
+    return to_json(_in_full(request, p, decided))
 
 
 @router.post("/cases/{case_id}/suspend", summary="暂停计时（特别程序或申请人补正）")

@@ -60,6 +60,8 @@ def test_a_case_with_a_fee_is_decided_paid_completed_and_handed_out(demo_platfor
     decider.post(f"{APPROVAL}/tasks/{decision['id']}/claim")
     case = decider.post(f"{APPROVAL}/cases/{case['id']}/decide", {"outcome": "approve", "opinion": "准予换领"})
     assert case["status"] == "awaiting_fees"
+    # the decision's answer reads like the case afterwards: the deadlines with their working-day traces (issue 19)
+    assert case["promised"]["trace"] and case["statutory"]["trace"] and case["history"]
 
     # the window hears of the decision, but nothing is handed out before the fee is paid
     wait_for(lambda: "decided" in history(clerk, app["id"]), what="the decision reaching intake")
