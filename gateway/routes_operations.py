@@ -12,7 +12,7 @@ from sanji.common.v1 import operations_pb2 as pb
 from sanji.common.v1 import operations_pb2_grpc
 
 from gateway.edge import User
-from gateway.rest import Backend
+from gateway.rest import Backend, Strict
 from shared import registry
 from shared.grpc.operations import MAX_REPLAY
 
@@ -43,7 +43,7 @@ class ParkedOverview(BaseModel):
     services: list[ServiceParked]
 
 
-class ReplayIn(BaseModel):
+class ReplayIn(Strict):
     service: str = Field(pattern=SERVICE_PATTERN, description="服务名（如 intake）")
     queue: str = Field("", max_length=200, description="只重放该队列；留空则重放该服务全部队列")
     limit: int = Field(0, ge=0, le=MAX_REPLAY, description="每个队列最多重放条数；0 表示全部")
