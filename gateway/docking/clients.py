@@ -63,6 +63,12 @@ class CatalogueClient:
                 "change_reason": item.change_reason,
                 "elements": json_format.MessageToDict(item.elements, preserving_proto_field_name=True)}
 
+    def code_mappings(self, province: str, code_set: str) -> list[tuple[str, str]]:
+        """A province's mapping table of one code set: (its code, the internal code) rows, empty when none."""
+        r = self._stub.ListCodeMappings(catalogue_pb2.ListCodeMappingsRequest(province=province, code_set=code_set),
+                                        timeout=self._timeout)
+        return [(m.external_code, m.internal_code) for m in r.mappings]
+
     def import_draft(self, principal: Principal, standard: dict[str, Any]) -> str:
         # the standard says what; which department of the county implements it is the admin's to complete
         # before publishing (as with a county list imported from the provincial portal)

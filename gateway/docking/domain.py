@@ -135,9 +135,13 @@ def next_attempt(attempts: int, now: dt.datetime, first: dt.timedelta = BACKOFF_
     return now + min(delay, cap)
 
 
-# The province's progress codes for what the county reports (DESIGN §6: 1 received, 3 accepted, 4 not
-# accepted, 6 correction started, 8 department handling, 9/10 special procedure start/end, 11 completed).
-# Data per province; the default table is the DESIGN's list, which Gansu (62) and Sichuan (51) use as is here.
+# The platform's own progress code of each reported event (DESIGN §6: 1 received, 3 accepted, 4 not accepted,
+# 6 correction started, 8 department handling, 9/10 special procedure start/end, 11 completed). What the
+# province receives is its own code for it, from the catalogue's code-mapping tables (code set `progress`,
+# province code → this internal code, per province: data, not code). The documented default: a province with
+# no `progress` table, or none for this code, receives the internal code itself — the DESIGN's list, which is
+# the national 办件信息汇聚 coding Gansu (62) and Sichuan (51) publish, so their tables map it one to one.
+PROGRESS_CODE_SET = "progress"
 DEFAULT_PROGRESS_CODES: dict[str, str] = {
     "application_accepted": "3",
     "application_rejected": "4",
@@ -150,11 +154,24 @@ DEFAULT_PROGRESS_CODES: dict[str, str] = {
     "case_delivered": "11",
     "result_picked_up": "11",
 }
-PROGRESS_CODES: dict[str, dict[str, str]] = {"62": DEFAULT_PROGRESS_CODES, "51": DEFAULT_PROGRESS_CODES}
 
 
-def progress_code(province: str, event_type: str) -> str:
-    return PROGRESS_CODES.get(province, DEFAULT_PROGRESS_CODES).get(event_type, "")
+def province_progress_codes(table: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A province's `progress` mapping rows (its code, the internal code) turned round: internal → its code.
+    Where it maps two of its codes onto one internal code, the first by its code is the one it is sent."""
+    out: dict[str, str] = {}
+    for external, internal in sorted(table):
+        out.setdefault(internal, external)
+    return out
+
+
+def progress_code(event_type: str, province_codes: Mapping[str, str] | None = None) -> str:
+    """The code the province receives for a reported event: its mapping of the internal code, by default the
+    internal code itself ('' for an event that has none, e.g. a guide)."""
+    internal = DEFAULT_PROGRESS_CODES.get(event_type, "")
+    if not internal:
+        return ""
+    return (province_codes or {}).get(internal, internal)
 
 
 # -- guides up (办事指南推送) ------------------------------------------------------------------------------

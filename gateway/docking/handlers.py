@@ -16,6 +16,7 @@ import datetime as dt
 import io
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -51,6 +52,7 @@ class CountyCatalogue(Protocol):
     def implementation_items(self, principal: Principal) -> list[dict[str, Any]]: ...
     def import_draft(self, principal: Principal, standard: dict[str, Any]) -> str: ...
     def public_item(self, item_id: str) -> dict[str, Any]: ...
+    def code_mappings(self, province: str, code_set: str) -> list[tuple[str, str]]: ...
 
 
 @dataclass
@@ -72,7 +74,7 @@ class DockingHandlers:
                  province: ProvinceClient | None = None, intake: OnlineIntake | None = None,
                  fees: PaymentCallbacks | None = None, catalogue: CountyCatalogue | None = None,
                  backoff_first: dt.timedelta = domain.BACKOFF_FIRST,
-                 backoff_max: dt.timedelta = domain.BACKOFF_MAX, batch: int = 200):
+                 backoff_max: dt.timedelta = domain.BACKOFF_MAX, batch: int = 200, code_ttl: float = 60.0):
         self.db = db
         self.events_out = events_out
         self.signer = signer
@@ -83,6 +85,8 @@ class DockingHandlers:
         self.fees = fees
         self.catalogue = catalogue
         self.backoff_first, self.backoff_max, self.batch = backoff_first, backoff_max, batch
+        self.code_ttl = code_ttl
+        self._codes: dict[str, tuple[float, dict[str, str]]] = {}
 
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
@@ -206,11 +210,25 @@ class DockingHandlers:
         key = domain.case_key(body, env.correlation_id)
         repo = DockingRepository(uow)
         serial = repo.serial_of(county, str(body.get("application_id", "")), str(body.get("case_number", "")))
-        report = {"event": env.event_type, "progress_code": domain.progress_code(tenant[:2], env.event_type),
+        report = {"event": env.event_type,
+                  "progress_code": domain.progress_code(env.event_type, self.progress_codes(tenant[:2])),
                   "case_number": body.get("case_number", ""), "application_id": body.get("application_id", ""),
                   "provincial_serial": serial, "unit": tenant, "at": self._event_time(body, env),
                   "detail": body}
         return repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), tenant, key, env.event_type, report)
+
+    def progress_codes(self, province: str) -> dict[str, str]:
+        """The province's progress codes (internal → its own), from the catalogue's code-mapping tables, kept
+        `code_ttl` seconds; no catalogue, or no table for the province: {} (the domain's documented default).
+        A catalogue that cannot answer raises: the consumer tries the event again rather than send a guess."""
+        if self.catalogue is None:
+            return {}
+        kept = self._codes.get(province)
+        if kept is not None and time.monotonic() - kept[0] < self.code_ttl:
+            return kept[1]
+        codes = domain.province_progress_codes(self.catalogue.code_mappings(province, domain.PROGRESS_CODE_SET))
+        self._codes[province] = (time.monotonic(), codes)
+        return codes
 
     def enqueue_guide(self, env: Envelope, uow, body: dict[str, Any]) -> bool:
         """A published or adjusted item (consumer, in its unit of work): its guide and 容缺 list, as the catalogue

@@ -325,6 +325,15 @@ class CatalogueHandlers:
         with self.db.unit_of_work() as uow:
             return CatalogueRepository(uow).child_units(code)
 
+    def code_mappings(self, province: str, code_set: str) -> list[tuple[str, str, str]]:
+        """A province's whole table of one code set: (external, internal, label), empty when it has none."""
+        if not province or not province.isdigit() or len(province) != 2:
+            raise InvalidArgument("province", "省份代码应为 2 位数字")
+        if not code_set:
+            raise InvalidArgument("code_set", "代码集不能为空")
+        with self.db.unit_of_work() as uow:
+            return CatalogueRepository(uow).code_mapping_rows(province, code_set)
+
     def map_code(self, province: str, code_set: str, external: str) -> tuple[str, str]:
         if not province or not province.isdigit() or len(province) != 2:
             raise InvalidArgument("province", "省份代码应为 2 位数字")

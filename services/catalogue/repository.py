@@ -206,6 +206,12 @@ class CatalogueRepository:
             sql(f"SELECT external_code, internal_code FROM {S}.code_mappings WHERE province = :p AND code_set = :s"),
             {"p": province, "s": code_set})}
 
+    def code_mapping_rows(self, province: str, code_set: str) -> list[tuple[str, str, str]]:
+        """(external, internal, label) of a province's code set, by external code."""
+        return [(r[0], r[1], r[2]) for r in self.uow.rows(
+            sql(f"SELECT external_code, internal_code, label FROM {S}.code_mappings WHERE province = :p"
+                " AND code_set = :s ORDER BY external_code"), {"p": province, "s": code_set})]
+
     def existing_codes(self, tenant: DivisionCode) -> ExistingCodes:
         """The implementation codes the tenant's items hold in any version (with the item's status,
         a live one before a cancelled one), and the basic codes of its items not cancelled."""

@@ -13,7 +13,8 @@ from shared.grpc.server import Registration
 from shared.messaging import On
 from shared.tenancy import current_principal, current_principal_or_none
 
-PUBLIC_METHODS = ("SearchPublicItems", "GetPublicItem", "RenderGuide", "GetUnit", "ListChildUnits", "MapCode")
+PUBLIC_METHODS = ("SearchPublicItems", "GetPublicItem", "RenderGuide", "GetUnit", "ListChildUnits", "MapCode",
+                  "ListCodeMappings")
 SUBSCRIPTIONS: tuple[On, ...] = ()
 
 
@@ -86,6 +87,11 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
     def MapCode(self, request, context):
         internal, label = self.h.map_code(request.province, request.code_set, request.external_code)
         return pb.MapCodeResponse(internal_code=internal, label=label)
+
+    def ListCodeMappings(self, request, context):
+        rows = self.h.code_mappings(request.province, request.code_set)
+        return pb.ListCodeMappingsResponse(mappings=[pb.CodeMapping(external_code=e, internal_code=i, label=label)
+                                                     for e, i, label in rows])
 
 
 def registration(handlers: CatalogueHandlers) -> Registration:

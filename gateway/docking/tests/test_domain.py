@@ -106,6 +106,13 @@ def test_reconcile_counts_and_hashes_per_type():
 
 
 def test_progress_codes_are_data_per_province():
-    assert domain.progress_code("62", "application_accepted") == "3"
-    assert domain.progress_code("62", "clock_suspended") == "9" and domain.progress_code("62", "case_completed") == "11"
-    assert domain.progress_code("99", "application_rejected") == "4"      # the default table
+    gansu = domain.province_progress_codes([(c, c) for c in ("1", "3", "4", "6", "8", "9", "10", "11")])
+    assert domain.progress_code("application_accepted", gansu) == "3"
+    assert domain.progress_code("clock_suspended", gansu) == "9"
+    assert domain.progress_code("case_completed", gansu) == "11"
+    assert domain.progress_code("application_rejected") == "4"      # no table: the documented default
+    other = domain.province_progress_codes([("0301", "3"), ("0302", "3"), ("1101", "11")])
+    assert domain.progress_code("application_accepted", other) == "0301"
+    assert domain.progress_code("result_picked_up", other) == "1101"
+    assert domain.progress_code("clock_suspended", other) == "9"     # not in its table: the internal code
+    assert domain.progress_code("item_published", other) == ""

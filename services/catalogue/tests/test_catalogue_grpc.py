@@ -270,6 +270,8 @@ def test_bad_input_on_the_other_entrypoints(as_, stub):
         (lambda r: stub.SearchPublicItems(r, timeout=10), pb.SearchPublicItemsRequest(region="abc"), "region"),
         (lambda r: stub.GetUnit(r, timeout=10), pb.GetUnitRequest(code="12345"), "code"),
         (lambda r: stub.MapCode(r, timeout=10), pb.MapCodeRequest(province="x"), "province"),
+        (lambda r: stub.ListCodeMappings(r, timeout=10), pb.ListCodeMappingsRequest(province="620"), "province"),
+        (lambda r: stub.ListCodeMappings(r, timeout=10), pb.ListCodeMappingsRequest(province="62"), "code_set"),
         (lambda r: stub.RenderGuide(r, timeout=10), pb.RenderGuideRequest(item_id=item.id), "format"),
     ]
     for fn, request, field in cases:
@@ -298,6 +300,10 @@ def test_public_reads_and_code_mappings(stub, as_):
                timeout=10).code() == grpc.StatusCode.NOT_FOUND
     m = stub.MapCode(pb.MapCodeRequest(province="51", code_set="item_type", external_code="1"), timeout=10)
     assert (m.internal_code, m.label) == ("01", "行政许可")
+    table = stub.ListCodeMappings(pb.ListCodeMappingsRequest(province="62", code_set="progress"), timeout=10)
+    assert ("3", "3", "受理通过") in {(c.external_code, c.internal_code, c.label) for c in table.mappings}
+    assert not stub.ListCodeMappings(pb.ListCodeMappingsRequest(province="99", code_set="progress"),
+                                     timeout=10).mappings
     units = stub.ListChildUnits(pb.ListChildUnitsRequest(code="620602001"), timeout=10).units
     codes = [u.code for u in units]
     assert {"620602001001", "620602001002"} <= set(codes) and codes == sorted(codes)
