@@ -19,6 +19,7 @@ from gateway.rest import Backend, Strict, file_response, status_number, status_q
 router = APIRouter(tags=["电子监察"])
 supervision = Backend("supervision", supervision_pb2_grpc.SupervisionServiceStub)
 P = "/api/v1/supervision"
+MONTH = Query("", max_length=7, description="月份 YYYY-MM（留空为本月；格式由监察服务校验）")
 
 
 class IssueOrderIn(Strict):
@@ -112,13 +113,13 @@ def list_accountability(request: Request, p: User, person: str = Query("", max_l
 
 @router.get(f"{P}/stats", summary="效能统计（按单位、部门、事项、人员、月份）")
 def stats(request: Request, p: User, by: str = Query("unit", pattern="^(unit|department|item|staff|month)$"),
-          month: str = Query("", pattern=r"^(\d{4}-\d{2})?$"), unit: str = Query("", max_length=12)):
+          month: str = MONTH, unit: str = Query("", max_length=12)):
     return to_json(supervision.call(request, p, "GetStats", pb.GetStatsRequest(by=by, month=month, unit=unit)))
 
 
 @router.get(f"{P}/stats/export", summary="效能统计导出（CSV 或 PDF）")
 def export_stats(request: Request, p: User, by: str = Query("unit", pattern="^(unit|department|item|staff|month)$"),
-                 month: str = Query("", pattern=r"^(\d{4}-\d{2})?$"), unit: str = Query("", max_length=12),
+                 month: str = MONTH, unit: str = Query("", max_length=12),
                  format: str = Query("csv", pattern="^(csv|pdf)$")):
     doc = supervision.call(request, p, "ExportStats", pb.ExportStatsRequest(by=by, month=month, unit=unit,
                                                                             format=format))
@@ -131,11 +132,11 @@ def verify_chain(request: Request, p: User, unit: str = Query("", max_length=12)
 
 
 @router.get("/api/v1/public/scorecards/{unit}", tags=["公开查询"], summary="单位成绩单（晒成绩单，公开，不含个人信息）")
-def scorecard(unit: str, request: Request, month: str = Query("", pattern=r"^(\d{4}-\d{2})?$")):
+def scorecard(unit: str, request: Request, month: str = MONTH):
     return to_json(supervision.call(request, None, "GetScorecard", pb.GetScorecardRequest(unit=unit, month=month)))
 
 
 @router.get("/api/v1/public/rankings", tags=["公开查询"], summary="月度排名（县后2名、部门后5名约谈，公开）")
 def ranking(request: Request, region: str = Query(pattern=r"^(\d{2}|\d{4}|\d{6})$"),
-            month: str = Query("", pattern=r"^(\d{4}-\d{2})?$")):
+            month: str = MONTH):
     return to_json(supervision.call(request, None, "GetRanking", pb.GetRankingRequest(month=month, region=region)))

@@ -160,7 +160,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
                         "result_picked_up")),
             ("approval", ("case_opened", "review_completed", "case_decided", "clock_suspended", "clock_resumed",
                           "deadline_extended", "case_completed", "due_date_reprojected", "case_terminated",
-                          "case_delivered", "step_claimed", "step_released")),
+                          "case_delivered", "step_claimed", "step_released", "calendar_year_published")),
             ("fees", ("fees_settled", "fee_waived", "refund_made")),
             ("agency", ("proxy_requested", "proxy_completed")),
             ("complaints", ("complaint_received", "complaint_assigned", "complaint_progress_reported",

@@ -34,7 +34,7 @@ from shared.calendar_store import CalendarCache
 from shared.clock import CHINA_TZ, Clock
 from shared.db import Database, UnitOfWork, sql
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from shared.messaging import Envelope
+from shared.messaging import Envelope, PoisonMessage
 from shared.tenancy import DivisionCode, Principal, Role
 from shared.validation import page, uuid_field
 
@@ -137,6 +137,18 @@ class SupervisionHandlers:
         application_id = self._apply(repo, tenant, fact, today, now)
         if application_id:
             self._reevaluate(uow, repo, tenant, application_id, today, now)
+
+    def apply_calendar_year(self, region: str, year: Any, env: Envelope, uow: UnitOfWork) -> None:
+        """calendar_year_published (approval, issue 23): a province's year into supervision's own copy of the
+        calendar, so step budgets, the window's day and the yellow days count on it; the cases' own deadlines move
+        with approval's due_date_reprojected. Chained like every event."""
+        if len(region) != 2 or not region.isdigit():
+            raise PoisonMessage(f"calendar_year_published for region {region!r}: only a province publishes a year")
+        _, now = self._today_now()
+        body = json.dumps(env.body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        hashchain.append(uow, SCHEMA, env.tenant, "approval.calendar_year_published", env.event_id, body, now)
+        self.calendars.store.publish(year, region, by=year.published_by or "approval", now=year.published_at)
+        self.calendars.invalidate()
 
     def _case_by_number(self, repo: SupervisionRepository, tenant: str, number: str) -> str:
         case = repo.case(tenant, case_number=number)

@@ -11,6 +11,7 @@ from services.supervision.handlers import SupervisionHandlers
 from services.supervision.translate import (
     accountability_in,
     accountability_to_pb,
+    calendar_year_in,
     card_status_filter,
     card_to_pb,
     fact_of,
@@ -126,6 +127,9 @@ def _message(source: str, event_type: str):
 
 
 def _row(source: str, event_type: str, handler: str) -> On:
+    if event_type == "calendar_year_published":
+        return On(handler, _message(source, event_type),
+                  lambda h, m, env, uow: h.apply_calendar_year(*calendar_year_in(m), env, uow))
     return On(handler, _message(source, event_type),
               lambda h, m, env, uow: h.record(fact_of(source, event_type, m), env, uow))
 

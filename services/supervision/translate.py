@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from sanji.supervision.v1 import events_pb2 as ev
@@ -12,6 +11,7 @@ from sanji.supervision.v1 import supervision_pb2 as pb
 
 from services.supervision.domain import POST_LABEL, RULE_TITLES, CardStatus, Deadline, Fact, OrderStatus, RuleSet
 from services.supervision.repository import CardRow, OrderRow
+from shared.calendar import CalendarYear
 from shared.clock import CHINA_TZ
 from shared.errors import InvalidArgument
 from shared.hashchain import Verdict
@@ -134,8 +134,13 @@ def fact_of(source: str, event_type: str, m: Any) -> Fact:
                 statutory=statutory)
 
 
-def record_with(handlers_record: Callable, source: str, event_type: str, m: Any, env: Any, uow: Any) -> None:
-    handlers_record(fact_of(source, event_type, m), env, uow)
+def calendar_year_in(m: Any) -> tuple[str, CalendarYear]:
+    """approval's calendar_year_published as the calendar's own value (a year it cannot be is parked)."""
+    try:
+        return m.region, CalendarYear(year=m.year, holidays=dict(m.holidays), makeup_workdays=dict(m.makeup_workdays),
+                                      published_by=m.published_by, published_at=instant(m.published_at, "published_at"))
+    except InvalidArgument as exc:
+        raise PoisonMessage(f"calendar_year_published unusable: {exc}") from None
 
 
 # -- responses ---------------------------------------------------------------------------------------------------
