@@ -60,6 +60,8 @@ def case_page(request: Request, case_id: str, p: Staff):
     return render(request, "case.html", {
         "case": case, "status": CASE.get(case.status, ""), "step": STEP, "names": STEP_NAMES,
         "review": next((s for s in mine if s.kind in ("review", "department_review")), None),
+        "clock": CASE.get(case.status, "") in ("review", "decision") and
+        any(p.has(r) for r in (Role.REVIEWER, Role.DECIDER, Role.HEAD)),
         "decision": next((s for s in mine if s.kind == "decision"), None),
         "immediate": next((s for s in case.steps if s.kind == "window_decision" and STEP.get(s.status) != "done"),
                           None) if p.has(Role.CHIEF_REPRESENTATIVE) else None}, p=p)
@@ -89,6 +91,40 @@ def decide(request: Request, case_id: str, p: Staff, form: Posted):
         approval.call(request, p, "DecideImmediately", apb.DecideImmediatelyRequest(**fields))
     else:
         approval.call(request, p, "Decide", apb.DecideRequest(**fields))
+    return RedirectResponse(f"/console/case/{case_id}", status_code=303)
+
+
+@router.post("/console/case/{case_id}/suspend")
+def suspend(request: Request, case_id: str, p: Staff, form: Posted):
+    """Stop the clock for a special procedure (听证、检验、专家评审 …) or the applicant's correction; the
+    service writes the notice to the applicant."""
+    allow(p, Role.REVIEWER, Role.DECIDER, Role.HEAD)
+    try:
+        days = int(form.get("days") or 0)
+    except ValueError:
+        days = 0
+    approval.call(request, p, "SuspendClock", apb.SuspendClockRequest(
+        case_id=case_id, procedure=form.get("procedure"), reason=form.get("reason"), days=days))
+    return RedirectResponse(f"/console/case/{case_id}", status_code=303)
+
+
+@router.post("/console/case/{case_id}/resume")
+def resume(request: Request, case_id: str, p: Staff, form: Posted):
+    allow(p, Role.REVIEWER, Role.DECIDER, Role.HEAD)
+    approval.call(request, p, "ResumeClock", apb.ResumeClockRequest(case_id=case_id, reason=form.get("reason")))
+    return RedirectResponse(f"/console/case/{case_id}", status_code=303)
+
+
+@router.post("/console/case/{case_id}/extend")
+def extend(request: Request, case_id: str, p: Staff, form: Posted):
+    """The head extends the statutory limit (the service holds it to the law's ceiling)."""
+    allow(p, Role.HEAD)
+    try:
+        days = int(form.get("days") or 0)
+    except ValueError:
+        days = 0
+    approval.call(request, p, "ExtendDeadline",
+                  apb.ExtendDeadlineRequest(case_id=case_id, days=days, reason=form.get("reason")))
     return RedirectResponse(f"/console/case/{case_id}", status_code=303)
 
 

@@ -16,7 +16,9 @@ from services.fees.signing import sign_callback
 from tests.browser.conftest import PHONE
 from tests.test_e2e_intake import RESIDENTS, Api, submit
 
-pytestmark = pytest.mark.e2e
+# a browser flow on a loaded machine (and the first test also starts the whole platform): more room than the
+# suite's 300 s default before pytest-timeout calls it hung
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 COUNTY_ACCOUNT = "27050101040012345"   # 凉州区财政局非税收入汇缴结算户 (services/fees/demo.py)
 
 
@@ -97,6 +99,14 @@ def test_a_case_from_the_window_through_the_back_office_and_the_fee_window_to_th
     reviewer = staff("county.reviewer")
     reload_until(reviewer, "/console/queue", "#queue", case_number)
     reviewer.page.click(f"#queue button[data-case='{case_number}']")
+    # the clock stops for an expert review (with its notice to the applicant) and runs again
+    reviewer.page.fill("#suspend-form input[name=procedure]", "专家评审")
+    reviewer.page.fill("#suspend-form input[name=days]", "5")
+    reviewer.page.fill("#suspend-form input[name=reason]", "照片质量需专家鉴别")
+    reviewer.page.click("#suspend-form button")
+    assert "暂停计时中" in reviewer.page.inner_text("main") and "专家评审" in reviewer.page.inner_text("main")
+    reviewer.page.click("#resume-form button")
+    assert reviewer.page.locator("#suspend-form").count() == 1
     reviewer.page.fill("#review-form textarea[name=opinion]", "材料齐全，符合换领条件")
     reviewer.page.click("#review-form button[type=submit]")
     assert "材料齐全，符合换领条件" in reviewer.page.inner_text("#steps")
