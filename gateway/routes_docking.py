@@ -7,7 +7,7 @@ for the province are taken (online applications, payment callbacks); anything el
 
 Supervision staff see the backlog of reports waiting for the province and check the message log's SM3 chain;
 the county's admin compares the province's standard catalogue with the county's items and runs the daily
-reconciliation (the report as CSV).
+reconciliation (the report as CSV or PDF).
 """
 
 from __future__ import annotations
@@ -72,8 +72,11 @@ def compare_catalogue(request: Request, p: User, import_new_as_drafts: bool = Fa
 
 @router.post("/api/v1/docking/reconciliation", summary="与省级平台每日对账（按日、按报文类型的条数与摘要）")
 def reconcile(request: Request, p: User, day: str = Query("", pattern=DAY + "|^$"),
-              format: str = Query("json", pattern="^(json|csv)$")):
+              format: str = Query("json", pattern="^(json|csv|pdf)$")):
     r = docking.call(request, p, "Reconcile", pb.ReconcileRequest(day=day), at_least=60)
     if format == "csv":
         return file_response(r.csv.encode("utf-8-sig"), "text/csv; charset=utf-8", f"省平台对账-{r.tenant}-{r.day}.csv")
+    if format == "pdf":
+        return file_response(r.pdf, "application/pdf", f"省平台对账-{r.tenant}-{r.day}.pdf")
+    r.ClearField("pdf")            # the JSON answer carries the CSV; the PDF is its own download
     return to_json(r)

@@ -33,7 +33,8 @@ def main() -> int:
             catalogue=CatalogueClient(settings.catalogue_target, timeout=timeout),
             backoff_first=dt.timedelta(seconds=settings.docking_backoff_first_seconds),
             backoff_max=dt.timedelta(seconds=settings.docking_backoff_max_seconds),
-            batch=settings.docking_delivery_batch)
+            batch=settings.docking_delivery_batch,
+            refusals_per_minute=settings.docking_refusals_stored_per_minute)
         return ServiceParts([registration(handlers)],
                             [event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch),
                              DeliveryWorker(handlers, settings.docking_delivery_interval_seconds)])

@@ -322,6 +322,7 @@ class Reconciliation:
     missing_at_province: list[str]
     unknown_to_us: list[str]
     resent: int = 0
+    pdf: bytes = b""            # the printable report, once rendered (handlers: documents.reconciliation_pdf)
 
     def csv_rows(self) -> list[list[str]]:
         rows = [["日期", "单位", "报文类型", "本方条数", "省方条数", "本方摘要", "省方摘要", "一致"]]

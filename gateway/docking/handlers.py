@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway.docking import domain, envelope
+from gateway.docking import documents, domain, envelope
 from gateway.docking.domain import Refusal
 from gateway.docking.province import ProvinceClient, ProvinceUnavailable
 from gateway.docking.repository import DockingRepository
@@ -74,7 +74,8 @@ class DockingHandlers:
                  province: ProvinceClient | None = None, intake: OnlineIntake | None = None,
                  fees: PaymentCallbacks | None = None, catalogue: CountyCatalogue | None = None,
                  backoff_first: dt.timedelta = domain.BACKOFF_FIRST,
-                 backoff_max: dt.timedelta = domain.BACKOFF_MAX, batch: int = 200, code_ttl: float = 60.0):
+                 backoff_max: dt.timedelta = domain.BACKOFF_MAX, batch: int = 200, code_ttl: float = 60.0,
+                 refusals_per_minute: int = 60):
         self.db = db
         self.events_out = events_out
         self.signer = signer
@@ -86,6 +87,7 @@ class DockingHandlers:
         self.catalogue = catalogue
         self.backoff_first, self.backoff_max, self.batch = backoff_first, backoff_max, batch
         self.code_ttl = code_ttl
+        self.refusals_per_minute = refusals_per_minute
         self._codes: dict[str, tuple[float, dict[str, str]]] = {}
 
     def now(self) -> dt.datetime:
@@ -112,13 +114,25 @@ class DockingHandlers:
             raise domain.refusal_error(refusal) from None
 
     def _refuse(self, refusal: Refusal, msg: dict[str, Any], raw: str) -> None:
+        """Every refusal is counted per minute; at most `refusals_per_minute` of a minute are stored (reason,
+        claimed ids, hash and length — never the content), the rest only counted, so a flood of messages that
+        need no key costs a bounded amount of storage (as fees' refused callbacks)."""
         data = (raw or "").encode("utf-8", "replace")
-        log.warning("province message refused: %s (sender %r, tenant %r)", refusal.reason,
-                    str(msg.get("sender", ""))[:64], str(msg.get("tenant", ""))[:16])
+        minute = self.now().replace(second=0, microsecond=0)
+        cap = self.refusals_per_minute
         with self.db.unit_of_work() as uow:
-            DockingRepository(uow).refuse(refusal.reason, str(msg.get("sender", "")), str(msg.get("tenant", "")),
-                                          str(msg.get("message_id", "")), sm3_hex(data), len(data))
+            repo = DockingRepository(uow)
+            seen = repo.count_refusal(minute)
+            if seen <= cap:
+                repo.refuse(refusal.reason, str(msg.get("sender", "")), str(msg.get("tenant", "")),
+                            str(msg.get("message_id", "")), sm3_hex(data), len(data), minute)
             uow.commit()
+        if seen <= cap:
+            log.warning("province message refused: %s (sender %r, tenant %r)", refusal.reason,
+                        str(msg.get("sender", ""))[:64], str(msg.get("tenant", ""))[:16])
+        elif seen == cap + 1:
+            log.warning("province messages refused: %d this minute; from now on this minute they are counted,"
+                        " not stored", seen)
 
     def _accept(self, msg: dict[str, Any], sent_at: dt.datetime) -> Received:
         tenant, message_id = msg["tenant"], msg["message_id"]
@@ -380,7 +394,8 @@ class DockingHandlers:
                                       lambda ids: sm3_hex("\n".join(ids).encode()))
             result.resent = repo.resend(tenant, result.missing_at_province, self.now())
             mismatches = sum(1 for t in result.types if not t.matches)
-            repo.keep_reconciliation(tenant, the_day, mismatches, result.resent, self.csv(result))
+            result.pdf = documents.reconciliation_pdf(result)
+            repo.keep_reconciliation(tenant, the_day, mismatches, result.resent, self.csv(result), result.pdf)
             uow.commit()
         return result
 

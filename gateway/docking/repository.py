@@ -31,7 +31,16 @@ class DockingRepository:
     def forget_nonces_before(self, before: dt.datetime) -> int:
         return self.u.execute(sql(f"DELETE FROM {S}.nonces WHERE seen_at < :b"), {"b": before})
 
-    def refuse(self, reason: str, sender: str, tenant: str, message_id: str, body_sm3: str, body_bytes: int) -> None:
+    def count_refusal(self, minute: dt.datetime) -> int:
+        """One more refused message in this minute; how many there have been in it, this one included."""
+        return self.u.value(sql(
+            f"INSERT INTO {S}.refusal_minutes AS m (minute, seen) VALUES (:m, 1)"
+            " ON CONFLICT (minute) DO UPDATE SET seen = m.seen + 1 RETURNING seen"), {"m": minute})
+
+    def refuse(self, reason: str, sender: str, tenant: str, message_id: str, body_sm3: str, body_bytes: int,
+               minute: dt.datetime) -> None:
+        """A refused message stored (its minute's count of stored ones goes up)."""
+        self.u.execute(sql(f"UPDATE {S}.refusal_minutes SET stored = stored + 1 WHERE minute = :m"), {"m": minute})
         self.u.execute(sql(f"INSERT INTO {S}.refusals (reason, claimed_sender, claimed_tenant, claimed_message_id,"
                            " body_sm3, body_bytes) VALUES (:r, :s, :t, :m, :h, :n)"),
                        {"r": reason, "s": sender[:64], "t": tenant[:16], "m": message_id[:64], "h": body_sm3,
@@ -153,7 +162,8 @@ class DockingRepository:
         return found[0] if found else ""
 
     # -- reconciliation ------------------------------------------------------------------------------
-    def keep_reconciliation(self, tenant: str, day: dt.date, mismatches: int, resent: int, csv: str) -> None:
-        self.u.execute(sql(f"INSERT INTO {S}.reconciliations (tenant_code, day, mismatches, resent, csv)"
-                           " VALUES (:t, :d, :m, :r, :c)"), {"t": tenant, "d": day, "m": mismatches, "r": resent,
-                                                             "c": csv})
+    def keep_reconciliation(self, tenant: str, day: dt.date, mismatches: int, resent: int, csv: str,
+                            pdf: bytes | None = None) -> None:
+        self.u.execute(sql(f"INSERT INTO {S}.reconciliations (tenant_code, day, mismatches, resent, csv, pdf)"
+                           " VALUES (:t, :d, :m, :r, :c, :p)"), {"t": tenant, "d": day, "m": mismatches, "r": resent,
+                                                                 "c": csv, "p": pdf})

@@ -73,7 +73,7 @@ class DockingServicer(docking_pb2_grpc.DockingServiceServicer):
 
     def Reconcile(self, request, context):
         result = self.h.reconcile(current_principal(), request.day)
-        return t.reconciliation(result, self.h.csv(result))
+        return t.reconciliation(result, self.h.csv(result), result.pdf)
 
 
 def registration(handlers: DockingHandlers) -> Registration:

@@ -63,6 +63,9 @@ class DockingSettings(GrpcServiceSettings):
     docking_http_timeout_seconds: float = Field(default=5.0, gt=0)
     docking_backoff_first_seconds: float = Field(default=1.0, gt=0)
     docking_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    # refused province messages stored a minute (the rest counted only): a default, fees' figure for its
+    # refused payment callbacks
+    docking_refusals_stored_per_minute: int = Field(default=60, ge=1, le=100_000)
 
     @field_validator("docking_private_key", "docking_public_key", "docking_province_keys")
     @classmethod

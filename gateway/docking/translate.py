@@ -50,10 +50,10 @@ def comparison(province: str, items: list[domain.ItemComparison]) -> pb.Catalogu
                for i in items])
 
 
-def reconciliation(r: domain.Reconciliation, csv: str) -> pb.ReconciliationReport:
+def reconciliation(r: domain.Reconciliation, csv: str, pdf: bytes = b"") -> pb.ReconciliationReport:
     return pb.ReconciliationReport(
         day=r.day, tenant=r.tenant, missing_at_province=r.missing_at_province, unknown_to_us=r.unknown_to_us,
-        resent=r.resent, csv=csv,
+        resent=r.resent, csv=csv, pdf=pdf,
         types=[pb.TypeReconciliation(message_type=t.message_type, ours=t.ours, theirs=t.theirs, our_hash=t.our_hash,
                                      their_hash=t.their_hash, matches=t.matches) for t in r.types])
 

@@ -217,3 +217,29 @@ def test_the_message_log_is_a_chain_that_shows_an_altered_or_missing_entry(docki
     with pytest.raises(grpc.RpcError) as e:
         Caller(docking_stub, tokens["county.clerk"]).VerifyMessageLog(pb.VerifyMessageLogRequest())
     assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_refused_messages_are_all_counted_and_a_bounded_number_stored(docking_db, docking_migrated, county_keys,
+                                                                      province_keys):
+    import json
+    import random
+    import uuid
+
+    from gateway.docking.tests.conftest import make_handlers
+    from shared.errors import InvalidArgument
+
+    h = make_handlers(docking_db, county_keys, province_keys, refusals_per_minute=3)
+    # a minute of its own (the count is per minute, across the process): the handlers' clock set there
+    minute = dt.datetime(2001, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=random.randrange(500_000))
+    h.now = lambda: minute + dt.timedelta(seconds=7)
+    ids = [str(uuid.uuid4()) for _ in range(8)]
+    for mid in ids:
+        with pytest.raises(InvalidArgument):
+            h.receive(json.dumps({"message_id": mid, "type": "online_application", "flood": "x" * 1000}))
+    [(seen, stored)] = owner_exec(docking_migrated.database_owner_url,
+                                  "SELECT seen, stored FROM docking.refusal_minutes WHERE minute = :m", m=minute)
+    assert (seen, stored) == (8, 3)
+    kept = owner_exec(docking_migrated.database_owner_url, "SELECT claimed_message_id, reason, body_bytes"
+                      " FROM docking.refusals WHERE claimed_message_id = ANY(:ids)", ids=ids)
+    assert sorted(r[0] for r in kept) == sorted(ids[:3])
+    assert all(r[1] == "malformed" and r[2] > 1000 for r in kept)

@@ -73,8 +73,15 @@ def test_a_report_the_province_lost_is_listed_resent_and_the_report_kept(handler
     assert [x.message_id for x in simulator.receipts()].count(lost.message_id) == 1
     assert all(t.matches for t in admin.Reconcile(pb.ReconcileRequest(day=today())).types)
     with docking_db.unit_of_work(tenant=COUNTY) as uow:
-        kept = uow.rows(sql("SELECT mismatches, resent, csv FROM docking.reconciliations ORDER BY id DESC LIMIT 2"))
+        kept = uow.rows(sql("SELECT mismatches, resent, csv, pdf FROM docking.reconciliations ORDER BY id DESC"
+                            " LIMIT 2"))
     assert kept[0][0] == 0 and kept[1][0] == 1 and kept[1][1] == 1 and lost.message_id in kept[1][2]
+    # the PDF beside the CSV, kept and given: the same rows, printable
+    assert r.pdf.startswith(b"%PDF") and bytes(kept[1][3]) == r.pdf
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(r.pdf)).pages)
+    assert "省方未收到" in text and lost.message_id in "".join(text.split())
 
 
 def test_reconciliation_is_for_the_county_and_its_staff(admin, handlers, verifier, tokens):

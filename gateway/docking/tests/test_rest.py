@@ -52,3 +52,16 @@ def test_the_backlog_is_for_supervision_staff(client, tokens):
     assert client.get("/api/v1/docking/backlog").status_code == 401
     r = client.get("/api/v1/docking/backlog", headers={"authorization": f"Bearer {tokens['county.clerk']}"})
     assert r.status_code == 403
+
+
+def test_the_reconciliation_report_as_csv_and_as_pdf(client, tokens):
+    auth = {"authorization": f"Bearer {tokens['county.admin']}"}
+    as_json = client.post("/api/v1/docking/reconciliation", headers=auth)
+    assert as_json.status_code == 200 and not as_json.json().get("pdf") and as_json.json()["csv"].startswith("日期")
+    csv = client.post("/api/v1/docking/reconciliation?format=csv", headers=auth)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    pdf = client.post("/api/v1/docking/reconciliation?format=pdf", headers=auth)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    bad = client.post("/api/v1/docking/reconciliation?format=docx", headers=auth)
+    assert bad.status_code == 422
