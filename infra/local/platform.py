@@ -98,7 +98,8 @@ class Platform:
     def start_province(self) -> None:
         """The provincial platform simulator (development only: it signs with the repository's province key)."""
         self._spawn("province", ["-m", "infra.province", "--port", str(self.ports.province),
-                                 "--county-url", self.gateway_url])
+                                 "--county-url", self.gateway_url,
+                                 "--receipt-log", str(self.run_dir / "province-receipts.jsonl")])
         self._wait_http("province", f"{self.province_url}/healthz")
 
     def target(self, service: str) -> str:

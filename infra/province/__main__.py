@@ -23,11 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--county-public-key", default=DEV_DOCKING_PUBLIC_KEY,
                     help="the docking gateway's SM2 public key (development key by default)")
     ap.add_argument("--county-url", default="http://127.0.0.1:8000", help="the county's REST edge")
+    ap.add_argument("--receipt-log", default="", help="a JSON-lines file keeping the receipt log across restarts")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     sim = ProvinceSimulator(county_public_key=args.county_public_key, province=args.province,
                             catalogue=standard_catalogue(args.province), host=args.host, port=args.port,
-                            county_url=args.county_url)
+                            county_url=args.county_url, receipt_log=args.receipt_log or None)
     sim.start()
     print(f"province simulator on {sim.url} (province {args.province}, {len(sim.catalogue)} standard items)",
           flush=True)

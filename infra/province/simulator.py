@@ -11,6 +11,9 @@ It speaks the docking envelope (gateway/docking/envelope.py) both ways, with its
 - `POST /api/receipts`: the receipt log of one county and day (China time), for the daily reconciliation;
 - it sends online applications and payment callbacks to the county (`send`), signed, fresh, each with its
   own nonce (`online_application`, `payment_callback` build them; tests may alter or replay them);
+- its receipt log is kept, when given a file (`receipt_log`, JSON lines: one line per receipt, one per receipt
+  lost on purpose), so a simulator restarted on the same file still holds what it received (`make run` keeps
+  it under its run dir);
 - `fault(mode, seconds)` makes it fail: `down` (the port refuses connections), `slow` (every answer waits),
   `500` (every report answered with a server error), `refuse_signature` (every report refused as if its
   signature were bad), `ok` (back to normal). Also `POST /admin/fault` on the running server.
@@ -23,12 +26,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import flask
@@ -73,12 +78,15 @@ class ProvinceState:
 class ProvinceSimulator:
     def __init__(self, *, county_public_key: str, province: str = "62", catalogue: list[dict[str, Any]] | None = None,
                  private_key: str = DEV_PROVINCE_PRIVATE_KEY, public_key: str = DEV_PROVINCE_PUBLIC_KEY,
-                 host: str = "127.0.0.1", port: int = 0, county_url: str = ""):
+                 host: str = "127.0.0.1", port: int = 0, county_url: str = "", receipt_log: str | Path | None = None):
         self.province = province
         self.signer = Signer(private_key, public_key)
         self.county = Verifier(county_public_key)
         self.catalogue = list(catalogue or [])
         self.state = ProvinceState()
+        self.receipt_log = Path(receipt_log) if receipt_log else None
+        if self.receipt_log is not None:
+            self._load_receipts(self.receipt_log)
         self.host = host
         self.county_url = county_url.rstrip("/")
         self.app = self._make_app()
@@ -132,6 +140,38 @@ class ProvinceSimulator:
         with self.state.lock:
             self.state.receipts.pop(message_id, None)
             self.state.order = [m for m in self.state.order if m != message_id]
+            self._append_log({"forget": message_id})
+
+    # -- the receipt log on disk ---------------------------------------------------------------------------
+    def _load_receipts(self, path: Path) -> None:
+        """What an earlier run of the simulator received, from its file (a torn last line, from a kill in the
+        middle of a write, is skipped: the county sends that report again, as after any lost answer)."""
+        if not path.exists():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if "forget" in row:
+                self.state.receipts.pop(row["forget"], None)
+                self.state.order = [m for m in self.state.order if m != row["forget"]]
+                continue
+            row["received_at"] = dt.datetime.fromisoformat(row["received_at"])
+            receipt = Receipt(**row)
+            if receipt.message_id not in self.state.receipts:
+                self.state.receipts[receipt.message_id] = receipt
+                self.state.order.append(receipt.message_id)
+
+    def _append_log(self, row: dict[str, Any]) -> None:
+        """One line, written through to the disk before the receipt is answered (held: the state's lock)."""
+        if self.receipt_log is None:
+            return
+        self.receipt_log.parent.mkdir(parents=True, exist_ok=True)
+        with self.receipt_log.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
 
     # -- messages to the county -------------------------------------------------------------------------
     def envelope(self, type: str, tenant: str, body: dict[str, Any], *, case_ref: str = "",
@@ -232,6 +272,8 @@ class ProvinceSimulator:
                         sm3_hex(json.dumps(msg["body"], sort_keys=True, ensure_ascii=False).encode()),
                         str(msg["type"]))
                     self.state.order.append(mid)
+                    self._append_log({**asdict(self.state.receipts[mid]),
+                                      "received_at": self.state.receipts[mid].received_at.isoformat()})
             return flask.jsonify(self.envelope("receipt", str(msg["tenant"]), {"message_id": mid,
                                                                                 "duplicate": duplicate},
                                                case_ref=str(msg.get("case_ref", ""))))

@@ -112,3 +112,45 @@ def test_the_daily_run_reconciles_every_county_that_reported_and_signs_the_logs_
     with docking_db.unit_of_work(tenant=COUNTY) as uow:
         kept = uow.row(sql("SELECT day::text, mismatches FROM docking.reconciliations ORDER BY id DESC LIMIT 1"))
     assert kept == (today(), 0)
+
+
+def test_a_restarted_simulator_keeps_its_receipt_log_and_reconciliation_still_matches(
+        docking_db, county_keys, province_keys, verifier, tokens, tmp_path):
+    from sanji.docking.v1 import docking_pb2_grpc
+
+    from gateway.docking.tests.conftest import make_handlers
+    from infra.province.simulator import ProvinceSimulator
+
+    log = tmp_path / "receipts.jsonl"
+
+    def simulator(port: int = 0) -> ProvinceSimulator:
+        return ProvinceSimulator(county_public_key=county_keys[1], private_key=province_keys[0],
+                                 public_key=province_keys[1], port=port, receipt_log=log).start()
+
+    first = simulator()
+    h = make_handlers(docking_db, county_keys, province_keys, first)
+    with serving([registration(h)], verifier) as target, grpc.insecure_channel(target) as ch:
+        admin = Caller(docking_pb2_grpc.DockingServiceStub(ch), tokens["county.admin"])
+        try:
+            admin.Reconcile(pb.ReconcileRequest(day=today()))      # earlier tests' reports: sent to this one too
+            drain(h, docking_db)
+            cases = case_numbers(3)
+            interleaved(h, docking_db, cases)
+            drain(h, docking_db)
+            lost = [r for r in first.receipts() if r.case_ref == cases[1]][0]
+            first.forget(lost.message_id)                           # a loss survives the restart too
+            before = {r.message_id for r in first.receipts()}
+        finally:
+            first.stop()
+        second = simulator(first.port)
+        try:
+            assert {r.message_id for r in second.receipts()} == before
+            assert_each_once_in_order(second, [cases[0], cases[2]])
+            r = admin.Reconcile(pb.ReconcileRequest(day=today()))
+            assert r.missing_at_province == [lost.message_id] and not r.unknown_to_us
+            drain(h, docking_db)
+            again = admin.Reconcile(pb.ReconcileRequest(day=today()))
+            assert not again.missing_at_province and all(t.matches for t in again.types) and again.resent == 0
+            assert second.reports_of(cases[1]).count(lost.type) == 1
+        finally:
+            second.stop()
