@@ -78,6 +78,7 @@ MENUS = (
     Menu("/console/complaints", "投诉办理", (Role.COMPLAINT_HANDLER, Role.SUPERVISOR, Role.HEAD), "b"),
     Menu("/console/supervision", "电子监察", (Role.SUPERVISOR, Role.HEAD), "j"),
     Menu("/console#catalogue", "事项清单", (Role.TENANT_ADMIN,), "c"),
+    Menu("/console/calendar", "工作日历", (Role.TENANT_ADMIN,), "d"),
 )
 
 

@@ -161,3 +161,32 @@ def cashier_report(p: Staff, day: str = Query(pattern=r"^\d{4}-\d{2}-\d{2}$"),
     """The day's reconciliation, as the REST route gives it (CSV or PDF)."""
     allow(p, Role.CASHIER, Role.HEAD, Role.SUPERVISOR)
     return RedirectResponse(f"/api/v1/fees/reports/{day}/download?format={format}", status_code=303)
+
+
+# -- the unit's working-day calendar (unit admin) -------------------------------------------------------
+CHANGE_NAMES = {"proposed": "待批准", "approved": "已生效", "rejected": "已驳回", "withdrawn": "已撤回"}
+
+
+@router.get("/console/calendar", response_class=HTMLResponse)
+def calendar(request: Request, p: Staff):
+    """The unit's local holidays: proposed by one admin, approved by another, and the cases each moved."""
+    allow(p, Role.TENANT_ADMIN, Role.SUPERVISOR)
+    changes = approval.call(request, p, "ListCalendarChanges", apb.ListCalendarChangesRequest(limit=100)).changes
+    return render(request, "calendar.html", {"changes": changes, "change": status_tokens(apb.CalendarChangeStatus),
+                                             "names": CHANGE_NAMES}, p=p)
+
+
+@router.post("/console/calendar")
+def propose_holiday(request: Request, p: Staff, form: Posted):
+    allow(p, Role.TENANT_ADMIN)
+    approval.call(request, p, "ProposeLocalHoliday", apb.ProposeLocalHolidayRequest(
+        day=form.get("day"), name=form.get("name"), reason=form.get("reason")))
+    return RedirectResponse("/console/calendar", status_code=303)
+
+
+@router.post("/console/calendar/{change_id}/approve")
+def approve_holiday(request: Request, change_id: str, p: Staff, form: Posted):
+    allow(p, Role.TENANT_ADMIN)
+    approval.call(request, p, "ApproveLocalHoliday", apb.ApproveLocalHolidayRequest(change_id=change_id),
+                  at_least=120.0)
+    return RedirectResponse("/console/calendar", status_code=303)
