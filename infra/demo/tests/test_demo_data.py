@@ -228,8 +228,10 @@ def test_demo_users(rows):
                  "tenant_admin"):
         assert county_roles[role] >= 1, role
     assert county_roles["reviewer"] == 2 and county_roles["decider"] == 2  # separation of duties demos
+    # the township's head confirms a window refusal (seed 003 §20 无权否决) and its centre takes proxy requests
+    # too (seed 001 由乡镇或村免费代办), issue 21
     assert {r for u in township for r in u["roles"]} == {"window_clerk", "reviewer", "decider", "cashier",
-                                                         "supervisor", "tenant_admin"}
+                                                         "supervisor", "tenant_admin", "head", "agent"}
     assert {r for u in village for r in u["roles"]} == {"agent", "tenant_admin"}
     assert len({u["tenant"] for u in village}) == 1
     assert village[0]["tenant"].startswith(first_township["code"])
