@@ -211,9 +211,20 @@ class SupervisionHandlers:
             repo.upsert_case(tenant, f.application_id, CaseStage.OPEN, values,
                              only_from=(CaseStage.RECEIVED, CaseStage.CORRECTION, CaseStage.ACCEPTED))
             return f.application_id
-        app = f.application_id or (self._case_by_number(repo, tenant, f.case_number) if f.case_number else "")
-        if not app:
+        if f.application_id:
+            app = f.application_id
+        elif not f.case_number:
             return ""
+        elif k.startswith("approval."):
+            # approval's events follow its case_opened: one that comes first waits for it (the consumer retries)
+            app = self._case_by_number(repo, tenant, f.case_number)
+        else:
+            # fees' events may concern a case this read model never had (a payment that matched no notice): chained,
+            # and nothing else to record
+            found = repo.case(tenant, case_number=f.case_number)
+            if found is None:
+                return ""
+            app = found.application_id
         if k == "approval.step_claimed":
             repo.claim_step(tenant, app, f.case_number, str(v["step_id"]), str(v.get("step_kind", "review")),
                             str(v.get("desk", "")), str(v.get("holder", "")), str(v.get("holder_name", "")),

@@ -120,3 +120,19 @@ def test_the_application_role_cannot_change_or_remove_a_record(supervision_db, e
         with pytest.raises(DBAPIError) as e, supervision_db.unit_of_work(tenant=tenant) as uow:
             uow.execute(text(statement), {"t": tenant})
         assert getattr(e.value.orig, "sqlstate", None) == "42501"
+
+
+def test_a_fee_of_an_unknown_case_is_chained_and_an_early_approval_event_waits(events, owner):
+    from sanji.approval.v1 import events_pb2 as approval_ev
+    from sanji.fees.v1 import events_pb2 as fees_ev
+
+    from services.supervision.handlers import CaseNotYetKnown
+
+    tenant = "620602010"
+    events.send("fees", fees_ev.FeesSettled(case_number="NO-SUCH-CASE", tenant=tenant, paid_fen=100,
+                                            at="2026-09-29T10:00:00+08:00"), tenant)
+    assert [r.kind for r in _chain(owner, tenant)] == ["fees.fees_settled"]
+    with pytest.raises(CaseNotYetKnown):          # retried by the consumer until its case_opened is in
+        events.send("approval", approval_ev.CaseDecided(case_number="NOT-OPENED-YET", tenant=tenant,
+                                                        outcome="approved", at="2026-09-29T10:00:00+08:00"), tenant)
+    assert [r.kind for r in _chain(owner, tenant)] == ["fees.fees_settled"]     # and nothing of it was kept
