@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.calendar import WorkingCalendar
-from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.tenancy import DivisionCode, Principal, Role
 
 MAX_CONTENT = 2000
@@ -479,6 +479,34 @@ def rectification_due(calendar: WorkingCalendar, rated_on: dt.date,
 def visit_required(real_name: bool) -> bool:
     """Every 差评 with a real name gets a return visit (100 %)."""
     return real_name
+
+
+# Where the return visit sits in a rectification. Seed 000 §18: "对办理情况特别是答复中承诺的事项,要通过电话回访、
+# 实地督查、暗访等方式进行督查,逐项跟踪问效,以解决问题的实际效果取信于民" — the visit checks the actual effect of
+# what was done and answered, so it follows the answer (核实、整改、反馈) and comes before the rectification is
+# closed by the rater's rating: a real-name 差评's rectification cannot be rated until its visit is recorded.
+def check_may_visit(status: RectificationStatus, visited: bool) -> None:
+    if visited:
+        raise FailedPrecondition("已经回访过了", field="rectification_id")
+    if status == RectificationStatus.OPEN:
+        raise FailedPrecondition("整改尚未反馈（answer）：回访核查的是整改和答复的实际效果，请先整改反馈再回访",
+                                 field="answer")
+
+
+def check_may_rate_rectification(status: RectificationStatus, visit_required: bool, visited: bool) -> None:
+    """The rater rates the rectification once it was answered and — for a real-name 差评 — visited."""
+    if status == RectificationStatus.OPEN:
+        raise FailedPrecondition("单位尚未整改反馈，反馈后才能评价整改", field="case_number")
+    if status == RectificationStatus.RATED:
+        raise AlreadyExists("整改已经评价过了", field="case_number")
+    if visit_required and not visited:
+        raise FailedPrecondition("实名差评须先回访（return_visit）：单位尚未记录回访，回访后才能评价整改",
+                                 field="return_visit")
+
+
+def visit_share(real_name_bad: int, visited: int) -> float:
+    """The share of real-name 差评 whose return visit is recorded (the target is 100 %); 1.0 when there is none."""
+    return visited / real_name_bad if real_name_bad else 1.0
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,8 @@ class RatingHandlers:
                                 case_number=case_number, id_suffix=id_suffix, item_id=item_id, item_name=item_name,
                                 staff=staff, department=department, indicators=indicators, text=text, rater_name=name,
                                 rater_phone=phone, rated_by=rated_by, created_at=now)
-                repo.count_figure(tenant, item_id, level, 1, 1)
+                repo.count_figure(tenant, item_id, level, 1, 1,
+                                  real_name_bad=int(d.is_bad(level) and d.visit_required(bool(name))))
                 row = repo.rating(rating_id)
                 uow.emit(self.events_out.rating_submitted(row), correlation_id=case_number or rating_id)
                 if d.is_bad(level):
@@ -191,7 +192,7 @@ class RatingHandlers:
         """The rater's name and phone: as a complainant's (never to the staff member rated)."""
         return d.identity_visible(p, r.tenant_code, r.staff)
 
-    def public_figures(self, item_id: str, unit: str) -> tuple[str, str, list[int]]:
+    def public_figures(self, item_id: str, unit: str) -> tuple[str, str, list[int], tuple[int, int]]:
         item_id = d.check_text(item_id, "item_id", "事项标识", max_len=64)
         unit = d.check_text(unit, "unit", "单位", max_len=12)
         if bool(item_id) == bool(unit):
@@ -201,7 +202,9 @@ class RatingHandlers:
                 raise InvalidArgument("unit", "单位应为县、乡镇（街道）或村（社区）的区划代码")
             unit = str(DivisionCode.parse(unit, "unit"))
         with self.db.unit_of_work() as uow:
-            return item_id, unit, ComplaintsRepository(uow).figures(item_id=item_id, unit=unit)
+            repo = ComplaintsRepository(uow)
+            return item_id, unit, repo.figures(item_id=item_id, unit=unit), repo.visit_figures(item_id=item_id,
+                                                                                                unit=unit)
 
     # -- rectification ------------------------------------------------------------------------------------
     def list_rectifications(self, p: Principal, status: str) -> list[RectificationRow]:
@@ -259,10 +262,12 @@ class RatingHandlers:
         with self.db.unit_of_work(p) as uow:
             repo = ComplaintsRepository(uow)
             row = self._own_rectification(repo, p, rectification_id)
-            if row.visited_at is not None:
-                raise FailedPrecondition("已经回访过了", field="rectification_id")
+            d.check_may_visit(d.RectificationStatus(row.status), row.visited_at is not None)
             repo.update_rectification(row.id, visit_method=str(m), visited_at=now, visit_result=result)
             row = repo.rectification(row.id)
+            if row.visit_required:
+                rating = repo.rating(row.rating_id)
+                repo.count_visit(rating.tenant_code, rating.item_id, rating.level)
             uow.commit()
         return row
 
@@ -285,10 +290,8 @@ class RatingHandlers:
             if row is None:
                 raise FailedPrecondition("该评价不是差评，没有整改可评价", field="case_number")
             row = repo.rectification(row.id, lock=True)
-            if row.status == "open":
-                raise FailedPrecondition("单位尚未整改反馈，反馈后才能评价整改", field="case_number")
-            if row.status == "rated":
-                raise AlreadyExists("整改已经评价过了", field="case_number")
+            d.check_may_rate_rectification(d.RectificationStatus(row.status), row.visit_required,
+                                           row.visited_at is not None)
             repo.update_rectification(row.id, status="rated", satisfaction=str(s), rated_at=now,
                                       visit_result=row.visit_result or comment)
             row = repo.rectification(row.id)

@@ -345,12 +345,26 @@ class ComplaintsRepository:
         self.uow.execute(f"INSERT INTO {S}.ratings ({', '.join(cols)}) VALUES"
                          f" ({', '.join(f'CAST(:{c} AS jsonb)' if c == 'indicators' else ':' + c for c in cols)})", v)
 
-    def count_figure(self, unit: str, item_id: str, level: int, total: int, counted: int) -> None:
-        self.uow.execute(f"INSERT INTO {S}.rating_figures (unit, item_id, level, total, counted) VALUES"
-                         " (:u, :i, :l, :t, :c) ON CONFLICT (unit, item_id, level) DO UPDATE SET"
+    def count_figure(self, unit: str, item_id: str, level: int, total: int, counted: int, *,
+                     real_name_bad: int = 0) -> None:
+        self.uow.execute(f"INSERT INTO {S}.rating_figures (unit, item_id, level, total, counted, real_name_bad)"
+                         " VALUES (:u, :i, :l, :t, :c, :rb) ON CONFLICT (unit, item_id, level) DO UPDATE SET"
                          " total = rating_figures.total + EXCLUDED.total,"
-                         " counted = rating_figures.counted + EXCLUDED.counted",
-                         {"u": unit, "i": item_id, "l": level, "t": total, "c": counted})
+                         " counted = rating_figures.counted + EXCLUDED.counted,"
+                         " real_name_bad = rating_figures.real_name_bad + EXCLUDED.real_name_bad",
+                         {"u": unit, "i": item_id, "l": level, "t": total, "c": counted, "rb": real_name_bad})
+
+    def count_visit(self, unit: str, item_id: str, level: int) -> None:
+        self.uow.execute(f"UPDATE {S}.rating_figures SET visited = visited + 1"
+                         " WHERE unit = :u AND item_id = :i AND level = :l", {"u": unit, "i": item_id, "l": level})
+
+    def visit_figures(self, *, item_id: str = "", unit: str = "") -> tuple[int, int]:
+        """(real-name 差评, of them with a return visit recorded) of an item or of a unit — counts only. Every
+        real-name 差评 is owed its visit, an upheld appeal or not."""
+        col, val = ("item_id", item_id) if item_id else ("unit", unit)
+        row = self.uow.rows(f"SELECT coalesce(sum(real_name_bad), 0), coalesce(sum(visited), 0)"
+                            f" FROM {S}.rating_figures WHERE {col} = :v", {"v": val})[0]
+        return int(row[0]), int(row[1])
 
     def figures(self, *, item_id: str = "", unit: str = "") -> list[int]:
         """Counted ratings by level 1..5 of an item (every unit) or of a unit (every item)."""

@@ -184,11 +184,13 @@ def appeal_to_pb(a: AppealRow) -> pb.Appeal:
                      decided_by=a.decided_by, decided_at=_iso(a.decided_at), decision_note=a.note)
 
 
-def figures_to_pb(item_id: str, unit: str, by_level: list[int]) -> pb.Figures:
+def figures_to_pb(item_id: str, unit: str, by_level: list[int], visits: tuple[int, int] = (0, 0)) -> pb.Figures:
     rows = [d.FigureRow(level=i + 1, counted=True) for i, n in enumerate(by_level) for _ in range(n)]
     count, satisfied, share, levels, bad = d.figures(rows)
+    real_name_bad, visited = visits
     return pb.Figures(item_id=item_id, unit=unit, count=count, satisfied=satisfied, satisfaction=round(share, 4),
-                      by_level=levels, bad=bad)
+                      by_level=levels, bad=bad, real_name_bad=real_name_bad, real_name_bad_visited=visited,
+                      visit_share=round(d.visit_share(real_name_bad, visited), 4))
 
 
 def categories() -> pb.ListCategoriesResponse:

@@ -248,3 +248,30 @@ def test_complaint_numbers_are_checked():
     assert n == "TS620602001202609300007" and d.check_number(n.lower()) == n
     with pytest.raises(InvalidArgument):
         d.check_number("XX1")
+
+
+# -- the return visit of a real-name 差评 (100 %): after the answer, before the rater's rating (seed 000 §18) ------
+def test_a_real_name_bad_rectification_cannot_be_rated_before_its_return_visit():
+    answered = d.RectificationStatus.ANSWERED
+    with pytest.raises(FailedPrecondition) as e:
+        d.check_may_rate_rectification(answered, visit_required=True, visited=False)
+    assert e.value.field == "return_visit" and "回访" in str(e.value)
+    d.check_may_rate_rectification(answered, visit_required=True, visited=True)
+    d.check_may_rate_rectification(answered, visit_required=False, visited=False)   # anonymous: no visit owed
+    with pytest.raises(FailedPrecondition) as e:
+        d.check_may_rate_rectification(d.RectificationStatus.OPEN, visit_required=True, visited=True)
+    assert e.value.field == "case_number"
+
+
+def test_the_visit_checks_the_answer_so_it_follows_it_and_happens_once():
+    with pytest.raises(FailedPrecondition) as e:
+        d.check_may_visit(d.RectificationStatus.OPEN, visited=False)
+    assert e.value.field == "answer" and "先整改反馈" in str(e.value)
+    d.check_may_visit(d.RectificationStatus.ANSWERED, visited=False)
+    with pytest.raises(FailedPrecondition):
+        d.check_may_visit(d.RectificationStatus.ANSWERED, visited=True)
+
+
+def test_the_visit_share_of_real_name_bad_ratings():
+    assert d.visit_share(4, 3) == 0.75
+    assert d.visit_share(0, 0) == 1.0

@@ -197,3 +197,42 @@ def test_more_bad_input(as_):
     for call, request, field in cases:
         e = err(call, request)
         assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == field, (field, e.details())
+
+
+def test_a_real_name_bad_rating_is_rated_only_after_its_return_visit_and_the_unit_figures_show_the_share(as_,
+                                                                                                        put_case):
+    """100 % return visits: the visit follows the answer (seed 000 §18: 电话回访…督查,逐项跟踪问效) and the rater
+    cannot rate the rectification before it; the unit's public figures count real-name 差评 and those visited."""
+    def unit_visits():
+        f = as_(None).PublicFigures(pb.PublicFiguresRequest(unit=COUNTY))
+        return f.real_name_bad, f.real_name_bad_visited
+    before = unit_visits()
+    number, suffix = put_case(COUNTY)
+    r = rate(as_, number, suffix, 4, text="说明不清", rater_name="赵实名", phone="13912340000")
+    anon_number, anon_suffix = put_case(COUNTY)
+    anon = rate(as_, anon_number, anon_suffix, 5, text="匿名差评")
+    assert unit_visits() == (before[0] + 1, before[1])          # the anonymous one owes no visit
+    h = as_("county.complaints")
+    e = err(h.RecordRectificationVisit, pb.RectificationVisitRequest(rectification_id=r.rectification_id,
+                                                                     method="phone", result="回访"))
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION and field_of(e) == "answer"
+    for x in (r, anon):
+        h.Rectify(pb.RectifyRequest(rectification_id=x.rectification_id, verification="属实", measures="培训",
+                                    answer="已整改"))
+    e = err(as_(None).RateRectification, pb.RateRectificationRequest(case_number=number, id_suffix=suffix,
+                                                                     satisfaction="satisfied"))
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION and field_of(e) == "return_visit"
+    assert "回访" in e.details()
+    # the anonymous 差评 is rated without a visit
+    got = as_(None).RateRectification(pb.RateRectificationRequest(case_number=anon_number, id_suffix=anon_suffix,
+                                                                  satisfaction="satisfied"))
+    assert got.status == pb.RECTIFICATION_STATUS_RATED
+    h.RecordRectificationVisit(pb.RectificationVisitRequest(rectification_id=r.rectification_id, method="on_site",
+                                                            result="实地督查，已整改到位"))
+    real_name_bad, visited = unit_visits()
+    assert (real_name_bad, visited) == (before[0] + 1, before[1] + 1)
+    f = as_(None).PublicFigures(pb.PublicFiguresRequest(unit=COUNTY))
+    assert f.visit_share == pytest.approx(round(visited / real_name_bad, 4))
+    got = as_(None).RateRectification(pb.RateRectificationRequest(case_number=number, id_suffix=suffix,
+                                                                  satisfaction="satisfied"))
+    assert got.status == pb.RECTIFICATION_STATUS_RATED

@@ -109,6 +109,10 @@ def test_a_case_rating_and_the_figures_through_rest(http, put_case):
     assert x["status"] == "answered"
     r = http(None).post("/api/v1/public/rectifications/rate", {"case_number": number, "id_suffix": suffix,
                                                                "satisfaction": "satisfied"})
+    assert r.status_code == 409 and r.json()["field"] == "return_visit"      # a real-name 差评: visit first
+    http("county.complaints").post(f"/api/v1/rectifications/{x['id']}/visit", {"method": "phone", "result": "已回访"})
+    r = http(None).post("/api/v1/public/rectifications/rate", {"case_number": number, "id_suffix": suffix,
+                                                               "satisfaction": "satisfied"})
     assert r.status_code == 200 and r.json()["status"] == "rated"
     assert http(None).get("/api/v1/public/ratings/figures").status_code == 422
 
