@@ -30,6 +30,7 @@ from services.supervision.domain import (
 )
 from services.supervision.repository import CardRow, OrderRow, SupervisionRepository
 from shared import hashchain
+from shared.calendar import PACKAGE_SOURCE_PREFIX, WorkingCalendar
 from shared.calendar_store import CalendarCache
 from shared.clock import CHINA_TZ, Clock
 from shared.db import Database, UnitOfWork, sql
@@ -146,9 +147,49 @@ class SupervisionHandlers:
             raise PoisonMessage(f"calendar_year_published for region {region!r}: only a province publishes a year")
         _, now = self._today_now()
         body = json.dumps(env.body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        hashchain.append(uow, SCHEMA, env.tenant, "approval.calendar_year_published", env.event_id, body, now)
-        self.calendars.store.publish(year, region, by=year.published_by or "approval", now=year.published_at)
+        if hashchain.append(uow, SCHEMA, env.tenant, "approval.calendar_year_published", env.event_id, body,
+                            now) is None:
+            return              # already recorded (a redelivery)
+        publisher = year.published_by or "approval"
+        self.calendars.store.publish(year, region, by=publisher, now=year.published_at)
         self.calendars.invalidate()
+        self.reproject_year(region, year.year, publisher)
+
+    # how far outside a published year a case's next threshold may lie and still be moved by it: a yellow day counts
+    # back from a due date in the year, a step budget counts forward into it; a month covers both (a default of
+    # this platform: no threshold of the rules counts more than a few working days back across a year's boundary)
+    YEAR_MARGIN = dt.timedelta(days=31)
+
+    def reproject_year(self, region: str, year: int, publisher: str) -> tuple[int, int]:
+        """After `year` is published for `region`: close the year's calendar cards under the region (naming the
+        publisher), then re-evaluate at once the open cases whose next threshold falls in that year (the
+        `next_check_on` index, with YEAR_MARGIN either side), each bound to its own tenant, so their step budgets,
+        the window's day and the yellow days count on the published year. Returns (cases, cards closed).
+        Work proportional to the cases near that year, not to all open cases."""
+        today, now = self._today_now()
+        with self.db.unit_of_work() as uow:
+            repo = SupervisionRepository(uow)
+            cards = repo.open_calendar_cards(region, year)
+            cases = repo.cases_checked_between(region, dt.date(year, 1, 1) - self.YEAR_MARGIN,
+                                               dt.date(year, 12, 31) + self.YEAR_MARGIN)
+        reason = f"{year} 年工作日历已由 {publisher} 发布，期限按已发布的日历重算"
+        for tenant, card_id in cards:
+            with self.db.unit_of_work(tenant=tenant) as uow:
+                repo = SupervisionRepository(uow)
+                card = repo.card(card_id)
+                if card is None or card.status != domain.CardStatus.OPEN:
+                    continue
+                repo.close_calendar_card(card_id, publisher, reason, now)
+                uow.emit(self.events_out.card_cleared(card, reason, now))
+                uow.commit()
+        for tenant, app in cases:
+            with self.db.unit_of_work(tenant=tenant) as uow:
+                self._reevaluate(uow, SupervisionRepository(uow), tenant, app, today, now)
+                uow.commit()
+        if cards or cases:
+            log.info("calendar %s/%d published by %s: %d calendar cards closed, %d cases re-projected", region, year,
+                     publisher, len(cards), len(cases))
+        return len(cases), len(cards)
 
     def _case_by_number(self, repo: SupervisionRepository, tenant: str, number: str) -> str:
         case = repo.case(tenant, case_number=number)
@@ -414,7 +455,11 @@ class SupervisionHandlers:
         leaves it when its deadlines are re-projected (or it is decided), and the card closes when none is left."""
         if not case.case_number:
             return
-        years = set(case.provisional_years) if case.stage in domain.UNDECIDED else set()
+        cal = self.calendars.get(tenant)
+        # a year published since the case's deadlines were computed is provisional no more (approval's
+        # due_date_reprojected follows with the new dates)
+        years = {y for y in case.provisional_years if not cal.is_published(y)} \
+            if case.stage in domain.UNDECIDED else set()
         for card in repo.calendar_cards_with(tenant, case.case_number):
             year = int(card.subject_ref.split(":")[1])
             if year in years:
@@ -432,9 +477,11 @@ class SupervisionHandlers:
             if card is not None:
                 repo.set_card_cases(card.id, [*card.cases, case.case_number])
                 continue
-            text = (f"【黄牌】{rule.title}：{year} 年工作日历尚未发布，本单位有办件期限为暂定。{rule.text}")
+            publisher = calendar_publisher(cal)
+            text = (f"【黄牌】{rule.title}：{year} 年工作日历尚未发布，本单位有办件期限为暂定。{rule.text}"
+                    + (f"（日历发布人：{publisher}）" if publisher else ""))
             card = repo.raise_calendar_card(tenant, year, text, f"期限跨入 {year} 年（未发布工作日历）",
-                                            [case.case_number], today, now)
+                                            [case.case_number], today, now, publisher)
             uow.emit(self.events_out.card_raised(card, now))
             changes.raised += 1
 
@@ -778,6 +825,17 @@ class SupervisionHandlers:
             uow_ctx = self.db.unit_of_work(tenant=unit)
         with uow_ctx as uow:
             return hashchain.verify_stored(uow, SCHEMA, unit, self.public_keys)
+
+
+def calendar_publisher(cal: WorkingCalendar) -> str:
+    """Who publishes the working-day calendar the tenant counts on: the publisher of its latest year published by a
+    person (not the national years the chinese-calendar package seeds); '' when none has been."""
+    for year in sorted(cal.years, reverse=True):
+        cy = cal.year(year)
+        by = (cy.published_by or "") if cy else ""
+        if by and not by.startswith(PACKAGE_SOURCE_PREFIX):
+            return by
+    return ""
 
 
 def _merge(rows: list[dict[str, Any]], code: str) -> dict[str, Any]:

@@ -214,16 +214,23 @@ class SupervisionRepository:
         return [_card(r) for r in rows]
 
     def raise_calendar_card(self, tenant: str, year: int, text: str, trace: str, cases: list[str], today: dt.date,
-                            now: dt.datetime) -> CardRow:
+                            now: dt.datetime, publisher: str = "") -> CardRow:
         row = self.u.row(sql(
             f"INSERT INTO {S}.cards (id, tenant_code, rule_id, severity, status, subject_kind, subject_ref, post,"
-            " due, trace, text, cases, raised_on, raised_at) VALUES (:id, :t, 'calendar-provisional', 'yellow', 'open',"
-            " 'calendar', :s, 'calendar', :due, :trace, :text, CAST(:cases AS jsonb), :on, :at)"
+            " post_holder, due, trace, text, cases, raised_on, raised_at) VALUES (:id, :t, 'calendar-provisional',"
+            " 'yellow', 'open', 'calendar', :s, 'calendar', :ph, :due, :trace, :text, CAST(:cases AS jsonb), :on, :at)"
             f" RETURNING {_CARD_COLUMNS}"),
             {"id": str(uuid.uuid4()), "t": tenant, "s": f"calendar:{year}", "due": dt.date(year, 1, 1),
-             "trace": trace, "text": text, "cases": json.dumps(cases), "on": today, "at": now})
+             "ph": publisher, "trace": trace, "text": text, "cases": json.dumps(cases), "on": today, "at": now})
         assert row is not None
         return _card(row)
+
+    def close_calendar_card(self, card_id: str, publisher: str, reason: str, now: dt.datetime) -> None:
+        """A calendar card closed by the publication of its year, naming who published it."""
+        self.u.execute(sql(f"UPDATE {S}.cards SET status = 'closed', closed_at = :at, closed_reason = :r,"
+                           " post_holder = CASE WHEN :by = '' THEN post_holder ELSE :by END"
+                           " WHERE id = :id AND status = 'open'"),
+                       {"id": card_id, "at": now, "r": reason, "by": publisher})
 
     def set_card_cases(self, card_id: str, cases: list[str]) -> None:
         self.u.execute(sql(f"UPDATE {S}.cards SET cases = CAST(:c AS jsonb) WHERE id = :id"),
@@ -290,6 +297,21 @@ class SupervisionRepository:
         return [(r[0], r[1]) for r in self.u.rows(sql(
             f"SELECT tenant_code, application_id FROM {S}.cases WHERE next_check_on <= :d ORDER BY next_check_on"
             " LIMIT :lim"), {"d": today, "lim": limit})]
+
+    def cases_checked_between(self, region: str, first: dt.date, last: dt.date) -> list[tuple[str, str]]:
+        """The cases under `region` whose next threshold falls in [first, last] (the `next_check_on` index): the
+        cases a newly published calendar year can move."""
+        self.u.widen(THRESHOLD_SWEEP, on="on")
+        return [(r[0], r[1]) for r in self.u.rows(sql(
+            f"SELECT tenant_code, application_id FROM {S}.cases WHERE next_check_on BETWEEN :a AND :b"
+            " AND tenant_code LIKE :r || '%' ORDER BY next_check_on"), {"a": first, "b": last, "r": region})]
+
+    def open_calendar_cards(self, region: str, year: int) -> list[tuple[str, str]]:
+        """(tenant, card id) of the open calendar cards of `year` under `region`."""
+        self.u.widen(THRESHOLD_SWEEP, on="on")
+        return [(r[0], str(r[1])) for r in self.u.rows(sql(
+            f"SELECT tenant_code, id FROM {S}.cards WHERE status = 'open' AND rule_id = 'calendar-provisional'"
+            " AND subject_ref = :s AND tenant_code LIKE :r || '%'"), {"s": f"calendar:{year}", "r": region})]
 
     def overdue_orders(self, today: dt.date) -> list[tuple[str, str]]:
         self.u.widen(THRESHOLD_SWEEP, on="on")
