@@ -339,10 +339,51 @@ def check_extension_approval(state: ExtensionState, today: dt.date, approver: Pr
                                  field="complaint_id")
 
 
+def extension_due(calendar: WorkingCalendar, result_due: dt.date, days: int,
+                  rules: ComplaintRules = DEFAULT_RULES) -> tuple[dt.date, bool, str]:
+    """The extended result due date, whether it is provisional, and its trace."""
+    due, provisional, trace = _due(calendar, result_due, days, rules)
+    return due, provisional, f"【延期 {days} 日，自原截止日次日起算】\n{trace}"
+
+
 def extended_due(calendar: WorkingCalendar, result_due: dt.date, days: int,
                  rules: ComplaintRules = DEFAULT_RULES) -> tuple[dt.date, str]:
-    due, _, trace = _due(calendar, result_due, days, rules)
-    return due, f"【延期 {days} 日，自原截止日次日起算】\n{trace}"
+    due, _, trace = extension_due(calendar, result_due, days, rules)
+    return due, trace
+
+
+REOPENED_HEADING = "【重新办理】"
+
+
+@dataclass(frozen=True)
+class Extension:
+    days: int
+    current_round: bool        # approved after the last reopening (it moves today's result due date)
+
+
+def recount(calendar: WorkingCalendar, received_on: dt.date, rules: ComplaintRules = DEFAULT_RULES, *,
+            reopened_on: dt.date | None = None, extension: Extension | None = None) -> TimeLimits:
+    """Every time limit of a complaint counted again on today's calendar (a province published a year): the
+    first round from the day of receipt; a reopened complaint's round from its day of reopening (the earlier
+    round stays in the trace); an approved extension from the result due date of the round it was approved
+    in. `provisional` is that of the dates in force."""
+    first = time_limits(calendar, received_on, rules)
+    trace, current = first.trace, first
+    result_due, provisional = first.result_due, first.provisional
+    if extension is not None and (reopened_on is None or not extension.current_round):
+        due, ext_prov, ext_trace = extension_due(calendar, first.result_due, extension.days, rules)
+        trace = f"{trace}\n{ext_trace}"
+        if reopened_on is None:
+            result_due, provisional = due, provisional or ext_prov
+    if reopened_on is not None:
+        current = time_limits(calendar, reopened_on, rules)
+        trace = f"{trace}\n{REOPENED_HEADING}\n{current.trace}"
+        result_due, provisional = current.result_due, current.provisional
+        if extension is not None and extension.current_round:
+            due, ext_prov, ext_trace = extension_due(calendar, current.result_due, extension.days, rules)
+            trace = f"{trace}\n{ext_trace}"
+            result_due, provisional = due, provisional or ext_prov
+    return TimeLimits(received_on, current.progress_due, result_due, provisional, trace)
 
 
 # -- reply, departments and satisfaction ---------------------------------------------------------------------

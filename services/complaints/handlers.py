@@ -367,11 +367,12 @@ class ComplaintHandlers:
             ext = dict(row.extension or {})
             d.check_extension_approval(self._ext_state(row), now.date(), p, ext.get("requested_by", ""))
             rules = d.rules_for(row.tenant_code)
-            due, trace = d.extended_due(self.calendars.get(row.tenant_code), row.result_due, int(ext["days"]), rules)
+            due, ext_prov, trace = d.extension_due(self.calendars.get(row.tenant_code), row.result_due,
+                                                   int(ext["days"]), rules)
             ext |= {"approved_by": p.username, "approved_at": now.isoformat(),
-                    "result_due_before": row.result_due.isoformat()}
+                    "result_due_before": row.result_due.isoformat(), "round": row.reopened}
             repo.update_complaint(row.id, extension=ext, extensions=row.extensions + 1, result_due=due,
-                                  due_trace=f"{row.due_trace}\n{trace}")
+                                  due_trace=f"{row.due_trace}\n{trace}", provisional=row.provisional or ext_prov)
             repo.add_record(row.tenant_code, row.id, "extension_approved", now, by=p.username, by_name=p.display_name,
                             public=True, text=f"延期已批准：{ext['reason']}；答复期限延至 {due.isoformat()}")
             row = repo.complaint(row.id)
@@ -479,8 +480,9 @@ class ComplaintHandlers:
             repo.update_complaint(row.id, status=str(d.Status.ASSIGNED if row.handler else d.Status.RECEIVED),
                                   satisfaction=str(s), reopened=row.reopened + 1, progress_due=limits.progress_due,
                                   result_due=limits.result_due,
-                                  due_trace=f"{row.due_trace}\n【重新办理】\n{limits.trace}",
-                                  progress_reported_at=None, outcome="", reply_channel="", reply="", replied_at=None)
+                                  due_trace=f"{row.due_trace}\n{d.REOPENED_HEADING}\n{limits.trace}",
+                                  counted_from=now.date(), provisional=limits.provisional, progress_reported_at=None,
+                                  outcome="", reply_channel="", reply="", replied_at=None)
             repo.add_record(row.tenant_code, row.id, "reopened", now, public=True,
                             text=f"投诉人不满意，重新办理：{limits.result_due.isoformat()} 前答复")
             row = repo.complaint(row.id)
@@ -497,8 +499,9 @@ class ComplaintHandlers:
     def apply_calendar_year(self, region: str, year: CalendarYear) -> int:
         """calendar_year_published (approval: a province's year, published once) → this schema's copy of the
         calendar, and the time limits of every open complaint under the region that were provisional (counted
-        into a year not yet published), counted again from their day of receipt; the number re-projected. A
-        complaint reopened or extended keeps its dates (its counting did not start at receipt). The year is
+        into a year not yet published), counted again — each round from its start: the day of receipt, the day of
+        reopening, an approved extension from its round's due date (domain.recount) — with the trace written
+        again; the number re-projected. The year is
         written in its own transaction and each tenant's complaints in theirs (machine work), before the consumer
         records the event: a redelivery does it all again, to the same result."""
         if len(region) != 2 or not region.isdigit():
@@ -513,9 +516,10 @@ class ComplaintHandlers:
             rules = d.rules_for(tenant)
             with self.db.unit_of_work(tenant=tenant) as uow:
                 repo = ComplaintsRepository(uow)
-                for complaint_id, received_on in repo.provisional_open(tenant):
-                    limits = d.time_limits(calendar, received_on, rules)
-                    repo.update_complaint(complaint_id, progress_due=limits.progress_due,
+                for row in repo.provisional_open(tenant):
+                    limits = d.recount(calendar, row.received_on, rules, reopened_on=self._reopened_on(row),
+                                       extension=self._approved_extension(row))
+                    repo.update_complaint(row.id, progress_due=limits.progress_due,
                                           result_due=limits.result_due, due_trace=limits.trace,
                                           provisional=limits.provisional)
                     moved += 1
@@ -523,6 +527,25 @@ class ComplaintHandlers:
         log.info("calendar %s/%d applied: %d complaint(s) re-projected in %d unit(s)", region, year.year, moved,
                  len(tenants))
         return moved
+
+    @staticmethod
+    def _reopened_on(row: ComplaintRow) -> dt.date | None:
+        if not row.reopened:
+            return None
+        # complaints 0003 filled the day in from the reopening's record; the day of receipt only if none was kept
+        return row.counted_from or row.received_on
+
+    @staticmethod
+    def _approved_extension(row: ComplaintRow) -> d.Extension | None:
+        ext = row.extension or {}
+        if not row.extensions or not ext.get("approved_by"):
+            return None
+        if "round" in ext:
+            current = int(ext["round"]) == row.reopened
+        else:   # approved before the round was kept: it belongs to the current round if approved after reopening
+            approved = dt.datetime.fromisoformat(ext["approved_at"]).date()
+            current = not row.reopened or (row.counted_from is not None and approved >= row.counted_from)
+        return d.Extension(days=int(ext["days"]), current_round=current)
 
     def open_escalated(self, cmd: Escalation, env: Envelope, uow: UnitOfWork) -> None:
         """complaints.events / complaint_escalated, envelope tenant = the level above: open its own complaint

@@ -96,6 +96,7 @@ class ComplaintRow:
     satisfaction: str
     external_id: str | None = None
     updated_at: dt.datetime | None = None
+    counted_from: dt.date | None = None    # the day the current round's limits count from (set on reopening)
     records: list[RecordRow] = field(default_factory=list)
     departments: list[DepartmentRow] = field(default_factory=list)
     follow_ups: list[FollowUpRow] = field(default_factory=list)
@@ -251,8 +252,10 @@ class ComplaintsRepository:
         total = self.uow.value(f"SELECT count(*) FROM {S}.complaints WHERE {w}", {"s": status})
         return [self._complaint(d) for d in rows], int(total)
 
-    _OPEN_PROVISIONAL = ("provisional AND status IN ('received','assigned','progressing') AND reopened = 0"
-                         " AND extensions = 0")
+    # every open complaint whose dates may hang on a year not yet published: flagged provisional, or reopened or
+    # extended (their rounds were counted apart and, before complaints 0003, never flagged)
+    _OPEN_PROVISIONAL = ("status IN ('received','assigned','progressing')"
+                         " AND (provisional OR reopened > 0 OR extensions > 0)")
 
     def tenants_with_provisional(self, region: str) -> list[str]:
         """The units under a region with open complaints whose time limits are provisional (the sweep's view:
@@ -261,10 +264,10 @@ class ComplaintsRepository:
                                             f" {self._OPEN_PROVISIONAL} AND tenant_code LIKE :r || '%'"
                                             " ORDER BY tenant_code", {"r": region})]
 
-    def provisional_open(self, tenant: str) -> list[tuple[str, dt.date]]:
-        return [(str(r[0]), r[1]) for r in self.uow.rows(
-            f"SELECT id, received_on FROM {S}.complaints WHERE tenant_code = :t AND {self._OPEN_PROVISIONAL}"
-            " FOR UPDATE", {"t": tenant})]
+    def provisional_open(self, tenant: str) -> list[ComplaintRow]:
+        return [self._complaint(d) for d in self.uow.mappings(
+            f"SELECT * FROM {S}.complaints WHERE tenant_code = :t AND {self._OPEN_PROVISIONAL}"
+            " ORDER BY id FOR UPDATE", {"t": tenant})]
 
     def add_record(self, tenant: str, complaint_id: str, kind: str, at: dt.datetime, *, by: str = "",
                    by_name: str = "", text: str = "", on_day: dt.date | None = None, method: str = "",

@@ -321,3 +321,64 @@ def test_a_published_year_reprojects_provisional_time_limits(as_, complaints_db,
         assert "法定节假日（元旦）" in c.due_trace
     finally:
         forget_2027()
+
+
+def test_a_published_year_recounts_reopened_and_extended_complaints_too(as_, complaints_db, handlers, on_day,
+                                                                        migrated):
+    """Issue 16: the sweep skipped complaints reopened or extended. Real dates: 元旦 2027 (Friday 1 January) is not
+    published yet, so it counts as a working day and the dates reaching into it are provisional."""
+    from google.protobuf import json_format
+    from sanji.approval.v1 import events_pb2 as approval_ev
+    from sqlalchemy import create_engine, text
+
+    def forget_2027() -> None:
+        owner = create_engine(migrated.database_owner_url)
+        try:
+            with owner.begin() as conn:
+                conn.execute(text("SELECT set_config('app.calendar_region', 'region:62', true)"))
+                conn.execute(text("DELETE FROM complaints.calendar_years WHERE region = '62' AND year = 2027"))
+        finally:
+            owner.dispose()
+        handlers[0].calendars.invalidate()
+
+    forget_2027()
+    try:
+        h, tel = as_("county.complaints"), phone()
+        # reopened: received Mon 2026-12-14, answered, 不满意 on Mon 12-28 → counted again from 12-28
+        on_day(dt.date(2026, 12, 14))
+        reopened = as_("county.clerk").FileComplaint(complaint_request(COUNTY, tel=tel))
+        h.AssignHandler(pb.AssignHandlerRequest(complaint_id=reopened.id))
+        h.Reply(pb.ReplyRequest(complaint_id=reopened.id, outcome="solved", channel="sms", text="已解决"))
+        on_day(dt.date(2026, 12, 28))
+        as_(None).RateComplaintHandling(pb.RateComplaintHandlingRequest(
+            number=reopened.number, phone_last4=tel[-4:], satisfaction="dissatisfied", comment="没解决"))
+        got = h.GetComplaint(pb.GetComplaintRequest(complaint_id=reopened.id))
+        assert got.provisional and (got.progress_due, got.result_due) == ("2026-12-31", "2027-01-06")
+        # extended: received Wed 12-23, due 2027-01-01 (provisional), extended by 5 working days → 01-08
+        on_day(dt.date(2026, 12, 23))
+        extended = as_("county.clerk").FileComplaint(complaint_request(COUNTY))
+        h.AssignHandler(pb.AssignHandlerRequest(complaint_id=extended.id))
+        h.RequestExtension(pb.RequestExtensionRequest(complaint_id=extended.id, reason="需联合核实", days=5))
+        got = as_("county.head").ApproveExtension(pb.ApproveExtensionRequest(complaint_id=extended.id))
+        assert got.provisional and got.result_due == "2027-01-08"
+
+        on_day(dt.date(2026, 12, 30))
+        m = approval_ev.CalendarYearPublished(region="62", year=2027, holidays={"2027-01-01": "元旦"},
+                                              published_by="gansu.admin", published_at="2026-12-30T09:00:00+08:00")
+        body = json_format.MessageToDict(m, preserving_proto_field_name=True)
+        env = Envelope(event_id=str(uuid.uuid4()), event_type="calendar_year_published", tenant="62",
+                       correlation_id=None, event_version=1, traceparent=None, tracestate=None, timestamp=0,
+                       source="approval", body=body)
+        row = next(on for on in SUBSCRIPTIONS if on.handler == "apply_calendar_year")
+        with complaints_db.unit_of_work(tenant="62") as uow:
+            row.deliver(Handlers(*handlers), env, uow)
+            uow.commit()
+        got = h.GetComplaint(pb.GetComplaintRequest(complaint_id=reopened.id))
+        assert not got.provisional and (got.progress_due, got.result_due) == ("2026-12-31", "2027-01-07")
+        first, again = got.due_trace.split("【重新办理】")
+        assert "2026-12-14" in first and "2026-12-28" in again and "法定节假日（元旦）" in again
+        got = h.GetComplaint(pb.GetComplaintRequest(complaint_id=extended.id))
+        assert not got.provisional and got.result_due == "2027-01-11"      # 01-04, then 5 more: 01-05 … 01-11
+        assert "法定节假日（元旦）" in got.due_trace and "【延期 5 日，自原截止日次日起算】" in got.due_trace
+    finally:
+        forget_2027()

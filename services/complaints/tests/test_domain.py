@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from services.complaints import domain as d
-from shared.calendar import WorkingCalendar, seed_year_from_package
+from shared.calendar import CalendarYear, WorkingCalendar, seed_year_from_package
 from shared.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from shared.tenancy import DivisionCode, Principal, Role
 
@@ -275,3 +275,44 @@ def test_the_visit_checks_the_answer_so_it_follows_it_and_happens_once():
 def test_the_visit_share_of_real_name_bad_ratings():
     assert d.visit_share(4, 3) == 0.75
     assert d.visit_share(0, 0) == 1.0
+
+
+# -- a province publishes a year: every round of an open complaint is counted again ---------------------------------
+# 2027 as published: 元旦 (1 January, a Friday) is a holiday by law (全国年节及纪念日放假办法); until it is published
+# the calendar counts 1 January 2027 as a plain Friday at work, and dates reaching into it are provisional.
+CAL_2027 = WorkingCalendar([seed_year_from_package(2026), CalendarYear(2027, holidays={dt.date(2027, 1, 1): "元旦"})])
+
+
+def test_a_reopened_complaint_is_counted_again_from_its_day_of_reopening():
+    received, reopened = dt.date(2026, 12, 14), dt.date(2026, 12, 28)
+    before = d.recount(CAL, received, reopened_on=reopened)
+    assert before.provisional and (before.progress_due, before.result_due) == (dt.date(2026, 12, 31),
+                                                                               dt.date(2027, 1, 6))
+    after = d.recount(CAL_2027, received, reopened_on=reopened)
+    assert not after.provisional
+    assert (after.progress_due, after.result_due) == (dt.date(2026, 12, 31), dt.date(2027, 1, 7))
+    first, again = after.trace.split(d.REOPENED_HEADING)
+    assert "2026-12-14" in first and "2026-12-28" in again and "法定节假日（元旦），不计" in again
+
+
+def test_an_extension_is_counted_again_from_its_rounds_due_date():
+    received = dt.date(2026, 12, 23)         # result due 2027-01-04 once 元旦 is published (01-01 provisional before)
+    ext = d.Extension(days=5, current_round=True)
+    before = d.recount(CAL, received, extension=ext)
+    assert before.provisional and before.result_due == dt.date(2027, 1, 8)      # 01-01 + 5: 01-04 … 01-08
+    after = d.recount(CAL_2027, received, extension=ext)
+    assert not after.provisional and after.result_due == dt.date(2027, 1, 11)   # 01-04 + 5: 01-05 … 01-11
+    assert "【延期 5 日，自原截止日次日起算】" in after.trace
+
+
+def test_an_extension_of_an_earlier_round_stays_in_the_trace_but_not_in_force():
+    received, reopened = dt.date(2026, 12, 14), dt.date(2026, 12, 28)
+    r = d.recount(CAL_2027, received, reopened_on=reopened, extension=d.Extension(days=5, current_round=False))
+    assert r.result_due == dt.date(2027, 1, 7)
+    assert r.trace.index("【延期 5 日") < r.trace.index(d.REOPENED_HEADING)
+    r = d.recount(CAL_2027, received, reopened_on=reopened, extension=d.Extension(days=5, current_round=True))
+    assert r.result_due == dt.date(2027, 1, 14) and r.trace.index("【延期 5 日") > r.trace.index(d.REOPENED_HEADING)
+
+
+def test_a_complaint_neither_reopened_nor_extended_is_counted_as_at_receipt():
+    assert d.recount(CAL_2027, dt.date(2026, 9, 30)) == d.time_limits(CAL_2027, dt.date(2026, 9, 30))
