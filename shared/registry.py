@@ -131,6 +131,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
                          ("approval", "case_completed", "record_case_completed"),
                          ("complaints", "complaint_escalated", "open_escalated"),
                          ("approval", "calendar_year_published", "apply_calendar_year")),
+        calls=("catalogue",),     # the units (tenant tree): is the level above on the platform before escalating
     ),
     # the provincial docking gateway: a process of its own beside the REST edge (gateway/docking), the province's
     # one way in and the county's reports' one way up

@@ -9,6 +9,7 @@ from services.complaints.service import Handlers, event_consumer, registration
 from services.complaints.settings import ComplaintsSettings
 from services.complaints.signing import Verifier
 from services.complaints.translate import EventsOut
+from services.complaints.units import GrpcUnits
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.runner import ServiceParts, run_grpc_service
@@ -24,7 +25,8 @@ def main() -> int:
         complaints = ComplaintHandlers(
             db, clock, events, calendars=calendars, public_base_url=settings.public_base_url,
             hotline=Verifier(settings.complaints_hotline_public_key),
-            hotline_skew=dt.timedelta(seconds=settings.complaints_hotline_clock_skew_seconds))
+            hotline_skew=dt.timedelta(seconds=settings.complaints_hotline_clock_skew_seconds),
+            units=GrpcUnits(settings.catalogue_target, timeout=settings.catalogue_timeout_seconds))
         ratings = RatingHandlers(db, clock, events, calendars)
         return ServiceParts([registration(complaints, ratings)],
                             [event_consumer(Handlers(complaints, ratings), db, settings.amqp_url,

@@ -76,3 +76,4 @@ class Escalation:
     filed_by_tenant: str
     follow_code: str
     round: int
+    to_supervision: bool = False    # the level above is not on the platform: nothing to open

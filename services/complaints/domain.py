@@ -279,6 +279,26 @@ def level_above(tenant: str) -> str:
     raise FailedPrecondition("已是最高一级办理单位，无法再提级")
 
 
+@dataclass(frozen=True)
+class EscalationRoute:
+    to_tenant: str
+    to_supervision: bool       # the level above is not on the platform: the unit's own supervision takes it
+    notice: str                # told to the complainant (a public record)
+
+
+def escalation_route(tenant: str, above_in_tree: bool) -> EscalationRoute:
+    """A second 不满意 goes to the level above — when that level is a unit of this deployment's tenant tree. A
+    county's level above is its city, which a county deployment usually does not hold: rather than hand it to a
+    code no one reads, the county's own supervision (监察) takes it, seen there as escalated, and the complainant
+    is told so."""
+    above = level_above(tenant)
+    if above_in_tree:
+        return EscalationRoute(above, False, "投诉人再次不满意，已提交上一级办理")
+    return EscalationRoute(tenant, True, f"投诉人再次不满意。上一级单位（区划代码 {above}）尚未接入本平台，"
+                                         "无法在平台上转交；已转本级监察部门督办，办理结果将告知您。"
+                                         "您也可以直接向上一级政务服务部门或 12345 热线反映")
+
+
 # -- time limits -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TimeLimits:

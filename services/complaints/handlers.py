@@ -25,6 +25,7 @@ from services.complaints import domain as d
 from services.complaints import signing
 from services.complaints.commands import Escalation, FileComplaint
 from services.complaints.repository import FOLLOW_UP, ComplaintRow, ComplaintsRepository
+from services.complaints.units import UnitDirectory
 from shared.calendar import CalendarYear
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
@@ -48,8 +49,9 @@ WORKERS = (Role.COMPLAINT_HANDLER, Role.TENANT_ADMIN, Role.HEAD)
 class ComplaintHandlers:
     def __init__(self, db: Database, clock: Clock, events_out: Any, *, calendars: CalendarCache | None = None,
                  public_base_url: str = "http://127.0.0.1:8000", hotline: signing.Verifier | None = None,
-                 hotline_skew: dt.timedelta = dt.timedelta(minutes=5)):
+                 hotline_skew: dt.timedelta = dt.timedelta(minutes=5), units: UnitDirectory | None = None):
         self.hotline = hotline
+        self.units = units          # None: every level above is taken to be on the platform
         self.hotline_skew = hotline_skew
         self.db = db
         self.clock = clock
@@ -488,12 +490,14 @@ class ComplaintHandlers:
             row = repo.complaint(row.id)
             uow.emit(self.events_out.complaint_reopened(row, now), correlation_id=row.number)
         else:
-            to = d.level_above(row.tenant_code)
+            above = d.level_above(row.tenant_code)
+            route = d.escalation_route(row.tenant_code, self.units is None or self.units.exists(above))
+            to = route.to_tenant
             repo.update_complaint(row.id, status=str(d.Status.ESCALATED), satisfaction=str(s), escalated_to=to)
-            repo.add_record(row.tenant_code, row.id, "escalated", now, public=True,
-                            text="投诉人再次不满意，已提交上一级办理")
+            repo.add_record(row.tenant_code, row.id, "escalated", now, public=True, text=route.notice)
             row = repo.complaint(row.id)
-            uow.emit(self.events_out.complaint_escalated(row, to, now), tenant=to, correlation_id=row.number)
+            uow.emit(self.events_out.complaint_escalated(row, to, now, to_supervision=route.to_supervision),
+                     tenant=to, correlation_id=row.number)
         return row
 
     def apply_calendar_year(self, region: str, year: CalendarYear) -> int:
@@ -550,6 +554,8 @@ class ComplaintHandlers:
     def open_escalated(self, cmd: Escalation, env: Envelope, uow: UnitOfWork) -> None:
         """complaints.events / complaint_escalated, envelope tenant = the level above: open its own complaint
         (in the consumer's unit of work, bound to that tenant, inbox row in the same transaction)."""
+        if cmd.to_supervision:
+            return      # taken by the unit's own supervision, on the complaint as it stands: nothing to open
         if cmd.to_tenant != env.tenant:
             raise PoisonMessage(f"to_tenant {cmd.to_tenant} is not the envelope tenant {env.tenant}")
         if not cmd.from_tenant.startswith(cmd.to_tenant) or cmd.from_tenant == cmd.to_tenant:

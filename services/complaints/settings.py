@@ -20,6 +20,9 @@ class ComplaintsSettings(GrpcServiceSettings):
     grpc_port: int = 15056
     public_base_url: str = "http://127.0.0.1:8000"
     consumer_prefetch: int = 50
+    # the catalogue holds the units (tenant tree): is the level above on the platform before an escalation
+    catalogue_target: str = "127.0.0.1:15051"
+    catalogue_timeout_seconds: float = 10.0
     complaints_hotline_public_key: str = ""
     # A hand-over's sent_at may differ from our clock by at most this much (a default, as the fees callback's:
     # five minutes covers NTP-synchronised clocks and refuses a replay of an old hand-over)

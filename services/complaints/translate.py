@@ -212,7 +212,8 @@ def escalation(m: ev.ComplaintEscalated) -> Escalation:
         subject=d.Subject(tenant=m.subject_tenant, department=m.subject_department,
                           case_number=m.subject_case_number, item_id=m.subject_item_id, window=m.subject_window,
                           staff=m.subject_staff),
-        channel=m.channel, filed_by_tenant=m.filed_by_tenant, follow_code=m.follow_code, round=m.round)
+        channel=m.channel, filed_by_tenant=m.filed_by_tenant, follow_code=m.follow_code, round=m.round,
+        to_supervision=m.to_supervision)
 
 
 def calendar_year(m: approval_ev.CalendarYearPublished) -> tuple[str, CalendarYear]:
@@ -274,7 +275,8 @@ class EventsOut:
         return ev.ComplaintReopened(complaint_id=c.id, number=c.number, tenant=c.tenant_code, at=_iso(at),
                                     progress_due=_iso(c.progress_due), result_due=_iso(c.result_due))
 
-    def complaint_escalated(self, c: ComplaintRow, to: str, at: dt.datetime) -> ev.ComplaintEscalated:
+    def complaint_escalated(self, c: ComplaintRow, to: str, at: dt.datetime, *,
+                            to_supervision: bool = False) -> ev.ComplaintEscalated:
         return ev.ComplaintEscalated(
             complaint_id=c.id, number=c.number, from_tenant=c.tenant_code, to_tenant=to, at=_iso(at),
             category=c.category, content=c.content, kind=c.kind, anonymous=c.anonymous,
@@ -282,7 +284,7 @@ class EventsOut:
             subject_tenant=c.subject_tenant, subject_department=c.subject_department, subject_staff=c.subject_staff,
             subject_case_number=c.subject_case_number, subject_item_id=c.subject_item_id,
             subject_window=c.subject_window, channel=c.channel, filed_by_tenant=c.filed_by_tenant,
-            follow_code=c.follow_code, round=c.round)
+            follow_code=c.follow_code, round=c.round, to_supervision=to_supervision)
 
     def follow_up_due(self, c: ComplaintRow, follow_up_id: str, due: dt.date) -> ev.FollowUpDue:
         return ev.FollowUpDue(complaint_id=c.id, number=c.number, tenant=c.tenant_code, follow_up_id=follow_up_id,

@@ -20,6 +20,7 @@ from services.complaints.rating_handlers import RatingHandlers
 from services.complaints.service import registration
 from services.complaints.signing import DEV_HOTLINE_PUBLIC_KEY, Verifier
 from services.complaints.translate import EventsOut
+from services.complaints.units import GrpcUnits
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.db import Database
@@ -64,11 +65,14 @@ def on_day(clock):
 
 
 @pytest.fixture(scope="session")
-def handlers(complaints_db, clock):
+def handlers(complaints_db, clock, catalogue_server):
+    """With the real catalogue (its units are the test tenant tree: 凉州区 and 汶川县, no city above them)."""
     calendars = CalendarCache(CalendarStore(complaints_db.engine, complaints_db.schema))
+    units = GrpcUnits(catalogue_server)
     complaints = ComplaintHandlers(complaints_db, clock, EventsOut(), calendars=calendars,
-                                   hotline=Verifier(DEV_HOTLINE_PUBLIC_KEY))
-    return complaints, RatingHandlers(complaints_db, clock, EventsOut(), calendars)
+                                   hotline=Verifier(DEV_HOTLINE_PUBLIC_KEY), units=units)
+    yield complaints, RatingHandlers(complaints_db, clock, EventsOut(), calendars)
+    units.close()
 
 
 @pytest.fixture(scope="session")

@@ -132,6 +132,40 @@ def test_dissatisfied_reopens_once_then_escalates_to_the_level_above(as_, compla
     assert public.FollowComplaint(pb.FollowComplaintRequest(number=upper[0].number, phone_last4=tel[-4:])).number
 
 
+def test_a_county_complaint_whose_city_is_not_on_the_platform_goes_to_the_countys_supervision(as_, complaints_db,
+                                                                                               handlers):
+    """The test tenant tree holds 凉州区 (620602) but not its city 武威市 (620600): the second 不满意 is not handed to
+    an invisible code; the complainant is told, in Chinese, and the county's supervisor sees it as escalated."""
+    tel = phone()
+    c = as_("county.clerk").FileComplaint(complaint_request(COUNTY, tel=tel))
+    h = as_("county.complaints")
+    h.AssignHandler(pb.AssignHandlerRequest(complaint_id=c.id))
+    public = as_(None)
+    for _ in range(2):
+        h.Reply(pb.ReplyRequest(complaint_id=c.id, outcome="solved", channel="phone", text="已解决"))
+        v = public.RateComplaintHandling(pb.RateComplaintHandlingRequest(number=c.number, phone_last4=tel[-4:],
+                                                                        satisfaction="dissatisfied"))
+    assert v.status == S.COMPLAINT_STATUS_ESCALATED
+    told = "\n".join(r.text for r in v.progress)
+    assert "上一级单位（区划代码 620600）尚未接入本平台" in told and "已转本级监察部门督办" in told
+    seen = as_("county.supervisor").GetComplaint(pb.GetComplaintRequest(complaint_id=c.id))
+    assert seen.status == S.COMPLAINT_STATUS_ESCALATED and seen.escalated_to == COUNTY
+    assert c.id in [x.id for x in as_("county.supervisor").ListComplaints(
+        pb.ListComplaintsRequest(status=S.COMPLAINT_STATUS_ESCALATED, limit=200)).complaints]
+    kind, tenant, body = outbox(complaints_db, c.number)[-1]
+    assert kind == "complaint_escalated" and tenant == COUNTY and body["to_tenant"] == COUNTY
+    assert body["to_supervision"]
+    # the consumer opens nothing anywhere (no invisible city complaint, no poison)
+    env = Envelope(event_id=str(uuid.uuid4()), event_type=kind, tenant=tenant, correlation_id=c.number,
+                   event_version=1, traceparent=None, tracestate=None, timestamp=0, source="complaints", body=body)
+    row = next(on for on in SUBSCRIPTIONS if on.handler == "open_escalated")
+    with complaints_db.unit_of_work(tenant=COUNTY) as uow:
+        row.deliver(Handlers(*handlers), env, uow)
+        uow.commit()
+    assert not [x for x in as_("county.supervisor").ListComplaints(pb.ListComplaintsRequest(limit=200)).complaints
+                if x.escalated_from == c.number]
+
+
 def test_the_identity_is_hidden_from_the_staff_complained_about(as_):
     c = as_("county.clerk").FileComplaint(complaint_request(COUNTY, staff="county.complaints2"))
     mine = as_("county.complaints").GetComplaint(pb.GetComplaintRequest(complaint_id=c.id))

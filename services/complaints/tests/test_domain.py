@@ -316,3 +316,11 @@ def test_an_extension_of_an_earlier_round_stays_in_the_trace_but_not_in_force():
 
 def test_a_complaint_neither_reopened_nor_extended_is_counted_as_at_receipt():
     assert d.recount(CAL_2027, dt.date(2026, 9, 30)) == d.time_limits(CAL_2027, dt.date(2026, 9, 30))
+
+
+def test_a_second_dissatisfied_goes_to_the_level_above_only_when_it_is_on_the_platform():
+    up = d.escalation_route("620602001", above_in_tree=True)
+    assert (up.to_tenant, up.to_supervision) == ("620602", False)
+    here = d.escalation_route("620602", above_in_tree=False)
+    assert (here.to_tenant, here.to_supervision) == ("620602", True)
+    assert "620600" in here.notice and "尚未接入本平台" in here.notice and "监察" in here.notice
