@@ -166,7 +166,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
             ("agency", ("proxy_requested", "proxy_completed")),
             ("complaints", ("complaint_received", "complaint_assigned", "complaint_progress_reported",
                             "complaint_extended", "complaint_replied", "complaint_resolved", "complaint_reopened",
-                            "rating_submitted", "rectification_due", "rectification_done")),
+                            "rating_submitted", "rectification_due", "rectification_done", "appeal_decided")),
         ) for event in events]),
     ),
 )

@@ -35,8 +35,9 @@ STATS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("speed_up", "承诺提速"),
     ("immediate_share", "即办件占比"), ("one_visit_share", "最多跑一次占比"), ("corrections_per_case", "件均补正次数"),
     ("waived_count", "容缺受理材料数"), ("proxy_share", "代办件占比"), ("fees_fen", "收费(分)"),
-    ("complaints", "投诉件数"), ("complaints_on_time", "投诉按时办结率"), ("satisfaction", "好差评满意率"),
-    ("rectification_rate", "差评整改率"), ("cards", "亮牌(按规则)"),
+    ("complaints", "投诉件数"), ("complaints_on_time", "投诉按时办结率"), ("ratings", "好差评评价数"),
+    ("satisfaction", "好差评满意率"), ("bad_ratings", "差评数"), ("rectification_rate", "差评整改率"),
+    ("cards", "亮牌(按规则)"),
 )
 
 
@@ -151,7 +152,7 @@ def stats_csv(rows: Sequence[dict]) -> bytes:
 
 
 def stats_pdf(title: str, rows: Sequence[dict], author: str) -> bytes:
-    cols = [c for c in STATS_COLUMNS if c[0] not in ("complaints_on_time", "rectification_rate")]
+    cols = [c for c in STATS_COLUMNS if c[0] not in ("complaints_on_time", "rectification_rate", "bad_ratings")]
     data = [[_p(t, "cell") for _, t in cols]] + [[_p(_cell(r.get(k)), "cell") for k, _ in cols] for r in rows]
     table = Table(data, repeatRows=1)
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),

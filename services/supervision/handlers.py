@@ -352,9 +352,24 @@ class SupervisionHandlers:
             repo.upsert_watch(tenant, f"rect:{rid}", domain.RATING_RECTIFICATION, "rectification",
                               str(v.get("case_number", "")), "差评整改", str(v.get("staff", "")), "", day("due_on"))
             return [f"rect:{rid}"]
+        rating = str(v.get("rating_id", ""))
         if k == "rectification_done" and rid:
             repo.watch_done(tenant, [f"rect:{rid}"], at)
+            if rating:
+                repo.rating_rectified(tenant, rating, at)
             return [f"rect:{rid}"]
+        if k == "rating_submitted" and rating:
+            # 好差评 into the figures: the item and department of the case rated (the event names the item's id)
+            case = repo.case(tenant, case_number=str(v.get("case_number", ""))) if v.get("case_number") else None
+            repo.upsert_rating(tenant, rating, {
+                "level": int(v.get("level", 0)) or None, "channel": str(v.get("channel", "")),
+                "case_number": str(v.get("case_number", "")), "item_id": str(v.get("item_id", "")),
+                "item_name": case.item_name if case else "",
+                "department": str(v.get("department", "")) or (case.department if case else ""),
+                "staff": str(v.get("staff", "")), "rated_on": at.astimezone(CHINA_TZ).date()})
+        elif k == "appeal_decided" and rating:
+            # 申诉复核 upheld: the rating stays in the record and leaves the unit's figures
+            repo.upsert_rating(tenant, rating, {"appeal_upheld": bool(v.get("upheld"))})
         return []
 
     def _reevaluate_watch(self, uow: UnitOfWork, repo: SupervisionRepository, tenant: str, watch_id: str,
@@ -726,6 +741,7 @@ class SupervisionHandlers:
         repo = SupervisionRepository(uow)
         cards = repo.cards_by_rule(by, unit, month, public=public)
         complaints = repo.complaint_stats(by, unit, month)
+        ratings = repo.rating_stats(by, unit, month, public=public)
         out = []
         for r in repo.stats(by, unit, month, public=public):
             decided = r["decided"] or 0
@@ -745,18 +761,13 @@ class SupervisionHandlers:
                 "waived_count": int(r["waived"]), "proxy_share": r["proxied"] / accepted if accepted else 0.0,
                 "fees_fen": int(r["fees_fen"]), "cards": cards.get(key, {}),
             })
-            c = complaints.pop(key, None)
-            if c:
-                out[-1].update({
-                    "complaints": int(c["complaints"]),
-                    "complaints_on_time": c["results_on_time"] / c["results"] if c["results"] else 0.0,
-                    "rectification_rate": c["rectified"] / c["rectifications"] if c["rectifications"] else 0.0})
-        for key, c in sorted(complaints.items()):       # units with complaints and no case accepted that month
+            out[-1].update(_complaint_figures(complaints.pop(key, None)))
+            out[-1].update(_rating_figures(ratings.pop(key, None)))
+        # groups with complaints or ratings and no case accepted that month
+        for key in sorted(set(complaints) | set(ratings)):
             out.append({"key": key, "label": unit_label(key) if by == "unit" else key, "accepted": 0, "decided": 0,
-                        "completed": 0, "complaints": int(c["complaints"]),
-                        "complaints_on_time": c["results_on_time"] / c["results"] if c["results"] else 0.0,
-                        "rectification_rate": c["rectified"] / c["rectifications"] if c["rectifications"] else 0.0,
-                        "cards": cards.get(key, {})})
+                        "completed": 0, "cards": cards.get(key, {}), **_complaint_figures(complaints.get(key)),
+                        **_rating_figures(ratings.get(key))})
         return out
 
     def stats(self, p: Principal, by: str, month: str, unit: str) -> tuple[str, str, list[dict[str, Any]]]:
@@ -827,6 +838,23 @@ class SupervisionHandlers:
             return hashchain.verify_stored(uow, SCHEMA, unit, self.public_keys)
 
 
+def _complaint_figures(c: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not c:
+        return {}
+    return {"complaints": int(c["complaints"]),
+            "complaints_on_time": c["results_on_time"] / c["results"] if c["results"] else 0.0}
+
+
+def _rating_figures(r: Mapping[str, Any] | None) -> dict[str, Any]:
+    """好差评: satisfaction = (非常满意 + 满意) / ratings; 差评 rectification rate = rectified / 差评."""
+    if not r:
+        return {}
+    n, bad = int(r["ratings"]), int(r["bad"])
+    return {"ratings": n, "satisfied": int(r["satisfied"]), "bad_ratings": bad,
+            "rectified": int(r["rectified"]), "satisfaction": int(r["satisfied"]) / n if n else 0.0,
+            "rectification_rate": int(r["rectified"]) / bad if bad else 0.0}
+
+
 def calendar_publisher(cal: WorkingCalendar) -> str:
     """Who publishes the working-day calendar the tenant counts on: the publisher of its latest year published by a
     person (not the national years the chinese-calendar package seeds); '' when none has been."""
@@ -846,11 +874,14 @@ def _merge(rows: list[dict[str, Any]], code: str) -> dict[str, Any]:
     total: dict[str, Any] = {"key": code, "label": unit_label(code)}
     acc = sum(r["accepted"] for r in rows)
     dec = sum(r["decided"] for r in rows)
-    for k in ("accepted", "decided", "completed", "waived_count", "fees_fen", "complaints"):
+    for k in ("accepted", "decided", "completed", "waived_count", "fees_fen", "complaints", "ratings", "satisfied",
+              "bad_ratings", "rectified"):
         total[k] = sum(r.get(k, 0) for r in rows)
     results = [r for r in rows if r.get("complaints")]
-    for k in ("complaints_on_time", "rectification_rate"):
-        total[k] = sum(r.get(k, 0.0) for r in results) / len(results) if results else 0.0
+    total["complaints_on_time"] = (sum(r.get("complaints_on_time", 0.0) for r in results) / len(results)
+                                   if results else 0.0)
+    total["satisfaction"] = total["satisfied"] / total["ratings"] if total["ratings"] else 0.0
+    total["rectification_rate"] = total["rectified"] / total["bad_ratings"] if total["bad_ratings"] else 0.0
     for k, weight in (("on_time_promised", "decided"), ("on_time_statutory", "decided"),
                       ("avg_working_days", "decided"), ("avg_promised_days", "accepted"), ("speed_up", "accepted"),
                       ("immediate_share", "accepted"), ("one_visit_share", "accepted"),

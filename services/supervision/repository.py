@@ -291,6 +291,38 @@ class SupervisionRepository:
             f"SELECT tenant_code, watch_id FROM {S}.watches WHERE next_check_on <= :d ORDER BY next_check_on"
             " LIMIT :lim"), {"d": today, "lim": limit})]
 
+    # -- 好差评 ---------------------------------------------------------------------------------------------------
+    def upsert_rating(self, tenant: str, rating_id: str, values: dict[str, Any]) -> None:
+        cols = sorted(values)
+        self.u.execute(sql(
+            f"INSERT INTO {S}.ratings (tenant_code, rating_id, {', '.join(cols)})"
+            f" VALUES (:t, :r, {', '.join(':' + c for c in cols)}) ON CONFLICT (tenant_code, rating_id) DO UPDATE SET "
+            + ", ".join([*(f"{c} = EXCLUDED.{c}" for c in cols), "updated_at = now()"])),
+            {"t": tenant, "r": rating_id, **values})
+
+    def rating_rectified(self, tenant: str, rating_id: str, at: dt.datetime) -> None:
+        self.u.execute(sql(
+            f"INSERT INTO {S}.ratings (tenant_code, rating_id, rectified_at) VALUES (:t, :r, :at)"
+            " ON CONFLICT (tenant_code, rating_id) DO UPDATE SET"
+            " rectified_at = coalesce(ratings.rectified_at, EXCLUDED.rectified_at), updated_at = now()"),
+            {"t": tenant, "r": rating_id, "at": at})
+
+    def rating_stats(self, by: str, unit: str, month: str, *, public: bool = False) -> dict[str, dict[str, int]]:
+        """好差评 per group over the ratings given in `month` under `unit`, leaving out those an upheld appeal took
+        out of the figures: how many, how many 非常满意 + 满意, how many 差评 and how many of those rectified."""
+        if public:
+            self.u.widen(PUBLIC_STATS, on="on")
+        key = {"unit": "tenant_code", "department": "department", "item": "item_name", "staff": "staff",
+               "month": "to_char(rated_on, 'YYYY-MM')"}[by]
+        month_cond = "" if by == "month" else " AND to_char(rated_on, 'YYYY-MM') = :m"
+        rows = self.u.mappings(sql(
+            f"SELECT {key} AS key, count(*) AS ratings, count(*) FILTER (WHERE level <= 2) AS satisfied,"
+            " count(*) FILTER (WHERE level >= 4) AS bad,"
+            " count(*) FILTER (WHERE level >= 4 AND rectified_at IS NOT NULL) AS rectified"
+            f" FROM {S}.ratings WHERE tenant_code LIKE :u || '%' AND level IS NOT NULL AND NOT appeal_upheld"
+            f"{month_cond} GROUP BY 1"), {"u": unit, "m": month})
+        return {r["key"] or "": r for r in rows}
+
     # -- the sweep (machine work) --------------------------------------------------------------------------------
     def due_cases(self, today: dt.date, limit: int) -> list[tuple[str, str]]:
         self.u.widen(THRESHOLD_SWEEP, on="on")
@@ -405,8 +437,8 @@ class SupervisionRepository:
             f" GROUP BY 1 ORDER BY 1"), {"u": unit, "m": month})
 
     def complaint_stats(self, by: str, unit: str, month: str) -> dict[str, dict[str, int]]:
-        """Complaints and rectifications per unit or department whose deadlines fall in `month` (the watches):
-        how many, how many results were given on time, how many 差评 rectifications were done."""
+        """Complaints per unit or department whose deadlines fall in `month` (the watches): how many, how many
+        results were given on time (the 差评 rectification rate is the ratings', `rating_stats`)."""
         key = {"unit": "tenant_code", "department": "department"}.get(by)
         if key is None:
             return {}
@@ -414,10 +446,9 @@ class SupervisionRepository:
             f"SELECT {key} AS key, count(DISTINCT number) FILTER (WHERE subject_kind = 'complaint') AS complaints,"
             " count(*) FILTER (WHERE rule_id = 'complaint-result') AS results,"
             " count(*) FILTER (WHERE rule_id = 'complaint-result' AND done_at IS NOT NULL"
-            "   AND (done_at AT TIME ZONE 'Asia/Shanghai')::date <= due_on) AS results_on_time,"
-            " count(*) FILTER (WHERE subject_kind = 'rectification') AS rectifications,"
-            " count(*) FILTER (WHERE subject_kind = 'rectification' AND done_at IS NOT NULL) AS rectified"
-            f" FROM {S}.watches WHERE tenant_code LIKE :u || '%' AND to_char(due_on, 'YYYY-MM') = :m GROUP BY 1"),
+            "   AND (done_at AT TIME ZONE 'Asia/Shanghai')::date <= due_on) AS results_on_time"
+            f" FROM {S}.watches WHERE tenant_code LIKE :u || '%' AND subject_kind = 'complaint'"
+            " AND to_char(due_on, 'YYYY-MM') = :m GROUP BY 1"),
             {"u": unit, "m": month})
         return {r["key"] or "": r for r in rows}
 

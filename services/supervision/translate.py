@@ -126,7 +126,8 @@ def fact_of(source: str, event_type: str, m: Any) -> Fact:
     elif source == "complaints":
         values = {name: g(name) for name in ("complaint_id", "number", "handler", "progress_due", "result_due",
                                              "subject_department", "rectification_id", "staff", "due_on",
-                                             "case_number") if name in m.DESCRIPTOR.fields_by_name}
+                                             "case_number", "rating_id", "level", "channel", "item_id",
+                                             "department", "upheld") if name in m.DESCRIPTOR.fields_by_name}
     application_id = g("application_id") if source in ("intake", "approval") else ""
     case_number = g("case_number") if source not in ("agency", "complaints") else ""
     return Fact(kind=kind, application_id=application_id, case_number=case_number,

@@ -49,19 +49,23 @@ def test_complaint_deadlines_and_the_rectification_of_a_bad_rating(events, handl
     [result] = [c for c in cards_of(as_, "complaint-result") if c.case_number == number]
     assert result.status == pb.CARD_STATUS_CLOSED
 
-    rid, case_number = str(uuid.uuid4()), f"CASE{uuid.uuid4().hex[:8]}"
+    rid, case_number, rating = str(uuid.uuid4()), f"CASE{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    events.send("complaints", complaints_ev.RatingSubmitted(
+        rating_id=rating, tenant=TOWNSHIP, channel="window", level=4, bad=True, case_number=case_number,
+        staff="dongdajie.clerk", at="2026-10-09T09:30:00+08:00"), TOWNSHIP)
     events.send("complaints", complaints_ev.RectificationDue(
-        rectification_id=rid, rating_id=str(uuid.uuid4()), tenant=TOWNSHIP, staff="dongdajie.clerk",
+        rectification_id=rid, rating_id=rating, tenant=TOWNSHIP, staff="dongdajie.clerk",
         due_on="2026-10-30", case_number=case_number, at="2026-10-09T10:00:00+08:00"), TOWNSHIP)
     handlers.sweep(D(2026, 11, 2))
     [rect] = [c for c in cards_of(as_, "rating-rectification") if c.case_number == case_number]
     assert (rect.severity, rect.post_holder, rect.status) == ("red", "dongdajie.clerk", pb.CARD_STATUS_OPEN)
     events.send("complaints", complaints_ev.RectificationDone(
-        rectification_id=rid, tenant=TOWNSHIP, at="2026-11-02T10:00:00+08:00", late=True), TOWNSHIP)
+        rectification_id=rid, rating_id=rating, tenant=TOWNSHIP, at="2026-11-02T10:00:00+08:00", late=True),
+        TOWNSHIP)
     [rect] = [c for c in cards_of(as_, "rating-rectification") if c.case_number == case_number]
     assert rect.status == pb.CARD_STATUS_CLOSED
     # the township's figures of October count the complaint (answered a day after its extended limit: not on time)
-    # and the rectification (done, late)
+    # and the 差评 given that month, rectified (late)
     stats = as_("county.supervisor").GetStats(pb.GetStatsRequest(by="unit", month="2026-10", unit=TOWNSHIP))
     [row] = [r for r in stats.rows if r.key == TOWNSHIP]
     assert (row.complaints, row.complaints_on_time, row.rectification_rate) == (1, 0.0, 1.0)
