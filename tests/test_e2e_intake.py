@@ -102,8 +102,9 @@ def test_window_decisions_correction_then_acceptance_and_rejection(demo_platform
     kinds = [n["kind"] for n in accepted["notices"]]
     assert "correction" in kinds and "acceptance" in kinds
     notice = next(n for n in accepted["notices"] if n["kind"] == "acceptance")
-    pdf = httpx.get(f"{demo_platform.gateway_url}/api/v1/intake/applications/{app['id']}/notices/{notice['id']}.pdf",
-                    headers=clerk.headers, timeout=30)
+    # the accept answer says where each notice prints (issue 19: its `pdf` is empty in application reads)
+    assert notice["pdf_url"] == f"/api/v1/intake/applications/{app['id']}/notices/{notice['id']}.pdf"
+    pdf = httpx.get(demo_platform.gateway_url + notice["pdf_url"], headers=clerk.headers, timeout=30)
     assert pdf.status_code == 200 and pdf.content[:4] == b"%PDF"
     # the public lookup: case number + the query code on the notice (or the full ID); nothing else shown
     code = accepted["query_code"]

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 
 from services.intake.applicants import MAX_NAME, Applicant
 from services.intake.items import ItemSnapshot, ScenarioSpec, check_scenario
-from shared.calendar import Pause, WorkingCalendar
+from shared.calendar import R_HOLIDAY, R_MAKEUP, R_PAUSED, R_WEEKEND, DeadlineResult, Pause, WorkingCalendar
 from shared.errors import FailedPrecondition, InvalidArgument
 from shared.idnumbers import check_resident_id
 
@@ -90,6 +90,38 @@ PUBLIC_STEPS = {
     "terminated": "终止办理", "suspended": "审批暂停计时（特别程序）", "resumed": "审批恢复计时",
     "decided": "已作出审批决定", "completed": "已办结，结果可领取", "picked_up": "已出件",
 }
+
+
+SUSPENSION_REASON = "特别程序"
+
+
+def explain_deadline(d: DeadlineResult) -> str:
+    """A deadline's working-day count in one Chinese sentence (the days not counted, by why)."""
+    if d.working_days == 0:
+        return "即办件：受理当日办结"
+    if d.due is None and d.paused_open:
+        return (f"受理次日起计 {d.working_days} 个工作日；审批暂停计时中（{SUSPENSION_REASON}），"
+                "恢复计时后重新推算办结日期")
+    skipped = {"周末": 0, "法定节假日": 0, "暂停计时": 0}
+    makeup = 0
+    for day in d.trace:
+        if day.reason == R_WEEKEND and not day.counted:
+            skipped["周末"] += 1
+        elif day.reason.startswith(R_HOLIDAY) and not day.counted:
+            skipped["法定节假日"] += 1
+        elif day.reason.startswith(R_PAUSED):
+            skipped["暂停计时"] += 1
+        elif day.reason.startswith(R_MAKEUP):
+            makeup += 1
+    parts = [f"{what} {n} 天" for what, n in skipped.items() if n]
+    text = f"受理次日起计 {d.working_days} 个工作日"
+    if parts:
+        text += "，" + "、".join(parts) + "不计"
+    if makeup:
+        text += f"，调休上班 {makeup} 天计入"
+    if d.provisional:
+        text += f"（{'、'.join(str(y) for y in d.unpublished_years)} 年工作日历尚未发布，暂按周一至周五推算）"
+    return text
 
 
 def iso(value: dt.date | dt.datetime | None) -> str:
@@ -669,6 +701,27 @@ class Application:
         self._log(now, "picked_up", by, detail)
 
     # -- public view -------------------------------------------------------------------------------
+    def promised_deadline(self, calendar: WorkingCalendar) -> DeadlineResult | None:
+        """The date the case is promised to be finished by, as the public progress page shows it (issue 19):
+        the item's promised working days from the acceptance, the back office's suspensions (特别程序, as
+        reported by approval's clock events) not counted; an open suspension leaves it without a date.
+        None unless the case is in progress (before acceptance, once decided, ended). The approval service's
+        case holds the binding trace; this is the same count on the same published calendar."""
+        if self.status != Status.ACCEPTED or self.accepted_on is None or any(h.what == "decided" for h in self.history):
+            return None
+        pauses: list[Pause] = []
+        since: dt.date | None = None
+        for h in self.history:
+            day = dt.date.fromisoformat((h.on or h.at)[:10])
+            if h.what == "suspended" and since is None:
+                since = max(day, self.accepted_on + dt.timedelta(days=1))
+            elif h.what == "resumed" and since is not None:
+                pauses.append(Pause(since, max(since, day - dt.timedelta(days=1)), SUSPENSION_REASON))
+                since = None
+        if since is not None:
+            pauses.append(Pause(since, None, SUSPENSION_REASON))
+        return calendar.add_working_days(self.accepted_on, self.item.promised_limit_days, pauses)
+
     def public_steps(self) -> list[tuple[str, str]]:
         """(date, step name) pairs: dates and step names only — no names, no materials."""
         return [(h.on or h.at[:10], PUBLIC_STEPS[h.what]) for h in self.history if h.what in PUBLIC_STEPS]

@@ -72,6 +72,12 @@ def lookup_url(public_base_url: str, case_number: str, query_code: str) -> str:
     return f"{base}&code={quote(query_code)}" if query_code else base
 
 
+def addressee(applicant_kind: str) -> str:
+    """How the notice's text addresses the applicant after naming them in the salutation: a person is 你,
+    a legal person 你单位 (templates from version 2 say $you where version 1 printed 「你（单位）」 for both)."""
+    return "你单位" if applicant_kind == "legal_person" else "你"
+
+
 # who submitted on the applicant's behalf, by the length of its division code (帮办代办 at every level)
 PROXY_CHANNEL_LABELS = {12: "村（社区）代办点代办", 9: "乡镇（街道）便民服务中心代办", 6: "县级帮办代办"}
 
@@ -83,7 +89,8 @@ def build_notice(app: Application, template: NoticeTemplate, *, issued_at: dt.da
     promises = app.promises if kind == "acceptance" else []
     rnd = app.corrections[correction_round - 1] if correction_round else None
     values = {
-        "applicant_name": app.applicant.name, "item_name": app.item.name, "case_number": app.case_number or BLANK,
+        "applicant_name": app.applicant.name, "you": addressee(app.applicant.kind), "item_name": app.item.name,
+        "case_number": app.case_number or BLANK,
         "application_id": app.id, "received_date": cn_date(app.received_on), "accepted_date": cn_date(app.accepted_on),
         "decision_due": cn_date(app.decision_due), "issued_date": cn_date(issued_at),
         "promised_limit": _limit(app.item.promised_limit_days, app.item.immediate), "unit_name": app.handling_unit_name,

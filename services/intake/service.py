@@ -94,8 +94,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return notice_to_pb({**data, "id": request.notice_id}, pdf)
 
     def LookupProgress(self, request, context):
-        return progress_to_pb(self.h.lookup_progress(request.case_number, query_code=request.query_code,
-                                                     id_number=request.id_number))
+        app = self.h.lookup_progress(request.case_number, query_code=request.query_code, id_number=request.id_number)
+        return progress_to_pb(app, self.h.calendars.get(app.tenant))
 
 
 def registration(handlers: IntakeHandlers) -> Registration:

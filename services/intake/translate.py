@@ -19,9 +19,17 @@ from services.intake.commands import (
     RecordSuspension,
     SubmitCommand,
 )
-from services.intake.domain import CHANNELS, STATUS_LABELS, Application, Status, SubmittedMaterial, iso
+from services.intake.domain import (
+    CHANNELS,
+    STATUS_LABELS,
+    Application,
+    Status,
+    SubmittedMaterial,
+    explain_deadline,
+    iso,
+)
 from services.intake.repository import ApplicationView
-from shared.calendar import CalendarYear
+from shared.calendar import CalendarYear, WorkingCalendar
 from shared.errors import InvalidArgument
 from shared.idnumbers import birth_date_of
 from shared.messaging import PoisonMessage
@@ -71,10 +79,18 @@ def status_filter(value: int) -> Status | None:
     return STATUS_FROM_PB[value]
 
 
-def notice_to_pb(meta: dict, pdf: bytes = b"") -> pb.Notice:
+# Where a notice is printed: the gateway's route that renders it (GET with the staff login; issue 19 — the
+# accept answer carried only an empty `pdf`, the bytes being left out of every application read).
+NOTICE_PDF_PATH = "/api/v1/intake/applications/{application_id}/notices/{notice_id}.pdf"
+
+
+def notice_to_pb(meta: dict, pdf: bytes = b"", application_id: str = "") -> pb.Notice:
+    """A notice's metadata (or its frozen snapshot, which names its application) as the proto."""
+    application_id = application_id or meta.get("application_id", "")
     issued = meta["issued_at"]
     return pb.Notice(id=meta["id"], kind=meta["kind"], template_version=str(meta["template_version"]),
-                     issued_at=issued if isinstance(issued, str) else issued.isoformat(), title=meta["title"], pdf=pdf)
+                     issued_at=issued if isinstance(issued, str) else issued.isoformat(), title=meta["title"], pdf=pdf,
+                     pdf_url=NOTICE_PDF_PATH.format(application_id=application_id, notice_id=meta["id"]))
 
 
 def application_to_pb(view: ApplicationView) -> pb.Application:
@@ -99,7 +115,7 @@ def application_to_pb(view: ApplicationView) -> pb.Application:
         out.query_code = a.query_code
         out.open_corrections.extend(pb.CorrectionItem(material_code=c.material_code, problem=c.problem)
                                     for c in a.open_corrections())
-        out.notices.extend(notice_to_pb(n) for n in view.notices)
+        out.notices.extend(notice_to_pb(n, application_id=a.id) for n in view.notices)
         out.history.extend(pb.Event(at=h.at, what=h.what, by=h.by, detail=h.detail) for h in a.history)
     return out
 
@@ -114,10 +130,18 @@ def rejection_to_pb(a: Application) -> pb.Rejection | None:
                         confirmed_role=r.get("confirmed_role", ""), confirmed_at=r.get("confirmed_at", ""))
 
 
-def progress_to_pb(a: Application) -> pb.Progress:
-    """Step names and dates only: no names, no materials."""
-    return pb.Progress(case_number=a.case_number, item_name=a.item.name, step=STATUS_LABELS[a.status],
-                       steps=[pb.Event(at=day, what=step) for day, step in a.public_steps()])
+def progress_to_pb(a: Application, calendar: WorkingCalendar | None = None) -> pb.Progress:
+    """Step names and dates only: no names, no materials; while in progress, the promised finish date on
+    the unit's working-day calendar."""
+    out = pb.Progress(case_number=a.case_number, item_name=a.item.name, step=STATUS_LABELS[a.status],
+                      steps=[pb.Event(at=day, what=step) for day, step in a.public_steps()])
+    deadline = a.promised_deadline(calendar) if calendar is not None else None
+    if deadline is not None:
+        out.promised_limit_days = deadline.working_days
+        out.promised_due = iso(deadline.due)
+        out.clock_paused = deadline.paused_open
+        out.promised_due_explained = explain_deadline(deadline)
+    return out
 
 
 # -- events in: what the approval service reports back ------------------------------------------------

@@ -93,7 +93,10 @@ def test_a_case_from_the_window_through_the_back_office_and_the_fee_window_to_th
     assert page.evaluate("document.activeElement.id") == "print-notice"
     pdf = clerk.context.request.get(base + page.get_attribute("#print-notice", "href"))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body()[:4] == b"%PDF"
-    assert "已受理" in public_progress(browser, base, case_number, query_code)
+    told = public_progress(browser, base, case_number, query_code)
+    # the promised finish date with its working-day count (issue 19)
+    assert "已受理" in told and re.search(r"承诺办结日期：\d{4}年\d{1,2}月\d{1,2}日", told), told
+    assert "受理次日起计" in told or "即办件" in told
 
     # the reviewer claims it from the queue and reviews it; the decider decides
     reviewer = staff("county.reviewer")

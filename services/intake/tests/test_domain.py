@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import itertools
@@ -12,7 +13,7 @@ from pypdf import PdfReader
 
 from services.intake.applicants import Applicant, prefill, validate_applicant
 from services.intake.casenumbers import format_case_number, parse_case_number
-from services.intake.domain import Application, Status, SubmittedMaterial
+from services.intake.domain import Application, Status, SubmittedMaterial, explain_deadline
 from services.intake.items import ItemSnapshot, MaterialSpec, ScenarioSpec
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
 from services.intake.querycodes import ALPHABET, check_query_code, new_query_code, query_code_digest
@@ -504,3 +505,46 @@ def test_clock_pins_the_date_from_settings_and_moves():
     clock.set_today(dt.date(2026, 10, 14))
     assert clock.today() == dt.date(2026, 10, 14)
     assert Clock.from_settings(object()).fixed is False
+
+
+def test_a_notice_names_the_applicant_and_then_says_you_or_your_unit():
+    tpl = NoticeTemplate("correction", 2, "补正材料通知书", "$applicant_name：\n$you于$received_date提出的申请……")
+    person = build_notice(receive(materials=("M1",)), tpl, issued_at=at(TODAY), public_base_url="https://x/",
+                          correction_round=0)
+    assert person["body"].startswith("张三：\n你于2026年3月2日") and "（单位）" not in person["body"]
+    company = receive(materials=("M1",), item=dataclasses.replace(ITEM, targets=("legal_person",)),
+                      applicant=Applicant(name="凉州区某某宾馆有限公司", id_number=uscc()))
+    assert company.applicant.kind == "legal_person"
+    body = build_notice(company, tpl, issued_at=at(TODAY), public_base_url="https://x/")["body"]
+    assert body.startswith("凉州区某某宾馆有限公司：\n你单位于")
+
+
+def test_the_promised_finish_date_counts_working_days_and_leaves_out_suspensions():
+    app = receive()
+    assert app.promised_deadline(CAL) is None                         # not accepted yet: no promise
+    app.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, **issued())
+    d = app.promised_deadline(CAL)
+    assert (d.due, d.working_days) == (dt.date(2026, 3, 16), 10)
+    assert explain_deadline(d) == "受理次日起计 10 个工作日，周末 4 天不计"
+    # a special procedure from Wednesday 4 March, resumed on Monday 9 March: 4–8 March (3 working days) not counted
+    app.record_clock(suspended=True, detail="专家评审", now=at(dt.date(2026, 3, 4)))
+    paused = app.promised_deadline(CAL)
+    assert paused.due is None and paused.paused_open
+    assert "审批暂停计时中" in explain_deadline(paused)
+    app.record_clock(suspended=False, detail="恢复计时", now=at(dt.date(2026, 3, 9)))
+    d = app.promised_deadline(CAL)
+    assert d.due == dt.date(2026, 3, 19)
+    assert explain_deadline(d) == "受理次日起计 10 个工作日，周末 2 天、暂停计时 5 天不计"
+    app.record_decision(outcome="approved", document_number="", reasons=(), decider="d", now=at(dt.date(2026, 3, 10)))
+    assert app.promised_deadline(CAL) is None                         # decided: nothing promised any more
+
+
+def test_the_promised_finish_date_over_the_labour_day_holiday():
+    app = receive(day=dt.date(2026, 4, 27))
+    app.accept(waived=[], by="c", now=at(dt.date(2026, 4, 27)), today=dt.date(2026, 4, 27), calendar=CAL, **issued())
+    text = explain_deadline(app.promised_deadline(CAL))
+    assert "法定节假日" in text and text.startswith("受理次日起计 10 个工作日")
+    immediate = receive(item=dataclasses.replace(ITEM, promised_limit_days=0))
+    immediate.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, **issued())
+    d = immediate.promised_deadline(CAL)
+    assert d.due == TODAY and explain_deadline(d) == "即办件：受理当日办结"

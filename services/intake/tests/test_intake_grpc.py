@@ -46,6 +46,7 @@ def test_accept_gives_a_case_number_an_acceptance_notice_and_events(clerk, towns
     assert accepted.status == pb.APPLICATION_STATUS_ACCEPTED and accepted.accepted_on == "2026-03-02"
     assert re.fullmatch(r"62060200100020260302\d{6}", accepted.case_number)
     assert [n.kind for n in accepted.notices] == ["acceptance"]
+    assert accepted.notices[0].pdf_url == f"/api/v1/intake/applications/{app.id}/notices/{accepted.notices[0].id}.pdf"
     text_ = notice_pdf(clerk, accepted, "acceptance")
     assert "受理通知书" in text_ and accepted.case_number in text_ and "农村村民宅基地审批" in text_
     assert "东大街街道" in text_ and "张三" in text_ and "2026年3月2日" in text_
@@ -400,6 +401,9 @@ def test_public_progress_lookup_needs_the_query_code_or_the_full_id(clerk, towns
     progress = lookup(query_code=code)
     assert progress.step == "已受理，办理中" and progress.item_name == "农村村民宅基地审批"
     assert [(s.at, s.what) for s in progress.steps] == [("2026-03-02", "已收件"), ("2026-03-02", "已受理")]
+    # the promised finish date (issue 19): 10 working days from Monday 2 March, two weekends not counted
+    assert (progress.promised_due, progress.promised_limit_days, progress.clock_paused) == ("2026-03-16", 10, False)
+    assert progress.promised_due_explained == "受理次日起计 10 个工作日，周末 4 天不计"
     assert "李四" not in str(progress) and "M1" not in str(progress) and number not in str(progress)
     assert code not in str(progress)
     # as a person types it from the notice: lower case, in two groups
