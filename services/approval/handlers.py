@@ -41,7 +41,7 @@ from services.approval.domain import (
     TerminateCase,
     remedies_text,
 )
-from services.approval.repository import ApprovalRepository, QueueRow
+from services.approval.repository import QUEUE_TOTAL_CAP, ApprovalRepository, QueueRow
 from shared.calendar import DeadlineResult, WorkingCalendar
 from shared.clock import CHINA_TZ
 from shared.db import UnitOfWork
@@ -267,7 +267,8 @@ class ApprovalHandlers(SharedState):
         return views, total
 
     def list_queue(self, p: Principal, desk: str, kind: str, mine: bool, limit: int,
-                   offset: int) -> tuple[list[QueueRow], int]:
+                   offset: int) -> tuple[list[QueueRow], int, bool]:
+        """A page of the queue, its length counted up to QUEUE_TOTAL_CAP, and whether it is longer."""
         p.require(Role.REVIEWER, Role.DECIDER)
         limit, offset = page(limit, offset)
         kinds = self._kinds_for(p, kind)
@@ -278,7 +279,9 @@ class ApprovalHandlers(SharedState):
                 if desk not in desks:
                     raise PermissionDenied(f"您未被分配到“{desk}”岗位")
                 desks = {desk}
-            return repo.queue(str(p.tenant), sorted(desks), kinds, p.username if mine else None, limit, offset)
+            rows, counted = repo.queue(str(p.tenant), sorted(desks), kinds, p.username if mine else None, limit,
+                                       offset)
+        return rows, min(counted, QUEUE_TOTAL_CAP), counted > QUEUE_TOTAL_CAP
 
     def _kinds_for(self, p: Principal, kind: str) -> list[str]:
         allowed = [k for role, ks in QUEUE_KINDS.items() if p.has(role) for k in ks]

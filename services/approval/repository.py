@@ -50,6 +50,11 @@ from shared.clock import CHINA_TZ
 from shared.db import UnitOfWork
 
 S = "approval"
+# a desk's queue counts its open steps up to this many (above it the queue says "1000+",
+# ListQueueResponse.total_capped): counting them all on every page grows with the open cases (issue 22)
+QUEUE_TOTAL_CAP = 1000
+# the steps that carry their case's promised_due (steps.due, the queue's index order)
+_UNFINISHED_STEPS = "('waiting','open','claimed')"
 # a document number as people read it: 620602-2026-XK000123 (unit, year, kind, the year's sequence)
 _NUMBER = "tenant_code || '-' || year || '-' || kind || lpad(value::text, 6, '0')"
 _CASE_COLUMNS_C = ", ".join(f"c.{col}" for col in CASE_COLUMNS)
@@ -157,7 +162,7 @@ class ApprovalRepository:
                 " VALUES (:id, :t, :n, :app, :item, :iv, :iname, :itype, :dept, :cat, :imm, :joint, :jd, :fees,"
                 " :fcodes, :site, :gov, :key, :applicant, :sc, :sn, CAST(:materials AS jsonb), :acc_at, :acc_on,"
                 " :acc_by, :proxy, :pd, :sd, :status, :opened, :p_due, :s_due, :d_due, :prov, :susp, :opened)"
-                " ON CONFLICT DO NOTHING RETURNING id, tenant_code)")
+                " ON CONFLICT DO NOTHING RETURNING id, tenant_code, promised_due)")
         return self._write(case, head, params) > 0
 
     def lock(self, *, case_id: str | None = None, step_id: str | None = None,
@@ -210,7 +215,7 @@ class ApprovalRepository:
                 " delivered_at = :delivered, delivery_method = :dm, delivered_by = :db, delivery_recipient = :dr,"
                 " delivery_tracking = :dtr, promised_due = :p_due, statutory_due = :s_due, delivery_due = :d_due,"
                 " due_provisional = :prov, clock_suspended = :susp, projected_at = :now, version = version + 1"
-                " WHERE id = :id RETURNING id, tenant_code)")
+                " WHERE id = :id RETURNING id, tenant_code, promised_due)")
         if self._write(case, head, params) != 1:
             raise RuntimeError(f"case {case.id} could not be written")
 
@@ -235,8 +240,12 @@ class ApprovalRepository:
                            "obids": [str(i) for i in outbox]}
 
     def _write(self, case: Case, head: str, params: dict) -> int:
-        """One statement: `head` (a CTE named c writing the case row, RETURNING id, tenant_code) and, only
-        if it wrote, every new or changed part of the case. Returns the case rows written."""
+        """One statement: `head` (a CTE named c writing the case row, RETURNING id, tenant_code, promised_due)
+        and, only if it wrote, every new or changed part of the case. Returns the case rows written.
+
+        The steps not yet finished carry the case's promised_due (steps.due, migration 0006), the queue's
+        order read from an index: new and changed steps take it here, the case's other unfinished steps
+        follow it ("sd") when it moved."""
         ctes = [head]
 
         def part(name: str, statement: str, rows: list[dict]) -> None:
@@ -247,15 +256,22 @@ class ApprovalRepository:
         new_steps = [step_row(s) for s in case.new_steps]
         part("si", f"INSERT INTO {S}.steps (id, case_id, tenant_code, kind, desk, seq, status, share_days, opened_at,"
                    " claimed_by, claimed_by_name, claimed_at, done_by, done_by_name, done_at, done_on, opinion,"
-                   " conclusion) SELECT v.id, c.id, c.tenant_code, v.kind, v.desk, v.seq, v.status, v.share_days,"
+                   " conclusion, due) SELECT v.id, c.id, c.tenant_code, v.kind, v.desk, v.seq, v.status, v.share_days,"
                    " v.opened_at, v.claimed_by, v.claimed_by_name, v.claimed_at, v.done_by, v.done_by_name,"
-                   f" v.done_at, v.done_on, v.opinion, v.conclusion FROM c, {{rows}} AS v({STEP_TYPES})", new_steps)
+                   " v.done_at, v.done_on, v.opinion, v.conclusion, c.promised_due"
+                   f" FROM c, {{rows}} AS v({STEP_TYPES})", new_steps)
         dirty = [step_row(s) for s in case.steps if s.id in case.dirty_steps]
         part("su", f"UPDATE {S}.steps t SET status = v.status, opened_at = v.opened_at, claimed_by = v.claimed_by,"
                    " claimed_by_name = v.claimed_by_name, claimed_at = v.claimed_at, done_by = v.done_by,"
                    " done_by_name = v.done_by_name, done_at = v.done_at, done_on = v.done_on, opinion = v.opinion,"
-                   f" conclusion = v.conclusion FROM c, {{rows}} AS v({STEP_TYPES})"
+                   f" conclusion = v.conclusion, due = c.promised_due FROM c, {{rows}} AS v({STEP_TYPES})"
                    " WHERE t.id = v.id AND t.case_id = c.id", dirty)
+        # the case's other unfinished steps follow its promised_due (a row is written once per statement:
+        # the steps "su" writes are left to it)
+        params["sd_skip"] = [str(r["id"]) for r in dirty]
+        ctes.append(f"sd AS (UPDATE {S}.steps t SET due = c.promised_due FROM c WHERE t.case_id = c.id"
+                    f" AND t.status IN {_UNFINISHED_STEPS} AND t.due IS DISTINCT FROM c.promised_due"
+                    " AND t.id <> ALL(CAST(:sd_skip AS uuid[])))")
         part("li", f"INSERT INTO {S}.ledger (id, case_id, tenant_code, kind, procedure, reason, days, on_date, at,"
                    " by_user, by_name, approved_by, approved_by_name, ref, notice_number) SELECT v.id, c.id,"
                    " c.tenant_code, v.kind, v.procedure, v.reason, v.days, v.on_date, v.at, v.by_user, v.by_name,"
@@ -337,21 +353,32 @@ class ApprovalRepository:
     # -- queues ------------------------------------------------------------------------------------
     def queue(self, tenant: str, desks: Sequence[str], kinds: Sequence[str], mine: str | None, limit: int,
               offset: int) -> tuple[list[QueueRow], int]:
+        """A page of the queue, most urgent first (the case's promised due date, then when the step opened),
+        and its length counted up to QUEUE_TOTAL_CAP + 1 (above QUEUE_TOTAL_CAP: "more than that").
+
+        The open steps are read per (desk, kind) from the index steps_queue_due (migration 0006) in the
+        queue's order — steps.due is the case's promised_due, kept with it by _write and apply_projections —
+        each stopping after offset + limit rows, then merged: a page does not sort every open step."""
+        params = {"t": tenant, "desks": sorted(set(desks)), "kinds": sorted(set(kinds)), "me": mine or "",
+                  "lim": limit, "off": offset, "n": limit + offset, "cap": QUEUE_TOTAL_CAP + 1}
         if mine:
-            cond = "s.status = 'claimed' AND s.claimed_by = :me"
+            cond = "s.status = 'claimed' AND s.claimed_by = :me AND s.kind = ANY(:kinds)"
+            steps = f"(SELECT s.* FROM {S}.steps s WHERE s.tenant_code = :t AND {cond})"
         else:
-            cond = "s.status = 'open' AND s.desk = ANY(:desks)"
+            cond = "s.status = 'open' AND s.desk = ANY(:desks) AND s.kind = ANY(:kinds)"
+            steps = ("(SELECT s.* FROM unnest(CAST(:desks AS text[])) d(desk)"
+                     " CROSS JOIN unnest(CAST(:kinds AS text[])) k(kind)"
+                     f" CROSS JOIN LATERAL (SELECT s.* FROM {S}.steps s WHERE s.tenant_code = :t"
+                     " AND s.status = 'open' AND s.desk = d.desk AND s.kind = k.kind"
+                     " ORDER BY s.due NULLS LAST, s.opened_at, s.id LIMIT :n) s)")
         rows = self.u.rows(
             f"SELECT s.id, s.case_id, c.case_number, s.kind, s.desk, s.status, s.claimed_by, s.claimed_at,"
             " s.opened_at, s.share_days, c.item_name, c.applicant_name, c.promised_due, c.statutory_due,"
-            " c.due_provisional, c.clock_suspended, count(*) OVER ()"
-            f" FROM {S}.steps s JOIN {S}.cases c ON c.id = s.case_id"
-            f" WHERE s.tenant_code = :t AND s.kind = ANY(:kinds) AND {cond}"
-            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT :lim OFFSET :off",
-            {"t": tenant, "desks": list(desks), "kinds": list(kinds), "me": mine or "", "lim": limit,
-             "off": offset})
-        out = [QueueRow(str(r[0]), str(r[1]), *r[2:16]) for r in rows]
-        return out, (rows[0][16] if rows else 0)
+            f" c.due_provisional, c.clock_suspended FROM {steps} s JOIN {S}.cases c ON c.id = s.case_id"
+            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT :lim OFFSET :off", params)
+        total = self.u.value(f"SELECT count(*) FROM (SELECT 1 FROM {S}.steps s WHERE s.tenant_code = :t AND {cond}"
+                             " LIMIT :cap) q", params)
+        return [QueueRow(str(r[0]), str(r[1]), *r[2:16]) for r in rows], total
 
     def next_in_queue(self, tenant: str, desks: Sequence[str], kinds: Sequence[str], me: str) -> tuple[str, str] | None:
         """(case_id, step_id) of the most urgent open step the caller may take, its case row locked.
@@ -481,6 +508,10 @@ class ApprovalRepository:
              " FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[]), CAST(:s AS date[]), CAST(:d AS date[]),"
              " CAST(:prov AS boolean[]), CAST(:susp AS boolean[])) AS v(id, p, s, d, prov, susp)"
              " WHERE c.id = v.id AND c.tenant_code = :t", {**cols, "t": tenant, "now": now}),
+            # the unfinished steps carry their case's promised_due (the queue's index order, migration 0006)
+            (f"UPDATE {S}.steps t SET due = v.p FROM unnest(CAST(:ids AS uuid[]), CAST(:p AS date[])) AS v(id, p)"
+             f" WHERE t.case_id = v.id AND t.tenant_code = :t AND t.status IN {_UNFINISHED_STEPS}"
+             " AND t.due IS DISTINCT FROM v.p", {**cols, "t": tenant}),
             (f"INSERT INTO {S}.deadline_changes (case_id, tenant_code, cause, previous_promised_due, promised_due,"
              " previous_statutory_due, statutory_due, previous_delivery_due, delivery_due, provisional, at)"
              " SELECT v.id, :t, :cause, v.pp, v.p, v.ps, v.s, v.pd, v.d, v.prov, :now"

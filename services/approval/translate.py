@@ -258,8 +258,8 @@ def task_from_row(r: QueueRow, desk_name: DeskName) -> pb.Task:
                    opened_at=_iso(r.opened_at))
 
 
-def queue_to_pb(rows: Sequence[QueueRow], total: int, desk_name: DeskName) -> pb.ListQueueResponse:
-    return pb.ListQueueResponse(tasks=[task_from_row(r, desk_name) for r in rows], total=total)
+def queue_to_pb(rows: Sequence[QueueRow], total: int, capped: bool, desk_name: DeskName) -> pb.ListQueueResponse:
+    return pb.ListQueueResponse(tasks=[task_from_row(r, desk_name) for r in rows], total=total, total_capped=capped)
 
 
 def seal_to_pb(found: tuple[Seal, dt.datetime, str], tenant: str) -> pb.Seal:

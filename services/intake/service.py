@@ -82,9 +82,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return application_to_pb(self.h.get(current_principal(), request.application_id))
 
     def ListApplications(self, request, context):
-        views, total = self.h.list(current_principal(), status=status_filter(request.status), subtree=request.subtree,
-                                   limit=request.limit, offset=request.offset)
-        return pb.ListApplicationsResponse(applications=[application_to_pb(v) for v in views], total=total)
+        views, total, capped = self.h.list(current_principal(), status=status_filter(request.status),
+                                           subtree=request.subtree, limit=request.limit, offset=request.offset)
+        return pb.ListApplicationsResponse(applications=[application_to_pb(v) for v in views], total=total,
+                                           total_capped=capped)
 
     def GetApplicantProfile(self, request, context):
         return applicant_to_pb(self.h.applicant_profile(current_principal(), request.id_number))

@@ -1,0 +1,83 @@
+"""The window's list read in index order (issue 22 item 4): two index-ordered branches (the tenant's own
+applications and those it collected for a higher level, 代收) merged into one page — the same rows in the
+same order as the one statement it replaced, page after page, with and without a status filter, and the
+total counted (up to LIST_TOTAL_CAP)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sanji.catalogue.v1 import catalogue_pb2 as cpb
+from sanji.intake.v1 import intake_pb2 as pb
+from sqlalchemy import text
+
+from services.intake.repository import LIST_TOTAL_CAP
+from services.intake.tests.conftest import COUNTY, TOWNSHIP, elements, submit_request
+from shared.grpc.client import bearer
+
+# the statement the list ran before (a scan of the tenant's whole year): the reference order
+_REFERENCE = ("SELECT id::text, status FROM intake.applications a WHERE (a.tenant_code = :t OR a.collect_tenant = :t)"
+              " ORDER BY a.received_at DESC, a.id")
+
+
+def _reference(intake_db, tenant: str, status: str | None = None) -> list[str]:
+    with intake_db.unit_of_work(tenant=tenant) as uow:
+        rows = uow.session.execute(text(_REFERENCE), {"t": tenant}).all()
+    return [r[0] for r in rows if status is None or r[1] == status]
+
+
+def _walk(caller, page: int, **filters) -> tuple[list[str], set[tuple[int, bool]]]:
+    ids: list[str] = []
+    totals: set[tuple[int, bool]] = set()
+    while True:
+        got = caller.ListApplications(pb.ListApplicationsRequest(limit=page, offset=len(ids), **filters))
+        totals.add((got.total, got.total_capped))
+        ids += [a.id for a in got.applications]
+        if len(got.applications) < page:
+            return ids, totals
+
+
+def test_the_window_list_is_the_same_rows_in_the_same_order_when_both_tenant_conditions_match(
+        stub, tokens, as_user, clerk, township_item, intake_db, today):
+    md = bearer(tokens["county.admin"])
+    county_item = stub.CreateItem(cpb.CreateItemRequest(elements=elements(name="老年人优待证办理", exercise_level="4")),
+                                  metadata=md, timeout=10)
+    county_item = stub.PublishItem(cpb.PublishItemRequest(item_id=county_item.id), metadata=md, timeout=10)
+    stub.DelegateItem(cpb.DelegateItemRequest(item_id=county_item.id, target_tenants=[TOWNSHIP], reason="街道代收",
+                                              kind=cpb.LISTING_KIND_COLLECT), metadata=md, timeout=10)
+    own, collected = [], []
+    for day in range(3):        # interleaved in time: the merge must interleave the branches
+        today.set_today(dt.date(2026, 3, 2) + dt.timedelta(days=day))
+        own.append(clerk.SubmitApplication(submit_request(township_item)))
+        collected.append(clerk.SubmitApplication(submit_request(county_item)))
+    assert {a.tenant for a in own} == {TOWNSHIP} and {(a.tenant, a.collect_tenant) for a in collected} == \
+        {(COUNTY, TOWNSHIP)}
+    # accepted: one of its own and every collected one (no collected application is left awaiting the
+    # window's decision: another test holds the township's 'received' list to its own applications)
+    for app in (own[0], *collected):
+        clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
+    # a tie on received_at across both branches: the order falls to the id, as before
+    tie = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    for tenant, apps in ((TOWNSHIP, own[1:]), (COUNTY, collected[1:])):
+        with intake_db.unit_of_work(tenant=tenant) as uow:
+            uow.session.execute(text("UPDATE intake.applications SET received_at = :at"
+                                     " WHERE id = ANY(CAST(:ids AS uuid[]))"), {"at": tie, "ids": [a.id for a in apps]})
+
+    reference = _reference(intake_db, TOWNSHIP)
+    mine = {a.id for a in own + collected}
+    assert mine <= set(reference)
+    for page in (1, 4, 7, 200):
+        ids, totals = _walk(clerk, page)
+        assert ids == reference, page
+        assert totals == {(min(len(reference), LIST_TOTAL_CAP), len(reference) > LIST_TOTAL_CAP)}
+    accepted = _reference(intake_db, TOWNSHIP, "accepted")
+    assert {own[0].id, *(a.id for a in collected)} <= set(accepted)
+    ids, totals = _walk(clerk, 3, status=pb.APPLICATION_STATUS_ACCEPTED)
+    assert ids == accepted and totals == {(len(accepted), False)}
+    received = _reference(intake_db, TOWNSHIP, "received")
+    assert {own[1].id, own[2].id} <= set(received)
+    assert _walk(clerk, 2, status=pb.APPLICATION_STATUS_RECEIVED)[0] == received
+    # the county's own list holds the collected applications once (its branch), not the township's own
+    county = _reference(intake_db, COUNTY)
+    assert {a.id for a in collected} <= set(county) and not {a.id for a in own} & set(county)
+    assert _walk(as_user("county.clerk"), 50)[0] == county
