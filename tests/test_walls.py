@@ -78,6 +78,7 @@ EXCEPTIONS = WITHOUT_RLS | PUBLIC_REFERENCE | APPEND_ONLY
 UNPUBLISHED = {
     "catalogue.items": {"status": "'draft'"},
     "catalogue.item_versions": {"status": "'draft'"},
+    "catalogue.item_terms": {"status": "'draft'"},
     "catalogue.item_listings": {"revoked_at": "now()"},
     "fees.fee_items": {"status": "'draft'"},
     "fees.fee_item_versions": {"status": "'draft'"},

@@ -22,6 +22,13 @@ _ROW_COLUMNS = ("v.item_id, v.tenant_code, v.version, v.status, v.elements, v.cr
                 " v.change_reason")
 
 
+# The versions holding every one of the query's terms (distinct, so one row per term and version). Equality on
+# text is leakproof, so the term's b-tree is an index condition under row-level security (migration 0005);
+# the GIN on item_versions.terms is not (`@>` is not leakproof: PostgreSQL filters every row by the policy first).
+_HITS = (f"hits AS MATERIALIZED (SELECT item_id, version FROM {S}.item_terms WHERE term = ANY(:terms)"
+         " GROUP BY item_id, version HAVING count(*) = :n)")
+
+
 def _row(r, listing: str = "") -> ItemRow:
     return ItemRow(id=str(r[0]), tenant=r[1], version=r[2], status=r[3], elements=r[4], created_at=r[5],
                    published_at=r[6], change_reason=r[7], listing=listing)
@@ -59,6 +66,7 @@ class CatalogueRepository:
     def _write_versions(self, item: Item, actor: str, now: dt.datetime) -> None:
         """Dates are the clock's `now` (a drill's pinned day), never the database's."""
         for v in item.stored_versions:
+            params = {**self._version_params(item, v, actor), "now": now}
             self.uow.execute(
                 sql(f"UPDATE {S}.item_versions SET status = :st, elements = CAST(:el AS jsonb), name = :name,"
                     " item_type = :type, exercise_level = :lvl, terms = :terms, change_reason = :reason,"
@@ -66,18 +74,27 @@ class CatalogueRepository:
                     " ELSE published_at END,"
                     " published_by = CASE WHEN :st = 'published' AND published_by IS NULL THEN :actor"
                     " ELSE published_by END"
-                    " WHERE item_id = :id AND version = :v"),
-                {**self._version_params(item, v, actor), "now": now})
+                    " WHERE item_id = :id AND version = :v"), params)
+            self.uow.execute(sql(f"DELETE FROM {S}.item_terms WHERE item_id = :id AND version = :v"),
+                             {"id": item.id, "v": v.version})
+            self._write_terms(params)
         for v in item.new_versions:
+            params = {**self._version_params(item, v, actor), "now": now}
             self.uow.execute(
                 sql(f"INSERT INTO {S}.item_versions (item_id, version, tenant_code, status, name, item_type,"
                     " exercise_level, elements, terms, change_reason, created_by, created_at, published_at,"
                     " published_by)"
                     " VALUES (:id, :v, :t, :st, :name, :type, :lvl, CAST(:el AS jsonb), :terms, :reason, :actor, :now,"
                     " CASE WHEN :st = 'published' THEN CAST(:now AS timestamptz) END,"
-                    " CASE WHEN :st = 'published' THEN :actor END)"),
-                {**self._version_params(item, v, actor), "now": now})
+                    " CASE WHEN :st = 'published' THEN :actor END)"), params)
+            self._write_terms(params)
         item.all_stored()
+
+    def _write_terms(self, params: dict) -> None:
+        """A version's search terms as rows (migration 0005: a b-tree on the term serves a search under RLS)."""
+        self.uow.execute(sql(f"INSERT INTO {S}.item_terms (term, item_id, version, tenant_code, status)"
+                             " SELECT DISTINCT unnest(CAST(:terms AS text[])), CAST(:id AS uuid), :v, :t, :st"),
+                         {k: params[k] for k in ("terms", "id", "v", "t", "st")})
 
     def _version_params(self, item: Item, v: ItemVersion, actor: str) -> dict:
         el = v.elements
@@ -116,39 +133,40 @@ class CatalogueRepository:
                  terms: list[str] | None = None) -> tuple[list[ItemRow], int]:
         """The tenant's list: its own items, and what its ancestors delegated or listed for it."""
         statuses = ("draft", "published") if include_drafts else ("published",)
-        term_filter = " AND v.terms @> :terms" if terms else ""
+        # with terms: only the current versions holding all of them, found by the term's index (_HITS), first
+        hits, on_hit = (f"{_HITS}, ", " JOIN hits h ON h.item_id = i.id AND h.version = i.current_version") \
+            if terms else ("", "")
         query = f"""
-            WITH mine AS (
-                SELECT i.id AS item_id, 'own' AS listing FROM {S}.items i
+            WITH {hits}mine AS (
+                SELECT i.id AS item_id, i.current_version, 'own' AS listing FROM {S}.items i{on_hit}
                  WHERE i.tenant_code = :t AND i.status = ANY(:st)
                 UNION
-                SELECT l.item_id, l.kind FROM {S}.item_listings l JOIN {S}.items i ON i.id = l.item_id
+                SELECT i.id, i.current_version, l.kind FROM {S}.item_listings l
+                  JOIN {S}.items i ON i.id = l.item_id{on_hit}
                  WHERE l.listed_for = :t AND l.revoked_at IS NULL AND i.status = 'published'
             )
             SELECT {_ROW_COLUMNS}, m.listing, count(*) OVER () FROM mine m
-              JOIN {S}.items i ON i.id = m.item_id
-              JOIN {S}.item_versions v ON v.item_id = i.id AND v.version = i.current_version
-             WHERE true {term_filter}
+              JOIN {S}.item_versions v ON v.item_id = m.item_id AND v.version = m.current_version
              ORDER BY v.tenant_code, v.name, v.item_id LIMIT :lim OFFSET :off"""
         rows = self.uow.rows(sql(query), {"t": str(tenant), "st": list(statuses), "lim": limit, "off": offset,
-                                         "terms": terms or []})
+                                         "terms": terms or [], "n": len(terms or [])})
         total = rows[0][-1] if rows else 0
         return [_row(r, r[8]) for r in rows], total
 
     def search_public(self, region: str, terms: list[str], limit: int, offset: int) -> tuple[list[ItemRow], int]:
         """Published items offered in a region: owned by it or an ancestor, or listed for it."""
-        term_filter = " AND v.terms @> :terms" if terms else ""
+        hits, on_hit = (f"WITH {_HITS} ", " JOIN hits h ON h.item_id = i.id AND h.version = i.current_version") \
+            if terms else ("", "")
         query = f"""
-            SELECT {_ROW_COLUMNS}, count(*) OVER () FROM {S}.items i
+            {hits}SELECT {_ROW_COLUMNS}, count(*) OVER () FROM {S}.items i{on_hit}
               JOIN {S}.item_versions v ON v.item_id = i.id AND v.version = i.current_version
              WHERE i.status = 'published'
                AND (:region = '' OR i.tenant_code LIKE :region || '%' OR :region LIKE i.tenant_code || '%'
                     OR EXISTS (SELECT 1 FROM {S}.item_listings l WHERE l.item_id = i.id AND l.revoked_at IS NULL
                                AND l.listed_for = :region))
-               {term_filter}
              ORDER BY (strpos(v.name, :q) > 0) DESC, length(v.name), v.name LIMIT :lim OFFSET :off"""
-        rows = self.uow.rows(sql(query), {"region": region, "terms": terms, "lim": limit, "off": offset,
-                                         "q": "".join(terms[:1])})
+        rows = self.uow.rows(sql(query), {"region": region, "terms": terms, "n": len(terms), "lim": limit,
+                                         "off": offset, "q": "".join(terms[:1])})
         total = rows[0][-1] if rows else 0
         return [_row(r) for r in rows], total
 
