@@ -199,7 +199,7 @@ def pdf_text(pdf: bytes) -> str:
 def notice_pdf(caller, app: pb.Application, kind: str) -> str:
     notice = next(n for n in app.notices if n.kind == kind)
     got = caller.GetNotice(pb.GetNoticeRequest(application_id=app.id, notice_id=notice.id))
-    assert got.pdf[:4] == b"%PDF" and got.kind == kind and got.template_version == "1"
+    assert got.pdf[:4] == b"%PDF" and got.kind == kind and got.template_version == "2"
     assert got.pdf_url == notice.pdf_url == f"/api/v1/intake/applications/{app.id}/notices/{notice.id}.pdf"
     return pdf_text(got.pdf)
 

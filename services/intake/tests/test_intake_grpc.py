@@ -50,6 +50,8 @@ def test_accept_gives_a_case_number_an_acceptance_notice_and_events(clerk, towns
     text_ = notice_pdf(clerk, accepted, "acceptance")
     assert "受理通知书" in text_ and accepted.case_number in text_ and "农村村民宅基地审批" in text_
     assert "东大街街道" in text_ and "张三" in text_ and "2026年3月2日" in text_
+    # the salutation names the applicant and the text then says 你, not the unfilled 「你（单位）」
+    assert "张三：你于2026年3月2日" in text_ and "你（单位）" not in text_
     events = outbox(intake_db, app.id, accepted.case_number)
     assert [(e[0], e[2]) for e in events] == [("application_submitted", TOWNSHIP), ("application_accepted", TOWNSHIP)]
     body = events[1][1]
@@ -458,7 +460,8 @@ def test_a_company_applies_with_its_unified_social_credit_code(clerk, as_user, c
     e = err(as_user("xidajie.clerk").GetNotice, pb.GetNoticeRequest(application_id=app.id,
                                                                      notice_id=accepted.notices[0].id))
     assert e.code() == CODE.NOT_FOUND
-    assert "凉州区某某宾馆有限公司" in notice_pdf(clerk, accepted, "acceptance")
+    text_ = notice_pdf(clerk, accepted, "acceptance")
+    assert "凉州区某某宾馆有限公司：你单位于" in text_ and "你（单位）" not in text_
 
 
 def test_the_sweeper_worker_starts_sweeps_and_stops(intake_handlers, today):
