@@ -114,6 +114,8 @@ def test_a_case_rating_and_the_figures_through_rest(http, put_case):
     r = http(None).post("/api/v1/public/rectifications/rate", {"case_number": number, "id_suffix": suffix,
                                                                "satisfaction": "satisfied"})
     assert r.status_code == 200 and r.json()["status"] == "rated"
+    figures = http(None).get("/api/v1/public/ratings/figures", params={"item_id": item}).json()
+    assert (figures["real_name_bad"], figures["real_name_bad_visited"], figures["visit_share"]) == (1, 1, 1.0)
     assert http(None).get("/api/v1/public/ratings/figures").status_code == 422
 
 
