@@ -91,7 +91,8 @@ class IntakeClient:
         self._stub = intake_pb2_grpc.IntakeServiceStub(make_channel(target, service=service))
         self._timeout = timeout
 
-    def submit_online(self, *, tenant: str, unit: str, provincial_serial: str, body: dict[str, Any]) -> str:
+    def submit_online(self, *, tenant: str, unit: str, provincial_serial: str,
+                      body: dict[str, Any]) -> tuple[str, str]:
         applicant = body.get("applicant") or {}
         application = intake_pb2.SubmitApplicationRequest(
             idempotency_key=f"province.{provincial_serial}", item_id=str(body.get("item_id", "")),
@@ -104,4 +105,4 @@ class IntakeClient:
         r = self._stub.SubmitOnlineApplication(intake_pb2.SubmitOnlineApplicationRequest(
             application=application, handling_unit=unit, provincial_serial=provincial_serial),
             metadata=(), timeout=self._timeout)
-        return r.id
+        return r.id, r.tenant

@@ -39,9 +39,12 @@ REPORT_NAMESPACE = uuid.UUID("6f1c7a52-3d0b-4c55-9a51-5a6e2f1d0c18")
 
 
 class OnlineIntake(Protocol):
-    """Intake, as the docking gateway needs it: an online application taken in at the handling unit."""
+    """Intake, as the docking gateway needs it: an online application taken in at the addressed unit — its
+    (application id, the tenant that decides on it: another than the addressed unit when that unit collects it on
+    a higher level's behalf, 委托收件/代收)."""
 
-    def submit_online(self, *, tenant: str, unit: str, provincial_serial: str, body: dict[str, Any]) -> str: ...
+    def submit_online(self, *, tenant: str, unit: str, provincial_serial: str,
+                      body: dict[str, Any]) -> tuple[str, str]: ...
 
 
 class PaymentCallbacks(Protocol):
@@ -188,17 +191,27 @@ class DockingHandlers:
         tenant = msg["tenant"]
         if self.intake is None:
             return ""
+        unit = msg["body"]["unit"]
         try:
-            application_id = self.intake.submit_online(tenant=tenant, unit=msg["body"]["unit"],
-                                                       provincial_serial=serial, body=msg["body"])
+            application_id, owner = self.intake.submit_online(tenant=tenant, unit=unit, provincial_serial=serial,
+                                                              body=msg["body"])
             error = ""
         except Exception as exc:  # noqa: BLE001 — intake's refusal is recorded and reported, never lost
             details = getattr(exc, "details", None)
-            application_id, error = "", (details() if callable(details) else "") or str(exc)
+            application_id, owner, error = "", "", (details() if callable(details) else "") or str(exc)
             log.warning("online application %s not taken by intake: %s", serial, error)
         with self.db.unit_of_work(tenant=tenant) as uow:
             repo = DockingRepository(uow)
             repo.forwarded(tenant, serial, application_id, error)
+            if application_id and owner and owner != unit:
+                # 委托收件: the addressed window took it in on another unit's behalf (e.g. the province's item
+                # entrusted to the county's comprehensive window) — the portal is told where it went
+                repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, f"forwarded:{msg['message_id']}"), tenant, serial,
+                             "application_forwarded",
+                             {"event": "application_forwarded", "provincial_serial": serial,
+                              "application_id": application_id, "progress_code": "",
+                              "unit": unit, "taken_in_by": unit, "forwarded_to": owner,
+                              "at": self.now().isoformat()})
             if not application_id:
                 # the portal hears of it like of any decision (the report carries the province's serial)
                 repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, f"forward-failed:{msg['message_id']}"), tenant, serial,

@@ -293,7 +293,17 @@ class CatalogueHandlers:
             raise FailedPrecondition("该事项未发布，清单之外无许可")
         if version and version != current.version:
             raise FailedPrecondition(f"该事项现行版本为第 {current.version} 版，请按现行版本申请")
-        me = p.tenant
+        return self._handling_at(p.tenant, item_id, row)
+
+    def resolve_handling_unit_at(self, item_id: str, unit: str) -> tuple[str, ItemRow, bool, str, bool]:
+        """resolve_handling_unit for an application taken in at `unit` with no person of the platform behind
+        it (an online application the docking gateway forwards, 委托收件): the item's current published version
+        and the public listings only — the same answer the unit's own window would get."""
+        me = DivisionCode.parse(unit, "unit")
+        row = self.get_public_item(item_id)
+        return self._handling_at(me, item_id, row)
+
+    def _handling_at(self, me: DivisionCode, item_id: str, row: ItemRow) -> tuple[str, ItemRow, bool, str, bool]:
         chain = [str(me), *(str(a) for a in me.ancestors() if len(a.value) >= 6)]
         with self.db.unit_of_work() as uow:  # listings are public information
             repo = CatalogueRepository(uow)

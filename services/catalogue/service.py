@@ -14,7 +14,7 @@ from shared.messaging import On
 from shared.tenancy import current_principal, current_principal_or_none
 
 PUBLIC_METHODS = ("SearchPublicItems", "GetPublicItem", "RenderGuide", "GetUnit", "ListChildUnits", "MapCode",
-                  "ListCodeMappings")
+                  "ListCodeMappings", "ResolveHandlingUnitAt")
 SUBSCRIPTIONS: tuple[On, ...] = ()
 
 
@@ -75,6 +75,11 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
     def ResolveHandlingUnit(self, request, context):
         handler, row, proxy, name, collect = self.h.resolve_handling_unit(current_principal(), request.item_id,
                                                                           request.version)
+        return pb.ResolveHandlingUnitResponse(handling_tenant=handler, item=t.row_to_item(row), proxy=proxy,
+                                              handling_unit_name=name, collect=collect)
+
+    def ResolveHandlingUnitAt(self, request, context):
+        handler, row, proxy, name, collect = self.h.resolve_handling_unit_at(request.item_id, request.unit)
         return pb.ResolveHandlingUnitResponse(handling_tenant=handler, item=t.row_to_item(row), proxy=proxy,
                                               handling_unit_name=name, collect=collect)
 

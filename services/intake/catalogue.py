@@ -40,8 +40,9 @@ class CatalogueClient(Protocol):
         it in. The caller's token, forwarded, is what the catalogue checks; `tenant` names it for caches."""
         ...
 
-    def resolve_public(self, item_id: str) -> Resolution:
-        """The item's current published version and its owner, from the catalogue's public methods."""
+    def resolve_public(self, item_id: str, *, unit: str) -> Resolution:
+        """Who handles `item_id` (its current published version) when `unit` takes it in with no person of the
+        platform behind the call (an online application, 委托收件): from the catalogue's public methods."""
         ...
 
 
@@ -66,17 +67,17 @@ class GrpcCatalogue:
         return Resolution(handling_tenant=r.handling_tenant, handling_unit_name=r.handling_unit_name or
                           r.handling_tenant, proxy=r.proxy, item=snapshot_of(r.item), collect=r.collect)
 
-    def resolve_public(self, item_id: str) -> Resolution:
-        """The item as the public sees it (its current published version) and the unit that owns it: for an
-        application with no person of the platform behind it (online, forwarded by the docking gateway), checked
-        on the catalogue's public methods only."""
+    def resolve_public(self, item_id: str, *, unit: str) -> Resolution:
+        """Who handles the item (as the public sees it: its current published version) taken in at `unit`: for
+        an application with no person of the platform behind it (online, forwarded by the docking gateway),
+        checked on the catalogue's public methods only — the listings, as the unit's own window would see them."""
         try:
-            item = self._stub.GetPublicItem(cpb.GetPublicItemRequest(item_id=item_id), timeout=self._timeout)
-            unit = self._stub.GetUnit(cpb.GetUnitRequest(code=item.tenant), timeout=self._timeout)
+            r = self._stub.ResolveHandlingUnitAt(cpb.ResolveHandlingUnitAtRequest(item_id=item_id, unit=unit),
+                                                 timeout=self._timeout)
         except grpc.RpcError as exc:
             raise _translate(exc) from None
-        return Resolution(handling_tenant=item.tenant, handling_unit_name=unit.name or item.tenant, proxy=False,
-                          item=snapshot_of(item))
+        return Resolution(handling_tenant=r.handling_tenant, handling_unit_name=r.handling_unit_name or
+                          r.handling_tenant, proxy=r.proxy, item=snapshot_of(r.item), collect=r.collect)
 
     def close(self) -> None:
         self._channel.close()
@@ -116,8 +117,8 @@ class CachedCatalogue:
                 self._entries.popitem(last=False)
         return answer
 
-    def resolve_public(self, item_id: str) -> Resolution:
-        return self._inner.resolve_public(item_id)     # rare (online applications): not kept
+    def resolve_public(self, item_id: str, *, unit: str) -> Resolution:
+        return self._inner.resolve_public(item_id, unit=unit)     # rare (online applications): not kept
 
     def close(self) -> None:
         close = getattr(self._inner, "close", None)

@@ -173,8 +173,9 @@ class IntakeHandlers:
 
     def submit_online(self, p: Principal, handling_unit: str, cmd: SubmitCommand) -> ApplicationView:
         """An application made on the provincial portal (网上申请), forwarded by the docking gateway (`p.via`: its
-        own credential, the only one this call carries; it checked the province's signature), to the unit
-        that owns the item: it waits at that unit's window like any other application, channel PC or mobile."""
+        own credential, the only one this call carries; it checked the province's signature), addressed to a unit:
+        it waits at the window of the unit that decides on it there like any other application, channel PC or
+        mobile — the addressed unit's own, or one it collects for (代收; the answer's tenant is the deciding one)."""
         if p.via != ONLINE_CALLER:
             raise PermissionDenied("网上申请须经省平台对接网关转入（核验省级平台签名后提交）")
         key = domain.check_submission(cmd.idempotency_key, cmd.channel, cmd.form)
@@ -182,11 +183,21 @@ class IntakeHandlers:
             raise InvalidArgument("channel", "网上申请的渠道应为 2 电脑端或 3 移动端")
         unit = str(DivisionCode.parse(handling_unit, "handling_unit"))
         uuid_field(cmd.item_id, "item_id", "事项标识")
-        res = self.catalogue.resolve_public(cmd.item_id)
-        if res.handling_tenant != unit:
-            raise FailedPrecondition("该事项不在所指受理单位的清单中（清单之外无许可）", field="handling_unit")
-        with self.db.unit_of_work(tenant=unit) as uow:
-            return self._receive(uow, res, cmd, key, origin=unit, via=CHANNELS[cmd.channel], by="省一体化政务服务平台")
+        # resolved at the addressed unit, as its own window would be: its own or delegated item is taken in there;
+        # an item it takes in on a higher level's behalf (代收, 委托收件: e.g. the province's, entrusted to the
+        # county's comprehensive window) is the deciding unit's row from the start, collected by the addressed
+        # unit — the answer's tenant tells the docking gateway it was forwarded
+        res = self.catalogue.resolve_public(cmd.item_id, unit=unit)
+        if res.handling_tenant == unit:
+            collect = ""
+        elif res.collect:
+            collect = unit
+        else:
+            raise FailedPrecondition(f"该事项由{res.handling_unit_name}受理，"
+                                     "不在所指受理单位的清单中（清单之外无许可）", field="handling_unit")
+        with self.db.unit_of_work(tenant=res.handling_tenant) as uow:
+            return self._receive(uow, res, cmd, key, origin=unit, via=CHANNELS[cmd.channel], by="省一体化政务服务平台",
+                                 collect_tenant=collect)
 
     def _receive(self, uow: UnitOfWork, res: Resolution, cmd: SubmitCommand, key: str, *, origin: str, via: str,
                  by: str, proxy_tenant: str = "", proxy_request_id: str = "", checked: bool = False,

@@ -141,6 +141,34 @@ def test_cancelled_item_leaves_every_list(as_):
         assert item.id not in {i.id for i in as_(user).ListMyItems(pb.ListMyItemsRequest(limit=200)).items}
 
 
+def test_resolving_at_a_named_unit_is_public_and_answers_as_that_units_window(as_, stub):
+    """ResolveHandlingUnitAt (the docking gateway's online applications, 委托收件): no token; the answer a window of
+    the named unit would get — its own or delegated item there, a 代收 listing decided above, no listing refused."""
+    delegated = published(as_, name="个体工商户设立登记（网上）")
+    as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=delegated.id, target_tenants=["620602001"],
+                                                            kind=pb.LISTING_KIND_DELEGATED))
+    collected = published(as_, name="建设工程规划许可证核发（代收）", exercise_level="4")
+    as_("county.admin").DelegateItem(pb.DelegateItemRequest(item_id=collected.id, target_tenants=["620602002"],
+                                                            kind=pb.LISTING_KIND_COLLECT))
+
+    def at(item, unit):
+        return stub.ResolveHandlingUnitAt(pb.ResolveHandlingUnitAtRequest(item_id=item.id, unit=unit), timeout=10)
+
+    r = at(delegated, "620602001")
+    assert (r.handling_tenant, r.collect, r.proxy, r.item.id) == ("620602001", False, False, delegated.id)
+    assert at(delegated, "620602").handling_tenant == "620602"
+    r = at(collected, "620602002")
+    assert (r.handling_tenant, r.collect) == ("620602", True)
+    e = err(at, delegated, "620602002")                  # a sibling township holds no listing of it
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION and "清单" in e.details()
+    e = err(at, delegated, "62060X")
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "unit"
+    draft = as_("county.admin").CreateItem(pb.CreateItemRequest(elements=elements()))
+    assert err(at, draft, "620602").code() == grpc.StatusCode.NOT_FOUND    # a draft is no one's to apply for
+    e = err(stub.ResolveHandlingUnitAt, pb.ResolveHandlingUnitAtRequest(item_id="x", unit="620602"), timeout=10)
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "item_id"
+
+
 # -- walls ---------------------------------------------------------------------------------------
 def test_sibling_township_can_neither_read_nor_change_a_township_item(as_):
     draft = as_("dongdajie.admin").CreateItem(pb.CreateItemRequest(elements=elements(exercise_level="5")))
