@@ -203,5 +203,6 @@ def today(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|"
     rows = [{"app": a, "status": status_of(a), "name": STATUS_NAMES.get(status_of(a), ""),
              "tag": STATUS_TAG.get(status_of(a), "")} for a in apps.applications]
     waiting = {s: sum(1 for r in rows if r["status"] == s) for s in ("received", "correction", "completed")}
-    return render(request, "window_today.html", {"rows": rows, "total": apps.total, "status": status,
+    total = f"{apps.total}+" if apps.total_capped else apps.total    # counted up to a cap (issue 22): "1000+"
+    return render(request, "window_today.html", {"rows": rows, "total": total, "status": status,
                                                  "waiting": waiting, "names": STATUS_NAMES}, p=p)

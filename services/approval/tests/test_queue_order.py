@@ -102,3 +102,15 @@ def test_the_queue_is_the_same_rows_in_the_same_order_as_the_due_dates_move(bus,
     mine = reviewer.ListQueue(pb.ListQueueRequest(mine=True, kind="review", limit=200))
     assert steps[2] in [t.step_id for t in mine.tasks] and mine.total == len(mine.tasks)
     assert steps[2] not in _same_as_before(as_, approval_db)
+    # "the next task" takes the first step of the queue the reviewer may take (the statement it replaced)
+    with approval_db.unit_of_work(tenant=TENANT) as uow:
+        first = uow.session.execute(text(
+            "SELECT s.id::text FROM approval.steps s JOIN approval.cases c ON c.id = s.case_id"
+            " WHERE s.tenant_code = :t AND s.status = 'open' AND s.desk = :d AND s.kind = 'review'"
+            " AND c.accepted_by <> :me AND NOT EXISTS (SELECT 1 FROM approval.steps o WHERE o.case_id = s.case_id"
+            " AND o.id <> s.id AND (o.claimed_by = :me OR o.done_by = :me))"
+            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT 1"),
+            {"t": TENANT, "d": DESK, "me": "county.reviewer"}).scalar()
+    task = reviewer.ClaimTask(pb.ClaimTaskRequest(desk=DESK, kind="review"))
+    assert task.step_id == first
+    reviewer.ReleaseTask(pb.ReleaseTaskRequest(step_id=task.step_id))
