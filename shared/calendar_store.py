@@ -1,9 +1,15 @@
 """Persistence of the working-day calendar, and its command line (`python -m shared.calendar_store …`).
 
 One row per (region, year). Region '' is the national calendar; a region that is a division-code
-prefix (e.g. '62' for a province, '620602' for a county) replaces the *whole* year for tenants under
-it (a local holiday arrangement must therefore list the national holidays too). For a tenant, the
-most specific region that is a prefix of its code wins, year by year.
+prefix (e.g. '64' for a province) carries only its *additions* to the year (issue 23, item 4): for a tenant,
+the years are LAYERED at load — national → province (→ any longer prefix stored) → the county's approved
+local days — each layer adding its holidays and make-up working days to the one below it. A layer never
+removes what a lower layer set: its holiday on a lower layer's make-up working day and its make-up day on a
+lower layer's holiday are dropped (the national arrangement wins), so a province does not repeat the
+national days (Ningxia publishes 开斋节 and 古尔邦节; 国庆节 comes from the national year). When publishing
+a region's year, the days the national year already has are left out of the stored row. A year the nation
+has not stored yet stands on what the regions published (a province that publishes such a year publishes
+its whole arrangement, as before).
 
 The calendar is public reference data, not tenant data: no row-level security.
 
@@ -34,7 +40,7 @@ from shared.calendar import CalendarYear, WorkingCalendar, seed_year_from_packag
 from shared.errors import DomainError, InvalidArgument
 
 __all__ = ["calendar_table_statements", "calendar_rls_statements", "PUBLISH_SETTING", "CalendarStore", "CalendarCache",
-           "main"]
+           "additions_over", "layer_years", "main"]
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _REGION = re.compile(r"^$|^\d{2}$|^\d{4}$|^\d{6}$|^\d{9}$|^\d{12}$")
@@ -106,16 +112,18 @@ class CalendarStore:
         self.schema = _ident(schema, "schema")
         self.local_days = local_days
 
-    def load(self, tenant_code: str = "") -> WorkingCalendar:
-        """The calendar that applies to a tenant: per year, the most specific region that is a
-        prefix of the tenant's code ('' — national — is a prefix of every code)."""
+    def load(self, tenant_code: str = "", *, replacing: tuple[str, CalendarYear] | None = None) -> WorkingCalendar:
+        """The calendar that applies to a tenant: per year, the layers of every region that is a prefix of the
+        tenant's code ('' — national — is a prefix of every code), national first (`layer_years`), then the
+        approved local days. `replacing=(region, year)`: as if that region's row for that year were `year`
+        (what a publication would make of the calendar, before it is written)."""
         code = (tenant_code or "").strip()
         if code and not code.isdigit():
             raise InvalidArgument("tenant", f"区划代码格式不正确：{tenant_code!r}")
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text(f"SELECT DISTINCT ON (year) year, data FROM {self.schema}.calendar_years"
-                     " WHERE left(:code, length(region)) = region ORDER BY year, length(region) DESC"),
+                text(f"SELECT region, year, data FROM {self.schema}.calendar_years"
+                     " WHERE left(:code, length(region)) = region ORDER BY year, length(region)"),
                 {"code": code},
             ).all()
             local = conn.execute(
@@ -123,8 +131,22 @@ class CalendarStore:
                      " WHERE left(:code, length(region)) = region ORDER BY day"),
                 {"code": code},
             ).all() if self.local_days and code else []
-        years = [CalendarYear.from_dict(row.data) for row in rows]
+        layers: dict[int, dict[str, CalendarYear]] = {}
+        for row in rows:
+            layers.setdefault(row.year, {})[row.region] = CalendarYear.from_dict(row.data)
+        if replacing is not None:
+            region, cy = _region(replacing[0]), replacing[1]
+            if code.startswith(region):
+                layers.setdefault(cy.year, {})[region] = cy
+        years = [layer_years([by_region[r] for r in sorted(by_region, key=len)])
+                 for _, by_region in sorted(layers.items())]
         return WorkingCalendar(_with_local_days(years, [(r.day, r.name) for r in local]))
+
+    def national_year(self, year: int) -> CalendarYear | None:
+        with self.engine.connect() as conn:
+            data = conn.execute(text(f"SELECT data FROM {self.schema}.calendar_years WHERE region = '' AND year = :y"),
+                                {"y": year}).scalar()
+        return CalendarYear.from_dict(data) if data is not None else None
 
     def regions(self, year: int) -> list[str]:
         with self.engine.connect() as conn:
@@ -150,6 +172,11 @@ class CalendarStore:
         region = _region(region)
         cy = dataclasses.replace(calendar_year, published_by=by.strip(),
                                  published_at=now or dt.datetime.now(dt.UTC))
+        if region:
+            national = conn.execute(text(f"SELECT data FROM {self.schema}.calendar_years"
+                                         " WHERE region = '' AND year = :y"), {"y": cy.year}).scalar()
+            if national is not None:
+                cy = additions_over(CalendarYear.from_dict(national), cy)
         self._write(conn, cy, region, replace=True)
         return cy
 
@@ -176,6 +203,34 @@ class CalendarStore:
              "source": cy.source, "published_at": cy.published_at, "published_by": cy.published_by},
         )
         return result.rowcount > 0
+
+
+def additions_over(base: CalendarYear, cy: CalendarYear) -> CalendarYear:
+    """`cy` without the days `base` already has as the same kind (what a region adds to the national year);
+    a make-up working day on a national holiday is refused (a region never takes a national holiday away)."""
+    taken = sorted(d for d in cy.makeup_workdays if d in base.holidays)
+    if taken:
+        day = taken[0]
+        raise InvalidArgument("makeup_workdays",
+                              f"{day.isoformat()} 是全国法定节假日（{base.holidays[day]}），地方不能把它改为调休上班日")
+    return dataclasses.replace(
+        cy, holidays={d: n for d, n in cy.holidays.items() if d not in base.holidays},
+        makeup_workdays={d: n for d, n in cy.makeup_workdays.items() if d not in base.makeup_workdays})
+
+
+def layer_years(layers: list[CalendarYear]) -> CalendarYear:
+    """One year from its layers, the least specific first (national, province, …): each layer adds its
+    holidays and make-up working days; a holiday on a lower layer's make-up day, or a make-up day on a lower
+    layer's holiday, is dropped (the lower — national — arrangement wins). The result carries the most
+    specific layer's publisher, time and source."""
+    if not layers:
+        raise InvalidArgument("calendar_year", "没有可叠加的日历年度")
+    holidays: dict[dt.date, str] = {}
+    makeup: dict[dt.date, str] = {}
+    for cy in layers:
+        holidays.update({d: n for d, n in cy.holidays.items() if d not in makeup and d not in holidays})
+        makeup.update({d: n for d, n in cy.makeup_workdays.items() if d not in holidays and d not in makeup})
+    return dataclasses.replace(layers[-1], holidays=holidays, makeup_workdays=makeup)
 
 
 def _with_local_days(years: list[CalendarYear], local: list[tuple[dt.date, str]]) -> list[CalendarYear]:

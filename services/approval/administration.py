@@ -123,9 +123,13 @@ class AdministrationHandlers(SharedState):
         if code != p.tenant:
             raise PermissionDenied("省级只能发布本省的节假日安排", field="region")
         cy = CalendarYear(year=year, holidays=holidays, makeup_workdays=makeup)
-        if not cy.holidays:
-            raise InvalidArgument("holidays", "请填写该年的法定节假日")
-        past = _changed_days_up_to(self.calendars.store.load(str(code)).year(year), cy, self.clock.today())
+        # the province's year is layered over the national one (shared/calendar_store.py): it carries only its
+        # additions (宁夏: 开斋节, 古尔邦节) — unless the nation's year is not stored yet, then it stands alone
+        if not cy.holidays and self.calendars.store.national_year(year) is None:
+            raise InvalidArgument("holidays", f"{year} 年全国节假日安排尚未发布，请填写该年的法定节假日")
+        store = self.calendars.store
+        past = _changed_days_up_to(store.load(str(code)).year(year),
+                                   store.load(str(code), replacing=(str(code), cy)).year(year), self.clock.today())
         if past:
             raise InvalidArgument("holidays", f"不能更改今天及以前日期的安排（{past[0].isoformat()}）："
                                               "已过的工作日不能改为休息日，反之亦然")

@@ -145,3 +145,56 @@ def test_cli_show_and_publish(test_settings: PlatformSettings, store: CalendarSt
                          capture_output=True, text=True, check=True, cwd=ROOT)
     assert "国庆节：2026-10-01 至 2026-10-07 放假" in out.stdout
     assert "2026-10-10（星期六）" in out.stdout
+
+
+# Ningxia's own festivals of 2026 (宁夏回族自治区: 开斋节放假 1 天、古尔邦节放假 2 天; the days follow the Islamic
+# calendar: 1 Shawwal 1447 ≈ 2026-03-20, 10 Dhu al-Hijja 1447 ≈ 2026-05-27), published by the province as
+# additions only: the national 2026 (国庆节 10-01…10-07 with 10-10 a make-up Saturday) comes from the national row.
+NINGXIA_2026 = {D(2026, 3, 20): "开斋节", D(2026, 5, 27): "古尔邦节", D(2026, 5, 28): "古尔邦节"}
+
+
+def test_a_province_year_is_layered_over_the_national_year(store: CalendarStore, app_engine: Engine) -> None:
+    store.seed_from_package([2026])
+    store.publish(CalendarYear(year=2026, holidays=NINGXIA_2026), "64", by="宁夏管理员")
+    xingqing = store.load("640104")                                          # 兴庆区, Ningxia
+    assert xingqing.day_kind(D(2026, 3, 20)) == (False, "holiday:开斋节")     # the province's addition
+    assert xingqing.day_kind(D(2026, 5, 28)) == (False, "holiday:古尔邦节")
+    assert xingqing.day_kind(D(2026, 10, 1)) == (False, "holiday:国庆节")     # the nation's, not repeated
+    assert xingqing.day_kind(D(2026, 10, 10)) == (True, "makeup_workday:国庆节")
+    assert xingqing.year(2026).published_by == "宁夏管理员"
+    # a deadline across both: 20 working days from 2026-05-20 end 6-17 on the nation's calendar; in Ningxia
+    # 古尔邦节 takes two of them and 端午节 (6-19, national) a third: 6-22
+    assert store.load("620602").due_date(D(2026, 5, 20), 20)[0] == D(2026, 6, 17)
+    assert xingqing.due_date(D(2026, 5, 20), 20)[0] == D(2026, 6, 22)
+    assert store.load("620602").day_kind(D(2026, 3, 20)) == (True, "workday")   # Gansu: not Ningxia's days
+    # the stored row holds only the additions: the national days sent with them are left out
+    store.publish(CalendarYear(year=2026, holidays={**seed_year_from_package(2026).holidays, **NINGXIA_2026}),
+                  "64", by="宁夏管理员")
+    with app_engine.connect() as conn:
+        stored = conn.execute(text(f"SELECT data FROM {SCHEMA}.calendar_years WHERE region = '64' AND year = 2026"))
+        assert set(CalendarYear.from_dict(stored.scalar_one()).holidays) == set(NINGXIA_2026)
+    again, before = store.load("640104").year(2026), xingqing.year(2026)     # and the layered year is the same
+    assert (again.holidays, again.makeup_workdays) == (before.holidays, before.makeup_workdays)
+
+
+def test_a_province_cannot_take_a_national_day_away(store: CalendarStore) -> None:
+    store.seed_from_package([2026])
+    # a make-up working day on 国庆节 (10-03 is a Saturday) is refused, naming the field
+    with pytest.raises(InvalidArgument) as info:
+        store.publish(CalendarYear(year=2026, makeup_workdays={D(2026, 10, 3): "调休"}), "64", by="宁夏管理员")
+    assert info.value.field == "makeup_workdays" and "国庆节" in info.value.message
+    # a province holiday on the nation's make-up Saturday (10-10) gives way: the national arrangement wins
+    store.publish(CalendarYear(year=2026, holidays={**NINGXIA_2026, D(2026, 10, 10): "自定"}), "64", by="宁夏管理员")
+    assert store.load("640104").day_kind(D(2026, 10, 10)) == (True, "makeup_workday:国庆节")
+
+
+def test_without_a_national_year_the_province_year_stands_alone(store: CalendarStore) -> None:
+    # 2031: no national row (the package knows years up to 2026): the province's arrangement is the year
+    store.publish(CalendarYear(year=2031, holidays={D(2031, 10, 1): "国庆节"}), "64", by="宁夏管理员")
+    cal = store.load("640104")
+    assert cal.is_published(2031) and cal.day_kind(D(2031, 10, 1)) == (False, "holiday:国庆节")
+    assert not store.load("620602").is_published(2031)
+    # the nation's year, stored later, layers under it
+    store.publish(CalendarYear(year=2031, holidays={D(2031, 1, 1): "元旦", D(2031, 10, 1): "国庆节"}), by="国务院")
+    cal = store.load("640104")
+    assert cal.day_kind(D(2031, 1, 1)) == (False, "holiday:元旦") and cal.day_kind(D(2031, 10, 1))[0] is False

@@ -281,10 +281,15 @@ def test_a_province_publishes_its_year_but_never_rewrites_today_or_the_past(admi
     with pytest.raises(PermissionDenied):
         admin.publish_calendar_year(province, 2026, holidays, makeup, "6206", "")       # not its own region
     for change in ({**holidays, "2026-05-06": "x"},                                      # today
-                   {d: n for d, n in holidays.items() if d != "2026-05-04"}):           # a past holiday away
+                   {**holidays, "2026-04-20": "x"}):                                    # a past working day
         with pytest.raises(InvalidArgument) as info:
             admin.publish_calendar_year(province, 2026, change, makeup, "", "")
         assert info.value.field == "holidays" and "今天及以前" in info.value.message
+    # the province's year is layered over the nation's (issue 23, item 4): leaving a national holiday out of
+    # its publication does not take the holiday away, so nothing changes
+    report = admin.publish_calendar_year(province, 2026, {d: n for d, n in holidays.items() if d != "2026-05-04"},
+                                         makeup, "", "")
+    assert report.changed == 0
     assert D(2026, 5, 4) in admin.calendars.store.load("620602").year(2026).holidays
     # the same arrangement again, or one that changes only later days, is the province's to publish
     report = admin.publish_calendar_year(province, 2026, holidays, makeup, "", "省政府通知")
