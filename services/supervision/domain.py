@@ -18,8 +18,9 @@ import enum
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from shared.calendar import WorkingCalendar
+from shared.calendar import PACKAGE_SOURCE_PREFIX, WorkingCalendar
 from shared.errors import FailedPrecondition, InvalidArgument
 
 
@@ -457,3 +458,24 @@ class Fact:
     values: Mapping[str, object] = field(default_factory=dict)
     promised: Deadline | None = None
     statutory: Deadline | None = None
+
+
+def rating_figures(r: Mapping[str, Any] | None) -> dict[str, Any]:
+    """好差评: satisfaction = (非常满意 + 满意) / ratings; 差评 rectification rate = rectified / 差评."""
+    if not r:
+        return {}
+    n, bad = int(r["ratings"]), int(r["bad"])
+    return {"ratings": n, "satisfied": int(r["satisfied"]), "bad_ratings": bad,
+            "rectified": int(r["rectified"]), "satisfaction": int(r["satisfied"]) / n if n else 0.0,
+            "rectification_rate": int(r["rectified"]) / bad if bad else 0.0}
+
+
+def calendar_publisher(cal: WorkingCalendar) -> str:
+    """Who publishes the working-day calendar the tenant counts on: the publisher of its latest year published by a
+    person (not the national years the chinese-calendar package seeds); '' when none has been."""
+    for year in sorted(cal.years, reverse=True):
+        cy = cal.year(year)
+        by = (cy.published_by or "") if cy else ""
+        if by and not by.startswith(PACKAGE_SOURCE_PREFIX):
+            return by
+    return ""

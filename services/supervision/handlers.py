@@ -30,7 +30,6 @@ from services.supervision.domain import (
 )
 from services.supervision.repository import CardRow, OrderRow, SupervisionRepository
 from shared import hashchain
-from shared.calendar import PACKAGE_SOURCE_PREFIX, WorkingCalendar
 from shared.calendar_store import CalendarCache
 from shared.clock import CHINA_TZ, Clock
 from shared.db import Database, UnitOfWork, sql
@@ -492,7 +491,7 @@ class SupervisionHandlers:
             if card is not None:
                 repo.set_card_cases(card.id, [*card.cases, case.case_number])
                 continue
-            publisher = calendar_publisher(cal)
+            publisher = domain.calendar_publisher(cal)
             text = (f"【黄牌】{rule.title}：{year} 年工作日历尚未发布，本单位有办件期限为暂定。{rule.text}"
                     + (f"（日历发布人：{publisher}）" if publisher else ""))
             card = repo.raise_calendar_card(tenant, year, text, f"期限跨入 {year} 年（未发布工作日历）",
@@ -762,12 +761,12 @@ class SupervisionHandlers:
                 "fees_fen": int(r["fees_fen"]), "cards": cards.get(key, {}),
             })
             out[-1].update(_complaint_figures(complaints.pop(key, None)))
-            out[-1].update(_rating_figures(ratings.pop(key, None)))
+            out[-1].update(domain.rating_figures(ratings.pop(key, None)))
         # groups with complaints or ratings and no case accepted that month
         for key in sorted(set(complaints) | set(ratings)):
             out.append({"key": key, "label": unit_label(key) if by == "unit" else key, "accepted": 0, "decided": 0,
                         "completed": 0, "cards": cards.get(key, {}), **_complaint_figures(complaints.get(key)),
-                        **_rating_figures(ratings.get(key))})
+                        **domain.rating_figures(ratings.get(key))})
         return out
 
     def stats(self, p: Principal, by: str, month: str, unit: str) -> tuple[str, str, list[dict[str, Any]]]:
@@ -843,27 +842,6 @@ def _complaint_figures(c: Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     return {"complaints": int(c["complaints"]),
             "complaints_on_time": c["results_on_time"] / c["results"] if c["results"] else 0.0}
-
-
-def _rating_figures(r: Mapping[str, Any] | None) -> dict[str, Any]:
-    """好差评: satisfaction = (非常满意 + 满意) / ratings; 差评 rectification rate = rectified / 差评."""
-    if not r:
-        return {}
-    n, bad = int(r["ratings"]), int(r["bad"])
-    return {"ratings": n, "satisfied": int(r["satisfied"]), "bad_ratings": bad,
-            "rectified": int(r["rectified"]), "satisfaction": int(r["satisfied"]) / n if n else 0.0,
-            "rectification_rate": int(r["rectified"]) / bad if bad else 0.0}
-
-
-def calendar_publisher(cal: WorkingCalendar) -> str:
-    """Who publishes the working-day calendar the tenant counts on: the publisher of its latest year published by a
-    person (not the national years the chinese-calendar package seeds); '' when none has been."""
-    for year in sorted(cal.years, reverse=True):
-        cy = cal.year(year)
-        by = (cy.published_by or "") if cy else ""
-        if by and not by.startswith(PACKAGE_SOURCE_PREFIX):
-            return by
-    return ""
 
 
 def _merge(rows: list[dict[str, Any]], code: str) -> dict[str, Any]:

@@ -124,3 +124,28 @@ def test_accountability_grades_and_their_measures():
         d.check_accountability("gross", "reassignment", None, D(2026, 9, 30))
     assert x.value.field == "grade"
     assert d.check_accountability("severe", "referred_to_discipline", None, D(2026, 9, 30)) == d.Grade.SEVERE
+
+
+def test_rating_figures_satisfaction_and_rectification():
+    from services.supervision.domain import rating_figures
+
+    assert rating_figures(None) == {}
+    got = rating_figures({"ratings": 5, "satisfied": 2, "bad": 2, "rectified": 1})
+    assert (got["satisfaction"], got["rectification_rate"], got["bad_ratings"]) == (0.4, 0.5, 2)
+    # no 差评: nothing to rectify, the rate is 0 (not a division by zero)
+    assert rating_figures({"ratings": 3, "satisfied": 3, "bad": 0, "rectified": 0})["rectification_rate"] == 0.0
+
+
+def test_the_calendar_publisher_is_the_latest_person_not_the_package():
+    import datetime as dt
+
+    from services.supervision.domain import calendar_publisher
+    from shared.calendar import CalendarYear, WorkingCalendar, seed_year_from_package
+
+    package_only = WorkingCalendar([seed_year_from_package(2025), seed_year_from_package(2026)])
+    assert calendar_publisher(package_only) == ""
+    by_people = WorkingCalendar([
+        seed_year_from_package(2025),
+        CalendarYear(year=2026, holidays={dt.date(2026, 1, 1): "元旦"}, published_by="gs.calendar.admin"),
+        CalendarYear(year=2027, holidays={dt.date(2027, 1, 1): "元旦"}, published_by="gs.calendar.head")])
+    assert calendar_publisher(by_people) == "gs.calendar.head"
