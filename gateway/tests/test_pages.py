@@ -5,6 +5,11 @@ unit admin publishes a draft from the workbench."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
+from urllib.parse import urlencode
+
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
@@ -67,3 +72,54 @@ def test_only_the_vendored_static_files_are_served(catalogue_server, oidc, verif
     assert gw.get("/static/sanji.css").status_code == 200
     for name in ("pages.py", "..%2Fpages.py", "missing.js"):
         assert gw.get(f"/static/{name}").status_code == 404
+
+
+def test_a_unit_admin_completes_adjusts_lists_for_proxy_and_cancels_an_item_with_the_forms(catalogue_server, oidc,
+                                                                                           verifier, tokens):
+    """The item page (gateway/pages_admin.py): each form is the catalogue's own call, its refusal a page."""
+    gw = gateway(catalogue_server, oidc, verifier)
+    token = tokens["county.admin"]
+    bearer = {"authorization": f"Bearer {token}"}
+    form = {**bearer, "content-type": "application/x-www-form-urlencoded"}
+    api = "/api/v1/catalogue/items/{}"
+    draft = gw.post("/api/v1/catalogue/items", json=body(name="工作台完善草稿事项"), headers=bearer).json()
+    page = gw.get(f"/console/catalogue/{draft['id']}", headers=bearer)
+    assert page.status_code == 200 and 'id="draft-form"' in page.text and "工作台完善草稿事项" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    # complete the draft: the elements as the page shows them, one changed
+    elements = json.loads(html.unescape(re.search(r'<textarea name="elements"[^>]*>(.*?)</textarea>', page.text,
+                                                  re.S).group(1)))
+    elements["promised_limit_days"] = 7
+    post = lambda path, **fields: gw.post(path, headers=form, content=urlencode(  # noqa: E731
+        {"csrf": csrf_of(token), **fields}))
+    assert post(f"/console/catalogue/{draft['id']}/draft", elements=json.dumps(elements)).status_code == 303
+    assert gw.get(api.format(draft["id"]), headers=bearer).json()["elements"]["promised_limit_days"] == 7
+    r = post(f"/console/catalogue/{draft['id']}/draft", elements="{not json")
+    assert r.status_code == 422 and r.json()["field"] == "elements"
+    assert post(f"/console/catalogue/{draft['id']}/publish").status_code == 303
+    # adjust: a new version with its reason; the catalogue refuses one without a reason, naming the field
+    elements["promised_limit_days"] = 5
+    r = post(f"/console/catalogue/{draft['id']}/adjust", elements=json.dumps(elements), reason="")
+    assert r.status_code == 422 and "须说明理由" in r.text and "text/html" in r.headers["content-type"]
+    assert post(f"/console/catalogue/{draft['id']}/adjust", elements=json.dumps(elements),
+                reason="承诺时限压缩").status_code == 303
+    item = gw.get(api.format(draft["id"]), headers=bearer).json()
+    assert (item["version"], item["elements"]["promised_limit_days"], item["status"]) == (2, 5, "published")
+    # listed for a village point's 帮办代办
+    assert post(f"/console/catalogue/{draft['id']}/delegate", kind="proxy", targets="620602001001",
+                reason="村级代办").status_code == 303
+    agent = gw.get("/api/v1/catalogue/items", headers={"authorization": f"Bearer {tokens['nanyuan.agent']}"})
+    assert any(i["id"] == draft["id"] and i["listing"] == "LISTING_KIND_PROXY" for i in agent.json()["items"])
+    page = gw.get(f"/console/catalogue/{draft['id']}", headers=bearer)
+    assert "承诺时限压缩" in page.text and 'id="cancel-form"' in page.text
+    # another unit's admin can neither read nor change it: a Chinese page, not a stack trace
+    other = {"authorization": f"Bearer {tokens['dongdajie.admin']}",
+             "content-type": "application/x-www-form-urlencoded"}
+    r = gw.post(f"/console/catalogue/{draft['id']}/cancel", headers=other,
+                content=urlencode({"csrf": csrf_of(tokens["dongdajie.admin"]), "reason": "越权"}))
+    assert r.status_code in (403, 404) and "Traceback" not in r.text and "text/html" in r.headers["content-type"]
+    assert post(f"/console/catalogue/{draft['id']}/cancel", reason="依据文件废止").status_code == 303
+    assert gw.get(api.format(draft["id"]), headers=bearer).json()["status"] == "cancelled"
+    # a clerk may not use the page
+    r = gw.get(f"/console/catalogue/{draft['id']}", headers={"authorization": f"Bearer {tokens['county.clerk']}"})
+    assert r.status_code == 403 and "单位管理员" in r.text
