@@ -1,12 +1,15 @@
 """The back office and the fee window as pages: the reviewer's, decider's and head's queue (claim, review
 with opinion, decide; the chief representative's 即办 decision), every case with its due dates, the
-working-day trace, the steps, the history and the seal; the cashier's cases (assessed fees, the one
-notice, payment status, the daily reconciliation as CSV or PDF).
+working-day trace, the steps, the history and the seal; site inspections (现场踏勘) scheduled and recorded on
+the case page; the cashier's cases (assessed fees, the one notice, payment status, the daily reconciliation
+as CSV or PDF) and refunds (the cashier asks, the head decides).
 
 The rules are approval's and fees': these pages post what the person chose and show the services' answers.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -26,6 +29,7 @@ STEP = status_tokens(apb.StepStatus)
 CASE = status_tokens(apb.CaseStatus)
 FEE_CASE = status_tokens(fpb.CaseStatus)
 NOTICE = status_tokens(fpb.NoticeStatus)
+INSPECTION = status_tokens(apb.InspectionStatus)
 STEP_NAMES = {"waiting": "等待前序环节", "open": "待认领", "claimed": "办理中", "done": "已完成", "cancelled": "已取消"}
 FEE_NAMES = {"awaiting_assessment": "待核定", "assessed": "已核定，待开具缴款书", "noticed": "待缴款",
              "settled": "已缴清", "closed": "已终止收费"}
@@ -59,6 +63,7 @@ def case_page(request: Request, case_id: str, p: Staff):
     mine = [s for s in case.steps if STEP.get(s.status) == "claimed" and s.claimed_by == p.username]
     return render(request, "case.html", {
         "case": case, "status": CASE.get(case.status, ""), "step": STEP, "names": STEP_NAMES,
+        "inspection": INSPECTION, "modes": INSPECTION_MODES,
         "review": next((s for s in mine if s.kind in ("review", "department_review")), None),
         "clock": CASE.get(case.status, "") in ("review", "decision") and
         any(p.has(r) for r in (Role.REVIEWER, Role.DECIDER, Role.HEAD)),
@@ -128,6 +133,32 @@ def extend(request: Request, case_id: str, p: Staff, form: Posted):
     return RedirectResponse(f"/console/case/{case_id}", status_code=303)
 
 
+# -- site inspection (现场踏勘): schedule and record ----------------------------------------------------------
+INSPECTION_MODES = {"independent": "独立踏勘", "joint": "联合踏勘", "delegated": "委托原职能部门踏勘"}
+
+
+@router.post("/console/case/{case_id}/inspections")
+def request_inspection(request: Request, case_id: str, p: Staff, form: Posted):
+    """Schedule a site inspection (the reviewer holding the review step); where the item says so the service
+    stops the clock (with its notice to the applicant)."""
+    allow(p, Role.REVIEWER)
+    departments = [d.strip() for d in form.get("departments").replace("，", ",").replace("\n", ",").split(",")
+                   if d.strip()]
+    approval.call(request, p, "RequestInspection", apb.RequestInspectionRequest(
+        case_id=case_id, mode=form.get("mode"), departments=departments, scheduled_on=form.get("scheduled_on"),
+        inspectors=form.get("inspectors"), note=form.get("note")))
+    return RedirectResponse(f"/console/case/{case_id}#inspections", status_code=303)
+
+
+@router.post("/console/case/{case_id}/inspections/{inspection_id}/findings")
+def record_inspection(request: Request, case_id: str, inspection_id: str, p: Staff, form: Posted):
+    allow(p, Role.REVIEWER)
+    approval.call(request, p, "RecordInspection", apb.RecordInspectionRequest(
+        case_id=case_id, inspection_id=inspection_id, findings=form.get("findings"),
+        conclusion=form.get("conclusion")))
+    return RedirectResponse(f"/console/case/{case_id}#inspections", status_code=303)
+
+
 # -- the fee window ------------------------------------------------------------------------------------
 @router.get("/console/cashier", response_class=HTMLResponse)
 def cashier(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|".join(FEE_NAMES) + ")?$")):
@@ -190,3 +221,42 @@ def approve_holiday(request: Request, change_id: str, p: Staff, form: Posted):
     approval.call(request, p, "ApproveLocalHoliday", apb.ApproveLocalHolidayRequest(change_id=change_id),
                   at_least=120.0)
     return RedirectResponse("/console/calendar", status_code=303)
+
+
+# -- refunds (退费): the cashier asks, the head approves (not the one who asked; fees' rule) ------------------
+REFUND = status_tokens(fpb.RefundStatus)
+REFUND_NAMES = {"pending": "待审批", "approved": "已批准", "rejected": "不予批准"}
+
+
+def fen_of(yuan_text: str) -> int:
+    """元 as typed (20 / 20.5 / 20.00) → 分; what is no amount becomes 0 and the fee service refuses it by name."""
+    try:
+        value = Decimal(yuan_text.replace(",", "").strip())
+    except InvalidOperation:
+        return 0
+    fen = value * 100
+    return int(fen) if fen == fen.to_integral_value() else 0
+
+
+@router.get("/console/refunds", response_class=HTMLResponse)
+def refunds(request: Request, p: Staff, notice: str = Query("", max_length=64)):
+    allow(p, Role.CASHIER, Role.HEAD)
+    found = fees.call(request, p, "ListRefunds", fpb.ListRefundsRequest())
+    return render(request, "refunds.html", {"refunds": found.refunds, "status": REFUND, "names": REFUND_NAMES,
+                                            "yuan": yuan, "notice": notice}, p=p)
+
+
+@router.post("/console/refunds")
+def request_refund(request: Request, p: Staff, form: Posted):
+    allow(p, Role.CASHIER)
+    fees.call(request, p, "RequestRefund", fpb.RequestRefundRequest(
+        notice_number=form.get("notice_number"), amount_fen=fen_of(form.get("amount")), reason=form.get("reason")))
+    return RedirectResponse("/console/refunds", status_code=303)
+
+
+@router.post("/console/refunds/{refund_id}/decide")
+def decide_refund(request: Request, refund_id: str, p: Staff, form: Posted):
+    allow(p, Role.HEAD)
+    fees.call(request, p, "DecideRefund", fpb.DecideRefundRequest(
+        refund_id=refund_id, approve=form.get("approve") == "1", note=form.get("note")))
+    return RedirectResponse("/console/refunds", status_code=303)

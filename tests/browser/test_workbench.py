@@ -5,6 +5,7 @@ the walls between units and roles, and the forms' CSRF check."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 import uuid
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from services.fees.signing import sign_callback
+from shared.clock import CHINA_TZ
 from tests.browser.conftest import PHONE
 from tests.test_e2e_intake import RESIDENTS, Api, submit
 
@@ -110,6 +112,18 @@ def test_a_case_from_the_window_through_the_back_office_and_the_fee_window_to_th
     assert "暂停计时中" in reviewer.page.inner_text("main") and "专家评审" in reviewer.page.inner_text("main")
     reviewer.page.click("#resume-form button")
     assert reviewer.page.locator("#suspend-form").count() == 1
+    # a site inspection (现场踏勘): scheduled for tomorrow, then its findings recorded
+    tomorrow = (dt.datetime.now(CHINA_TZ).date() + dt.timedelta(days=1)).isoformat()
+    reviewer.page.select_option("#inspection-form select[name=mode]", "independent")
+    reviewer.page.fill("#inspection-form input[name=scheduled_on]", tomorrow)
+    reviewer.page.fill("#inspection-form input[name=inspectors]", "张审查、王工")
+    reviewer.page.click("#inspection-form button")
+    assert "待踏勘" in reviewer.page.inner_text("#inspection-list") and tomorrow in reviewer.page.inner_text(
+        "#inspection-list")
+    reviewer.page.fill(".inspection-record textarea[name=findings]", "现场核对申请人居住地址属实")
+    reviewer.page.click(".inspection-record button")
+    assert "符合要求：现场核对申请人居住地址属实" in reviewer.page.inner_text("#inspection-list")
+    assert "记录现场踏勘" in reviewer.page.inner_text("#history")
     reviewer.page.fill("#review-form textarea[name=opinion]", "材料齐全，符合换领条件")
     reviewer.page.click("#review-form button[type=submit]")
     assert "材料齐全，符合换领条件" in reviewer.page.inner_text("#steps")
@@ -136,6 +150,18 @@ def test_a_case_from_the_window_through_the_back_office_and_the_fee_window_to_th
     r = httpx.post(f"{base}/api/v1/payments/callback", json={**fields, "signature": sign_callback(fields)}, timeout=30)
     assert r.status_code == 200 and r.json()["settled"] is True, r.text
     reload_until(cashier, f"/console/cashier/{case_number}", "#notice-status", "已缴款")
+    # a refund: the cashier asks for it, the head approves it (fees refuses one person doing both)
+    cashier.page.fill("#refund-form input[name=amount]", "5.00")
+    cashier.page.fill("#refund-form input[name=reason]", "多收工本费")
+    cashier.page.click("#refund-form button")
+    assert "多收工本费" in cashier.page.inner_text("#refunds") and "待审批" in cashier.page.inner_text("#refunds")
+    assert cashier.page.locator(".refund-decide").count() == 0        # the cashier cannot approve it
+    head = staff("county.head")
+    head.goto("/console/refunds")
+    row = head.page.locator("#refunds tr", has_text="多收工本费")
+    row.locator("input[name=note]").fill("核实无误")
+    row.locator("button[value='1']").click()
+    assert "已批准" in head.page.locator("#refunds tr", has_text="多收工本费").inner_text()
 
     # the result is ready at the window: the clerk hands it out
     reload_until(clerk, app_url.removeprefix(base), "#status", "待出件")
