@@ -87,3 +87,13 @@ class DelegateItemIn(Strict):
     kind: Literal["delegated", "proxy", "collect"] = Field(
         description="delegated 下放；proxy 乡镇或村代办；collect 代收（下级窗口代上级受理，上级决定）")
     reason: str = ""
+
+
+class ProvinceIn(Strict):
+    """A province's record (issue 23): written by the province's own administrator."""
+    name: str = Field(description="省名称")
+    calendar_region: str = Field("", description="日历地区（空为本省）")
+    payment_key_ref: str = Field("", description="支付平台密钥引用（密钥集名称，不是密钥本身）")
+    n_tong: list[str] = Field(default_factory=list, description="三级N同要素")
+    complaint_working_days: bool = Field(True, description="投诉时限的“日”是否按工作日计算")
+    rectification_days: int = Field(15, description="差评整改期限（天）")

@@ -14,7 +14,7 @@ from sanji.catalogue.v1 import catalogue_pb2 as pb
 from sanji.catalogue.v1 import catalogue_pb2_grpc
 
 from gateway.edge import User
-from gateway.models import AdjustItemIn, CancelItemIn, CreateItemIn, DelegateItemIn, ElementsIn
+from gateway.models import AdjustItemIn, CancelItemIn, CreateItemIn, DelegateItemIn, ElementsIn, ProvinceIn
 from gateway.rest import Backend, file_response, to_json
 from shared.tenancy import Principal
 
@@ -132,3 +132,22 @@ def delegate(item_id: str, body: DelegateItemIn, request: Request, p: User):
 @router.get("/api/v1/catalogue/items/{item_id}/guide.pdf", tags=ADMIN, summary="办事指南预览（含草稿）")
 def guide_preview(item_id: str, request: Request, p: User):
     return _guide(request, item_id, pb.GUIDE_FORMAT_PDF, p, True)
+
+
+# -- provinces as data (issue 23) -------------------------------------------------------------------------
+@router.get("/api/v1/public/provinces", tags=PUBLIC, summary="本部署的各省配置")
+def provinces(request: Request):
+    return to_json(catalogue.call(request, None, "ListProvinces", pb.ListProvincesRequest()))
+
+
+@router.get("/api/v1/public/provinces/{code}", tags=PUBLIC, summary="省级配置")
+def province(code: str, request: Request):
+    return to_json(catalogue.call(request, None, "GetProvince", pb.GetProvinceRequest(tenant_code=code)))
+
+
+@router.put("/api/v1/catalogue/provinces/{code}", tags=ADMIN, summary="维护本省配置（省级管理员）")
+def update_province(code: str, body: ProvinceIn, request: Request, p: User):
+    return to_json(catalogue.call(request, p, "UpdateProvince", pb.UpdateProvinceRequest(province=pb.Province(
+        tenant_code=code, name=body.name, calendar_region=body.calendar_region, payment_key_ref=body.payment_key_ref,
+        n_tong=body.n_tong, complaint_working_days=body.complaint_working_days,
+        rectification_days=body.rectification_days))))

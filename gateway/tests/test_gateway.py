@@ -160,3 +160,25 @@ def test_the_admin_finds_a_draft_by_name_in_the_list_and_the_console(client, tok
     assert r.status_code == 422 and r.json()["field"] == "query" and "关键词" in r.json()["message"]
     r = client.get("/api/v1/catalogue/items", params={"q": "长" * 101}, headers=auth(tokens, "county.admin"))
     assert r.status_code == 422
+
+
+def test_a_provinces_record_is_read_by_anyone_and_kept_by_its_own_administrator(client, tokens):
+    """Provinces as data (issue 23): the REST edge forwards to the catalogue, which decides."""
+    r = client.get("/api/v1/public/provinces/51")
+    assert r.status_code == 200 and r.json()["name"] == "四川省", r.text
+    assert {"51", "62"} <= {p["tenant_code"] for p in client.get("/api/v1/public/provinces").json()["provinces"]}
+    record = {"name": "四川省", "payment_key_ref": "sichuan-pay", "n_tong": ["事项名称"], "rectification_days": 12}
+    for user in ("gansu.admin", "wenchuan.admin"):            # another province; a county below Sichuan
+        r = client.put("/api/v1/catalogue/provinces/51", json=record, headers=auth(tokens, user))
+        assert r.status_code == 403, (user, r.text)
+    r = client.put("/api/v1/catalogue/provinces/51", json={**record, "rectification_days": 99},
+                   headers=auth(tokens, "sichuan.admin"))
+    assert r.status_code == 422 and r.json()["field"] == "rectification_days", r.text
+    r = client.put("/api/v1/catalogue/provinces/51", json={**record, "key": "x"}, headers=auth(tokens, "sichuan.admin"))
+    assert r.status_code == 422, r.text
+    try:
+        r = client.put("/api/v1/catalogue/provinces/51", json=record, headers=auth(tokens, "sichuan.admin"))
+        assert r.status_code == 200 and r.json()["rectification_days"] == 12, r.text
+        assert client.get("/api/v1/public/provinces/51").json()["payment_key_ref"] == "sichuan-pay"
+    finally:
+        client.put("/api/v1/catalogue/provinces/51", json={"name": "四川省"}, headers=auth(tokens, "sichuan.admin"))

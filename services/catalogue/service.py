@@ -9,19 +9,32 @@ from sanji.catalogue.v1 import catalogue_pb2_grpc
 
 from services.catalogue import translate as t
 from services.catalogue.handlers import CatalogueHandlers
+from services.catalogue.province_handlers import ProvinceHandlers
 from shared.grpc.server import Registration
 from shared.messaging import On
 from shared.tenancy import current_principal, current_principal_or_none
 
 PUBLIC_METHODS = ("SearchPublicItems", "GetPublicItem", "RenderGuide", "GetUnit", "ListChildUnits", "MapCode",
-                  "ListCodeMappings", "ResolveHandlingUnitAt")
+                  "ListCodeMappings", "ResolveHandlingUnitAt", "GetProvince", "ListProvinces")
 SUBSCRIPTIONS: tuple[On, ...] = ()
 
 
 class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
-    def __init__(self, handlers: CatalogueHandlers, messages: t.ItemMessages | None = None):
+    def __init__(self, handlers: CatalogueHandlers, messages: t.ItemMessages | None = None,
+                 provinces: ProvinceHandlers | None = None):
         self.h = handlers
         self.m = messages or t.ItemMessages()
+        self.provinces = provinces or ProvinceHandlers(handlers.db)
+
+    def GetProvince(self, request, context):
+        return t.province_to_pb(self.provinces.get(request.tenant_code))
+
+    def ListProvinces(self, request, context):
+        return pb.ListProvincesResponse(provinces=[t.province_to_pb(r) for r in self.provinces.list()])
+
+    def UpdateProvince(self, request, context):
+        return t.province_to_pb(self.provinces.put(current_principal(), request.province.tenant_code,
+                                                   t.province_fields(request.province)))
 
     def CreateItem(self, request, context):
         return t.row_to_item(self.h.create_item(current_principal(), t.elements(request.elements)))

@@ -126,3 +126,18 @@ class EventsOut:
     def item_delegated(self, item: Item, targets: list, kind: ListingKind, reason: str) -> events_pb2.ItemDelegated:
         return events_pb2.ItemDelegated(item_id=item.id, version=item.current.version, tenant=str(item.tenant),
                                         target_tenants=[str(c) for c in targets], kind=str(kind), reason=reason)
+
+
+# -- province records (issue 23) ---------------------------------------------------------------------------
+def province_to_pb(record) -> pb.Province:
+    return pb.Province(tenant_code=record.tenant_code, name=record.name, calendar_region=record.calendar_region,
+                       payment_key_ref=record.payment_key_ref, n_tong=list(record.n_tong),
+                       complaint_working_days=record.complaint_working_days,
+                       rectification_days=record.rectification_days, updated_by=record.updated_by)
+
+
+def province_fields(m: pb.Province) -> dict:
+    """The record's fields from the message: the whole record (an update names every field; 0 days is refused)."""
+    return {"name": m.name, "calendar_region": m.calendar_region or m.tenant_code,
+            "payment_key_ref": m.payment_key_ref, "n_tong": list(m.n_tong),
+            "complaint_working_days": m.complaint_working_days, "rectification_days": m.rectification_days}

@@ -411,3 +411,30 @@ def test_cached_reads_follow_every_change_and_never_hold_drafts(as_, stub):
     assert err(stub.GetPublicItem, pb.GetPublicItemRequest(item_id=item.id), timeout=10).code() == \
         grpc.StatusCode.NOT_FOUND
     assert admin.GetItem(pb.GetItemRequest(item_id=item.id)).status == pb.ITEM_STATUS_CANCELLED
+
+
+# -- provinces as data (issue 23) ----------------------------------------------------------------------------
+def test_province_records_through_grpc_each_written_by_its_own_province(stub, as_):
+    gansu = stub.GetProvince(pb.GetProvinceRequest(tenant_code="62"), timeout=10)      # public: no token
+    assert gansu.name == "甘肃省" and gansu.calendar_region == "62"
+    listed = stub.ListProvinces(pb.ListProvincesRequest(), timeout=10).provinces
+    assert {"51", "62"} <= {p.tenant_code for p in listed}
+    changed = pb.Province(tenant_code="62", name="甘肃省", payment_key_ref="gansu-pay", n_tong=["事项名称", "设定依据"],
+                          complaint_working_days=True, rectification_days=10)
+    for user in ("sichuan.admin", "county.admin", "county.clerk"):     # another province, a county, not an admin
+        e = err(as_(user).UpdateProvince, pb.UpdateProvinceRequest(province=changed))
+        assert e.code() == grpc.StatusCode.PERMISSION_DENIED, user
+    assert stub.GetProvince(pb.GetProvinceRequest(tenant_code="62"), timeout=10) == gansu
+    try:
+        done = as_("gansu.admin").UpdateProvince(pb.UpdateProvinceRequest(province=changed))
+        assert (done.payment_key_ref, list(done.n_tong), done.rectification_days, done.updated_by) == \
+            ("gansu-pay", ["事项名称", "设定依据"], 10, "gansu.admin")
+        bad = pb.Province(tenant_code="62", name="甘肃省", rectification_days=0)
+        e = err(as_("gansu.admin").UpdateProvince, pb.UpdateProvinceRequest(province=bad))
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "rectification_days"
+        e = err(stub.GetProvince, pb.GetProvinceRequest(tenant_code="6x"), timeout=10)
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "tenant_code"
+    finally:
+        as_("gansu.admin").UpdateProvince(pb.UpdateProvinceRequest(province=pb.Province(
+            tenant_code="62", name=gansu.name, calendar_region=gansu.calendar_region, complaint_working_days=True,
+            rectification_days=gansu.rectification_days)))
