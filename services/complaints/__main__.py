@@ -27,7 +27,7 @@ def main() -> int:
             hotline=Verifier(settings.complaints_hotline_public_key),
             hotline_skew=dt.timedelta(seconds=settings.complaints_hotline_clock_skew_seconds),
             units=GrpcUnits(settings.catalogue_target, timeout=settings.catalogue_timeout_seconds))
-        ratings = RatingHandlers(db, clock, events, calendars)
+        ratings = RatingHandlers(db, clock, events, calendars, rules=complaints.rules)
         return ServiceParts([registration(complaints, ratings)],
                             [event_consumer(Handlers(complaints, ratings), db, settings.amqp_url,
                                             prefetch=settings.consumer_prefetch)])

@@ -25,7 +25,7 @@ from services.complaints import domain as d
 from services.complaints import signing
 from services.complaints.commands import Escalation, FileComplaint
 from services.complaints.repository import FOLLOW_UP, ComplaintRow, ComplaintsRepository
-from services.complaints.units import UnitDirectory
+from services.complaints.units import ProvinceRules, UnitDirectory
 from shared.calendar import CalendarYear
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
@@ -52,6 +52,7 @@ class ComplaintHandlers:
                  hotline_skew: dt.timedelta = dt.timedelta(minutes=5), units: UnitDirectory | None = None):
         self.hotline = hotline
         self.units = units          # None: every level above is taken to be on the platform
+        self.rules = ProvinceRules(units)   # the province's record over the defaults (issue 23)
         self.hotline_skew = hotline_skew
         self.db = db
         self.clock = clock
@@ -133,7 +134,7 @@ class ComplaintHandlers:
               round_: int = 1, uow: UnitOfWork | None = None) -> ComplaintRow:
         now = self.clock.now()
         today = now.date()
-        limits = d.time_limits(self.calendars.get(handling), today, d.rules_for(handling))
+        limits = d.time_limits(self.calendars.get(handling), today, self.rules(handling))
         complaint_id = str(uuid.uuid4())
 
         def write(u: UnitOfWork) -> ComplaintRow:
@@ -341,7 +342,7 @@ class ComplaintHandlers:
             self._acting(p, row)
             if row.status == d.Status.REPLIED:
                 raise FailedPrecondition("已答复的投诉不能申请延期", field="complaint_id")
-            rules = d.rules_for(row.tenant_code)
+            rules = self.rules(row.tenant_code)
             reason, days = d.check_extension_request(self._ext_state(row), now.date(), reason, days, rules)
             ext = {"reason": reason, "days": days, "requested_by": p.username, "requested_at": now.isoformat(),
                    "approved_by": "", "approved_at": ""}
@@ -368,7 +369,7 @@ class ComplaintHandlers:
             self._open_for_work(row)
             ext = dict(row.extension or {})
             d.check_extension_approval(self._ext_state(row), now.date(), p, ext.get("requested_by", ""))
-            rules = d.rules_for(row.tenant_code)
+            rules = self.rules(row.tenant_code)
             due, ext_prov, trace = d.extension_due(self.calendars.get(row.tenant_code), row.result_due,
                                                    int(ext["days"]), rules)
             ext |= {"approved_by": p.username, "approved_at": now.isoformat(),
@@ -468,7 +469,7 @@ class ComplaintHandlers:
                       comment: str, *, by: str) -> ComplaintRow:
         d.check_may_rate_handling(d.Status(row.status))
         now = self.clock.now()
-        rules = d.rules_for(row.tenant_code)
+        rules = self.rules(row.tenant_code)
         then = d.after_satisfaction(s, row.reopened, rules)
         label = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}[str(s)]
         repo.add_record(row.tenant_code, row.id, "satisfaction", now, by=by, public=True,
@@ -517,7 +518,7 @@ class ComplaintHandlers:
         moved = 0
         for tenant in tenants:
             calendar = self.calendars.get(tenant)
-            rules = d.rules_for(tenant)
+            rules = self.rules(tenant)
             with self.db.unit_of_work(tenant=tenant) as uow:
                 repo = ComplaintsRepository(uow)
                 for row in repo.provisional_open(tenant):

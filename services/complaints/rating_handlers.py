@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +49,9 @@ def _when(value: str, fallback: dt.datetime) -> dt.datetime:
 
 
 class RatingHandlers:
-    def __init__(self, db: Database, clock: Clock, events_out: Any, calendars: CalendarCache):
+    def __init__(self, db: Database, clock: Clock, events_out: Any, calendars: CalendarCache,
+                 rules: Callable[[str], d.ComplaintRules] = d.rules_for):
+        self.rules = rules          # tenant → its province's rules (ComplaintHandlers.rules: the province record)
         self.db = db
         self.clock = clock
         self.events_out = events_out
@@ -162,7 +165,7 @@ class RatingHandlers:
         """差评 → a rectification ticket for the unit and the staff member who handled the case, due in N working
         days (per province, default 15); a real-name 差评 gets a return visit."""
         due, trace = d.rectification_due(self.calendars.get(rating.tenant_code), now.date(),
-                                         d.rules_for(rating.tenant_code))
+                                         self.rules(rating.tenant_code))
         rid = str(uuid.uuid4())
         repo.add_rectification(id=rid, tenant_code=rating.tenant_code, rating_id=rating.id, staff=rating.staff,
                                case_number=rating.case_number, id_suffix=rating.id_suffix, status="open", due_on=due,

@@ -71,7 +71,7 @@ def handlers(complaints_db, clock, catalogue_server):
     units = GrpcUnits(catalogue_server)
     complaints = ComplaintHandlers(complaints_db, clock, EventsOut(), calendars=calendars,
                                    hotline=Verifier(DEV_HOTLINE_PUBLIC_KEY), units=units)
-    yield complaints, RatingHandlers(complaints_db, clock, EventsOut(), calendars)
+    yield complaints, RatingHandlers(complaints_db, clock, EventsOut(), calendars, rules=complaints.rules)
     units.close()
 
 
