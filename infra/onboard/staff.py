@@ -72,5 +72,6 @@ def read_staff(text: str, source: str, *, units: Collection[str], county: str) -
         report.users.append({"username": username, "name": name, "tenant": unit, "roles": codes,
                              "email": row.get("email", ""),
                              "password": row.get("password") or secrets.token_urlsafe(12),
-                             "line": line})
+                             # an initial password: changed at the first login (Keycloak's UPDATE_PASSWORD)
+                             "temporary_password": True, "line": line})
     return report

@@ -200,6 +200,7 @@ class FakeKeycloakAdmin:
     def set_user_password(self, user_id, password, temporary=True):
         self._write(f"password {user_id}")
         self.users[user_id]["password"] = password
+        self.users[user_id]["temporary"] = temporary
         return {}
 
     def get_realm_roles_of_user(self, user_id):
@@ -345,3 +346,20 @@ def test_user_profile_declares_tenant(realm):
     tenant = next(a for a in profile["attributes"] if a["name"] == "tenant")
     assert tenant["permissions"]["edit"] == ["admin"], "users must not change their own tenant"
     assert {a["name"] for a in profile["attributes"]} >= {"username", "email", "firstName", "lastName"}
+
+
+def test_an_onboarded_users_initial_password_is_temporary_and_the_demos_is_not(rows, users):
+    """An initial password handed out on a sheet (infra.onboard marks it temporary_password) is set temporary, so
+    Keycloak asks for a new one at the first login; the demo users' passwords stay as they are."""
+    small = [r for r in rows if r["code"] in ("620602", "620602001")]
+    staff = [{"username": "new.clerk", "name": "新同事", "tenant": "620602001", "roles": ["window_clerk"],
+              "password": "initial-Pw-123", "temporary_password": True}]
+    demo = [u for u in users if u["tenant"] in ("620602", "620602001")][:1]
+    actions = plan(small, staff + demo)
+    assert {a.username: a.temporary for a in actions if isinstance(a, CreateUser)} == \
+        {"new.clerk": True, demo[0]["username"]: False}
+    admin = FakeKeycloakAdmin()
+    apply(actions, admin)
+    assert admin.users[admin.get_user_id("new.clerk")]["temporary"] is True
+    assert admin.users[admin.get_user_id(demo[0]["username"])]["temporary"] is False
+    assert "initial-Pw-123" not in repr([a for a in actions if isinstance(a, CreateUser)])
