@@ -12,10 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from google.protobuf import json_format
 from sanji.catalogue.v1 import catalogue_pb2 as pb
+from sanji.fees.v1 import fees_pb2 as fpb
 
 from gateway.pages_kit import Posted, Staff, allow, render
 from gateway.rest import status_tokens
 from gateway.routes_catalogue import catalogue
+from gateway.routes_fees import fees
 from shared.errors import InvalidArgument
 from shared.tenancy import Role
 
@@ -88,3 +90,62 @@ def delegate(request: Request, item_id: str, p: Staff, form: Posted):
     catalogue.call(request, p, "DelegateItem", pb.DelegateItemRequest(item_id=item_id, target_tenants=targets,
                                                                       kind=kind, reason=form.get("reason")))
     return _back(item_id)
+
+
+# -- the fee catalogue (收费目录) -------------------------------------------------------------------------
+FEE_ITEM_STATUS = status_tokens(fpb.FeeItemStatus)
+FEE_TEMPLATE = fpb.FeeDefinition(
+    fee_code="", name="", basis="", collecting_unit="", category="行政事业性收费",
+    standard=fpb.Standard(kind=fpb.STANDARD_KIND_FIXED, amount_fen=0, text=""))
+
+
+def definition_of(text: str) -> fpb.FeeDefinition:
+    try:
+        return json_format.Parse(text or "{}", fpb.FeeDefinition())
+    except json_format.ParseError as exc:
+        raise InvalidArgument("definition", f"收费项目定义不是有效的 JSON：{exc}") from None
+
+
+def definition_json(d: fpb.FeeDefinition) -> str:
+    return json_format.MessageToJson(d, preserving_proto_field_name=True, indent=2, ensure_ascii=False,
+                                     always_print_fields_with_no_presence=True)
+
+
+@router.get("/console/fees", response_class=HTMLResponse)
+def fee_catalogue(request: Request, p: Staff):
+    allow(p, Role.TENANT_ADMIN)
+    found = fees.call(request, p, "ListFeeItems", fpb.ListFeeItemsRequest(include_drafts=True))
+    return render(request, "fee_items.html", {
+        "items": found.items, "status": FEE_ITEM_STATUS, "names": STATUS_NAMES,
+        "definitions": {i.id: definition_json(i.definition) for i in found.items},
+        "template": definition_json(FEE_TEMPLATE)}, p=p)
+
+
+@router.post("/console/fees")
+def create_fee_item(request: Request, p: Staff, form: Posted):
+    allow(p, Role.TENANT_ADMIN)
+    fees.call(request, p, "CreateFeeItem", fpb.CreateFeeItemRequest(definition=definition_of(form.get("definition"))))
+    return RedirectResponse("/console/fees", status_code=303)
+
+
+@router.post("/console/fees/{fee_item_id}/publish")
+def publish_fee_item(request: Request, fee_item_id: str, p: Staff, form: Posted):
+    allow(p, Role.TENANT_ADMIN)
+    fees.call(request, p, "PublishFeeItem", fpb.PublishFeeItemRequest(fee_item_id=fee_item_id))
+    return RedirectResponse("/console/fees", status_code=303)
+
+
+@router.post("/console/fees/{fee_item_id}/adjust")
+def adjust_fee_item(request: Request, fee_item_id: str, p: Staff, form: Posted):
+    allow(p, Role.TENANT_ADMIN)
+    fees.call(request, p, "AdjustFeeItem", fpb.AdjustFeeItemRequest(
+        fee_item_id=fee_item_id, definition=definition_of(form.get("definition")), reason=form.get("reason")))
+    return RedirectResponse("/console/fees", status_code=303)
+
+
+@router.post("/console/fees/{fee_item_id}/cancel")
+def cancel_fee_item(request: Request, fee_item_id: str, p: Staff, form: Posted):
+    allow(p, Role.TENANT_ADMIN)
+    fees.call(request, p, "CancelFeeItem", fpb.CancelFeeItemRequest(fee_item_id=fee_item_id,
+                                                                    reason=form.get("reason")))
+    return RedirectResponse("/console/fees", status_code=303)

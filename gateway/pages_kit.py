@@ -79,6 +79,7 @@ MENUS = (
     Menu("/console/supervision", "电子监察", (Role.SUPERVISOR, Role.HEAD), "j"),
     Menu("/console#catalogue", "事项清单", (Role.TENANT_ADMIN,), "c"),
     Menu("/console/calendar", "工作日历", (Role.TENANT_ADMIN,), "d"),
+    Menu("/console/fees", "收费目录", (Role.TENANT_ADMIN,), "g"),
 )
 
 

@@ -6,6 +6,7 @@ the walls between units and roles, and the forms' CSRF check."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 import uuid
@@ -330,3 +331,43 @@ def test_a_form_without_its_csrf_token_is_refused_and_the_session_is_a_guarded_c
     assert not [c for c in clerk.context.cookies() if c["name"] == "sanji_session"]
     clerk.goto("/console/window")
     assert "/console/window" not in clerk.page.url         # sent to the login
+
+
+def test_a_unit_admin_keeps_the_fee_catalogue(browser, staff, demo_platform):
+    """The fee catalogue page (gateway/pages_admin.py): a new fee item as a draft, published (then public on
+    /fees with its basis), cancelled with its reason — fees' own calls, its rules."""
+    admin = staff("county.admin")
+    assert "收费目录" in admin.page.inner_text("nav.menus")
+    admin.goto("/console/fees")
+    name = f"浏览器测试收费{uuid.uuid4().hex[:4]}"
+    definition = {"fee_code": f"FEE-WB-{uuid.uuid4().hex[:6].upper()}", "name": name,
+                  "basis": "《甘肃省行政事业性收费项目目录》（测试）", "collecting_unit": "凉州区公安局",
+                  "category": "行政事业性收费",
+                  "standard": {"kind": "STANDARD_KIND_FIXED", "amount_fen": "1000", "text": "每件 10 元"}}
+    admin.page.fill("#fee-create-form textarea[name=definition]", json.dumps(definition, ensure_ascii=False))
+    admin.page.click("#fee-create-form button")
+    row = admin.page.locator("#fee-items tr", has_text=name)
+    assert "草稿" in row.inner_text()
+    row.locator(".fee-publish button").click()
+    row = admin.page.locator("#fee-items tr", has_text=name)
+    assert "已发布" in row.inner_text()
+    public = browser.new_context(viewport=PHONE)
+    try:
+        page = public.new_page()
+        page.goto(f"{demo_platform.gateway_url}/fees?region=620602")
+        assert name in page.inner_text("body") and "收费项目目录》（测试）" in page.inner_text("body")
+    finally:
+        public.close()
+    row.locator("summary").click()
+    row.locator(".fee-cancel input[name=reason]").fill("测试结束")
+    with admin.page.expect_navigation():
+        row.locator(".fee-cancel button").click()
+    # cancelled: out of the unit's catalogue in force and off the public list
+    assert admin.page.locator("#fee-items").count() and name not in admin.page.inner_text("#fee-items")
+    public = browser.new_context(viewport=PHONE)
+    try:
+        page = public.new_page()
+        page.goto(f"{demo_platform.gateway_url}/fees?region=620602")
+        assert name not in page.inner_text("body")
+    finally:
+        public.close()
