@@ -39,8 +39,8 @@ from sqlalchemy.engine import Engine
 from shared.calendar import CalendarYear, WorkingCalendar, seed_year_from_package
 from shared.errors import DomainError, InvalidArgument
 
-__all__ = ["calendar_table_statements", "calendar_rls_statements", "PUBLISH_SETTING", "CalendarStore", "CalendarCache",
-           "additions_over", "layer_years", "main"]
+__all__ = ["calendar_table_statements", "calendar_rls_statements", "calendar_rls_drop_statements", "PUBLISH_SETTING",
+           "CalendarStore", "CalendarCache", "main"]
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _REGION = re.compile(r"^$|^\d{2}$|^\d{4}$|^\d{6}$|^\d{9}$|^\d{12}$")
@@ -83,6 +83,13 @@ def calendar_rls_statements(schema: str) -> list[str]:
         f"CREATE POLICY calendar_years_update ON {table} FOR UPDATE USING ({publishing}) WITH CHECK ({publishing})",
         f"CREATE POLICY calendar_years_delete ON {table} FOR DELETE USING ({publishing})",
     ]
+
+
+def calendar_rls_drop_statements(schema: str) -> list[str]:
+    """What `calendar_rls_statements` did, undone (a revision's downgrade)."""
+    table = f"{_ident(schema, 'schema')}.calendar_years"
+    return [*(f"DROP POLICY calendar_years_{verb} ON {table}" for verb in ("read", "insert", "update", "delete")),
+            f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY", f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"]
 
 
 def calendar_table_statements(schema: str, app_role: str = "sanji_app", *, rls: bool = True) -> list[str]:

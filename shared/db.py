@@ -624,6 +624,16 @@ def messaging_rls_statements(schema: str, app_role: str = "sanji_app") -> list[s
     ]
 
 
+def messaging_rls_drop_statements(schema: str) -> list[str]:
+    """What `messaging_rls_statements` did, undone (a revision's downgrade)."""
+    out = [f"DROP POLICY {table}_{verb} ON {schema}.{table}"
+           for table in ("outbox", "inbox") for verb in ("read", "insert", "update", "delete")]
+    for table in ("outbox", "inbox"):
+        out += [f"ALTER TABLE {schema}.{table} NO FORCE ROW LEVEL SECURITY",
+                f"ALTER TABLE {schema}.{table} DISABLE ROW LEVEL SECURITY"]
+    return [*out, f"ALTER TABLE {schema}.outbox DROP COLUMN writer"]
+
+
 def messaging_tables_statements(schema: str, app_role: str = "sanji_app", *, rls: bool = True) -> list[str]:
     """The outbox and inbox of one service, walled (`messaging_rls_statements`). `rls=False` is what the first
     migrations of the services that existed before issue 15 ran; their later revision adds the walls."""

@@ -44,6 +44,13 @@ def _public_hex(key: ec.EllipticCurvePublicKey) -> str:
     return f"{n.x:064x}{n.y:064x}"
 
 
+def public_key_of(private_key: str) -> str:
+    """The public key (128 hex, x‖y) of an SM2 private key (64 hex)."""
+    if len(private_key) != 64 or not _HEX.match(private_key):
+        raise ValueError("an SM2 private key is 64 hex characters")
+    return _public_hex(ec.derive_private_key(int(private_key, 16), ec.SM2()).public_key())
+
+
 def generate_keypair() -> tuple[str, str]:
     """(private, public) hex — for tests and for setting up a deployment."""
     private = ec.generate_private_key(ec.SM2())

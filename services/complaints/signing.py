@@ -17,17 +17,14 @@ start on them or without its own SANJI_COMPLAINTS_HOTLINE_PUBLIC_KEY (settings.p
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-from tongsuopy.crypto import hashes
-from tongsuopy.crypto.asymciphers import ec
-from tongsuopy.crypto.exceptions import InvalidSignature
-
 from shared.errors import InvalidArgument, Unauthenticated
+from shared.sm2 import Signer, Verifier, public_key_of
+
+__all__ = ["DEV_HOTLINE_PRIVATE_KEY", "DEV_HOTLINE_PUBLIC_KEY", "HOTLINE_FIELDS", "Verifier", "canonical_form",
+           "check_hand_over", "sign"]
 
 DEV_HOTLINE_PRIVATE_KEY = "c86176207022d7e17257c29c616db8f22ffd9361d836eb13e5873b88b4343223"
 DEV_HOTLINE_PUBLIC_KEY = ("019f851bde5ea56f30f0ba2e755d0e8f101f1d906978b334a725a0b2fd0c72e2"
@@ -35,8 +32,6 @@ DEV_HOTLINE_PUBLIC_KEY = ("019f851bde5ea56f30f0ba2e755d0e8f101f1d906978b334a725a
 
 HOTLINE_FIELDS = ("handover_id", "sent_at", "kind", "category", "content", "subject_tenant", "subject_department",
                   "subject_staff", "complainant_name", "complainant_phone", "anonymous")
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-_SM2 = ec.ECDSA(hashes.SM3())
 MAX_FIELD = 4000
 
 
@@ -45,41 +40,9 @@ def canonical_form(fields: Mapping[str, str]) -> bytes:
     return "&".join(f"{quote(k, safe='')}={quote(str(fields.get(k, '')), safe='')}" for k in keys).encode("ascii")
 
 
-def _public_hex(key: ec.EllipticCurvePublicKey) -> str:
-    n = key.public_numbers()
-    return f"{n.x:064x}{n.y:064x}"
-
-
-@dataclass(frozen=True)
-class Verifier:
-    public_key: str
-    _key: ec.EllipticCurvePublicKey = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if len(self.public_key) != 128 or not _HEX.match(self.public_key):
-            raise ValueError("an SM2 public key is 128 hex characters (x‖y)")
-        key = ec.EllipticCurvePublicNumbers(int(self.public_key[:64], 16), int(self.public_key[64:], 16),
-                                            ec.SM2()).public_key()
-        object.__setattr__(self, "_key", key)
-
-    def verify(self, signature: str, data: bytes) -> bool:
-        if not isinstance(signature, str) or len(signature) != 128 or not _HEX.match(signature):
-            return False
-        r, s = int(signature[:64], 16), int(signature[64:], 16)
-        if r == 0 or s == 0:
-            return False
-        try:
-            self._key.verify(encode_dss_signature(r, s), data, _SM2)
-        except (InvalidSignature, ValueError):
-            return False
-        return True
-
-
 def sign(fields: Mapping[str, str], private_key: str = DEV_HOTLINE_PRIVATE_KEY) -> str:
     """What the hotline system (or its simulator, or a test) does: sign the canonical form."""
-    key = ec.derive_private_key(int(private_key, 16), ec.SM2())
-    r, s = decode_dss_signature(key.sign(canonical_form(fields), _SM2))
-    return f"{r:064x}{s:064x}"
+    return Signer(private_key, public_key_of(private_key)).sign(canonical_form(fields))
 
 
 def check_hand_over(verifier: Verifier, fields: Mapping[str, str], signature: str, now: dt.datetime,

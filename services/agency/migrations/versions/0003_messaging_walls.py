@@ -7,7 +7,7 @@ Revises: 0002
 """
 from alembic import op
 
-from shared.db import messaging_rls_statements
+from shared.db import messaging_rls_drop_statements, messaging_rls_statements
 
 revision = "0003"
 down_revision = "0002"
@@ -23,10 +23,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ('read', 'insert', 'update', 'delete'):
-        op.execute(f"DROP POLICY outbox_{name} ON {S}.outbox")
-        op.execute(f"DROP POLICY inbox_{name} ON {S}.inbox")
-    for table in ('outbox', 'inbox'):
-        op.execute(f"ALTER TABLE {S}.{table} NO FORCE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {S}.{table} DISABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {S}.outbox DROP COLUMN writer")
+    for stmt in messaging_rls_drop_statements(S):
+        op.execute(stmt)
