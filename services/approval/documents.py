@@ -114,7 +114,7 @@ def render_certificate(case: Case) -> bytes:
     story = [
         _p("准予行政许可决定书", "title"), _p(x.number, "number"), Spacer(1, 8 * mm),
         _p(f"{x.holder or '申请人'}："),
-        _p(f"你（单位）于 {_date_zh(case.accepted_on)} 提出的“{case.item_name}”申请（办件编号：{case.case_number}），"
+        _p(f"你方于 {_date_zh(case.accepted_on)} 提出的“{case.item_name}”申请（办件编号：{case.case_number}），"
            "本机关已依法受理。经审查，该申请符合法定条件、标准，根据《中华人民共和国行政许可法》第三十八条第一款的规定，"
            "决定准予行政许可。", "indent"),
     ]
@@ -143,7 +143,7 @@ def render_decision(case: Case) -> bytes:
     story = [
         _p("不予行政许可决定书", "title"), _p(d.document_number, "number"), Spacer(1, 8 * mm),
         _p(f"{case.applicant_name or '申请人'}："),
-        _p(f"你（单位）于 {_date_zh(case.accepted_on)} 提出的“{case.item_name}”申请（办件编号：{case.case_number}），"
+        _p(f"你方于 {_date_zh(case.accepted_on)} 提出的“{case.item_name}”申请（办件编号：{case.case_number}），"
            "本机关已依法受理。经审查，该申请不符合法定条件、标准，根据《中华人民共和国行政许可法》第三十八条第二款的规定，"
            "决定不予行政许可。理由如下：", "indent"),
     ]
@@ -168,7 +168,7 @@ def render_suspension_notice(case: Case, entry: LedgerEntry, promised: DeadlineR
     story = [
         _p("特别程序（暂停计时）告知书", "title"), _p(entry.notice_number, "number"), Spacer(1, 8 * mm),
         _p(f"{case.applicant_name or '申请人'}："),
-        _p(f"你（单位）申请的“{case.item_name}”（办件编号：{case.case_number}），因需要进行{name}，"
+        _p(f"你方申请的“{case.item_name}”（办件编号：{case.case_number}），因需要进行{name}，"
            f"自 {_date_zh(entry.on_date)} 起暂停计算办理时限，预计需 {entry.days} 个工作日。"
            f"依照《中华人民共和国行政许可法》第四十五条的规定，{name}所需时间不计算在办理期限内。", "indent"),
         _p(f"事由：{entry.reason}", "indent"),
