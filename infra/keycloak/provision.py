@@ -228,6 +228,7 @@ def _is_not_found(exc: Exception) -> bool:
 class ApplyReport:
     created: dict[str, int] = field(default_factory=dict)
     unchanged: int = 0
+    passwords_set: list[str] = field(default_factory=list)   # the usernames whose password this run set
 
     def count(self, kind: str) -> None:
         self.created[kind] = self.created.get(kind, 0) + 1
@@ -292,6 +293,7 @@ class _Applier:
         if uid is None:
             uid = self.admin.create_user(rep, exist_ok=True)
             self.admin.set_user_password(uid, a.password, temporary=a.temporary)
+            self.report.passwords_set.append(a.username)
             self.report.count("user")
         else:
             current = self.admin.get_user(uid)
@@ -305,6 +307,7 @@ class _Applier:
                 self.report.unchanged += 1
             if self.reset_passwords and a.password:
                 self.admin.set_user_password(uid, a.password, temporary=a.temporary)
+                self.report.passwords_set.append(a.username)
         self.user_ids[a.username] = uid
 
     def role(self, name: str) -> dict:

@@ -199,7 +199,10 @@ class Platform:
 
     def _write_pids(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "pids").write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
+        # whole or not at all: `make stop` (or a reader) never meets a file half written by a restart
+        tmp = self.run_dir / "pids.tmp"
+        tmp.write_text(json.dumps({n: p.pid for n, p in self.procs.items()}))
+        os.replace(tmp, self.run_dir / "pids")
 
     def start_oidc(self, users_file: Path | None = None) -> None:
         """The identity provider, with this run's client table of the services (a file only this user reads)."""

@@ -76,10 +76,17 @@ def main(argv: list[str] | None = None, settings: OnboardSettings | None = None)
               f"请检查管理员客户端 {settings.idp_admin_client_id} 的密钥与 realm-admin 权限", file=sys.stderr)
         return FAILED
     if args.credentials_out and result.staff is not None:
-        fd = os.open(args.credentials_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(credentials_sheet(result.staff.users))
-        print(f"初始密码表：{args.credentials_out}（请分发后删除）")
+        # only the passwords this run set: a second run leaves existing staff's passwords alone, and a sheet
+        # listing new random ones for them would not let them log in
+        issued = set(result.provisioned.passwords_set) if result.provisioned is not None else set()
+        users = [u for u in result.staff.users if u["username"] in issued]
+        if users:
+            fd = os.open(args.credentials_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(credentials_sheet(users))
+            print(f"初始密码表：{args.credentials_out}（{len(users)} 人，请分发后删除）")
+        else:
+            print("初始密码表：本次未设置任何人的密码（人员均已存在），未写出")
     return 0
 
 

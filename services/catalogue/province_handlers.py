@@ -8,6 +8,7 @@ import json
 from sqlalchemy import text as sql
 
 from services.catalogue.provinces import ProvinceRecord, require_province_admin
+from shared.clock import Clock
 from shared.db import Database, UnitOfWork
 from shared.errors import InvalidArgument, NotFound
 from shared.tenancy import Principal
@@ -34,23 +35,24 @@ class ProvinceRepository:
     def all(self) -> list[ProvinceRecord]:
         return [_record(r) for r in self.uow.rows(sql(f"SELECT {_COLUMNS} FROM {S}.provinces ORDER BY tenant_code"))]
 
-    def put(self, record: ProvinceRecord, by: str) -> int:
+    def put(self, record: ProvinceRecord, by: str, at) -> int:
         return self.uow.execute(sql(
             f"INSERT INTO {S}.provinces ({_COLUMNS}, updated_at) VALUES (:p, :name, :region, :key,"
-            " CAST(:n_tong AS jsonb), :working, :rect, :by, now()) ON CONFLICT (tenant_code) DO UPDATE SET"
+            " CAST(:n_tong AS jsonb), :working, :rect, :by, :at) ON CONFLICT (tenant_code) DO UPDATE SET"
             " name = EXCLUDED.name, calendar_region = EXCLUDED.calendar_region,"
             " payment_key_ref = EXCLUDED.payment_key_ref, n_tong = EXCLUDED.n_tong,"
             " complaint_working_days = EXCLUDED.complaint_working_days,"
             " rectification_days = EXCLUDED.rectification_days, updated_by = EXCLUDED.updated_by,"
-            " updated_at = now()"),
+            " updated_at = EXCLUDED.updated_at"),
             {"p": record.tenant_code, "name": record.name, "region": record.calendar_region,
              "key": record.payment_key_ref, "n_tong": json.dumps(list(record.n_tong), ensure_ascii=False),
-             "working": record.complaint_working_days, "rect": record.rectification_days, "by": by})
+             "working": record.complaint_working_days, "rect": record.rectification_days, "by": by, "at": at})
 
 
 class ProvinceHandlers:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, clock: Clock | None = None):
         self.db = db
+        self.clock = clock or Clock()    # the platform's clock stamps a change (issue 20 item 4)
 
     def get(self, province: str) -> ProvinceRecord:
         """Any unit (or the public) reads a province's record: the services' per-province defaults."""
@@ -72,6 +74,6 @@ class ProvinceHandlers:
         require_province_admin(p, (province or "").strip())
         record = ProvinceRecord.from_dict(data, tenant_code=str(p.tenant))
         with self.db.unit_of_work(p, subtree=False) as uow:
-            ProvinceRepository(uow).put(record, p.username)
+            ProvinceRepository(uow).put(record, p.username, self.clock.now())
             uow.commit()
         return self.get(record.tenant_code)

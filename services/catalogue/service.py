@@ -24,7 +24,7 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
                  provinces: ProvinceHandlers | None = None):
         self.h = handlers
         self.m = messages or t.ItemMessages()
-        self.provinces = provinces or ProvinceHandlers(handlers.db)
+        self.provinces = provinces or ProvinceHandlers(handlers.db, handlers.clock)
 
     def GetProvince(self, request, context):
         return t.province_to_pb(self.provinces.get(request.tenant_code))

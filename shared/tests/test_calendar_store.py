@@ -116,7 +116,8 @@ def test_region_override_most_specific_prefix_wins(store: CalendarStore) -> None
     assert village.day_kind(D(2026, 3, 17)) == (False, "holiday:县庆")
     assert village.day_kind(D(2026, 10, 10)) == (True, "makeup_workday:国庆节")
     assert village.is_published(2025)                                                        # national years
-    assert store.regions(2026) == ["", "62", "620602"]
+    # (other tests of this module publish other provinces' years in the same schema)
+    assert [r for r in store.regions(2026) if r in ("", "51", "62", "620602")] == ["", "62", "620602"]
 
     with pytest.raises(InvalidArgument) as exc:
         store.publish(county, "62x", by="县管理员")

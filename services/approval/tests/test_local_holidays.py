@@ -285,6 +285,9 @@ def test_a_province_publishes_its_year_but_never_rewrites_today_or_the_past(admi
         with pytest.raises(InvalidArgument) as info:
             admin.publish_calendar_year(province, 2026, change, makeup, "", "")
         assert info.value.field == "holidays" and "今天及以前" in info.value.message
+    # first the arrangement as it stands: it re-projects whatever other tests left open under another calendar
+    # (a county's local holiday approved since their cases opened), so what follows counts this test's changes
+    admin.publish_calendar_year(province, 2026, holidays, makeup, "", "")
     # the province's year is layered over the nation's (issue 23, item 4): leaving a national holiday out of
     # its publication does not take the holiday away, so nothing changes
     report = admin.publish_calendar_year(province, 2026, {d: n for d, n in holidays.items() if d != "2026-05-04"},
