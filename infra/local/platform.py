@@ -47,13 +47,33 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        import socket
+        taken: set[int] = set()
 
         def one() -> int:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                return s.getsockname()[1]
+            port = free_listen_port(taken)
+            taken.add(port)
+            return port
         return cls(oidc=one(), gateway=one(), province=one(), services={name: one() for name in SERVICE_PORTS})
+
+
+def free_listen_port(taken: set[int] = frozenset()) -> int:
+    """A loopback port free now, BELOW Linux's ephemeral range (32768-60999): a port the kernel hands out (bind
+    to 0) can be taken, before the child binds it, by an outgoing connection of a process started earlier —
+    seen in CI as "fees exited with 1: Address already in use" on the end-to-end platform."""
+    import random
+    import socket
+
+    for _ in range(1000):
+        port = random.randrange(20000, 32768)
+        if port in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free loopback port between 20000 and 32767")
 
 
 ADMIN_CLIENT = "sanji-admin"
@@ -113,13 +133,9 @@ class Platform:
     def start_replicas(self, name: str, count: int) -> None:
         """Run `count` processes of a service in all (the one start_service started and count - 1 more, each
         `<name>-<i>` on a free port of its own); their consumers compete on the same queues."""
-        import socket
-
         ports = self.replica_ports.setdefault(name, [])
         while len(ports) < count - 1:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
+            port = free_listen_port({*self.ports.services.values(), *ports})
             copy = f"{name}-{len(ports) + 2}"
             self._spawn(copy, ["-m", registry.spec(name).module],
                         {"SANJI_GRPC_PORT": str(port), "SANJI_AMQP_URL": self.service_amqp_url(name),
