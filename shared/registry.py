@@ -116,6 +116,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         publishes=("fees_assessed", "notice_issued", "payment_received", "fees_settled", "refund_made",
                    "fee_waived", "payment_queued", "fee_item_published", "fee_item_cancelled"),
         subscribes=_subs(("approval", "case_decided", "on_case_decided")),
+        calls=("catalogue",),     # the province's record: which payment key set verifies its callbacks
     ),
     ServiceSpec(
         "complaints", 15056, "投诉与评价",
@@ -148,6 +149,12 @@ SERVICES: tuple[ServiceSpec, ...] = (
                                   for event in ("item_published", "item_adjusted")]),
         calls=("catalogue", "intake", "fees"),
         package="gateway.docking",
+    ),
+    # the province administrator's onboarding of a county (issue 23): the command's steps as a job; the one process
+    # holding the identity provider's realm-admin client
+    ServiceSpec(
+        "onboarding", 15059, "县区上线",
+        summary="县区上线：省级管理员从全国区划文件与人员名单上线本省县（区），逐行报告，初始岗位与占位印章，尚缺清单",
     ),
     # last: it consumes everyone's events (its read model per case, step and post, and the audit chain)
     ServiceSpec(

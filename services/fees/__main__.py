@@ -10,6 +10,8 @@ from services.fees.settings import FeesSettings
 from services.fees.signing import Signer, Verifier
 from services.fees.translate import EventsOut
 from shared.clock import Clock
+from shared.grpc.provinces import GrpcProvinces
+from shared.provinces import ProvinceBook
 from shared.runner import ServiceParts, run_grpc_service
 
 
@@ -18,9 +20,11 @@ def main() -> int:
 
     def compose(db) -> ServiceParts:
         """The handlers, built once, behind the gRPC servicer and the consumer of approval's case_decided."""
+        provinces = GrpcProvinces(settings.catalogue_target, timeout=settings.catalogue_timeout_seconds)
         handlers = FeesHandlers(
             db, province=ProvinceKeys(Verifier(settings.fees_province_public_key),
-                                      {p: Verifier(k) for p, k in settings.fees_province_public_keys.items()}),
+                                      {r: Verifier(k) for r, k in settings.fees_payment_key_sets.items()},
+                                      ProvinceBook(provinces, ttl=settings.fees_province_record_seconds)),
             receipt_signer=Signer(settings.fees_receipt_private_key, settings.fees_receipt_public_key),
             events_out=EventsOut(), clock=Clock.from_settings(settings), public_base_url=settings.public_base_url,
             limits=CallbackLimits(clock_skew=dt.timedelta(seconds=settings.fees_paid_at_clock_skew_seconds),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ from shared.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from shared.provinces import ProvinceBook
 from shared.tenancy import DivisionCode, Principal, Role, can_read
 from shared.validation import page, uuid_field
 
@@ -57,6 +59,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("sanji.fees")
 
 MAX_CALLBACK_FIELDS = 40
+# the name of a payment key set, as the province's record spells it (services/catalogue/provinces.py _KEY_REF)
+KEY_REF = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_CALLBACK_VALUE = 1000
 
 
@@ -85,18 +89,36 @@ def locked_case(repo: FeesRepository, number: str) -> CaseFees:
 class ProvinceKeys:
     """Which key signs a province's payment callbacks (issue 23: several provinces in one deployment, each with
     its own public payment platform): the key of the province the callback's unit belongs to — the notice
-    number's unit, else the payee account's — and `default` for a province without a key of its own."""
+    number's unit, else the payee account's.
+
+    The province's record at the catalogue names its key set (`payment_key_ref`, managed by the province's
+    administrator); the key itself is this service's configuration (`by_ref`: key set name → public key,
+    FeesSettings.fees_payment_key_sets), never the record's. A province without a record, or whose record names
+    no key set, signs with `default`; a record naming a key set this deployment does not hold verifies nothing
+    (`of` answers None: every callback for that province is refused and logged, never checked with another
+    province's key). `records` None: `default` for every province (one province per deployment)."""
 
     default: Verifier
-    by_province: Mapping[str, Verifier] = field(default_factory=dict)
+    by_ref: Mapping[str, Verifier] = field(default_factory=dict)
+    records: ProvinceBook | None = None
 
     def __post_init__(self) -> None:
-        bad = [p for p in self.by_province if len(p) != 2 or not p.isdigit()]
+        bad = [r for r in self.by_ref if not KEY_REF.match(r)]
         if bad:
-            raise ValueError(f"a province's key is named by its 2-digit code, not {bad}")
+            raise ValueError(f"a payment key set is named by letters, digits and _.:- (1-64), not {bad}")
 
-    def of(self, province: str) -> Verifier:
-        return self.by_province.get(province, self.default)
+    def of(self, province: str) -> Verifier | None:
+        """The key that must have signed a callback for a unit of `province` (2 digits; '' → `default`)."""
+        if self.records is None or not province:
+            return self.default
+        record = self.records.get(province)
+        if record is None or not record.payment_key_ref:
+            return self.default
+        key = self.by_ref.get(record.payment_key_ref)
+        if key is None:
+            log.error("province %s names payment key set %r, which this deployment does not hold: its callbacks"
+                      " are refused", province, record.payment_key_ref)
+        return key
 
 
 class PaymentHandlers:
@@ -123,7 +145,7 @@ class PaymentHandlers:
                 owner = FeesRepository(uow).account_owner(str(fields.get("payee_account", "")))
             named = owner.tenant if owner is not None else None
         key = self.province.of(named[:2] if named else "")
-        if not key.verify(signature, data):
+        if key is None or not key.verify(signature, data):
             self._reject("signature does not verify", fields, signature)
             raise Unauthenticated("支付回调签名验证失败，已拒绝并记录")
         now = self.clock.now()
@@ -146,7 +168,8 @@ class PaymentHandlers:
                 self._reject("payee account is not the notice's", fields, signature)
                 raise FailedPrecondition(PAYEE_MISMATCH)
             tenant = account.tenant
-        if self.province.of(tenant[:2]).public_key != key.public_key:
+        paying = self.province.of(tenant[:2])
+        if paying is None or paying.public_key != key.public_key:
             # signed with another province's key than the one whose unit the money goes to
             self._reject("signed by another province's payment platform", fields, signature)
             raise Unauthenticated("支付回调签名验证失败，已拒绝并记录")

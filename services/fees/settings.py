@@ -1,3 +1,4 @@
+import re
 from typing import ClassVar
 
 from pydantic import Field, field_validator
@@ -25,9 +26,16 @@ class FeesSettings(GrpcServiceSettings):
     consumer_prefetch: int = 50
     # the provincial public payment platform signs its callbacks with this key's private half (SM2)
     fees_province_public_key: str = ""
-    # several provinces in one deployment (issue 23): a province whose payment platform has a key of its own,
-    # as JSON {"64": "<128 hex>", …}; a province not named here signs with fees_province_public_key
-    fees_province_public_keys: dict[str, str] = Field(default_factory=dict)
+    # several provinces in one deployment (issue 23): the payment platforms' public keys by key set name, as JSON
+    # {"ningxia-pay": "<128 hex>", …}; a province's record at the catalogue names its set (payment_key_ref, set
+    # by the province's administrator); a province without one signs with fees_province_public_key
+    fees_payment_key_sets: dict[str, str] = Field(default_factory=dict)
+    # how long a province's record (its key set name) is kept before it is asked again: a change at the
+    # catalogue is counted on within this many seconds in every replica. A default chosen here (a key rotation
+    # is planned with the province's platform; a minute keeps one GetProvince a minute per province)
+    fees_province_record_seconds: float = Field(default=60.0, gt=0, le=3600)
+    catalogue_target: str = "127.0.0.1:15051"
+    catalogue_timeout_seconds: float = 10.0
     # the fees service countersigns receipts with this key pair (SM2)
     fees_receipt_private_key: str = ""
     fees_receipt_public_key: str = ""
@@ -47,13 +55,13 @@ class FeesSettings(GrpcServiceSettings):
     # limit); a province may print longer codes.
     fees_verification_code_length: int = Field(default=8, ge=8, le=16)
 
-    @field_validator("fees_province_public_keys")
+    @field_validator("fees_payment_key_sets")
     @classmethod
-    def _province_keys(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = [p for p in v if len(p) != 2 or not p.isdigit()]
+    def _key_sets(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [r for r in v if not re.match(r"^[A-Za-z0-9_.:-]{1,64}$", r)]
         if bad:
-            raise ValueError(f"SANJI_FEES_PROVINCE_PUBLIC_KEYS names provinces by their 2-digit codes, not {bad}")
-        return {p: (k or "").strip().lower() for p, k in v.items()}
+            raise ValueError(f"SANJI_FEES_PAYMENT_KEY_SETS names key sets by letters, digits and _.:-, not {bad}")
+        return {r: (k or "").strip().lower() for r, k in v.items()}
 
     @field_validator("fees_province_public_key", "fees_receipt_private_key", "fees_receipt_public_key")
     @classmethod
