@@ -252,12 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from infra.oidc.client import login
-    from tests.faults.platform import fault_platform
+    from tests.faults.platform import fault_platform, stop_on_sigterm
 
     parser = argparse.ArgumentParser(prog="python -m tests.faults.fuzz")
     parser.add_argument("--examples", type=int, default=25, help="per operation and caller (REST)")
     parser.add_argument("--grpc-examples", type=int, default=30, help="per gRPC method")
     args = parser.parse_args(argv)
+    stop_on_sigterm()
     run_dir = Path(os.environ.get("SANJI_FAULTS_DIR") or tempfile.mkdtemp(prefix="sanji-fuzz-"))
     with fault_platform(run_dir, registry.NAMES) as (platform, _proxies, _url, password):
         tokens = {u: login(platform.oidc_url, u, password) for u in ("county.clerk", "county.admin")}

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,12 @@ from tests.faults.tcp_proxy import TcpProxy
 
 SERVICES = ("catalogue", "intake", "approval")
 E2E_TODAY = "2026-09-30"     # a drill's pinned day, as the end-to-end platform runs (tests/fixtures.py)
+
+
+def stop_on_sigterm() -> None:
+    """A large run stopped with SIGTERM (`kill PID`, a CI timeout) unwinds like Ctrl-C, so its platform's
+    processes are stopped by the context managers instead of being left running with no parent."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 @contextlib.contextmanager

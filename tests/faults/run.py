@@ -309,7 +309,7 @@ def run_with_faults(platform, proxies: dict[str, TcpProxy], database_url: str, *
 
 def main(argv: list[str] | None = None) -> int:
     """`make faults`: the large run on a platform of its own."""
-    from tests.faults.platform import fault_platform
+    from tests.faults.platform import fault_platform, stop_on_sigterm
 
     parser = argparse.ArgumentParser(prog="python -m tests.faults.run")
     parser.add_argument("--applications", type=int, default=34000, help="3 events each (default ≥ 100,000)")
@@ -319,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="mean seconds between faults (a restarted process needs a few to serve again)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    stop_on_sigterm()
     with fault_platform(Path(os.environ.get("SANJI_FAULTS_DIR", ".run/faults"))) as (platform, proxies, url, pw):
         counts = run_with_faults(platform, proxies, url, applications=args.applications, workers=args.workers,
                                  seed=args.seed, password=pw, pause=args.pause)
