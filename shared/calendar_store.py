@@ -31,7 +31,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -114,24 +114,40 @@ def calendar_table_statements(schema: str, app_role: str = "sanji_app", *, rls: 
 class CalendarStore:
     """The calendar years of one schema, through an engine (the application role is enough)."""
 
-    def __init__(self, engine: Engine, schema: str, *, local_days: bool = False):
+    def __init__(self, engine: Engine, schema: str, *, local_days: bool = False,
+                 province_region: Callable[[str], str] | None = None):
         self.engine = engine
         self.schema = _ident(schema, "schema")
         self.local_days = local_days
+        # tenant → the 2-digit region whose years stand for its province's layer (the province's record at the
+        # catalogue: `calendar_region`, shared.provinces.ProvinceBook); None: the province's own code
+        self.province_region = province_region
+
+    def region_of(self, tenant_code: str) -> str:
+        """The province layer's region for a tenant ('' for the national calendar)."""
+        code = (tenant_code or "").strip()
+        if len(code) < 2:
+            return ""
+        region = self.province_region(code) if self.province_region is not None else code[:2]
+        return _region(region) if len(region or "") == 2 else code[:2]
 
     def load(self, tenant_code: str = "", *, replacing: tuple[str, CalendarYear] | None = None) -> WorkingCalendar:
         """The calendar that applies to a tenant: per year, the layers of every region that is a prefix of the
         tenant's code ('' — national — is a prefix of every code), national first (`layer_years`), then the
-        approved local days. `replacing=(region, year)`: as if that region's row for that year were `year`
-        (what a publication would make of the calendar, before it is written)."""
+        approved local days; the province's layer is the region its record names (`region_of`: a province may
+        count on another's published year, as 新疆生产建设兵团 (66) on 新疆's (65)). `replacing=(region, year)`:
+        as if that region's row for that year were `year` (what a publication would make of the calendar,
+        before it is written)."""
         code = (tenant_code or "").strip()
-        if code and not code.isdigit():
+        if code and not (code.isascii() and code.isdigit()):
             raise InvalidArgument("tenant", f"区划代码格式不正确：{tenant_code!r}")
+        province = self.region_of(code)
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(f"SELECT region, year, data FROM {self.schema}.calendar_years"
-                     " WHERE left(:code, length(region)) = region ORDER BY year, length(region)"),
-                {"code": code},
+                     " WHERE (length(region) <> 2 AND left(:code, length(region)) = region) OR region = :province"
+                     " ORDER BY year, length(region)"),
+                {"code": code, "province": province or "-"},
             ).all()
             local = conn.execute(
                 text(f"SELECT day, name FROM {self.schema}.calendar_local_days"
@@ -143,7 +159,7 @@ class CalendarStore:
             layers.setdefault(row.year, {})[row.region] = CalendarYear.from_dict(row.data)
         if replacing is not None:
             region, cy = _region(replacing[0]), replacing[1]
-            if code.startswith(region):
+            if region == province if len(region) == 2 else code.startswith(region):
                 layers.setdefault(cy.year, {})[region] = cy
         years = [layer_years([by_region[r] for r in sorted(by_region, key=len)])
                  for _, by_region in sorted(layers.items())]

@@ -41,6 +41,10 @@ class ProvinceSource(Protocol):
         catalogue cannot be reached."""
         ...
 
+    def provinces(self) -> list[ProvinceRef]:
+        """Every province record of the deployment; `Unavailable` when the catalogue cannot be reached."""
+        ...
+
 
 def province_of(tenant: str) -> str:
     """The 2-digit province of a tenant code (refused when it is not one)."""
@@ -85,6 +89,12 @@ class ProvinceBook:
         """The region whose years the tenant's units count on: the record's, else the province's own code."""
         record = self.get(tenant)
         return record.calendar_region if record is not None and record.calendar_region else province_of(tenant)
+
+    def following(self, region: str) -> list[str]:
+        """The other provinces whose record names `region` as their calendar region (asked afresh: a year published
+        under `region` re-projects their dates too)."""
+        return sorted(r.tenant_code for r in self.source.provinces()
+                      if r.calendar_region == region and r.tenant_code != region)
 
     def invalidate(self, province: str | None = None) -> None:
         with self._lock:

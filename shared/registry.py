@@ -109,6 +109,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
                          ("fees", "fees_settled", "settle_fees"),
                          ("intake", "result_picked_up", "record_delivery"),
                          ("intake", "application_terminated", "terminate_case")),
+        calls=("catalogue",),     # the province's record: the region whose published years its units count on
     ),
     ServiceSpec(
         "fees", 15055, "一窗收费",

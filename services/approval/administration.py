@@ -122,12 +122,21 @@ class AdministrationHandlers(SharedState):
         code = DivisionCode.parse(region, "region")
         if code != p.tenant:
             raise PermissionDenied("省级只能发布本省的节假日安排", field="region")
+        store = self.calendars.store
+        follows = store.region_of(str(code))
+        if follows != str(code):
+            # the province's record names another region's calendar: a year published under its own code would
+            # be counted on by nobody (issue 23, item 3)
+            raise PermissionDenied(f"本省按地区 {follows} 发布的节假日安排计算工作日（省级配置的日历地区）；"
+                                   "请由该地区发布，或先在省级配置中把日历地区改回本省", field="region")
+        # the provinces whose record names this region count on the year too: their dates are re-projected with
+        # this province's (asked before anything is written: an unreachable catalogue publishes nothing)
+        followers = self.provinces.following(str(code)) if self.provinces is not None else []
         cy = CalendarYear(year=year, holidays=holidays, makeup_workdays=makeup)
         # the province's year is layered over the national one (shared/calendar_store.py): it carries only its
         # additions (宁夏: 开斋节, 古尔邦节) — unless the nation's year is not stored yet, then it stands alone
         if not cy.holidays and self.calendars.store.national_year(year) is None:
             raise InvalidArgument("holidays", f"{year} 年全国节假日安排尚未发布，请填写该年的法定节假日")
-        store = self.calendars.store
         past = _changed_days_up_to(store.load(str(code)).year(year),
                                    store.load(str(code), replacing=(str(code), cy)).year(year), self.clock.today())
         if past:
@@ -144,7 +153,15 @@ class AdministrationHandlers(SharedState):
                      correlation_id=f"calendar:{code}:{year}")
             uow.commit()
         self.calendars.invalidate()
-        return self.reproject(str(code), cause)
+        report = self.reproject(str(code), cause)
+        for province in followers:
+            more = self.reproject(province, cause)
+            report.tenants.extend(more.tenants)
+            report.examined += more.examined
+            report.changed += more.changed
+            report.provisional += more.provisional
+            report.moved.extend(more.moved)
+        return report
 
     # -- local holidays: proposed by one, approved by another, audited -------------------------------
     def propose_local_holiday(self, p: Principal, day: str, name: str, reason: str) -> CalendarChangeRow:

@@ -16,6 +16,7 @@ from services.approval.repository import ApprovalRepository
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
 from shared.db import Database, UnitOfWork
+from shared.provinces import ProvinceBook
 
 RULE_CACHE_SECONDS = 300.0
 
@@ -57,9 +58,13 @@ class SharedState:
     composition root to both, so a calendar published by the administration is the one cases count on."""
 
     def __init__(self, db: Database, clock: Clock, events_out: Any, *, calendars: CalendarCache | None = None,
-                 categories: Categories | None = None):
+                 categories: Categories | None = None, provinces: ProvinceBook | None = None):
         self.db = db
         self.clock = clock
         self.events_out = events_out
-        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema, local_days=True), ttl=60.0)
+        # the province records (issue 23): which region's published years a province's units count on
+        self.provinces = provinces
+        self.calendars = calendars or CalendarCache(CalendarStore(
+            db.engine, db.schema, local_days=True,
+            province_region=provinces.calendar_region if provinces is not None else None), ttl=60.0)
         self.categories = categories or Categories(db)

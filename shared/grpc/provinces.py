@@ -12,6 +12,12 @@ from shared.errors import Unavailable
 from shared.grpc.client import make_channel
 from shared.provinces import ProvinceRef
 
+UNREACHABLE = "省级配置（事项目录服务）暂时无法访问，请稍后再试"
+
+
+def _ref(r: cpb.Province) -> ProvinceRef:
+    return ProvinceRef(tenant_code=r.tenant_code, calendar_region=r.calendar_region, payment_key_ref=r.payment_key_ref)
+
 
 class GrpcProvinces:
     def __init__(self, target: str, *, timeout: float = 10.0):
@@ -25,9 +31,15 @@ class GrpcProvinces:
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
-            raise Unavailable("省级配置（事项目录服务）暂时无法访问，请稍后再试") from None
-        return ProvinceRef(tenant_code=r.tenant_code, calendar_region=r.calendar_region,
-                           payment_key_ref=r.payment_key_ref)
+            raise Unavailable(UNREACHABLE) from None
+        return _ref(r)
+
+    def provinces(self) -> list[ProvinceRef]:
+        try:
+            return [_ref(r) for r in self._stub.ListProvinces(cpb.ListProvincesRequest(),
+                                                              timeout=self._timeout).provinces]
+        except grpc.RpcError:
+            raise Unavailable(UNREACHABLE) from None
 
     def close(self) -> None:
         self._channel.close()
