@@ -102,13 +102,18 @@ class DockingRepository:
 
     def due_heads(self, tenant: str, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
         """Per case, its oldest undelivered report, if it is due: a case waits behind its own failed report
-        (order per case), never behind another case's."""
+        (order per case), never behind another case's.
+
+        "Oldest" is a correlated min() over the pending index (tenant, case, seq), which PostgreSQL always runs
+        as an index probe per candidate, with or without statistics. The earlier NOT EXISTS form was planned,
+        on a table not yet analyzed, as a nested loop over every pending row of the tenant for every pending
+        row (the lifecycle bench: 475 pending reports, 140,000 buffers and 600 ms a call; now 1,900 and 10 ms)."""
         return self.u.mappings(sql(
             "SELECT o.seq, o.message_id::text AS message_id, o.case_key, o.type, o.body, o.attempts"
             f" FROM {S}.outbound o"
-            " WHERE o.tenant_code = :t AND o.delivered_at IS NULL AND o.next_attempt_at <= :now AND NOT EXISTS ("
-            f"  SELECT 1 FROM {S}.outbound e WHERE e.tenant_code = o.tenant_code AND e.case_key = o.case_key"
-            "   AND e.delivered_at IS NULL AND e.seq < o.seq)"
+            " WHERE o.tenant_code = :t AND o.delivered_at IS NULL AND o.next_attempt_at <= :now AND o.seq = ("
+            f"  SELECT min(e.seq) FROM {S}.outbound e WHERE e.tenant_code = o.tenant_code AND e.case_key = o.case_key"
+            "   AND e.delivered_at IS NULL)"
             " ORDER BY o.seq LIMIT :n FOR UPDATE SKIP LOCKED"), {"t": tenant, "now": now, "n": limit})
 
     def delivered(self, seq: int, at: dt.datetime) -> None:
