@@ -8,15 +8,19 @@ catalogue's, and its refusals come back as the page's error naming the field.
 
 from __future__ import annotations
 
+import base64
+import binascii
+
+import grpc
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from google.protobuf import json_format
 from sanji.catalogue.v1 import catalogue_pb2 as pb
 from sanji.fees.v1 import fees_pb2 as fpb
 
-from gateway.pages_kit import Posted, Staff, allow, render
+from gateway.pages_kit import Posted, Staff, Uploaded, allow, render
 from gateway.rest import status_tokens
-from gateway.routes_catalogue import catalogue
+from gateway.routes_catalogue import catalogue, import_items
 from gateway.routes_fees import fees
 from shared.errors import InvalidArgument
 from shared.tenancy import Role
@@ -45,6 +49,68 @@ def elements_of(text: str) -> pb.ItemElements:
 
 def _back(item_id: str) -> RedirectResponse:
     return RedirectResponse(f"/console/catalogue/{item_id}", status_code=303)
+
+
+# -- the province's published list into the unit (事项清单导入), routed before the item page ------------------
+IMPORT_OUTCOMES = {pb.IMPORT_OUTCOME_NEW: ("new", "新建草稿"), pb.IMPORT_OUTCOME_PRESENT: ("present", "已存在"),
+                   pb.IMPORT_OUTCOME_REFUSED: ("refused", "拒绝")}
+
+
+def _import_page(request: Request, p, *, report=None, content: bytes = b"", filename: str = "", error: str = "",
+                 status: int = 200):
+    return render(request, "catalogue_import.html", {
+        "report": report, "outcomes": IMPORT_OUTCOMES, "error": error, "filename": filename,
+        "content_b64": base64.b64encode(content).decode("ascii") if content else ""}, status=status, p=p)
+
+
+def _import(request: Request, p, content: bytes, filename: str, confirm: bool):
+    """The catalogue's ImportItems; a file it cannot read comes back to the form with the reason beside the
+    file field (422), any other refusal is the error page."""
+    try:
+        return import_items(request, p, content, filename, confirm), None
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+            raise
+        return None, _import_page(request, p, error=exc.details(), status=422)
+    except InvalidArgument as exc:
+        return None, _import_page(request, p, error=exc.message, status=422)
+
+
+@router.get("/console/catalogue/import", response_class=HTMLResponse)
+def import_form(request: Request, p: Staff):
+    """The unit admin (a county's, or a province's for its standard items) uploads the list the provincial
+    portal publishes; each always goes into the admin's own unit."""
+    allow(p, Role.TENANT_ADMIN)
+    return _import_page(request, p)
+
+
+@router.post("/console/catalogue/import", response_class=HTMLResponse)
+def import_preview(request: Request, p: Staff, upload: Uploaded):
+    """Step 1: the per-line report of what would be new, already held or refused (and why); nothing written."""
+    allow(p, Role.TENANT_ADMIN)
+    if not upload.content:
+        return _import_page(request, p, error="请选择要导入的事项清单文件（CSV）", status=422)
+    report, refused = _import(request, p, upload.content, upload.filename, confirm=False)
+    if refused is not None:
+        return refused
+    return _import_page(request, p, report=report, content=upload.content, filename=upload.filename)
+
+
+@router.post("/console/catalogue/import/confirm", response_class=HTMLResponse)
+def import_confirm(request: Request, p: Staff, upload: Uploaded):
+    """Step 2: the same file (carried by the preview's form) made into drafts; the catalogue plans it again, so
+    what changed since the preview is reported as it is now."""
+    allow(p, Role.TENANT_ADMIN)
+    try:
+        content = base64.b64decode(upload.form.get("content_b64"), validate=True)
+    except (binascii.Error, ValueError):
+        content = b""
+    if not content:
+        return _import_page(request, p, error="确认导入的表单缺少文件内容，请重新选择文件预览", status=422)
+    report, refused = _import(request, p, content, upload.form.get("filename"), confirm=True)
+    if refused is not None:
+        return refused
+    return _import_page(request, p, report=report, filename=upload.form.get("filename"))
 
 
 @router.get("/console/catalogue/{item_id}", response_class=HTMLResponse)

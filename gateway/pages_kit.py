@@ -29,7 +29,7 @@ from fastapi.templating import Jinja2Templates
 from gateway.edge import current_user, edge_of
 from gateway.tracing import current_trace_id
 from shared.errors import PermissionDenied
-from shared.tenancy import Principal, Role
+from shared.tenancy import Principal, Role, UnitKind
 
 HERE = pathlib.Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -66,6 +66,7 @@ class Menu:
     label: str
     roles: tuple[Role, ...]
     key: str = ""            # accesskey (Alt+key in Chromium)
+    province_only: bool = False   # for a province's own staff (a 2-digit tenant)
 
 
 MENUS = (
@@ -80,11 +81,13 @@ MENUS = (
     Menu("/console#catalogue", "事项清单", (Role.TENANT_ADMIN,), "c"),
     Menu("/console/calendar", "工作日历", (Role.TENANT_ADMIN,), "d"),
     Menu("/console/fees", "收费目录", (Role.TENANT_ADMIN,), "g"),
+    Menu("/console/onboarding", "县区上线", (Role.TENANT_ADMIN,), "o", province_only=True),
 )
 
 
 def menus_of(p: Principal) -> list[Menu]:
-    return [m for m in MENUS if any(p.has(r) for r in m.roles)]
+    return [m for m in MENUS if any(p.has(r) for r in m.roles)
+            and (not m.province_only or p.tenant.kind is UnitKind.PROVINCE)]
 
 
 def allow(p: Principal, *roles: Role) -> None:
@@ -173,7 +176,62 @@ async def posted(request: Request) -> Form:
     return Form(data)
 
 
+# An upload form (multipart): the file and the confirmation step carrying it again. Bounded as a whole before it
+# is parsed; the services bound what they take again. A default: a county's item list in base64 with room to spare.
+UPLOAD_MAX_BYTES = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A posted multipart form: its text fields (Form) and its one file (name, bytes; empty when none)."""
+
+    form: Form
+    filename: str
+    content: bytes
+
+
+async def read_multipart(request: Request, limit: int = UPLOAD_MAX_BYTES) -> Upload:
+    """A multipart form read up to `limit` bytes (more is refused before parsing, naming the file): its text
+    fields and its one file."""
+    from shared.errors import InvalidArgument
+
+    too_large = InvalidArgument("file", f"上传内容过大：最大 {limit // (1024 * 1024)} MB（请分批导入）")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    request._body = bytes(body)     # starlette parses the form from the body it has read (Request.stream)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidArgument("file", "请以文件上传表单（multipart/form-data）提交")
+    data = await request.form(max_files=1, max_fields=20, max_part_size=limit)
+    fields: dict[str, list[str]] = {}
+    filename, content = "", b""
+    for name, value in data.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(name, []).append(value)
+        else:
+            filename, content = value.filename or "", await value.read()
+    return Upload(Form(fields), filename, content)
+
+
+async def posted_upload(request: Request) -> Upload:
+    """The multipart form of a page's POST (read_multipart), refused (403) unless it carries the CSRF value of
+    the caller's session."""
+    upload = await read_multipart(request)
+    token = edge_of(request).token_of(request)
+    sent = upload.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")
+    if not token or not sent or not hmac.compare_digest(sent, csrf_of(token)):
+        raise CsrfRefused()
+    upload.form.data.pop(CSRF_FIELD, None)
+    return upload
+
+
 Posted = Annotated[Form, Depends(posted)]
+Uploaded = Annotated[Upload, Depends(posted_upload)]
 # a page for staff: the verified person (current_user), or the login when there is none (see pages.install)
 Staff = Annotated[Principal, Depends(current_user)]
 

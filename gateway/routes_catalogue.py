@@ -7,7 +7,9 @@ The request bodies are in gateway/models.py (their OpenAPI schema names are thei
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from google.protobuf import json_format
 from sanji.catalogue.v1 import catalogue_pb2 as pb
@@ -16,12 +18,17 @@ from sanji.catalogue.v1 import catalogue_pb2_grpc
 from gateway.edge import User
 from gateway.models import AdjustItemIn, CancelItemIn, CreateItemIn, DelegateItemIn, ElementsIn, ProvinceIn
 from gateway.rest import Backend, file_response, to_json
+from shared.errors import InvalidArgument
 from shared.tenancy import Principal
 
 router = APIRouter()
 catalogue = Backend("catalogue", catalogue_pb2_grpc.CatalogueServiceStub)
 PUBLIC = ["公开查询"]
 ADMIN = ["事项管理"]
+# The largest item list the gateway passes on (the catalogue checks its own bound, just below this): a default,
+# room for many times the largest county's list (广安区's 1,135 items are 212 KB) within gRPC's message size.
+IMPORT_MAX_BYTES = 4 * 1024 * 1024
+IMPORT_SECONDS = 180.0   # a whole county's list made into drafts (≈ a thousand rows) may take longer than a call
 
 
 def _elements(model: ElementsIn) -> pb.ItemElements:
@@ -87,6 +94,43 @@ def my_search(request: Request, p: User, q: str, limit: int = Query(50, ge=1, le
 @router.post("/api/v1/catalogue/items", tags=ADMIN, summary="新建事项（草稿）", status_code=201)
 def create_item(body: CreateItemIn, request: Request, p: User):
     return to_json(catalogue.call(request, p, "CreateItem", pb.CreateItemRequest(elements=_elements(body.elements))))
+
+
+def import_items(request: Request, p: Principal, content: bytes, filename: str,
+                 confirm: bool) -> pb.ImportItemsResponse:
+    """The catalogue's ImportItems (the REST route and the workbench page alike)."""
+    if len(content) > IMPORT_MAX_BYTES:
+        raise InvalidArgument("file", f"文件过大：{len(content) // 1024} KB，"
+                                      f"最大 {IMPORT_MAX_BYTES // 1024} KB（请分批导入）")
+    return catalogue.call(request, p, "ImportItems", pb.ImportItemsRequest(
+        content=content, filename=(filename or "")[:200], confirm=confirm),
+        at_least=IMPORT_SECONDS if confirm else 0)
+
+
+async def _list_file(request: Request) -> tuple[str, bytes]:
+    from gateway.pages_kit import read_multipart
+
+    upload = await read_multipart(request, IMPORT_MAX_BYTES + 64 * 1024)
+    if not upload.content:
+        raise InvalidArgument("file", "请上传事项清单文件（CSV，表单字段 file）")
+    return upload.filename, upload.content
+
+
+IMPORT_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "事项清单 CSV（UTF-8 或 GBK）"}}}}}}}
+
+
+@router.post("/api/v1/catalogue/imports", tags=ADMIN, openapi_extra=IMPORT_BODY,
+             summary="导入省级公布的事项清单（先预览，confirm=true 时导入为草稿）")
+def import_list(request: Request, p: User, upload: Annotated[tuple[str, bytes], Depends(_list_file)],
+                confirm: bool = Query(False, description="false：只返回逐行报告；true：导入为本单位草稿")):
+    filename, content = upload
+    if len(content) > IMPORT_MAX_BYTES:
+        raise InvalidArgument("file", f"文件过大：{len(content) // 1024} KB，"
+                                      f"最大 {IMPORT_MAX_BYTES // 1024} KB（请分批导入）")
+    return to_json(catalogue.call(request, p, "ImportItems", pb.ImportItemsRequest(
+        content=content, filename=filename[:200], confirm=confirm), at_least=IMPORT_SECONDS if confirm else 0))
 
 
 @router.get("/api/v1/catalogue/items/{item_id}", tags=ADMIN, summary="事项详情（可指定版本）")

@@ -116,13 +116,11 @@ def code_formats(owner_url: str) -> list[tuple]:
 
 def import_items(database_url: str, tenant: str, path: pathlib.Path, *, actor: str = "import-items",
                  batch_size: int = IMPORT_BATCH) -> int:
-    """The import-items command: read the file, import it as the tenant's admin, print the report."""
+    """The import-items command: read the file (UTF-8, UTF-8 with a BOM, GBK), import it as the tenant's admin,
+    print the report. The workbench's import (gRPC ImportItems) reads and imports through the same functions."""
     try:
         code = DivisionCode.parse(tenant, "tenant")
-        source = importing.read_csv(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        print(f"无法读取 {path}：文件不是 UTF-8 编码（如为 GBK/GB18030，请先另存为 UTF-8）", file=sys.stderr)
-        return UNREADABLE
+        source = importing.read_bytes(path.read_bytes())
     except OSError as exc:
         print(f"无法读取 {path}：{exc.strerror or exc}", file=sys.stderr)
         return UNREADABLE

@@ -83,12 +83,15 @@ class CatalogueHandlers:
         return row
 
     def import_items(self, p: Principal, source: importing.SourceFile, *,
-                     batch_size: int = IMPORT_BATCH) -> importing.ImportReport:
+                     batch_size: int = IMPORT_BATCH, dry_run: bool = False) -> importing.ImportReport:
         """A province's published item list into the caller's unit, as drafts (事项清单导入).
 
         Good rows become drafts holding what the list gives (`domain.validate_draft`); they publish
         nothing and stay drafts until completed. Rows already held (same implementation code) are not
-        created again; bad rows are refused by line and the rest go on. One unit of work per batch."""
+        created again; bad rows are refused by line and the rest go on. One unit of work per batch.
+        `dry_run`: the same report of what would be created, held or refused, and nothing written (the
+        workbench shows it before the admin confirms). Always the caller's own unit: a province's admin
+        imports the province's standard items, a county's admin the county's list."""
         p.require(Role.TENANT_ADMIN)
         with self.db.unit_of_work(p) as uow:
             repo = CatalogueRepository(uow)
@@ -100,7 +103,11 @@ class CatalogueHandlers:
         checked = importing.check_rows(source, tenant=p.tenant, fmt=fmt, item_types=item_types)
         plan = importing.plan_import(checked, existing)
         report = importing.ImportReport(tenant=str(p.tenant), rows=len(source.rows),
-                                        already_present=plan.already_present, refused=plan.refused)
+                                        already_present=plan.already_present, refused=plan.refused,
+                                        confirmed=not dry_run)
+        if dry_run:
+            report.created.extend(d.line for d in plan.to_create)
+            return report
         for start in range(0, len(plan.to_create), max(1, batch_size)):
             self._create_drafts(p, fmt, plan.to_create[start:start + max(1, batch_size)], report)
         return report

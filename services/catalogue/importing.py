@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from services.catalogue import domain
 from services.catalogue.domain import CodeFormat, Elements
+from shared import divisions
 from shared.errors import InvalidArgument
 from shared.tenancy import DivisionCode
 from shared.versioned import STATUS_LABELS as VERSION_STATUS_LABELS
@@ -33,6 +34,9 @@ COLUMN_LABELS = {"department": "实施部门", "group": "分组", "name": "事�
 ROW = "row"             # the field named when the row as a whole is wrong
 UNGROUPED = "未分类"     # the portal's "no group"
 _AREA_CODE = re.compile(r"[0-9]{12}")
+# The largest list taken in one upload. A default, not a rule of any province: 广安区's 1,135 items are 212 KB,
+# so 4 MB holds the largest county's list many times over and stays within gRPC's default message size.
+MAX_FILE_BYTES = 4 * 1024 * 1024 - 64 * 1024
 
 
 class UnreadableFile(Exception):
@@ -139,6 +143,23 @@ def read_csv(text: str) -> SourceFile:
     if header is None:
         raise UnreadableFile("文件为空（没有表头）")
     return SourceFile(header, tuple(rows))
+
+
+def read_bytes(data: bytes, source: str = "文件") -> SourceFile:
+    """The list as uploaded or read from disk: bounded in size, UTF-8 (with or without a BOM) or GBK/GB18030
+    (what provincial portals export), then `read_csv`. Anything else is an unreadable file, said in Chinese."""
+    if len(data) > MAX_FILE_BYTES:
+        raise UnreadableFile(f"{source}过大：{len(data) // 1024} KB，最大 {MAX_FILE_BYTES // 1024} KB（请分批导入）")
+    if not data.strip():
+        raise UnreadableFile(f"{source}为空（没有表头）")
+    try:
+        text = divisions.decode(data, source)
+    except divisions.UnreadableDivisions:
+        raise UnreadableFile(f"{source}无法识别的文字编码：应为 UTF-8 或 GBK 编码的 CSV 文件"
+                             "（如为 Excel 文件，请另存为 CSV）") from None
+    if "\x00" in text:
+        raise UnreadableFile(f"{source}含有空字符（NUL），不是文本格式的 CSV 文件（如为 Excel 文件，请另存为 CSV）")
+    return read_csv(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,9 +292,10 @@ STATUS_LABELS = {str(s): label for s, label in VERSION_STATUS_LABELS.items()}
 class ImportReport:
     tenant: str
     rows: int
-    created: list[int] = field(default_factory=list)       # lines
+    created: list[int] = field(default_factory=list)       # lines (in a preview: the lines that would be created)
     already_present: list[AlreadyPresent] = field(default_factory=list)
     refused: list[RowProblem] = field(default_factory=list)
+    confirmed: bool = True                                   # False: a preview, nothing was written
 
     @property
     def refused_lines(self) -> list[int]:
@@ -281,8 +303,9 @@ class ImportReport:
 
     def summary(self) -> list[str]:
         """What the operator reads, in Chinese."""
-        out = [f"导入单位 {self.tenant} 的事项清单：共 {self.rows} 行",
-               f"  新建草稿：{len(self.created)} 项",
+        out = [("" if self.confirmed else "预览（尚未导入）：")
+               + f"导入单位 {self.tenant} 的事项清单：共 {self.rows} 行",
+               f"  {'新建草稿' if self.confirmed else '将新建草稿'}：{len(self.created)} 项",
                f"  已存在：{len(self.already_present)} 项（本单位已有相同实施编码的事项，未重复创建）"]
         by_status: dict[str, int] = {}
         for a in self.already_present:

@@ -57,6 +57,11 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
                                       t.listing_kind(request.kind), request.reason)
         return pb.DelegateItemResponse(item=t.row_to_item(row), listed_for=listed)
 
+    def ImportItems(self, request, context):
+        source = t.import_source(request.content, request.filename)
+        report = self.h.import_items(current_principal(), source, dry_run=not request.confirm)
+        return t.import_report_to_pb(source, report, request.filename)
+
     def GetItem(self, request, context):
         return self.m.item(self.h.get_item(current_principal(), request.item_id, request.version))
 

@@ -141,3 +141,46 @@ def province_fields(m: pb.Province) -> dict:
     return {"name": m.name, "calendar_region": m.calendar_region or m.tenant_code,
             "payment_key_ref": m.payment_key_ref, "n_tong": list(m.n_tong),
             "complaint_working_days": m.complaint_working_days, "rectification_days": m.rectification_days}
+
+
+# -- the import's report (事项清单导入) ---------------------------------------------------------------------
+def import_source(content: bytes, filename: str):
+    """The uploaded list read as the import-items command reads a file; an unreadable one is refused naming
+    the upload (`content`), in Chinese."""
+    from services.catalogue import importing
+
+    try:
+        return importing.read_bytes(content, f"文件 {filename}" if filename else "文件")
+    except importing.UnreadableFile as exc:
+        raise InvalidArgument("content", exc.message) from None
+
+
+def import_report_to_pb(source, report, filename: str) -> pb.ImportItemsResponse:
+    """Every line of the file with what happened (or would happen) to it: new, already held, refused and why."""
+    from services.catalogue import importing
+
+    names: dict[int, tuple[str, str]] = {}
+    if "name" in source.header and "implementation_code" in source.header:
+        n, c = source.column("name"), source.column("implementation_code")
+        for r in source.rows:
+            if len(r.values) == len(source.header):
+                names[r.line] = (r.values[n].strip(), r.values[c].strip())
+    lines: list[pb.ImportLine] = []
+    for line in report.created:
+        name, code = names.get(line, ("", ""))
+        lines.append(pb.ImportLine(line=line, outcome=pb.IMPORT_OUTCOME_NEW, name=name, implementation_code=code))
+    for a in report.already_present:
+        lines.append(pb.ImportLine(line=a.line, outcome=pb.IMPORT_OUTCOME_PRESENT, name=names.get(a.line, ("",))[0],
+                                   implementation_code=a.implementation_code,
+                                   reason="本单位已有该实施编码的事项（"
+                                          + importing.STATUS_LABELS.get(a.status, a.status) + "），不重复创建、不修改"))
+    for prob in report.refused:
+        name, code = names.get(prob.line, ("", ""))
+        lines.append(pb.ImportLine(line=prob.line, outcome=pb.IMPORT_OUTCOME_REFUSED, name=name,
+                                   implementation_code=code, field=prob.field,
+                                   reason=f"{importing.COLUMN_LABELS.get(prob.field, prob.field)}：{prob.reason}"))
+    lines.sort(key=lambda x: (x.line, x.field))
+    return pb.ImportItemsResponse(
+        tenant=report.tenant, filename=filename, confirmed=report.confirmed, rows=report.rows,
+        new_items=len(report.created), present=len(report.already_present), refused_lines=len(report.refused_lines),
+        lines=lines, summary=report.summary())

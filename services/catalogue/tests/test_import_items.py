@@ -122,12 +122,15 @@ def test_importing_again_creates_nothing_and_says_so(imported, migrated, as_, ca
 
 def test_the_command_refuses_an_unreadable_file_or_an_unknown_unit(imported, migrated, tmp_path, capsys):
     gbk = tmp_path / "gbk.csv"
-    gbk.write_bytes("department,name\n区民政局,临时救助\n".encode("gbk"))
+    gbk.write_bytes("department,name\n区民政局,临时救助\n".encode("gbk"))       # GBK is read: its header is short
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("department,name\n区民政局,临时救助\n".encode("utf-16"))
     headless = tmp_path / "headless.csv"
     headless.write_text("区民政局,未分类,临时救助\n", encoding="utf-8")
     for argv, words in [
         (["import-items", "--tenant", COUNTY, str(tmp_path / "absent.csv")], "无法读取"),
-        (["import-items", "--tenant", COUNTY, str(gbk)], "不是 UTF-8 编码"),
+        (["import-items", "--tenant", COUNTY, str(gbk)], "表头缺少列"),
+        (["import-items", "--tenant", COUNTY, str(utf16)], "无法识别的文字编码"),
         (["import-items", "--tenant", COUNTY, str(headless)], "表头缺少列"),
         (["import-items", "--tenant", "511699", str(LIST)], "单位不存在：511699"),
         (["import-items", "--tenant", "5116", str(LIST)[:-4] + "x.csv"], "无法读取"),
