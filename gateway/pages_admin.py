@@ -113,6 +113,94 @@ def import_confirm(request: Request, p: Staff, upload: Uploaded):
     return _import_page(request, p, report=report, filename=upload.form.get("filename"))
 
 
+# -- a new item from a form (新建事项), routed before the item page ------------------------------------------------
+# What the form offers to choose from (GB/T 39046's code sets, as the catalogue names them); the catalogue decides
+# what is valid and its refusal is shown beside the field it names.
+ITEM_TYPE_CHOICES = {"01": "行政许可", "02": "行政处罚", "03": "行政强制", "04": "行政征收", "05": "行政给付",
+                     "06": "行政检查", "07": "行政确认", "08": "行政奖励", "09": "行政裁决", "10": "其他行政权力",
+                     "20": "公共服务"}
+LEVEL_CHOICES = {"4": "县级", "5": "乡镇（街道）级", "6": "村（社区）级", "7": "分级行使"}
+CASE_KIND_CHOICES = {"2": "承诺件", "1": "即办件"}
+TARGET_CHOICES = {"natural_person": "自然人", "legal_person": "法人"}
+MATERIAL_ROWS = 6          # rows of one 办理情形 on the form; more 情形 and materials on the item page (JSON)
+NUMBER_FIELDS = {"statutory_limit_days": "法定办结时限", "promised_limit_days": "承诺办结时限"}
+
+
+def _number(form, name: str, label: str, errors: dict[str, str]) -> int:
+    raw = form.get(name)
+    if not raw:
+        return 0
+    if not raw.isdigit() or len(raw) > 4:
+        errors[name] = f"{label}应为不超过 4 位的非负整数（工作日）：{raw[:20]}"
+        return 0
+    return int(raw)
+
+
+def new_item_elements(form) -> tuple[pb.ItemElements, dict[str, str]]:
+    """The form's fields as the catalogue's elements (the names are the elements' own paths), and what could not
+    even be read as a number, by field."""
+    errors: dict[str, str] = {}
+    el = pb.ItemElements(
+        name=form.get("name"), basic_code=form.get("basic_code"), implementation_code=form.get("implementation_code"),
+        item_type=form.get("item_type"), exercise_level=form.get("exercise_level"), case_kind=form.get("case_kind"),
+        department=form.get("department"), legal_basis=form.get("legal_basis"),
+        acceptance_conditions=form.get("acceptance_conditions"), targets=form.all("targets"),
+        keywords=[k for k in form.get("keywords").replace("，", ",").replace("、", ",").split(",") if k.strip()],
+        handling_place=form.get("handling_place"), consult_phone=form.get("consult_phone"), max_trips=1,
+        **{name: _number(form, name, label, errors) for name, label in NUMBER_FIELDS.items()})
+    scenario = pb.Scenario(code=form.get("scenarios[0].code"), name=form.get("scenarios[0].name"),
+                           description=form.get("scenarios[0].description"))
+    for j in range(MATERIAL_ROWS):
+        f = f"scenarios[0].materials[{j}]"
+        if not (form.get(f"{f}.code") or form.get(f"{f}.name")):
+            continue
+        m = pb.Material(code=form.get(f"{f}.code"), name=form.get(f"{f}.name"), core=form.get(f"{f}.core") == "1",
+                        waivable=form.get(f"{f}.waivable") == "1", copies=1, form=form.get(f"{f}.form") or "原件",
+                        makeup_days=_number(form, f"{f}.makeup_days", "补交时限", errors))
+        scenario.materials.append(m)
+    if scenario.code or scenario.name or scenario.materials:
+        el.scenarios.append(scenario)
+    return el, errors
+
+
+def _new_item_page(request: Request, p, values: dict | None = None, errors: dict[str, str] | None = None,
+                   status: int = 200):
+    return render(request, "item_new.html", {
+        "v": values or {"case_kind": "2", "exercise_level": "4", "targets": ["natural_person"], "item_type": "01"},
+        "errors": errors or {}, "item_types": ITEM_TYPE_CHOICES, "levels": LEVEL_CHOICES,
+        "case_kinds": CASE_KIND_CHOICES, "target_choices": TARGET_CHOICES, "rows": range(MATERIAL_ROWS)},
+        status=status, p=p)
+
+
+@router.get("/console/catalogue/new", response_class=HTMLResponse)
+def new_item_form(request: Request, p: Staff):
+    allow(p, Role.TENANT_ADMIN)
+    return _new_item_page(request, p)
+
+
+@router.post("/console/catalogue/new", response_class=HTMLResponse)
+def create_item(request: Request, p: Staff, form: Posted):
+    """The catalogue's CreateItem (a draft of the admin's unit): its refusal comes back beside the field it names
+    (422, the form as filled in); a new draft goes to its item page to be published."""
+    allow(p, Role.TENANT_ADMIN)
+    values = {k: (form.all(k) if k == "targets" else form.get(k)) for k in form.data}
+    elements, errors = new_item_elements(form)
+    if errors:
+        return _new_item_page(request, p, values, errors, status=422)
+    try:
+        item = catalogue.call(request, p, "CreateItem", pb.CreateItemRequest(elements=elements))
+    except grpc.RpcError as exc:
+        if exc.code() not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS):
+            raise
+        from shared.grpc.server import FIELD_KEY
+
+        named = dict(exc.trailing_metadata() or ()).get(FIELD_KEY, "") or ""
+        field = named.removeprefix("elements.")
+        field = "targets" if field.startswith("targets[") else field
+        return _new_item_page(request, p, values, {field or "form": exc.details()}, status=422)
+    return RedirectResponse(f"/console/catalogue/{item.id}", status_code=303)
+
+
 @router.get("/console/catalogue/{item_id}", response_class=HTMLResponse)
 def item_page(request: Request, item_id: str, p: Staff):
     allow(p, Role.TENANT_ADMIN)
