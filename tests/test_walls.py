@@ -46,7 +46,9 @@ OWNER, APP = "sanji_owner", "sanji_app"
 PUBLIC_REFERENCE = frozenset(f"{s}.calendar_years" for s in SCHEMAS)
 # - The province records (issue 23): read by everyone; written only by a transaction bound to the province itself
 #   (services/catalogue/tests/test_provinces.py tries another province's binding).
-PROVINCE_RECORDS = frozenset(["catalogue.provinces"])
+# - The division tree (issue 23): read by everyone; a county's units written only by a transaction bound to its
+#   province (the onboarding service, catalogue 0007; services/onboarding/tests tries another province's binding)
+PROVINCE_RECORDS = frozenset(["catalogue.provinces", "catalogue.units"])
 # - Refused payment callbacks, before any tenant is known: the application role appends and cannot read, change
 #   or delete a row; operations (the owner role) read it.
 APPEND_ONLY = frozenset(["fees.callback_rejections",
@@ -55,7 +57,6 @@ UNWALLED_TENANT_DATA: frozenset[str] = frozenset()
 
 # Not any one tenant's records: shared reference data and migration bookkeeping.
 NOT_TENANT_DATA = frozenset([f"{s}.alembic_version" for s in SCHEMAS] + [
-    "catalogue.units",                  # the division tree itself (统计用区划代码), public
     "docking.nonces",                   # (sender, nonce, time) seen in the last minutes: replay protection only
     "catalogue.code_formats",           # per-province code formats
     "catalogue.code_mappings",          # per-province code mappings

@@ -3,7 +3,8 @@ staff into the identity provider, its back office ready for day one, and what it
 
 1. **Tree** — the county's row of areas.csv, its townships from streets.csv and its villages from the
    villages file, as published (UTF-8, BOM or GBK), into the catalogue's units with a report by line
-   (services.catalogue.admin.import_unit_lines; the owner's credentials: units are reference data).
+   (services.catalogue.admin: the command writes with the owner's credentials, the onboarding service through
+   the province administrator's binding on the application role — catalogue 0007).
 2. **Staff** — the staff list (infra/onboard/staff.py) provisioned through python-keycloak's `KeycloakAdmin`
    with the realm's provisioning plan (infra/keycloak/provision.py: groups mirroring the tree, users with
    their `tenant` attribute, realm roles, membership): a real Keycloak in production, the loopback
@@ -25,12 +26,13 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import text
 
 from infra.keycloak import provision
 from infra.onboard.staff import StaffReport, read_staff
-from services.catalogue.admin import import_unit_lines
+from services.catalogue.admin import UPSERT_UNITS, check_unit_lines, import_unit_lines
 from shared import divisions
 from shared.clock import Clock
 from shared.config import DatabaseToolSettings
@@ -59,12 +61,20 @@ class OnboardingFailed(Exception):
     """A step that cannot go on (the county's own row refused, an unreadable file); Chinese, for the operator."""
 
 
-def read_files(county: str, areas: Path, streets: Path, villages: Path) -> list[divisions.SourceLine]:
-    def load(path: Path) -> tuple[str, str]:
-        try:
-            return divisions.decode(path.read_bytes(), path.name), path.name
-        except OSError as exc:
-            raise OnboardingFailed(f"无法读取 {path}：{exc.strerror or exc}") from None
+Upload = tuple[bytes, str]          # a file's content and its name (for the report by line)
+
+
+def read_upload(path: Path) -> Upload:
+    try:
+        return path.read_bytes(), path.name
+    except OSError as exc:
+        raise OnboardingFailed(f"无法读取 {path}：{exc.strerror or exc}") from None
+
+
+def read_files(county: str, areas: Upload, streets: Upload, villages: Upload) -> list[divisions.SourceLine]:
+    def load(upload: Upload) -> tuple[str, str]:
+        content, name = upload
+        return divisions.decode(content, name), name
 
     try:
         return divisions.county_lines(county, areas=load(areas), streets=load(streets), villages=load(villages))
@@ -72,10 +82,55 @@ def read_files(county: str, areas: Path, streets: Path, villages: Path) -> list[
         raise OnboardingFailed(str(exc)) from None
 
 
+class UnitsStore(Protocol):
+    """Where the county's tree is written: with the owner's credentials (the operator's command) or through the
+    province administrator's binding on the application role (the onboarding service, catalogue 0007)."""
+
+    def write(self, lines: list[divisions.SourceLine]) -> divisions.UnitsReport: ...
+
+    def of_county(self, county: str) -> dict[str, str]: ...
+
+
+_COUNTY_UNITS = "SELECT code, name FROM catalogue.units WHERE code = :c OR code LIKE :p"
+
+
+@dataclass
+class OwnerUnits:
+    owner_url: str
+
+    def write(self, lines: list[divisions.SourceLine]) -> divisions.UnitsReport:
+        return import_unit_lines(self.owner_url, lines)
+
+    def of_county(self, county: str) -> dict[str, str]:
+        return county_units(self.owner_url, county)
+
+
+@dataclass
+class ProvinceUnits:
+    """The tree written in a transaction bound to the province (2-digit tenant): the table's policy takes units of
+    that province only, so another province's county is refused by PostgreSQL as well as by the service."""
+
+    db: Database
+    province: str
+
+    def write(self, lines: list[divisions.SourceLine]) -> divisions.UnitsReport:
+        with self.db.unit_of_work(tenant=self.province) as uow:
+            known = {c for (c,) in uow.rows("SELECT code FROM catalogue.units WHERE code LIKE :p",
+                                            {"p": self.province + "%"})}
+            report, rows = check_unit_lines(lines, known)
+            if report.accepted:
+                uow.execute(UPSERT_UNITS, {"rows": rows})
+            uow.commit()
+        return report
+
+    def of_county(self, county: str) -> dict[str, str]:
+        with self.db.unit_of_work(tenant=self.province) as uow:
+            return dict(uow.rows(_COUNTY_UNITS, {"c": county, "p": county + "%"}))
+
+
 def county_units(owner_url: str, county: str) -> dict[str, str]:
     with owner_connection(owner_url) as conn:
-        rows = conn.execute(text("SELECT code, name FROM catalogue.units WHERE code = :c OR code LIKE :p"),
-                            {"c": county, "p": county + "%"}).all()
+        rows = conn.execute(text(_COUNTY_UNITS), {"c": county, "p": county + "%"}).all()
     return {r[0]: r[1] for r in rows}
 
 
@@ -165,42 +220,50 @@ def credentials_sheet(users: list[dict]) -> str:
 
 def onboard(settings: DatabaseToolSettings, county: str, *, areas: Path, streets: Path, villages: Path,
             staff: Path, idp: provision.KeycloakAdminPort, out: Callable[[str], None] = print) -> Onboarding:
-    """The four steps; each prints its report. Raises OnboardingFailed when a step cannot go on."""
+    """The operator's command: the files from disk, the units with the owner's credentials."""
+    uploads = [read_upload(p) for p in (areas, streets, villages, staff)]
+    return onboard_uploads(settings.database_url, Clock.from_settings(settings), county, areas=uploads[0],
+                           streets=uploads[1], villages=uploads[2], staff=uploads[3], idp=idp,
+                           units=OwnerUnits(settings.database_owner_url), out=out)
+
+
+def onboard_uploads(database_url: str, clock: Clock, county: str, *, areas: Upload, streets: Upload,
+                    villages: Upload, staff: Upload, idp: provision.KeycloakAdminPort, units: UnitsStore,
+                    out: Callable[[str], None] = print) -> Onboarding:
+    """The four steps, for the command and the onboarding service alike; each prints its report through `out`.
+    Raises OnboardingFailed when a step cannot go on."""
     DivisionCode.parse(county, "county")
     # the identity provider's administrator first: a refused client stops the command before anything is written
     idp.get_realm_role(str(Role.TENANT_ADMIN))
     result = Onboarding(county)
-    out(f"== 1. 单位树：{county}（{areas.name}、{streets.name}、{villages.name}）")
-    result.units = import_unit_lines(settings.database_owner_url, read_files(county, areas, streets, villages))
+    out(f"== 1. 单位树：{county}（{areas[1]}、{streets[1]}、{villages[1]}）")
+    result.units = units.write(read_files(county, areas, streets, villages))
     for line in result.units.summary():
         out(line)
-    units = county_units(settings.database_owner_url, county)
-    if county not in units:
+    tree_units = units.of_county(county)
+    if county not in tree_units:
         raise OnboardingFailed(f"县（区）{county} 未能导入，无法继续")
 
-    out(f"== 2. 工作人员：{staff.name}")
+    out(f"== 2. 工作人员：{staff[1]}")
     try:
-        staff_text = divisions.decode(staff.read_bytes(), staff.name)
-        result.staff = read_staff(staff_text, staff.name, units=units, county=county)
-    except OSError as exc:
-        raise OnboardingFailed(f"无法读取 {staff}：{exc.strerror or exc}") from None
+        staff_text = divisions.decode(staff[0], staff[1])
+        result.staff = read_staff(staff_text, staff[1], units=tree_units, county=county)
     except divisions.UnreadableDivisions as exc:
         raise OnboardingFailed(str(exc)) from None
     for line in result.staff.summary():
         out(line)
     users = [{k: v for k, v in u.items() if k != "line"} for u in result.staff.users]
-    tree = [{"code": c, "name": n} for c, n in sorted(units.items())]
+    tree = [{"code": c, "name": n} for c, n in sorted(tree_units.items())]
     actions = [a for a in provision.plan(tree, users) if isinstance(a, STAFF_ACTIONS)]
     result.provisioned = provision.apply(actions, idp)
     out(f"统一身份认证：新建/更新 {result.provisioned.created}；已存在 {result.provisioned.unchanged}")
 
     out("== 3. 后台岗位与印章")
-    result.desks, result.seals = set_up_back_office(settings.database_url, Clock.from_settings(settings), users,
-                                                    units)
+    result.desks, result.seals = set_up_back_office(database_url, clock, users, tree_units)
     out(f"岗位：{len(result.desks)} 名审核人、决定人分配到本单位全部岗位；占位印章：{len(result.seals)} 个单位")
 
     out("== 4. 尚缺")
-    result.lacks = what_it_lacks(settings.database_url, county, users)
+    result.lacks = what_it_lacks(database_url, county, users)
     for line in result.lacks or ["无"]:
         out(f"  - {line}")
     return result

@@ -16,6 +16,7 @@ or the tenant is unknown.
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import sys
 import time
@@ -34,19 +35,33 @@ from shared.tenancy import DivisionCode, Principal, Role
 UNREADABLE = 2
 
 
+# one statement for the whole file: the accepted lines as JSON (a county's tree is a few hundred rows)
+UPSERT_UNITS = ("INSERT INTO catalogue.units (code, name, kind, parent_code)"
+                " SELECT code, name, kind, parent FROM jsonb_to_recordset(CAST(:rows AS jsonb))"
+                " AS r(code text, name text, kind text, parent text)"
+                " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,"
+                " parent_code = EXCLUDED.parent_code")
+
+
+def check_unit_lines(lines: list[divisions.SourceLine], known: set[str]) -> tuple[divisions.UnitsReport, str]:
+    """The report by line (shared.divisions.check_units: a township or village needs its parent in the file or
+    already in the tree) and the accepted units as the JSON UPSERT_UNITS reads."""
+    report = divisions.check_units(lines, known=known)
+    rows = [{"code": r.code, "name": r.name, "kind": DivisionCode(r.code).kind.value,
+             "parent": str(DivisionCode(r.code).parent) if DivisionCode(r.code).parent else None}
+            for r in report.accepted]
+    return report, json.dumps(rows, ensure_ascii=False)
+
+
 def import_unit_lines(owner_url: str, lines: list[divisions.SourceLine]) -> divisions.UnitsReport:
-    """Write the lines that make units (shared.divisions.check_units: a bad line is reported, the rest go in;
-    a township or village needs its parent in the file or already in the tree) and report every line."""
+    """Write the lines that make units (a bad line is reported, the rest go in) with the owner's credentials
+    (the operator's command); a province's administrator writes its own through its binding
+    (services/onboarding, catalogue 0007)."""
     with owner_connection(owner_url) as conn:
         known = {c for (c,) in conn.execute(text("SELECT code FROM catalogue.units")).all()}
-        report = divisions.check_units(lines, known=known)
-        rows = [{"code": r.code, "name": r.name, "kind": DivisionCode(r.code).kind.value,
-                 "parent": str(DivisionCode(r.code).parent) if DivisionCode(r.code).parent else None}
-                for r in report.accepted]
-        if rows:
-            conn.execute(text("INSERT INTO catalogue.units (code, name, kind, parent_code) VALUES"
-                              " (:code, :name, :kind, :parent) ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
-                              " kind = EXCLUDED.kind, parent_code = EXCLUDED.parent_code"), rows)
+        report, rows = check_unit_lines(lines, known)
+        if report.accepted:
+            conn.execute(text(UPSERT_UNITS), {"rows": rows})
     return report
 
 
