@@ -159,6 +159,8 @@ async def check_inputs(request: Request) -> None:
             if number is not None and (problem := int_out_of_range(param.name, number)):
                 raise InvalidArgument(param.alias, f"{param.alias}：{problem}")
     if request.method in ("POST", "PUT", "PATCH"):
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return                   # uploaded files: bounded and read by their route, checked by their service
         raw = await request.body()
         if not raw:
             return

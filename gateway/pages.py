@@ -227,9 +227,17 @@ def install(app) -> None:
 
 
 def _include_pages() -> None:
-    from gateway import pages_admin, pages_agency, pages_office, pages_public, pages_watch, pages_window
+    from gateway import (
+        pages_admin,
+        pages_agency,
+        pages_office,
+        pages_onboarding,
+        pages_public,
+        pages_watch,
+        pages_window,
+    )
 
-    for module in (pages_window, pages_office, pages_agency, pages_watch, pages_public, pages_admin):
+    for module in (pages_window, pages_office, pages_agency, pages_watch, pages_public, pages_admin, pages_onboarding):
         router.include_router(module.router)
 
 

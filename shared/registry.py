@@ -151,6 +151,12 @@ SERVICES: tuple[ServiceSpec, ...] = (
         calls=("catalogue", "intake", "fees"),
         package="gateway.docking",
     ),
+    # the province administrator's onboarding of a county (issue 23): the command's steps as a job; the one process
+    # holding the identity provider's realm-admin client
+    ServiceSpec(
+        "onboarding", 15059, "县区上线",
+        summary="县区上线：省级管理员从全国区划文件与人员名单上线本省县（区），逐行报告，初始岗位与占位印章，尚缺清单",
+    ),
     # last: it consumes everyone's events (its read model per case, step and post, and the audit chain)
     ServiceSpec(
         "supervision", 15057, "电子监察",

@@ -50,6 +50,7 @@ TEST_USERS = [
     # provinces as data (issue 23): the province-level administrators (tenant_admin of a 2-digit tenant)
     user("gansu.admin", "62", "tenant_admin", name="甘肃省政务服务管理员"),
     user("sichuan.admin", "51", "tenant_admin", name="四川省政务服务管理员"),
+    user("ningxia.admin", "64", "tenant_admin", name="宁夏回族自治区政务服务管理员"),   # onboards 兴庆区 (640104)
     # catalogue import: the admin of 广安区 (Sichuan), whose real published list the import test loads
     user("guangan.admin", "511602", "tenant_admin", name="邓广安"),
     # agency: the county's key-project agent and a second agent at 南苑 (not the assigned one)

@@ -255,9 +255,11 @@ class Platform:
 
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         """A service with its own client secret and its own broker user (and no other service's)."""
+        # the identity provider's administrator client: the onboarding service's alone (issue 23)
+        admin = {"SANJI_IDP_ADMIN_CLIENT_SECRET": self.admin_client_secret} if name == "onboarding" else {}
         self._spawn(name, ["-m", registry.spec(name).module],
                     {"SANJI_GRPC_PORT": str(self.ports.of(name)), "SANJI_AMQP_URL": self.service_amqp_url(name),
-                     "SANJI_SERVICE_CLIENT_SECRET": self.service_secrets[name], **(extra_env or {})})
+                     "SANJI_SERVICE_CLIENT_SECRET": self.service_secrets[name], **admin, **(extra_env or {})})
         self._wait_grpc(name, self.target(name))
 
     def restart_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:

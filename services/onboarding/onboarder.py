@@ -1,0 +1,74 @@
+"""The onboarding steps as the service runs them: infra/onboard/county.py's `onboard_uploads`, the very code of
+`python -m infra.onboard` (the command is a thin entrypoint over it), with two differences of credentials only —
+the county's tree is written through the province administrator's binding on the application role
+(`ProvinceUnits`, catalogue 0007) instead of the owner's credentials, and the identity provider is reached with
+this service's realm-admin client (SANJI_IDP_ADMIN_CLIENT_ID / _SECRET), which no other process holds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from infra.onboard.county import OnboardingFailed, ProvinceUnits, credentials_sheet, onboard_uploads, read_files
+from infra.onboard.staff import read_staff
+from services.onboarding.domain import Outcome, Upload
+from shared import divisions
+from shared.clock import Clock
+from shared.db import Database
+from shared.errors import InvalidArgument
+
+log = logging.getLogger("sanji.onboarding")
+
+
+def _pair(u: Upload) -> tuple[bytes, str]:
+    return u.content, u.filename
+
+
+class CountyOnboarder:
+    def __init__(self, db: Database, database_url: str, clock: Clock, idp: Callable[[], Any]):
+        self.db = db
+        self.database_url = database_url
+        self.clock = clock
+        self.idp = idp                      # builds a python-keycloak KeycloakAdmin (a fresh token per job)
+
+    def check(self, county: str, uploads: dict[str, Upload]) -> None:
+        try:
+            read_files(county, _pair(uploads["areas"]), _pair(uploads["streets"]), _pair(uploads["villages"]))
+        except OnboardingFailed as exc:
+            raise InvalidArgument("files", str(exc)) from None
+        staff = uploads["staff"]
+        try:
+            read_staff(divisions.decode(staff.content, staff.filename), staff.filename, units=(), county=county)
+        except divisions.UnreadableDivisions as exc:
+            raise InvalidArgument("staff", str(exc)) from None
+
+    def run(self, province: str, county: str, uploads: dict[str, Upload]) -> Outcome:
+        from keycloak.exceptions import KeycloakError
+
+        outcome = Outcome()
+        try:
+            result = onboard_uploads(
+                self.database_url, self.clock, county, areas=_pair(uploads["areas"]),
+                streets=_pair(uploads["streets"]), villages=_pair(uploads["villages"]), staff=_pair(uploads["staff"]),
+                idp=self.idp(), units=ProvinceUnits(self.db, province), out=outcome.report.append)
+        except OnboardingFailed as exc:
+            outcome.error = f"上线中止：{exc}"
+            return outcome
+        except KeycloakError as exc:
+            log.warning("identity provider refused onboarding of %s: %s", county, exc)
+            outcome.error = (f"上线中止：统一身份认证拒绝了请求（HTTP {exc.response_code}）："
+                             "请运维人员检查上线服务的管理员客户端密钥与 realm-admin 权限")
+            return outcome
+        if result.units is not None:
+            outcome.units_imported = len(result.units.accepted)
+            outcome.problems += [(p.source, p.line, p.message) for p in result.units.refused]
+        if result.staff is not None:
+            outcome.staff_provisioned = len(result.staff.users)
+            outcome.problems += [(p.source, p.line, p.message) for p in result.staff.refused]
+        outcome.lacks = list(result.lacks)
+        issued = set(result.provisioned.passwords_set) if result.provisioned is not None else set()
+        users = [u for u in (result.staff.users if result.staff else []) if u["username"] in issued]
+        outcome.passwords_set = len(users)
+        outcome.credentials = credentials_sheet(users) if users else None
+        return outcome
