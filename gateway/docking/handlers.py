@@ -200,6 +200,8 @@ class DockingHandlers:
             details = getattr(exc, "details", None)
             application_id, owner, error = "", "", (details() if callable(details) else "") or str(exc)
             log.warning("online application %s not taken by intake: %s", serial, error)
+        if application_id and owner and owner != unit:
+            self._record_collected(owner, application_id, unit, serial)
         with self.db.unit_of_work(tenant=tenant) as uow:
             repo = DockingRepository(uow)
             repo.forwarded(tenant, serial, application_id, error)
@@ -221,6 +223,17 @@ class DockingHandlers:
             uow.commit()
         return application_id
 
+    def _record_collected(self, owner: str, application_id: str, window: str, serial: str) -> None:
+        """委托收件: the case is the deciding unit's (`owner`, e.g. the province); its later events come bound to it.
+        Noted under that unit, so they are reported under the window's county with the province's serial."""
+        if not (window.startswith(owner) and len(window) > len(owner)):
+            log.warning("application %s collected by %s for %s, a unit not above it: not noted", application_id,
+                        window, owner)
+            return
+        with self.db.unit_of_work(tenant=owner) as uow:
+            DockingRepository(uow).record_collected(owner, application_id, window, serial)
+            uow.commit()
+
     def _forward_payment(self, msg: dict[str, Any]) -> str:
         body = msg["body"]
         fields, signature = body.get("fields"), body.get("signature", "")
@@ -231,18 +244,49 @@ class DockingHandlers:
 
     # -- outbound --------------------------------------------------------------------------------------
     def enqueue(self, env: Envelope, uow, body: dict[str, Any]) -> bool:
-        """A platform event (in the consumer's unit of work, bound to its tenant) becomes a report."""
+        """A platform event (in the consumer's unit of work, bound to its tenant) becomes a report.
+
+        委托收件: a case taken in by a window below its unit (a provincial application collected by the county's
+        window) is reported under the county of that window, with the province's serial — the window named by
+        the event (`collect_tenant`; an event without it, from before the field or from a service that does
+        not carry it, is looked up among the cases docking forwarded). An online case's reports are ordered
+        under its provincial serial from its first report (forwarded, accepted, …, completed); a window's case
+        under its case number (or application id before it has one)."""
         tenant = env.tenant
-        county = tenant[:6]
-        key = domain.case_key(body, env.correlation_id)
+        application_id, case_number = str(body.get("application_id", "")), str(body.get("case_number", ""))
         repo = DockingRepository(uow)
-        serial = repo.serial_of(county, str(body.get("application_id", "")), str(body.get("case_number", "")))
+        window, serial = self._collected(repo, tenant, str(body.get("collect_tenant") or ""), application_id,
+                                         case_number)
+        files_under = window[:6] if window and window[:6] != tenant[:6] else tenant
+        if not serial:
+            serial = repo.serial_of(files_under[:6], application_id, case_number) if files_under == tenant else ""
+        key = serial or domain.case_key(body, env.correlation_id)
         report = {"event": env.event_type,
                   "progress_code": domain.progress_code(env.event_type, self.progress_codes(tenant[:2])),
-                  "case_number": body.get("case_number", ""), "application_id": body.get("application_id", ""),
+                  "case_number": case_number, "application_id": application_id,
                   "provincial_serial": serial, "unit": tenant, "at": self._event_time(body, env),
                   "detail": body}
-        return repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), tenant, key, env.event_type, report)
+        if window:
+            report["collected_by"] = window
+        if files_under != tenant:
+            repo.file_under(files_under)
+        return repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), files_under, key, env.event_type, report)
+
+    @staticmethod
+    def _collected(repo: DockingRepository, tenant: str, named: str, application_id: str,
+                   case_number: str) -> tuple[str, str]:
+        """(the window that collected the case for `tenant`, the provincial serial docking noted for it), or
+        ("", "") for a case its own unit took in. A window named outside the unit's subtree is no collector."""
+        if named and not (named.startswith(tenant) and len(named) > len(tenant)):
+            log.warning("event of %s names collecting window %s outside its unit: reported as not collected",
+                        tenant, named)
+            named = ""
+        if not named and len(tenant) >= 6:
+            return "", ""          # a county's or township's own case: nothing was noted above it
+        found = repo.collected(tenant, application_id, case_number)
+        if found is None:
+            return named, ""
+        return named or str(found["collect_tenant"]), str(found["provincial_serial"])
 
     def progress_codes(self, province: str) -> dict[str, str]:
         """The province's progress codes (internal → its own), from the catalogue's code-mapping tables, kept

@@ -16,6 +16,9 @@ S = "docking"
 LOG = "log"
 # the delivery worker lists the counties that have reports due (only their codes) across tenants
 DELIVERY_SWEEP = RlsScope("docking delivery sweep", {"on": "app.docking_sweep"})
+# 委托收件: a transaction bound to the deciding unit (e.g. the province) files a report of its case under the window
+# that collected it (docking 0003: only a window inside the bound unit's subtree)
+COLLECTED_FILING = RlsScope("docking report filed under the collecting window", {"window": "app.docking_collect"})
 
 
 class DockingRepository:
@@ -165,6 +168,29 @@ class DockingRepository:
                                " ((:a <> '' AND application_id = :a) OR (:c <> '' AND case_number = :c)) LIMIT 1"),
                            {"t": tenant, "a": application_id or "", "c": case_number or ""})
         return found[0] if found else ""
+
+    # -- 委托收件: cases of the bound (deciding) unit collected by a window below it -------------------------
+    def record_collected(self, tenant: str, application_id: str, collect_tenant: str, serial: str) -> bool:
+        return bool(self.u.rows(sql(
+            f"INSERT INTO {S}.collected_cases (tenant_code, application_id, collect_tenant, provincial_serial)"
+            " VALUES (:t, :a, :c, :s) ON CONFLICT DO NOTHING RETURNING 1"),
+            {"t": tenant, "a": application_id, "c": collect_tenant, "s": serial}))
+
+    def collected(self, tenant: str, application_id: str, case_number: str) -> dict[str, Any] | None:
+        """The collected case of the bound unit by application id or case number (the case number is noted
+        the first time an event names both)."""
+        if case_number and application_id:
+            self.u.execute(sql(f"UPDATE {S}.collected_cases SET case_number = :c WHERE tenant_code = :t"
+                               " AND application_id = :a AND case_number = ''"),
+                           {"t": tenant, "a": application_id, "c": case_number})
+        return self.u.mapping(sql(
+            f"SELECT collect_tenant, provincial_serial FROM {S}.collected_cases WHERE tenant_code = :t AND"
+            " ((:a <> '' AND application_id = :a) OR (:c <> '' AND case_number = :c)) LIMIT 1"),
+            {"t": tenant, "a": application_id or "", "c": case_number or ""})
+
+    def file_under(self, window: str) -> None:
+        """Let this transaction (bound to the deciding unit) file reports under `window`, a unit below it."""
+        self.u.widen(COLLECTED_FILING, window=window)
 
     # -- reconciliation ------------------------------------------------------------------------------
     def keep_reconciliation(self, tenant: str, day: dt.date, mismatches: int, resent: int, csv: str,

@@ -68,6 +68,7 @@ class Case(SiteInspections):
             government_invested=cmd.government_invested, key_project=cmd.key_project,
             applicant_name=cmd.applicant_name, scenario_code=cmd.scenario_code, scenario_name=cmd.scenario_name,
             accepted_by=cmd.accepted_by, proxy_tenant=cmd.proxy_tenant, materials=[dict(m) for m in cmd.materials],
+            collect_tenant=cmd.collect_tenant,
         )
         if case.immediate:
             case._add_step(StepKind.WINDOW, WINDOW_DESK, StepStatus.OPEN, now)

@@ -335,6 +335,7 @@ class OpenCase:
     accepted_by: str = ""
     fee_codes: tuple[str, ...] = ()
     proxy_tenant: str = ""
+    collect_tenant: str = ""                    # 委托收件: the window that took it in (intake)
     materials: tuple[dict, ...] = ()
     auto_approval: str = ""                     # 秒批: the item's rule (shared/autoapproval.py), "" none
     applicant_birth_date: dt.date | None = None  # the fact the window verified (from the resident ID)
@@ -426,6 +427,7 @@ class CaseRecord:
     scenario_name: str = ""
     accepted_by: str = ""
     proxy_tenant: str = ""
+    collect_tenant: str = ""        # 委托收件: the window that took the application in for this unit
     materials: list[dict] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)

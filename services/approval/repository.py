@@ -160,6 +160,7 @@ class ApprovalRepository:
                   "sc": case.scenario_code, "sn": case.scenario_name,
                   "materials": json.dumps(case.materials, ensure_ascii=False), "acc_at": case.accepted_at,
                   "acc_on": case.accepted_on, "acc_by": case.accepted_by, "proxy": case.proxy_tenant,
+                  "collect": case.collect_tenant,
                   "pd": case.promised_days, "sd": case.statutory_days, "status": case.status,
                   "opened": case.opened_at, **projection_params(proj)}
         head = (f"c AS (INSERT INTO {S}.cases (id, tenant_code, case_number, application_id, item_id, item_version,"
@@ -167,10 +168,10 @@ class ApprovalRepository:
                 " site_inspection, government_invested, key_project, applicant_name, scenario_code, scenario_name,"
                 " materials, accepted_at, accepted_on, accepted_by, proxy_tenant, promised_days, statutory_days,"
                 " status, opened_at, promised_due, statutory_due, delivery_due, due_provisional, clock_suspended,"
-                " projected_at)"
+                " projected_at, collect_tenant)"
                 " VALUES (:id, :t, :n, :app, :item, :iv, :iname, :itype, :dept, :cat, :imm, :joint, :jd, :fees,"
                 " :fcodes, :site, :gov, :key, :applicant, :sc, :sn, CAST(:materials AS jsonb), :acc_at, :acc_on,"
-                " :acc_by, :proxy, :pd, :sd, :status, :opened, :p_due, :s_due, :d_due, :prov, :susp, :opened)"
+                " :acc_by, :proxy, :pd, :sd, :status, :opened, :p_due, :s_due, :d_due, :prov, :susp, :opened, :collect)"
                 " ON CONFLICT DO NOTHING RETURNING id, tenant_code, promised_due)")
         return self._write(case, head, params) > 0
 

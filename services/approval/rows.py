@@ -38,7 +38,7 @@ CASE_COLUMNS = (
     "government_invested", "key_project", "applicant_name", "scenario_code", "scenario_name", "materials",
     "accepted_at", "accepted_on", "accepted_by", "proxy_tenant", "promised_days", "statutory_days", "status",
     "opened_at", "fees_settled_at", "completed_at", "delivered_at", "delivery_method", "delivered_by",
-    "delivery_recipient", "delivery_tracking", "version")
+    "delivery_recipient", "delivery_tracking", "version", "collect_tenant")
 STEP_TYPES = ("id uuid, kind text, desk text, seq int, status text, share_days int, opened_at timestamptz,"
               " claimed_by text, claimed_by_name text, claimed_at timestamptz, done_by text, done_by_name text,"
               " done_at timestamptz, done_on date, opinion text, conclusion text")
@@ -89,7 +89,8 @@ def case_from_row(r: Sequence[Any]) -> Case:
         statutory_days=c["statutory_days"], status=_CASE_STATUS[c["status"]], opened_at=c["opened_at"],
         fees_settled_at=c["fees_settled_at"], completed_at=c["completed_at"], delivered_at=c["delivered_at"],
         delivery_method=c["delivery_method"], delivered_by=c["delivered_by"],
-        delivery_recipient=c["delivery_recipient"], delivery_tracking=c["delivery_tracking"], version=c["version"])
+        delivery_recipient=c["delivery_recipient"], delivery_tracking=c["delivery_tracking"], version=c["version"],
+        collect_tenant=c["collect_tenant"])
 
 
 def step_from_json(d: dict) -> Step:

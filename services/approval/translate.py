@@ -106,6 +106,7 @@ def open_case_command(msg: intake_ev.ApplicationAccepted, env: Envelope) -> Open
         site_inspection=msg.site_inspection, government_invested=msg.government_invested,
         key_project=msg.key_project, applicant_name=msg.applicant_name, scenario_code=msg.scenario_code,
         scenario_name=msg.scenario_name, accepted_by=msg.accepted_by, proxy_tenant=msg.proxy_tenant,
+        collect_tenant=msg.collect_tenant,
         materials=materials, auto_approval=msg.auto_approval, applicant_birth_date=_birth(msg.applicant_birth_date))
 
 
@@ -311,7 +312,7 @@ class EventsOut:
             item_id=case.item_id, item_version=case.item_version, category=case.category, has_fees=case.has_fees,
             joint=case.joint, promised=deadline_pb(promised), statutory=deadline_pb(statutory),
             item_name=case.item_name, immediate=case.immediate, joint_departments=list(case.joint_departments),
-            applicant_name=case.applicant_name, opened_at=now.isoformat())
+            applicant_name=case.applicant_name, opened_at=now.isoformat(), collect_tenant=case.collect_tenant)
 
     def step_claimed(self, case: Case, step: Step, now: dt.datetime) -> ev.StepClaimed:
         return ev.StepClaimed(case_id=case.id, case_number=case.case_number, tenant=case.tenant, step_id=step.id,
@@ -324,7 +325,7 @@ class EventsOut:
 
     def case_terminated(self, case: Case, reason: str, now: dt.datetime) -> ev.CaseTerminated:
         return ev.CaseTerminated(case_id=case.id, case_number=case.case_number, tenant=case.tenant, reason=reason,
-                                 at=now.isoformat())
+                                 at=now.isoformat(), collect_tenant=case.collect_tenant)
 
     def review_completed(self, case: Case, step: Step, reviewer: str, late: bool, all_concluded: bool,
                          now: dt.datetime) -> ev.ReviewCompleted:
@@ -344,40 +345,43 @@ class EventsOut:
             item_version=case.item_version, government_invested=case.government_invested,
             key_project=case.key_project, applicant_name=case.applicant_name, reasons=list(reasons), late=late,
             late_departments=list(late_departments), immediate=immediate, fee_codes=list(case.fee_codes),
-            delivery=deadline_pb(delivery) if delivery else None, document_number=case.decision.document_number)
+            delivery=deadline_pb(delivery) if delivery else None, document_number=case.decision.document_number,
+            collect_tenant=case.collect_tenant)
 
     def certificate_issued(self, case: Case, certificate: CertificateRecord,
                            now: dt.datetime) -> ev.CertificateIssued:
         c = certificate
         return ev.CertificateIssued(
             case_id=case.id, case_number=case.case_number, tenant=case.tenant, certificate_number=c.number,
-            at=now.isoformat(), seal_name=c.seal_name, title=c.title, holder=c.holder)
+            at=now.isoformat(), seal_name=c.seal_name, title=c.title, holder=c.holder,
+            collect_tenant=case.collect_tenant)
 
     def case_completed(self, case: Case, late: bool, delivery: DeadlineResult | None) -> ev.CaseCompleted:
         return ev.CaseCompleted(
             case_id=case.id, case_number=case.case_number, tenant=case.tenant, at=_iso(case.completed_at),
             late=late, outcome=case.decision.outcome if case.decision else "",
             fees_settled=case.fees_settled_at is not None,
-            delivery=deadline_pb(delivery, trace=False) if delivery else None)
+            delivery=deadline_pb(delivery, trace=False) if delivery else None, collect_tenant=case.collect_tenant)
 
     def clock_suspended(self, case: Case, entry: LedgerEntry, today: dt.date, now: dt.datetime) -> ev.ClockSuspended:
         return ev.ClockSuspended(
             case_id=case.id, case_number=case.case_number, tenant=case.tenant, procedure=entry.procedure,
             reason=entry.reason, days=entry.days, at=now.isoformat(), procedure_name=PROCEDURES[entry.procedure],
-            suspended_on=today.isoformat(), notice_number=entry.notice_number)
+            suspended_on=today.isoformat(), notice_number=entry.notice_number, collect_tenant=case.collect_tenant)
 
     def clock_resumed(self, case: Case, promised: DeadlineResult, statutory: DeadlineResult,
                       resumed_on: dt.date | None, now: dt.datetime, paused_working_days: int = 0) -> ev.ClockResumed:
         return ev.ClockResumed(
             case_id=case.id, case_number=case.case_number, tenant=case.tenant, at=now.isoformat(),
             promised=deadline_pb(promised), statutory=deadline_pb(statutory), resumed_on=_iso(resumed_on),
-            paused_working_days=paused_working_days)
+            paused_working_days=paused_working_days, collect_tenant=case.collect_tenant)
 
     def deadline_extended(self, case: Case, entry: LedgerEntry, approved_by: str,
                           statutory: DeadlineResult) -> ev.DeadlineExtended:
         return ev.DeadlineExtended(
             case_id=case.id, case_number=case.case_number, tenant=case.tenant, days=entry.days,
-            approved_by=approved_by, reason=entry.reason, statutory=deadline_pb(statutory))
+            approved_by=approved_by, reason=entry.reason, statutory=deadline_pb(statutory),
+            collect_tenant=case.collect_tenant)
 
     def inspection_requested(self, case: Case, insp: Inspection, now: dt.datetime) -> ev.InspectionRequested:
         return ev.InspectionRequested(
@@ -393,7 +397,7 @@ class EventsOut:
     def case_delivered(self, case: Case, late: bool, now: dt.datetime) -> ev.CaseDelivered:
         return ev.CaseDelivered(case_id=case.id, case_number=case.case_number, tenant=case.tenant,
                                 method=case.delivery_method, at=now.isoformat(), late=late,
-                                tracking_number=case.delivery_tracking)
+                                tracking_number=case.delivery_tracking, collect_tenant=case.collect_tenant)
 
     def calendar_year_published(self, cy: CalendarYear, region: str, cause: str) -> ev.CalendarYearPublished:
         return ev.CalendarYearPublished(

@@ -193,7 +193,7 @@ class EventsOut:
         return ev.ApplicationSubmitted(
             application_id=app.id, tenant=app.tenant, item_id=app.item.id, item_version=app.item.version,
             channel=CHANNELS[app.channel], received_at=app.received_at.isoformat(), proxy_tenant=app.proxy_tenant,
-            proxy_request_id=app.proxy_request_id, received_by=app.created_by)
+            proxy_request_id=app.proxy_request_id, received_by=app.created_by, collect_tenant=app.collect_tenant)
 
     def application_accepted(self, app: Application) -> ev.ApplicationAccepted:
         item, waived = app.item, {x.material_code for x in app.promises}
@@ -202,7 +202,7 @@ class EventsOut:
             item_version=item.version, scenario_code=app.scenario_code, accepted_at=iso(app.accepted_at),
             deemed=app.deemed, immediate=app.immediate, waived_materials=[x.material_code for x in app.promises],
             accepted_by=app.accepted_by, case_kind=item.case_kind, received_at=app.received_at.isoformat(),
-            applicant_name=app.applicant.name, proxy_tenant=app.proxy_tenant,
+            applicant_name=app.applicant.name, proxy_tenant=app.proxy_tenant, collect_tenant=app.collect_tenant,
             applicant_id_suffix=app.applicant.id_number[-6:].upper(),
             auto_approval=item.auto_approval if app.immediate else "",
             applicant_birth_date=(iso(birth_date_of(app.applicant.id_number))
@@ -222,12 +222,13 @@ class EventsOut:
     def correction_requested(self, app: Application, codes: Sequence[str],
                              now: dt.datetime) -> ev.CorrectionRequested:
         return ev.CorrectionRequested(application_id=app.id, tenant=app.tenant, material_codes=codes,
-                                      requested_at=now.isoformat())
+                                      requested_at=now.isoformat(), collect_tenant=app.collect_tenant)
 
     def materials_supplied(self, app: Application, codes: Sequence[str], now: dt.datetime,
                            closes: bool) -> ev.MaterialsSupplied:
         return ev.MaterialsSupplied(application_id=app.id, tenant=app.tenant, material_codes=codes,
-                                    supplied_at=now.isoformat(), closes_promise=closes)
+                                    supplied_at=now.isoformat(), closes_promise=closes,
+                                    collect_tenant=app.collect_tenant)
 
     def application_rejected(self, app: Application, now: dt.datetime) -> ev.ApplicationRejected:
         r = app.rejection
@@ -235,17 +236,17 @@ class EventsOut:
                                       rejected_at=now.isoformat(), proposed_by=r.get("proposed_by", ""),
                                       confirmed_by=r.get("confirmed_by", ""),
                                       confirmed_by_name=r.get("confirmed_by_name", ""),
-                                      confirmed_role=r.get("confirmed_role", ""))
+                                      confirmed_role=r.get("confirmed_role", ""), collect_tenant=app.collect_tenant)
 
     def application_terminated(self, app: Application) -> ev.ApplicationTerminated:
         return ev.ApplicationTerminated(application_id=app.id, tenant=app.tenant, case_number=app.case_number,
-                                        reason=app.termination["reason"])
+                                        reason=app.termination["reason"], collect_tenant=app.collect_tenant)
 
     def result_picked_up(self, app: Application, now: dt.datetime, *, recorded_by: str) -> ev.ResultPickedUp:
         return ev.ResultPickedUp(application_id=app.id, tenant=app.tenant, case_number=app.case_number,
                                  channel=app.pickup["channel"], picked_up_at=now.isoformat(), recorded_by=recorded_by,
                                  picked_up_by=app.pickup["picked_up_by"],
-                                 tracking_number=app.pickup["tracking_number"])
+                                 tracking_number=app.pickup["tracking_number"], collect_tenant=app.collect_tenant)
 
     def proxy_application_progressed(self, app: Application, step: str, now: dt.datetime, detail: str,
                                      codes: Sequence[str]) -> ev.ProxyApplicationProgressed:

@@ -104,3 +104,32 @@ def applicant() -> dict:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+@pytest.fixture
+def online(migrated, docking_db, county_keys, province_keys, simulator, verifier, catalogue_server,
+           service_credentials):
+    """The docking gateway with intake behind its own gRPC (the docking credential), and the catalogue's."""
+    from sanji.intake.v1 import intake_pb2_grpc
+
+    from gateway.docking.clients import IntakeClient
+    from services.intake.catalogue import GrpcCatalogue
+    from services.intake.handlers import IntakeHandlers
+    from services.intake.service import registration as intake_registration
+    from services.intake.translate import EventsOut as IntakeEvents
+    from shared.clock import Clock
+    from tests.support import serving
+
+    intake_db = Database.connect(migrated.database_url, schema="intake", pool_size=4)
+    intake = IntakeHandlers(intake_db, GrpcCatalogue(catalogue_server), Clock(), IntakeEvents(),
+                            public_base_url="http://127.0.0.1:8000")
+    try:
+        with serving([intake_registration(intake)], verifier) as intake_target:
+            h = make_handlers(docking_db, county_keys, province_keys, simulator,
+                              intake=IntakeClient(intake_target, service=service_credentials("docking")))
+            with serving([registration(h)], verifier) as target, grpc.insecure_channel(target) as ch, \
+                    grpc.insecure_channel(intake_target) as ich:
+                yield (docking_pb2_grpc.DockingServiceStub(ch), intake_pb2_grpc.IntakeServiceStub(ich), h,
+                       intake)
+    finally:
+        intake_db.dispose()

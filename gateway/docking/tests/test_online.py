@@ -13,24 +13,17 @@ import pytest
 from google.protobuf import json_format
 from sanji.catalogue.v1 import catalogue_pb2 as cpb
 from sanji.intake.v1 import intake_pb2 as ipb
-from sanji.intake.v1 import intake_pb2_grpc
 
-from gateway.docking.clients import IntakeClient
 from gateway.docking.service import SUBSCRIPTIONS
-from gateway.docking.tests.conftest import COUNTY, TOWNSHIP, make_handlers, send
+from gateway.docking.tests.conftest import COUNTY, TOWNSHIP, send
 from gateway.docking.tests.test_delivery import drain
 from infra.province.catalogue import DEMO
 from services.catalogue import translate as catalogue_translate
 from services.catalogue.domain import ListingKind
 from services.catalogue.handlers import CatalogueHandlers
 from services.catalogue.translate import EventsOut as CatalogueEvents
-from services.intake.catalogue import GrpcCatalogue
-from services.intake.handlers import IntakeHandlers
-from services.intake.translate import EventsOut as IntakeEvents
-from shared.clock import Clock
-from shared.db import Database
 from shared.tenancy import DivisionCode, Principal
-from tests.support import Caller, deliver_event, serving, subscribed
+from tests.support import Caller, deliver_event, subscribed
 
 APPLICANT = {"kind": "natural_person", "name": "张三", "id_type": "resident_id", "id_number": "11010519491231002X",
              "phone": "13800000000"}
@@ -59,29 +52,6 @@ def publish_county_item(stub, tokens, label: str):
 def published_item(stub, tokens):
     """A demo item of the county under a basic code of its own, published."""
     return publish_county_item(stub, tokens, "网上申请测试")
-
-
-@pytest.fixture
-def online(migrated, docking_db, county_keys, province_keys, simulator, verifier, catalogue_server,
-           service_credentials):
-    from sanji.docking.v1 import docking_pb2_grpc
-
-    from gateway.docking.service import registration
-    from services.intake.service import registration as intake_registration
-
-    intake_db = Database.connect(migrated.database_url, schema="intake", pool_size=4)
-    intake = IntakeHandlers(intake_db, GrpcCatalogue(catalogue_server), Clock(), IntakeEvents(),
-                            public_base_url="http://127.0.0.1:8000")
-    try:
-        with serving([intake_registration(intake)], verifier) as intake_target:
-            h = make_handlers(docking_db, county_keys, province_keys, simulator,
-                              intake=IntakeClient(intake_target, service=service_credentials("docking")))
-            with serving([registration(h)], verifier) as target, grpc.insecure_channel(target) as ch, \
-                    grpc.insecure_channel(intake_target) as ich:
-                yield (docking_pb2_grpc.DockingServiceStub(ch), intake_pb2_grpc.IntakeServiceStub(ich), h,
-                       intake)
-    finally:
-        intake_db.dispose()
 
 
 def materials(item) -> list[dict]:
