@@ -9,7 +9,8 @@ client-credentials grant to a client of `admin_clients` (its token carries `real
 mock's own unauthenticated `PUT /users/<sub>` (issue 15) stays closed.
 
 What it keeps: users (id, username, firstName, email, enabled, attributes — `tenant` among them), their
-password, realm-role mappings and group memberships; groups (a tree by path, with attributes). A user
+password, realm-role mappings and group memberships; groups (a tree by path, with attributes); the links of
+users to the people of brokered identity providers (`federated-identity`, infra/oidc/broker.py). A user
 created or changed here can log in at once, with the `tenant` claim and roles the admin gave.
 """
 
@@ -46,6 +47,10 @@ class Directory:
         self.roles: dict[str, set[str]] = {}
         self.groups: dict[str, dict[str, Any]] = {}          # id → {id, name, path, attributes, parent}
         self.members: dict[str, set[str]] = {}               # user id → group ids
+        # identity brokering (infra/oidc/broker.py): (provider alias, the person's subject there) → user id, and
+        # the person's user name there
+        self.links: dict[tuple[str, str], str] = {}
+        self.link_names: dict[tuple[str, str], str] = {}
         for u in users:
             uid = user_id(u["username"])
             self.users[uid] = {"id": uid, "username": u["username"], "firstName": u.get("name", ""),
@@ -80,8 +85,9 @@ def _error(status: int, message: str):
 
 
 def install(app: flask.Flask, directory: Directory, *, realm: str, admin_clients: dict[str, str],
-            sync_user: Callable[[str], None]) -> None:
-    """The admin routes on `app`; `sync_user(uid)` makes a created or changed user known to the login."""
+            sync_user: Callable[[str], None], brokered_aliases: Callable[[], set[str]] = set) -> None:
+    """The admin routes on `app`; `sync_user(uid)` makes a created or changed user known to the login;
+    `brokered_aliases()`: the identity providers the realm brokers (a link names one of them)."""
     base = f"/admin/realms/{realm}"
 
     def created(kind: str, new_id: str):
@@ -256,6 +262,42 @@ def install(app: flask.Flask, directory: Directory, *, realm: str, admin_clients
         if _user(uid) is None or gid not in directory.groups:
             return _error(404, "User or group not found")
         directory.members.setdefault(uid, set()).add(gid)
+        return "", 204
+
+    # -- brokered identities (Keycloak: users/{id}/federated-identity) ---------------------------------
+    @app.get(f"{base}/users/<uid>/federated-identity")
+    def federated_identities(uid: str):
+        if _user(uid) is None:
+            return _error(404, "User not found")
+        return flask.jsonify([{"identityProvider": alias, "userId": subject,
+                               "userName": directory.link_names.get((alias, subject), "")}
+                              for (alias, subject), linked in sorted(directory.links.items()) if linked == uid])
+
+    @app.post(f"{base}/users/<uid>/federated-identity/<alias>")
+    def link_identity(uid: str, alias: str):
+        """Link an existing user to a person of a provider: that person's next broker login is this user."""
+        if _user(uid) is None:
+            return _error(404, "User not found")
+        if alias not in brokered_aliases():
+            return _error(404, "Could not find identity provider")
+        body = flask.request.get_json(force=True) or {}
+        subject = str(body.get("userId", "")).strip()
+        if not subject:
+            return _error(400, "userId is missing")
+        if (alias, subject) in directory.links or any(a == alias and u == uid for (a, _), u in directory.links.items()):
+            return _error(409, "User is already linked with provider")
+        directory.links[(alias, subject)] = uid
+        directory.link_names[(alias, subject)] = str(body.get("userName", ""))
+        return "", 204
+
+    @app.delete(f"{base}/users/<uid>/federated-identity/<alias>")
+    def unlink_identity(uid: str, alias: str):
+        found = [k for k, u in directory.links.items() if k[0] == alias and u == uid]
+        if not found:
+            return _error(404, "Link not found")
+        for k in found:
+            directory.links.pop(k)
+            directory.link_names.pop(k, None)
         return "", 204
 
 

@@ -14,6 +14,9 @@ No Keycloak server can run on these machines, so local runs and tests use `oidc-
   carry no tenant: a service acts for a user, whose own token travels beside it (DESIGN §4);
 - none of the mock's test doors: `PUT /users/<sub>` (rewrite anyone's tenant and roles), token
   revocation by subject and dynamic client registration answer 403, demo or not;
+- identity brokering as Keycloak does it (infra/oidc/broker.py): `identity_providers` in the realm export's
+  form; an authorization request with `kc_idp_hint` goes to that provider, and its person comes back as the
+  linked (first time: created, no role) user of this realm, the token saying `identity_provider`;
 - PKCE as the realm requires it (`pkce.code.challenge.method: S256`; the mock knows no PKCE): an
   authorization request without an S256 `code_challenge` is refused, and a code is exchanged for a token
   only with the `code_verifier` whose SHA-256 is that challenge (one try: a wrong verifier spends the code).
@@ -44,7 +47,7 @@ from joserfc.jwk import RSAKey
 from oidc_provider_mock import User, init_app
 from oidc_provider_mock import _app as mock_app
 
-from infra.oidc import admin_api
+from infra.oidc import admin_api, broker
 from shared.tenancy import Role
 
 log = logging.getLogger("sanji.oidc")
@@ -59,19 +62,39 @@ CLOSED_ENDPOINTS = frozenset({"oidc-provider-mock.set_user", "oidc-provider-mock
                               "oidc-provider-mock.register_client"})
 
 
+_MOCK_JWT_CONFIG = mock_app.OpenIDCode.get_jwt_config
+
+
+def _realm_jwt_config(self, grant, client=None):
+    """The ID token's issuer is the realm's (`<base>/realms/<realm>`, as Keycloak's and as our discovery says),
+    not the mock's bare host: a broker checks it (infra/oidc/broker.py)."""
+    config = _MOCK_JWT_CONFIG(self, grant, client)
+    realm = flask.current_app.config.get("SANJI_REALM")
+    if realm:
+        config["iss"] = f"{flask.request.host_url.rstrip('/')}/realms/{realm}"
+    return config
+
+
+mock_app.OpenIDCode.get_jwt_config = _realm_jwt_config
+
+
 def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sanji-platform",
              token_minutes: int = 480, service_clients: dict[str, str] | None = None,
-             service_token_minutes: int = 5, admin_clients: dict[str, str] | None = None) -> flask.Flask:
+             service_token_minutes: int = 5, admin_clients: dict[str, str] | None = None,
+             identity_providers: Iterable[broker.IdentityProvider] = ()) -> flask.Flask:
     """`service_clients`: client id → secret of the services that may use the client-credentials grant.
     `admin_clients`: client id → secret of the administrators of the realm (the admin API, infra/oidc/admin_api.py:
-    provisioning adds staff at run time through it, as through Keycloak's)."""
+    provisioning adds staff at run time through it, as through Keycloak's). `identity_providers`: the providers
+    the realm brokers (infra/oidc/broker.py)."""
     users = list(users)
     clients = dict(service_clients or {})
     admins = dict(admin_clients or {})
     directory = admin_api.Directory(users, {str(r): r.label for r in Role})
     passwords = directory.passwords          # the same dict: a password the admin API sets logs in at once
+    brokering = broker.Broker(identity_providers, directory)
     app = flask.Flask("sanji-oidc", template_folder=str(TEMPLATES))
     app.secret_key = secrets.token_bytes(16)
+    app.config["SANJI_REALM"] = realm
 
     def access_token(client, grant_type, user, scope):  # authlib's token-generator signature
         storage = flask.g.oidc_provider_mock_storage
@@ -87,6 +110,8 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
             "tenant": claims.get("tenant", ""),
             "realm_access": {"roles": list(claims.get("realm_access", {}).get("roles", []))},
         }
+        if flask.g.get("identity_provider"):      # a brokered login (Keycloak's session note, mapped as a claim)
+            payload["identity_provider"] = flask.g.identity_provider
         key = storage.jwk.as_dict(is_private=True)
         header = {"alg": "RS256", "typ": "JWT", "kid": key["kid"]}
         return jose_jwt.encode(header, payload, RSAKey.import_key(key))
@@ -111,8 +136,8 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
     def check_password():
         """The login form posts username and password; the mock only knows a subject."""
         if flask.request.method == "POST" and flask.request.path == "/oauth2/authorize":
-            if flask.request.form.get("action") == "deny":
-                return None
+            if flask.request.form.get("action") == "deny" or flask.g.get("brokered"):
+                return None          # a brokered login: the provider checked the person (broker.install)
             sub = flask.request.form.get("sub", "")
             if sub not in passwords or not secrets.compare_digest(
                     passwords[sub], flask.request.form.get("password", "")):
@@ -149,6 +174,7 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
         if flask.request.endpoint in ("oidc-provider-mock.issue_token", "keycloak_token") \
                 and form.get("grant_type") == "authorization_code":
             challenge = challenges.pop(form.get("code", ""), None)
+            flask.g.identity_provider = brokering.code_providers.pop(form.get("code", ""), "")
             verifier = form.get("code_verifier", "")
             computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
             if challenge is None or not verifier or not secrets.compare_digest(computed, challenge):
@@ -236,7 +262,9 @@ def make_app(users: Iterable[dict], *, realm: str = "sanji", audience: str = "sa
     def sync_user(uid: str) -> None:
         flask.g.oidc_provider_mock_storage.store_user(admin_api.mock_user(directory, uid))
 
-    admin_api.install(app, directory, realm=realm, admin_clients=admins, sync_user=sync_user)
+    admin_api.install(app, directory, realm=realm, admin_clients=admins, sync_user=sync_user,
+                      brokered_aliases=lambda: set(brokering.providers))
+    broker.install(app, brokering, realm=realm, sync_user=sync_user, authorize=view["oidc-provider-mock.authorize"])
 
     return app
 
