@@ -366,19 +366,24 @@ def append(uow: _Rows, schema: str, tenant: str, kind: str, ref: str, body: str,
     from shared.db import sql
 
     p = f"{schema}.{prefix}"
-    if uow.row(sql(f"SELECT 1 FROM {p}_records WHERE tenant_code = :t AND ref = :ref"), {"t": tenant, "ref": ref}):
+    # two round trips in the usual case: the tip locked with the redelivery check, then the record and the new
+    # tip in one statement (the tenant's first record inserts its tip row first)
+    lock = sql(f"SELECT t.seq, t.hash, EXISTS (SELECT 1 FROM {p}_records r WHERE r.tenant_code = :t AND r.ref = :ref)"
+               f" FROM {p}_tips t WHERE t.tenant_code = :t FOR UPDATE OF t")
+    tip = uow.row(lock, {"t": tenant, "ref": ref})
+    if tip is None:
+        uow.execute(sql(f"INSERT INTO {p}_tips (tenant_code, seq, hash) VALUES (:t, 0, :g) ON CONFLICT DO NOTHING"),
+                    {"t": tenant, "g": GENESIS})
+        tip = uow.row(lock, {"t": tenant, "ref": ref})
+        assert tip is not None
+    if tip[2]:
         return None
-    uow.execute(sql(f"INSERT INTO {p}_tips (tenant_code, seq, hash) VALUES (:t, 0, :g) ON CONFLICT DO NOTHING"),
-                {"t": tenant, "g": GENESIS})
-    tip = uow.row(sql(f"SELECT seq, hash FROM {p}_tips WHERE tenant_code = :t FOR UPDATE"), {"t": tenant})
-    assert tip is not None
     record = link(tenant, int(tip[0]), tip[1], kind, ref, body, recorded_at)
-    uow.execute(sql(f"INSERT INTO {p}_records (tenant_code, seq, kind, ref, body, recorded_at, prev_hash, hash)"
-                    " VALUES (:t, :seq, :kind, :ref, :body, :at, :prev, :hash)"),
+    uow.execute(sql(f"WITH r AS (INSERT INTO {p}_records (tenant_code, seq, kind, ref, body, recorded_at, prev_hash,"
+                    " hash) VALUES (:t, :seq, :kind, :ref, :body, :at, :prev, :hash))"
+                    f" UPDATE {p}_tips SET seq = :seq, hash = :hash WHERE tenant_code = :t"),
                 {"t": tenant, "seq": record.seq, "kind": kind, "ref": ref, "body": body, "at": recorded_at,
                  "prev": record.prev_hash, "hash": record.hash})
-    uow.execute(sql(f"UPDATE {p}_tips SET seq = :seq, hash = :hash WHERE tenant_code = :t"),
-                {"t": tenant, "seq": record.seq, "hash": record.hash})
     return record
 
 

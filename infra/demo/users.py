@@ -1,4 +1,5 @@
-"""Demo users of the 凉州区 demo: one per role in the county hall, a township centre and a village point.
+"""Demo users of the 凉州区 demo: one per role in the county hall, a township centre and a village point, and the
+province's administrator (甘肃省, `province.admin`: 县区上线 and the province's record).
 
 ``demo_users(tree_rows)`` is pure: it takes the tenant tree rows (``code,name`` as in
 ``divisions-620602.csv``) and returns plain dicts that both the loopback OIDC provider and the Keycloak
@@ -58,6 +59,11 @@ _TOWNSHIP_STAFF: list[tuple[str, str, list[str]]] = [
     # the centre's 帮办代办 staff (seed 001: 由乡镇（街道）民生服务中心或村（社区）免费代办; issue 21 item 1)
     ("agent", "郑秀梅", [Role.AGENT]),
 ]
+# the province's administrator (issue 23): onboards the province's counties (县区上线) and keeps its record
+_PROVINCE_STAFF: list[tuple[str, str, list[str]]] = [
+    ("admin", "吕振国", [Role.TENANT_ADMIN]),
+]
+PROVINCE_NAMES = {"62": "甘肃省", "51": "四川省", "37": "山东省", "64": "宁夏回族自治区"}
 _VILLAGE_STAFF: list[tuple[str, str, list[str]]] = [
     ("agent", "金桂芳", [Role.AGENT]),
     ("admin", "柴国栋", [Role.TENANT_ADMIN]),
@@ -84,7 +90,7 @@ def describe(user: Mapping[str, Any]) -> str:
 
 def demo_users(tree_rows: Iterable[Mapping[str, str] | Sequence[str]], *, county: str = DEMO_COUNTY,
                township: str | None = None, password: str = DEMO_PASSWORD) -> list[dict[str, Any]]:
-    """Users for the county, one township (the first by code unless given) and its first village."""
+    """Users for the county, one township (the first by code unless given), its first village and the province."""
     units = _pairs(tree_rows)
     names = dict(units)
     if county not in names:
@@ -100,9 +106,11 @@ def demo_users(tree_rows: Iterable[Mapping[str, str] | Sequence[str]], *, county
         raise ValueError(f"township {township} has no villages in the tenant tree")
     village = villages[0]
 
+    province = county[:2]
+    names.setdefault(province, PROVINCE_NAMES.get(province, f"{province} 省级"))
     users: list[dict[str, Any]] = []
     for prefix, code, staff in (("county", county, _COUNTY_STAFF), ("township", township, _TOWNSHIP_STAFF),
-                                ("village", village, _VILLAGE_STAFF)):
+                                ("village", village, _VILLAGE_STAFF), ("province", province, _PROVINCE_STAFF)):
         for suffix, person, roles in staff:
             username = f"{prefix}.{suffix}"
             user = {

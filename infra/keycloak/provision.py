@@ -141,7 +141,10 @@ def _pairs(tree_rows: Iterable[Mapping[str, str] | Sequence[str]]) -> dict[str, 
 
 
 def group_path(code: str) -> str:
-    """The group path of a unit: its county, township and village codes (``/620602/620602001``)."""
+    """The group path of a unit: its county, township and village codes (``/620602/620602001``); a province's own
+    staff (a 2-digit tenant, issue 23) sit in a top-level group of the province (``/62``)."""
+    if len(code) == 2 and code.isdigit():
+        return f"/{code}"
     if len(code) not in _KIND:
         raise ValueError(f"not a county, township or village code: {code!r}")
     parts = [code[:n] for n in (6, 9, 12) if n <= len(code)]
@@ -169,6 +172,10 @@ def plan(tree_rows: Iterable[Mapping[str, str] | Sequence[str]],
             raise ValueError(f"duplicate user {username}")
         seen.add(username)
         tenant = str(u["tenant"])
+        if tenant not in units and len(tenant) == 2 and tenant.isdigit():
+            # the province's administrator, above the county trees (its group once, before its users join it)
+            units[tenant] = u.get("tenant_name") or tenant
+            actions.append(CreateGroup(group_path(tenant), tenant, tenant, units[tenant], "province"))
         if tenant not in units:
             raise ValueError(f"user {username}: tenant {tenant} is not in the tenant tree")
         roles = tuple(sorted(set(u["roles"])))

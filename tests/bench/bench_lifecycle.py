@@ -65,7 +65,7 @@ from shared.db import relay_transaction
 from shared.grpc.client import bearer
 from shared.idnumbers import resident_id_check_char
 from tests.bench.bench_grpc import IN_FLIGHT, echo_baseline
-from tests.bench.common import CpuMeter, Figure, analyze, percentile
+from tests.bench.common import CpuMeter, Figure, StatementStats, analyze, percentile
 
 COUNTY = "620602"
 ITEM = "居民身份证换领"
@@ -431,7 +431,8 @@ def run(platform, *, replicas: int = 1, lifecycles: int = LIFECYCLES) -> list[Fi
     try:
         for _ in range(WARMUP):
             life.one()
-        analyze(platform.env["SANJI_DATABASE_OWNER_URL"], "intake", "approval", "fees")
+        analyze(platform.env["SANJI_DATABASE_OWNER_URL"], "catalogue", "intake", "approval", "fees", "complaints",
+                "docking", "supervision")
         base_rate, base_lat = echo_baseline(free_port(), 4000)
         life.cases.clear()
         life.retries = 0
@@ -442,6 +443,7 @@ def run(platform, *, replicas: int = 1, lifecycles: int = LIFECYCLES) -> list[Fi
                     if os.environ.get("SANJI_BENCH_PROFILE") else None)
         database = platform.env["SANJI_DATABASE_URL"].rsplit("/", 1)[-1]
         activity = database_activity(platform.env["SANJI_DATABASE_OWNER_URL"])
+        statements = StatementStats(database).reset()
         try:
             with CpuMeter(counted, database=database) as cpu:
                 elapsed, actives, steps, errors = _drive(life, total)
@@ -453,6 +455,7 @@ def run(platform, *, replicas: int = 1, lifecycles: int = LIFECYCLES) -> list[Fi
         time.sleep(2)                                      # the consumers' last transactions, then their counters
         activity = activity_figures(activity, database_activity(platform.env["SANJI_DATABASE_OWNER_URL"]),
                                     len(numbers))
+        statement_lines = statements.top(len(numbers))
     finally:
         life.close()
         if started_province:
@@ -463,6 +466,10 @@ def run(platform, *, replicas: int = 1, lifecycles: int = LIFECYCLES) -> list[Fi
         for name, lines in profiles.top().items():
             Console().rule(f"py-spy: {name}")
             Console().print("\n".join(lines), markup=False, highlight=False)
+    from rich.console import Console
+
+    Console().rule("PostgreSQL statements per lifecycle")
+    print("\n".join(statement_lines), flush=True)          # unwrapped: the statements are long
     rate = len(actives) / elapsed
     echo_p99 = percentile(base_lat, 99)
     counts = count_in_databases(platform.env["SANJI_DATABASE_OWNER_URL"], numbers)

@@ -133,3 +133,68 @@ class CpuMeter:
         out.append(Figure(f"{what}: ceiling at that cost on {cores} cores", cores * 1000 / per, f"{unit}s/s",
                           "measured", measured_rate))
         return out
+
+
+class StatementStats:
+    """pg_stat_statements for one database over a measured span, when the server has it loaded
+    (`shared_preload_libraries`): the statements by total execution time and by calls per unit of work.
+    Reached as the superuser the bootstrap uses (creating the extension needs one); a server without the
+    library says "not loaded" and nothing else depends on it."""
+
+    def __init__(self, database: str):
+        self.database = database
+        self.loaded = False
+        self.why = ""
+
+    def _psql(self, sql: str) -> str:
+        from infra.local import bootstrap
+
+        if not bootstrap._PSQL:
+            bootstrap._PSQL = bootstrap._psql_cmd()
+        try:
+            return bootstrap.psql(sql, self.database)
+        except SystemExit as exc:                  # psql failed: its message, not an exit of the bench
+            raise RuntimeError(str(exc)) from None
+
+    def reset(self) -> StatementStats:
+        """Start the span: the extension in the database, and this database's counters at zero."""
+        try:
+            self._psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            self._psql("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database"
+                       " WHERE datname = current_database()), 0)")
+            self.loaded = True
+        except RuntimeError as exc:
+            text = str(exc)
+            self.why = ("not loaded (shared_preload_libraries lacks pg_stat_statements)"
+                        if "shared_preload_libraries" in text else "not available: " + text.strip().splitlines()[-1])
+        return self
+
+    def top(self, units: int, n: int = 15) -> list[str]:
+        """The span's top statements by total time and by calls, per unit of work; lines to print."""
+        if not self.loaded:
+            return [f"pg_stat_statements: {self.why or 'not loaded'}"]
+        import json
+
+        rows = json.loads(self._psql(
+            "SELECT coalesce(json_agg(s), '[]') FROM (SELECT calls, total_exec_time AS exec_ms,"
+            " total_plan_time AS plan_ms, rows, shared_blks_hit + shared_blks_read AS blocks, query"
+            " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND query NOT LIKE '%pg_stat_statements%') s") or "[]")
+        if not rows or not units:
+            return ["pg_stat_statements: nothing recorded"]
+        calls = sum(r["calls"] for r in rows)
+        total = sum(r["exec_ms"] + r["plan_ms"] for r in rows)
+        out = [f"pg_stat_statements over {units} units: {calls / units:.1f} statements and"
+               f" {total / units:.2f} ms execution + planning per unit ({len(rows)} distinct statements)"]
+
+        def line(r: dict) -> str:
+            query = " ".join(r["query"].split())
+            return (f"  {(r['exec_ms'] + r['plan_ms']) / units:7.3f} ms {r['calls'] / units:6.2f} calls"
+                    f" {r['rows'] / max(r['calls'], 1):7.1f} rows/call {r['blocks'] / max(r['calls'], 1):7.1f}"
+                    f" blocks/call  {query[:150]}")
+
+        out.append("by total time (per unit: ms, calls; per call: rows, buffer blocks):")
+        out += [line(r) for r in sorted(rows, key=lambda r: -(r["exec_ms"] + r["plan_ms"]))[:n]]
+        out.append("by calls:")
+        out += [line(r) for r in sorted(rows, key=lambda r: -r["calls"])[:n]]
+        return out

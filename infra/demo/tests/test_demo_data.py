@@ -221,7 +221,10 @@ def test_demo_users(rows):
     county = [u for u in users if u["tenant"] == "620602"]
     township = [u for u in users if u["tenant"] == first_township["code"]]
     village = [u for u in users if len(u["tenant"]) == 12]
-    assert len(county) + len(township) + len(village) == len(users)
+    province = [u for u in users if u["tenant"] == "62"]
+    assert len(county) + len(township) + len(village) + len(province) == len(users)
+    assert [(u["username"], u["roles"], u["tenant_name"]) for u in province] == [
+        ("province.admin", ["tenant_admin"], "甘肃省")]                  # issue 23: 县区上线, the province's record
 
     county_roles = collections.Counter(r for u in county for r in u["roles"])
     for role in ("window_clerk", "reviewer", "decider", "cashier", "agent", "complaint_handler", "supervisor",
@@ -241,7 +244,7 @@ def test_demo_users(rows):
     for u in users:
         assert re.fullmatch(r"[a-z0-9.]+", u["username"]) and u["password"]
         assert CJK.search(u["name"]) and "@" in u["email"]
-        assert u["tenant_name"] == tree_names[u["tenant"]]
+        assert u["tenant_name"] == {**tree_names, "62": "甘肃省"}[u["tenant"]]
         assert set(u["roles"]) <= valid_roles
         # nobody reviews and decides: a reviewer is never a decider
         assert not {"reviewer", "decider"} <= set(u["roles"])

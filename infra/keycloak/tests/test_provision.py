@@ -49,8 +49,10 @@ def users(rows):
 def test_group_paths_mirror_the_tree(rows, users):
     actions = plan(rows, users)
     groups = [a for a in actions if isinstance(a, CreateGroup)]
-    assert len(groups) == len(rows)
+    assert len(groups) == len(rows) + 1          # the tree, and the province of its administrator (issue 23)
     by_path = {g.path: g for g in groups}
+    assert (by_path["/62"].unit_name, by_path["/62"].unit_kind, by_path["/62"].parent_path) == ("甘肃省", "province",
+                                                                                                 None)
     assert by_path["/620602"].unit_name == "凉州区" and by_path["/620602"].unit_kind == "county"
     assert by_path["/620602/620602001"].unit_name == "东大街街道"
     assert by_path["/620602/620602001/620602001001"].unit_kind == "village"
@@ -233,9 +235,9 @@ def test_apply_builds_the_realm_and_a_rerun_changes_nothing(rows, users):
     actions = plan(small, users)
     admin = FakeKeycloakAdmin()
     report = apply(actions, admin)
-    assert report.created["group"] == len(small)
+    assert report.created["group"] == len(small) + 1          # and the province group of province.admin
     assert report.created["user"] == len(users)
-    assert set(admin.groups) == {group_path(r["code"]) for r in small}
+    assert set(admin.groups) == {group_path(r["code"]) for r in small} | {"/62"}
     for u in users:
         uid = admin.get_user_id(u["username"])
         stored = admin.users[uid]
