@@ -98,6 +98,20 @@ class _Batch:
     timer: Any = None
 
 
+# BEGIN and the relay's view of the outbox (every writer's rows: shared.db.messaging_rls_statements) in one round
+# trip, as the unit of work binds its tenant: the relay polls every `idle_seconds` in every service, so a round
+# trip saved is saved on every tick, busy or idle
+_BEGIN_RELAY = f"BEGIN; SELECT set_config('{RELAY_SETTING}', 'on', true)".encode()
+
+
+def _begin_relay_view(raw: psycopg.Connection) -> None:
+    if raw.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raw.rollback()
+    result = raw.pgconn.exec_(_BEGIN_RELAY)
+    if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+        raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
+
+
 class OutboxRelay:
     """Publishes `<schema>.outbox` rows in batches with publisher confirms.
 
@@ -356,9 +370,8 @@ class OutboxRelay:
         conn = None
         try:
             conn = self._engine.raw_connection()
+            _begin_relay_view(conn.driver_connection)
             with conn.cursor() as cur:
-                # the relay's view of the outbox: every writer's rows (shared.db.messaging_rls_statements)
-                cur.execute(f"SELECT set_config('{RELAY_SETTING}', 'on', true)")
                 cur.execute(self._claim, {"n": self.batch_size, "aside": self._set_aside()})
                 # RETURNING keeps no order: publish in seq order
                 rows = sorted((dict(zip(_COLUMNS, r, strict=True)) for r in cur.fetchall()), key=lambda r: r["seq"])
