@@ -179,7 +179,15 @@ class CorrectionRound:
 
 @dataclass
 class Promise:
-    """A 容缺 promise: a waivable material accepted missing, to be supplied by a date."""
+    """A 容缺 promise: a waivable material accepted missing, to be supplied by a date.
+
+    `promised_by` is a calendar date the applicant chose and signed, not a number of working days: the seed
+    asks for "容缺受理实施办法，明确容缺受理条件、补齐要求" (seed 003, (十五) 实行100%容缺受理) and the promise is
+    made per material at acceptance ("承诺补交日期" on the acceptance notice: "本件为容缺受理，请于下表所列日期
+    前补交容缺材料；逾期未补交的，将终止办理" — notices.WAIVED_CLAUSE). So a calendar published afterwards does
+    not move it (issue 23, item 4: only dates the platform counts in working days are re-projected, such as
+    the decision date, `reproject_decision_due`); the working days bound only which date may be promised
+    (`limit`, counted when the promise was made)."""
 
     material_code: str
     promised_by: dt.date

@@ -41,6 +41,7 @@ from shared.clock import Clock
 from shared.db import Database, UnitOfWork
 from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.messaging import Envelope, PoisonMessage
+from shared.provinces import ProvinceBook
 from shared.tenancy import DivisionCode, Principal, Role, UnitKind, can_read
 from shared.validation import page, uuid_field
 
@@ -76,7 +77,8 @@ class IntakeHandlers:
 
     def __init__(self, db: Database, catalogue: CatalogueClient, clock: Clock, events_out: Any, *,
                  public_base_url: str = "http://127.0.0.1:8000", case_number_max: int = CASE_NUMBER_MAX_DEFAULT,
-                 calendars: CalendarCache | None = None, query_code_length: int = QUERY_CODE_LENGTH_DEFAULT):
+                 calendars: CalendarCache | None = None, query_code_length: int = QUERY_CODE_LENGTH_DEFAULT,
+                 provinces: ProvinceBook | None = None):
         self.db = db
         self.catalogue = catalogue
         self.clock = clock
@@ -85,7 +87,11 @@ class IntakeHandlers:
         self.case_number_max = case_number_max
         self.query_code_length = query_code_length
         new_query_code(query_code_length)        # a length no code can have stops the service at start-up
-        self.calendars = calendars or CalendarCache(CalendarStore(db.engine, db.schema))
+        # the province records (issue 23): a province counts on the published years of the region its record
+        # names, in intake as in approval
+        self.provinces = provinces
+        self.calendars = calendars or CalendarCache(CalendarStore(
+            db.engine, db.schema, province_region=provinces.calendar_region if provinces is not None else None))
         self._template_cache: tuple[float, dict[str, NoticeTemplate]] | None = None
         self._taken = threading.local()      # the case number taken by this thread's open acceptance
 
@@ -348,10 +354,15 @@ class IntakeHandlers:
         redelivery does it all again, to the same result."""
         if len(region) != 2 or not region.isdigit():
             raise PoisonMessage(f"calendar_year_published for region {region!r}: only a province publishes a year")
+        # the provinces whose record names this region count on the year too (asked first: an unreachable
+        # catalogue is retried before anything is written)
+        followers = self.provinces.following(region) if self.provinces is not None else []
         self.calendars.store.publish(year, region, by=year.published_by or "approval", now=year.published_at)
         self.calendars.invalidate()
-        with self.db.unit_of_work(tenant=region, subtree=True) as uow:
-            tenants = IntakeRepository(uow).tenants_awaiting_decision(region)
+        tenants: list[str] = []
+        for province in (region, *followers):
+            with self.db.unit_of_work(tenant=province, subtree=True) as uow:
+                tenants.extend(IntakeRepository(uow).tenants_awaiting_decision(province))
         moved = 0
         for tenant in tenants:
             calendar = self.calendars.store.load(tenant)

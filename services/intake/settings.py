@@ -11,6 +11,9 @@ class IntakeSettings(GrpcServiceSettings):
     catalogue_timeout_seconds: float = 10.0
     # how long an answer of the catalogue (who handles an item for this unit) is reused; 0: ask every time
     catalogue_cache_seconds: float = Field(default=2.0, ge=0)
+    # a province's record (the calendar region its units count on) is asked again after this many seconds
+    # (a default chosen here, as approval's)
+    province_record_seconds: float = Field(default=60.0, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
     # GB/T 39046: 办件编号 an..50; a province may configure another maximum
     case_number_max: int = 50

@@ -30,7 +30,9 @@ from shared import idnumbers
 from shared.clock import Clock
 from shared.db import Database, relay_transaction
 from shared.grpc.client import bearer
+from shared.grpc.provinces import GrpcProvinces
 from shared.grpc.server import FIELD_KEY
+from shared.provinces import ProvinceBook
 from tests.support import Caller, serving
 
 DEFAULT_TODAY = dt.date(2026, 3, 2)      # a Monday
@@ -105,9 +107,12 @@ def intake_db(migrated):
 
 @pytest.fixture(scope="session")
 def intake_handlers(intake_db, catalogue_server, clock):
-    catalogue = GrpcCatalogue(catalogue_server)
-    yield IntakeHandlers(intake_db, catalogue, clock, EventsOut(), public_base_url="http://127.0.0.1:8000")
+    """Composed as the service's __main__ composes them: the catalogue's items and province records."""
+    catalogue, provinces = GrpcCatalogue(catalogue_server), GrpcProvinces(catalogue_server)
+    yield IntakeHandlers(intake_db, catalogue, clock, EventsOut(), public_base_url="http://127.0.0.1:8000",
+                         provinces=ProvinceBook(provinces))
     catalogue.close()
+    provinces.close()
 
 
 @pytest.fixture(scope="session")
