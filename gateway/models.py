@@ -97,3 +97,5 @@ class ProvinceIn(Strict):
     n_tong: list[str] = Field(default_factory=list, description="三级N同要素")
     complaint_working_days: bool = Field(True, description="投诉时限的“日”是否按工作日计算")
     rectification_days: int = Field(15, description="差评整改期限（天）")
+    supervision_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="电子监察黄牌/红牌阈值（“规则.阈值”→数值；未列出的按默认值）")

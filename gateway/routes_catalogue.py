@@ -194,4 +194,4 @@ def update_province(code: str, body: ProvinceIn, request: Request, p: User):
     return to_json(catalogue.call(request, p, "UpdateProvince", pb.UpdateProvinceRequest(province=pb.Province(
         tenant_code=code, name=body.name, calendar_region=body.calendar_region, payment_key_ref=body.payment_key_ref,
         n_tong=body.n_tong, complaint_working_days=body.complaint_working_days,
-        rectification_days=body.rectification_days))))
+        rectification_days=body.rectification_days, supervision_thresholds=body.supervision_thresholds))))

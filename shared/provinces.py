@@ -19,11 +19,41 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared.errors import InvalidArgument, Unavailable
+
+# The supervision thresholds a province's record may set (services/supervision/domain.py DEFAULT_RULES, which
+# says where each default comes from; a test there keeps the two lists the same): "<rule id>.<threshold>" → the
+# values allowed. The catalogue refuses any other name or a value outside its range, so a record can never stop
+# supervision from evaluating a province's cases.
+SUPERVISION_THRESHOLDS: dict[str, tuple[float, float]] = {
+    "case-promised-deadline.yellow_working_days": (0, 30),    # yellow card this many working days before
+    "step-budget.review_share": (0.05, 1),                    # a step's share of the promised limit
+    "step-budget.decide_share": (0.05, 1),
+    "step-budget.min_days": (1, 30),                          # at least this many working days per step
+    "step-budget.yellow_working_days": (0, 30),
+    "suspension-watch.max_suspensions": (0, 50),              # more suspensions than this: a yellow card
+    "suspension-watch.max_paused_share": (0.05, 1),           # paused days above this share of the limit
+}
+
+
+def check_supervision_thresholds(values: Mapping[str, object]) -> dict[str, float]:
+    """The thresholds of a record, checked (InvalidArgument naming `supervision_thresholds`, in Chinese)."""
+    if not isinstance(values, Mapping):
+        raise InvalidArgument("supervision_thresholds", "监察阈值应为“规则.阈值”到数值的对应表")
+    out: dict[str, float] = {}
+    for name, value in values.items():
+        if name not in SUPERVISION_THRESHOLDS:
+            known = "、".join(SUPERVISION_THRESHOLDS)
+            raise InvalidArgument("supervision_thresholds", f"没有名为 {str(name)[:80]!r} 的监察阈值（可设：{known}）")
+        low, high = SUPERVISION_THRESHOLDS[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise InvalidArgument("supervision_thresholds", f"监察阈值 {name} 应为 {low:g} 到 {high:g} 之间的数值")
+        out[name] = float(value)
+    return out
 
 
 @dataclass(frozen=True)
@@ -33,6 +63,8 @@ class ProvinceRef:
     tenant_code: str
     calendar_region: str             # the 2-digit region whose published years this province's units count on
     payment_key_ref: str = ""        # the name of its payment platform's key set (the key is the service's secret)
+    # "<rule id>.<threshold>" → value (SUPERVISION_THRESHOLDS); a threshold not named keeps supervision's default
+    supervision_thresholds: Mapping[str, float] = field(default_factory=dict)
 
 
 class ProvinceSource(Protocol):

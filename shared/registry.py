@@ -176,6 +176,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
                             "complaint_extended", "complaint_replied", "complaint_resolved", "complaint_reopened",
                             "rating_submitted", "rectification_due", "rectification_done", "appeal_decided")),
         ) for event in events]),
+        calls=("catalogue",),     # the province's record: its warning / red-card thresholds, its calendar region
     ),
 )
 

@@ -176,9 +176,16 @@ def test_a_provinces_record_is_read_by_anyone_and_kept_by_its_own_administrator(
     assert r.status_code == 422 and r.json()["field"] == "rectification_days", r.text
     r = client.put("/api/v1/catalogue/provinces/51", json={**record, "key": "x"}, headers=auth(tokens, "sichuan.admin"))
     assert r.status_code == 422, r.text
+    r = client.put("/api/v1/catalogue/provinces/51", headers=auth(tokens, "sichuan.admin"),
+                   json={**record, "supervision_thresholds": {"step-budget.review_share": 5}})
+    assert r.status_code == 422 and r.json()["field"] == "supervision_thresholds", r.text
     try:
         r = client.put("/api/v1/catalogue/provinces/51", json=record, headers=auth(tokens, "sichuan.admin"))
         assert r.status_code == 200 and r.json()["rectification_days"] == 12, r.text
         assert client.get("/api/v1/public/provinces/51").json()["payment_key_ref"] == "sichuan-pay"
+        r = client.put("/api/v1/catalogue/provinces/51", headers=auth(tokens, "sichuan.admin"),
+                       json={**record, "supervision_thresholds": {"suspension-watch.max_suspensions": 3}})
+        assert r.status_code == 200 and r.json()["supervision_thresholds"] == {
+            "suspension-watch.max_suspensions": 3.0}, r.text
     finally:
         client.put("/api/v1/catalogue/provinces/51", json={"name": "四川省"}, headers=auth(tokens, "sichuan.admin"))

@@ -15,13 +15,13 @@ from shared.tenancy import Principal
 
 S = "catalogue"
 _COLUMNS = ("tenant_code, name, calendar_region, payment_key_ref, n_tong, complaint_working_days,"
-            " rectification_days, updated_by")
+            " rectification_days, updated_by, supervision_thresholds")
 
 
 def _record(r: tuple) -> ProvinceRecord:
     return ProvinceRecord(tenant_code=r[0], name=r[1], calendar_region=r[2], payment_key_ref=r[3],
                           n_tong=tuple(r[4] or ()), complaint_working_days=r[5], rectification_days=r[6],
-                          updated_by=r[7])
+                          updated_by=r[7], supervision_thresholds=dict(r[8] or {}))
 
 
 class ProvinceRepository:
@@ -38,15 +38,18 @@ class ProvinceRepository:
     def put(self, record: ProvinceRecord, by: str, at) -> int:
         return self.uow.execute(sql(
             f"INSERT INTO {S}.provinces ({_COLUMNS}, updated_at) VALUES (:p, :name, :region, :key,"
-            " CAST(:n_tong AS jsonb), :working, :rect, :by, :at) ON CONFLICT (tenant_code) DO UPDATE SET"
+            " CAST(:n_tong AS jsonb), :working, :rect, :by, CAST(:thresholds AS jsonb), :at)"
+            " ON CONFLICT (tenant_code) DO UPDATE SET"
             " name = EXCLUDED.name, calendar_region = EXCLUDED.calendar_region,"
             " payment_key_ref = EXCLUDED.payment_key_ref, n_tong = EXCLUDED.n_tong,"
             " complaint_working_days = EXCLUDED.complaint_working_days,"
             " rectification_days = EXCLUDED.rectification_days, updated_by = EXCLUDED.updated_by,"
+            " supervision_thresholds = EXCLUDED.supervision_thresholds,"
             " updated_at = EXCLUDED.updated_at"),
             {"p": record.tenant_code, "name": record.name, "region": record.calendar_region,
              "key": record.payment_key_ref, "n_tong": json.dumps(list(record.n_tong), ensure_ascii=False),
-             "working": record.complaint_working_days, "rect": record.rectification_days, "by": by, "at": at})
+             "working": record.complaint_working_days, "rect": record.rectification_days, "by": by, "at": at,
+             "thresholds": json.dumps(dict(record.supervision_thresholds), sort_keys=True)})
 
 
 class ProvinceHandlers:

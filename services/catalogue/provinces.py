@@ -6,10 +6,12 @@ manages it; the services that need a per-province default read it instead of a c
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import InvalidArgument, PermissionDenied
+from shared.provinces import check_supervision_thresholds
 from shared.tenancy import Principal, Role, UnitKind
 
 _PROVINCE = re.compile(r"^\d{2}$")
@@ -27,6 +29,9 @@ class ProvinceRecord:
     # complaint / rating defaults (services/complaints/domain.py ComplaintRules: the seeds give no number)
     complaint_working_days: bool = True
     rectification_days: int = 15
+    # supervision's warning / red-card thresholds, "<rule id>.<threshold>" → value (shared.provinces
+    # SUPERVISION_THRESHOLDS); a threshold not named keeps supervision's documented default
+    supervision_thresholds: Mapping[str, float] = field(default_factory=dict)
     updated_by: str = ""
 
     def __post_init__(self) -> None:
@@ -52,11 +57,12 @@ class ProvinceRecord:
             raise InvalidArgument("complaint_working_days", "应为是或否")
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "n_tong", elements)
+        object.__setattr__(self, "supervision_thresholds", check_supervision_thresholds(self.supervision_thresholds))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, tenant_code: str) -> ProvinceRecord:
         known = {"name", "calendar_region", "payment_key_ref", "n_tong", "complaint_working_days",
-                 "rectification_days"}
+                 "rectification_days", "supervision_thresholds"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidArgument(unknown[0], "未知字段")
@@ -67,7 +73,8 @@ class ProvinceRecord:
                    calendar_region=data.get("calendar_region") or tenant_code,
                    payment_key_ref=data.get("payment_key_ref", ""), n_tong=tuple(n_tong),
                    complaint_working_days=data.get("complaint_working_days", True),
-                   rectification_days=data.get("rectification_days", 15))
+                   rectification_days=data.get("rectification_days", 15),
+                   supervision_thresholds=data.get("supervision_thresholds") or {})
 
 
 def require_province_admin(p: Principal, province: str) -> None:

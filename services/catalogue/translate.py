@@ -133,14 +133,16 @@ def province_to_pb(record) -> pb.Province:
     return pb.Province(tenant_code=record.tenant_code, name=record.name, calendar_region=record.calendar_region,
                        payment_key_ref=record.payment_key_ref, n_tong=list(record.n_tong),
                        complaint_working_days=record.complaint_working_days,
-                       rectification_days=record.rectification_days, updated_by=record.updated_by)
+                       rectification_days=record.rectification_days, updated_by=record.updated_by,
+                       supervision_thresholds=dict(record.supervision_thresholds))
 
 
 def province_fields(m: pb.Province) -> dict:
     """The record's fields from the message: the whole record (an update names every field; 0 days is refused)."""
     return {"name": m.name, "calendar_region": m.calendar_region or m.tenant_code,
             "payment_key_ref": m.payment_key_ref, "n_tong": list(m.n_tong),
-            "complaint_working_days": m.complaint_working_days, "rectification_days": m.rectification_days}
+            "complaint_working_days": m.complaint_working_days, "rectification_days": m.rectification_days,
+            "supervision_thresholds": dict(m.supervision_thresholds)}
 
 
 # -- the import's report (事项清单导入) ---------------------------------------------------------------------

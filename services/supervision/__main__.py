@@ -10,6 +10,8 @@ from services.supervision.translate import EventsOut
 from shared import hashchain
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
+from shared.grpc.provinces import GrpcProvinces
+from shared.provinces import ProvinceBook
 from shared.runner import ServiceParts, run_grpc_service
 
 
@@ -22,8 +24,10 @@ def main() -> int:
         keys[hashchain.key_id(old)] = old
 
     def compose(db) -> ServiceParts:
-        calendars = CalendarCache(CalendarStore(db.engine, "supervision"))
-        handlers = SupervisionHandlers(db, clock, calendars, EventsOut(), signer, keys)
+        provinces = ProvinceBook(GrpcProvinces(settings.catalogue_target, timeout=settings.catalogue_timeout_seconds),
+                                 ttl=settings.province_record_seconds)
+        calendars = CalendarCache(CalendarStore(db.engine, "supervision", province_region=provinces.calendar_region))
+        handlers = SupervisionHandlers(db, clock, calendars, EventsOut(), signer, keys, provinces=provinces)
         return ServiceParts([registration(handlers)],
                             [ThresholdSweeper(handlers, settings.sweep_interval_seconds),
                              event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch)])

@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,9 +31,10 @@ from services.supervision.repository import CardRow, OrderRow, SupervisionReposi
 from shared import hashchain
 from shared.calendar_store import CalendarCache
 from shared.clock import CHINA_TZ, Clock
-from shared.db import Database, UnitOfWork, sql
+from shared.db import Database, UnitOfWork
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.messaging import Envelope, PoisonMessage
+from shared.provinces import ProvinceBook
 from shared.tenancy import DivisionCode, Principal, Role
 from shared.validation import page, uuid_field
 
@@ -45,7 +45,6 @@ CARD_NOT_FOUND = "监察记录不存在或无权查看"
 ORDER_NOT_FOUND = "督办函不存在或无权查看"
 # who answers an order for the unit it is addressed to
 ANSWER_ROLES = (Role.HEAD, Role.TENANT_ADMIN)
-RULES_TTL = 300.0
 
 
 class CaseNotYetKnown(Exception):
@@ -88,14 +87,16 @@ def _in_subtree(p: Principal, unit: str, field_name: str = "unit") -> str:
 
 class SupervisionHandlers:
     def __init__(self, db: Database, clock: Clock, calendars: CalendarCache, events_out: Any,
-                 signer: hashchain.HeadSigner, public_keys: Mapping[str, str] | None = None):
+                 signer: hashchain.HeadSigner, public_keys: Mapping[str, str] | None = None,
+                 provinces: ProvinceBook | None = None):
         self.db = db
         self.clock = clock
         self.calendars = calendars
         self.events_out = events_out
         self.signer = signer
         self.public_keys = dict(public_keys or {signer.key_id: signer.public_key.lower()})
-        self._rules: dict[str, tuple[float, RuleSet]] = {}
+        self.provinces = provinces      # the province records (their supervision thresholds), cached there
+        self._rules: dict[str, tuple[dict[str, float], RuleSet]] = {}
         self._rules_lock = threading.Lock()
         self._sealed: dict[str, dt.date] = {}
 
@@ -107,17 +108,22 @@ class SupervisionHandlers:
         return today, now
 
     def rules_for(self, uow: UnitOfWork, tenant: str) -> RuleSet:
+        """The rules the tenant is held to: the defaults (domain.DEFAULT_RULES) with the thresholds its province's
+        record sets (issue 23, item 3: the record at the catalogue, read through `provinces`, each province's
+        own); a province without a record, or a threshold its record does not name, keeps the default."""
         province = tenant[:2]
+        record = self.provinces.get(tenant) if self.provinces is not None else None
+        thresholds = dict(record.supervision_thresholds) if record is not None else {}
         hit = self._rules.get(province)
-        if hit and time.monotonic() - hit[0] < RULES_TTL:
+        if hit and hit[0] == thresholds:
             return hit[1]
         overrides: dict[str, dict[str, dict[str, float]]] = {}
-        for rule_id, name, value in uow.rows(sql(f"SELECT rule_id, name, value FROM {SCHEMA}.rule_thresholds"
-                                                 " WHERE province = :p"), {"p": province}):
+        for key, value in thresholds.items():
+            rule_id, _, name = key.partition(".")
             overrides.setdefault(province, {}).setdefault(rule_id, {})[name] = value
         rules = RuleSet.for_tenant(tenant, overrides)
         with self._rules_lock:
-            self._rules[province] = (time.monotonic(), rules)
+            self._rules[province] = (thresholds, rules)
         return rules
 
     # -- events ------------------------------------------------------------------------------------------------
@@ -144,6 +150,9 @@ class SupervisionHandlers:
         with approval's due_date_reprojected. Chained like every event."""
         if len(region) != 2 or not region.isdigit():
             raise PoisonMessage(f"calendar_year_published for region {region!r}: only a province publishes a year")
+        # the provinces whose record names this region count on the year too (issue 23; asked first: an unreachable
+        # catalogue is retried before anything is written)
+        followers = self.provinces.following(region) if self.provinces is not None else []
         _, now = self._today_now()
         body = json.dumps(env.body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         if hashchain.append(uow, SCHEMA, env.tenant, "approval.calendar_year_published", env.event_id, body,
@@ -152,7 +161,8 @@ class SupervisionHandlers:
         publisher = year.published_by or "approval"
         self.calendars.store.publish(year, region, by=publisher, now=year.published_at)
         self.calendars.invalidate()
-        self.reproject_year(region, year.year, publisher)
+        for province in (region, *followers):
+            self.reproject_year(province, year.year, publisher)
 
     # how far outside a published year a case's next threshold may lie and still be moved by it: a yellow day counts
     # back from a due date in the year, a step budget counts forward into it; a month covers both (a default of

@@ -27,6 +27,11 @@ class SupervisionSettings(GrpcServiceSettings):
     supervision_chain_public_key: str = ""
     # public keys that signed earlier chain heads (a key rotated out still verifies its heads): comma-separated hex
     supervision_chain_previous_public_keys: str = ""
+    # the province records at the catalogue: each province's warning / red-card thresholds (issue 23), asked
+    # again after province_record_seconds (a default chosen here, as approval's and intake's)
+    catalogue_target: str = "127.0.0.1:15051"
+    catalogue_timeout_seconds: float = 10.0
+    province_record_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("supervision_chain_private_key", "supervision_chain_public_key")
     @classmethod

@@ -16,7 +16,8 @@ UNREACHABLE = "省级配置（事项目录服务）暂时无法访问，请稍�
 
 
 def _ref(r: cpb.Province) -> ProvinceRef:
-    return ProvinceRef(tenant_code=r.tenant_code, calendar_region=r.calendar_region, payment_key_ref=r.payment_key_ref)
+    return ProvinceRef(tenant_code=r.tenant_code, calendar_region=r.calendar_region, payment_key_ref=r.payment_key_ref,
+                       supervision_thresholds=dict(r.supervision_thresholds))
 
 
 class GrpcProvinces:

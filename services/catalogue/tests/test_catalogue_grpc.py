@@ -420,7 +420,8 @@ def test_province_records_through_grpc_each_written_by_its_own_province(stub, as
     listed = stub.ListProvinces(pb.ListProvincesRequest(), timeout=10).provinces
     assert {"51", "62"} <= {p.tenant_code for p in listed}
     changed = pb.Province(tenant_code="62", name="甘肃省", payment_key_ref="gansu-pay", n_tong=["事项名称", "设定依据"],
-                          complaint_working_days=True, rectification_days=10)
+                          complaint_working_days=True, rectification_days=10,
+                          supervision_thresholds={"case-promised-deadline.yellow_working_days": 2})
     for user in ("sichuan.admin", "county.admin", "county.clerk"):     # another province, a county, not an admin
         e = err(as_(user).UpdateProvince, pb.UpdateProvinceRequest(province=changed))
         assert e.code() == grpc.StatusCode.PERMISSION_DENIED, user
@@ -429,6 +430,12 @@ def test_province_records_through_grpc_each_written_by_its_own_province(stub, as
         done = as_("gansu.admin").UpdateProvince(pb.UpdateProvinceRequest(province=changed))
         assert (done.payment_key_ref, list(done.n_tong), done.rectification_days, done.updated_by) == \
             ("gansu-pay", ["事项名称", "设定依据"], 10, "gansu.admin")
+        assert dict(stub.GetProvince(pb.GetProvinceRequest(tenant_code="62"), timeout=10).supervision_thresholds) == \
+            {"case-promised-deadline.yellow_working_days": 2}
+        bad = pb.Province(tenant_code="62", name="甘肃省", rectification_days=10,
+                          supervision_thresholds={"case-promised-deadline.red_days": 2})
+        e = err(as_("gansu.admin").UpdateProvince, pb.UpdateProvinceRequest(province=bad))
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "supervision_thresholds"
         bad = pb.Province(tenant_code="62", name="甘肃省", rectification_days=0)
         e = err(as_("gansu.admin").UpdateProvince, pb.UpdateProvinceRequest(province=bad))
         assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and field_of(e) == "rectification_days"

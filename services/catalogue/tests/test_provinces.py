@@ -77,6 +77,9 @@ def test_one_provinces_admin_cannot_touch_another_provinces_record(provinces, mi
     ({"rectification_days": True}, "rectification_days"),
     ({"complaint_working_days": "是"}, "complaint_working_days"),
     ({"secret": "x"}, "secret"),
+    ({"supervision_thresholds": {"case-promised-deadline.red_days": 1}}, "supervision_thresholds"),
+    ({"supervision_thresholds": {"case-promised-deadline.yellow_working_days": 99}}, "supervision_thresholds"),
+    ({"supervision_thresholds": [1]}, "supervision_thresholds"),
 ])
 def test_a_bad_record_is_refused_naming_the_field(provinces, change, field_name):
     with pytest.raises(InvalidArgument) as info:

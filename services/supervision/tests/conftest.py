@@ -22,7 +22,9 @@ from shared import hashchain
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import CHINA_TZ, Clock
 from shared.db import Database
+from shared.grpc.provinces import GrpcProvinces
 from shared.grpc.server import FIELD_KEY
+from shared.provinces import ProvinceBook
 from tests.support import Caller, deliver_event, serving, subscribed
 
 COUNTY, TOWNSHIP, SIBLING, VILLAGE, OTHER_COUNTY = "620602", "620602001", "620602002", "620602001001", "513221"
@@ -68,10 +70,15 @@ def _pinned(clock):
 
 
 @pytest.fixture(scope="session")
-def handlers(supervision_db, clock):
+def handlers(supervision_db, clock, catalogue_server):
+    """Composed as the service's __main__ composes them: the province records read from the catalogue."""
     signer = hashchain.HeadSigner(hashchain.DEV_CHAIN_PRIVATE_KEY, hashchain.DEV_CHAIN_PUBLIC_KEY)
-    calendars = CalendarCache(CalendarStore(supervision_db.engine, "supervision"))
-    return SupervisionHandlers(supervision_db, clock, calendars, EventsOut(), signer)
+    source = GrpcProvinces(catalogue_server)
+    provinces = ProvinceBook(source)
+    calendars = CalendarCache(CalendarStore(supervision_db.engine, "supervision",
+                                            province_region=provinces.calendar_region))
+    yield SupervisionHandlers(supervision_db, clock, calendars, EventsOut(), signer, provinces=provinces)
+    source.close()
 
 
 @pytest.fixture(scope="session")
