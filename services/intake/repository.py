@@ -209,12 +209,16 @@ class IntakeRepository:
         page = " UNION ALL ".join(
             f"(SELECT {_COLUMNS} FROM {S}.applications a WHERE {b} ORDER BY a.received_at DESC, a.id LIMIT :n)"
             for b in branches)
-        rows = self.u.rows(f"SELECT {_COLUMNS}, {_NOTICES} FROM ({page}) a"
-                           " ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off", params)
         counted = " + ".join(f"(SELECT count(*) FROM (SELECT 1 FROM {S}.applications a WHERE {b} LIMIT :cap) c)"
                              for b in branches)
-        total = self.u.value(f"SELECT least({counted}, :cap)", params)
-        return [_view(r) for r in rows], total
+        # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
+        # or stands alone (its page columns NULL) when the page is empty
+        rows = self.u.rows(f"SELECT p.*, t.n FROM (SELECT least({counted}, :cap) AS n) t LEFT JOIN LATERAL ("
+                           f"SELECT {_COLUMNS}, {_NOTICES} FROM ({page}) a"
+                           " ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off) p ON true"
+                           " ORDER BY p.received_at DESC, p.id", params)
+        total = rows[0][-1] if rows else 0
+        return [_view(r) for r in rows if r[0] is not None], total
 
     def lookup(self, case_number: str, *, query_code: str = "", id_number: str = "") -> Application | None:
         """The public lookup: the transaction names the case and the digest of its query code (or the
