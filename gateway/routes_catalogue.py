@@ -18,6 +18,7 @@ from sanji.catalogue.v1 import catalogue_pb2_grpc
 from gateway.edge import User
 from gateway.models import AdjustItemIn, CancelItemIn, CreateItemIn, DelegateItemIn, ElementsIn, ProvinceIn
 from gateway.rest import Backend, file_response, to_json
+from gateway.uploads import read_multipart
 from shared.errors import InvalidArgument
 from shared.tenancy import Principal
 
@@ -108,8 +109,6 @@ def import_items(request: Request, p: Principal, content: bytes, filename: str,
 
 
 async def _list_file(request: Request) -> tuple[str, bytes]:
-    from gateway.pages_kit import read_multipart
-
     upload = await read_multipart(request, IMPORT_MAX_BYTES + 64 * 1024)
     if not upload.content:
         raise InvalidArgument("file", "请上传事项清单文件（CSV，表单字段 file）")
