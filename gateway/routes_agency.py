@@ -34,7 +34,7 @@ class ResidentIn(Strict):
 class AuthorisationIn(Strict):
     """委托书."""
 
-    signed_on: str = Field("", description="签署日期 YYYY-MM-DD")
+    signed_on: str = Field("", description="签署日期 YYYY-MM-DD", json_schema_extra={"format": "date"})
     scope: str = Field("", max_length=500, description="委托事项范围")
     document_ref: str = Field("", max_length=200, description="委托书扫描件或存档编号")
     valid_until: str = Field("", description="有效期至 YYYY-MM-DD（可空）")
@@ -47,7 +47,8 @@ class MaterialIn(Strict):
 
 class RequestProxyIn(Strict):
     resident: ResidentIn
-    special_group: str = Field("none", description="特殊群体：elderly、disabled、youfu、dibao、none")
+    special_group: Literal["elderly", "disabled", "youfu", "dibao", "none"] = Field(
+        "none", description="特殊群体：elderly、disabled、youfu、dibao、none")
     door_to_door: bool = Field(False, description="预约上门服务（任何人可预约；特殊群体、重点项目免费）")
     item_id: str
     scenario_code: str = ""
@@ -63,7 +64,8 @@ class AssignAgentIn(Strict):
 
 
 class ScheduleVisitIn(Strict):
-    scheduled_for: str = Field(description="预约上门时间（ISO 8601，未注明时区按北京时间）")
+    scheduled_for: str = Field(description="预约上门时间（ISO 8601，未注明时区按北京时间）",
+                               json_schema_extra={"format": "date-time"})
     address: str = Field("", max_length=200)
     purpose: str = Field("", max_length=200)
 

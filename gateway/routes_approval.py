@@ -25,12 +25,13 @@ approval = Backend("approval", approval_pb2_grpc.ApprovalServiceStub)
 
 class ClaimNextIn(Strict):
     desk: str = Field("", max_length=100, description="岗位：后台分类（如 market_access）或联办部门；空为本人全部岗位")
-    kind: str = Field("", description="环节：review、department_review、decision；空为本人角色可办的环节")
+    kind: Literal["", "review", "department_review", "decision"] = Field(
+        "", description="环节：review、department_review、decision；空为本人角色可办的环节")
 
 
 class ReviewIn(Strict):
     opinion: str = Field(max_length=2000, description="审查意见")
-    conclusion: str = Field("agree", description="agree（同意）或 disagree（不同意）")
+    conclusion: Literal["agree", "disagree"] = Field("agree", description="agree（同意）或 disagree（不同意）")
 
 
 class DecideIn(Strict):
@@ -58,20 +59,22 @@ class ExtendIn(Strict):
 
 
 class InspectionIn(Strict):
-    mode: str = Field(description="independent（独立踏勘）、joint（联合踏勘）或 delegated（委托原职能部门）")
+    mode: Literal["independent", "joint", "delegated"] = Field(
+        description="independent（独立踏勘）、joint（联合踏勘）或 delegated（委托原职能部门）")
     departments: list[str] = Field(default_factory=list)
-    scheduled_on: str = Field(description="踏勘日期 YYYY-MM-DD")
+    scheduled_on: str = Field(description="踏勘日期 YYYY-MM-DD", json_schema_extra={"format": "date"})
     inspectors: str = Field("", max_length=200)
     note: str = Field("", max_length=1000)
 
 
 class FindingsIn(Strict):
     findings: str = Field(max_length=4000)
-    conclusion: str = Field(description="pass（符合要求）或 fail（不符合要求）")
+    conclusion: Literal["pass", "fail"] = Field(description="pass（符合要求）或 fail（不符合要求）")
 
 
 class DeliveryIn(Strict):
-    method: str = Field(description="window（综合窗口领取）、post（邮寄送达）或 village（代办点转交）")
+    method: Literal["window", "post", "village"] = Field(
+        description="window（综合窗口领取）、post（邮寄送达）或 village（代办点转交）")
     recipient: str = Field("", max_length=100)
     tracking_number: str = Field("", max_length=64)
 

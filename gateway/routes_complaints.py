@@ -19,6 +19,8 @@ signing.py), refused with 401 when it does not verify.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import Field
 from sanji.complaints.v1 import complaints_pb2 as pb
@@ -51,8 +53,9 @@ class ComplainantIn(Strict):
 
 
 class FileIn(Strict):
-    channel: str = Field("hall", description="hall（吐槽找茬窗口登记）或 agent（村代办员代为登记）")
-    kind: str = Field("complaint", description="complaint（投诉）或 report（举报）")
+    channel: Literal["hall", "agent"] = Field(
+        "hall", description="hall（吐槽找茬窗口登记）或 agent（村代办员代为登记）")
+    kind: Literal["complaint", "report"] = Field("complaint", description="complaint（投诉）或 report（举报）")
     category: str = Field(max_length=40, description="投诉类别（见 /api/v1/public/complaint-categories）")
     content: str = Field(max_length=2000, description="投诉内容（最多 2000 字）")
     subject: SubjectIn
@@ -62,7 +65,7 @@ class FileIn(Strict):
 
 
 class PublicFileIn(Strict):
-    kind: str = Field("complaint", description="complaint（投诉）或 report（举报，可匿名）")
+    kind: Literal["complaint", "report"] = Field("complaint", description="complaint（投诉）或 report（举报，可匿名）")
     category: str = Field(max_length=40)
     content: str = Field(max_length=2000)
     subject: SubjectIn
@@ -75,7 +78,8 @@ class FollowIn(Strict):
 
 
 class RateHandlingIn(FollowIn):
-    satisfaction: str = Field(description="satisfied（满意）、basically_satisfied（基本满意）、dissatisfied（不满意）")
+    satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"] = Field(
+        description="satisfied（满意）、basically_satisfied（基本满意）、dissatisfied（不满意）")
     comment: str = Field("", max_length=1000)
 
 
@@ -89,7 +93,7 @@ class TextIn(Strict):
 
 
 class InvestigationIn(Strict):
-    method: str = Field(description="visit（走访群众）、site（现场查看）、other")
+    method: Literal["visit", "site", "other"] = Field(description="visit（走访群众）、site（现场查看）、other")
     on: str = Field(description="调查日期 YYYY-MM-DD")
     by_name: str = Field("", max_length=100, description="调查人员")
     text: str = Field(max_length=2000)
@@ -107,19 +111,22 @@ class ExtensionIn(Strict):
 
 class PromiseIn(Strict):
     promise: str = Field(max_length=1000, description="承诺事项")
-    due_on: str = Field(description="承诺完成日期 YYYY-MM-DD")
+    due_on: str = Field(description="承诺完成日期 YYYY-MM-DD", json_schema_extra={"format": "date"})
 
 
 class ReplyIn(Strict):
-    outcome: str = Field("", description="solved（合理诉求已解决）、plan（暂不具备条件，说明并计划解决）、"
-                                         "policy（不符合政策，解答政策）")
-    channel: str = Field(description="in_person（当面）、phone（电话）、email（电子邮件）、sms（短信）")
+    outcome: Literal["", "solved", "plan", "policy"] = Field(
+        "", description="solved（合理诉求已解决）、plan（暂不具备条件，说明并计划解决）、"
+                        "policy（不符合政策，解答政策）")
+    channel: Literal["in_person", "phone", "email", "sms"] = Field(
+        description="in_person（当面）、phone（电话）、email（电子邮件）、sms（短信）")
     text: str = Field(max_length=2000)
     promises: list[PromiseIn] = Field(default_factory=list, max_length=20)
 
 
 class ReturnVisitIn(Strict):
-    method: str = Field(description="phone（电话回访）、on_site（实地督查）、undercover（暗访）")
+    method: Literal["phone", "on_site", "undercover"] = Field(
+        description="phone（电话回访）、on_site（实地督查）、undercover（暗访）")
     result: str = Field(max_length=1000)
 
 
@@ -144,7 +151,8 @@ class RateCaseIn(Strict):
 
 
 class RatingIn(Strict):
-    channel: str = Field(description="window（一次一评，窗口评价器）、unit_comment（综合点评）、"
+    channel: Literal["window", "unit_comment", "supervision"] = Field(
+        description="window（一次一评，窗口评价器）、unit_comment（综合点评）、"
                                      "supervision（监督查评）")
     tenant: str = Field("", max_length=12, description="被评价单位（综合点评、监督查评）")
     case_number: str = Field("", max_length=64)
@@ -167,7 +175,8 @@ class RectifyIn(Strict):
 class RateRectificationIn(Strict):
     case_number: str = Field(max_length=64)
     id_suffix: str = Field(max_length=6)
-    satisfaction: str = Field(description="satisfied、basically_satisfied、dissatisfied")
+    satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"] = Field(
+        description="satisfied、basically_satisfied、dissatisfied")
     comment: str = Field("", max_length=1000)
 
 

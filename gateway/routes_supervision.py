@@ -43,7 +43,7 @@ class AccountabilityIn(Strict):
     rule_id: str = Field("", max_length=64)
     card_ids: list[str] = Field(default_factory=list, max_length=100)
     order_id: str = Field("", max_length=64)
-    rectify_by: str = Field("", description="限期整改日期 YYYY-MM-DD（较轻必填）")
+    rectify_by: str = Field("", description="限期整改日期 YYYY-MM-DD（较轻必填）", json_schema_extra={"format": "date"})
     note: str = Field("", max_length=2000)
 
 

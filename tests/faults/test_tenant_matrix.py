@@ -8,6 +8,7 @@ a victim's record, is a breach. It prints what it tried and what it found, as co
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import re
 import time
@@ -24,7 +25,9 @@ from tests.fixtures import E2E_TODAY
 pytestmark = pytest.mark.e2e
 
 RESIDENT_IDS = ["620602195505050032", "620602194802121218"]
+TOMORROW_MORNING = f"{dt.date.fromisoformat(E2E_TODAY) + dt.timedelta(days=1)}T10:00:00+08:00"
 WRITE = {"post", "put", "patch", "delete"}
+WALLS = {"401", "403", "404"}
 
 
 class Api:
@@ -85,6 +88,8 @@ def victims(demo_platform) -> dict[str, Any]:
                           "document_ref": "南苑代办〔2026〕99号"},
         "idempotency_key": f"matrix-proxy-{time.time_ns()}"}, expect=201)
     agent.call("post", f"/api/v1/agency/requests/{req['id']}/assign", {})
+    visit = agent.call("post", f"/api/v1/agency/requests/{req['id']}/visits",
+                       {"scheduled_for": TOMORROW_MORNING, "purpose": "上门收取材料"})
     submitted = agent.call("post", f"/api/v1/agency/requests/{req['id']}/submit",
                            {"materials": [{"code": m["code"], "note": "代办点已收取"} for m in psc["materials"]]})
     handler = township if submitted["handling_tenant"] == "620602001" else county
@@ -99,6 +104,16 @@ def victims(demo_platform) -> dict[str, Any]:
     for case_number, who in zip(ids["case_number"], (township, handler), strict=False):
         case = wait_for(lambda cn=case_number, w=who: _case(w, cn), what=f"case {case_number} opened at approval")
         ids.setdefault("case_id", []).append(case["id"])
+    # a door-to-door visit and a site inspection of the victims', so the routes that name one are called with
+    # identifiers that exist and with bodies their owner would be answered 2xx for: the wall, not the body's
+    # validation, is what answers the attacker
+    ids["visit_id"] = [visit["visits"][-1]["id"]]
+    reviewer = Api(demo_platform, "township.reviewer")
+    review = next(s for s in _case(township, ids["case_number"][0])["steps"] if s["kind"] == "review")
+    reviewer.call("post", f"/api/v1/approval/tasks/{review['id']}/claim")
+    inspected = reviewer.call("post", f"/api/v1/approval/cases/{ids['case_id'][0]}/inspections",
+                              {"mode": "independent", "scheduled_on": E2E_TODAY, "inspectors": "孙立新"})
+    ids["inspection_id"] = [inspected["inspections"][-1]["id"]]
     return {"ids": ids, "markers": names + phones, "tenants": {"620602001", "620602001001", "620602"}}
 
 
@@ -144,6 +159,8 @@ def example(spec: dict, schema: dict, ids: dict[str, list[str]], name: str = "",
         return False
     if schema.get("format") == "date":
         return E2E_TODAY
+    if schema.get("format") == "date-time":
+        return TOMORROW_MORNING
     return "越权测试" if not schema.get("pattern") else ids.get("case_number", ["x"])[0]
 
 
@@ -198,7 +215,7 @@ def test_no_route_gives_another_units_data(demo_platform, victims):
                                      for label, (username, _) in ATTACKERS.items()}
     tokens["no token"] = None
     counts: dict[str, Counter] = {label: Counter() for label in tokens}
-    breaches, errors, reached = [], [], Counter()
+    breaches, errors, reached, walls = [], [], Counter(), Counter()
     with httpx.Client(base_url=demo_platform.gateway_url, timeout=30) as client:
         for label, token in tokens.items():
             headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -210,6 +227,8 @@ def test_no_route_gives_another_units_data(demo_platform, victims):
                     breaches.append(f"{label}: {method.upper()} {url} → {r.status_code} {r.text[:200]}")
                 if aimed and token and r.status_code in (409, 422) or aimed and 200 <= r.status_code < 300:
                     reached[f"{method.upper()} {re.sub(r'[0-9a-f-]{36}|[0-9]{20,}', '…', url)} → {r.status_code}"] += 1
+                if aimed and token and str(r.status_code) in WALLS:
+                    walls[label] += 1
                 if r.status_code >= 500:
                     errors.append(f"{label}: {method.upper()} {url} → {r.status_code} {r.text[:200]}")
     aimed = sum(1 for c in calls if c[4])
@@ -226,8 +245,13 @@ def test_no_route_gives_another_units_data(demo_platform, victims):
         print(f"  {n} × {line}")
     for line in breaches + errors:
         print("  " + line)
+    walled = sum(walls.values())
+    unproven = sorted(line for line in reached if line.endswith(("→ 409", "→ 422")))
+    print(f"aimed requests of the three attackers answered 401/403/404 (the wall reached and held): {walled}; "
+          f"aimed requests answered 409/422 (the wall not shown to be reached): {len(unproven)}")
     assert calls and aimed >= 10, "the OpenAPI gave the matrix routes to aim at"
     assert breaches == []
+    assert unproven == [], "a request aimed at another unit's record must be answered by the wall"
 
 
 def test_the_oracle_sees_a_breach():
