@@ -257,9 +257,13 @@ class DockingHandlers:
         repo = DockingRepository(uow)
         window, serial = self._collected(repo, tenant, str(body.get("collect_tenant") or ""), application_id,
                                          case_number)
-        files_under = window[:6] if window and window[:6] != tenant[:6] else tenant
-        if not serial:
-            serial = repo.serial_of(files_under[:6], application_id, case_number) if files_under == tenant else ""
+        # the county talks to the province: a township's (a village's) report is its county's, like a case a
+        # county window collected for the province
+        files_under = window[:6] if window and window[:6] != tenant[:6] else tenant[:6]
+        if len(tenant) > 6:
+            repo.file_under_county()
+        if not serial and files_under == tenant[:6]:
+            serial = repo.serial_of(files_under, application_id, case_number)
         key = serial or domain.case_key(body, env.correlation_id)
         report = {"event": env.event_type,
                   "progress_code": domain.progress_code(env.event_type, self.progress_codes(tenant[:2])),
@@ -268,7 +272,7 @@ class DockingHandlers:
                   "detail": body}
         if window:
             report["collected_by"] = window
-        if files_under != tenant:
+        if files_under != tenant[:6]:
             repo.file_under(files_under)
         return repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), files_under, key, env.event_type, report)
 

@@ -19,6 +19,9 @@ DELIVERY_SWEEP = RlsScope("docking delivery sweep", {"on": "app.docking_sweep"})
 # 委托收件: a transaction bound to the deciding unit (e.g. the province) files a report of its case under the window
 # that collected it (docking 0003: only a window inside the bound unit's subtree)
 COLLECTED_FILING = RlsScope("docking report filed under the collecting window", {"window": "app.docking_collect"})
+# a unit below a county (a township, a village) files its reports under its county, the one that talks to the
+# province, reading the serial kept there (docking 0004)
+COUNTY_FILING = RlsScope("docking report filed under the unit's county", {"on": "app.docking_county"})
 
 
 class DockingRepository:
@@ -187,6 +190,10 @@ class DockingRepository:
             f"SELECT collect_tenant, provincial_serial FROM {S}.collected_cases WHERE tenant_code = :t AND"
             " ((:a <> '' AND application_id = :a) OR (:c <> '' AND case_number = :c)) LIMIT 1"),
             {"t": tenant, "a": application_id or "", "c": case_number or ""})
+
+    def file_under_county(self) -> None:
+        """Let this transaction (bound to a unit below a county) file reports under its county."""
+        self.u.widen(COUNTY_FILING, on="on")
 
     def file_under(self, window: str) -> None:
         """Let this transaction (bound to the deciding unit) file reports under `window`, a unit below it."""

@@ -136,7 +136,20 @@ def test_a_county_item_delegated_to_a_township_reaches_the_township_window(onlin
         Caller(intake, tokens["xidajie.clerk"]).GetApplication(get)
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
     drain(h, docking_db)
-    assert not [x for x in simulator.receipts() if x.case_ref == msg["body"]["provincial_serial"]]
+    serial = msg["body"]["provincial_serial"]
+    assert not [x for x in simulator.receipts() if x.case_ref == serial]
+    # accepted at the township: reported by its county (the one that talks to the province) with the serial
+    accepted = Caller(intake, tokens["dongdajie.clerk"]).AcceptApplication(
+        ipb.AcceptApplicationRequest(application_id=r.reference))
+    from sanji.intake.v1 import events_pb2 as intake_ev
+
+    deliver_event(subscribed(SUBSCRIPTIONS, "report_application_accepted", h), docking_db, TOWNSHIP,
+                  intake_ev.ApplicationAccepted(application_id=r.reference, tenant=TOWNSHIP,
+                                                case_number=accepted.case_number), source="intake")
+    drain(h, docking_db)
+    [report] = [x for x in simulator.receipts() if x.case_ref == serial]
+    assert (report.type, report.tenant, report.body["unit"]) == ("application_accepted", COUNTY, TOWNSHIP)
+    assert report.body["provincial_serial"] == serial and report.body["case_number"] == accepted.case_number
 
 
 def test_a_provincial_item_entrusted_to_the_county_window_is_taken_in_and_forwarded(online, catalogue_db, tokens,

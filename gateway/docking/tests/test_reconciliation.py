@@ -154,3 +154,26 @@ def test_a_restarted_simulator_keeps_its_receipt_log_and_reconciliation_still_ma
             assert second.reports_of(cases[1]).count(lost.type) == 1
         finally:
             second.stop()
+
+
+def test_a_townships_reports_are_reconciled_with_its_county(handlers, docking_db, simulator, admin):
+    """A township's case (a county item delegated to it, e.g. taken in online at its window) is reported by the
+    county's docking to the province like the county's own: the county's reconciliation counts it, its message
+    log holds it, and nothing is left over on either side."""
+    from gateway.docking.tests.conftest import TOWNSHIP
+
+    admin.Reconcile(pb.ReconcileRequest(day=today()))          # earlier tests' reports: sent to this simulator
+    drain(handlers, docking_db, tenants=(COUNTY, TOWNSHIP))
+    cases = case_numbers(2, tenant=TOWNSHIP)
+    interleaved(handlers, docking_db, cases, tenant=TOWNSHIP)
+    drain(handlers, docking_db, tenants=(COUNTY, TOWNSHIP))
+    assert_each_once_in_order(simulator, cases)
+    assert {r.tenant for r in simulator.receipts() if r.case_ref in cases} == {COUNTY}
+    r = admin.Reconcile(pb.ReconcileRequest(day=today()))
+    assert not r.unknown_to_us and not r.missing_at_province and r.resent == 0
+    assert all(t.matches for t in r.types)
+    with docking_db.unit_of_work(tenant=COUNTY) as uow:
+        logged = uow.value(sql("SELECT count(*) FROM docking.log_records WHERE tenant_code = :t AND ref = ANY(:r)"),
+                           {"t": COUNTY, "r": [f"out:{x.message_id}" for x in simulator.receipts()
+                                               if x.case_ref in cases]})
+    assert logged == len(cases) * len(FLOW)
