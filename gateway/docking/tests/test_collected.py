@@ -226,3 +226,30 @@ def test_the_collected_cases_are_walled_by_the_deciding_unit(docking_db):
         with docking_db.unit_of_work(tenant=other) as uow:
             assert uow.value(sql("SELECT count(*) FROM docking.collected_cases WHERE application_id = :a"),
                              {"a": app}) == 0
+
+
+@pytest.mark.parametrize("target", [SIBLING_COUNTY, "620602002", "62", OTHER_PROVINCE_COUNTY, "620602001001"])
+def test_the_county_filing_scope_reaches_only_the_units_own_county(docking_db, target):
+    """A township files its reports under its own county (docking 0004) — not under another county, a sibling
+    township, the province or a village below it — and reads no other county's online applications."""
+    from sqlalchemy.exc import DBAPIError
+
+    from gateway.docking.repository import COUNTY_FILING
+    from gateway.docking.tests.conftest import TOWNSHIP
+
+    with pytest.raises(DBAPIError, match="row-level security"), docking_db.unit_of_work(tenant=TOWNSHIP) as uow:
+        uow.widen(COUNTY_FILING, on="on")
+        uow.execute(sql("INSERT INTO docking.outbound (message_id, tenant_code, case_key, type, body) VALUES"
+                        " (:m, :t, 'k', 'case_decided', '{}')"), {"m": uuid.uuid4(), "t": target})
+    serial = f"S{uuid.uuid4().hex[:12]}"
+    with docking_db.unit_of_work(tenant=SIBLING_COUNTY) as uow:
+        uow.execute(sql("INSERT INTO docking.online_applications (tenant_code, provincial_serial, message_id,"
+                        " unit_code, item_id, status) VALUES (:t, :s, :m, :t, 'i', 'received')"),
+                    {"t": SIBLING_COUNTY, "s": serial, "m": uuid.uuid4()})
+        uow.commit()
+    with docking_db.unit_of_work(tenant=TOWNSHIP) as uow:
+        uow.widen(COUNTY_FILING, on="on")
+        assert uow.value(sql("SELECT count(*) FROM docking.online_applications WHERE provincial_serial = :s"),
+                         {"s": serial}) == 0
+        assert uow.execute(sql("UPDATE docking.online_applications SET case_number = 'X' WHERE provincial_serial"
+                               " = :s"), {"s": serial}) == 0
