@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sanji.onboarding.v1 import onboarding_pb2 as pb
 
 from gateway.edge import edge_of
 from gateway.pages_kit import CsrfRefused, Posted, Staff, allow, csrf_of, render
 from gateway.rest import file_response, status_tokens
-from gateway.routes_onboarding import onboard_request, onboarding
-from shared.errors import InvalidArgument
+from gateway.routes_onboarding import onboard_request, onboarding, read_county_form
 from shared.tenancy import Role
 
 router = APIRouter(include_in_schema=False)
@@ -38,17 +37,12 @@ def jobs(request: Request, p: Staff):
 
 
 @router.post("/console/onboarding")
-async def onboard(request: Request, p: Staff, csrf: str = Form(""), county: str = Form(""),
-                  areas: UploadFile = File(...), streets: UploadFile = File(...), villages: UploadFile = File(...),
-                  staff: UploadFile = File(...)):
-    _csrf(request, csrf)
+async def onboard(request: Request, p: Staff):
+    fields, files = await read_county_form(request)
+    _csrf(request, fields.get("csrf", ""))
     allow(p, Role.TENANT_ADMIN)
-    county = county.strip()
-    if not (len(county) == 6 and county.isascii() and county.isdigit()):
-        raise InvalidArgument("county", "县（区）区划代码应为 6 位数字")
-    message = await onboard_request(county, {"areas": areas, "streets": streets, "villages": villages,
-                                             "staff": staff})
-    job = onboarding.call(request, p, "OnboardCounty", message, at_least=30)
+    job = onboarding.call(request, p, "OnboardCounty", onboard_request(fields, files, str(p.tenant)[:2]),
+                          at_least=30)
     return RedirectResponse(f"/console/onboarding/{job.id}", status_code=303)
 
 

@@ -3,12 +3,13 @@ division files and staff list, the onboarding service queues the job and runs it
 report by line back and takes the initial passwords once. The gateway holds no credentials: it forwards the
 caller's token, and the service decides who may (the province's own `tenant_admin`, its own counties only).
 
-Types and sizes are checked here (422 naming the field); the rules and the walls are the onboarding service's.
+The upload is read here as a bounded multipart form (four files and the county's code); the rules and the walls
+are the onboarding service's.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Path, Query, Request
 from sanji.onboarding.v1 import onboarding_pb2 as pb
 from sanji.onboarding.v1 import onboarding_pb2_grpc
 
@@ -22,16 +23,15 @@ onboarding = Backend("onboarding", onboarding_pb2_grpc.OnboardingServiceStub)
 P = "/api/v1/provinces/{province}"
 PROVINCE = Path(pattern="^[0-9]{2}$", description="省代码（2 位）")
 JOB_ID = Path(max_length=64)
-FILES = ("areas", "streets", "villages", "staff")
-# below the services' 16 MiB gRPC limit, with the other files beside it (the service says so in Chinese too)
-MAX_FILE_BYTES = 15 * 1024 * 1024
-
-
-async def read_upload(field: str, upload: UploadFile) -> pb.Upload:
-    content = await upload.read(MAX_FILE_BYTES + 1)
-    if len(content) > MAX_FILE_BYTES:
-        raise InvalidArgument(field, f"文件超过 {MAX_FILE_BYTES // 1048576} MB")
-    return pb.Upload(content=content, filename=(upload.filename or f"{field}.csv")[-200:])
+FILES = {"areas": "全国县级区划文件 areas.csv（UTF-8、带 BOM 的 UTF-8 或 GBK）",
+         "streets": "全国乡级区划文件 streets.csv", "villages": "村级区划文件（本县或本省的）",
+         "staff": "工作人员名单 username,name,unit_code,roles[,email,password]"}
+# the services take gRPC messages up to 16 MiB (shared/grpc/server.py): the four files together stay below it
+MAX_FORM_BYTES = 15 * 1024 * 1024
+ONBOARD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["county", *FILES],
+    "properties": {"county": {"type": "string", "pattern": "^[0-9]{6}$", "description": "县（区）区划代码（6 位）"},
+                   **{k: {"type": "string", "format": "binary", "description": d} for k, d in FILES.items()}}}}}}}
 
 
 def own(p: Principal, province: str) -> None:
@@ -40,23 +40,51 @@ def own(p: Principal, province: str) -> None:
         raise PermissionDenied(f"只能访问本单位所在省级（{province}）的上线任务", field="province")
 
 
-async def onboard_request(county: str, files: dict[str, UploadFile]) -> pb.OnboardCountyRequest:
-    return pb.OnboardCountyRequest(county=county, **{k: await read_upload(k, u) for k, u in files.items()})
+async def read_county_form(request: Request) -> tuple[dict[str, str], dict[str, pb.Upload]]:
+    """The posted multipart form, bounded before it is parsed: its text fields and its files by field name."""
+    too_large = InvalidArgument("villages", f"上传内容过大：合计最大 {MAX_FORM_BYTES // 1048576} MB"
+                                            "（村级区划文件请只传本县或本省的）")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_FORM_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise too_large
+    request._body = bytes(body)     # starlette parses the form from the body it has read
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidArgument("areas", "请以文件上传表单（multipart/form-data）提交")
+    data = await request.form(max_files=len(FILES), max_fields=10, max_part_size=MAX_FORM_BYTES)
+    fields: dict[str, str] = {}
+    files: dict[str, pb.Upload] = {}
+    for name, value in data.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(name, value.strip())
+        elif name in FILES and name not in files:
+            files[name] = pb.Upload(content=await value.read(), filename=(value.filename or f"{name}.csv")[-200:])
+    return fields, files
 
 
-@router.post(f"{P}/counties", status_code=202, summary="上线本省的一个县（区）（省级管理员；排队执行，逐行报告）")
-async def onboard_county(request: Request, p: User, province: str = PROVINCE,
-                         county: str = Form(pattern="^[0-9]{6}$", description="县（区）区划代码（6 位）"),
-                         areas: UploadFile = File(description="全国县级区划文件 areas.csv（UTF-8、带 BOM 或 GBK）"),
-                         streets: UploadFile = File(description="全国乡级区划文件 streets.csv"),
-                         villages: UploadFile = File(description="村级区划文件（本县、本省或全国）"),
-                         staff: UploadFile = File(description="工作人员名单 username,name,unit_code,roles[,…]")):
-    own(p, province)
+def onboard_request(fields: dict[str, str], files: dict[str, pb.Upload], province: str) -> pb.OnboardCountyRequest:
+    county = fields.get("county", "")
+    if not (len(county) == 6 and county.isascii() and county.isdigit()):
+        raise InvalidArgument("county", "县（区）区划代码应为 6 位数字")
     if not county.startswith(province):
         raise InvalidArgument("county", f"县（区）{county} 不在省 {province} 内")
-    message = await onboard_request(county, {"areas": areas, "streets": streets, "villages": villages,
-                                             "staff": staff})
-    return to_json(onboarding.call(request, p, "OnboardCounty", message, at_least=30))
+    for kind, label in FILES.items():
+        if not files.get(kind) or not files[kind].content:
+            raise InvalidArgument(kind, f"缺少{label.split(' ')[0]}")
+    return pb.OnboardCountyRequest(county=county, **files)
+
+
+@router.post(f"{P}/counties", status_code=202, openapi_extra=ONBOARD_BODY,
+             summary="上线本省的一个县（区）（省级管理员；排队执行，逐行报告）")
+async def onboard_county(request: Request, p: User, province: str = PROVINCE):
+    own(p, province)
+    fields, files = await read_county_form(request)
+    return to_json(onboarding.call(request, p, "OnboardCounty", onboard_request(fields, files, province),
+                                    at_least=30))
 
 
 @router.get(f"{P}/onboarding-jobs", summary="本省的上线任务（新的在前）")
