@@ -86,6 +86,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
                          ("approval", "case_completed", "record_completion"),
                          ("approval", "clock_suspended", "record_suspension"),
                          ("approval", "clock_resumed", "record_resumption"),
+                         # approval's due dates on the public progress page (延期, re-projection; issue 19)
+                         ("approval", "deadline_extended", "record_extension"),
+                         ("approval", "due_date_reprojected", "record_reprojection"),
                          # the one calendar (issue 23): a province's year, applied and re-projected here too
                          ("approval", "calendar_year_published", "apply_calendar_year")),
         calls=("catalogue",),

@@ -420,7 +420,8 @@ class ApprovalHandlers(SharedState):
             entry = case.extend(Actor.of(p), days, reason, today=today, now=now)
             self._save(repo, case)
             cal = self.calendars.get(case.tenant)
-            uow.emit(self.events_out.deadline_extended(case, entry, p.username, case.statutory_deadline(cal)),
+            uow.emit(self.events_out.deadline_extended(case, entry, p.username, case.statutory_deadline(cal),
+                                                       case.promised_deadline(cal), now),
                      correlation_id=case.case_number)
             uow.commit()
             return self._view(case, today=today)

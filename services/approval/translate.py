@@ -376,12 +376,14 @@ class EventsOut:
             promised=deadline_pb(promised), statutory=deadline_pb(statutory), resumed_on=_iso(resumed_on),
             paused_working_days=paused_working_days, collect_tenant=case.collect_tenant)
 
-    def deadline_extended(self, case: Case, entry: LedgerEntry, approved_by: str,
-                          statutory: DeadlineResult) -> ev.DeadlineExtended:
+    def deadline_extended(self, case: Case, entry: LedgerEntry, approved_by: str, statutory: DeadlineResult,
+                          promised: DeadlineResult | None = None,
+                          now: dt.datetime | None = None) -> ev.DeadlineExtended:
         return ev.DeadlineExtended(
             case_id=case.id, case_number=case.case_number, tenant=case.tenant, days=entry.days,
             approved_by=approved_by, reason=entry.reason, statutory=deadline_pb(statutory),
-            collect_tenant=case.collect_tenant)
+            collect_tenant=case.collect_tenant,
+            promised=deadline_pb(promised) if promised is not None else None, at=now.isoformat() if now else "")
 
     def inspection_requested(self, case: Case, insp: Inspection, now: dt.datetime) -> ev.InspectionRequested:
         return ev.InspectionRequested(

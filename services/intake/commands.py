@@ -74,3 +74,19 @@ class RecordResumption:
     resumed_on: str = ""
     promised_due: str = ""
     at: dt.datetime | None = None
+    statutory_due: str = ""
+
+
+@dataclass(frozen=True)
+class RecordDueDates:
+    """due_date_reprojected (a published calendar year moved the case's dates) or deadline_extended (延期): the
+    back office's due dates as of `at`, and for an extension its days and reason."""
+
+    case_number: str
+    at: dt.datetime | None
+    promised_due: str = ""
+    statutory_due: str = ""
+    cause: str = ""
+    extension_days: int = 0
+    reason: str = ""
+    approved_by: str = ""

@@ -89,6 +89,7 @@ PUBLIC_STEPS = {
     "accepted": "已受理", "deemed_accepted": "已受理（逾期未作决定，视为受理）", "rejected": "不予受理",
     "terminated": "终止办理", "suspended": "审批暂停计时（特别程序）", "resumed": "审批恢复计时",
     "decided": "已作出审批决定", "completed": "已办结，结果可领取", "picked_up": "已出件",
+    "extended": "审批延长办理期限",
 }
 
 
@@ -248,6 +249,11 @@ class Application:
     termination: dict[str, str] = field(default_factory=dict)
     # recorded at the window where the item asks (seed 001 §7: “对所有政府投资项目和重点建设项目，有上下限标准的，
     # 均按照‘收费从低’的原则，一律按下限征收”); not the agency's key project (重点项目全程代办), a different fact
+    # the back office's own due dates (approval's clock_resumed, deadline_extended, due_date_reprojected): the
+    # latest by the event's own time, whatever order they arrive in — {"at", "promised_due", "statutory_due",
+    # "cause"}; and each extension granted (延期), by its time — {"at", "days", "reason", "statutory_due"}
+    back_office: dict[str, str] = field(default_factory=dict)
+    extensions: list[dict] = field(default_factory=list)
     government_invested: bool = False     # 政府投资项目
     key_construction: bool = False        # 重点建设项目
 
@@ -658,6 +664,45 @@ class Application:
         if self.status not in AFTER_ACCEPTANCE:
             return False
         return self._log_fact(now, "suspended" if suspended else "resumed", SYSTEM_ACTOR, detail)
+
+    def record_due_dates(self, *, at: dt.datetime, promised_due: str, statutory_due: str, cause: str) -> bool:
+        """Approval's due dates as of `at` (it holds the binding ledger): kept when newer than what is held, so
+        every order of delivery ends with the latest. False when older or the same (nothing to save)."""
+        if self.status not in AFTER_ACCEPTANCE or not (promised_due or statutory_due):
+            return False
+        held = self.back_office.get("at")
+        if held and _instant(held) >= _instant(at.isoformat()):
+            return False
+        self.back_office = {"at": at.isoformat(), "promised_due": promised_due, "statutory_due": statutory_due,
+                            "cause": cause}
+        return True
+
+    def record_extension(self, *, at: dt.datetime, days: int, reason: str, statutory_due: str, by: str) -> bool:
+        """An extension of the time limit granted by the back office (延期, 行政许可法第四十二条: the applicant is
+        told the reason): kept once, in the history by its own time. False when already recorded."""
+        if self.status not in AFTER_ACCEPTANCE or days <= 0:
+            return False
+        stamp = at.isoformat()
+        if any(e["at"] == stamp for e in self.extensions):
+            return False
+        self.extensions.append({"at": stamp, "days": days, "reason": reason, "statutory_due": statutory_due})
+        self.extensions.sort(key=lambda e: _instant(e["at"]))
+        detail = (f"经批准延长办理期限 {days} 个工作日" + (f"，办结期限延至 {statutory_due}" if statutory_due else "")
+                  + (f"；理由：{reason}" if reason else ""))
+        self._log_fact(at, "extended", by or SYSTEM_ACTOR, detail)
+        return True
+
+    def back_office_due(self) -> tuple[str, str] | None:
+        """(promised, statutory) due dates as approval last reported them — when that report is at least as recent
+        as every suspension and resumption known here (else the clock changed since, and intake's own count, which
+        sees the suspension, stands)."""
+        at = self.back_office.get("at")
+        if not at:
+            return None
+        clock = [h.at for h in self.history if h.what in ("suspended", "resumed")]
+        if clock and max(_instant(c) for c in clock) > _instant(at):
+            return None
+        return self.back_office.get("promised_due", ""), self.back_office.get("statutory_due", "")
 
     def complete(self, *, outcome: str, now: dt.datetime) -> str | None:
         """办结: the result can be handed out. Once; None when already completed or no longer in progress."""

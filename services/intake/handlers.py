@@ -26,6 +26,7 @@ from services.intake.catalogue import CatalogueClient, Resolution
 from services.intake.commands import (
     RecordCompletion,
     RecordDecision,
+    RecordDueDates,
     RecordResumption,
     RecordSuspension,
     SubmitCommand,
@@ -419,15 +420,36 @@ class IntakeHandlers:
     def on_clock_resumed(self, cmd: RecordResumption, env: Envelope, uow: UnitOfWork) -> None:
         detail = ("恢复计时" + (f"，自 {cmd.resumed_on} 起" if cmd.resumed_on else "")
                   + (f"，承诺办结日期调整为 {cmd.promised_due}" if cmd.promised_due else ""))
-        self._clock(cmd.case_number, cmd.at, env, uow, suspended=False, detail=detail)
+        self._clock(cmd.case_number, cmd.at, env, uow, suspended=False, detail=detail,
+                    due=RecordDueDates(case_number=cmd.case_number, at=cmd.at, promised_due=cmd.promised_due,
+                                       statutory_due=cmd.statutory_due, cause="resumed"))
+
+    def on_due_dates(self, cmd: RecordDueDates, env: Envelope, uow: UnitOfWork) -> None:
+        """deadline_extended / due_date_reprojected → approval's due dates (the latest by their own time) and an
+        extension's days and reason, for the public progress page; the same in any order of delivery."""
+        app, repo = self._case_of(cmd.case_number, env, uow)
+        if app is None:
+            return
+        now = cmd.at or self.clock.now()
+        changed = app.record_due_dates(at=now, promised_due=cmd.promised_due, statutory_due=cmd.statutory_due,
+                                       cause=cmd.cause)
+        if cmd.extension_days:
+            changed = app.record_extension(at=now, days=cmd.extension_days, reason=cmd.reason,
+                                           statutory_due=cmd.statutory_due, by=cmd.approved_by) or changed
+        if changed:
+            repo.save(app)
 
     def _clock(self, case_number: str, at: dt.datetime | None, env: Envelope, uow: UnitOfWork, *, suspended: bool,
-               detail: str) -> None:
+               detail: str, due: RecordDueDates | None = None) -> None:
         app, repo = self._case_of(case_number, env, uow)
         if app is None:
             return
         now = at or self.clock.now()
+        dated = due is not None and app.record_due_dates(at=now, promised_due=due.promised_due,
+                                                         statutory_due=due.statutory_due, cause=due.cause)
         if not app.record_clock(suspended=suspended, detail=detail, now=now):
+            if dated:
+                repo.save(app)
             return
         repo.save(app)
         self._progress(uow, app, "suspended" if suspended else "resumed", now, detail)

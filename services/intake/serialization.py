@@ -49,6 +49,7 @@ def to_doc(a: Application) -> dict[str, Any]:
         "rejection": a.rejection, "termination": a.termination,
         "government_invested": a.government_invested, "key_construction": a.key_construction,
         "collect_tenant": a.collect_tenant,
+        "back_office": a.back_office, "extensions": a.extensions,
     }
 
 
@@ -80,4 +81,5 @@ def from_doc(*, id: str, tenant: str, origin_tenant: str, idempotency_key: str, 
         termination=dict(doc.get("termination", {})),
         government_invested=bool(doc.get("government_invested")), key_construction=bool(doc.get("key_construction")),
         collect_tenant=str(doc.get("collect_tenant", "")),
+        back_office=dict(doc.get("back_office", {})), extensions=[dict(e) for e in doc.get("extensions", [])],
     )

@@ -17,6 +17,8 @@ from services.intake.translate import (
     proxy_command,
     record_completion,
     record_decision,
+    record_extension,
+    record_reprojection,
     record_resumption,
     record_suspension,
     status_filter,
@@ -107,8 +109,9 @@ def registration(handlers: IntakeHandlers) -> Registration:
 
 
 # The back office reports back (shared/registry.py: intake's subscriptions): the decision, the completion
-# (办结) and the clock's suspensions and resumptions of each accepted case; and the province's calendar year,
-# published once at approval, which intake applies to its own copy and its decision dates (issue 23).
+# (办结), the clock's suspensions and resumptions of each accepted case and its due dates (延期, re-projection);
+# and the province's calendar year, published once at approval, which intake applies to its own copy and its
+# decision dates (issue 23).
 SUBSCRIPTIONS = (
     On("record_decision", approval_ev.CaseDecided,
        lambda h, m, env, uow: h.on_case_decided(record_decision(m), env, uow)),
@@ -118,6 +121,11 @@ SUBSCRIPTIONS = (
        lambda h, m, env, uow: h.on_clock_suspended(record_suspension(m), env, uow)),
     On("record_resumption", approval_ev.ClockResumed,
        lambda h, m, env, uow: h.on_clock_resumed(record_resumption(m), env, uow)),
+    # approval's own due dates (an extension, a re-projection): the public progress page shows them
+    On("record_extension", approval_ev.DeadlineExtended,
+       lambda h, m, env, uow: h.on_due_dates(record_extension(m), env, uow)),
+    On("record_reprojection", approval_ev.DueDateReprojected,
+       lambda h, m, env, uow: h.on_due_dates(record_reprojection(m), env, uow)),
     On("apply_calendar_year", approval_ev.CalendarYearPublished,
        lambda h, m, env, uow: h.apply_calendar_year(*calendar_year(m))),
 )

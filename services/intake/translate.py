@@ -15,6 +15,7 @@ from services.intake.applicants import Applicant
 from services.intake.commands import (
     RecordCompletion,
     RecordDecision,
+    RecordDueDates,
     RecordResumption,
     RecordSuspension,
     SubmitCommand,
@@ -141,6 +142,21 @@ def progress_to_pb(a: Application, calendar: WorkingCalendar | None = None) -> p
         out.promised_due = iso(deadline.due)
         out.clock_paused = deadline.paused_open
         out.promised_due_explained = explain_deadline(deadline)
+        # the back office's own dates, when it has reported them since the clock last changed: its ledger binds
+        reported = a.back_office_due()
+        if reported is not None and not deadline.paused_open:
+            promised, statutory = reported
+            if promised and promised != out.promised_due:
+                out.promised_due = promised
+                out.promised_due_explained += f"；审批部门按其办件记录确定的承诺办结日期为 {promised}"
+            if a.extensions:
+                days = sum(int(e["days"]) for e in a.extensions)
+                reasons = "；".join(e["reason"] for e in a.extensions if e.get("reason"))
+                out.extension_days = days
+                out.extension_reason = reasons
+                out.extended_due = max(statutory or "", out.promised_due)
+                out.promised_due_explained += (f"；已延期 {days} 个工作日" + (f"，原因：{reasons}" if reasons else "")
+                                               + f"，办结期限延至 {out.extended_due}")
     return out
 
 
@@ -181,7 +197,20 @@ def record_suspension(m: approval_ev.ClockSuspended) -> RecordSuspension:
 
 def record_resumption(m: approval_ev.ClockResumed) -> RecordResumption:
     return RecordResumption(case_number=m.case_number, resumed_on=m.resumed_on, promised_due=m.promised.due,
-                            at=_at(m.at))
+                            at=_at(m.at), statutory_due=m.statutory.due)
+
+
+def record_extension(m: approval_ev.DeadlineExtended) -> RecordDueDates:
+    if not m.at:        # written before the field existed: its place among the case's facts is unknown
+        raise PoisonMessage("deadline_extended without 'at'")
+    return RecordDueDates(case_number=m.case_number, at=_at(m.at), promised_due=m.promised.due,
+                          statutory_due=m.statutory.due, cause="extension", extension_days=m.days, reason=m.reason,
+                          approved_by=m.approved_by)
+
+
+def record_reprojection(m: approval_ev.DueDateReprojected) -> RecordDueDates:
+    return RecordDueDates(case_number=m.case_number, at=_at(m.at), promised_due=m.promised.due,
+                          statutory_due=m.statutory.due, cause=m.cause or "calendar")
 
 
 # -- events out: intake.events, built from the application ----------------------------------------------
