@@ -105,6 +105,7 @@ def print_welcome(platform: Platform, users: list[dict]) -> None:
     console.print(f"  SANJI_MODE=development .venv/bin/python -m infra.onboard --idp-admin-secret-file "
                   f"{platform.run_dir / 'idp-admin-secret'} --county 371502 --areas areas.csv --streets streets.csv"
                   " --villages villages.csv --staff staff.csv")
+    console.print(f"  或以 province.admin 登录工作台 → 县区上线（{platform.gateway_url}/console/onboarding）")
     console.print("按 Ctrl-C 或在另一个终端执行 make stop 停止。")
 
 
