@@ -34,7 +34,8 @@ def main() -> int:
             backoff_first=dt.timedelta(seconds=settings.docking_backoff_first_seconds),
             backoff_max=dt.timedelta(seconds=settings.docking_backoff_max_seconds),
             batch=settings.docking_delivery_batch,
-            refusals_per_minute=settings.docking_refusals_stored_per_minute)
+            refusals_per_minute=settings.docking_refusals_stored_per_minute,
+            settle=dt.timedelta(seconds=settings.docking_settle_seconds))
         return ServiceParts([registration(handlers)],
                             [event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch),
                              DeliveryWorker(handlers, settings.docking_delivery_interval_seconds)])

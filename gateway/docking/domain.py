@@ -202,6 +202,82 @@ def guide_of(item: Mapping[str, Any]) -> dict[str, Any]:
             "guide": elements, "tolerated_materials": tolerated}
 
 
+# -- a case's reports in the case's order -----------------------------------------------------------------
+# The province applies a case's reports as status transitions, so they must reach it in the case's own order,
+# not in the order docking happened to consume them: the events come from several queues (intake's, approval's,
+# fees' …), and one of them retried by the consumer (a dependency briefly down, a redelivery, a second docking
+# replica) lets the next one overtake it. Each report keeps its place in the case's lifecycle — its stage here,
+# then its event's own time, then the order docking queued it — and the sender sends a case's pending reports
+# in that order.
+#
+# The stages: a default read off the platform's lifecycle (issue 18's 受理/转交 < 环节/暂停/恢复/延期 < 决定 <
+# 收费 < 办结 < 送达), not a number of the seeds. Docking's own 转交 comes before intake's acceptance; 补正 is
+# told before a case is accepted (or refused); approval suspends and resumes the clock between acceptance and
+# decision; a case with fees completes only once fees are settled (approval's completion waits for
+# fees_settled); intake hands out the result of a completed case. A rating (好差评) of the case comes after it
+# (it is no status of the case). Reports outside a case's lifecycle (a guide, a complaint, each queued under
+# its own key) have no stage: their time and queue order alone order them.
+UNSTAGED = 0
+REPORT_STAGES: dict[str, int] = {
+    "application_forwarded": 10,      # 转交（委托收件：转至受理单位）
+    "application_not_taken": 10,      # 未能转入（省平台网上申请未被受理系统接收）
+    "correction_requested": 20,       # 补正告知
+    "application_accepted": 30,       # 受理
+    "application_rejected": 30,       # 不予受理
+    "clock_suspended": 40,            # 暂停计时（特别程序）
+    "clock_resumed": 40,              # 恢复计时
+    "case_decided": 50,               # 决定
+    "fees_settled": 60,               # 收费
+    "case_completed": 70,             # 办结
+    "result_picked_up": 80,           # 送达（领取/邮寄）
+    "rating_submitted": 90,           # 评价
+}
+
+# How long a case's next report waits after docking queued it before it is sent: long enough for an earlier
+# event of the case that the consumer is still retrying to arrive and take its place (the consumer retries after
+# 1 s and then 5 s: shared.messaging.topology.DEFAULT_BACKOFF), short beside what the province's status view
+# needs. A default, not a number of the seeds (setting SANJI_DOCKING_SETTLE_SECONDS). An event retried for
+# longer (a dependency down for minutes) arrives after its successor was sent: the wait is bounded, so a report
+# whose earlier sibling never comes is still sent.
+#
+# A later stage is not held back while the case has no report of an earlier stage: which earlier reports a case
+# must have cannot be known without guessing — a case without fees has no 收费, a 即办 case may be handed out
+# at once, a case accepted before docking ran or under another unit has no acceptance here, a refused application
+# has no case at all. The order key and the settle time are all the sender relies on.
+SETTLE = dt.timedelta(seconds=8)
+
+
+def report_stage(report_type: str) -> int:
+    return REPORT_STAGES.get(report_type, UNSTAGED)
+
+
+def event_time(value: Any, fallback: dt.datetime) -> dt.datetime:
+    """The event's own time (an ISO 8601 time with its zone, as the services write it) or, where it has none or
+    it cannot be read, `fallback` (the envelope's timestamp: when the event left its service)."""
+    try:
+        at = dt.datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        return fallback
+    return at
+
+
+def report_order(stage: int, at: dt.datetime, seq: int) -> tuple[int, dt.datetime, int]:
+    """The order of a case's reports (the sender's SQL orders by the same columns)."""
+    return (stage, at, seq)
+
+
+def send_order(reports: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """A case's pending reports (type, at, seq) in the order they go to the province."""
+    return sorted(reports, key=lambda r: report_order(report_stage(str(r["type"])), r["at"], int(r["seq"])))
+
+
+def settled(queued_at: dt.datetime, now: dt.datetime, settle: dt.timedelta = SETTLE) -> bool:
+    """A case's head may go once it has waited the settle time since docking queued it."""
+    return queued_at <= now - settle
+
+
 def case_key(body: Mapping[str, Any], correlation_id: str | None) -> str:
     """What orders a case's reports: its case number where the event has one, else its application id
     (an application not yet accepted has no case number); a complaint by its number."""

@@ -4,7 +4,9 @@
   nonce never seen, idempotent by message id; logged in the county's SM3 chain; then acted on (an online
   application forwarded to intake, a payment callback to fees).
 - `enqueue`: a platform event (consumer) becomes a report for the province in the docking outbox.
-- `deliver_due`: the delivery worker's pass — per county, per case in order, signed, retried with backoff;
+- `deliver_due`: the delivery worker's pass — per county, per case in the case's order (its lifecycle stage,
+  its event's time: not the order docking consumed the events in) after a short settle time, signed, retried
+  with backoff;
   a report counts as delivered only on the province's signed receipt.
 - `backlog`, `verify_log`, `compare_catalogue`, `reconcile`: for supervision staff and the county's admin.
 """
@@ -78,7 +80,7 @@ class DockingHandlers:
                  fees: PaymentCallbacks | None = None, catalogue: CountyCatalogue | None = None,
                  backoff_first: dt.timedelta = domain.BACKOFF_FIRST,
                  backoff_max: dt.timedelta = domain.BACKOFF_MAX, batch: int = 200, code_ttl: float = 60.0,
-                 refusals_per_minute: int = 60):
+                 refusals_per_minute: int = 60, settle: dt.timedelta = domain.SETTLE):
         self.db = db
         self.events_out = events_out
         self.signer = signer
@@ -89,6 +91,8 @@ class DockingHandlers:
         self.fees = fees
         self.catalogue = catalogue
         self.backoff_first, self.backoff_max, self.batch = backoff_first, backoff_max, batch
+        # how long a case's next report waits after it was queued before it is sent (domain.SETTLE)
+        self.settle = settle
         self.code_ttl = code_ttl
         self.refusals_per_minute = refusals_per_minute
         self._codes: dict[str, tuple[float, dict[str, str]]] = {}
@@ -208,18 +212,21 @@ class DockingHandlers:
             if application_id and owner and owner != unit:
                 # 委托收件: the addressed window took it in on another unit's behalf (e.g. the province's item
                 # entrusted to the county's comprehensive window) — the portal is told where it went
+                at = self.now()
                 repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, f"forwarded:{msg['message_id']}"), tenant, serial,
                              "application_forwarded",
                              {"event": "application_forwarded", "provincial_serial": serial,
                               "application_id": application_id, "progress_code": "",
                               "unit": unit, "taken_in_by": unit, "forwarded_to": owner,
-                              "at": self.now().isoformat()})
+                              "at": at.isoformat()},
+                             domain.report_stage("application_forwarded"), at)
             if not application_id:
                 # the portal hears of it like of any decision (the report carries the province's serial)
                 repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, f"forward-failed:{msg['message_id']}"), tenant, serial,
                              "application_not_taken", {"event": "application_not_taken", "provincial_serial": serial,
                                                        "reason": error[:500], "progress_code": "4",
-                                                       "unit": msg["body"].get("unit", "")})
+                                                       "unit": msg["body"].get("unit", "")},
+                             domain.report_stage("application_not_taken"), self.now())
             uow.commit()
         return application_id
 
@@ -265,16 +272,19 @@ class DockingHandlers:
         if not serial and files_under == tenant[:6]:
             serial = repo.serial_of(files_under, application_id, case_number)
         key = serial or domain.case_key(body, env.correlation_id)
+        at = self._event_time(body, env)
         report = {"event": env.event_type,
                   "progress_code": domain.progress_code(env.event_type, self.progress_codes(tenant[:2])),
                   "case_number": case_number, "application_id": application_id,
-                  "provincial_serial": serial, "unit": tenant, "at": self._event_time(body, env),
+                  "provincial_serial": serial, "unit": tenant, "at": at,
                   "detail": body}
         if window:
             report["collected_by"] = window
         if files_under != tenant[:6]:
             repo.file_under(files_under)
-        return repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), files_under, key, env.event_type, report)
+        # its place in the case: its lifecycle stage and its event's own time (domain.send_order)
+        return repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), files_under, key, env.event_type, report,
+                            domain.report_stage(env.event_type), domain.event_time(at, self._sent_at(env)))
 
     @staticmethod
     def _collected(repo: DockingRepository, tenant: str, named: str, application_id: str,
@@ -319,14 +329,21 @@ class DockingHandlers:
                   "unit": tenant, "at": str(body.get("published_at") or self._event_time(body, env)),
                   "event_version": int(body.get("version", 0) or 0), **guide}
         return DockingRepository(uow).enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), tenant,
-                                              f"item:{guide['item_id']}", env.event_type, report)
+                                              f"item:{guide['item_id']}", env.event_type, report,
+                                              domain.report_stage(env.event_type),
+                                              domain.event_time(report["at"], self._sent_at(env)))
 
     @staticmethod
     def _event_time(body: dict[str, Any], env: Envelope) -> str:
         for name in ("at", "accepted_at", "rejected_at", "requested_at", "picked_up_at", "decided_at"):
             if body.get(name):
                 return str(body[name])
-        return dt.datetime.fromtimestamp(env.timestamp, dt.UTC).isoformat()
+        return DockingHandlers._sent_at(env).isoformat()
+
+    @staticmethod
+    def _sent_at(env: Envelope) -> dt.datetime:
+        """When the event left its service (the envelope's timestamp, whole seconds)."""
+        return dt.datetime.fromtimestamp(env.timestamp, dt.UTC)
 
     def deliver_due(self) -> Delivery:
         """One pass of the delivery worker over every county with reports due."""
@@ -345,7 +362,7 @@ class DockingHandlers:
         county = tenant[:6]
         with self.db.unit_of_work(tenant=tenant) as uow:
             repo = DockingRepository(uow)
-            heads = repo.due_heads(tenant, self.now(), self.batch)
+            heads = repo.due_heads(tenant, self.now(), self.batch, self.settle)
             for row in heads:
                 msg = envelope.seal(self.signer, type=domain.envelope_type(row["type"]), sender=f"county:{county}",
                                     receiver=f"province:{county[:2]}", tenant=county, case_ref=row["case_key"],

@@ -85,13 +85,16 @@ class DockingRepository:
         return {r[0]: r[1] for r in rows}
 
     # -- outbound reports ----------------------------------------------------------------------------
-    def enqueue(self, message_id: uuid.UUID, tenant: str, case_key: str, type_: str, body: dict[str, Any]) -> bool:
-        """A report for the province; False when that message id is already queued (a redelivered event)."""
+    def enqueue(self, message_id: uuid.UUID, tenant: str, case_key: str, type_: str, body: dict[str, Any],
+                stage: int = 0, event_at: dt.datetime | None = None) -> bool:
+        """A report for the province, with its order key in the case (its lifecycle stage, its event's own
+        time); False when that message id is already queued (a redelivered event)."""
         return bool(self.u.rows(sql(
-            f"INSERT INTO {S}.outbound (message_id, tenant_code, case_key, type, body) VALUES (:m, :t, :k, :ty,"
-            " CAST(:b AS jsonb)) ON CONFLICT (message_id) DO NOTHING RETURNING 1"),
-            {"m": message_id, "t": tenant, "k": case_key, "ty": type_,
-             "b": json.dumps(body, ensure_ascii=False)}))
+            f"INSERT INTO {S}.outbound (message_id, tenant_code, case_key, type, body, stage, event_at) VALUES (:m,"
+            " :t, :k, :ty, CAST(:b AS jsonb), :st, COALESCE(:at, now())) ON CONFLICT (message_id) DO NOTHING"
+            " RETURNING 1"),
+            {"m": message_id, "t": tenant, "k": case_key, "ty": type_, "b": json.dumps(body, ensure_ascii=False),
+             "st": stage, "at": event_at}))
 
     def tenants_due(self, now: dt.datetime) -> list[str]:
         self.u.widen(DELIVERY_SWEEP, on="on")
@@ -106,21 +109,27 @@ class DockingRepository:
             f"SELECT DISTINCT substr(tenant_code, 1, 6) FROM {S}.outbound WHERE delivered_at >= :a"
             " AND delivered_at < :b AND length(tenant_code) >= 6"), {"a": start, "b": end})]
 
-    def due_heads(self, tenant: str, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
-        """Per case, its oldest undelivered report, if it is due: a case waits behind its own failed report
+    def due_heads(self, tenant: str, now: dt.datetime, limit: int,
+                  settle: dt.timedelta = dt.timedelta(0)) -> list[dict[str, Any]]:
+        """Per case, its first undelivered report in the case's order — (stage, event time, seq), domain.send_order
+        — if it is due and has settled (queued at least `settle` ago, so that an earlier event of the case still
+        being retried by the consumer can take its place): a case waits behind its own failed or settling report
         (order per case), never behind another case's.
 
-        "Oldest" is a correlated min() over the pending index (tenant, case, seq), which PostgreSQL always runs
-        as an index probe per candidate, with or without statistics. The earlier NOT EXISTS form was planned,
-        on a table not yet analyzed, as a nested loop over every pending row of the tenant for every pending
-        row (the lifecycle bench: 475 pending reports, 140,000 buffers and 600 ms a call; now 1,900 and 10 ms)."""
+        "First" is a correlated probe of the pending index (tenant, case, stage, event time, seq) per candidate,
+        which PostgreSQL runs as an index probe with or without statistics. The earlier NOT EXISTS form was
+        planned, on a table not yet analyzed, as a nested loop over every pending row of the tenant for every
+        pending row (the lifecycle bench: 475 pending reports, 140,000 buffers and 600 ms a call; the probe
+        1,900 and 10 ms)."""
         return self.u.mappings(sql(
             "SELECT o.seq, o.message_id::text AS message_id, o.case_key, o.type, o.body, o.attempts"
             f" FROM {S}.outbound o"
-            " WHERE o.tenant_code = :t AND o.delivered_at IS NULL AND o.next_attempt_at <= :now AND o.seq = ("
-            f"  SELECT min(e.seq) FROM {S}.outbound e WHERE e.tenant_code = o.tenant_code AND e.case_key = o.case_key"
-            "   AND e.delivered_at IS NULL)"
-            " ORDER BY o.seq LIMIT :n FOR UPDATE SKIP LOCKED"), {"t": tenant, "now": now, "n": limit})
+            " WHERE o.tenant_code = :t AND o.delivered_at IS NULL AND o.next_attempt_at <= :now"
+            " AND o.created_at <= :settled AND o.seq = ("
+            f"  SELECT e.seq FROM {S}.outbound e WHERE e.tenant_code = o.tenant_code AND e.case_key = o.case_key"
+            "   AND e.delivered_at IS NULL ORDER BY e.stage, e.event_at, e.seq LIMIT 1)"
+            " ORDER BY o.seq LIMIT :n FOR UPDATE SKIP LOCKED"),
+            {"t": tenant, "now": now, "settled": now - settle, "n": limit})
 
     def delivered(self, seq: int, at: dt.datetime) -> None:
         self.u.execute(sql(f"UPDATE {S}.outbound SET delivered_at = :at, attempts = attempts + 1, last_error = ''"

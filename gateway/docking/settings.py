@@ -63,6 +63,10 @@ class DockingSettings(GrpcServiceSettings):
     docking_http_timeout_seconds: float = Field(default=5.0, gt=0)
     docking_backoff_first_seconds: float = Field(default=1.0, gt=0)
     docking_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    # a case's next report waits this long after docking queued it, so that an earlier event of the case the
+    # consumer is still retrying (after 1 s, then 5 s) takes its place before it: the province applies a case's
+    # reports as status transitions, in order. A default (gateway/docking/domain.py SETTLE), not a seed's number.
+    docking_settle_seconds: float = Field(default=8.0, ge=0, le=3600)
     # refused province messages stored a minute (the rest counted only): a default, fees' figure for its
     # refused payment callbacks
     docking_refusals_stored_per_minute: int = Field(default=60, ge=1, le=100_000)

@@ -60,6 +60,9 @@ def simulator(county_keys, province_keys):
 def make_handlers(db, county_keys, province_keys, sim=None, **kw) -> DockingHandlers:
     import datetime as dt
 
+    # no settle time unless a test asks for one: these tests queue a case's events before they run a delivery
+    # pass; the hold itself is test_case_order's
+    kw.setdefault("settle", dt.timedelta(0))
     return DockingHandlers(db, signer=Signer(*county_keys), province_keys={"62": province_keys[1]},
                            events_out=EventsOut(), province=ProvinceClient(sim.url, timeout=2) if sim else None,
                            backoff_first=dt.timedelta(milliseconds=20), backoff_max=dt.timedelta(milliseconds=200),

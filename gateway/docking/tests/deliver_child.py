@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     h = DockingHandlers(db, signer=Signer(private, public), province_keys={"62": province_public},
                         events_out=EventsOut(), province=ProvinceClient(url, timeout=10),
                         backoff_first=dt.timedelta(milliseconds=20), backoff_max=dt.timedelta(milliseconds=100),
-                        batch=1)
+                        batch=1, settle=dt.timedelta(milliseconds=200))
     print("ready", flush=True)
     while True:
         h.deliver_due()

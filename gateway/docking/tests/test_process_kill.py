@@ -89,7 +89,8 @@ def docking_process(docking_migrated, docking_db, county_keys, province_keys, si
            "SANJI_DOCKING_PRIVATE_KEY": county_keys[0], "SANJI_DOCKING_PUBLIC_KEY": county_keys[1],
            "SANJI_DOCKING_PROVINCE_KEYS": f"62:{province_keys[1]}", "SANJI_DOCKING_DELIVERY_BATCH": "1",
            "SANJI_DOCKING_DELIVERY_INTERVAL_SECONDS": "0.05", "SANJI_DOCKING_BACKOFF_FIRST_SECONDS": "0.05",
-           "SANJI_DOCKING_BACKOFF_MAX_SECONDS": "0.5", "SANJI_AMQP_PASSIVE_TOPOLOGY": "false",
+           "SANJI_DOCKING_BACKOFF_MAX_SECONDS": "0.5", "SANJI_DOCKING_SETTLE_SECONDS": "0.3",
+           "SANJI_AMQP_PASSIVE_TOPOLOGY": "false",
            "SANJI_AMQP_VERIFY_PUBLISHERS": "false", "PYTHONUNBUFFERED": "1"}
     process = DockingProcess(env, tmp_path / "docking.log")
     process.start()
