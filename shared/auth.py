@@ -194,6 +194,9 @@ def principal_from_claims(claims: dict, token: str = "") -> Principal:
 def _unverified_header(token: str) -> dict:
     try:
         part = token.split(".")[0]
-        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        header = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (ValueError, IndexError, UnicodeDecodeError):
         raise Unauthenticated(_INVALID) from None
+    if not isinstance(header, dict):    # a header that decodes to a number, a list or a string is no token
+        raise Unauthenticated(_INVALID)
+    return header

@@ -63,6 +63,31 @@ def bearer_from_metadata(metadata: Iterable[tuple[str, str]], key: str = "author
     return ""
 
 
+def nul_field(message, prefix: str = "") -> str | None:
+    """The first text field of a request (nested, repeated and map fields included) holding a NUL character,
+    which PostgreSQL's text cannot store: refused at the edge of every method as invalid input, instead of
+    reaching a statement and ending as INTERNAL (the large fuzz found `id_number` and `fee_code`)."""
+    for fd, value in message.ListFields():
+        name = prefix + fd.name
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return name
+                if isinstance(item, str) and "\x00" in item:
+                    return f"{name}.{key}"
+                if hasattr(item, "ListFields") and (inner := nul_field(item, f"{name}.{key}.")) is not None:
+                    return inner
+            continue
+        repeated = fd.is_repeated
+        for i, item in enumerate(value if repeated else (value,)):
+            at = f"{name}[{i}]" if repeated else name
+            if fd.type == fd.TYPE_STRING and "\x00" in item:
+                return at
+            if fd.type == fd.TYPE_MESSAGE and (inner := nul_field(item, at + ".")) is not None:
+                return inner
+    return None
+
+
 class PlatformInterceptor(grpc.ServerInterceptor):
     """Authentication, tenant binding and error mapping, for unary-unary methods; with `trace_context`,
     also the caller's trace context (W3C `traceparent` in the metadata) made current for the call, so what
@@ -103,6 +128,8 @@ class PlatformInterceptor(grpc.ServerInterceptor):
                     # calling service acts on its own credential, for no person and no tenant of its own
                     principal = (dataclasses.replace(principal, via=service) if principal is not None
                                  else service_principal(service))
+                if (field := nul_field(request)) is not None:
+                    raise errors.InvalidArgument(field, f"{field} 含有不允许的空字符（NUL）")
                 with acting_as(principal):
                     return inner(request, context)
             except errors.DomainError as exc:

@@ -118,3 +118,21 @@ def test_a_token_for_another_audience_is_refused_even_if_correctly_signed():
             TokenVerifier(server.url, "sanji", audience="sanji-platform").verify(token)
     finally:
         server.stop()
+
+
+def _b64(value) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("token", [
+    "1", "MQ", f"{_b64(1)}.{_b64({})}.", f"{_b64([1, 2])}.e30.x", f"{_b64('RS256')}.e30.x", f"{_b64(None)}..",
+    "not a token", ".", "..", "\u00e9.\u00e9.\u00e9", "e30", "e30.e30",
+])
+def test_garbage_bearer_values_are_unauthenticated_not_a_crash(token):
+    # found by the large fuzz (`make faults`): a header that decoded to a number reached `.get` → 500
+    server = ProviderServer(USERS, port=free_port()).start()
+    try:
+        with pytest.raises(Unauthenticated):
+            TokenVerifier(server.url, "sanji", audience="sanji-platform").verify(token)
+    finally:
+        server.stop()

@@ -62,6 +62,10 @@ def test_bad_input_on_every_other_entrypoint(as_user, via_agency, clerk, catalog
         (lambda: clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id, waived=[
             pb.WaivedMaterial(material_code="M2", promised_by="下周")])), "waived[0].promised_by"),
         (lambda: clerk.GetApplicantProfile(pb.GetApplicantProfileRequest()), "id_number"),
+        # NUL, which PostgreSQL's text cannot hold, refused at the edge (found by the large fuzz: INTERNAL before)
+        (lambda: clerk.GetApplicantProfile(pb.GetApplicantProfileRequest(id_number="a\x00b")), "id_number"),
+        (lambda: clerk.SupplyMaterials(pb.SupplyMaterialsRequest(application_id=app.id, materials=[
+            pb.MaterialSubmission(code="M3", note="原件\x00")])), "materials[0].note"),
         (lambda: clerk.ListApplications(pb.ListApplicationsRequest(limit=-1)), "limit"),
         (lambda: clerk.GetNotice(pb.GetNoticeRequest(application_id=app.id, notice_id="n")), "notice_id"),
         (lambda: intake_stub.LookupProgress(pb.LookupProgressRequest(query_code="ABCD2345"), timeout=10),
