@@ -1,9 +1,10 @@
 """The province's record as the services read it (issue 23, item 3): the few fields of the catalogue's record
 (services/catalogue/provinces.py) that another service counts with — the calendar region its working days are
-published under and the reference of its payment platform's key set — behind a port, and a cache of them.
+published under, the reference of its payment platform's key set, its supervision thresholds — behind a port, and
+a cache of them.
 
 Plain Python, no I/O: the source is a `ProvinceSource` (shared/grpc/provinces.py asks the catalogue's public
-`GetProvince`; a test may give a dict). The cache is keyed by the province's 2-digit code and by nothing else, so
+`GetProvince` and `ListProvinces`). The cache is keyed by the province's 2-digit code and by nothing else, so
 one province's record is never served for another's tenant; it is bounded (at most the 100 possible codes)
 and each entry lives `ttl` seconds, after which a change the province's administrator made at the catalogue is
 read. An event would not do better here: a service's replicas share one queue per event (competing consumers,
