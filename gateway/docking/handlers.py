@@ -257,8 +257,9 @@ class DockingHandlers:
         window) is reported under the county of that window, with the province's serial — the window named by
         the event (`collect_tenant`; an event without it, from before the field or from a service that does
         not carry it, is looked up among the cases docking forwarded). An online case's reports are ordered
-        under its provincial serial from its first report (forwarded, accepted, …, completed); a window's case
-        under its case number (or application id before it has one)."""
+        under its provincial serial from its first report (forwarded, accepted, …, completed; one queued under its
+        case number before docking could know the serial joins them); a window's case under its case number (or
+        application id before it has one)."""
         tenant = env.tenant
         application_id, case_number = str(body.get("application_id", "")), str(body.get("case_number", ""))
         repo = DockingRepository(uow)
@@ -282,6 +283,12 @@ class DockingHandlers:
             report["collected_by"] = window
         if files_under != tenant[:6]:
             repo.file_under(files_under)
+        if serial and application_id and case_number:
+            # the event that ties the case number to the application (the acceptance, the hand-out): an event of
+            # the case consumed before it (e.g. approval's decision overtaking intake's acceptance) was queued
+            # under the case number, not knowing the serial — it joins the case's reports under the serial, so
+            # the case has one order, and carries the serial
+            repo.rekey(files_under, case_number, serial)
         # its place in the case: its lifecycle stage and its event's own time (domain.send_order)
         return repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), files_under, key, env.event_type, report,
                             domain.report_stage(env.event_type), domain.event_time(at, self._sent_at(env)))

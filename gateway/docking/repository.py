@@ -96,6 +96,14 @@ class DockingRepository:
             {"m": message_id, "t": tenant, "k": case_key, "ty": type_, "b": json.dumps(body, ensure_ascii=False),
              "st": stage, "at": event_at}))
 
+    def rekey(self, tenant: str, case_number: str, serial: str) -> int:
+        """An online case's pending reports queued under its case number (before docking knew its provincial
+        serial) move to its serial's queue and carry the serial. Delivered ones stay as they went."""
+        return self.u.execute(sql(
+            f"UPDATE {S}.outbound SET case_key = :s, body = jsonb_set(body, '{{provincial_serial}}', to_jsonb("
+            "CAST(:s AS text))) WHERE tenant_code = :t AND case_key = :k AND delivered_at IS NULL"),
+            {"t": tenant, "k": case_number, "s": serial})
+
     def tenants_due(self, now: dt.datetime) -> list[str]:
         self.u.widen(DELIVERY_SWEEP, on="on")
         return [r[0] for r in self.u.rows(sql(

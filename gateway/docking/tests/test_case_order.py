@@ -243,3 +243,111 @@ def test_a_redelivered_event_keeps_its_place_and_is_one_report(handlers, consume
     handlers.settle = dt.timedelta(0)
     drain(handlers, docking_db)
     assert simulator.reports_of(c) == ["application_accepted", "case_decided"]
+
+
+# -- an online case: one queue under its provincial serial, whichever event docking sees first --------------
+ONLINE_FLOW = ("application_accepted", "clock_suspended", "case_decided")
+
+
+def _online_case(docking_db, bound: str) -> tuple[str, str, str]:
+    """(serial, application id, case number) of an online application docking forwarded: noted as receive()
+    notes it — under the county for a county's or township's unit, under the deciding unit (the province) as a
+    case the county's window collected for it (委托收件)."""
+    from gateway.docking.repository import DockingRepository
+
+    serial, application_id = f"GS{uuid.uuid4().hex[:14].upper()}", str(uuid.uuid4())
+    [number] = case_numbers(1)
+    with docking_db.unit_of_work(tenant=COUNTY if len(bound) >= 6 else bound) as uow:
+        repo = DockingRepository(uow)
+        if len(bound) >= 6:
+            repo.record_online(COUNTY, serial, str(uuid.uuid4()), bound, "item")
+            repo.forwarded(COUNTY, serial, application_id)
+        else:
+            repo.record_collected(bound, application_id, COUNTY, serial)
+        uow.commit()
+    return serial, application_id, number
+
+
+def _online_event(kind: str, bound: str, application_id: str, number: str, i: int):
+    collect = COUNTY if len(bound) < 6 else ""
+    at = _at(i)
+    if kind == "application_accepted":
+        return "intake", intake_ev.ApplicationAccepted(application_id=application_id, tenant=bound, case_number=number,
+                                                        accepted_at=at, collect_tenant=collect)
+    if kind == "clock_suspended":
+        return "approval", approval_ev.ClockSuspended(case_number=number, tenant=bound, procedure="hearing", at=at,
+                                                      collect_tenant=collect)
+    return "approval", approval_ev.CaseDecided(case_number=number, tenant=bound, outcome="approved", at=at,
+                                               collect_tenant=collect)
+
+
+@pytest.mark.parametrize("bound", [COUNTY, "620602001", "62"], ids=["county", "township", "collected"])
+def test_an_online_cases_reports_are_one_queue_under_its_serial_in_every_order(bound, handlers, docking_db,
+                                                                              simulator):
+    """Approval's events name the case number only; docking learns which provincial serial it belongs to from
+    intake's acceptance. Consumed before it, they were queued under the case number — another queue, sent in
+    any order beside the acceptance and without the serial. The acceptance now moves them to the serial's
+    queue: every order of the three events reaches the province under the serial, with it, in the case's
+    order — a county's own online case, a township's (filed under its county) and one the county's window
+    collected for the province (filed under the county from the province's events)."""
+    from tests.support import deliver_event, subscribed
+
+    orders = list(itertools.permutations(range(len(ONLINE_FLOW))))
+    cases = [_online_case(docking_db, bound) for _ in orders]
+    handlers.settle = dt.timedelta(hours=1)
+    for round_ in range(len(ONLINE_FLOW)):
+        for (_, application_id, number), order in zip(cases, orders, strict=True):
+            i = order[round_]
+            source, message = _online_event(ONLINE_FLOW[i], bound, application_id, number, i)
+            deliver_event(subscribed(SUBSCRIPTIONS, f"report_{ONLINE_FLOW[i]}", handlers), docking_db, bound,
+                          message, source=source)
+        handlers.deliver_due()
+        assert simulator.receipts() == []
+    handlers.settle = dt.timedelta(0)
+    drain(handlers, docking_db)
+    for (serial, _, number), order in zip(cases, orders, strict=True):
+        assert simulator.reports_of(serial) == list(ONLINE_FLOW), order
+        assert simulator.reports_of(number) == [], order
+        for r in simulator.receipts():
+            if r.case_ref == serial:
+                assert (r.tenant, r.body["provincial_serial"], r.body["case_number"]) == (COUNTY, serial, number)
+    assert len(simulator.receipts()) == len(cases) * len(ONLINE_FLOW)
+
+
+def _pending_row(db, tenant: str, key: str, delivered: bool = False) -> None:
+    """A report of `tenant` that nobody sends (`next_attempt_at` far ahead; the test removes it afterwards, so
+    that no other test's delivery pass or reconciliation meets it)."""
+    with db.unit_of_work(tenant=tenant) as uow:
+        uow.execute(sql("INSERT INTO docking.outbound (message_id, tenant_code, case_key, type, body, delivered_at,"
+                        " next_attempt_at) VALUES (:m, :t, :k, 'case_decided', '{\"event\": \"case_decided\"}',"
+                        " CASE WHEN :d THEN now() - interval '400 days' END, now() + interval '1 day')"),
+                    {"m": uuid.uuid4(), "t": tenant, "k": key, "d": delivered})
+        uow.commit()
+
+
+@pytest.mark.parametrize(("bound", "scope", "target", "delivered"), [
+    ("620602001", "county", "620621", False),      # a township: not another county's reports
+    ("620602001", "county", "620602002", False),   # nor a sibling township's
+    ("620602001", "county", COUNTY, True),         # nor its county's delivered ones
+    ("62", "collect", "620621", False),            # the province through the window's scope: not another county
+    ("62", "collect", COUNTY, True),               # nor the window's delivered reports
+    (COUNTY, "collect", "620621", False),          # a county: not its sibling's
+])
+def test_the_rekey_reaches_only_the_pending_reports_the_scope_files(docking_db, bound, scope, target, delivered):
+    from gateway.docking.repository import DockingRepository
+
+    key = f"K{uuid.uuid4().hex[:12]}"
+    _pending_row(docking_db, target, key, delivered)
+    with docking_db.unit_of_work(tenant=bound) as uow:
+        repo = DockingRepository(uow)
+        if scope == "county":
+            repo.file_under_county()
+        else:
+            repo.file_under(COUNTY)
+        assert repo.rekey(target, key, "STOLEN") == 0
+        uow.commit()
+    with docking_db.unit_of_work(tenant=target) as uow:
+        assert uow.value(sql("SELECT case_key FROM docking.outbound WHERE case_key IN (:k, 'STOLEN')"),
+                         {"k": key}) == key
+        uow.execute(sql("DELETE FROM docking.outbound WHERE case_key = :k"), {"k": key})
+        uow.commit()
