@@ -199,6 +199,20 @@ class Promise:
     def open(self) -> bool:
         return not self.closed_at
 
+    def last_day(self, calendar: WorkingCalendar | None) -> dt.date:
+        """The last day the material may be handed in: the signed date, or — when that day is a statutory
+        holiday or a weekend off — the first working day after it (民法典 第二百零三条: 期间的最后一日是法定
+        休假日的，以法定休假日结束的次日为期间的最后一日), because the window is shut on the signed day. The date
+        itself is not rewritten; the notice keeps what the applicant signed."""
+        day = self.promised_by
+        if calendar is None:
+            return day
+        for _ in range(40):        # the longest run of days off (春节 with its weekends) is well under 40
+            if calendar.is_working_day(day):
+                return day
+            day += dt.timedelta(days=1)
+        return day
+
 
 @dataclass
 class HistoryEntry:
@@ -625,11 +639,13 @@ class Application:
                   f"（{self.received_on.isoformat()}）起视为受理；办件编号 {self.case_number}", on=self.received_on)
         return True
 
-    def expire_promises(self, *, today: dt.date, now: dt.datetime) -> list[Promise]:
-        """A 容缺 promise not kept by its date terminates the case. Returns the broken promises."""
+    def expire_promises(self, *, today: dt.date, now: dt.datetime,
+                        calendar: WorkingCalendar | None = None) -> list[Promise]:
+        """A 容缺 promise not kept by its last day (`Promise.last_day`: the signed date, moved past days off on
+        `calendar`) terminates the case. Returns the broken promises."""
         if self.status != Status.ACCEPTED:
             return []
-        broken = [p for p in self.open_promises() if p.promised_by < today]
+        broken = [p for p in self.open_promises() if p.last_day(calendar) < today]
         if not broken:
             return []
         what = "、".join(f"《{self.material_name(p.material_code)}》（承诺 {p.promised_by.isoformat()} 前补交）"

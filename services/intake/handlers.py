@@ -505,7 +505,7 @@ class IntakeHandlers:
                 self._accepted(changes, uow, app, now)
                 out.deemed.append(app.id)
             else:
-                broken = app.expire_promises(today=today, now=now)
+                broken = app.expire_promises(today=today, now=now, calendar=self.calendars.get(tenant))
                 if not broken:
                     return
                 self._notice(changes, app, "termination", now)

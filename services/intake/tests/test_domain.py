@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from services.intake.applicants import Applicant, prefill, validate_applicant
 from services.intake.casenumbers import format_case_number, parse_case_number
-from services.intake.domain import Application, Status, SubmittedMaterial, explain_deadline
+from services.intake.domain import Application, Promise, Status, SubmittedMaterial, explain_deadline
 from services.intake.items import ItemSnapshot, MaterialSpec, ScenarioSpec
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
 from services.intake.querycodes import ALPHABET, check_query_code, new_query_code, query_code_digest
@@ -548,3 +548,24 @@ def test_the_promised_finish_date_over_the_labour_day_holiday():
     immediate.accept(waived=[], by="c", now=at(TODAY), today=TODAY, calendar=CAL, **issued())
     d = immediate.promised_deadline(CAL)
     assert d.due == TODAY and explain_deadline(d) == "即办件：受理当日办结"
+
+
+def test_a_promise_whose_day_is_off_runs_to_the_next_working_day():
+    # 民法典 第二百零三条: a period whose last day is a day off ends on the next working day — the window is shut
+    # on the signed day. Signed for Saturday 2026-03-07: handed in on Monday 03-09 is in time, 03-10 is not
+    app = receive(materials=("M1", "M2", "M4"))
+    app.accept(waived=[("M3", "2026-03-07")], by="c", now=at(TODAY), today=TODAY, calendar=CAL, **issued())
+    assert app.open_promises()[0].last_day(CAL) == dt.date(2026, 3, 9)
+    assert app.open_promises()[0].promised_by == dt.date(2026, 3, 7)                  # as signed, on the notice
+    assert app.expire_promises(today=dt.date(2026, 3, 9), now=at(dt.date(2026, 3, 9)), calendar=CAL) == []
+    broken = app.expire_promises(today=dt.date(2026, 3, 10), now=at(dt.date(2026, 3, 10)), calendar=CAL)
+    assert [b.material_code for b in broken] == ["M3"] and app.status == Status.TERMINATED
+
+
+def test_a_promise_on_a_statutory_holiday_runs_past_the_whole_holiday():
+    # 国庆 2026: 10-01..10-07 off, Thursday 10-08 the first working day
+    promise = Promise(material_code="M3", promised_by=dt.date(2026, 10, 1), limit=dt.date(2026, 10, 30))
+    assert promise.last_day(CAL) == dt.date(2026, 10, 8)
+    assert promise.last_day(None) == dt.date(2026, 10, 1)
+    assert Promise(material_code="M3", promised_by=dt.date(2026, 10, 9), limit=dt.date(2026, 10, 30)
+                   ).last_day(CAL) == dt.date(2026, 10, 9)                                 # a working Friday
