@@ -89,7 +89,10 @@ def service_secrets(name: str) -> list[str]:
 
 def _placeholder(variable: str, service: str) -> str:
     if variable == "SANJI_DATABASE_URL":
-        return "postgresql+psycopg://sanji_app:CHANGE-ME-app-password@postgres.example.internal:5432/sanji"
+        # a service with a database role of its own (the registry's database_role) connects as it
+        role = registry.spec(service).database_role or "sanji_app"
+        secret = f"CHANGE-ME-{role.removeprefix('sanji_')}-password"
+        return f"postgresql+psycopg://{role}:{secret}@postgres.example.internal:5432/sanji"
     if variable == "SANJI_AMQP_URL":
         return f"amqps://{broker_user(service)}:CHANGE-ME-broker-password@rabbitmq.example.internal:5671/sanji"
     return f"CHANGE-ME-{variable.removeprefix('SANJI_').lower().replace('_', '-')}"

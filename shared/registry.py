@@ -39,6 +39,10 @@ class ServiceSpec:
     rest: bool = True                            # the gateway has a router for it: gateway/routes_<name>.py
     # where its code lives when not under services/ (e.g. the docking gateway, gateway.docking): the same shape
     package: str = ""
+    # the PostgreSQL role it runs as when not the shared application role (sanji_app): a role of its own, granted its
+    # own schema only (the bootstrap makes it; its migrations grant it its tables), so no statement of it can reach
+    # another service's tables whatever it binds
+    database_role: str = ""
 
     @property
     def schema(self) -> str:
@@ -159,6 +163,10 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "onboarding", 15059, "县区上线",
         summary="县区上线：省级管理员从全国区划文件与人员名单上线本省县（区），逐行报告，初始岗位与占位印章，尚缺清单",
+        # internal methods on its own credential: approval's back office set-up and readiness, fees' and catalogue's
+        # readiness — it reads and writes no table of theirs
+        calls=("approval", "fees", "catalogue"),
+        database_role="sanji_onboarding",
     ),
     # last: it consumes everyone's events (its read model per case, step and post, and the audit chain)
     ServiceSpec(

@@ -208,6 +208,13 @@ class Principal:
     def reads_subtree(self) -> bool:
         return any(self.has(r) for r in SUBTREE_READERS)
 
+    def require_calling_service(self, service: str) -> None:
+        """A platform service calling an internal method on its own credential alone (no person behind it):
+        `service` and nobody else. The interceptor admits only the registered callers; a handler checks again so
+        it refuses when reached otherwise."""
+        if not (self.machine and self.via == service and self.has(Role.SERVICE)):
+            raise PermissionDenied("此接口仅供平台内部服务调用")
+
 
 def can_read(principal: Principal, target: DivisionCode) -> bool:
     """Read within one's own tenant; supervision roles also read its descendants (DESIGN §3)."""

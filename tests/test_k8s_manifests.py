@@ -157,7 +157,8 @@ def test_each_process_reads_only_its_own_secret_and_the_edge_none():
         data = secrets[f"sanji-{name}"]["stringData"]
         assert sorted(data) == sorted(service_secrets(name))          # exactly what its settings refuse to lack
         assert f"sanji-{name}:" in data["SANJI_AMQP_URL"]            # its own broker user
-        assert "sanji_app:" in data["SANJI_DATABASE_URL"]             # the application role, never the owner
+        # the application role (or the service's own role, e.g. onboarding's: its schema only), never the owner
+        assert f"{registry.spec(name).database_role or 'sanji_app'}:" in data["SANJI_DATABASE_URL"]
     assert _secret_refs(pods["gateway"]) == set()
     assert not any(e.get("name", "").startswith("SANJI_") and "valueFrom" in e
                    for c in pods["gateway"]["containers"] for e in c.get("env", []))

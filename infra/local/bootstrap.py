@@ -22,9 +22,12 @@ from urllib.parse import quote
 import pika
 
 from shared.messaging import topology
-from shared.registry import NAMES, SCHEMAS
+from shared.registry import NAMES, SCHEMAS, SERVICES
 
 OWNER, APP = "sanji_owner", "sanji_app"
+# services that run as a database role of their own (shared.registry: database_role) → their schema, the only one
+# that role may use; its migrations grant it its tables
+OWN_ROLES = {s.database_role: s.schema for s in SERVICES if s.database_role}
 # the development password of every service's broker user (make run, tests); a deployment provisions its own
 # users and passwords (k8s/README) and shared.config refuses this one outside development mode
 DEV_BROKER_PASSWORD = "sanji-dev-broker"  # noqa: S105 — development only, refused in production
@@ -52,8 +55,21 @@ def psql(sql: str, db: str = "postgres") -> str:
     return out.stdout.strip()
 
 
+def service_database_url(url: str, service: str) -> str:
+    """The development database URL of a service: the application role's, or the service's own role's
+    (password = role name, as the shared roles' on loopback) where the registry names one."""
+    from sqlalchemy.engine import make_url
+
+    from shared.registry import spec
+
+    role = spec(service).database_role
+    if not role:
+        return url
+    return make_url(url).set(username=role, password=role).render_as_string(hide_password=False)
+
+
 def ensure_roles() -> None:
-    for role in (OWNER, APP):
+    for role in (OWNER, APP, *OWN_ROLES):
         if not psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'"):
             psql(f"CREATE ROLE {role} LOGIN PASSWORD '{role}' NOSUPERUSER NOBYPASSRLS")
         # keep the walls: neither role may bypass RLS
@@ -73,6 +89,9 @@ def ensure_database(name: str, *, recreate: bool = False) -> None:
     for schema in SCHEMAS:
         psql(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {OWNER}; GRANT USAGE ON SCHEMA {schema} TO {APP}",
              name)
+    for role, schema in OWN_ROLES.items():
+        # its own schema and nothing else: no USAGE on any other service's schema, so not even a table name resolves
+        psql(f"GRANT CONNECT ON DATABASE {name} TO {role}; GRANT USAGE ON SCHEMA {schema} TO {role}", name)
 
 
 def ensure_vhost(vhost: str, *, recreate: bool = False) -> None:

@@ -257,9 +257,19 @@ class Platform:
         """A service with its own client secret and its own broker user (and no other service's)."""
         # the identity provider's administrator client: the onboarding service's alone (issue 23)
         admin = {"SANJI_IDP_ADMIN_CLIENT_SECRET": self.admin_client_secret} if name == "onboarding" else {}
+        # a service with a database role of its own (the registry's database_role) connects as that role
+        own = {}
+        if registry.spec(name).database_role:
+            from infra.local.bootstrap import service_database_url
+            from shared.config import PlatformSettings
+
+            app_url = (self.child_env().get("SANJI_DATABASE_URL")
+                       or PlatformSettings.model_fields["database_url"].default)
+            own = {"SANJI_DATABASE_URL": service_database_url(app_url, name)}
         self._spawn(name, ["-m", registry.spec(name).module],
                     {"SANJI_GRPC_PORT": str(self.ports.of(name)), "SANJI_AMQP_URL": self.service_amqp_url(name),
-                     "SANJI_SERVICE_CLIENT_SECRET": self.service_secrets[name], **admin, **(extra_env or {})})
+                     "SANJI_SERVICE_CLIENT_SECRET": self.service_secrets[name], **admin, **own,
+                     **(extra_env or {})})
         self._wait_grpc(name, self.target(name))
 
     def restart_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:

@@ -23,6 +23,16 @@ from shared.errors import AlreadyExists, FailedPrecondition, InvalidArgument, No
 from shared.tenancy import DivisionCode, Principal, Role, UnitKind
 
 REPROJECT_CHUNK = 10_000
+# the code of the seal a unit gets at onboarding until its administrator registers the real one
+PLACEHOLDER_SEAL_PREFIX = "PENDING-"
+ONBOARDING = "onboarding"
+
+
+def _onboarding_unit(p: Principal, unit: str) -> str:
+    """The onboarding service on its own credential (the interceptor admits no other caller to these internal
+    methods; checked here again so a handler called otherwise refuses too), acting in the unit it names."""
+    p.require_calling_service(ONBOARDING)
+    return str(DivisionCode.parse((unit or "").strip(), "unit"))
 
 
 @dataclass
@@ -103,6 +113,47 @@ class AdministrationHandlers(SharedState):
         if found is None:
             raise NotFound("本单位尚未登记行政审批专用章")
         return found
+
+    # -- a new unit's day one (the onboarding service's internal call, issue 23) ----------------------
+    def set_up_unit_back_office(self, p: Principal, unit: str, unit_name: str,
+                                staff: Sequence[tuple[str, str, bool]]) -> tuple[dict[str, list[str]], bool]:
+        """Every desk for each listed reviewer and decider (username, name, decider?) of `unit`, recorded as the
+        unit's staff first (the onboarding service has just provisioned them into the unit: approval otherwise
+        learns that only from a person's first call), and a placeholder seal when the unit has a decider and no
+        seal yet — a real one is never replaced. Desks and seal are `unit`'s: one transaction bound to it."""
+        code = _onboarding_unit(p, unit)
+        clean: list[tuple[str, str, bool]] = []
+        for i, (username, name, decider) in enumerate(staff):
+            username, name = (username or "").strip(), (name or "").strip()
+            if not username or len(username) > 100:
+                raise InvalidArgument(f"staff[{i}].username", "请填写工作人员账号（不超过 100 个字符）")
+            if len(name) > 100:
+                raise InvalidArgument(f"staff[{i}].name", "姓名过长")
+            clean.append((username, name, bool(decider)))
+        all_desks = sorted(key for key, _ in self.list_categories())
+        now = self.clock.now()
+        desks: dict[str, list[str]] = {}
+        with self.db.unit_of_work(tenant=code, subtree=False) as uow:
+            repo = ApprovalRepository(uow)
+            for username, name, _ in clean:
+                repo.saw_staff(code, username, name, now)
+                repo.assign_desks(code, username, all_desks, name, p.username, now)
+                desks[username] = all_desks
+            sealed = False
+            if any(decider for *_, decider in clean):
+                seal = Seal(f"{(unit_name or '').strip()[:80] or code}行政审批专用章（占位，待登记）",
+                            f"{PLACEHOLDER_SEAL_PREFIX}{code}")
+                sealed = repo.register_seal(code, seal, p.username, now)
+            uow.commit()
+        return desks, sealed
+
+    def back_office_readiness(self, p: Principal, unit: str) -> tuple[bool, bool]:
+        """(a seal is registered, it is the onboarding's placeholder) for `unit`."""
+        code = _onboarding_unit(p, unit)
+        with self.db.unit_of_work(tenant=code, subtree=False) as uow:
+            found = ApprovalRepository(uow).seal(code)
+        return (found is not None,
+                found is not None and found[0].code.startswith(PLACEHOLDER_SEAL_PREFIX))
 
     # -- categories ----------------------------------------------------------------------------------
     def list_categories(self) -> list[tuple[str, str]]:

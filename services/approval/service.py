@@ -32,7 +32,10 @@ from shared.grpc.server import Registration
 from shared.messaging import EventConsumer, On, consumer_for
 from shared.tenancy import current_principal
 
-PUBLIC_METHODS = ("ListCategories",)
+# the onboarding service's day-one set-up of a new unit and its readiness check, on its own credential only: a job
+# runs for no person, so they are public and internal at once, as intake's SubmitOnlineApplication
+INTERNAL_METHODS = {"SetUpUnitBackOffice": ("onboarding",), "GetBackOfficeReadiness": ("onboarding",)}
+PUBLIC_METHODS = ("ListCategories", *INTERNAL_METHODS)
 
 
 class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
@@ -121,6 +124,17 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
         p = current_principal()
         return seal_to_pb(self.admin.get_seal(p), str(p.tenant))
 
+    def SetUpUnitBackOffice(self, request, context):
+        desks, sealed = self.admin.set_up_unit_back_office(
+            current_principal(), request.unit, request.unit_name,
+            [(s.username, s.name, s.decider) for s in request.staff])
+        return pb.SetUpUnitBackOfficeResponse(desks=[pb.StaffDesks(username=u, desks=d) for u, d in desks.items()],
+                                              placeholder_seal_registered=sealed)
+
+    def GetBackOfficeReadiness(self, request, context):
+        seal, placeholder = self.admin.back_office_readiness(current_principal(), request.unit)
+        return pb.BackOfficeReadiness(seal=seal, placeholder_seal=placeholder)
+
     def PublishCalendarYear(self, request, context):
         return report_to_pb(self.admin.publish_calendar_year(current_principal(), request.year, dict(request.holidays),
                                                              dict(request.makeup_workdays), request.region,
@@ -168,7 +182,7 @@ def registration(handlers: ApprovalHandlers, admin: AdministrationHandlers,
     return Registration(servicer=ApprovalServicer(handlers, admin, projects),
                         add_to_server=approval_pb2_grpc.add_ApprovalServiceServicer_to_server,
                         full_name=pb.DESCRIPTOR.services_by_name["ApprovalService"].full_name,
-                        public_methods=PUBLIC_METHODS)
+                        public_methods=PUBLIC_METHODS, internal_methods=INTERNAL_METHODS)
 
 
 # Cases open on intake's `application_accepted`; fees settle on `fees_settled`; intake's hand-out

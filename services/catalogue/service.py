@@ -9,13 +9,18 @@ from sanji.catalogue.v1 import catalogue_pb2_grpc
 
 from services.catalogue import translate as t
 from services.catalogue.handlers import CatalogueHandlers
+from services.catalogue.onboarding_handlers import OnboardingSupport
 from services.catalogue.province_handlers import ProvinceHandlers
+from shared import divisions
 from shared.grpc.server import Registration
 from shared.messaging import On
 from shared.tenancy import current_principal, current_principal_or_none
 
+# the onboarding service alone, on its own credential: a county's tree, and what the county still lacks here; a job
+# runs for no person, so they are public and internal at once, as intake's SubmitOnlineApplication
+INTERNAL_METHODS = {"GetCatalogueReadiness": ("onboarding",), "ImportCountyUnits": ("onboarding",)}
 PUBLIC_METHODS = ("SearchPublicItems", "GetPublicItem", "RenderGuide", "GetUnit", "ListChildUnits", "MapCode",
-                  "ListCodeMappings", "ResolveHandlingUnitAt", "GetProvince", "ListProvinces")
+                  "ListCodeMappings", "ResolveHandlingUnitAt", "GetProvince", "ListProvinces", *INTERNAL_METHODS)
 SUBSCRIPTIONS: tuple[On, ...] = ()
 
 
@@ -23,6 +28,7 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
     def __init__(self, handlers: CatalogueHandlers, messages: t.ItemMessages | None = None,
                  provinces: ProvinceHandlers | None = None):
         self.h = handlers
+        self.onboarding = OnboardingSupport(handlers.db)
         self.m = messages or t.ItemMessages()
         self.provinces = provinces or ProvinceHandlers(handlers.db, handlers.clock)
 
@@ -35,6 +41,19 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServiceServicer):
     def UpdateProvince(self, request, context):
         return t.province_to_pb(self.provinces.put(current_principal(), request.province.tenant_code,
                                                    t.province_fields(request.province)))
+
+    def GetCatalogueReadiness(self, request, context):
+        items, code_format = self.onboarding.readiness(current_principal(), request.unit)
+        return pb.CatalogueReadiness(published_items=items, code_format=code_format)
+
+    def ImportCountyUnits(self, request, context):
+        lines = [divisions.SourceLine(x.source, x.line, x.code, x.name) for x in request.lines]
+        report, tree = self.onboarding.import_county_units(current_principal(), request.province, request.county,
+                                                           lines)
+        return pb.ImportCountyUnitsResponse(
+            accepted=[pb.DivisionLine(source=x.source, line=x.line, code=x.code, name=x.name) for x in report.accepted],
+            refused=[pb.DivisionLineProblem(source=x.source, line=x.line, message=x.message) for x in report.refused],
+            county_units=[pb.CountyUnit(code=c, name=n) for c, n in tree.items()])
 
     def CreateItem(self, request, context):
         return t.row_to_item(self.h.create_item(current_principal(), t.elements(request.elements)))
@@ -121,4 +140,4 @@ def registration(handlers: CatalogueHandlers) -> Registration:
     return Registration(servicer=CatalogueServicer(handlers),
                         add_to_server=catalogue_pb2_grpc.add_CatalogueServiceServicer_to_server,
                         full_name=pb.DESCRIPTOR.services_by_name["CatalogueService"].full_name,
-                        public_methods=PUBLIC_METHODS)
+                        public_methods=PUBLIC_METHODS, internal_methods=INTERNAL_METHODS)

@@ -27,6 +27,17 @@ class FeeCatalogueHandlers:
         self.clock = clock or Clock()   # publication dates from the platform's clock (issue 20 item 4)
         self.events_out = events_out
 
+    def readiness(self, p: Principal, unit: str) -> tuple[int, bool]:
+        """For the onboarding service (its own credential only, issue 23): the unit's published fee items and
+        whether a treasury account receives its fees (收缴分离) — what a new county lacks before it can charge."""
+        p.require_calling_service("onboarding")
+        code = str(DivisionCode.parse((unit or "").strip(), "unit"))
+        with self.db.unit_of_work(tenant=code, subtree=False) as uow:
+            items, treasury = uow.row(
+                "SELECT (SELECT count(*) FROM fees.fee_items WHERE tenant_code = :c AND status = 'published'),"
+                " EXISTS (SELECT 1 FROM fees.treasury_accounts WHERE tenant_code = :c)", {"c": code}) or (0, False)
+        return int(items), bool(treasury)
+
     def create_fee_item(self, p: Principal, definition: dict) -> FeeItemRow:
         p.require(Role.TENANT_ADMIN)
         d = validate_definition(definition)

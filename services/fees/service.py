@@ -17,7 +17,10 @@ from shared.messaging import EventConsumer, On, consumer_for
 from shared.tenancy import current_principal
 
 # The payment callback is authenticated by the provincial platform's SM2 signature, not by a user.
-PUBLIC_METHODS = ("ListPublicFeeItems", "RecordPaymentCallback", "GetPaymentStatus")
+# what a county onboarded still lacks here, for the onboarding service's own credential only: a job runs for no
+# person, so it is public and internal at once, as intake's SubmitOnlineApplication
+INTERNAL_METHODS = {"GetFeesReadiness": ("onboarding",)}
+PUBLIC_METHODS = ("ListPublicFeeItems", "RecordPaymentCallback", "GetPaymentStatus", *INTERNAL_METHODS)
 
 SUBSCRIPTIONS = (
     # queue evt-approval-case_decided--fees.on_case_decided
@@ -131,8 +134,12 @@ class FeesServicer(fees_pb2_grpc.FeesServiceServicer):
         refunds = self.refunds.list_refunds(current_principal(), t.refund_status_filter(request.status) or "")
         return pb.ListRefundsResponse(refunds=[t.refund(r) for r in refunds])
 
+    def GetFeesReadiness(self, request, context):
+        items, treasury = self.catalogue.readiness(current_principal(), request.unit)
+        return pb.FeesReadiness(published_fee_items=items, treasury_account=treasury)
+
 
 def registration(handlers: FeesHandlers) -> Registration:
     return Registration(servicer=FeesServicer(handlers), add_to_server=fees_pb2_grpc.add_FeesServiceServicer_to_server,
                         full_name=pb.DESCRIPTOR.services_by_name["FeesService"].full_name,
-                        public_methods=PUBLIC_METHODS)
+                        public_methods=PUBLIC_METHODS, internal_methods=INTERNAL_METHODS)

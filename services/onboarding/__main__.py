@@ -23,7 +23,14 @@ def main() -> int:
                              client_secret_key=settings.idp_admin_client_secret)
 
     def compose(db) -> ServiceParts:
-        handlers = OnboardingHandlers(db, clock, CountyOnboarder(db, settings.database_url, clock, idp))
+        from services.onboarding.clients import OwnersBackOffice
+        from shared.auth import ServiceCredentials
+
+        back_office = OwnersBackOffice(approval=settings.approval_target, fees=settings.fees_target,
+                                       catalogue=settings.catalogue_target,
+                                       service=ServiceCredentials.from_settings(settings, "onboarding"),
+                                       timeout=settings.downstream_timeout_seconds)
+        handlers = OnboardingHandlers(db, clock, CountyOnboarder(back_office, idp))
         return ServiceParts([registration(handlers)], [JobWorker(handlers, settings.job_poll_seconds)])
 
     return run_grpc_service("onboarding", settings, compose)

@@ -1,21 +1,28 @@
 """The onboarding steps as the service runs them: infra/onboard/county.py's `onboard_uploads`, the very code of
-`python -m infra.onboard` (the command is a thin entrypoint over it), with two differences of credentials only —
-the county's tree is written through the province administrator's binding on the application role
-(`ProvinceUnits`, catalogue 0007) instead of the owner's credentials, and the identity provider is reached with
-this service's realm-admin client (SANJI_IDP_ADMIN_CLIENT_ID / _SECRET), which no other process holds."""
+`python -m infra.onboard` (the command is a thin entrypoint over it), with three differences of credentials only —
+the county's tree, the back office and the readiness check go to their owners over gRPC on this service's own
+credential (clients.py: catalogue's ImportCountyUnits, which writes the tree bound to the job's province under
+catalogue 0007's policy; approval's SetUpUnitBackOffice; the owners' readiness), where the command may reach them
+directly on a first install — this service reads and writes no table but its own — and the identity provider is
+reached with this service's realm-admin client (SANJI_IDP_ADMIN_CLIENT_ID / _SECRET), which no other process holds."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from infra.onboard.county import OnboardingFailed, ProvinceUnits, credentials_sheet, onboard_uploads, read_files
+from infra.onboard.county import (
+    BackOffice,
+    OnboardingFailed,
+    UnitsStore,
+    credentials_sheet,
+    onboard_uploads,
+    read_files,
+)
 from infra.onboard.staff import read_staff
 from services.onboarding.domain import Outcome, Upload
 from shared import divisions
-from shared.clock import Clock
-from shared.db import Database
 from shared.errors import InvalidArgument
 
 log = logging.getLogger("sanji.onboarding")
@@ -25,11 +32,16 @@ def _pair(u: Upload) -> tuple[bytes, str]:
     return u.content, u.filename
 
 
+class Owners(BackOffice, Protocol):
+    """The owners' side of onboarding (clients.OwnersBackOffice): the back office, the readiness, and per job where
+    the county's tree is written."""
+
+    def units_for(self, province: str, county: str) -> UnitsStore: ...
+
+
 class CountyOnboarder:
-    def __init__(self, db: Database, database_url: str, clock: Clock, idp: Callable[[], Any]):
-        self.db = db
-        self.database_url = database_url
-        self.clock = clock
+    def __init__(self, back_office: Owners, idp: Callable[[], Any]):
+        self.back_office = back_office
         self.idp = idp                      # builds a python-keycloak KeycloakAdmin (a fresh token per job)
 
     def check(self, county: str, uploads: dict[str, Upload]) -> None:
@@ -49,9 +61,10 @@ class CountyOnboarder:
         outcome = Outcome()
         try:
             result = onboard_uploads(
-                self.database_url, self.clock, county, areas=_pair(uploads["areas"]),
-                streets=_pair(uploads["streets"]), villages=_pair(uploads["villages"]), staff=_pair(uploads["staff"]),
-                idp=self.idp(), units=ProvinceUnits(self.db, province), out=outcome.report.append)
+                county, areas=_pair(uploads["areas"]), streets=_pair(uploads["streets"]),
+                villages=_pair(uploads["villages"]), staff=_pair(uploads["staff"]), idp=self.idp(),
+                units=self.back_office.units_for(province, county), back_office=self.back_office,
+                out=outcome.report.append)
         except OnboardingFailed as exc:
             outcome.error = f"上线中止：{exc}"
             return outcome

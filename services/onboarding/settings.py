@@ -15,5 +15,11 @@ class OnboardingSettings(GrpcServiceSettings):
     grpc_port: int = 15059
     idp_admin_client_id: str = "sanji-admin"
     idp_admin_client_secret: str = ""
+    # the owners it asks, on its own service credential, to set up a new unit's back office and to say what a county
+    # still lacks (approval, fees, catalogue: their internal methods; it reads and writes no table of theirs)
+    approval_target: str = "127.0.0.1:15054"
+    fees_target: str = "127.0.0.1:15055"
+    catalogue_target: str = "127.0.0.1:15051"
+    downstream_timeout_seconds: float = Field(default=30.0, gt=0)
     # how often the worker looks for a queued job (one indexed query when none waits)
     job_poll_seconds: float = Field(default=1.0, gt=0)

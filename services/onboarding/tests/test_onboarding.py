@@ -3,7 +3,9 @@ loopback identity provider's admin API and the service's gRPC server: Ningxia's 
 (640104) from the national files (areas in GBK, streets with a BOM) and a staff list; the job's report names every
 refused line in Chinese; the staff log in; the initial passwords are handed out once; a second run changes
 nothing; another province's administrator, a county's administrator and a clerk are refused — by the service, and
-below it by the tables' policies."""
+below it by the tables' policies. The county's tree, desks, seal and readiness go to catalogue, approval and fees over
+gRPC (their real servers here), on the onboarding service's own credential: their internal methods refuse anyone
+else, and the onboarding process's database role reaches no table of theirs."""
 
 from __future__ import annotations
 
@@ -16,22 +18,36 @@ from pathlib import Path
 import grpc
 import pytest
 from keycloak import KeycloakAdmin
+from sanji.approval.v1 import approval_pb2, approval_pb2_grpc
+from sanji.catalogue.v1 import catalogue_pb2, catalogue_pb2_grpc
+from sanji.fees.v1 import fees_pb2, fees_pb2_grpc
 from sanji.onboarding.v1 import onboarding_pb2 as pb
 from sanji.onboarding.v1 import onboarding_pb2_grpc
+from sqlalchemy.exc import DBAPIError
 
+from infra.local.bootstrap import service_database_url
 from infra.oidc.client import login
 from infra.oidc.provider import ProviderServer
-from infra.onboard.county import ProvinceUnits
+from services.approval.administration import AdministrationHandlers
+from services.approval.handlers import ApprovalHandlers
+from services.approval.service import registration as approval_registration
+from services.approval.translate import EventsOut as ApprovalEvents
 from services.catalogue.admin import UPSERT_UNITS
+from services.fees.handlers import FeesHandlers
+from services.fees.service import registration as fees_registration
+from services.fees.signing import Signer, Verifier
+from services.fees.translate import EventsOut as FeesEvents
+from services.onboarding.clients import OwnersBackOffice
 from services.onboarding.domain import JobStatus, Upload
 from services.onboarding.handlers import OnboardingHandlers
 from services.onboarding.onboarder import CountyOnboarder
 from services.onboarding.service import registration
-from shared import divisions
 from shared.auth import TokenVerifier
 from shared.clock import Clock
 from shared.db import Database
 from shared.errors import InvalidArgument, NotFound, PermissionDenied
+from shared.grpc.server import FIELD_KEY
+from shared.sm2 import generate_keypair
 from shared.tenancy import DivisionCode, Principal, Role
 from tests.support import Caller, serving
 
@@ -78,20 +94,43 @@ def provider():
 
 @pytest.fixture(scope="module")
 def db(migrated):
-    database = Database.connect(migrated.database_url, schema="onboarding", pool_size=2)
+    """The onboarding process's own database role (sanji_onboarding), as `make run` and k8s connect it."""
+    database = Database.connect(service_database_url(migrated.database_url, "onboarding"), schema="onboarding",
+                                pool_size=2)
     yield database
     database.dispose()
 
 
 @pytest.fixture(scope="module")
-def handlers(migrated, db, provider) -> OnboardingHandlers:
+def owners(migrated, verifier, catalogue_server):
+    """approval's and fees' real gRPC servers (the platform's interceptor chain), beside the session's catalogue."""
+    clock = Clock.from_settings(migrated)
+    approval_db = Database.connect(migrated.database_url, schema="approval", pool_size=2)
+    fees_db = Database.connect(migrated.database_url, schema="fees", pool_size=2)
+    approval = ApprovalHandlers(approval_db, clock, ApprovalEvents())
+    admin = AdministrationHandlers(approval_db, clock, approval.events_out, calendars=approval.calendars,
+                                   categories=approval.categories)
+    fees = FeesHandlers(fees_db, province=Verifier(generate_keypair()[1]), receipt_signer=Signer(*generate_keypair()),
+                        events_out=FeesEvents(), clock=clock)
+    with serving([approval_registration(approval, admin)], verifier) as approval_target, \
+            serving([fees_registration(fees)], verifier) as fees_target:
+        yield {"approval": approval_target, "fees": fees_target, "catalogue": catalogue_server,
+               "approval_db": approval_db, "fees_db": fees_db}
+    approval_db.dispose()
+    fees_db.dispose()
+
+
+@pytest.fixture(scope="module")
+def handlers(migrated, db, provider, owners, service_credentials) -> OnboardingHandlers:
     clock = Clock.from_settings(migrated)
 
     def idp() -> KeycloakAdmin:
         return KeycloakAdmin(server_url=provider.url, realm_name="sanji", client_id="sanji-admin",
                              client_secret_key=ADMIN_SECRET)
 
-    return OnboardingHandlers(db, clock, CountyOnboarder(db, migrated.database_url, clock, idp))
+    back_office = OwnersBackOffice(approval=owners["approval"], fees=owners["fees"], catalogue=owners["catalogue"],
+                                   service=service_credentials("onboarding"))
+    return OnboardingHandlers(db, clock, CountyOnboarder(back_office, idp))
 
 
 @pytest.fixture(scope="module")
@@ -161,21 +200,169 @@ def test_another_provinces_admin_a_county_admin_and_a_clerk_are_refused(handlers
     for who in (XINGQING, NINGXIA_CLERK):
         with pytest.raises(PermissionDenied):
             handlers.get(who, first_job.id)
-    # below the handlers: Gansu's binding sees no Ningxia job, and cannot write Ningxia's units
+    # below the handlers: Gansu's binding sees no Ningxia job
     with db.unit_of_work(tenant="62") as uow:
         assert uow.value("SELECT count(*) FROM onboarding.jobs WHERE tenant_code = '64'") == 0
+
+
+def test_the_division_tree_is_written_by_the_catalogue_bound_to_the_province(first_job, owners, catalogue_db,
+                                                                              service_credentials):
+    """catalogue 0007's policy on catalogue.units: a unit written only by a transaction bound to its province; the
+    catalogue's ImportCountyUnits binds the province the onboarding service names and refuses a county of another."""
     rename = {"code": "640104001", "name": "改名", "kind": "township", "parent": COUNTY}
     new = {"code": "640104777", "name": "新街道", "kind": "township", "parent": COUNTY}
     for binding in ("62", COUNTY):          # another province's, and the county's own (units are the province's)
         for rows in ([rename], [new]):
-            with pytest.raises(Exception, match="row-level security"), db.unit_of_work(tenant=binding) as uow:
+            with pytest.raises(Exception, match="row-level security"), \
+                    catalogue_db.unit_of_work(tenant=binding) as uow:
                 uow.execute(UPSERT_UNITS, {"rows": json.dumps(rows)})
-    # the service's own path refuses them too: a county's lines under another province's binding are not written
-    report = ProvinceUnits(db, "62").write([divisions.SourceLine("x.csv", 2, "640104777", "新街道")])
-    assert report.accepted == [] and report.refused
-    assert ProvinceUnits(db, "64").of_county(COUNTY)["640104001"] == "凤凰北街街道"
-    with db.unit_of_work(tenant="64") as uow:
+    with catalogue_db.unit_of_work(tenant="64") as uow:
         assert uow.execute("UPDATE catalogue.units SET name = 'x' WHERE code = '620602'") == 0
+    with grpc.insecure_channel(owners["catalogue"]) as channel:
+        stub = Caller(catalogue_pb2_grpc.CatalogueServiceStub(channel), None, service=service_credentials("onboarding"))
+        line = catalogue_pb2.DivisionLine(source="x.csv", line=2, code="640104777", name="新街道")
+        with pytest.raises(grpc.RpcError) as refused:                   # a Ningxia county under Gansu
+            stub.ImportCountyUnits(catalogue_pb2.ImportCountyUnitsRequest(province="62", county=COUNTY, lines=[line]))
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        for province, county, field_name in (("6", COUNTY, "province"), ("64", "64010", "county"),
+                                             ("64", "640104001", "county")):
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.ImportCountyUnits(catalogue_pb2.ImportCountyUnitsRequest(province=province, county=county))
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (province, county)
+            assert dict(refused.value.trailing_metadata()).get(FIELD_KEY) == field_name
+        # a line of another county (of the same province or not) is refused by line, nothing of it written
+        strays = [catalogue_pb2.DivisionLine(source="x.csv", line=3, code="640105001", name="别县街道"),
+                  catalogue_pb2.DivisionLine(source="x.csv", line=4, code="620602777", name="甘肃街道"),
+                  catalogue_pb2.DivisionLine(source="x.csv", line=5, code="64", name="宁夏")]
+        r = stub.ImportCountyUnits(catalogue_pb2.ImportCountyUnitsRequest(province="64", county=COUNTY, lines=strays))
+        assert [x.line for x in r.refused] == [3, 4, 5] and not r.accepted
+        assert {u.code for u in r.county_units} >= {COUNTY, "640104001"}
+        assert not any(u.code.startswith(("6401050", "620602")) for u in r.county_units)
+    with catalogue_db.unit_of_work() as uow:
+        assert uow.value("SELECT count(*) FROM catalogue.units WHERE code IN ('640105001', '620602777')") == 0
+
+
+def test_the_onboarding_role_reaches_no_table_of_approval_fees_or_catalogue(db, first_job):
+    """The wall: the onboarding process's database role (sanji_onboarding) has USAGE on its own schema only — bound
+    to the county, the province or nothing, it can neither read nor write approval's, fees' or catalogue's tables."""
+    reads = ["SELECT count(*) FROM approval.seals", "SELECT count(*) FROM approval.staff",
+             "SELECT count(*) FROM approval.desks", "SELECT count(*) FROM fees.fee_items",
+             "SELECT count(*) FROM fees.treasury_accounts", "SELECT count(*) FROM catalogue.items",
+             "SELECT count(*) FROM catalogue.item_listings", "SELECT count(*) FROM catalogue.units",
+             "SELECT count(*) FROM catalogue.code_formats", "SELECT count(*) FROM intake.applications"]
+    writes = ["INSERT INTO approval.seals (tenant_code, name, code) VALUES (:c, '伪章', 'X')",
+              "UPDATE approval.seals SET code = 'X' WHERE tenant_code = :c",
+              "INSERT INTO fees.treasury_accounts (tenant_code, payee_name, account_number, bank_name, kind)"
+              " VALUES (:c, 'x', '1', 'x', 'x')",
+              "DELETE FROM fees.fee_items WHERE tenant_code = :c",
+              "UPDATE catalogue.units SET name = 'x' WHERE code = :c"]
+    for binding in (COUNTY, "64", None):
+        for statement in (*reads, *writes):
+            uow = db.unit_of_work(tenant=binding) if binding else db.unit_of_work()
+            with pytest.raises(DBAPIError, match="permission denied for schema"), uow as u:
+                u.execute(statement, {"c": COUNTY})
+    with db.unit_of_work(tenant="64") as uow:                   # its own tables it reads, under their policies
+        assert uow.value("SELECT count(*) FROM onboarding.jobs WHERE id = :j", {"j": first_job.id}) == 1
+        assert uow.value("SELECT current_user") == "sanji_onboarding"
+
+
+def _internal_calls(owners):
+    """Each owner's internal method for onboarding, with a valid request: (target, stub class, method, request)."""
+    return [
+        (owners["approval"], approval_pb2_grpc.ApprovalServiceStub, "SetUpUnitBackOffice",
+         approval_pb2.SetUpUnitBackOfficeRequest(unit="620602001", unit_name="东大街街道", staff=[
+             approval_pb2.BackOfficeStaff(username="intruder", name="闯入者", decider=True)])),
+        (owners["approval"], approval_pb2_grpc.ApprovalServiceStub, "GetBackOfficeReadiness",
+         approval_pb2.GetBackOfficeReadinessRequest(unit="620602")),
+        (owners["fees"], fees_pb2_grpc.FeesServiceStub, "GetFeesReadiness", fees_pb2.GetFeesReadinessRequest(
+            unit="620602")),
+        (owners["catalogue"], catalogue_pb2_grpc.CatalogueServiceStub, "GetCatalogueReadiness",
+         catalogue_pb2.GetCatalogueReadinessRequest(unit="620602")),
+        (owners["catalogue"], catalogue_pb2_grpc.CatalogueServiceStub, "ImportCountyUnits",
+         catalogue_pb2.ImportCountyUnitsRequest(province="62", county="620602", lines=[catalogue_pb2.DivisionLine(
+             source="x.csv", line=2, code="620602777", name="伪街道")])),
+    ]
+
+
+def test_the_owners_internal_methods_refuse_any_caller_but_the_onboarding_service(owners, tokens, catalogue_db,
+                                                                                  service_credentials):
+    """No token, a person's token (the county's own admin, the province's admin), a person's token sent as the
+    service credential, another service's credential (alone or carrying a person), and even the onboarding service's
+    own credential carrying a person: refused, and nothing written."""
+    onboarding, intake = service_credentials("onboarding"), service_credentials("intake")
+    for target, stub_class, method, request in _internal_calls(owners):
+        with grpc.insecure_channel(target) as channel:
+            stub = stub_class(channel)
+            attempts = [
+                (Caller(stub, None), grpc.StatusCode.UNAUTHENTICATED),
+                (Caller(stub, tokens["county.admin"]), grpc.StatusCode.UNAUTHENTICATED),
+                (Caller(stub, tokens["ningxia.admin"]), grpc.StatusCode.UNAUTHENTICATED),
+                (Caller(stub, None, service=_PersonAsService(tokens["county.admin"])),
+                 grpc.StatusCode.UNAUTHENTICATED),
+                (Caller(stub, None, service=intake), grpc.StatusCode.PERMISSION_DENIED),
+                (Caller(stub, tokens["county.admin"], service=intake), grpc.StatusCode.PERMISSION_DENIED),
+                (Caller(stub, tokens["county.admin"], service=onboarding), grpc.StatusCode.PERMISSION_DENIED),
+            ]
+            for caller, code in attempts:
+                with pytest.raises(grpc.RpcError) as refused:
+                    getattr(caller, method)(request)
+                assert refused.value.code() == code, (method, code)
+    with owners["approval_db"].unit_of_work(tenant="620602001") as uow:
+        assert uow.value("SELECT count(*) FROM approval.staff WHERE username = 'intruder'") == 0
+        assert uow.value("SELECT count(*) FROM approval.seals WHERE code LIKE 'PENDING-%'") == 0
+    with catalogue_db.unit_of_work() as uow:
+        assert uow.value("SELECT count(*) FROM catalogue.units WHERE code = '620602777'") == 0
+
+
+class _PersonAsService:
+    """A person's token sent where a service's own credential goes."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def token(self) -> str:
+        return self._token
+
+
+def test_the_onboarding_service_sets_up_one_unit_at_a_time_and_reads_one_county(owners, service_credentials,
+                                                                                 first_job):
+    """Through the internal methods on the onboarding credential: the back office is the named unit's only (another
+    county's desks and seal untouched), the readiness is the named county's (the demo county's items and seal are not
+    640104's), and bad input names its field."""
+    onboarding = service_credentials("onboarding")
+    with grpc.insecure_channel(owners["approval"]) as a, grpc.insecure_channel(owners["fees"]) as f, \
+            grpc.insecure_channel(owners["catalogue"]) as c:
+        approval = Caller(approval_pb2_grpc.ApprovalServiceStub(a), None, service=onboarding)
+        fees = Caller(fees_pb2_grpc.FeesServiceStub(f), None, service=onboarding)
+        catalogue = Caller(catalogue_pb2_grpc.CatalogueServiceStub(c), None, service=onboarding)
+        ready = approval.GetBackOfficeReadiness(approval_pb2.GetBackOfficeReadinessRequest(unit=COUNTY))
+        assert ready.seal and ready.placeholder_seal                    # onboarding gave 640104 a placeholder
+        again = approval.SetUpUnitBackOffice(approval_pb2.SetUpUnitBackOfficeRequest(
+            unit="640104001", unit_name="凤凰北街街道", staff=[approval_pb2.BackOfficeStaff(
+                username="fh.decider", name="凤决定", decider=True)]))
+        assert again.placeholder_seal_registered and [d.username for d in again.desks] == ["fh.decider"]
+        assert again.desks[0].desks
+        repeat = approval.SetUpUnitBackOffice(approval_pb2.SetUpUnitBackOfficeRequest(
+            unit="640104001", unit_name="凤凰北街街道", staff=[approval_pb2.BackOfficeStaff(
+                username="fh.decider", name="凤决定", decider=True)]))
+        assert not repeat.placeholder_seal_registered                   # its seal is never replaced
+        assert catalogue.GetCatalogueReadiness(catalogue_pb2.GetCatalogueReadinessRequest(unit=COUNTY)) \
+            .published_items == 0
+        assert fees.GetFeesReadiness(fees_pb2.GetFeesReadinessRequest(unit=COUNTY)).published_fee_items == 0
+        for call, request, field_name in (
+                (approval.SetUpUnitBackOffice, approval_pb2.SetUpUnitBackOfficeRequest(unit="6401x"), "unit"),
+                (approval.SetUpUnitBackOffice, approval_pb2.SetUpUnitBackOfficeRequest(
+                    unit=COUNTY, staff=[approval_pb2.BackOfficeStaff(username=" ")]), "staff[0].username"),
+                (approval.GetBackOfficeReadiness, approval_pb2.GetBackOfficeReadinessRequest(unit=""), "unit"),
+                (fees.GetFeesReadiness, fees_pb2.GetFeesReadinessRequest(unit="abc"), "unit"),
+                (catalogue.GetCatalogueReadiness, catalogue_pb2.GetCatalogueReadinessRequest(unit="1"), "unit")):
+            with pytest.raises(grpc.RpcError) as refused:
+                call(request)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert dict(refused.value.trailing_metadata()).get(FIELD_KEY) == field_name, field_name
+    with owners["approval_db"].unit_of_work(tenant="620602") as uow:   # the demo county: nobody of 640104's
+        assert uow.value("SELECT count(*) FROM approval.staff WHERE username LIKE 'xq.%' OR username LIKE 'fh.%'") == 0
+        assert uow.value("SELECT count(*) FROM approval.seals WHERE code LIKE 'PENDING-64%'") == 0
 
 
 @pytest.mark.parametrize("change,field_name,message", [
