@@ -774,8 +774,8 @@ class SupervisionHandlers:
             out[-1].update(domain.rating_figures(ratings.pop(key, None)))
         # groups with complaints or ratings and no case accepted that month
         for key in sorted(set(complaints) | set(ratings)):
-            out.append({"key": key, "label": unit_label(key) if by == "unit" else key, "accepted": 0, "decided": 0,
-                        "completed": 0, "cards": cards.get(key, {}), **_complaint_figures(complaints.get(key)),
+            out.append({"key": key, "label": unit_label(key) if by == "unit" else key, **_NO_CASES,
+                        "cards": cards.get(key, {}), **_complaint_figures(complaints.get(key)),
                         **domain.rating_figures(ratings.get(key))})
         return out
 
@@ -845,6 +845,15 @@ class SupervisionHandlers:
             uow_ctx = self.db.unit_of_work(tenant=unit)
         with uow_ctx as uow:
             return hashchain.verify_stored(uow, SCHEMA, unit, self.public_keys)
+
+
+# the case figures of a group that had complaints or ratings in the month but no case: every figure a case row
+# has, at zero, so the ranking, the export and the scorecard read one shape (the large fuzz found GetRanking
+# failing on a department with ratings only: KeyError 'on_time_promised')
+_NO_CASES: dict[str, Any] = {
+    "accepted": 0, "decided": 0, "completed": 0, "on_time_promised": 0.0, "on_time_statutory": 0.0,
+    "avg_working_days": 0.0, "avg_promised_days": 0.0, "speed_up": 0.0, "immediate_share": 0.0,
+    "one_visit_share": 0.0, "corrections_per_case": 0.0, "waived_count": 0, "proxy_share": 0.0, "fees_fen": 0}
 
 
 def _complaint_figures(c: Mapping[str, Any] | None) -> dict[str, Any]:
