@@ -273,6 +273,12 @@ class DockingHandlers:
         if not serial and files_under == tenant[:6]:
             serial = repo.serial_of(files_under, application_id, case_number)
         key = serial or domain.case_key(body, env.correlation_id)
+        if files_under != tenant[:6]:
+            repo.file_under(files_under)
+        if application_id and not case_number and not serial:
+            # an event of the application without its case number (补正) consumed after the acceptance gave it one:
+            # it joins the case's reports (below: an acceptance consumed after it moves it there)
+            key = repo.case_key_of_application(files_under, application_id) or key
         at = self._event_time(body, env)
         report = {"event": env.event_type,
                   "progress_code": domain.progress_code(env.event_type, self.progress_codes(tenant[:2])),
@@ -281,14 +287,12 @@ class DockingHandlers:
                   "detail": body}
         if window:
             report["collected_by"] = window
-        if files_under != tenant[:6]:
-            repo.file_under(files_under)
-        if serial and application_id and case_number:
+        if application_id and case_number:
             # the event that ties the case number to the application (the acceptance, the hand-out): an event of
-            # the case consumed before it (e.g. approval's decision overtaking intake's acceptance) was queued
-            # under the case number, not knowing the serial — it joins the case's reports under the serial, so
-            # the case has one order, and carries the serial
-            repo.rekey(files_under, case_number, serial)
+            # the case consumed before it was queued under another key — 补正 under the application id (it had
+            # no case number yet), approval's decision of an online case under the case number (docking did not
+            # know the serial yet) — and joins the case's reports under this key, so the case has one order
+            repo.rekey(files_under, [k for k in (application_id, case_number) if k != key], key, serial)
         # its place in the case: its lifecycle stage and its event's own time (domain.send_order)
         return repo.enqueue(uuid.uuid5(REPORT_NAMESPACE, env.event_id), files_under, key, env.event_type, report,
                             domain.report_stage(env.event_type), domain.event_time(at, self._sent_at(env)))

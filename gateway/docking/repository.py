@@ -90,19 +90,32 @@ class DockingRepository:
         """A report for the province, with its order key in the case (its lifecycle stage, its event's own
         time); False when that message id is already queued (a redelivered event)."""
         return bool(self.u.rows(sql(
-            f"INSERT INTO {S}.outbound (message_id, tenant_code, case_key, type, body, stage, event_at) VALUES (:m,"
-            " :t, :k, :ty, CAST(:b AS jsonb), :st, COALESCE(:at, now())) ON CONFLICT (message_id) DO NOTHING"
-            " RETURNING 1"),
+            f"INSERT INTO {S}.outbound (message_id, tenant_code, case_key, type, body, stage, event_at,"
+            " linked_application) VALUES (:m, :t, :k, :ty, CAST(:b AS jsonb), :st, COALESCE(:at, now()), :la)"
+            " ON CONFLICT (message_id) DO NOTHING RETURNING 1"),
             {"m": message_id, "t": tenant, "k": case_key, "ty": type_, "b": json.dumps(body, ensure_ascii=False),
-             "st": stage, "at": event_at}))
+             "st": stage, "at": event_at,
+             # a report that ties an application to its case number (docking 0007: case_key_of_application)
+             "la": str(body.get("application_id") or "") if body.get("case_number") else ""}))
 
-    def rekey(self, tenant: str, case_number: str, serial: str) -> int:
-        """An online case's pending reports queued under its case number (before docking knew its provincial
-        serial) move to its serial's queue and carry the serial. Delivered ones stay as they went."""
+    def rekey(self, tenant: str, old_keys: list[str], key: str, serial: str) -> int:
+        """A case's pending reports queued under another of its keys (its application id before it had a case
+        number, its case number before docking knew its provincial serial) move to its queue `key`, and carry
+        the serial where it has one. Delivered ones stay as they went."""
+        if not old_keys:
+            return 0
         return self.u.execute(sql(
-            f"UPDATE {S}.outbound SET case_key = :s, body = jsonb_set(body, '{{provincial_serial}}', to_jsonb("
-            "CAST(:s AS text))) WHERE tenant_code = :t AND case_key = :k AND delivered_at IS NULL"),
-            {"t": tenant, "k": case_number, "s": serial})
+            f"UPDATE {S}.outbound SET case_key = :k, body = CASE WHEN :s = '' THEN body ELSE"
+            " jsonb_set(body, '{provincial_serial}', to_jsonb(CAST(:s AS text))) END"
+            " WHERE tenant_code = :t AND case_key = ANY(:old) AND delivered_at IS NULL"),
+            {"t": tenant, "old": old_keys, "k": key, "s": serial})
+
+    def case_key_of_application(self, tenant: str, application_id: str) -> str:
+        """The queue of the case an application became, if a report tied them (its acceptance); ''."""
+        found = self.u.row(sql(
+            f"SELECT case_key FROM {S}.outbound WHERE tenant_code = :t AND linked_application = :a"
+            " AND linked_application <> '' ORDER BY seq LIMIT 1"), {"t": tenant, "a": application_id})
+        return found[0] if found else ""
 
     def tenants_due(self, now: dt.datetime) -> list[str]:
         self.u.widen(DELIVERY_SWEEP, on="on")

@@ -344,10 +344,42 @@ def test_the_rekey_reaches_only_the_pending_reports_the_scope_files(docking_db, 
             repo.file_under_county()
         else:
             repo.file_under(COUNTY)
-        assert repo.rekey(target, key, "STOLEN") == 0
+        assert repo.rekey(target, [key], "STOLEN", "S1") == 0
         uow.commit()
     with docking_db.unit_of_work(tenant=target) as uow:
         assert uow.value(sql("SELECT case_key FROM docking.outbound WHERE case_key IN (:k, 'STOLEN')"),
                          {"k": key}) == key
         uow.execute(sql("DELETE FROM docking.outbound WHERE case_key = :k"), {"k": key})
         uow.commit()
+
+
+def test_a_correction_consumed_after_the_acceptance_still_goes_first(handlers, docking_db, simulator):
+    """补正 is told before a case has a number: its report is queued under the application id. Consumed after the
+    acceptance (its queue retried), it joins the case's queue under the case number, first, in every order."""
+    from tests.support import deliver_event, subscribed
+
+    kinds = ("correction_requested", "application_accepted", "case_decided")
+    orders = list(itertools.permutations(range(len(kinds))))
+    cases = [(str(uuid.uuid4()), n) for n in case_numbers(len(orders))]
+    handlers.settle = dt.timedelta(hours=1)
+    for round_ in range(len(kinds)):
+        for (application_id, number), order in zip(cases, orders, strict=True):
+            i = order[round_]
+            if kinds[i] == "correction_requested":
+                source, message = "intake", intake_ev.CorrectionRequested(
+                    application_id=application_id, tenant=COUNTY, material_codes=["M1"], requested_at=_at(i))
+            elif kinds[i] == "application_accepted":
+                source, message = "intake", intake_ev.ApplicationAccepted(
+                    application_id=application_id, tenant=COUNTY, case_number=number, accepted_at=_at(i))
+            else:
+                source, message = lifecycle_event("case_decided", number, _at(i))
+            deliver_event(subscribed(SUBSCRIPTIONS, f"report_{kinds[i]}", handlers), docking_db, COUNTY, message,
+                          source=source)
+        handlers.deliver_due()
+        assert simulator.receipts() == []
+    handlers.settle = dt.timedelta(0)
+    drain(handlers, docking_db)
+    for (application_id, number), order in zip(cases, orders, strict=True):
+        assert simulator.reports_of(number) == list(kinds), order
+        assert simulator.reports_of(application_id) == [], order
+    assert len(simulator.receipts()) == len(cases) * len(kinds)
