@@ -66,7 +66,10 @@ def bearer_from_metadata(metadata: Iterable[tuple[str, str]], key: str = "author
 def nul_field(message, prefix: str = "") -> str | None:
     """The first text field of a request (nested, repeated and map fields included) holding a NUL character,
     which PostgreSQL's text cannot store: refused at the edge of every method as invalid input, instead of
-    reaching a statement and ending as INTERNAL (the large fuzz found `id_number` and `fee_code`)."""
+    reaching a statement and ending as INTERNAL (the large fuzz found `id_number` and `fee_code`). A method
+    registered without a deserializer hands over raw bytes: nothing to look into."""
+    if not hasattr(message, "ListFields"):
+        return None
     for fd, value in message.ListFields():
         name = prefix + fd.name
         if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
