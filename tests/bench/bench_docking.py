@@ -51,8 +51,11 @@ def _backlog(db: Database, n: int) -> None:
         rows.append({"m": uuid.uuid4(), "t": COUNTY, "k": case, "ty": "case_decided", "b": json.dumps(body)})
     with db.unit_of_work(tenant=COUNTY) as uow:
         for r in rows:
-            uow.execute(sql("INSERT INTO docking.outbound (message_id, tenant_code, case_key, type, body)"
-                            " VALUES (:m, :t, :k, :ty, CAST(:b AS jsonb))"), r)
+            # queued an hour ago, as an outage leaves them: past the sender's settle time (a report just queued
+            # waits it out, SANJI_DOCKING_SETTLE_SECONDS, for an earlier event of its case still being retried)
+            uow.execute(sql("INSERT INTO docking.outbound (message_id, tenant_code, case_key, type, body, created_at,"
+                            " event_at) VALUES (:m, :t, :k, :ty, CAST(:b AS jsonb), now() - interval '1 hour',"
+                            " now() - interval '1 hour')"), r)
         uow.commit()
 
 
