@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from infra import migrate
 from infra.local import bootstrap
 from shared.db import Database, make_engine
-from shared.registry import SCHEMAS
+from shared.registry import SCHEMAS, SERVICES
 
 OWNER, APP = "sanji_owner", "sanji_app"
 
@@ -208,6 +208,11 @@ class Walls:
     app: Database                        # the application role, through the platform's unit of work
     owner_url: str
     seeded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # table → the key of its seeded row
+    own: dict[str, Database] = field(default_factory=dict)   # schema → its service's own role (registry)
+
+    def app_for(self, table: str) -> Database:
+        """The role a table's service runs as: its own where the registry names one, else the shared one."""
+        return self.own.get(table.split(".")[0], self.app)
 
     @property
     def walled(self) -> list[Table]:
@@ -280,8 +285,11 @@ def walls(test_settings) -> Iterator[Walls]:
                 for c in t.columns:
                     if not c.primary:
                         conn.execute(text(f'ALTER TABLE {t.name} ALTER COLUMN "{c.name}" DROP NOT NULL'))
+        own = {s.schema: Database(make_engine(make_url(app_url).set(username=s.database_role, password=s.database_role)
+                                              .render_as_string(hide_password=False), pool_size=2), schema="public")
+               for s in SERVICES if s.database_role}       # development passwords: the role's name (bootstrap)
         walls = Walls(tables=tables, app=Database(make_engine(app_url, pool_size=2), schema="public"),
-                      owner_url=owner_url)
+                      owner_url=owner_url, own=own)
         with engine.begin() as conn:
             # as the owner, bound to HOME: FORCE applies the policies to the owner too
             conn.execute(text("SELECT set_config('app.tenant', :t, true)"), {"t": HOME})
@@ -293,16 +301,19 @@ def walls(test_settings) -> Iterator[Walls]:
                 walls.seeded[t.name] = [{c.name: row[c.name] for c in t.key}]
         yield walls
         walls.app.dispose()
+        for db in own.values():
+            db.dispose()
     finally:
         engine.dispose()
         with create_engine(test_settings.database_owner_url, isolation_level="AUTOCOMMIT").connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-def _uow(walls: Walls, viewer: Viewer):
+def _uow(walls: Walls, viewer: Viewer, table: str):
+    db = walls.app_for(table)
     if viewer.tenant is None:
-        return walls.app.unit_of_work()
-    return walls.app.unit_of_work(tenant=viewer.tenant, subtree=viewer.subtree)
+        return db.unit_of_work()
+    return db.unit_of_work(tenant=viewer.tenant, subtree=viewer.subtree)
 
 
 def _refused(exc: DBAPIError) -> bool:
@@ -347,17 +358,37 @@ def test_the_roles_cannot_step_around_the_walls(walls):
     assert owned == 0   # the application role owns nothing, so every policy applies to it
 
 
+def test_a_schema_with_its_own_role_is_out_of_the_shared_roles_reach(walls):
+    """The onboarding jobs hold staff lists and initial passwords (issue 23): the shared application role, which every
+    other service's process runs as, can neither read nor write them, whatever unit it is bound to — only the
+    onboarding process's own role can (and it no other schema: services/onboarding/tests)."""
+    own = [t for t in walls.tables.values() if t.name.split(".")[0] in walls.own and t.kind != "m"]
+    assert own, "the registry names a service with a role of its own"
+    reached = []
+    for t in own:
+        for binding in (dict(tenant=HOME), dict(tenant="62", subtree=True), {}):
+            for statement in (f"SELECT count(*) FROM {t.name}", f"DELETE FROM {t.name}"):
+                try:
+                    with walls.app.unit_of_work(**binding) as uow:
+                        uow.execute(statement)
+                    reached.append((t.name, binding, statement))
+                except DBAPIError as exc:
+                    if not _refused(exc):
+                        reached.append((t.name, binding, f"failed, but not on a grant: {exc.orig}"))
+    assert reached == []
+
+
 def test_seeded_rows_are_seen_by_their_own_unit_only(walls):
     leaks = [(t.name, "-", "says nowhere whose a row is: no policy binds app.tenant, no tenant column")
              for t in walls.walled if t.name not in walls.seeded]
     for t in walls.seeded_tables:
         statement = f"SELECT count(*) FROM {t.name} WHERE {' AND '.join(f'{c} = :home' for c in t.tenant_columns)}"
-        with walls.app.unit_of_work(tenant=HOME) as uow:
+        with walls.app_for(t.name).unit_of_work(tenant=HOME) as uow:
             own = uow.value(statement, {"home": HOME})
         if own != 1:
             leaks.append((t.name, "home township", f"sees {own} of its 1 row"))
         for viewer in VIEWERS:
-            with _uow(walls, viewer) as uow:
+            with _uow(walls, viewer, t.name) as uow:
                 seen = uow.value(f"SELECT count(*) FROM {t.name}")
             if seen:
                 leaks.append((t.name, viewer.name, f"sees {seen} rows"))
@@ -383,7 +414,7 @@ def test_no_unit_writes_across_the_walls(walls):
             # a row of the home township, written by someone else
             statement, params = insert_statement(t, HOME)
             try:
-                with _uow(walls, viewer) as uow:
+                with _uow(walls, viewer, t.name) as uow:
                     uow.rows(statement, params)
                     uow.commit()
                 breaches.append((t.name, viewer.name, "inserted a row of the home township"))
@@ -394,7 +425,7 @@ def test_no_unit_writes_across_the_walls(walls):
             for verb, sql in (("updated", f"UPDATE {t.name} SET {first} = {first}"),
                               ("deleted", f"DELETE FROM {t.name}")):
                 try:
-                    with _uow(walls, viewer) as uow:
+                    with _uow(walls, viewer, t.name) as uow:
                         touched = uow.execute(sql)
                         uow.commit()
                 except DBAPIError as exc:
@@ -405,7 +436,7 @@ def test_no_unit_writes_across_the_walls(walls):
         where, params = _where(t, walls.seeded[t.name][0])
         sets = ", ".join(f"{c} = :sibling" for c in t.tenant_columns)
         try:
-            with walls.app.unit_of_work(tenant=HOME) as uow:
+            with walls.app_for(t.name).unit_of_work(tenant=HOME) as uow:
                 touched = uow.execute(f"UPDATE {t.name} SET {sets} WHERE {where}", {**params, "sibling": SIBLING})
                 uow.commit()
             if touched:
@@ -437,7 +468,7 @@ def test_calendars_are_read_by_all_and_written_only_by_their_publication(walls):
         for viewer in [Viewer("home township", HOME), *VIEWERS]:
             for region in ("", "62", viewer.tenant or ""):
                 try:
-                    with _uow(walls, viewer) as uow:
+                    with _uow(walls, viewer, name) as uow:
                         uow.execute(insert.format(t=name), {"r": region})
                         uow.commit()
                     breaches.append((name, viewer.name, f"inserted region {region!r}"))
@@ -446,7 +477,7 @@ def test_calendars_are_read_by_all_and_written_only_by_their_publication(walls):
                         breaches.append((name, viewer.name, f"failed, but not on a wall: {exc.orig}"))
             for verb, statement in (("updated", f"UPDATE {name} SET data = data"), ("deleted", f"DELETE FROM {name}")):
                 try:
-                    with _uow(walls, viewer) as uow:
+                    with _uow(walls, viewer, name) as uow:
                         touched = uow.execute(statement)
                         uow.commit()
                 except DBAPIError as exc:

@@ -87,8 +87,9 @@ def ensure_database(name: str, *, recreate: bool = False) -> None:
         psql(f"CREATE DATABASE {name} OWNER {OWNER} ENCODING 'UTF8' TEMPLATE template0")
     psql(f"REVOKE ALL ON DATABASE {name} FROM PUBLIC; GRANT CONNECT ON DATABASE {name} TO {APP}", name)
     for schema in SCHEMAS:
-        psql(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {OWNER}; GRANT USAGE ON SCHEMA {schema} TO {APP}",
-             name)
+        # a schema whose service runs as a role of its own is that role's alone: the shared role gets no USAGE
+        grant = "" if schema in OWN_ROLES.values() else f"; GRANT USAGE ON SCHEMA {schema} TO {APP}"
+        psql(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {OWNER}{grant}", name)
     for role, schema in OWN_ROLES.items():
         # its own schema and nothing else: no USAGE on any other service's schema, so not even a table name resolves
         psql(f"GRANT CONNECT ON DATABASE {name} TO {role}; GRANT USAGE ON SCHEMA {schema} TO {role}", name)

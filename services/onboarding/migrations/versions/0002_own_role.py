@@ -2,8 +2,7 @@
 (or the deployment's database administrator) with USAGE on this schema only, and its tables granted here, under
 the same row-level security as for the application role. The onboarding process can so reach no other service's
 table — the county's tree, desks, seals and the readiness check go to their owners over gRPC.
-(The shared application role keeps its grants on these tables for now: tests/test_walls.py seeds every walled
-table through it.)
+(0003 then takes the shared application role's grants on these tables away.)
 
 Revision ID: 0002
 Revises: 0001
