@@ -70,7 +70,6 @@ NOT_TENANT_DATA = frozenset([f"{s}.alembic_version" for s in SCHEMAS] + [
     "fees.treasury_accounts",           # which treasury account receives a unit's fees (收缴分离), public
     "fees.callback_rejection_minutes",  # how many payment callbacks were refused each minute: counts only
     "docking.refusal_minutes",          # how many province messages were refused each minute: counts only
-    "supervision.rule_thresholds",      # per province: the supervision rules' thresholds (rules as data)
     "complaints.rating_figures",        # ratings counted per unit, item and level: counts only, public (好差评)
 ])
 
