@@ -3,11 +3,12 @@ catalogue are checked by the catalogue service (also 422 naming the field)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from gateway.rest import Strict
+from shared.provinces import SUPERVISION_THRESHOLDS
 
 
 class MaterialIn(Strict):
@@ -89,6 +90,9 @@ class DelegateItemIn(Strict):
     reason: str = ""
 
 
+_THRESHOLD_CEILING = max(high for _, high in SUPERVISION_THRESHOLDS.values())
+
+
 class ProvinceIn(Strict):
     """A province's record (issue 23): written by the province's own administrator."""
     name: str = Field(description="省名称")
@@ -97,5 +101,7 @@ class ProvinceIn(Strict):
     n_tong: list[str] = Field(default_factory=list, description="三级N同要素")
     complaint_working_days: bool = Field(True, description="投诉时限的“日”是否按工作日计算")
     rectification_days: int = Field(15, description="差评整改期限（天）")
-    supervision_thresholds: dict[str, float] = Field(
-        default_factory=dict, description="电子监察黄牌/红牌阈值（“规则.阈值”→数值；未列出的按默认值）")
+    # bounded at the edge by the widest of the thresholds' own ranges; each is checked against its own by the catalogue
+    supervision_thresholds: dict[str, Annotated[float, Field(ge=0, le=_THRESHOLD_CEILING)]] = Field(
+        default_factory=dict, max_length=len(SUPERVISION_THRESHOLDS),
+        description="电子监察黄牌/红牌阈值（“规则.阈值”→数值；未列出的按默认值）")

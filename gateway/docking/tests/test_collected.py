@@ -115,7 +115,10 @@ def test_a_collected_provincial_case_is_reported_under_the_county_once_in_order(
     item = catalogue_translate.row_to_item(catalogue.get_public_item(row.id))
 
     intake_db = intake_handlers.db
-    consumers = [_purged(approval_consumer(approval_h, approval_db, migrated.amqp_url), migrated.amqp_url),
+    # the retry options of approval's own test consumer (services/approval/tests/conftest.py): both declare
+    # approval's queues in the suite's one vhost, and a queue's arguments are fixed by whoever declares it first
+    consumers = [_purged(approval_consumer(approval_h, approval_db, migrated.amqp_url, max_retries=1,
+                                           backoff=(0.5,)), migrated.amqp_url),
                  _purged(docking_consumer(h, docking_db, migrated.amqp_url), migrated.amqp_url)]
     pipeline = Pipeline(migrated.amqp_url, [(intake_db, "intake"), (approval_db, "approval")], consumers, h,
                         docking_db)

@@ -104,12 +104,16 @@ def test_another_unit_sees_none_of_a_unit_s_ratings(august, as_, supervision_db)
 def test_a_month_with_ratings_and_no_case_ranks_its_units_and_departments(events, as_):
     # found by the large fuzz: GetRanking failed (INTERNAL) on a department rated in a month with no case of its
     # own; July 2026 is a month no other supervision test uses
-    _rating(events, 4, at="2026-07-15T10:00:00+08:00")
+    # a unit of its own too: the other tests here count UNIT's ratings
+    unit = "620602032"
+    events.send("complaints", complaints_ev.RatingSubmitted(
+        rating_id=str(uuid.uuid4()), tenant=unit, channel="window", level=4, bad=True, staff="gulou.clerk",
+        at="2026-07-15T10:00:00+08:00", department="凉州区住房和城乡建设局"), unit)
     ranking = as_(None).GetRanking(pb.GetRankingRequest(region="620602", month="2026-07"))
     dept = [d for d in ranking.departments if d.key == "凉州区住房和城乡建设局"]
     assert dept and dept[0].decided == 0 and dept[0].score == 0
-    stats = as_("county.supervisor").GetStats(pb.GetStatsRequest(by="department", month="2026-07", unit=UNIT))
+    stats = as_("county.supervisor").GetStats(pb.GetStatsRequest(by="department", month="2026-07", unit=unit))
     row = _row(stats.rows, "凉州区住房和城乡建设局")
     assert (row.accepted, row.on_time_promised, row.ratings, row.bad_ratings) == (0, 0, 1, 1)
-    card = as_(None).GetScorecard(pb.GetScorecardRequest(unit=UNIT, month="2026-07"))
+    card = as_(None).GetScorecard(pb.GetScorecardRequest(unit=unit, month="2026-07"))
     assert card.totals.ratings == 1 and card.totals.accepted == 0
