@@ -222,10 +222,10 @@ class CaseHandlers:
         with self.db.unit_of_work(p) as uow:
             repo = FeesRepository(uow)
             numbers, total = repo.list_cases(str(p.tenant), status, limit, offset)
-            views = []
-            for n in numbers:
-                case = repo.get_case(n)
-                views.append(CaseView(case, repo.notice_of_case(case.tenant, n)))
+            # the page in three statements, not three per case (issue 22: the cashier's list at a year's volume)
+            notices = repo.notices_of_cases(str(p.tenant), numbers)
+            views = [CaseView(case, notices.get(case.case_number))
+                     for case in repo.get_cases(str(p.tenant), numbers)]
         return views, total
 
     # -- the decision (approval's case_decided) --------------------------------------------------

@@ -156,3 +156,18 @@ def test_rest_status_filters_stay_inside_the_unit(client, tokens, county_cases):
     r = client.get("/api/v1/fees/refunds", params={"status": "pending"}, headers=auth(tokens, "dongdajie.cashier"))
     assert r.status_code == 200 and c["refund"] not in {x["id"] for x in r.json()["refunds"]}
     assert client.get("/api/v1/fees/cases", params={"status": "noticed"}).status_code == 401
+
+
+
+def test_a_listed_case_is_the_case_itself_with_its_lines_and_notice(as_, county_cases):
+    # the list reads a page in three statements (issue 22); each entry must still be what GetCaseFees answers
+    cashier = as_("county.cashier")
+    for status in (pb.CASE_STATUS_UNSPECIFIED, pb.CASE_STATUS_NOTICED):
+        page = cashier.ListCases(pb.ListCasesRequest(status=status, limit=50))
+        assert page.cases
+        for case in page.cases:
+            assert case == cashier.GetCaseFees(pb.GetCaseFeesRequest(case_number=case.case_number))
+        if status == pb.CASE_STATUS_NOTICED:          # a noticed case has its lines and its notice
+            assert all(c.lines and c.notice.notice_number for c in page.cases)
+        again = cashier.ListCases(pb.ListCasesRequest(status=status, limit=50))
+        assert [c.case_number for c in again.cases] == [c.case_number for c in page.cases]   # the same order
