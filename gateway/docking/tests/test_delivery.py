@@ -153,7 +153,10 @@ def test_a_slow_province_times_out_and_the_report_is_tried_again(docking_db, cou
     [c] = case_numbers(1)
     report(h, docking_db, "case_decided", c)
     simulator.fault("slow", 1.0)
-    assert h.deliver_due().failed == 1
+    # nothing counts as delivered while the province is too slow (reports other tests left pending in the county's
+    # shared outbox fail with this one, so the count of failures is at least one, not exactly one)
+    slow = h.deliver_due()
+    assert slow.delivered == 0 and slow.failed >= 1
     simulator.fault("ok")
     drain(h, docking_db)
     # the slow answer may have been taken: then the retry is a duplicate and it is still one receipt
