@@ -320,63 +320,56 @@ def test_handling_bad_input(as_):
 
 
 # -- a province publishes the next year: provisional time limits are counted again -------------------------
-def test_a_published_year_reprojects_provisional_time_limits(as_, complaints_db, handlers, on_day, migrated):
-    from google.protobuf import json_format
-    from sanji.approval.v1 import events_pb2 as approval_ev
+def forget_2027(migrated, handlers) -> None:
+    """Gansu's 2027 unpublished again (as the publication's own transaction may write it), for the tests below."""
     from sqlalchemy import create_engine, text
 
-    def forget_2027() -> None:
-        owner = create_engine(migrated.database_owner_url)
-        try:
-            with owner.begin() as conn:
-                conn.execute(text("SELECT set_config('app.calendar_region', 'region:62', true)"))
-                conn.execute(text("DELETE FROM complaints.calendar_years WHERE region = '62' AND year = 2027"))
-        finally:
-            owner.dispose()
-        handlers[0].calendars.invalidate()
+    owner = create_engine(migrated.database_owner_url)
+    try:
+        with owner.begin() as conn:
+            conn.execute(text("SELECT set_config('app.calendar_region', 'region:62', true)"))
+            conn.execute(text("DELETE FROM complaints.calendar_years WHERE region = '62' AND year = 2027"))
+    finally:
+        owner.dispose()
+    handlers[0].calendars.invalidate()
 
-    forget_2027()
+
+def publish_2027(complaints_db, handlers) -> None:
+    """Approval's calendar_year_published for Gansu's 2027 (元旦 on Friday 1 January), through complaints' consumer."""
+    from google.protobuf import json_format
+    from sanji.approval.v1 import events_pb2 as approval_ev
+
+    m = approval_ev.CalendarYearPublished(region="62", year=2027, holidays={"2027-01-01": "元旦"},
+                                          published_by="gansu.admin", published_at="2026-12-30T09:00:00+08:00")
+    env = Envelope(event_id=str(uuid.uuid4()), event_type="calendar_year_published", tenant="62",
+                   correlation_id=None, event_version=1, traceparent=None, tracestate=None, timestamp=0,
+                   source="approval", body=json_format.MessageToDict(m, preserving_proto_field_name=True))
+    row = next(on for on in SUBSCRIPTIONS if on.handler == "apply_calendar_year")
+    with complaints_db.unit_of_work(tenant="62") as uow:
+        row.deliver(Handlers(*handlers), env, uow)
+        uow.commit()
+
+
+def test_a_published_year_reprojects_provisional_time_limits(as_, complaints_db, handlers, on_day, migrated):
+    forget_2027(migrated, handlers)
     try:
         on_day(dt.date(2026, 12, 30))
         c = as_("county.clerk").FileComplaint(complaint_request(COUNTY))
         # 2027 is not published: its 1 January counts as a Friday at work, and the dates are provisional
         assert c.provisional and (c.progress_due, c.result_due) == ("2027-01-04", "2027-01-08")
-        m = approval_ev.CalendarYearPublished(region="62", year=2027, holidays={"2027-01-01": "元旦"},
-                                              published_by="gansu.admin", published_at="2026-12-30T09:00:00+08:00")
-        body = json_format.MessageToDict(m, preserving_proto_field_name=True)
-        env = Envelope(event_id=str(uuid.uuid4()), event_type="calendar_year_published", tenant="62",
-                       correlation_id=None, event_version=1, traceparent=None, tracestate=None, timestamp=0,
-                       source="approval", body=body)
-        row = next(on for on in SUBSCRIPTIONS if on.handler == "apply_calendar_year")
-        with complaints_db.unit_of_work(tenant="62") as uow:
-            row.deliver(Handlers(*handlers), env, uow)
-            uow.commit()
+        publish_2027(complaints_db, handlers)
         c = as_("county.complaints").GetComplaint(pb.GetComplaintRequest(complaint_id=c.id))
         assert not c.provisional and (c.progress_due, c.result_due) == ("2027-01-05", "2027-01-11")
         assert "法定节假日（元旦）" in c.due_trace
     finally:
-        forget_2027()
+        forget_2027(migrated, handlers)
 
 
 def test_a_published_year_recounts_reopened_and_extended_complaints_too(as_, complaints_db, handlers, on_day,
                                                                         migrated):
     """Issue 16: the sweep skipped complaints reopened or extended. Real dates: 元旦 2027 (Friday 1 January) is not
     published yet, so it counts as a working day and the dates reaching into it are provisional."""
-    from google.protobuf import json_format
-    from sanji.approval.v1 import events_pb2 as approval_ev
-    from sqlalchemy import create_engine, text
-
-    def forget_2027() -> None:
-        owner = create_engine(migrated.database_owner_url)
-        try:
-            with owner.begin() as conn:
-                conn.execute(text("SELECT set_config('app.calendar_region', 'region:62', true)"))
-                conn.execute(text("DELETE FROM complaints.calendar_years WHERE region = '62' AND year = 2027"))
-        finally:
-            owner.dispose()
-        handlers[0].calendars.invalidate()
-
-    forget_2027()
+    forget_2027(migrated, handlers)
     try:
         h, tel = as_("county.complaints"), phone()
         # reopened: received Mon 2026-12-14, answered, 不满意 on Mon 12-28 → counted again from 12-28
@@ -398,16 +391,7 @@ def test_a_published_year_recounts_reopened_and_extended_complaints_too(as_, com
         assert got.provisional and got.result_due == "2027-01-08"
 
         on_day(dt.date(2026, 12, 30))
-        m = approval_ev.CalendarYearPublished(region="62", year=2027, holidays={"2027-01-01": "元旦"},
-                                              published_by="gansu.admin", published_at="2026-12-30T09:00:00+08:00")
-        body = json_format.MessageToDict(m, preserving_proto_field_name=True)
-        env = Envelope(event_id=str(uuid.uuid4()), event_type="calendar_year_published", tenant="62",
-                       correlation_id=None, event_version=1, traceparent=None, tracestate=None, timestamp=0,
-                       source="approval", body=body)
-        row = next(on for on in SUBSCRIPTIONS if on.handler == "apply_calendar_year")
-        with complaints_db.unit_of_work(tenant="62") as uow:
-            row.deliver(Handlers(*handlers), env, uow)
-            uow.commit()
+        publish_2027(complaints_db, handlers)
         got = h.GetComplaint(pb.GetComplaintRequest(complaint_id=reopened.id))
         assert not got.provisional and (got.progress_due, got.result_due) == ("2026-12-31", "2027-01-07")
         first, again = got.due_trace.split("【重新办理】")
@@ -416,4 +400,4 @@ def test_a_published_year_recounts_reopened_and_extended_complaints_too(as_, com
         assert not got.provisional and got.result_due == "2027-01-11"      # 01-04, then 5 more: 01-05 … 01-11
         assert "法定节假日（元旦）" in got.due_trace and "【延期 5 日，自原截止日次日起算】" in got.due_trace
     finally:
-        forget_2027()
+        forget_2027(migrated, handlers)
