@@ -107,12 +107,29 @@ def handled(intake_db, event_id: str) -> bool:
         return bool(uow.scalar("SELECT count(*) FROM intake.inbox WHERE event_id = :e", {"e": event_id}))
 
 
-def test_every_permutation_through_the_consumer_ends_in_the_same_state(migrated, intake_handlers, intake_db, clerk,
-                                                                       township_item, today, publisher):
+def purged_consumer(migrated, intake_handlers, intake_db, publisher):
+    """Intake's real consumer, its queues declared and emptied of what other modules left there."""
     consumer = event_consumer(intake_handlers, intake_db, migrated.amqp_url)
     consumer.declare()
-    for queue in consumer.queue_names():             # what other modules left in intake's queues is not ours
+    for queue in consumer.queue_names():
         publisher.queue_purge(queue)
+    return consumer
+
+
+def deliver_in_order(consumer, publisher, intake_db, evs, order, case_number: str) -> None:
+    """Publish a case's events in the permutation's order, each handled before the next is published."""
+    for i in order:
+        event_id = publish(publisher, *evs[i], TOWNSHIP, case_number)
+        for _ in range(50):
+            if handled(intake_db, event_id):
+                break
+            consumer.drain(max_messages=1, timeout=5)
+        assert handled(intake_db, event_id), f"event {evs[i][0]} of order {order} not handled"
+
+
+def test_every_permutation_through_the_consumer_ends_in_the_same_state(migrated, intake_handlers, intake_db, clerk,
+                                                                       township_item, today, publisher):
+    consumer = purged_consumer(migrated, intake_handlers, intake_db, publisher)
     day = today.today()
     states: dict[str, tuple] = {}
     delivered = 0
@@ -120,14 +137,8 @@ def test_every_permutation_through_the_consumer_ends_in_the_same_state(migrated,
         app = clerk.SubmitApplication(submit_request(township_item))
         accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
         evs = events(accepted.case_number, TOWNSHIP, day)
-        for i in order:
-            event_id = publish(publisher, *evs[i], TOWNSHIP, accepted.case_number)
-            for _ in range(50):                      # one delivery at a time, in the permutation's order
-                if handled(intake_db, event_id):
-                    break
-                consumer.drain(max_messages=1, timeout=5)
-            assert handled(intake_db, event_id), f"event {evs[i][0]} of order {order} not handled"
-            delivered += 1
+        deliver_in_order(consumer, publisher, intake_db, evs, order, accepted.case_number)
+        delivered += len(order)
         with intake_db.unit_of_work(tenant=TOWNSHIP) as uow:
             view = IntakeRepository(uow).by_case_number(TOWNSHIP, accepted.case_number)
         states["-".join(FACTS[i] for i in order)] = final(view.app)

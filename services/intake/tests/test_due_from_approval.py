@@ -17,7 +17,7 @@ from sanji.intake.v1 import intake_pb2 as pb
 
 from services.intake.commands import RecordDueDates
 from services.intake.tests.conftest import TOWNSHIP, submit_request
-from services.intake.tests.test_any_order import handled, publish, publisher  # noqa: F401 — the fixture
+from services.intake.tests.test_any_order import deliver_in_order, publisher, purged_consumer  # noqa: F401 — the fixture
 from services.intake.tests.test_domain import CAL, TODAY, at, issued, receive
 from services.intake.translate import progress_to_pb, record_extension, record_reprojection, record_resumption
 from shared.clock import CHINA_TZ
@@ -112,25 +112,14 @@ def test_a_suspension_reported_after_approvals_dates_pauses_the_page_again():
 # -- through the real consumer and PostgreSQL ------------------------------------------------------------
 def test_every_permutation_through_the_consumer_shows_the_same_dates_on_the_progress_lookup(
         migrated, intake_handlers, intake_db, clerk, township_item, today, publisher):  # noqa: F811
-    from services.intake.service import event_consumer
-
-    consumer = event_consumer(intake_handlers, intake_db, migrated.amqp_url)
-    consumer.declare()
-    for queue in consumer.queue_names():             # what other modules left in intake's queues is not ours
-        publisher.queue_purge(queue)
+    consumer = purged_consumer(migrated, intake_handlers, intake_db, publisher)
     day = today.today()
     states: dict[str, tuple] = {}
     for order in itertools.permutations(range(4)):
         app = clerk.SubmitApplication(submit_request(township_item))
         accepted = clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
         evs = reports(accepted.case_number, TOWNSHIP, day)
-        for i in order:
-            event_id = publish(publisher, *evs[i], TOWNSHIP, accepted.case_number)
-            for _ in range(50):                      # one delivery at a time, in the permutation's order
-                if handled(intake_db, event_id):
-                    break
-                consumer.drain(max_messages=1, timeout=5)
-            assert handled(intake_db, event_id), f"event {evs[i][0]} of order {order} not handled"
+        deliver_in_order(consumer, publisher, intake_db, evs, order, accepted.case_number)
         progress = clerk.LookupProgress(pb.LookupProgressRequest(case_number=accepted.case_number,
                                                                  query_code=accepted.query_code))
         states["-".join(evs[i][0] for i in order)] = (shown(progress), progress.promised_due_explained.split("；")[1:])
