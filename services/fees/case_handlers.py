@@ -24,7 +24,7 @@ from services.fees.catalogue import FeeDefinition
 from services.fees.domain import READERS, CaseDecision, CaseFees, CaseStatus, NoticeStatus
 from services.fees.money import MAX_NAME, checked_text
 from services.fees.payment_handlers import PaymentHandlers, locked_case
-from services.fees.repository import FeesRepository
+from services.fees.repository import LIST_TOTAL_CAP, FeesRepository
 from shared.clock import CHINA_TZ, Clock
 from shared.db import Database, UnitOfWork
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
@@ -151,12 +151,10 @@ class CaseHandlers:
             repo.save_case(case, lines_changed=False)
             year = now.astimezone(CHINA_TZ).year
             notice_number = self._new_notice_number(repo, case.tenant, year)
-            # the tenant's yearly serial (no gaps): its row stays locked until commit, so take it last
-            serial = domain.check_serial(repo.next_notice_seq(case.tenant, year), year)
             repo.insert_notice({"notice_number": notice_number, "tenant": case.tenant, "case_number": number,
                                 "total_fen": due, "payee_name": account.payee_name,
                                 "payee_account": account.account_number, "payee_bank": account.bank_name,
-                                "issued_by": p.username, "issued_at": now, "serial": serial,
+                                "issued_by": p.username, "issued_at": now, "serial": None,
                                 "verification_code": domain.new_verification_code(self.code_length, self.draw)})
             uow.emit(self.events_out.notice_issued(case, notice_number, due, account.account_number, now),
                      correlation_id=number)
@@ -164,8 +162,15 @@ class CaseHandlers:
             # payments the province reported before this notice existed (out of order): match them now
             for entry in repo.open_entries_for_notice(case.tenant, notice_number):
                 notice = self.payments.match_late(uow, repo, case, notice, entry, now)
-            uow.commit()
-        return CaseView(case, notice)
+            # the tenant's yearly serial (no gaps): its counter row stays locked until commit, so it is taken by the
+            # last statement, sent with the COMMIT (every county's cashiers wait on that one row)
+            try:
+                serial = uow.commit_with_last(*repo.numbering(case.tenant, year, notice_number))[0]
+            except IntegrityError as exc:
+                if getattr(getattr(exc.orig, "diag", None), "constraint_name", "") == repo.SERIAL_RANGE:
+                    raise domain.serials_used_up(year) from exc
+                raise
+        return CaseView(case, {**notice, "serial": serial})
 
     def _new_notice_number(self, repo: FeesRepository, tenant: str, year: int) -> str:
         """A number no notice has: the 8 random digits drawn again on the (10⁻⁸-rare) hit of an existing one.
@@ -214,19 +219,20 @@ class CaseHandlers:
                 raise NotFound("该办件尚无收费记录或无权查看")
             return CaseView(case, repo.notice_of_case(case.tenant, number))
 
-    def list_cases(self, p: Principal, status: str, limit: int, offset: int) -> tuple[list[CaseView], int]:
+    def list_cases(self, p: Principal, status: str, limit: int, offset: int) -> tuple[list[CaseView], int, bool]:
+        """A page of the cashier's list, its total counted up to LIST_TOTAL_CAP, and whether more cases match."""
         p.require(*READERS)
         if status and status not in {str(s) for s in CaseStatus}:
             raise InvalidArgument("status", "状态应为 " + "、".join(str(s) for s in CaseStatus))
         limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
             repo = FeesRepository(uow)
-            numbers, total = repo.list_cases(str(p.tenant), status, limit, offset)
+            numbers, counted = repo.list_cases(str(p.tenant), status, limit, offset)
             # the page in three statements, not three per case (issue 22: the cashier's list at a year's volume)
             notices = repo.notices_of_cases(str(p.tenant), numbers)
             views = [CaseView(case, notices.get(case.case_number))
                      for case in repo.get_cases(str(p.tenant), numbers)]
-        return views, total
+        return views, min(counted, LIST_TOTAL_CAP), counted > LIST_TOTAL_CAP
 
     # -- the decision (approval's case_decided) --------------------------------------------------
     def on_case_decided(self, decision: CaseDecision, env: Envelope, uow: UnitOfWork) -> None:

@@ -135,8 +135,13 @@ def draw_notice_number(tenant: str, year: int, draw: Callable[[int], int] = secr
 
 def check_serial(serial: int, year: int) -> int:
     if not 1 <= serial <= NOTICE_SERIAL_MAX:
-        raise FailedPrecondition(f"本单位 {year} 年缴款书序号已用尽")
+        raise serials_used_up(year)
     return serial
+
+
+def serials_used_up(year: int) -> FailedPrecondition:
+    """What the cashier reads when the unit's yearly serials are used up (the database's CHECK refused one)."""
+    return FailedPrecondition(f"本单位 {year} 年缴款书序号已用尽")
 
 
 def new_verification_code(length: int = CODE_MIN_LENGTH, draw: Callable[[int], int] = secrets.randbelow) -> str:

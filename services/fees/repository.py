@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from services.fees.assessment import FeeLine, LineStatus
 from services.fees.catalogue import FeeDefinition, FeeItem, FeeStatus, FeeVersion, Standard, WaiverReason
@@ -18,6 +19,10 @@ from shared.db import UnitOfWork, sql
 from shared.tenancy import DivisionCode
 
 S = "fees"
+# the cashier's list counts its cases up to this many: a county's year holds 10,000s of them in a status, and
+# counting them all on every page was most of the list's database time (issue 22 item 4); above it the list
+# says "1000+" (ListCasesResponse.total_capped)
+LIST_TOTAL_CAP = 1000
 
 
 @dataclass
@@ -267,18 +272,33 @@ class FeesRepository:
             "wnote": x.waiver_note, "st": str(x.status)}) for x in case.lines])
 
     def list_cases(self, tenant: str, status: str, limit: int, offset: int) -> tuple[list[str], int]:
+        """A page of the tenant's case numbers (of `status`, or every status when empty), most recently changed
+        first, and their number counted up to LIST_TOTAL_CAP + 1 (above LIST_TOTAL_CAP: "more than that"): the
+        page and the capped count in one statement, the count's row carrying the page's (or alone, its number
+        NULL, when the page is empty)."""
+        cond = f"tenant_code = :t{' AND status = :st' if status else ''}"
         rows = self.uow.rows(sql(
-            f"SELECT case_number, count(*) OVER () FROM {S}.cases WHERE tenant_code = :t"
-            " AND (:st = '' OR status = :st) ORDER BY updated_at DESC, case_number LIMIT :l OFFSET :o"),
-            {"t": tenant, "st": status, "l": limit, "o": offset})
-        return [r[0] for r in rows], (rows[0][1] if rows else 0)
+            f"SELECT p.case_number, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.cases WHERE {cond}"
+            f" LIMIT :cap) c) t LEFT JOIN LATERAL (SELECT case_number, updated_at FROM {S}.cases WHERE {cond}"
+            " ORDER BY updated_at DESC, case_number LIMIT :l OFFSET :o) p ON true"
+            " ORDER BY p.updated_at DESC, p.case_number"),
+            {"t": tenant, "st": status, "l": limit, "o": offset, "cap": LIST_TOTAL_CAP + 1})
+        return [r[0] for r in rows if r[0] is not None], (rows[0][1] if rows else 0)
 
     # -- notices ---------------------------------------------------------------------------------
-    def next_notice_seq(self, tenant: str, year: int) -> int:
-        return self.uow.value(sql(
-            f"INSERT INTO {S}.notice_counters (tenant_code, year, last_seq) VALUES (:t, :y, 1)"
+    SERIAL_RANGE = "notices_serial_range"        # migration 0005: 1 ≤ serial ≤ domain.NOTICE_SERIAL_MAX
+
+    @staticmethod
+    def numbering(tenant: str, year: int, notice_number: str) -> tuple[Any, dict[str, Any]]:
+        """The statement that gives a notice just written its serial, the tenant's next of the year without gaps.
+        Its counter row stays locked until commit: it goes last, with the COMMIT (`UnitOfWork.commit_with_last`);
+        it returns the serial. Past the yearly maximum the row's CHECK (SERIAL_RANGE) fails the transaction."""
+        return sql(
+            f"WITH s AS (INSERT INTO {S}.notice_counters (tenant_code, year, last_seq) VALUES (:t, :y, 1)"
             " ON CONFLICT (tenant_code, year) DO UPDATE SET last_seq = notice_counters.last_seq + 1"
-            " RETURNING last_seq"), {"t": tenant, "y": year})
+            " RETURNING last_seq)"
+            f" UPDATE {S}.notices SET serial = (SELECT last_seq FROM s) WHERE notice_number = :n RETURNING serial"), \
+            {"t": tenant, "y": year, "n": notice_number}
 
     def notice_number_taken(self, number: str) -> bool:
         """A notice of that number exists (one of the tenant's: the number carries its tenant)."""

@@ -492,3 +492,46 @@ def test_every_other_action_checks_role_and_tenant(as_, province):
     assert as_("county.cashier").ResolveReconciliation(resolve).status == pb.RECONCILIATION_ENTRY_STATUS_RESOLVED
     e = err(as_("county.cashier").ResolveReconciliation, resolve)
     assert e.code() == CODE.FAILED_PRECONDITION
+
+
+# ------------------------------------------------------------------------------------------------
+# the notice's yearly serial, taken with the COMMIT (issue 22)
+# ------------------------------------------------------------------------------------------------
+def _counter(owner_url: str, year: int, value: int | None = None) -> int:
+    """The county's notice counter of the year (set to `value` first, bound to the county as its policy asks)."""
+    eng = create_engine(owner_url)
+    try:
+        with eng.begin() as c:
+            c.execute(text("SELECT set_config('app.tenant', :t, true)"), {"t": COUNTY})
+            if value is not None:
+                c.execute(text("UPDATE fees.notice_counters SET last_seq = :v WHERE tenant_code = :t AND year = :y"),
+                          {"v": value, "t": COUNTY, "y": year})
+            return c.execute(text("SELECT last_seq FROM fees.notice_counters WHERE tenant_code = :t AND year = :y"),
+                             {"t": COUNTY, "y": year}).scalar_one()
+    finally:
+        eng.dispose()
+
+
+def test_notice_serials_follow_each_other_and_a_used_up_year_is_refused_with_nothing_written(as_, fees_db, migrated):
+    first = noticed(as_).notice
+    year = dt.datetime.fromisoformat(first.issued_at).astimezone(CHINA_TZ).year
+    second = noticed(as_).notice
+    assert first.serial >= 1 and second.serial == first.serial + 1                 # the unit's count, no gaps
+    assert _counter(migrated.database_owner_url, year) == second.serial
+    stored = owner_rows(migrated.database_owner_url, "SELECT serial FROM fees.notices WHERE notice_number = :n",
+                        n=second.notice_number)
+    assert stored == [(second.serial,)]                                           # what the cashier saw is kept
+
+    before = _counter(migrated.database_owner_url, year, domain.NOTICE_SERIAL_MAX)
+    try:
+        number = case_number()
+        assess(as_, number, *THREE_LINES)
+        e = err(as_("county.cashier").IssueNotice, pb.IssueNoticeRequest(case_number=number))
+        assert e.code() == CODE.FAILED_PRECONDITION and f"{year} 年缴款书序号已用尽" in e.details()
+        assert _counter(migrated.database_owner_url, year) == domain.NOTICE_SERIAL_MAX   # rolled back, not taken
+        assert count(fees_db, "SELECT count(*) FROM fees.notices WHERE case_number = :n", n=number) == 0
+        fees = as_("county.cashier").GetCaseFees(pb.GetCaseFeesRequest(case_number=number))
+        assert fees.status == pb.CASE_STATUS_ASSESSED and not fees.notice.notice_number
+        assert [k for k, _, _ in outbox(fees_db, number)] == ["fees_assessed"]       # no notice_issued left behind
+    finally:
+        _counter(migrated.database_owner_url, year, before)
