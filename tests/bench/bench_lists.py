@@ -7,14 +7,23 @@ explained in a unit of work bound the same way: the application role, the tenant
 
 It runs on the database `make volume` filled (SANJI_VOLUME_DATABASE, default sanji_volume), with a
 platform of its own (the identity provider, catalogue, intake, approval and fees); without that database
-it says so and measures nothing.
+it says so and measures nothing. Beside each list's times, the CPU each process spent per call (load-independent:
+at 16 users on a machine of few cores, a median is mostly the calls queued behind each other's CPU).
+
+SANJI_BENCH_PROFILE=<dir>: py-spy (`pip install py-spy`) samples the serving process while each list is driven,
+writes its stacks to <dir> (collapsed, the samples holding the GIL: Python's own CPU) and prints the functions
+it spent most of those samples in (own and inclusive).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
+import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import grpc
@@ -32,7 +41,7 @@ from infra.demo.load import DESKS, load_demo_users
 from infra.oidc.client import login
 from shared.grpc.client import bearer
 from tests.bench.bench_grpc import IN_FLIGHT, drive, echo_baseline
-from tests.bench.common import Figure, percentile
+from tests.bench.common import CpuMeter, Figure, percentile
 from tests.bench.volume import COUNTY, DEFAULT_DATABASE
 
 CALLS = int(os.environ.get("SANJI_BENCH_LIST_CALLS", "800"))
@@ -67,7 +76,6 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
     """EXPLAIN (ANALYZE, BUFFERS) of every statement each list's repository method runs, in a unit of work
     bound as the service binds it."""
     from services.approval.repository import ApprovalRepository
-    from services.fees.repository import FeesRepository
     from services.intake.repository import IntakeRepository
     from shared.db import Database
 
@@ -81,10 +89,8 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
                                                                               ["review"], None, PAGE, 0)),
         "progress lookup (intake.lookup)": ("intake", None,
                                             lambda u: IntakeRepository(u).lookup(lookup[0], id_number=lookup[1])),
-        # the handler reads each listed case and its notice (get_case, notice_of_case): the first one's here
-        "cashier's notices (fees.list_cases, then per case get_case and notice_of_case)": (
-            "fees", COUNTY, lambda u: [(FeesRepository(u).get_case(n), FeesRepository(u).notice_of_case(COUNTY, n))
-                                       for n in FeesRepository(u).list_cases(COUNTY, "noticed", PAGE, 0)[0][:1]]),
+        # the handler's three statements: the page's numbers, their current notices, the cases with their lines
+        "cashier's notices (fees.list_cases, notices_of_cases, get_cases)": ("fees", COUNTY, _cashier),
     }
     for name, (schema, tenant, call) in lists.items():
         db = Database.connect(database_url, schema=schema, pool_size=1)
@@ -108,6 +114,67 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
                 out[name] = lines
         finally:
             db.dispose()
+    return out
+
+
+def _cashier(uow) -> None:
+    from services.fees.repository import FeesRepository
+
+    repo = FeesRepository(uow)
+    numbers = repo.list_cases(COUNTY, "noticed", PAGE, 0)[0]
+    repo.notices_of_cases(COUNTY, numbers)
+    repo.get_cases(COUNTY, numbers)
+
+
+class Profile:
+    """py-spy sampling one process while a list is driven (SANJI_BENCH_PROFILE=<dir>), or nothing."""
+
+    def __init__(self, out_dir: str, name: str, pid: int):
+        self.out_dir, self.name, self.pid = out_dir, name, pid
+        self.proc: subprocess.Popen | None = None
+        self.raw = Path(out_dir) / f"{name}.txt" if out_dir else None
+
+    def __enter__(self) -> Profile:
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if self.raw is not None and Path(spy).exists():
+            self.raw.parent.mkdir(parents=True, exist_ok=True)
+            self.proc = subprocess.Popen([spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200", "--gil",
+                                          "--output", str(self.raw), "--nonblocking"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(2)                     # py-spy writes its file on SIGINT
+        self.proc.wait(60)
+        if self.raw is not None and self.raw.exists():
+            console.rule(f"profile: {self.name} ({self.raw})")
+            console.print("\n".join(summarise(self.raw.read_text())), markup=False, highlight=False)
+
+
+def summarise(raw: str, top: int = 25) -> list[str]:
+    """py-spy's collapsed stacks (`frame;frame;… count`) → the functions with the most samples: own, inclusive
+    (the idle threads of the server's pool, waiting on their queue, left out)."""
+    own, incl, total = Counter(), Counter(), 0
+    for line in raw.splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        frames = stack.split(";")
+        if any(f.startswith(("wait (threading", "_worker (concurrent", "select (selectors")) for f in frames[-2:]):
+            continue                                   # a thread waiting for work, not working
+        count = int(n)
+        total += count
+        own[frames[-1]] += count
+        for f in set(frames):
+            incl[f] += count
+    if not total:
+        return ["no samples"]
+    out = [f"{total} busy samples; own:"]
+    out += [f"  {c / total:6.1%}  {f}" for f, c in own.most_common(top)]
+    out.append("inclusive:")
+    out += [f"  {c / total:6.1%}  {f}" for f, c in incl.most_common(top)]
     return out
 
 
@@ -145,28 +212,33 @@ def run() -> list[Figure]:
                 number, id_number = rng.choice(pairs)
                 return intake.LookupProgress(ipb.LookupProgressRequest(case_number=number, id_number=id_number),
                                              timeout=60)
-            lists = {
-                "window list (intake ListApplications)": lambda: intake.ListApplications(
-                    ipb.ListApplicationsRequest(limit=PAGE), metadata=md["county.clerk"], timeout=60),
-                "desk queue (approval ListQueue review)": lambda: approval.ListQueue(
-                    apb.ListQueueRequest(kind="review", limit=PAGE), metadata=md["county.reviewer"], timeout=60),
-                "public progress lookup (intake LookupProgress)": lookup,
-                "cashier's notices (fees ListCases NOTICED)": lambda: fees.ListCases(
+            lists = {     # name: (the serving process, the call)
+                "window list (intake ListApplications)": ("intake", lambda: intake.ListApplications(
+                    ipb.ListApplicationsRequest(limit=PAGE), metadata=md["county.clerk"], timeout=60)),
+                "desk queue (approval ListQueue review)": ("approval", lambda: approval.ListQueue(
+                    apb.ListQueueRequest(kind="review", limit=PAGE), metadata=md["county.reviewer"], timeout=60)),
+                "public progress lookup (intake LookupProgress)": ("intake", lookup),
+                "cashier's notices (fees ListCases NOTICED)": ("fees", lambda: fees.ListCases(
                     fpb.ListCasesRequest(status=fpb.CASE_STATUS_NOTICED, limit=PAGE), metadata=md["county.cashier"],
-                    timeout=60),
+                    timeout=60)),
             }
             out: list[Figure] = []
             note = f"{cases:,} cases in the database; {PAGE} rows a page; {IN_FLIGHT} users"
-            for name, call in lists.items():
+            profile_dir = os.environ.get("SANJI_BENCH_PROFILE", "")
+            for name, (process, call) in lists.items():
                 for _ in range(20):                                   # warm-up: connections, plans
                     call()
-                rate, lat = drive(call, CALLS)
+                short = name.split(" (")[0].replace(" ", "_").replace("'", "")
+                with CpuMeter({n: p.pid for n, p in platform.procs.items()}, database=database) as cpu, \
+                        Profile(profile_dir, short, platform.procs[process].pid):
+                    rate, lat = drive(call, CALLS)
                 out += [
                     Figure(f"{name} ({IN_FLIGHT} users)", rate, "calls/s", "bare grpcio echo", base_rate, note=note),
                     Figure(f"{name} median", percentile(lat, 50), "ms", "echo median", percentile(base_lat, 50),
                            higher_is_better=False, note="aim ≤ 20 ms"),
                     Figure(f"{name} p99", percentile(lat, 99), "ms", "echo p99", percentile(base_lat, 99),
                            higher_is_better=False, note="aim ≤ 10× the echo's p99"),
+                    *cpu.figures(name.split(" (")[0], len(lat), "call", rate),
                 ]
     finally:
         platform.stop()
