@@ -35,7 +35,14 @@ from services.intake.domain import CHANNELS, Application, Status, SubmittedMater
 from services.intake.items import check_scenario
 from services.intake.notices import NoticeTemplate, build_notice, render_notice_pdf
 from services.intake.querycodes import QUERY_CODE_LENGTH_DEFAULT, check_query_code, new_query_code
-from services.intake.repository import ADDED, LIST_TOTAL_CAP, ApplicationView, IntakeRepository, ProxyRequestTaken
+from services.intake.repository import (
+    ADDED,
+    LIST_TOTAL_CAP,
+    ApplicationListing,
+    ApplicationView,
+    IntakeRepository,
+    ProxyRequestTaken,
+)
 from shared.calendar import CalendarYear
 from shared.calendar_store import CalendarCache, CalendarStore
 from shared.clock import Clock
@@ -570,16 +577,17 @@ class IntakeHandlers:
         return view
 
     def list(self, p: Principal, *, status: Status | None, subtree: bool, limit: int,
-             offset: int) -> tuple[list[ApplicationView], int, bool]:
-        """A page of the list, its total counted up to LIST_TOTAL_CAP, and whether more rows than that match."""
+             offset: int) -> tuple[list[ApplicationListing], int, bool]:
+        """A page of the list (each application as a list shows it), its total counted up to LIST_TOTAL_CAP,
+        and whether more rows than that match."""
         p.require(*READ_ROLES)
         if subtree and not p.reads_subtree:
             raise PermissionDenied("只有监察员可以查看下级单位的办件")
         limit, offset = page(limit, offset)
         with self.db.unit_of_work(p) as uow:
-            views, counted = IntakeRepository(uow).list_for(str(p.tenant), subtree=subtree, status=status,
-                                                            limit=limit, offset=offset)
-        return views, min(counted, LIST_TOTAL_CAP), counted > LIST_TOTAL_CAP
+            listed, counted = IntakeRepository(uow).list_for(str(p.tenant), subtree=subtree, status=status,
+                                                             limit=limit, offset=offset)
+        return listed, min(counted, LIST_TOTAL_CAP), counted > LIST_TOTAL_CAP
 
     def notice(self, p: Principal, app_id: str, notice_id: str) -> tuple[dict, bytes]:
         """A notice and its printable PDF (rendered from the snapshot frozen when it was issued)."""

@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from services.intake.domain import Application, Status
+from services.intake.applicants import Applicant
+from services.intake.domain import REJECTION_PENDING, Application, Status
 from services.intake.notices import NoticeTemplate
 from services.intake.querycodes import query_code_digest
 from services.intake.serialization import from_doc, to_doc
@@ -28,9 +29,10 @@ PROGRESS_LOOKUP = RlsScope("public progress lookup", {"case_number": "app.lookup
                                                       "code_digest": "app.lookup_code",
                                                       "id_number": "app.lookup_id"})
 DEADLINE_SWEEP = RlsScope("deadline sweep", {"on": "app.sweep"})
-_COLUMNS = ("a.id, a.tenant_code, a.origin_tenant, a.idempotency_key, a.scenario_code, a.channel, a.status,"
-            " a.case_number, a.received_at, a.received_on, a.decision_due, a.accepted_on, a.proxy_tenant,"
-            " a.proxy_request_id, a.doc")
+_ROW_COLUMNS = ("a.id, a.tenant_code, a.origin_tenant, a.idempotency_key, a.scenario_code, a.channel, a.status,"
+                " a.case_number, a.received_at, a.received_on, a.decision_due, a.accepted_on, a.proxy_tenant,"
+                " a.proxy_request_id")
+_COLUMNS = f"{_ROW_COLUMNS}, a.doc"
 # the notices of an application (without their frozen content), in the same statement
 _NOTICES = (f"(SELECT coalesce(jsonb_agg(jsonb_build_object('id', n.id, 'kind', n.kind, 'template_version',"
             f" n.template_version, 'title', n.title, 'issued_at', n.issued_at) ORDER BY n.issued_at, n.id), '[]')"
@@ -50,6 +52,18 @@ _RECEIPT = (f"SELECT {_COLUMNS}, {_NOTICES}, ({_PROFILE}) FROM (SELECT 1) AS one
 Outbox = tuple[str, str, dict[str, Any]]     # `UnitOfWork.outbox_cte()`: the events, written with the statement
 _NO_OUTBOX: Outbox = ("", "", {})
 ADDED = "EXISTS (SELECT 1 FROM ins)"          # `add`'s condition for its events: the application went in
+
+
+# A list row (ListApplications): the columns and the few fields of the document a list shows, read from the
+# document once per row (jsonb_to_record: one detoast, where each `doc->…` would decompress it again) and sent as
+# one small object — not the whole document (the item's snapshot with its scenarios, the materials, the history),
+# whose decoding into the aggregate was most of the window list's CPU (issue 22 item 4). GetApplication reads all.
+_LISTING_FIELDS = ("applicant", "item", "handling_unit_name", "accepted_at", "deemed", "picked_up_at", "rejection",
+                   "government_invested", "key_construction", "collect_tenant")
+_LISTING = ("(SELECT jsonb_build_object('applicant', x.applicant, 'item_id', x.item->'id', 'item_version',"
+            " x.item->'version', 'item_name', x.item->'name', 'case_kind', x.item->'case_kind', "
+            + ", ".join(f"'{f}', x.{f}" for f in _LISTING_FIELDS[2:])
+            + " ) FROM jsonb_to_record(a.doc) AS x(" + ", ".join(f"{f} jsonb" for f in _LISTING_FIELDS) + "))")
 
 
 PROXY_REQUEST_INDEX = "applications_proxy_request"     # migration 0003: one application per proxy request
@@ -72,6 +86,59 @@ def _view(r) -> ApplicationView:
         status=r[6], case_number=r[7], received_at=r[8], received_on=r[9], decision_due=r[10], accepted_on=r[11],
         proxy_tenant=r[12], proxy_request_id=r[13], doc=r[14])
     return ApplicationView(app, list(r[15]))
+
+
+@dataclass(frozen=True)
+class ApplicationListing:
+    """An application as a list shows it (ListApplications): what GetApplication gives of it but its
+    materials, corrections, 容缺 promises, form, query code, notices and history."""
+    id: str
+    tenant: str
+    idempotency_key: str
+    scenario_code: str
+    channel: int
+    status: Status
+    case_number: str
+    received_at: dt.datetime
+    decision_due: dt.date | None
+    accepted_on: dt.date | None
+    proxy_tenant: str
+    proxy_request_id: str
+    item_id: str
+    item_version: int
+    item_name: str
+    case_kind: str
+    applicant: Applicant
+    handling_unit_name: str
+    accepted_at: dt.datetime | None
+    deemed: bool
+    picked_up_at: dt.datetime | None
+    rejection: dict
+    government_invested: bool
+    key_construction: bool
+    collect_tenant: str
+
+    @property
+    def rejection_pending(self) -> bool:
+        return self.rejection.get("status") == REJECTION_PENDING
+
+
+def _listing(r) -> ApplicationListing:
+    """A list row, converted as `from_doc` converts the same fields of the whole document."""
+    d = r[14]
+    return ApplicationListing(
+        id=str(r[0]), tenant=r[1], idempotency_key=r[3], scenario_code=r[4], channel=r[5], status=Status(r[6]),
+        case_number=r[7] or "", received_at=r[8], decision_due=r[10], accepted_on=r[11], proxy_tenant=r[12] or "",
+        proxy_request_id=r[13] or "", item_id=d["item_id"], item_version=d["item_version"], item_name=d["item_name"],
+        case_kind=d["case_kind"], applicant=Applicant.from_dict(d["applicant"]),
+        handling_unit_name=d["handling_unit_name"] or "", accepted_at=_datetime(d["accepted_at"]),
+        deemed=bool(d["deemed"]), picked_up_at=_datetime(d["picked_up_at"]), rejection=dict(d["rejection"] or {}),
+        government_invested=bool(d["government_invested"]), key_construction=bool(d["key_construction"]),
+        collect_tenant=str(d["collect_tenant"] or ""))
+
+
+def _datetime(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
 
 
 def _params(a: Application) -> dict[str, Any]:
@@ -189,9 +256,10 @@ class IntakeRepository:
             f" SELECT count(*){column} FROM upd", params)
 
     def list_for(self, tenant: str, *, subtree: bool, status: Status | None, limit: int,
-                 offset: int) -> tuple[list[ApplicationView], int]:
-        """A page of the tenant's applications, newest first, and their number counted up to
-        LIST_TOTAL_CAP + 1 (a number above LIST_TOTAL_CAP means "more than LIST_TOTAL_CAP").
+                 offset: int) -> tuple[list[ApplicationListing], int]:
+        """A page of the tenant's applications as a list shows them (`ApplicationListing`), newest first, and
+        their number counted up to LIST_TOTAL_CAP + 1 (a number above LIST_TOTAL_CAP means "more than
+        LIST_TOTAL_CAP").
 
         A window's list holds what it collected for a higher level too (代收: read through their policy).
         It is read as two index-ordered scans, each stopping after offset + limit rows (indexes
@@ -214,11 +282,11 @@ class IntakeRepository:
         # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
         # or stands alone (its page columns NULL) when the page is empty
         rows = self.u.rows(f"SELECT p.*, t.n FROM (SELECT least({counted}, :cap) AS n) t LEFT JOIN LATERAL ("
-                           f"SELECT {_COLUMNS}, {_NOTICES} FROM ({page}) a"
+                           f"SELECT {_ROW_COLUMNS}, {_LISTING} FROM ({page}) a"
                            " ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off) p ON true"
                            " ORDER BY p.received_at DESC, p.id", params)
         total = rows[0][-1] if rows else 0
-        return [_view(r) for r in rows if r[0] is not None], total
+        return [_listing(r) for r in rows if r[0] is not None], total
 
     def lookup(self, case_number: str, *, query_code: str = "", id_number: str = "") -> Application | None:
         """The public lookup: the transaction names the case and the digest of its query code (or the

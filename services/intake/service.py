@@ -11,6 +11,7 @@ from services.intake.translate import (
     applicant_to_pb,
     application_to_pb,
     calendar_year,
+    listing_to_pb,
     materials_from_pb,
     notice_to_pb,
     progress_to_pb,
@@ -84,9 +85,9 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return application_to_pb(self.h.get(current_principal(), request.application_id))
 
     def ListApplications(self, request, context):
-        views, total, capped = self.h.list(current_principal(), status=status_filter(request.status),
-                                           subtree=request.subtree, limit=request.limit, offset=request.offset)
-        return pb.ListApplicationsResponse(applications=[application_to_pb(v) for v in views], total=total,
+        listed, total, capped = self.h.list(current_principal(), status=status_filter(request.status),
+                                            subtree=request.subtree, limit=request.limit, offset=request.offset)
+        return pb.ListApplicationsResponse(applications=[listing_to_pb(x) for x in listed], total=total,
                                            total_capped=capped)
 
     def GetApplicantProfile(self, request, context):

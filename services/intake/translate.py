@@ -29,7 +29,7 @@ from services.intake.domain import (
     explain_deadline,
     iso,
 )
-from services.intake.repository import ApplicationView
+from services.intake.repository import ApplicationListing, ApplicationView
 from shared.calendar import CalendarYear, WorkingCalendar
 from shared.errors import InvalidArgument
 from shared.idnumbers import birth_date_of
@@ -121,7 +121,22 @@ def application_to_pb(view: ApplicationView) -> pb.Application:
     return out
 
 
-def rejection_to_pb(a: Application) -> pb.Rejection | None:
+def listing_to_pb(x: ApplicationListing) -> pb.Application:
+    """A list's row: the fields `application_to_pb` gives of the whole application, but its materials, open
+    corrections, open 容缺 promises, form, query code, notices and history (GetApplication gives them)."""
+    return pb.Application(
+        id=x.id, tenant=x.tenant, item_id=x.item_id, item_version=x.item_version, item_name=x.item_name,
+        scenario_code=x.scenario_code, channel=x.channel, applicant=applicant_to_pb(x.applicant),
+        status=STATUS[x.status], case_number=x.case_number, received_at=x.received_at.isoformat(),
+        decision_due=iso(x.decision_due), accepted_at=iso(x.accepted_at), accepted_on=iso(x.accepted_on),
+        deemed_accepted=x.deemed, proxy_tenant=x.proxy_tenant, proxy_request_id=x.proxy_request_id,
+        case_kind=x.case_kind, idempotency_key=x.idempotency_key, picked_up_at=iso(x.picked_up_at),
+        handling_unit_name=x.handling_unit_name, rejection=rejection_to_pb(x),
+        government_invested=x.government_invested, key_construction_project=x.key_construction,
+        collect_tenant=x.collect_tenant)
+
+
+def rejection_to_pb(a: Application | ApplicationListing) -> pb.Rejection | None:
     r = a.rejection
     if not r:
         return None

@@ -81,3 +81,53 @@ def test_the_window_list_is_the_same_rows_in_the_same_order_when_both_tenant_con
     county = _reference(intake_db, COUNTY)
     assert {a.id for a in collected} <= set(county) and not {a.id for a in own} & set(county)
     assert _walk(as_user("county.clerk"), 50)[0] == county
+
+
+# what a list leaves to GetApplication (ListApplications' projection, issue 22 item 4)
+_NOT_LISTED = ("materials", "open_corrections", "waived", "notices", "history", "form", "query_code")
+
+
+def test_a_listed_application_is_its_full_read_without_its_file(clerk, as_user, township_item):
+    """Each application in the list is what GetApplication answers for it, field by field, but for what the list
+    leaves out (its materials, corrections, promises, form, query code, notices and history); in every state
+    the list reads it in, and seen by no other tenant."""
+    received = clerk.SubmitApplication(submit_request(township_item, form={"用途": "自住"}))
+    corrected = clerk.SubmitApplication(submit_request(township_item))
+    clerk.RequestCorrection(pb.RequestCorrectionRequest(application_id=corrected.id, items=[
+        pb.CorrectionItem(material_code="M2", problem="复印件不清晰")]))
+    refused = clerk.SubmitApplication(submit_request(township_item))
+    clerk.RejectApplication(pb.RejectApplicationRequest(application_id=refused.id, reason="不属于本机关职权范围",
+                                                        legal_basis="《行政许可法》第三十二条"))
+    accepted = clerk.SubmitApplication(submit_request(township_item))
+    clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=accepted.id))
+    mine = {a.id for a in (received, corrected, refused, accepted)}
+
+    listed = {a.id: a for a in clerk.ListApplications(pb.ListApplicationsRequest(limit=200)).applications}
+    assert mine <= set(listed)
+    full_reads = {}
+    for app_id, row in listed.items():
+        full = clerk.GetApplication(pb.GetApplicationRequest(application_id=app_id))
+        full_reads[app_id] = pb.Application()
+        full_reads[app_id].CopyFrom(full)
+        for name in _NOT_LISTED:
+            full.ClearField(name)
+        assert row == full, app_id
+    # the states above put something in every field the list shows, and in what it leaves out
+    rows = [listed[i] for i in mine]
+    assert {r.status for r in rows} == {pb.APPLICATION_STATUS_RECEIVED, pb.APPLICATION_STATUS_CORRECTION,
+                                        pb.APPLICATION_STATUS_ACCEPTED}
+    assert listed[refused.id].rejection.pending and listed[refused.id].rejection.reason == "不属于本机关职权范围"
+    got = listed[accepted.id]
+    assert got.case_number and got.accepted_at and got.accepted_on and got.applicant.address == "凉州区东大街 1 号"
+    assert got.item_name == township_item.elements.name and got.case_kind and got.handling_unit_name
+    assert all(r.applicant.name and r.applicant.id_number and r.received_at for r in rows)
+    assert listed[received.id].decision_due and listed[received.id].channel == pb.CHANNEL_WINDOW
+    left_out = full_reads[accepted.id]
+    assert left_out.query_code and left_out.notices and left_out.history and left_out.materials
+    assert full_reads[received.id].form["用途"] == "自住" and full_reads[corrected.id].open_corrections
+    assert not any(r.ListFields() and (r.history or r.notices or r.materials or r.query_code or r.form)
+                   for r in listed.values())
+    # another unit's window (the county's; a sibling township's) lists none of them
+    for user in ("county.clerk", "xidajie.clerk"):
+        other = as_user(user).ListApplications(pb.ListApplicationsRequest(limit=200)).applications
+        assert not mine & {a.id for a in other}, user
