@@ -165,7 +165,8 @@ def cashier(request: Request, p: Staff, status: str = Query("", pattern="^(" + "
     allow(p, Role.CASHIER, Role.HEAD)
     number = {t: n for n, t in FEE_CASE.items()}.get(status, 0)
     cases = fees.call(request, p, "ListCases", fpb.ListCasesRequest(status=number, limit=100))
-    return render(request, "cashier.html", {"cases": cases.cases, "total": cases.total, "status": status,
+    total = f"{cases.total}+" if cases.total_capped else cases.total    # counted up to a cap (issue 22): "1000+"
+    return render(request, "cashier.html", {"cases": cases.cases, "total": total, "status": status,
                                             "names": FEE_NAMES, "fee_case": FEE_CASE, "yuan": yuan}, p=p)
 
 

@@ -88,9 +88,9 @@ class FeesServicer(fees_pb2_grpc.FeesServiceServicer):
         return t.case_fees(self.cases.get_case(current_principal(), request.case_number))
 
     def ListCases(self, request, context):
-        views, total = self.cases.list_cases(current_principal(), t.case_status_filter(request.status) or "",
-                                             request.limit, request.offset)
-        return pb.ListCasesResponse(cases=[t.case_fees(v) for v in views], total=total)
+        views, total, capped = self.cases.list_cases(current_principal(), t.case_status_filter(request.status) or "",
+                                                     request.limit, request.offset)
+        return pb.ListCasesResponse(cases=[t.case_fees(v) for v in views], total=total, total_capped=capped)
 
     def RenderNotice(self, request, context):
         content, ctype, filename = self.cases.render_notice(current_principal(), request.case_number)
