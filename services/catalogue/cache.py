@@ -5,6 +5,9 @@ once published (an adjustment makes a new version). What does change — which v
 its status — is held for `current_ttl` seconds and dropped at once when this process changes the
 item; other replicas see a change within `current_ttl`. Drafts are never cached. Every hit is still
 checked against the caller's visibility by the handler (the same rule the RLS policies enforce).
+
+SearchItems takes only the content of the versions its own statement found (`published`): which items a unit
+finds, and how each is listed for it, always come from the database under the caller's binding.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from services.catalogue.domain import ItemRow, Status
+
+# what a published version still says once superseded (an adjustment changes only its status); not a cancelled one
+_AS_PUBLISHED = (str(Status.PUBLISHED), str(Status.SUPERSEDED))
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,31 @@ class VersionCache:
         with self._lock:
             self._current[row.id] = _Current(current_version, current_status, time.monotonic() + self._ttl)
             self._versions[(row.id, row.version)] = row
+            self._versions.move_to_end((row.id, row.version))
+            while len(self._versions) > self._max:
+                old_id, _ = self._versions.popitem(last=False)[0]
+                self._current.pop(old_id, None)
+
+    def published(self, item_id: str, version: int) -> ItemRow | None:
+        """The version's content as published, for a caller whose own statement (under its tenant binding) has just
+        found this version to be its item's current published one (SearchItems); None on a miss. A cancelled
+        version is never served: its cancellation gave it a reason of its own."""
+        with self._lock:
+            row = self._versions.get((item_id, version))
+            if row is None or row.status not in _AS_PUBLISHED:
+                self.misses += 1
+                return None
+            self._versions.move_to_end((item_id, version))
+            self.hits += 1
+        return row if row.status == Status.PUBLISHED else replace(row, status=str(Status.PUBLISHED))
+
+    def keep_published(self, row: ItemRow) -> None:
+        """A published version read for a search: its content only (which version is current is not learnt here).
+        An entry already held stays: it is the same content, or the version's cancellation read since."""
+        if row.status != Status.PUBLISHED:
+            return
+        with self._lock:
+            self._versions.setdefault((row.id, row.version), row)
             self._versions.move_to_end((row.id, row.version))
             while len(self._versions) > self._max:
                 old_id, _ = self._versions.popitem(last=False)[0]

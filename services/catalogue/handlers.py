@@ -251,11 +251,21 @@ class CatalogueHandlers:
                                                      offset=offset, terms=terms)
 
     def search_mine(self, p: Principal, query: str, limit: int) -> tuple[list[ItemRow], int]:
+        """The unit's published items holding every term of the query: which items, in what order, how each is
+        listed and how many there are come from one statement under the caller's binding (search_listed); the
+        content of each version found comes from the cache of published versions, read only where missing."""
         terms = _terms(query)
         limit, _ = page(limit, 0)
         with self.db.unit_of_work(p) as uow:
-            return CatalogueRepository(uow).list_for(p.tenant, include_drafts=False, limit=limit, offset=0,
-                                                     terms=terms)
+            repo = CatalogueRepository(uow)
+            found, total = repo.search_listed(p.tenant, terms, limit, 0)
+            content = {(i, v): self.cache.published(i, v) for i, v, _ in found}
+            missing = [key for key, row in content.items() if row is None]
+            if missing:
+                for row in repo.read_many(missing):
+                    content[(row.id, row.version)] = row
+                    self.cache.keep_published(row)
+        return [_listed(content[(i, v)], listing) for i, v, listing in found if content[(i, v)]], total
 
     def search_public(self, region: str, query: str, limit: int, offset: int) -> tuple[list[ItemRow], int]:
         if region:
@@ -368,6 +378,12 @@ def _terms(query: str) -> list[str]:
     if not terms:
         raise InvalidArgument("query", "请输入搜索关键词")
     return terms
+
+
+def _listed(row: ItemRow, listing: str) -> ItemRow:
+    """The version as listed for the caller (dataclasses.replace costs five times this; a search makes 20)."""
+    return ItemRow(row.id, row.tenant, row.version, row.status, row.elements, row.created_at, row.published_at,
+                   row.change_reason, listing)
 
 
 def _may_read(p: Principal, row: ItemRow) -> bool:

@@ -29,6 +29,9 @@ _HITS = (f"hits AS MATERIALIZED (SELECT item_id, version FROM {S}.item_terms WHE
          " GROUP BY item_id, version HAVING count(*) = :n)")
 
 
+_GENERIC_PLAN = sql("SET LOCAL plan_cache_mode = force_generic_plan")
+
+
 def _row(r, listing: str = "") -> ItemRow:
     return ItemRow(id=str(r[0]), tenant=r[1], version=r[2], status=r[3], elements=r[4], created_at=r[5],
                    published_at=r[6], change_reason=r[7], listing=listing)
@@ -91,10 +94,11 @@ class CatalogueRepository:
         item.all_stored()
 
     def _write_terms(self, params: dict) -> None:
-        """A version's search terms as rows (migration 0005: a b-tree on the term serves a search under RLS)."""
-        self.uow.execute(sql(f"INSERT INTO {S}.item_terms (term, item_id, version, tenant_code, status)"
-                             " SELECT DISTINCT unnest(CAST(:terms AS text[])), CAST(:id AS uuid), :v, :t, :st"),
-                         {k: params[k] for k in ("terms", "id", "v", "t", "st")})
+        """A version's search terms as rows (migration 0005: a b-tree on the term serves a search under RLS), each
+        with the version's status and name (0010: a search filters and sorts its hits on them)."""
+        self.uow.execute(sql(f"INSERT INTO {S}.item_terms (term, item_id, version, tenant_code, status, name)"
+                             " SELECT DISTINCT unnest(CAST(:terms AS text[])), CAST(:id AS uuid), :v, :t, :st, :name"),
+                         {k: params[k] for k in ("terms", "id", "v", "t", "st", "name")})
 
     def _version_params(self, item: Item, v: ItemVersion, actor: str) -> dict:
         el = v.elements
@@ -157,6 +161,34 @@ class CatalogueRepository:
                                          "terms": terms or [], "n": len(terms or [])})
         total = rows[0][-1] if rows else 0
         return [_row(r, r[8]) for r in rows], total
+
+    def search_listed(self, tenant: DivisionCode, terms: list[str], limit: int,
+                      offset: int) -> tuple[list[tuple[str, int, str]], int]:
+        """The published items listed for the tenant that hold every term, as list_for(terms=…) without drafts lists
+        them (same rows, order and total) but only as (item id, current version, listing): the hits are sorted and
+        counted from the term rows' index and the listings' (migration 0010), no version is read. A term row's
+        status is its version's, and 'published' only while that version is its item's current published one."""
+        # the same plan for every query (the term rows' index, the listings' index per hit): planned once per
+        # connection instead of once per call, which cost more than running it
+        self.uow.execute(_GENERIC_PLAN)
+        rows = self.uow.rows(sql(f"""
+            WITH hits AS MATERIALIZED (SELECT item_id, version, tenant_code, name FROM {S}.item_terms
+                                        WHERE term = ANY(:terms) AND status = 'published'
+                                        GROUP BY item_id, version, tenant_code, name HAVING count(*) = :n)
+            SELECT h.item_id, h.version, l.kind, count(*) OVER () FROM hits h
+              JOIN {S}.item_listings l ON l.item_id = h.item_id
+             WHERE l.listed_for = :t AND l.revoked_at IS NULL
+             ORDER BY h.tenant_code, h.name, h.item_id LIMIT :lim OFFSET :off"""),
+                             {"t": str(tenant), "terms": terms, "n": len(terms), "lim": limit, "off": offset})
+        return [(str(r[0]), r[1], r[2]) for r in rows], (rows[0][3] if rows else 0)
+
+    def read_many(self, keys: list[tuple[str, int]]) -> list[ItemRow]:
+        """The versions named (item id, version) — as far as the transaction's tenant may see them — in any order."""
+        rows = self.uow.rows(sql(f"SELECT {_ROW_COLUMNS} FROM {S}.item_versions v"
+                                  " JOIN unnest(CAST(:ids AS uuid[]), CAST(:vs AS integer[])) AS k(item_id, version)"
+                                  " ON v.item_id = k.item_id AND v.version = k.version"),
+                             {"ids": [k[0] for k in keys], "vs": [k[1] for k in keys]})
+        return [_row(r) for r in rows]
 
     def search_public(self, region: str, terms: list[str], limit: int, offset: int) -> tuple[list[ItemRow], int]:
         """Published items offered in a region: owned by it or an ancestor, or listed for it."""
