@@ -196,20 +196,13 @@ class FeesRepository:
         case.lines = self._lines(case.tenant, case_number)
         return case
 
-    def get_cases(self, tenant: str, case_numbers: list[str]) -> list[CaseFees]:
-        """The tenant's cases of these numbers, each with its lines, in the order given: two statements for a
-        page of the cashier's list instead of two per case."""
-        if not case_numbers:
-            return []
-        cases = {r[1]: self._case_of(r) for r in self.uow.rows(sql(
-            f"SELECT {self._CASE} FROM {S}.cases WHERE tenant_code = :t AND case_number = ANY(:ns)"),
-            {"t": tenant, "ns": case_numbers})}
+    def _add_lines(self, tenant: str, cases: dict[str, CaseFees]) -> None:
+        """Each case's lines, for a page of cases (by number) in one statement."""
         for r in self.uow.rows(sql(f"SELECT case_number, {self._LINE} FROM {S}.lines WHERE tenant_code = :t"
                                    " AND case_number = ANY(:ns) ORDER BY case_number, line_no"),
-                               {"t": tenant, "ns": case_numbers}):
+                               {"t": tenant, "ns": list(cases)}):
             if r[0] in cases:
                 cases[r[0]].lines.append(self._line_of(r[1:]))
-        return [cases[n] for n in case_numbers if n in cases]
 
     @staticmethod
     def _case_of(r) -> CaseFees:
@@ -271,19 +264,22 @@ class FeesRepository:
             "rcode": x.waiver_reason_code, "reason": x.waiver_reason, "wby": x.waived_by,
             "wnote": x.waiver_note, "st": str(x.status)}) for x in case.lines])
 
-    def list_cases(self, tenant: str, status: str, limit: int, offset: int) -> tuple[list[str], int]:
-        """A page of the tenant's case numbers (of `status`, or every status when empty), most recently changed
-        first, and their number counted up to LIST_TOTAL_CAP + 1 (above LIST_TOTAL_CAP: "more than that"): the
-        page and the capped count in one statement, the count's row carrying the page's (or alone, its number
-        NULL, when the page is empty)."""
+    def list_cases(self, tenant: str, status: str, limit: int, offset: int) -> tuple[list[CaseFees], int]:
+        """A page of the tenant's cases (of `status`, or every status when empty), most recently changed first,
+        each with its lines, and their number counted up to LIST_TOTAL_CAP + 1 (above LIST_TOTAL_CAP: "more
+        than that"). Two statements: the page's cases with the capped count (its row carries the page's, or
+        stands alone, its case NULL, when the page is empty), then their lines."""
         cond = f"tenant_code = :t{' AND status = :st' if status else ''}"
         rows = self.uow.rows(sql(
-            f"SELECT p.case_number, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.cases WHERE {cond}"
-            f" LIMIT :cap) c) t LEFT JOIN LATERAL (SELECT case_number, updated_at FROM {S}.cases WHERE {cond}"
+            f"SELECT p.*, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.cases WHERE {cond}"
+            f" LIMIT :cap) c) t LEFT JOIN LATERAL (SELECT {self._CASE}, updated_at FROM {S}.cases WHERE {cond}"
             " ORDER BY updated_at DESC, case_number LIMIT :l OFFSET :o) p ON true"
             " ORDER BY p.updated_at DESC, p.case_number"),
             {"t": tenant, "st": status, "l": limit, "o": offset, "cap": LIST_TOTAL_CAP + 1})
-        return [r[0] for r in rows if r[0] is not None], (rows[0][1] if rows else 0)
+        cases = {r[1]: self._case_of(r) for r in rows if r[1] is not None}
+        if cases:
+            self._add_lines(tenant, cases)
+        return list(cases.values()), (rows[0][-1] if rows else 0)
 
     # -- notices ---------------------------------------------------------------------------------
     SERIAL_RANGE = "notices_serial_range"        # migration 0005: 1 ≤ serial ≤ domain.NOTICE_SERIAL_MAX

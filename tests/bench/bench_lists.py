@@ -89,8 +89,8 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
                                                                               ["review"], None, PAGE, 0)),
         "progress lookup (intake.lookup)": ("intake", None,
                                             lambda u: IntakeRepository(u).lookup(lookup[0], id_number=lookup[1])),
-        # the handler's three statements: the page's numbers, their current notices, the cases with their lines
-        "cashier's notices (fees.list_cases, notices_of_cases, get_cases)": ("fees", COUNTY, _cashier),
+        # the handler's three statements: the page's cases with the capped count, their lines, their notices
+        "cashier's notices (fees.list_cases, notices_of_cases)": ("fees", COUNTY, _cashier),
     }
     for name, (schema, tenant, call) in lists.items():
         db = Database.connect(database_url, schema=schema, pool_size=1)
@@ -121,9 +121,8 @@ def _cashier(uow) -> None:
     from services.fees.repository import FeesRepository
 
     repo = FeesRepository(uow)
-    numbers = repo.list_cases(COUNTY, "noticed", PAGE, 0)[0]
-    repo.notices_of_cases(COUNTY, numbers)
-    repo.get_cases(COUNTY, numbers)
+    cases = repo.list_cases(COUNTY, "noticed", PAGE, 0)[0]
+    repo.notices_of_cases(COUNTY, [c.case_number for c in cases])
 
 
 class Profile:
@@ -138,8 +137,8 @@ class Profile:
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         if self.raw is not None and Path(spy).exists():
             self.raw.parent.mkdir(parents=True, exist_ok=True)
-            self.proc = subprocess.Popen([spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200", "--gil",
-                                          "--output", str(self.raw), "--nonblocking"],
+            self.proc = subprocess.Popen([spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200",
+                                          "--gil", "--output", str(self.raw), "--nonblocking"],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return self
 
