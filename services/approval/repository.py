@@ -381,14 +381,18 @@ class ApprovalRepository:
                      f" CROSS JOIN LATERAL (SELECT s.* FROM {S}.steps s WHERE s.tenant_code = :t"
                      " AND s.status = 'open' AND s.desk = d.desk AND s.kind = k.kind"
                      " ORDER BY s.due NULLS LAST, s.opened_at, s.id LIMIT :n) s)")
+        # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
+        # or stands alone (its page columns NULL) when the page is empty
         rows = self.u.rows(
-            f"SELECT s.id, s.case_id, c.case_number, s.kind, s.desk, s.status, s.claimed_by, s.claimed_at,"
+            f"SELECT p.*, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.steps s WHERE s.tenant_code = :t"
+            f" AND {cond} LIMIT :cap) q) t LEFT JOIN LATERAL ("
+            "SELECT s.id, s.case_id, c.case_number, s.kind, s.desk, s.status, s.claimed_by, s.claimed_at,"
             " s.opened_at, s.share_days, c.item_name, c.applicant_name, c.promised_due, c.statutory_due,"
             f" c.due_provisional, c.clock_suspended FROM {steps} s JOIN {S}.cases c ON c.id = s.case_id"
-            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT :lim OFFSET :off", params)
-        total = self.u.value(f"SELECT count(*) FROM (SELECT 1 FROM {S}.steps s WHERE s.tenant_code = :t AND {cond}"
-                             " LIMIT :cap) q", params)
-        return [QueueRow(str(r[0]), str(r[1]), *r[2:16]) for r in rows], total
+            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT :lim OFFSET :off) p ON true"
+            " ORDER BY p.promised_due NULLS LAST, p.opened_at, p.id", params)
+        total = rows[0][16] if rows else 0
+        return [QueueRow(str(r[0]), str(r[1]), *r[2:16]) for r in rows if r[0] is not None], total
 
     def next_in_queue(self, tenant: str, desks: Sequence[str], kinds: Sequence[str], me: str) -> tuple[str, str] | None:
         """(case_id, step_id) of the most urgent open step the caller may take, its case row locked.
