@@ -124,13 +124,15 @@ class ApplicationListing:
 
 
 def _listing(r) -> ApplicationListing:
-    """A list row, converted as `from_doc` converts the same fields of the whole document."""
+    """A list row, converted as `from_doc` (and `ItemSnapshot.from_dict`) convert the same fields of the whole
+    document."""
     d = r[14]
     return ApplicationListing(
         id=str(r[0]), tenant=r[1], idempotency_key=r[3], scenario_code=r[4], channel=r[5], status=Status(r[6]),
         case_number=r[7] or "", received_at=r[8], decision_due=r[10], accepted_on=r[11], proxy_tenant=r[12] or "",
-        proxy_request_id=r[13] or "", item_id=d["item_id"], item_version=d["item_version"], item_name=d["item_name"],
-        case_kind=d["case_kind"], applicant=Applicant.from_dict(d["applicant"]),
+        proxy_request_id=r[13] or "", item_id=str(d["item_id"] or ""), item_version=int(d["item_version"] or 0),
+        item_name=str(d["item_name"] or ""), case_kind=str(d["case_kind"] or ""),
+        applicant=Applicant.from_dict(d["applicant"]),
         handling_unit_name=d["handling_unit_name"] or "", accepted_at=_datetime(d["accepted_at"]),
         deemed=bool(d["deemed"]), picked_up_at=_datetime(d["picked_up_at"]), rejection=dict(d["rejection"] or {}),
         government_invested=bool(d["government_invested"]), key_construction=bool(d["key_construction"]),
