@@ -99,8 +99,9 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
                 seen: list[tuple[str, object]] = []
                 send = uow._send                    # the one way a unit of work's statements leave: watch it
 
-                def spy(statements, *, commit=False, send=send, seen=seen):
-                    seen.extend((st.text if isinstance(st, TextClause) else st, p) for st, p in statements)
+                def spy(statements, *, commit=False, send=send, seen=seen, uow=uow):
+                    if uow._scope_statement is None:    # else the statements come again, after the scope's settings
+                        seen.extend((st.text if isinstance(st, TextClause) else st, p) for st, p in statements)
                     return send(statements, commit=commit)
                 uow._send = spy
                 call(uow)
