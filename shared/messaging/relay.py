@@ -26,6 +26,19 @@ is registered to consume go out as before (a nameko service may listen in; no qu
 The relay wakes on `LISTEN sanji_outbox` (the unit of work notifies at commit) or every
 `idle_seconds`, whichever comes first, and reconnects with exponential backoff when the broker is
 unreachable.
+
+Where the claim starts (issue 22). A sent row leaves a dead entry in the partial index of unsent rows
+(`outbox_unsent`), and PostgreSQL cannot mark the newest of them dead while new rows go into the same
+index page, so until a vacuum every claim visited each recently sent row again: 1,000–2,000 blocks a
+claim in the lifecycle bench, growing with the run. The claim now starts at a floor (`ScanFloor`) below
+which every row is known to be sent, and the floor only moves past rows whose writers have all finished:
+at each claim the relay notes the highest seq it can see and the snapshot's xmax; once a later snapshot's
+xmin has passed that xmax, every row up to that seq is visible, and a claim that then returns less than a
+full batch, with nothing set aside, has taken every unsent one of them. A failed batch puts the floor back
+to 0, and every `full_scan_seconds` one claim scans from 0 anyway: for what a crashed relay replica left
+claimed and rolled back below another replica's floor, and for the rare row whose writer drew its seq a
+moment before it had a transaction id (its first write) while a snapshot was taken — such a row waits for
+that scan (at most `full_scan_seconds`), it is never lost.
 """
 
 from __future__ import annotations
@@ -53,6 +66,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 FIRST_BACKOFF = 0.2
+FULL_SCAN_SECONDS = 5.0             # a claim from seq 0 at least this often (ScanFloor)
 UNROUTABLE = "unroutable:"          # how `last_error` of an event that reached no queue starts
 _COLUMNS = ("seq", "id", "exchange", "routing_key", "tenant", "correlation_id", "event_version", "body", "headers",
             "created_at")
@@ -100,16 +114,59 @@ class _Batch:
 
 # BEGIN and the relay's view of the outbox (every writer's rows: shared.db.messaging_rls_statements) in one round
 # trip, as the unit of work binds its tenant: the relay polls every `idle_seconds` in every service, so a round
-# trip saved is saved on every tick, busy or idle
-_BEGIN_RELAY = f"BEGIN; SELECT set_config('{RELAY_SETTING}', 'on', true)".encode()
+# trip saved is saved on every tick, busy or idle. The same statement reads what the scan floor needs: its
+# snapshot's xmin and xmax and the highest seq it sees.
+def _begin_relay(schema: str) -> bytes:
+    return (f"BEGIN; SELECT set_config('{RELAY_SETTING}', 'on', true),"
+            " pg_snapshot_xmin(pg_current_snapshot())::text, pg_snapshot_xmax(pg_current_snapshot())::text,"
+            f" (SELECT coalesce(max(seq), 0) FROM {schema}.outbox)::text").encode()
 
 
-def _begin_relay_view(raw: psycopg.Connection) -> None:
+def _begin_relay_view(raw: psycopg.Connection, begin: bytes) -> tuple[int, int, int]:
+    """Opens the relay's transaction; (xmin, xmax, highest seq) as its first statement saw them."""
     if raw.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raw.rollback()
-    result = raw.pgconn.exec_(_BEGIN_RELAY)
+    result = raw.pgconn.exec_(begin)
     if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
         raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
+    xmin, xmax, high = (int(result.get_value(0, i)) for i in (1, 2, 3))
+    return xmin, xmax, high
+
+
+@dataclass
+class ScanFloor:
+    """The seq the claim's scan starts at: every row below it is sent (see the module's docstring).
+
+    `value` moves up only over rows whose writing transactions have all ended (`ripe`) and only after a claim
+    took every unsent row above the old floor (`claimed`); `reset` puts it back to 0."""
+    full_scan_seconds: float = FULL_SCAN_SECONDS
+    value: int = 0
+    pending: tuple[int, int] | None = None      # (highest seq seen, that snapshot's xmax), not yet ripe
+    last_full: float = float("-inf")
+
+    def start(self, now: float) -> int:
+        """Where this claim scans from: 0 when a full scan is due."""
+        return 0 if now - self.last_full >= self.full_scan_seconds else self.value
+
+    def claimed(self, *, started: int, now: float, xmin: int, xmax: int, high: int, complete: bool,
+                aside: list[int]) -> None:
+        """After a claim that scanned from `started` in a transaction whose first snapshot had `xmin`, `xmax`
+        and saw `high`: `complete` when it took every unsent row it could (less than a full batch)."""
+        if started == 0:
+            if not complete:
+                return                           # not a full scan after all: the next claim continues it
+            self.last_full = now
+        if complete and self.pending is not None and xmin >= self.pending[1]:
+            ripe = self.pending[0] + 1
+            if aside:
+                ripe = min(ripe, min(aside))     # rows set aside are still owed a try
+            self.value = max(self.value, ripe)
+            self.pending = None
+        if self.pending is None and high >= self.value:
+            self.pending = (high, xmax)
+
+    def reset(self) -> None:
+        self.value, self.pending, self.last_full = 0, None, float("-inf")
 
 
 class OutboxRelay:
@@ -157,9 +214,12 @@ class OutboxRelay:
         self._stop_event = threading.Event()
         self._wake_pending = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._begin = _begin_relay(schema)
+        self.floor = ScanFloor()
         self._claim = (
             f"UPDATE {schema}.outbox o SET sent_at = now() FROM (SELECT seq FROM {schema}.outbox"
-            f" WHERE sent_at IS NULL AND seq <> ALL(%(aside)s) ORDER BY seq LIMIT %(n)s FOR UPDATE SKIP LOCKED)"
+            f" WHERE sent_at IS NULL AND seq >= %(floor)s AND seq <> ALL(%(aside)s)"
+            f" ORDER BY seq LIMIT %(n)s FOR UPDATE SKIP LOCKED)"
             f" AS c WHERE o.seq = c.seq"
             f" RETURNING {', '.join('o.' + c for c in _COLUMNS)}")
         self._unclaim_failed = (f"UPDATE {schema}.outbox SET sent_at = NULL, attempts = attempts + 1,"
@@ -370,11 +430,16 @@ class OutboxRelay:
         conn = None
         try:
             conn = self._engine.raw_connection()
-            _begin_relay_view(conn.driver_connection)
+            xmin, xmax, high = _begin_relay_view(conn.driver_connection, self._begin)
+            now, aside = time.monotonic(), self._set_aside()
+            # a test's run_once / drain scans everything: the floor serves the long-running relay
+            started = self.floor.start(now) if self._mode == "forever" else 0
             with conn.cursor() as cur:
-                cur.execute(self._claim, {"n": self.batch_size, "aside": self._set_aside()})
+                cur.execute(self._claim, {"n": self.batch_size, "aside": aside, "floor": started})
                 # RETURNING keeps no order: publish in seq order
                 rows = sorted((dict(zip(_COLUMNS, r, strict=True)) for r in cur.fetchall()), key=lambda r: r["seq"])
+            self.floor.claimed(started=started, now=now, xmin=xmin, xmax=xmax, high=high,
+                               complete=len(rows) < self.batch_size, aside=aside)
         except (SQLAlchemyError, psycopg.Error) as exc:
             log.warning("outbox relay %s cannot read the outbox: %s", self.schema, exc)
             if conn is not None:
@@ -496,6 +561,8 @@ class OutboxRelay:
         failed = batch.nacked + list(batch.pending.values())
         # returned = acked by the broker but taken by no queue: kept unsent with the reason, never "sent"
         returned = {seq: why for seq, why in batch.returned.items() if seq not in failed}
+        if failed or returned:
+            self.floor.reset()              # rows go back unsent, maybe below the floor: scan from 0 again
         delivered = [seq for seq in batch.acked if seq not in returned]
         try:
             with batch.conn.cursor() as cur:
@@ -509,6 +576,7 @@ class OutboxRelay:
         except psycopg.Error as exc:  # rows stay unsent and are published again
             log.error("outbox relay %s could not mark a batch: %s", self.schema, exc)
             batch.conn.rollback()
+            self.floor.reset()
         finally:
             batch.conn.close()
         self.stats.batches += 1
