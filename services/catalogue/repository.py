@@ -30,6 +30,20 @@ _HITS = (f"hits AS MATERIALIZED (SELECT item_id, version FROM {S}.item_terms WHE
 
 
 _GENERIC_PLAN = sql("SET LOCAL plan_cache_mode = force_generic_plan")
+# search_listed: the unit's listed items among the current published versions holding every term, sorted and counted
+# from the term rows' index alone (migration 0010: they carry their version's status and name)
+_SEARCH = """
+            WITH hits AS MATERIALIZED ({hits})
+            SELECT h.item_id, h.version, l.kind, count(*) OVER () FROM hits h
+              JOIN {s}.item_listings l ON l.item_id = h.item_id
+             WHERE l.listed_for = :t AND l.revoked_at IS NULL
+             ORDER BY h.tenant_code, h.name, h.item_id LIMIT :lim OFFSET :off"""
+_SEARCH_ALL = sql(_SEARCH.format(s=S, hits=f"SELECT item_id, version, tenant_code, name FROM {S}.item_terms"
+                                           " WHERE term = ANY(:terms) AND status = 'published'"
+                                           " GROUP BY item_id, version, tenant_code, name HAVING count(*) = :n"))
+# one term: its rows are the hits themselves (one row per term and version, the table's key), nothing to group
+_SEARCH_ONE = sql(_SEARCH.format(s=S, hits=f"SELECT item_id, version, tenant_code, name FROM {S}.item_terms"
+                                           " WHERE term = :term AND status = 'published'"))
 
 
 def _row(r, listing: str = "") -> ItemRow:
@@ -171,15 +185,9 @@ class CatalogueRepository:
         # the same plan for every query (the term rows' index, the listings' index per hit): planned once per
         # connection instead of once per call, which cost more than running it
         self.uow.execute(_GENERIC_PLAN)
-        rows = self.uow.rows(sql(f"""
-            WITH hits AS MATERIALIZED (SELECT item_id, version, tenant_code, name FROM {S}.item_terms
-                                        WHERE term = ANY(:terms) AND status = 'published'
-                                        GROUP BY item_id, version, tenant_code, name HAVING count(*) = :n)
-            SELECT h.item_id, h.version, l.kind, count(*) OVER () FROM hits h
-              JOIN {S}.item_listings l ON l.item_id = h.item_id
-             WHERE l.listed_for = :t AND l.revoked_at IS NULL
-             ORDER BY h.tenant_code, h.name, h.item_id LIMIT :lim OFFSET :off"""),
-                             {"t": str(tenant), "terms": terms, "n": len(terms), "lim": limit, "off": offset})
+        rows = self.uow.rows(_SEARCH_ONE if len(terms) == 1 else _SEARCH_ALL,
+                             {"t": str(tenant), "terms": terms, "term": terms[0], "n": len(terms), "lim": limit,
+                              "off": offset})
         return [(str(r[0]), r[1], r[2]) for r in rows], (rows[0][3] if rows else 0)
 
     def read_many(self, keys: list[tuple[str, int]]) -> list[ItemRow]:

@@ -53,7 +53,9 @@ def test_search_answers_what_the_list_filtered_by_the_query_answers(as_):
     for kind in (pb.LISTING_KIND_DELEGATED, pb.LISTING_KIND_PROXY):
         county.DelegateItem(pb.DelegateItemRequest(item_id=made[1].id, target_tenants=["620602001"], kind=kind))
     for caller, expected in ((county, 3), (township, 2), (as_("wenchuan.admin"), 0)):
-        for query, limit in ((mark, 200), (mark, 2), (f"设施{mark}", 200), ("类设施许可", 200)):
+        # one term (its rows are the hits), two, and more; a page shorter than the hits
+        for query, limit in ((mark, 200), (mark, 2), (f"设施{mark}", 200), ("类设施许可", 200), ("设施", 200),
+                             ("设施", 3)):
             searched = caller.SearchItems(pb.SearchItemsRequest(query=query, limit=limit))
             for _ in range(2):      # once read from the database, then from the cache
                 again = caller.SearchItems(pb.SearchItemsRequest(query=query, limit=limit))
