@@ -138,7 +138,9 @@ class ScanFloor:
     """The seq the claim's scan starts at: every row below it is sent (see the module's docstring).
 
     `value` moves up only over rows whose writing transactions have all ended (`ripe`) and only after a claim
-    took every unsent row above the old floor (`claimed`); `reset` puts it back to 0."""
+    took every unsent row above the old floor (`claimed`); `reset` puts it back to 0. A snapshot's xmin is the
+    cluster's: a long write transaction in another database of the same server holds the floor where it is
+    (the claim then scans as it did before the floor), it never moves it too far."""
     full_scan_seconds: float = FULL_SCAN_SECONDS
     value: int = 0
     pending: tuple[int, int] | None = None      # (highest seq seen, that snapshot's xmax), not yet ripe
