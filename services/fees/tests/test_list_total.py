@@ -66,6 +66,7 @@ def test_the_total_is_exact_up_to_the_cap_and_capped_above_it(as_, fees_db, many
     assert not beyond.cases and (beyond.total, beyond.total_capped) == (LIST_TOTAL_CAP, True)
     every = cashier.ListCases(pb.ListCasesRequest(limit=20))                    # no filter: every status counts
     assert (every.total, every.total_capped) == (LIST_TOTAL_CAP, True)
+    assert [c.case_number for c in every.cases] == _numbers(LIST_TOTAL_CAP - 19, LIST_TOTAL_CAP)  # in its order
     assert cashier.ListCases(pb.ListCasesRequest(status=pb.CASE_STATUS_SETTLED)).total == 0
 
 
