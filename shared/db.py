@@ -103,6 +103,27 @@ def _driver_text(statement: Statement) -> str:
 
 
 _TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+_ENDABLE = (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR)
+
+
+def end_transaction(raw: psycopg.Connection) -> None:
+    """ROLLBACK the connection's open transaction, if any, keeping its prepared statements.
+
+    psycopg's `Connection.rollback()` forgets every statement it prepared and sends DEALLOCATE ALL (a pipeline
+    may have lost a Parse; none is used here), although PostgreSQL keeps prepared statements across a ROLLBACK.
+    Every read ends in a rollback, and so does the outbox relay's empty poll, five times a second per service,
+    on the same pooled connections as the writes: each one made the connection plan its hot statements anew
+    (issue 22). psycopg reads the transaction state from the server's reply, so it sends no BEGIN or ROLLBACK
+    of its own after this."""
+    if raw.closed or raw.pgconn.transaction_status == _IDLE:
+        return
+    if raw.pgconn.transaction_status not in _ENDABLE:
+        raw.rollback()               # a query still running or a broken connection: psycopg's own way
+        return
+    result = raw.pgconn.exec_(b"ROLLBACK")
+    if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+        raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
 
 
 def _rows(cursor: psycopg.Cursor) -> list[tuple]:
@@ -472,10 +493,10 @@ class UnitOfWork:
         self.events = []
 
     def _rollback(self) -> None:
-        if self._session is not None:
-            self._session.rollback()    # and the connection's transaction with it
         if self.driver is not None and not self.driver.closed:
-            self.driver.rollback()      # sends ROLLBACK only if a transaction is open
+            end_transaction(self.driver)     # sends ROLLBACK only if a transaction is open
+        if self._session is not None:
+            self._session.rollback()    # the server's transaction is over: psycopg sends nothing more
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:

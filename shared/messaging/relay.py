@@ -58,7 +58,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared import registry
-from shared.db import OUTBOX_CHANNEL, RELAY_SETTING, relay_transaction
+from shared.db import OUTBOX_CHANNEL, RELAY_SETTING, end_transaction, relay_transaction
 from shared.messaging.envelope import exchange_for, to_amqp
 from shared.telemetry import spans_recorded
 
@@ -124,8 +124,7 @@ def _begin_relay(schema: str) -> bytes:
 
 def _begin_relay_view(raw: psycopg.Connection, begin: bytes) -> tuple[int, int, int]:
     """Opens the relay's transaction; (xmin, xmax, highest seq) as its first statement saw them."""
-    if raw.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        raw.rollback()
+    end_transaction(raw)
     result = raw.pgconn.exec_(begin)
     if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
         raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
@@ -449,7 +448,7 @@ class OutboxRelay:
             self._set_timer(max(self.idle_seconds, 1.0), self._tick)
             return
         if not rows:
-            conn.rollback()
+            end_transaction(conn.driver_connection)     # keeps the pooled connection's prepared statements
             conn.close()
             if self._mode != "forever":
                 self._shutdown()
@@ -458,7 +457,7 @@ class OutboxRelay:
             return
         missing = {row["exchange"] for row in rows} - self._declared
         if missing:  # release the rows, declare, then come back
-            conn.rollback()
+            end_transaction(conn.driver_connection)
             conn.close()
             self._declare(sorted(missing))
             return

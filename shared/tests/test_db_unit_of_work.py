@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from sanji.common.v1 import common_pb2
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from shared.config import PlatformSettings
 from shared.db import Database, messaging_tables_statements, sql, tenant_rls_statements
@@ -253,3 +254,29 @@ def test_a_service_refuses_to_serve_on_a_role_that_rls_does_not_hold(db: Databas
     finally:
         owner.dispose()
         superuser.dispose()
+
+
+def test_reads_that_end_in_a_rollback_keep_the_connections_prepared_statements(db: Database,
+                                                                               test_settings: PlatformSettings):
+    """A read ends in a ROLLBACK; psycopg's own would forget what the connection prepared (DEALLOCATE ALL), so a
+    statement read on every call would never be prepared, and a read on a pooled connection would wipe the
+    writes' (issue 22). On one pooled connection: a statement run in six reads is prepared, and stays so after a
+    failed unit of work and a session's rollback."""
+    one = Database.connect(test_settings.database_url, schema=SCHEMA, pool_size=1)   # `db` made the schema
+    try:
+        count = sql(f"SELECT count(*) FROM {SCHEMA}.docs WHERE number > :n")
+        prepared = sql("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%' || :t || '.docs%'")
+        for _ in range(6):                               # psycopg prepares a statement on its fifth use
+            with one.unit_of_work(tenant="620602") as uow:
+                uow.value(count, {"n": ""})
+        with one.unit_of_work(tenant="620602") as uow:
+            assert uow.value(prepared, {"t": SCHEMA}) == 1
+        with pytest.raises(DBAPIError, match="division by zero"), one.unit_of_work(tenant="620602") as uow:
+            uow.value(sql("SELECT 1 / 0"))               # a failed transaction, rolled back
+        with one.unit_of_work(tenant="620602") as uow:
+            uow.session.execute(text("SELECT 1"))        # a session, rolled back with the unit of work
+        with one.unit_of_work(tenant="620602") as uow:
+            assert uow.value(prepared, {"t": SCHEMA}) == 1
+            assert uow.value(count, {"n": ""}) >= 0      # and still served
+    finally:
+        one.dispose()
