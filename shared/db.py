@@ -318,8 +318,9 @@ class UnitOfWork:
         return tracer.start_as_current_span(name or span_name(statement), kind=SpanKind.CLIENT, attributes=attributes)
 
     def widen(self, scope: RlsScope, **values: str) -> None:
-        """Open `scope` for the rest of this transaction: its settings go out with the next statement (no
-        round trip of their own). Logged with the tenant binding, so every widening leaves a trace."""
+        """Open `scope` for the rest of this transaction: its settings go out just before the next statement
+        (a round trip of their own, or in the COMMIT's when the next statement leaves with it). Logged with the
+        tenant binding, so every widening leaves a trace."""
         if set(values) != set(scope.settings):
             raise ValueError(f"RLS scope {scope.name!r} takes {sorted(scope.settings)}, not {sorted(values)}")
         if any("\x00" in str(v) for v in values.values()):
