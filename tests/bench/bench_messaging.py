@@ -60,6 +60,8 @@ def _baseline_consume(channel, queue: str, n: int) -> float:
 
 def _write_outbox(db: Database, n: int) -> None:
     with db.engine.begin() as conn:
+        # bound to the tenant as a unit of work is: a row's writer is its transaction's tenant (the outbox's walls)
+        conn.execute(text("SELECT set_config('app.tenant', :t, true)"), {"t": TENANT})
         conn.execute(text(
             f"INSERT INTO {db.schema}.outbox (id, exchange, routing_key, tenant, body)"
             " SELECT gen_random_uuid(), :exchange, 'item_published', :tenant, :body FROM generate_series(1, :n)"),
