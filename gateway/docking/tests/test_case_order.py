@@ -294,6 +294,10 @@ def test_an_online_cases_reports_are_one_queue_under_its_serial_in_every_order(b
 
     orders = list(itertools.permutations(range(len(ONLINE_FLOW))))
     cases = [_online_case(docking_db, bound) for _ in orders]
+    keys = {key for serial, _, number in cases for key in (serial, number)}
+
+    def ours(receipts):
+        return [r for r in receipts if r.case_ref in keys]
     handlers.settle = dt.timedelta(hours=1)
     for round_ in range(len(ONLINE_FLOW)):
         for (_, application_id, number), order in zip(cases, orders, strict=True):
@@ -302,7 +306,7 @@ def test_an_online_cases_reports_are_one_queue_under_its_serial_in_every_order(b
             deliver_event(subscribed(SUBSCRIPTIONS, f"report_{ONLINE_FLOW[i]}", handlers), docking_db, bound,
                           message, source=source)
         handlers.deliver_due()
-        assert simulator.receipts() == []
+        assert ours(simulator.receipts()) == []
     handlers.settle = dt.timedelta(0)
     drain(handlers, docking_db)
     for (serial, _, number), order in zip(cases, orders, strict=True):
@@ -311,7 +315,8 @@ def test_an_online_cases_reports_are_one_queue_under_its_serial_in_every_order(b
         for r in simulator.receipts():
             if r.case_ref == serial:
                 assert (r.tenant, r.body["provincial_serial"], r.body["case_number"]) == (COUNTY, serial, number)
-    assert len(simulator.receipts()) == len(cases) * len(ONLINE_FLOW)
+    # this test's cases only: another test's report may be delivered by the same pass (the simulator is shared)
+    assert len(ours(simulator.receipts())) == len(cases) * len(ONLINE_FLOW)
 
 
 def _pending_row(db, tenant: str, key: str, delivered: bool = False) -> None:
