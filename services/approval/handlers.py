@@ -41,7 +41,7 @@ from services.approval.domain import (
     TerminateCase,
     remedies_text,
 )
-from services.approval.repository import QUEUE_TOTAL_CAP, ApprovalRepository, QueueRow
+from services.approval.repository import CASES_TOTAL_CAP, QUEUE_TOTAL_CAP, ApprovalRepository, QueueRow
 from shared.calendar import DeadlineResult, WorkingCalendar
 from shared.clock import CHINA_TZ
 from shared.db import UnitOfWork
@@ -254,7 +254,8 @@ class ApprovalHandlers(SharedState):
             return self._view(case, today=today, full=True, repo=repo)
 
     def list_cases(self, p: Principal, status: str, overdue_only: bool, limit: int, offset: int,
-                   ) -> tuple[list[CaseView], int]:
+                   ) -> tuple[list[CaseView], int, bool]:
+        """A page of the unit's cases, their number counted up to CASES_TOTAL_CAP, and whether there are more."""
         p.require(*STAFF_ROLES)
         if status and status not in STATUS_NAMES:
             raise InvalidArgument("status", f"状态应为：{'、'.join(STATUS_NAMES)}")
@@ -262,9 +263,9 @@ class ApprovalHandlers(SharedState):
         today, _ = self._today_now()
         with self.db.unit_of_work(p, subtree=False) as uow:
             repo = ApprovalRepository(uow)
-            ids, total = repo.list_cases(str(p.tenant), status, today if overdue_only else None, limit, offset)
+            ids, counted = repo.list_cases(str(p.tenant), status, today if overdue_only else None, limit, offset)
             views = [self._view(c, today=today) for c in (repo.load(case_id=i, lock=False) for i in ids) if c]
-        return views, total
+        return views, min(counted, CASES_TOTAL_CAP), counted > CASES_TOTAL_CAP
 
     def list_queue(self, p: Principal, desk: str, kind: str, mine: bool, limit: int,
                    offset: int) -> tuple[list[QueueRow], int, bool]:

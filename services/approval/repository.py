@@ -53,6 +53,8 @@ S = "approval"
 # a desk's queue counts its open steps up to this many (above it the queue says "1000+",
 # ListQueueResponse.total_capped): counting them all on every page grows with the open cases (issue 22)
 QUEUE_TOTAL_CAP = 1000
+# the case list counts its cases up to this many, as the queue does (ListCasesResponse.total_capped, issue 22)
+CASES_TOTAL_CAP = 1000
 # the steps that carry their case's promised_due (steps.due, the queue's index order)
 _UNFINISHED_STEPS = "('waiting','open','claimed')"
 # "next task": how many steps of each desk and kind are candidates before the whole queue is searched (more
@@ -352,16 +354,24 @@ class ApprovalRepository:
 
     def list_cases(self, tenant: str, status: str, overdue_on: dt.date | None, limit: int,
                    offset: int) -> tuple[list[str], int]:
+        """A page of the tenant's case ids, most urgent first (promised due date, when the case opened, its id:
+        the order of the indexes cases_list and cases_list_status, migration 0008), and their number counted up to
+        CASES_TOTAL_CAP + 1 (above CASES_TOTAL_CAP: "more than that"). The page and the count in one statement;
+        the count's row carries the page's rows, or stands alone (its id NULL) when the page is empty."""
         where = ["tenant_code = :t"]
         if status:
             where.append("status = :status")
         if overdue_on is not None:
             where.append("status IN ('review','decision') AND promised_due < :today")
+        cond = " AND ".join(where)
         rows = self.u.rows(
-            f"SELECT id, count(*) OVER () FROM {S}.cases WHERE {' AND '.join(where)}"
-            " ORDER BY promised_due NULLS LAST, opened_at LIMIT :lim OFFSET :off",
-            {"t": tenant, "status": status, "today": overdue_on, "lim": limit, "off": offset})
-        return [str(r[0]) for r in rows], (rows[0][1] if rows else 0)
+            f"SELECT p.id, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.cases WHERE {cond} LIMIT :cap) q) t"
+            f" LEFT JOIN LATERAL (SELECT id, promised_due, opened_at FROM {S}.cases WHERE {cond}"
+            " ORDER BY promised_due, opened_at, id LIMIT :lim OFFSET :off) p ON true"
+            " ORDER BY p.promised_due, p.opened_at, p.id",
+            {"t": tenant, "status": status, "today": overdue_on, "lim": limit, "off": offset,
+             "cap": CASES_TOTAL_CAP + 1})
+        return [str(r[0]) for r in rows if r[0] is not None], (rows[0][1] if rows else 0)
 
     # -- queues ------------------------------------------------------------------------------------
     def queue(self, tenant: str, desks: Sequence[str], kinds: Sequence[str], mine: str | None, limit: int,

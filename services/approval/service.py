@@ -63,9 +63,9 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
         return self._case(self.h.get_case(current_principal(), request.case_id, request.case_number))
 
     def ListCases(self, request, context):
-        views, total = self.h.list_cases(current_principal(), case_status_filter(request.status) or "",
-                                         request.overdue_only, request.limit, request.offset)
-        return pb.ListCasesResponse(cases=[self._case(v) for v in views], total=total)
+        views, total, capped = self.h.list_cases(current_principal(), case_status_filter(request.status) or "",
+                                                 request.overdue_only, request.limit, request.offset)
+        return pb.ListCasesResponse(cases=[self._case(v) for v in views], total=total, total_capped=capped)
 
     def CompleteReview(self, request, context):
         return self._case(self.h.complete_review(current_principal(), request.step_id, request.opinion,
