@@ -1,6 +1,7 @@
 """The lists people open all day, at 16 users, on a year of a large county (issue 22 item 4): the window's
 list (intake ListApplications), a desk's queue (approval ListQueue), the public progress lookup (intake
-LookupProgress) and the cashier's notices awaiting payment (fees ListCases NOTICED), each through the real
+LookupProgress) and the cashier's notices awaiting payment (fees ListCases NOTICED), and beside them the case
+list a head or supervisor opens (approval ListCases, every status), each through the real
 gRPC service with its median and p99 beside the same-run echo — and each list's query plan, EXPLAIN
 (ANALYZE, BUFFERS) of the very statements the service's repository runs (captured as it runs them, then
 explained in a unit of work bound the same way: the application role, the tenant, RLS).
@@ -91,6 +92,9 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
                                             lambda u: IntakeRepository(u).lookup(lookup[0], id_number=lookup[1])),
         # the handler's three statements: the page's cases with the capped count, their lines, their notices
         "cashier's notices (fees.list_cases, notices_of_cases)": ("fees", COUNTY, _cashier),
+        # the page's ids with the capped count; each listed case is then loaded as GetCase loads it
+        "case list (approval.list_cases)": ("approval", COUNTY,
+                                            lambda u: ApprovalRepository(u).list_cases(COUNTY, "", None, PAGE, 0)),
     }
     for name, (schema, tenant, call) in lists.items():
         db = Database.connect(database_url, schema=schema, pool_size=1)
@@ -221,6 +225,9 @@ def run() -> list[Figure]:
                 "cashier's notices (fees ListCases NOTICED)": ("fees", lambda: fees.ListCases(
                     fpb.ListCasesRequest(status=fpb.CASE_STATUS_NOTICED, limit=PAGE), metadata=md["county.cashier"],
                     timeout=60)),
+                # not one of the issue's four: the REST case list (every status) a head or supervisor opens
+                "case list (approval ListCases)": ("approval", lambda: approval.ListCases(
+                    apb.ListCasesRequest(limit=PAGE), metadata=md["county.reviewer"], timeout=60)),
             }
             out: list[Figure] = []
             note = f"{cases:,} cases in the database; {PAGE} rows a page; {IN_FLIGHT} users"
