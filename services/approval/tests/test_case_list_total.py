@@ -25,8 +25,8 @@ def _add_cases(approval_db, first: int, last: int) -> None:
             " item_name, category, accepted_at, accepted_on, promised_days, statutory_days, status, opened_at,"
             " promised_due, statutory_due)"
             " SELECT gen_random_uuid(), :t, :p || lpad(g::text, 6, '0'), gen_random_uuid()::text, 'item-list', 1,"
-            " '居民身份证换领', 'social_affairs', timestamptz '2026-03-02 09:00+08', date '2026-03-02', 10, 20, 'review',"
-            " timestamptz '2026-03-02 09:00+08', date '2026-03-02' + g, date '2026-03-02' + g + 10"
+            " '居民身份证换领', 'social_affairs', timestamptz '2026-03-02 09:00+08', date '2026-03-02', 10, 20,"
+            " 'review', timestamptz '2026-03-02 09:00+08', date '2026-03-02' + g, date '2026-03-02' + g + 10"
             " FROM generate_series(CAST(:a AS int), CAST(:b AS int)) g"),
             {"t": WENCHUAN, "p": _PREFIX, "a": first, "b": last})
         uow.commit()
