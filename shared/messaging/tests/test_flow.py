@@ -216,6 +216,38 @@ def test_events_that_arrive_together_share_one_transaction(bus, spans):
     assert bus.message_count(queue) == 0             # all acked
 
 
+def test_with_a_linger_events_that_come_one_by_one_share_one_transaction(bus):
+    """A consumer given a linger waits, after the first delivery, for those that follow shortly: six events
+    relayed one at a time, while it runs, are handled in one transaction, in order, each once."""
+    transactions = []
+
+    def handler(env, uow):
+        transactions.append(uow.value("SELECT txid_current()"))
+        bus.record(env, uow)
+
+    consumer = bus.consumer(batch=50, linger=1.0)
+    queue = consumer.subscribe(bus.service, "item_published", "record", handler)
+    consumer.declare()
+    consumer.start()
+    relay = bus.relay()
+    ids = []
+    for i in range(6):          # each its own commit and its own publish: never in one read from the broker
+        ids += bus.emit(1, start=i)
+        relay.run_once()
+
+    wait_until(lambda: consumer.stats.handled == 6, message="6 handled events")
+    assert bus.handled() == [(event_id, f"item-{i}") for i, event_id in enumerate(ids)]
+    assert len(set(transactions)) == 1 and len(transactions) == 6
+    consumer.stop()
+    assert bus.message_count(queue) == 0 and bus.inbox_count(queue) == 6
+
+
+@pytest.mark.parametrize("linger", [-0.1, 1.5])
+def test_a_linger_outside_zero_to_one_second_is_refused(bus, linger):
+    with pytest.raises(ValueError, match="linger"):
+        bus.consumer(linger=linger)
+
+
 def test_a_failing_event_in_a_batch_is_retried_alone_and_the_others_are_handled_once(bus):
     calls = []
 
