@@ -37,7 +37,8 @@ def main() -> int:
             refusals_per_minute=settings.docking_refusals_stored_per_minute,
             settle=dt.timedelta(seconds=settings.docking_settle_seconds))
         return ServiceParts([registration(handlers)],
-                            [event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch),
+                            [event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch,
+                                            linger=settings.consumer_linger_seconds),
                              DeliveryWorker(handlers, settings.docking_delivery_interval_seconds)])
 
     return run_grpc_service("docking", settings, compose)

@@ -49,6 +49,11 @@ class DockingSettings(GrpcServiceSettings):
     fees_target: str = "127.0.0.1:15055"
     downstream_timeout_seconds: float = 15.0
     consumer_prefetch: int = 50
+    # after a case event arrives, how long the consumer keeps reading before it handles what came (issue 22): the
+    # reports wait for the delivery worker's pass anyway (every docking_delivery_interval_seconds), so a tenth of a
+    # second here costs the province nothing and takes a run of events in one transaction and one ack. A default
+    # chosen here, not a rule; 0 handles each event as it comes
+    consumer_linger_seconds: float = Field(default=0.1, ge=0, le=1)
 
     # where the provincial platform takes reports (the simulator on loopback in development)
     docking_province_url: str = "http://127.0.0.1:15090"

@@ -30,7 +30,8 @@ def main() -> int:
         handlers = SupervisionHandlers(db, clock, calendars, EventsOut(), signer, keys, provinces=provinces)
         return ServiceParts([registration(handlers)],
                             [ThresholdSweeper(handlers, settings.sweep_interval_seconds),
-                             event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch)])
+                             event_consumer(handlers, db, settings.amqp_url, prefetch=settings.consumer_prefetch,
+                                            linger=settings.consumer_linger_seconds)])
 
     return run_grpc_service("supervision", settings, compose)
 

@@ -20,6 +20,11 @@ class SupervisionSettings(GrpcServiceSettings):
 
     grpc_port: int = 15057
     consumer_prefetch: int = 100
+    # after an event arrives, how long the consumer keeps reading before it handles what came (issue 22): the read
+    # model and the audit chain are off the case's path and the thresholds count in working days, so a tenth of a
+    # second is nothing to a supervisor, and a run of events then costs one transaction and one ack instead of one
+    # each. A default chosen here, not a rule; 0 handles each event as it comes
+    consumer_linger_seconds: float = Field(default=0.1, ge=0, le=1)
     # the threshold sweep (cards by time, order escalation, the daily chain heads): how often it looks at the
     # `next_check_on` index; each round costs one indexed query when nothing is due
     sweep_interval_seconds: float = Field(default=2.0, gt=0)
