@@ -121,7 +121,11 @@ def ensure_broker_users(ctl: str, vhost: str) -> None:
     for service in NAMES:
         user = topology.broker_user(service)
         if user not in known:
-            subprocess.run([ctl, "-q", "add_user", user, DEV_BROKER_PASSWORD], check=True, capture_output=True)
+            added = subprocess.run([ctl, "-q", "add_user", user, DEV_BROKER_PASSWORD], capture_output=True, text=True)
+            # another bootstrap on the machine (a bench beside `make volume`) may have added it since we listed:
+            # rabbitmqctl then exits 70 saying 'User "…" already exists', and the user is there as we want it
+            if added.returncode != 0 and "already exists" not in added.stdout + added.stderr:
+                raise subprocess.CalledProcessError(added.returncode, added.args, added.stdout, added.stderr)
         configure, write, read = topology.permissions(service)
         subprocess.run([ctl, "-q", "set_permissions", "-p", vhost, user, configure, write, read], check=True,
                        capture_output=True)
