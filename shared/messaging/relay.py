@@ -47,6 +47,7 @@ import functools
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,21 +116,51 @@ class _Batch:
 # BEGIN and the relay's view of the outbox (every writer's rows: shared.db.messaging_rls_statements) in one round
 # trip, as the unit of work binds its tenant: the relay polls every `idle_seconds` in every service, so a round
 # trip saved is saved on every tick, busy or idle. The same statement reads what the scan floor needs: its
-# snapshot's xmin and xmax and the highest seq it sees.
-def _begin_relay(schema: str) -> bytes:
-    return (f"BEGIN; SELECT set_config('{RELAY_SETTING}', 'on', true),"
+# snapshot's xmin and xmax and the highest seq it sees. It is a statement prepared once per connection (it has no
+# parameters, so PostgreSQL plans it once): sent as text it was planned on every tick, 0.15-0.45 ms of the
+# server's CPU each time, about 12 plans per case lifecycle across the services and five a second per idle
+# service (issue 22, pg_stat_statements with track_planning).
+def _relay_view_name(schema: str) -> str:
+    return f"sanji_relay_view_{schema}"
+
+
+def _prepare_relay(schema: str) -> bytes:
+    return (f"PREPARE {_relay_view_name(schema)} AS SELECT set_config('{RELAY_SETTING}', 'on', true),"
             " pg_snapshot_xmin(pg_current_snapshot())::text, pg_snapshot_xmax(pg_current_snapshot())::text,"
             f" (SELECT coalesce(max(seq), 0) FROM {schema}.outbox)::text").encode()
 
 
-def _begin_relay_view(raw: psycopg.Connection, begin: bytes) -> tuple[int, int, int]:
+def _begin_relay(schema: str) -> bytes:
+    return f"BEGIN; EXECUTE {_relay_view_name(schema)}".encode()
+
+
+# connection → the relay views prepared on it; a connection that is closed drops out
+_PREPARED: weakref.WeakKeyDictionary[psycopg.Connection, set[str]] = weakref.WeakKeyDictionary()
+_UNKNOWN_STATEMENT = b"26000"      # invalid_sql_statement_name: gone (psycopg's DEALLOCATE ALL after a rollback)
+_ALREADY_PREPARED = b"42P05"       # duplicate_prepared_statement: prepared by an earlier life of this process
+
+
+def _begin_relay_view(raw: psycopg.Connection, schema: str) -> tuple[int, int, int]:
     """Opens the relay's transaction; (xmin, xmax, highest seq) as its first statement saw them."""
-    end_transaction(raw)
-    result = raw.pgconn.exec_(begin)
-    if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+    name = _relay_view_name(schema)
+    for attempt in (1, 2):
+        end_transaction(raw)
+        prepared = _PREPARED.setdefault(raw, set())
+        if name not in prepared:
+            result = raw.pgconn.exec_(_prepare_relay(schema))
+            if (result.status != psycopg.pq.ExecStatus.COMMAND_OK
+                    and result.error_field(psycopg.pq.DiagnosticField.SQLSTATE) != _ALREADY_PREPARED):
+                raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
+            prepared.add(name)
+        result = raw.pgconn.exec_(_begin_relay(schema))
+        if result.status == psycopg.pq.ExecStatus.TUPLES_OK:
+            xmin, xmax, high = (int(result.get_value(0, i)) for i in (1, 2, 3))
+            return xmin, xmax, high
+        if attempt == 1 and result.error_field(psycopg.pq.DiagnosticField.SQLSTATE) == _UNKNOWN_STATEMENT:
+            prepared.discard(name)          # deallocated behind our back: prepare it again, once
+            continue
         raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
-    xmin, xmax, high = (int(result.get_value(0, i)) for i in (1, 2, 3))
-    return xmin, xmax, high
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -215,7 +246,6 @@ class OutboxRelay:
         self._stop_event = threading.Event()
         self._wake_pending = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._begin = _begin_relay(schema)
         self.floor = ScanFloor()
         # the rows to claim are an array made once (an InitPlan), then updated by their primary key: with the
         # rows as a joined subquery, a generic plan (the statement is prepared on its fifth use) re-ran the
@@ -433,7 +463,7 @@ class OutboxRelay:
         conn = None
         try:
             conn = self._engine.raw_connection()
-            xmin, xmax, high = _begin_relay_view(conn.driver_connection, self._begin)
+            xmin, xmax, high = _begin_relay_view(conn.driver_connection, self.schema)
             now, aside = time.monotonic(), self._set_aside()
             # a test's run_once / drain scans everything: the floor serves the long-running relay
             started = self.floor.start(now) if self._mode == "forever" else 0

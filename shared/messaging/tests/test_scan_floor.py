@@ -90,3 +90,37 @@ def test_a_writer_that_commits_late_is_published_though_later_rows_went_first(te
         wait_until(lambda: relay.floor.value > late_seq, message="the floor past it once it is in")
         wait_until(lambda: bus.message_count(probe) == 5 + 12 + 5 + 1, message="every event in the probe queue")
         relay.stop()
+
+
+def test_the_relay_view_is_prepared_once_per_connection_and_survives_a_deallocate(test_settings):
+    """The relay's first statement of every tick runs as a statement prepared on its connection (planned once,
+    not on every tick); if something deallocates it (psycopg's DEALLOCATE ALL after its own rollback), the next
+    tick prepares it again; and a process that forgot it had prepared it takes the server's copy."""
+    from shared.messaging import relay as relay_module
+
+    with open_bus(test_settings) as bus:
+        bus.emit(3, start=0)
+        high = bus.scalar("SELECT max(seq) FROM {s}.outbox")
+        pooled = bus.db.engine.raw_connection()
+        raw = pooled.driver_connection
+        name = relay_module._relay_view_name(bus.schema)
+        try:
+            def prepared() -> list[str]:
+                relay_module.end_transaction(raw)
+                return [r[0] for r in raw.execute("SELECT name FROM pg_prepared_statements WHERE name = %s",
+                                                  (name,))]
+
+            for _ in range(3):
+                xmin, xmax, seen = relay_module._begin_relay_view(raw, bus.schema)
+                assert seen == high and 0 < xmin <= xmax
+                assert raw.execute("SELECT current_setting('app.relay', true)").fetchone()[0] == "on"
+            assert prepared() == [name]
+            raw.execute("DEALLOCATE ALL")
+            assert relay_module._begin_relay_view(raw, bus.schema)[2] == high       # prepared again
+            assert prepared() == [name]
+            relay_module._PREPARED.pop(raw)                                          # this process forgot it
+            assert relay_module._begin_relay_view(raw, bus.schema)[2] == high
+            assert prepared() == [name]
+        finally:
+            relay_module.end_transaction(raw)
+            pooled.close()
