@@ -73,12 +73,14 @@ COUNTY = "620602"
 ITEM = "居民身份证换领"
 LIFECYCLES = int(os.environ.get("SANJI_BENCH_LIFECYCLES", "480"))
 WARMUP = IN_FLIGHT * 2
-# then as many at IN_FLIGHT, before measuring: the lifecycles of the warm-up one by one use a connection or two per
-# service, the measured run up to IN_FLIGHT, and a connection new to a statement plans it on each of its first ten
-# uses (psycopg prepares it at the fifth; PostgreSQL weighs a generic plan after five custom ones). Cold, that was
-# 75 plans and 21.6 ms of planning per lifecycle in a 160-lifecycle run: the cost of opening the pools, which a
-# process pays once per connection (pool_recycle, 5 minutes), not the cost of a case
-WARMUP_LOADED = int(os.environ.get("SANJI_BENCH_LIFECYCLE_WARMUP", str(IN_FLIGHT * 10)))
+# then more at IN_FLIGHT, before measuring: the lifecycles of the warm-up one by one use a connection or two per
+# service, the measured run up to IN_FLIGHT (pools of 20, first in first out, so every connection takes a share), and
+# a connection new to a statement plans it on each of its first ten uses (psycopg prepares it at the fifth;
+# PostgreSQL weighs a generic plan after five custom ones) and fills its backend's catalogue caches. Cold, a
+# 160-lifecycle run counted 75 plans and 21.6 ms of planning per lifecycle; after 160 lifecycles at IN_FLIGHT 50 plans
+# and 10.8 ms, after 800 the plans left were the statements PostgreSQL plans on every call. That is the cost of opening
+# the pools, paid once per connection (pool_recycle: 5 minutes), not the cost of a case
+WARMUP_LOADED = int(os.environ.get("SANJI_BENCH_LIFECYCLE_WARMUP", str(IN_FLIGHT * 30)))
 STEPS = ("submit+accept", "open", "review", "decide", "assess", "notice", "pay", "complete+hand out", "deliver")
 HOPS = {"open", "assess", "complete+hand out", "deliver"}   # the platform's own hops (events)
 WAIT_TIMEOUT = 120.0
