@@ -213,6 +213,9 @@ class UnitOfWork:
         self.scopes: list[str] = []      # the RLS scopes this transaction opened (`widen`), in order
         self._scope_statement: tuple[str, dict[str, Any]] | None = None
         self._committed = False
+        # what this transaction holds locked and knows the state of, by whoever locked it (a hash chain's tip:
+        # shared.hashchain.append); emptied when the transaction ends, commit or rollback, with the locks
+        self.held: dict[Any, Any] = {}
 
     def __enter__(self) -> UnitOfWork:
         # a pooled connection, without SQLAlchemy's session unless something asks for one (`session`)
@@ -398,6 +401,7 @@ class UnitOfWork:
         error is raised, as with `execute`."""
         raw = self.driver
         assert raw is not None, "the unit of work is not open"
+        self.held.clear()           # committed or failed, the locks are gone
         session = self._session
         if session is not None and (session.new or session.dirty or session.deleted):
             session.flush()         # ORM changes, if any, belong to this transaction too
@@ -494,6 +498,7 @@ class UnitOfWork:
         self.events = []
 
     def _rollback(self) -> None:
+        self.held.clear()
         if self.driver is not None and not self.driver.closed:
             end_transaction(self.driver)     # sends ROLLBACK only if a transaction is open
         if self._session is not None:

@@ -366,8 +366,27 @@ def append(uow: _Rows, schema: str, tenant: str, kind: str, ref: str, body: str,
     from shared.db import sql
 
     p = f"{schema}.{prefix}"
-    # two round trips in the usual case: the tip locked with the redelivery check, then the record and the new
-    # tip in one statement (the tenant's first record inserts its tip row first)
+    # a unit of work that keeps what its transaction holds (`held`, emptied when it ends) remembers the tip it
+    # locked: the chain's next record in the same transaction (a consumer's run of events, a delivery pass) is one
+    # round trip, the record and the tip together, its redelivery check the records' own UNIQUE (tenant, ref)
+    held: dict | None = getattr(uow, "held", None)
+    key = ("chain-tip", p, tenant)
+    if held is not None and key in held:
+        tip_seq, tip_hash = held[key]
+        record = link(tenant, tip_seq, tip_hash, kind, ref, body, recorded_at)
+        written = uow.row(sql(
+            f"WITH r AS (INSERT INTO {p}_records (tenant_code, seq, kind, ref, body, recorded_at, prev_hash, hash)"
+            " VALUES (:t, :seq, :kind, :ref, :body, :at, :prev, :hash) ON CONFLICT (tenant_code, ref) DO NOTHING"
+            f" RETURNING seq) UPDATE {p}_tips SET seq = :seq, hash = :hash WHERE tenant_code = :t"
+            " AND EXISTS (SELECT 1 FROM r) RETURNING seq"),
+            {"t": tenant, "seq": record.seq, "kind": kind, "ref": ref, "body": body, "at": recorded_at,
+             "prev": record.prev_hash, "hash": record.hash})
+        if written is None:
+            return None         # already in the chain; the tip stays where it was
+        held[key] = (record.seq, record.hash)
+        return record
+    # otherwise two round trips: the tip locked with the redelivery check, then the record and the new tip in one
+    # statement (the tenant's first record inserts its tip row first)
     lock = sql(f"SELECT t.seq, t.hash, EXISTS (SELECT 1 FROM {p}_records r WHERE r.tenant_code = :t AND r.ref = :ref)"
                f" FROM {p}_tips t WHERE t.tenant_code = :t FOR UPDATE OF t")
     tip = uow.row(lock, {"t": tenant, "ref": ref})
@@ -377,6 +396,8 @@ def append(uow: _Rows, schema: str, tenant: str, kind: str, ref: str, body: str,
         tip = uow.row(lock, {"t": tenant, "ref": ref})
         assert tip is not None
     if tip[2]:
+        if held is not None:
+            held[key] = (int(tip[0]), tip[1])
         return None
     record = link(tenant, int(tip[0]), tip[1], kind, ref, body, recorded_at)
     uow.execute(sql(f"WITH r AS (INSERT INTO {p}_records (tenant_code, seq, kind, ref, body, recorded_at, prev_hash,"
@@ -384,6 +405,8 @@ def append(uow: _Rows, schema: str, tenant: str, kind: str, ref: str, body: str,
                     f" UPDATE {p}_tips SET seq = :seq, hash = :hash WHERE tenant_code = :t"),
                 {"t": tenant, "seq": record.seq, "kind": kind, "ref": ref, "body": body, "at": recorded_at,
                  "prev": record.prev_hash, "hash": record.hash})
+    if held is not None:
+        held[key] = (record.seq, record.hash)
     return record
 
 

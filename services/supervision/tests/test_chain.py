@@ -136,3 +136,60 @@ def test_a_fee_of_an_unknown_case_is_chained_and_an_early_approval_event_waits(e
         events.send("approval", approval_ev.CaseDecided(case_number="NOT-OPENED-YET", tenant=tenant,
                                                         outcome="approved", at="2026-09-29T10:00:00+08:00"), tenant)
     assert [r.kind for r in _chain(owner, tenant)] == ["fees.fees_settled"]     # and nothing of it was kept
+
+
+def test_records_appended_in_one_transaction_link_and_a_repeat_in_it_is_skipped(supervision_db):
+    """A run of events in one transaction (a consumer's batch): the first append locks the tip, the next ones
+    follow on from the tip it remembers, one statement each; a ref already in the chain is skipped there too and
+    the tip stays; after the commit a new transaction locks the tip again, and the whole chain verifies."""
+    from shared import hashchain
+
+    tenant = "620602041"
+    at = dt.datetime(2026, 10, 9, 9, 0, tzinfo=dt.UTC)
+    with supervision_db.unit_of_work(tenant=tenant) as uow:
+        sent = []
+        real = uow._send                                     # counts the statements, each still sent as it was
+        uow._send = lambda statements, **kw: sent.extend(statements) or real(statements, **kw)
+        first = [hashchain.append(uow, "supervision", tenant, "test.batch", "ref-0", '{"i":0}', at)]
+        opening = len(sent)
+        first += [hashchain.append(uow, "supervision", tenant, "test.batch", f"ref-{i}", f'{{"i":{i}}}', at)
+                  for i in range(1, 4)]
+        assert opening >= 2 and len(sent) == opening + 3   # the tip locked once, then a statement a record
+        again = hashchain.append(uow, "supervision", tenant, "test.batch", "ref-1", '{"i":1}', at)
+        last = hashchain.append(uow, "supervision", tenant, "test.batch", "ref-4", '{"i":4}', at)
+        uow.commit()
+    assert again is None and all(first) and last is not None
+    seqs = [r.seq for r in [*first, last]]
+    assert seqs == list(range(seqs[0], seqs[0] + 5))
+    assert [r.prev_hash for r in [*first, last]][1:] == [r.hash for r in first]
+    with supervision_db.unit_of_work(tenant=tenant) as uow:
+        assert uow.held == {}                                  # a new transaction knows nothing it does not lock
+        after = hashchain.append(uow, "supervision", tenant, "test.batch", "ref-5", '{"i":5}', at)
+        assert hashchain.append(uow, "supervision", tenant, "test.batch", "ref-0", '{"i":0}', at) is None
+        uow.commit()
+    assert after.seq == last.seq + 1 and after.prev_hash == last.hash
+    with supervision_db.unit_of_work(tenant=tenant) as uow:
+        verdict = hashchain.verify_stored(uow, "supervision", tenant, {})
+    assert verdict.ok, verdict.finding
+    assert verdict.last_seq == after.seq and verdict.last_hash == after.hash
+
+
+def test_a_transaction_rolled_back_forgets_the_tip_it_held(supervision_db):
+    from shared import hashchain
+
+    tenant = "620602042"
+    at = dt.datetime(2026, 10, 9, 9, 0, tzinfo=dt.UTC)
+    with supervision_db.unit_of_work(tenant=tenant) as uow:
+        kept = hashchain.append(uow, "supervision", tenant, "test.batch", "kept", "{}", at)
+        uow.commit()
+    with supervision_db.unit_of_work(tenant=tenant) as uow:
+        hashchain.append(uow, "supervision", tenant, "test.batch", "lost", "{}", at)
+        assert uow.held
+        uow.rollback()
+        assert uow.held == {}
+    with supervision_db.unit_of_work(tenant=tenant) as uow:
+        again = hashchain.append(uow, "supervision", tenant, "test.batch", "lost", "{}", at)
+        uow.commit()
+    assert again.seq == kept.seq + 1 and again.prev_hash == kept.hash
+    with supervision_db.unit_of_work(tenant=tenant) as uow:
+        assert hashchain.verify_stored(uow, "supervision", tenant, {}).ok
