@@ -45,7 +45,11 @@ def drive(call: Callable[[], object], total: int, in_flight: int = IN_FLIGHT) ->
     return len(flat) / elapsed, flat
 
 
-def echo_baseline(port: int, total: int) -> tuple[float, list[float]]:
+def echo_baseline(port: int, total: int, cpu: dict[str, float] | None = None) -> tuple[float, list[float]]:
+    """The bare echo's calls/s and latencies; with `cpu`, also the CPU seconds its server and this client spent
+    while driven (by process, into `cpu`): the machine CPU per call a service's figure is set beside."""
+    from tests.bench.common import CpuMeter
+
     proc = subprocess.Popen([sys.executable, "-m", "tests.bench.echo_server", str(port)], stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline().strip() == b"ready"
@@ -54,7 +58,12 @@ def echo_baseline(port: int, total: int) -> tuple[float, list[float]]:
             payload = b"x" * 64
             for _ in range(200):
                 echo(payload)
-            return drive(lambda: echo(payload, timeout=10), total)
+            if cpu is None:
+                return drive(lambda: echo(payload, timeout=10), total)
+            with CpuMeter({"echo server": proc.pid}) as meter:
+                out = drive(lambda: echo(payload, timeout=10), total)
+            cpu.update({k: v for k, v in meter.spent.items() if k in ("echo server", "bench client")})
+            return out
     finally:
         proc.terminate()
         proc.wait(10)
