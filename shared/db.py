@@ -92,10 +92,11 @@ def _literal(value: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _begin_statement(tenant: str, subtree: bool, public: bool) -> bytes:
+def _begin_statement(tenant: str, subtree: bool, public: bool, generic_plans: bool = False) -> bytes:
     return (f"BEGIN; SELECT set_config('app.tenant', {_literal(tenant)}, true),"
             f" set_config('app.subtree', '{'on' if subtree else 'off'}', true),"
-            f" set_config('app.public', '{'on' if public else 'off'}', true)").encode()
+            f" set_config('app.public', '{'on' if public else 'off'}', true)"
+            + (", set_config('plan_cache_mode', 'force_generic_plan', true)" if generic_plans else "")).encode()
 
 
 def _driver_text(statement: Statement) -> str:
@@ -200,11 +201,13 @@ class UnitOfWork:
     events commit or vanish together.
     """
 
-    def __init__(self, db: Database, tenant: str, *, subtree: bool, public: bool):
+    def __init__(self, db: Database, tenant: str, *, subtree: bool, public: bool, generic_plans: bool = False):
         self._db = db
         self.tenant = tenant
         self.subtree = subtree
         self.public = public
+        # plan_cache_mode = force_generic_plan for this transaction, set with the binding (no round trip of its own)
+        self.generic_plans = generic_plans
         self._conn: Connection | None = None
         self._session: Session | None = None
         self.driver: psycopg.Connection | None = None
@@ -237,7 +240,7 @@ class UnitOfWork:
         assert raw is not None
         if raw.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             raise RuntimeError("a pooled connection came back inside a transaction")
-        query = _begin_statement(self.tenant, self.subtree, self.public)
+        query = _begin_statement(self.tenant, self.subtree, self.public, self.generic_plans)
         if self._db.tracer is None:
             result = raw.pgconn.exec_(query)
         else:
@@ -549,19 +552,21 @@ class Database:
                    schema=schema, service=service)
 
     def unit_of_work(self, principal: Principal | None = None, *, tenant: DivisionCode | str | None = None,
-                     subtree: bool | None = None) -> UnitOfWork:
+                     subtree: bool | None = None, generic_plans: bool = False) -> UnitOfWork:
         """A transaction bound to the principal's tenant (or, for machine work, the given tenant).
 
         Without either, the transaction is public: only rows the policies publish are visible and
-        nothing can be written to a tenant table.
+        nothing can be written to a tenant table. `generic_plans`: the transaction's prepared statements run on
+        their generic plan (`plan_cache_mode`), set in the same round trip as the binding — for a read whose one
+        statement plans the same way whatever its values, where planning it per call costs more than running it.
         """
         if principal is not None:
             code = str(principal.tenant)
             sub = principal.reads_subtree if subtree is None else subtree
-            return UnitOfWork(self, code, subtree=sub, public=False)
+            return UnitOfWork(self, code, subtree=sub, public=False, generic_plans=generic_plans)
         if tenant is not None:
-            return UnitOfWork(self, str(tenant), subtree=bool(subtree), public=False)
-        return UnitOfWork(self, "", subtree=False, public=True)
+            return UnitOfWork(self, str(tenant), subtree=bool(subtree), public=False, generic_plans=generic_plans)
+        return UnitOfWork(self, "", subtree=False, public=True, generic_plans=generic_plans)
 
     def check_walls(self) -> None:
         """Refuse to serve on a role that row-level security does not hold: a superuser, a role with

@@ -256,10 +256,11 @@ class CatalogueHandlers:
         content of each version found comes from the cache of published versions, read only where missing."""
         terms = _terms(query)
         limit, _ = page(limit, 0)
-        with self.db.unit_of_work(p) as uow:
+        with self.db.unit_of_work(p, generic_plans=True) as uow:
             repo = CatalogueRepository(uow)
             found, total = repo.search_listed(p.tenant, terms, limit, 0)
-            content = {(i, v): self.cache.published(i, v) for i, v, _ in found}
+            keys = [(i, v) for i, v, _ in found]
+            content = dict(zip(keys, self.cache.published_many(keys), strict=True))
             missing = [key for key, row in content.items() if row is None]
             if missing:
                 for row in repo.read_many(missing):

@@ -280,3 +280,19 @@ def test_reads_that_end_in_a_rollback_keep_the_connections_prepared_statements(d
             assert uow.value(count, {"n": ""}) >= 0      # and still served
     finally:
         one.dispose()
+
+
+def test_generic_plans_are_set_with_the_binding_for_that_transaction_alone(db: Database):
+    """`generic_plans` sets plan_cache_mode in the BEGIN's own round trip, beside the tenant binding, and, like the
+    binding, only for the transaction: the pooled connection's next unit of work plans as usual (pool of one, so
+    it is the same connection)."""
+    single = Database.connect(db.engine.url.render_as_string(hide_password=False), schema=SCHEMA, pool_size=1)
+    settings = "SELECT current_setting('plan_cache_mode'), current_setting('app.tenant', true), pg_backend_pid()"
+    try:
+        with single.unit_of_work(tenant="620602", generic_plans=True) as uow:
+            mode, tenant, pid = uow.rows(settings)[0]
+            assert (mode, tenant) == ("force_generic_plan", "620602")
+        with single.unit_of_work(tenant="620603") as uow:
+            assert uow.rows(settings)[0] == ("auto", "620603", pid)
+    finally:
+        single.dispose()
