@@ -72,14 +72,23 @@ class VersionCache:
         """The version's content as published, for a caller whose own statement (under its tenant binding) has just
         found this version to be its item's current published one (SearchItems); None on a miss. A cancelled
         version is never served: its cancellation gave it a reason of its own."""
+        return self.published_many([(item_id, version)])[0]
+
+    def published_many(self, keys: list[tuple[str, int]]) -> list[ItemRow | None]:
+        """`published` for each (item id, version) of a search's page, under one acquisition of the lock."""
+        out: list[ItemRow | None] = []
         with self._lock:
-            row = self._versions.get((item_id, version))
-            if row is None or row.status not in _AS_PUBLISHED:
-                self.misses += 1
-                return None
-            self._versions.move_to_end((item_id, version))
-            self.hits += 1
-        return row if row.status == Status.PUBLISHED else replace(row, status=str(Status.PUBLISHED))
+            versions = self._versions
+            for key in keys:
+                row = versions.get(key)
+                if row is None or row.status not in _AS_PUBLISHED:
+                    self.misses += 1
+                    out.append(None)
+                    continue
+                versions.move_to_end(key)
+                self.hits += 1
+                out.append(row if row.status == Status.PUBLISHED else replace(row, status=str(Status.PUBLISHED)))
+        return out
 
     def keep_published(self, row: ItemRow) -> None:
         """A published version read for a search: its content only (which version is current is not learnt here).

@@ -75,17 +75,26 @@ class ItemMessages:
         self._lock = threading.Lock()
 
     def item(self, row: ItemRow) -> pb.Item:
+        return self.items([row])[0]
+
+    def items(self, rows: list[ItemRow]) -> list[pb.Item]:
+        """The rows' messages, the cached ones looked up under one acquisition of the lock (a search lists 20)."""
+        with self._lock:
+            messages = self._messages
+            hits = [None if row.status == "draft" else messages.get((row.id, row.version)) for row in rows]
+            for row, hit in zip(rows, hits, strict=True):
+                if hit is not None:
+                    messages.move_to_end((row.id, row.version))
+        return [self._message(row, hit) for row, hit in zip(rows, hits, strict=True)]
+
+    def _message(self, row: ItemRow, hit: tuple[tuple, pb.Item] | None) -> pb.Item:
         if row.status == "draft":
             return row_to_item(row)
-        key, stamp = (row.id, row.version), (row.published_at, row.change_reason)
-        with self._lock:
-            hit = self._messages.get(key)
-            if hit is not None:
-                self._messages.move_to_end(key)
+        stamp = (row.published_at, row.change_reason)
         if hit is None or hit[0] != stamp:
             message = row_to_item(row)
             with self._lock:
-                self._messages[key] = (stamp, message)
+                self._messages[(row.id, row.version)] = (stamp, message)
                 while len(self._messages) > self._max:
                     self._messages.popitem(last=False)
             return message
@@ -97,9 +106,6 @@ class ItemMessages:
         copy.CopyFrom(message)
         copy.status, copy.listing = status, listing
         return copy
-
-    def items(self, rows: list[ItemRow]) -> list[pb.Item]:
-        return [self.item(r) for r in rows]
 
 
 # -- events out -----------------------------------------------------------------------------------

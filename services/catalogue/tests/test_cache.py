@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from sanji.catalogue.v1 import catalogue_pb2 as pb
+
 from services.catalogue.cache import VersionCache
 from services.catalogue.domain import ItemRow
+from services.catalogue.translate import ItemMessages, row_to_item
 
 
 def row(status: str, version: int = 1, reason: str = "") -> ItemRow:
@@ -40,3 +45,29 @@ def test_what_a_search_keeps_is_bounded_with_the_rest():
     for v in (1, 2, 3):
         cache.keep_published(row("published", version=v))
     assert [cache.published(row("published").id, v) is not None for v in (1, 2, 3)] == [False, True, True]
+
+
+def test_a_page_of_versions_is_taken_as_each_alone_would_be():
+    cache = VersionCache()
+    published, other = row("published"), replace(row("published"), id="0b6c1f4e-0000-4000-8000-000000000002")
+    cache.keep_published(published)
+    cache.store(replace(other, status="cancelled", change_reason="撤销"), current_version=1, current_status="cancelled")
+    keys = [(published.id, 1), (other.id, 1), (published.id, 2)]
+    assert cache.published_many(keys) == [published, None, None]
+    assert cache.published_many(keys) == [cache.published(i, v) for i, v in keys]
+
+
+def test_a_page_of_messages_says_each_rows_status_and_listing():
+    """ItemMessages.items looks the page's messages up together; each still says its own row's status and listing,
+    and a draft is translated anew every time."""
+    messages = ItemMessages()
+    own, delegated = replace(row("published"), listing="own"), replace(row("published"), listing="delegated")
+    draft = replace(row("draft"), id="0b6c1f4e-0000-4000-8000-000000000003")
+    first = messages.items([own, delegated, draft])
+    again = messages.items([own, delegated, draft, replace(own, status="superseded")])
+    assert [(m.status, m.listing) for m in again] == [
+        (pb.ITEM_STATUS_PUBLISHED, pb.LISTING_KIND_OWN), (pb.ITEM_STATUS_PUBLISHED, pb.LISTING_KIND_DELEGATED),
+        (pb.ITEM_STATUS_DRAFT, 0), (pb.ITEM_STATUS_SUPERSEDED, pb.LISTING_KIND_OWN)]
+    assert messages.items([delegated])[0] is again[1] and again[2] is not first[2]    # translated once; drafts anew
+    assert all(m == row_to_item(r) for m, r in zip(again, [own, delegated, draft, replace(own, status="superseded")],
+                                                       strict=True))
