@@ -17,6 +17,7 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -125,6 +126,39 @@ def end_transaction(raw: psycopg.Connection) -> None:
     result = raw.pgconn.exec_(b"ROLLBACK")
     if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
         raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
+
+
+@dataclass(frozen=True)
+class BoundRead:
+    """One read-only statement that `Database.read_bound` runs with its tenant binding in a single round trip.
+
+    `statement` takes `$1 …` placeholders of the `types` named; it is prepared once per pooled connection under
+    `name` (PREPARE, on the connection's first use of it) and runs on the server's plan for it."""
+
+    name: str
+    statement: str
+    types: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", self.name):
+            raise ValueError(f"a bound read's name is an SQL identifier: {self.name!r}")
+
+    @functools.cached_property
+    def prepare(self) -> bytes:
+        return f"PREPARE {self.name}({', '.join(self.types)}) AS {self.statement}".encode()
+
+
+def _value_literal(value: Any) -> str:
+    """A parameter of a bound read as an SQL literal: text (as `_literal`), an integer, or a list of texts."""
+    if isinstance(value, bool):
+        raise TypeError("a bound read takes no booleans")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return _literal(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return f"CAST(ARRAY[{', '.join(_literal(v) for v in value)}] AS text[])"
+    raise TypeError(f"a bound read takes text, integers and lists of text, not {type(value).__name__}")
 
 
 def _rows(cursor: psycopg.Cursor) -> list[tuple]:
@@ -521,6 +555,26 @@ class UnitOfWork:
             self._conn = self.driver = self._cursor = None
 
 
+def _binding(principal: Principal | None, tenant: DivisionCode | str | None,
+             subtree: bool | None) -> tuple[str, bool, bool]:
+    """(tenant, subtree, public) of a transaction, as Database.unit_of_work describes them."""
+    if principal is not None:
+        return str(principal.tenant), principal.reads_subtree if subtree is None else subtree, False
+    if tenant is not None:
+        return str(tenant), bool(subtree), False
+    return "", False, True
+
+
+_PREPARED_READS: weakref.WeakKeyDictionary[psycopg.Connection, set[str]] = weakref.WeakKeyDictionary()
+_PREPARED_LOCK = threading.Lock()
+
+
+def _prepared_reads(raw: psycopg.Connection) -> set[str]:
+    """The bound reads prepared on this connection (a connection is used by one thread at a time)."""
+    with _PREPARED_LOCK:
+        return _PREPARED_READS.setdefault(raw, set())
+
+
 class Database:
     """One service's view of PostgreSQL: its schema, reached through the application role."""
 
@@ -560,13 +614,66 @@ class Database:
         their generic plan (`plan_cache_mode`), set in the same round trip as the binding — for a read whose one
         statement plans the same way whatever its values, where planning it per call costs more than running it.
         """
-        if principal is not None:
-            code = str(principal.tenant)
-            sub = principal.reads_subtree if subtree is None else subtree
-            return UnitOfWork(self, code, subtree=sub, public=False, generic_plans=generic_plans)
-        if tenant is not None:
-            return UnitOfWork(self, str(tenant), subtree=bool(subtree), public=False, generic_plans=generic_plans)
-        return UnitOfWork(self, "", subtree=False, public=True, generic_plans=generic_plans)
+        code, sub, public = _binding(principal, tenant, subtree)
+        return UnitOfWork(self, code, subtree=sub, public=public, generic_plans=generic_plans)
+
+    def read_bound(self, principal: Principal | None, read: BoundRead, *values: Any,
+                   generic_plans: bool = False) -> list[tuple[str | None, ...]]:
+        """The rows of one read-only statement, bound to the principal's tenant as a unit of work binds it (none:
+        public), in one round trip: the binding's set_config calls and an EXECUTE of the prepared statement go as
+        one simple-protocol query, which PostgreSQL runs as one implicit transaction — so the binding (`true`:
+        transaction-scoped) holds for the statement and ends with it, and no BEGIN or ROLLBACK travels. A unit
+        of work takes three round trips for the same (BEGIN with the binding, the statement, ROLLBACK).
+
+        The values go inline as literals (text quoted as the binding's tenant is, integers, lists of text), the
+        statement is prepared on the connection the first time it meets it. Values come back as text (the
+        simple protocol's), None for NULL. A failing statement raises as a unit of work's would."""
+        tenant, subtree, public = _binding(principal, None, None)
+        query = (_begin_statement(tenant, subtree, public, generic_plans)[len(b"BEGIN; "):]
+                 + f"; EXECUTE {read.name}({', '.join(_value_literal(v) for v in values)})".encode())
+        conn = self.engine.connect()
+        try:
+            raw = conn.connection.driver_connection
+            if raw.pgconn.transaction_status != _IDLE:
+                raise RuntimeError("a pooled connection came back inside a transaction")
+            for attempt in (1, 2):
+                prepared = _prepared_reads(raw)
+                if read.name not in prepared:
+                    self._prepare(raw, read)
+                    prepared.add(read.name)
+                if self.tracer is None:
+                    result = raw.pgconn.exec_(query)
+                else:
+                    attributes = {"db.system": "postgresql", "db.statement": read.statement,
+                                  "db.operation": "EXECUTE", "sanji.db.schema": self.schema, "sanji.tenant": tenant}
+                    with self.tracer.start_as_current_span(f"EXECUTE {read.name}", kind=SpanKind.CLIENT,
+                                                           attributes=attributes):
+                        result = raw.pgconn.exec_(query)
+                if result.status == _TUPLES_OK:
+                    encoding = raw.info.encoding
+                    width = result.nfields
+                    return [tuple(None if (v := result.get_value(i, j)) is None else v.decode(encoding)
+                                  for j in range(width)) for i in range(result.ntuples)]
+                exc = psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
+                if attempt == 1 and isinstance(exc, psycopg.errors.InvalidSqlStatementName):
+                    prepared.discard(read.name)      # DEALLOCATE ALL since (psycopg's rollback does one): again
+                    continue
+                if raw.pgconn.status != psycopg.pq.ConnStatus.OK:
+                    conn.invalidate()
+                raise DBAPIError.instance(read.statement, list(values), exc, psycopg.Error, dialect=_DIALECT) from exc
+            raise AssertionError("unreachable")
+        finally:
+            conn.close()
+
+    def _prepare(self, raw: psycopg.Connection, read: BoundRead) -> None:
+        if raw.info.parameter_status("standard_conforming_strings") != "on":
+            raise RuntimeError("bound reads quote their values for standard_conforming_strings = on")
+        result = raw.pgconn.exec_(read.prepare)
+        if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+            exc = psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
+            if isinstance(exc, psycopg.errors.DuplicatePreparedStatement):
+                return                               # prepared by an earlier try whose reply was lost
+            raise DBAPIError.instance(read.prepare.decode(), None, exc, psycopg.Error, dialect=_DIALECT) from exc
 
     def check_walls(self) -> None:
         """Refuse to serve on a role that row-level security does not hold: a superuser, a role with

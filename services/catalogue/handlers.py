@@ -18,7 +18,7 @@ from services.catalogue.cache import VersionCache
 from services.catalogue.domain import Elements, Item, ItemRow, ItemVersion, ListingKind, Status
 from services.catalogue.guide import render_guide_html
 from services.catalogue.guide_pdf import render_guide_pdf
-from services.catalogue.repository import CatalogueRepository
+from services.catalogue.repository import CatalogueRepository, search_listed_bound
 from services.catalogue.search import query_terms
 from shared.clock import Clock
 from shared.db import Database
@@ -253,20 +253,26 @@ class CatalogueHandlers:
     def search_mine(self, p: Principal, query: str, limit: int) -> tuple[list[ItemRow], int]:
         """The unit's published items holding every term of the query: which items, in what order, how each is
         listed and how many there are come from one statement under the caller's binding (search_listed); the
-        content of each version found comes from the cache of published versions, read only where missing."""
+        content of each version found comes from the cache of published versions. When all of it is there, the
+        statement ran alone in one round trip (search_listed_bound); when a version is missing, the search runs
+        again in one transaction with the read of what is missing, so what it lists is what that snapshot held."""
         terms = _terms(query)
         limit, _ = page(limit, 0)
+        found, total = search_listed_bound(self.db, p, terms, limit, 0)
+        content = self.cache.published_many([(i, v) for i, v, _ in found])
+        if None not in content:
+            return [_listed(row, listing) for row, (_, _, listing) in zip(content, found, strict=True)], total
         with self.db.unit_of_work(p, generic_plans=True) as uow:
             repo = CatalogueRepository(uow)
             found, total = repo.search_listed(p.tenant, terms, limit, 0)
             keys = [(i, v) for i, v, _ in found]
-            content = dict(zip(keys, self.cache.published_many(keys), strict=True))
-            missing = [key for key, row in content.items() if row is None]
+            by_key = dict(zip(keys, self.cache.published_many(keys), strict=True))
+            missing = [key for key, row in by_key.items() if row is None]
             if missing:
                 for row in repo.read_many(missing):
-                    content[(row.id, row.version)] = row
+                    by_key[(row.id, row.version)] = row
                     self.cache.keep_published(row)
-        return [_listed(content[(i, v)], listing) for i, v, listing in found if content[(i, v)]], total
+        return [_listed(by_key[(i, v)], listing) for i, v, listing in found if by_key[(i, v)]], total
 
     def search_public(self, region: str, query: str, limit: int, offset: int) -> tuple[list[ItemRow], int]:
         if region:

@@ -12,8 +12,8 @@ import json
 from services.catalogue.domain import CodeFormat, Elements, Item, ItemRow, ItemVersion, ListingKind, Status
 from services.catalogue.importing import ExistingCodes
 from services.catalogue.search import index_terms
-from shared.db import UnitOfWork, sql
-from shared.tenancy import DivisionCode, Unit
+from shared.db import BoundRead, Database, UnitOfWork, sql
+from shared.tenancy import DivisionCode, Principal, Unit
 
 S = "catalogue"
 
@@ -40,16 +40,36 @@ _SEARCH = """
             WITH hits AS MATERIALIZED ({hits})
             SELECT h.item_id, h.version, l.kind, count(*) OVER () FROM hits h
              CROSS JOIN LATERAL (SELECT kind FROM {s}.item_listings l
-                                  WHERE l.item_id = h.item_id AND l.listed_for = :t AND l.revoked_at IS NULL
+                                  WHERE l.item_id = h.item_id AND l.listed_for = {t} AND l.revoked_at IS NULL
                                  OFFSET 0) l
-             ORDER BY h.tenant_code, h.name, h.item_id LIMIT :lim OFFSET :off"""
-_SEARCH_ALL = sql(_SEARCH.format(s=S, hits=f"SELECT item_id, version, tenant_code, name FROM {S}.item_terms"
-                                           " WHERE term = ANY(:terms) AND status = 'published'"
-                                           " GROUP BY item_id, version, tenant_code, name HAVING count(*) = :n"))
+             ORDER BY h.tenant_code, h.name, h.item_id LIMIT {lim} OFFSET {off}"""
+_HITS_ALL = (f"SELECT item_id, version, tenant_code, name FROM {S}.item_terms WHERE term = ANY({{terms}})"
+             " AND status = 'published' GROUP BY item_id, version, tenant_code, name HAVING count(*) = {n}")
 # one term: its rows are the hits themselves (one row per term and version, the table's key), nothing to group
-_SEARCH_ONE = sql(_SEARCH.format(s=S, hits=f"SELECT item_id, version, tenant_code, name FROM {S}.item_terms"
-                                           " WHERE term = :term AND status = 'published'"))
+_HITS_ONE = (f"SELECT item_id, version, tenant_code, name FROM {S}.item_terms WHERE term = {{term}}"
+             " AND status = 'published'")
+_SEARCH_ALL = sql(_SEARCH.format(s=S, t=":t", lim=":lim", off=":off", hits=_HITS_ALL.format(terms=":terms", n=":n")))
+_SEARCH_ONE = sql(_SEARCH.format(s=S, t=":t", lim=":lim", off=":off", hits=_HITS_ONE.format(term=":term")))
+# the same statements as reads bound in one round trip (search_listed_bound): $1 tenant, $2 term(s), $3 limit,
+# $4 offset, $5 the number of terms
+_BOUND_ALL = BoundRead("catalogue_search_all", _SEARCH.format(s=S, t="$1", lim="$3", off="$4",
+                                                               hits=_HITS_ALL.format(terms="$2", n="$5")),
+                       ("text", "text[]", "integer", "integer", "integer"))
+_BOUND_ONE = BoundRead("catalogue_search_one", _SEARCH.format(s=S, t="$1", lim="$3", off="$4",
+                                                               hits=_HITS_ONE.format(term="$2")),
+                       ("text", "text", "integer", "integer"))
 
+
+def search_listed_bound(db: Database, p: Principal, terms: list[str], limit: int,
+                        offset: int) -> tuple[list[tuple[str, int, str]], int]:
+    """CatalogueRepository.search_listed, the same statement under the same binding, as a read bound in one round
+    trip (Database.read_bound: the binding, the generic plan and the statement in one query; no BEGIN, no
+    ROLLBACK) for a search that needs nothing else from the database."""
+    if len(terms) == 1:
+        rows = db.read_bound(p, _BOUND_ONE, str(p.tenant), terms[0], limit, offset, generic_plans=True)
+    else:
+        rows = db.read_bound(p, _BOUND_ALL, str(p.tenant), terms, limit, offset, len(terms), generic_plans=True)
+    return [(r[0], int(r[1]), r[2]) for r in rows], (int(rows[0][3]) if rows else 0)
 
 def _row(r, listing: str = "") -> ItemRow:
     return ItemRow(id=str(r[0]), tenant=r[1], version=r[2], status=r[3], elements=r[4], created_at=r[5],

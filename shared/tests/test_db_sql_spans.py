@@ -15,7 +15,8 @@ from sanji.common.v1 import common_pb2
 from sqlalchemy.exc import IntegrityError
 
 from shared.config import PlatformSettings
-from shared.db import Database, messaging_tables_statements, span_name, sql, tenant_rls_statements
+from shared.db import BoundRead, Database, messaging_tables_statements, span_name, sql, tenant_rls_statements
+from shared.tenancy import DivisionCode, Principal
 from shared.tests.schemas import scratch_schema
 
 SCHEMA = "spantest"
@@ -108,3 +109,15 @@ def test_without_a_tracer_no_span_is_made(db, spans):
         uow.execute(INSERT, {"t": "620602", "n": "TRACE-NONE"})
         uow.commit()
     assert exporter.get_finished_spans() == ()
+
+
+def test_a_bound_read_is_a_child_span_with_its_statement_and_never_its_values(db, spans):
+    exporter, provider = spans
+    read = BoundRead("spantest_count", f"SELECT count(*) FROM {SCHEMA}.docs WHERE number = $1", ("text",))
+    caller = Principal(subject="t", username="t", tenant=DivisionCode("620602"), roles=frozenset())
+    with provider.get_tracer("test").start_as_current_span("SearchItems") as parent:
+        assert db.read_bound(caller, read, "秘密-值") == [("0",)]
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "EXECUTE spantest_count"]
+    assert span.kind == SpanKind.CLIENT and span.parent.span_id == parent.get_span_context().span_id
+    assert span.attributes["db.statement"] == read.statement and span.attributes["sanji.tenant"] == "620602"
+    assert not any("秘密" in str(v) for v in span.attributes.values())

@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from shared.config import PlatformSettings
-from shared.db import Database, messaging_tables_statements, sql, tenant_rls_statements
+from shared.db import BoundRead, Database, messaging_tables_statements, sql, tenant_rls_statements
+from shared.tenancy import DivisionCode, Principal
 from shared.tests.schemas import scratch_schema
 
 SCHEMA = "uowtest"
@@ -294,5 +295,78 @@ def test_generic_plans_are_set_with_the_binding_for_that_transaction_alone(db: D
             assert (mode, tenant) == ("force_generic_plan", "620602")
         with single.unit_of_work(tenant="620603") as uow:
             assert uow.rows(settings)[0] == ("auto", "620603", pid)
+    finally:
+        single.dispose()
+
+
+# -- reads bound in one round trip (Database.read_bound) -------------------------------------------------------
+NUMBERS = BoundRead("uowtest_numbers", f"SELECT number, $2::int, $3::text[] FROM {SCHEMA}.docs"
+                    " WHERE number LIKE $1 ORDER BY number", ("text", "integer", "text[]"))
+
+
+def principal(tenant: str) -> Principal:
+    return Principal(subject="t", username="t", tenant=DivisionCode(tenant), roles=frozenset({"window_clerk"}))
+
+
+@pytest.fixture
+def bound_docs(db: Database) -> Iterator[None]:
+    for tenant in ("620602", "620603"):
+        with db.unit_of_work(tenant=tenant) as uow:
+            uow.execute(sql(f"INSERT INTO {SCHEMA}.docs VALUES (:t, :n)"), {"t": tenant, "n": f"BR-{tenant}"})
+            uow.commit()
+    yield
+    for tenant in ("620602", "620603"):
+        with db.unit_of_work(tenant=tenant) as uow:
+            uow.execute(sql(f"DELETE FROM {SCHEMA}.docs WHERE number LIKE 'BR-%'"))
+            uow.commit()
+
+
+def test_a_bound_read_sees_its_tenants_rows_alone_and_leaves_nothing_on_the_connection(db: Database, bound_docs):
+    single = Database.connect(db.engine.url.render_as_string(hide_password=False), schema=SCHEMA, pool_size=1)
+    try:
+        assert single.read_bound(principal("620602"), NUMBERS, "BR-%", 7, ["a", "b"]) == [("BR-620602", "7",
+                                                                                           "{a,b}")]
+        assert single.read_bound(principal("620603"), NUMBERS, "BR-%", 7, []) == [("BR-620603", "7", "{}")]
+        assert single.read_bound(None, NUMBERS, "BR-%", 7, []) == []            # public: no tenant's rows
+        # the binding and the plan setting ended with the statement's implicit transaction
+        with single.unit_of_work(tenant="620604") as uow:
+            assert uow.rows("SELECT current_setting('app.tenant', true), current_setting('plan_cache_mode'),"
+                            " (SELECT count(*) FROM pg_prepared_statements WHERE name = 'uowtest_numbers')") == [
+                ("620604", "auto", 1)]
+    finally:
+        single.dispose()
+
+
+def test_a_bound_reads_values_are_literals_never_sql(db: Database, bound_docs):
+    tricky = ["it's", "a\\b", "'); DELETE FROM uowtest.docs; --", "宅基地"]
+    rows = db.read_bound(principal("620602"), NUMBERS, "BR-%' OR '1'='1", 1, tricky)
+    assert rows == []                                   # the pattern is one literal string, matching nothing
+    rows = db.read_bound(principal("620602"), NUMBERS, "BR-%", 1, tricky)
+    assert rows == [("BR-620602", "1", '{it\'s,"a\\\\b","\'); DELETE FROM uowtest.docs; --",宅基地}')]
+    with pytest.raises(ValueError):
+        db.read_bound(principal("620602"), NUMBERS, "BR-\x00", 1, [])
+    with pytest.raises(TypeError):
+        db.read_bound(principal("620602"), NUMBERS, "BR-%", True, [])
+
+
+def test_a_bound_read_is_prepared_again_after_the_connection_forgot_it(db: Database, bound_docs):
+    single = Database.connect(db.engine.url.render_as_string(hide_password=False), schema=SCHEMA, pool_size=1)
+    try:
+        assert single.read_bound(principal("620602"), NUMBERS, "BR-%", 1, []) == [("BR-620602", "1", "{}")]
+        with single.unit_of_work(tenant="620602") as uow:
+            uow.execute("DEALLOCATE ALL")                 # what psycopg's own rollback() sends
+        assert single.read_bound(principal("620602"), NUMBERS, "BR-%", 2, []) == [("BR-620602", "2", "{}")]
+    finally:
+        single.dispose()
+
+
+def test_a_failing_bound_read_raises_and_leaves_the_connection_usable(db: Database, bound_docs):
+    single = Database.connect(db.engine.url.render_as_string(hide_password=False), schema=SCHEMA, pool_size=1)
+    failing = BoundRead("uowtest_failing", "SELECT 1 / $1", ("integer",))
+    try:
+        with pytest.raises(DBAPIError):
+            single.read_bound(principal("620602"), failing, 0)
+        assert single.read_bound(principal("620602"), failing, 1) == [("1",)]
+        assert single.read_bound(principal("620602"), NUMBERS, "BR-%", 3, []) == [("BR-620602", "3", "{}")]
     finally:
         single.dispose()

@@ -142,3 +142,24 @@ def test_the_content_cache_serves_no_adjusted_or_cancelled_version(catalogue_db)
 
 def _elements(**over):
     return translate.elements(elements(**over))
+
+
+def test_a_search_whose_versions_are_cached_is_one_bound_read(catalogue_db, monkeypatch):
+    """With every version found already in the cache, a search is the statement alone, read bound in one round trip
+    (Database.read_bound: no unit of work, no BEGIN or ROLLBACK); with one missing, it runs again in one transaction
+    with the read of the version. Both answer the same, for the unit's own listing and another unit's."""
+    h = CatalogueHandlers(catalogue_db, events_out=EventsOut())
+    county, township = admin_of("620602"), admin_of("620602001")
+    mark = f"轮{RUN}"
+    item = h.create_item(county, _elements(name="户外广告设置许可", keywords=[mark]))
+    h.publish(county, item.id)
+    h.delegate(county, item.id, ["620602001"], ListingKind.PROXY, "代办")
+    opened = []
+    real = catalogue_db.unit_of_work
+    monkeypatch.setattr(catalogue_db, "unit_of_work", lambda *a, **k: opened.append(a) or real(*a, **k))
+    cold = h.search_mine(county, mark, 20)
+    assert len(opened) == 1 and [(r.id, r.listing) for r in cold[0]] == [(item.id, "own")]
+    assert h.search_mine(county, mark, 20) == cold and len(opened) == 1           # warm: no unit of work
+    warm = h.search_mine(township, mark, 20)
+    assert len(opened) == 1 and [(r.id, r.listing) for r in warm[0]] == [(item.id, "proxy")]
+    assert h.search_mine(admin_of("513221"), mark, 20) == ([], 0) and len(opened) == 1
