@@ -3,6 +3,7 @@ outbox written before it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import psycopg
@@ -280,3 +281,18 @@ def test_reads_that_end_in_a_rollback_keep_the_connections_prepared_statements(d
             assert uow.value(count, {"n": ""}) >= 0      # and still served
     finally:
         one.dispose()
+
+
+# json and jsonb values, as PostgreSQL writes them (jsonb normalised, json as it was given), with what json.loads
+# would make of the same text (shared.db.json_from_db, issue 22)
+JSON_VALUES = ['{"a": "宅基地审批", "b": [1, 2.5, -3e-7, null, true, false], "c": {"d": "\\u00e9\\n"}}',
+               "[]", "{}", '"只是一个字符串"', "0", "  [1, {\"x\": []}]  ", '{"emoji": "😀", "quote": "\\""}']
+
+
+@pytest.mark.parametrize("kind", ["json", "jsonb"])
+def test_json_columns_read_as_json_loads_reads_their_text(db: Database, kind: str):
+    with db.unit_of_work(tenant="620602") as uow:
+        got = [uow.value(f"SELECT CAST(:v AS {kind})", {"v": v}) for v in JSON_VALUES]
+        texts = [uow.value(f"SELECT CAST(CAST(:v AS {kind}) AS text)", {"v": v}) for v in JSON_VALUES]
+    assert got == [json.loads(t) for t in texts]
+    assert got[0]["a"] == "宅基地审批" and got[0]["c"]["d"] == "é\n" and got[-1]["emoji"] == "😀"
