@@ -57,7 +57,8 @@ def make_engine(url: str, *, pool_size: int = 10, application_name: str = "sanji
         pool_recycle=300,
         # timestamps come back in Beijing time, as the people using them read them (a day is a
         # Beijing day: daily reports, notices and deadlines all count local days)
-        connect_args={"application_name": application_name, "options": "-c timezone=Asia/Shanghai"},
+        connect_args={"application_name": application_name,
+                      "options": "-c timezone=Asia/Shanghai -c client_encoding=UTF8"},
     )
     return engine
 
@@ -103,6 +104,20 @@ def _begin_statement(tenant: str, subtree: bool, public: bool, generic_plans: bo
 def _driver_text(statement: Statement) -> str:
     return driver_sql(statement.text if isinstance(statement, TextClause) else statement)
 
+
+_JSON = json.JSONDecoder()
+
+
+def json_from_db(data: bytes) -> Any:
+    """A json/jsonb value as PostgreSQL sends it, as `json.loads` reads it. The connections' encoding is UTF-8 (the
+    databases', and `make_engine` asks for it), so the bytes are decoded as such here: `json.loads` given bytes
+    first guesses their encoding, which took as long as parsing a small value (issue 22: a list's page reads
+    dozens of them — a case's steps, a fee line's standard). Registered for every psycopg connection of the
+    process (psycopg's `set_json_loads`)."""
+    return _JSON.decode(str(data, "utf-8"))
+
+
+psycopg.types.json.set_json_loads(json_from_db)
 
 _TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 _IDLE = psycopg.pq.TransactionStatus.IDLE

@@ -263,8 +263,8 @@ class ApprovalHandlers(SharedState):
         today, _ = self._today_now()
         with self.db.unit_of_work(p, subtree=False) as uow:
             repo = ApprovalRepository(uow)
-            ids, counted = repo.list_cases(str(p.tenant), status, today if overdue_only else None, limit, offset)
-            views = [self._view(c, today=today) for c in (repo.load(case_id=i, lock=False) for i in ids) if c]
+            cases, counted = repo.list_cases(str(p.tenant), status, today if overdue_only else None, limit, offset)
+            views = [self._view(c, today=today) for c in cases]
         return views, min(counted, CASES_TOTAL_CAP), counted > CASES_TOTAL_CAP
 
     def list_queue(self, p: Principal, desk: str, kind: str, mine: bool, limit: int,

@@ -56,14 +56,16 @@ ADDED = "EXISTS (SELECT 1 FROM ins)"          # `add`'s condition for its events
 
 # A list row (ListApplications): the columns and the few fields of the document a list shows, read from the
 # document once per row (jsonb_to_record: one detoast, where each `doc->…` would decompress it again) and sent as
-# one small object — not the whole document (the item's snapshot with its scenarios, the materials, the history),
-# whose decoding into the aggregate was most of the window list's CPU (issue 22 item 4). GetApplication reads all.
-_LISTING_FIELDS = ("applicant", "item", "handling_unit_name", "accepted_at", "deemed", "picked_up_at", "rejection",
-                   "government_invested", "key_construction", "collect_tenant")
-_LISTING = ("(SELECT jsonb_build_object('applicant', x.applicant, 'item_id', x.item->'id', 'item_version',"
-            " x.item->'version', 'item_name', x.item->'name', 'case_kind', x.item->'case_kind', "
-            + ", ".join(f"'{f}', x.{f}" for f in _LISTING_FIELDS[2:])
-            + " ) FROM jsonb_to_record(a.doc) AS x(" + ", ".join(f"{f} jsonb" for f in _LISTING_FIELDS) + "))")
+# plain columns — not the whole document (the item's snapshot with its scenarios, the materials, the history),
+# whose decoding into the aggregate was most of the window list's CPU, nor one JSON object a row, whose decoding
+# was most of what was left (issue 22 item 4). GetApplication reads all.
+_LISTING_RECORD = ("jsonb_to_record(a.doc) AS x(applicant jsonb, item jsonb, handling_unit_name text, accepted_at text,"
+                   " deemed boolean, picked_up_at text, rejection jsonb, government_invested boolean,"
+                   " key_construction boolean, collect_tenant text)")
+_LISTING_COLUMNS = (", ".join(f"x.applicant->>'{f}'" for f in Applicant.PROFILE_FIELDS)
+                    + ", (x.applicant->>'dishonest')::boolean, x.item->>'id', x.item->>'version', x.item->>'name',"
+                    " x.item->>'case_kind', x.handling_unit_name, x.accepted_at, x.deemed, x.picked_up_at,"
+                    " nullif(x.rejection, '{}'), x.government_invested, x.key_construction, x.collect_tenant")
 
 
 PROXY_REQUEST_INDEX = "applications_proxy_request"     # migration 0003: one application per proxy request
@@ -124,19 +126,18 @@ class ApplicationListing:
 
 
 def _listing(r) -> ApplicationListing:
-    """A list row, converted as `from_doc` (and `ItemSnapshot.from_dict`) convert the same fields of the whole
-    document."""
-    d = r[14]
+    """A list row (`_ROW_COLUMNS`, then `_LISTING_COLUMNS`), converted as `from_doc` (and `ItemSnapshot.from_dict`,
+    `Applicant.from_dict`) convert the same fields of the whole document."""
     return ApplicationListing(
         id=str(r[0]), tenant=r[1], idempotency_key=r[3], scenario_code=r[4], channel=r[5], status=Status(r[6]),
         case_number=r[7] or "", received_at=r[8], decision_due=r[10], accepted_on=r[11], proxy_tenant=r[12] or "",
-        proxy_request_id=r[13] or "", item_id=str(d["item_id"] or ""), item_version=int(d["item_version"] or 0),
-        item_name=str(d["item_name"] or ""), case_kind=str(d["case_kind"] or ""),
-        applicant=Applicant.from_dict(d["applicant"]),
-        handling_unit_name=d["handling_unit_name"] or "", accepted_at=_datetime(d["accepted_at"]),
-        deemed=bool(d["deemed"]), picked_up_at=_datetime(d["picked_up_at"]), rejection=dict(d["rejection"] or {}),
-        government_invested=bool(d["government_invested"]), key_construction=bool(d["key_construction"]),
-        collect_tenant=str(d["collect_tenant"] or ""))
+        proxy_request_id=r[13] or "",
+        applicant=Applicant((r[14] or "").strip(), (r[15] or "").strip(), (r[16] or "").strip(), (r[17] or "").strip(),
+                            (r[18] or "").strip(), (r[19] or "").strip(), (r[20] or "").strip(), bool(r[21])),
+        item_id=r[22] or "", item_version=int(r[23] or 0), item_name=r[24] or "", case_kind=r[25] or "",
+        handling_unit_name=r[26] or "", accepted_at=_datetime(r[27]), deemed=bool(r[28]),
+        picked_up_at=_datetime(r[29]), rejection=dict(r[30] or {}), government_invested=bool(r[31]),
+        key_construction=bool(r[32]), collect_tenant=r[33] or "")
 
 
 def _datetime(value: str | None) -> dt.datetime | None:
@@ -265,7 +266,7 @@ class IntakeRepository:
 
         A window's list holds what it collected for a higher level too (代收: read through their policy).
         It is read as two index-ordered scans, each stopping after offset + limit rows (indexes
-        applications_window / applications_window_status / applications_collect_window, migration 0006),
+        applications_window / applications_window_status / applications_collect_window, migrations 0006, 0008),
         merged: the page never reads the tenant's whole year, and neither does the capped count. A row both
         decided and collected by the tenant is taken from the first branch only."""
         status_cond = " AND a.status = :st" if status else ""
@@ -273,19 +274,23 @@ class IntakeRepository:
                   "n": limit + offset, "cap": LIST_TOTAL_CAP + 1}
         if subtree:      # a supervisor's subtree: every unit's rows under the code (RLS: the subtree scope)
             branches = [f"a.tenant_code LIKE :t || '%'{status_cond}"]
+            count_order = ""
         else:
             branches = [f"a.tenant_code = :t{status_cond}",
                         f"a.collect_tenant = :t AND a.tenant_code <> :t{status_cond}"]
+            # the count follows the window indexes too, index-only (they carry what the read policy looks at,
+            # migration 0008): 1,001 entries of a dozen index pages, not the rows of ~1,000 table pages
+            count_order = " ORDER BY a.received_at DESC, a.id"
         page = " UNION ALL ".join(
             f"(SELECT {_COLUMNS} FROM {S}.applications a WHERE {b} ORDER BY a.received_at DESC, a.id LIMIT :n)"
             for b in branches)
-        counted = " + ".join(f"(SELECT count(*) FROM (SELECT 1 FROM {S}.applications a WHERE {b} LIMIT :cap) c)"
-                             for b in branches)
+        counted = " + ".join(f"(SELECT count(*) FROM (SELECT 1 FROM {S}.applications a WHERE {b}{count_order}"
+                             " LIMIT :cap) c)" for b in branches)
         # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
         # or stands alone (its page columns NULL) when the page is empty
         rows = self.u.rows(f"SELECT p.*, t.n FROM (SELECT least({counted}, :cap) AS n) t LEFT JOIN LATERAL ("
-                           f"SELECT {_ROW_COLUMNS}, {_LISTING} FROM ({page}) a"
-                           " ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off) p ON true"
+                           f"SELECT {_ROW_COLUMNS}, {_LISTING_COLUMNS} FROM ({page}) a CROSS JOIN LATERAL"
+                           f" {_LISTING_RECORD} ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off) p ON true"
                            " ORDER BY p.received_at DESC, p.id", params)
         total = rows[0][-1] if rows else 0
         return [_listing(r) for r in rows if r[0] is not None], total

@@ -3,6 +3,7 @@ outbox written before it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import psycopg
@@ -370,3 +371,18 @@ def test_a_failing_bound_read_raises_and_leaves_the_connection_usable(db: Databa
         assert single.read_bound(principal("620602"), NUMBERS, "BR-%", 3, []) == [("BR-620602", "3", "{}")]
     finally:
         single.dispose()
+
+
+# json and jsonb values, as PostgreSQL writes them (jsonb normalised, json as it was given), with what json.loads
+# would make of the same text (shared.db.json_from_db, issue 22)
+JSON_VALUES = ['{"a": "宅基地审批", "b": [1, 2.5, -3e-7, null, true, false], "c": {"d": "\\u00e9\\n"}}',
+               "[]", "{}", '"只是一个字符串"', "0", "  [1, {\"x\": []}]  ", '{"emoji": "😀", "quote": "\\""}']
+
+
+@pytest.mark.parametrize("kind", ["json", "jsonb"])
+def test_json_columns_read_as_json_loads_reads_their_text(db: Database, kind: str):
+    with db.unit_of_work(tenant="620602") as uow:
+        got = [uow.value(f"SELECT CAST(:v AS {kind})", {"v": v}) for v in JSON_VALUES]
+        texts = [uow.value(f"SELECT CAST(CAST(:v AS {kind}) AS text)", {"v": v}) for v in JSON_VALUES]
+    assert got == [json.loads(t) for t in texts]
+    assert got[0]["a"] == "宅基地审批" and got[0]["c"]["d"] == "é\n" and got[-1]["emoji"] == "😀"
