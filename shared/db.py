@@ -580,14 +580,16 @@ def _binding(principal: Principal | None, tenant: DivisionCode | str | None,
     return "", False, True
 
 
-_PREPARED_READS: weakref.WeakKeyDictionary[psycopg.Connection, set[str]] = weakref.WeakKeyDictionary()
+_PREPARED_BY_NAME: weakref.WeakKeyDictionary[psycopg.Connection, set[str]] = weakref.WeakKeyDictionary()
 _PREPARED_LOCK = threading.Lock()
 
 
-def _prepared_reads(raw: psycopg.Connection) -> set[str]:
-    """The bound reads prepared on this connection (a connection is used by one thread at a time)."""
+def prepared_on(raw: psycopg.Connection) -> set[str]:
+    """The names this process has PREPAREd on this connection itself (bound reads, the outbox relay's view), apart
+    from psycopg's own: a connection is used by one thread at a time; a closed one drops out. A caller that finds a
+    name gone from the server (DEALLOCATE ALL) discards it here and prepares it again."""
     with _PREPARED_LOCK:
-        return _PREPARED_READS.setdefault(raw, set())
+        return _PREPARED_BY_NAME.setdefault(raw, set())
 
 
 class Database:
@@ -652,7 +654,7 @@ class Database:
             if raw.pgconn.transaction_status != _IDLE:
                 raise RuntimeError("a pooled connection came back inside a transaction")
             for attempt in (1, 2):
-                prepared = _prepared_reads(raw)
+                prepared = prepared_on(raw)
                 if read.name not in prepared:
                     self._prepare(raw, read)
                     prepared.add(read.name)

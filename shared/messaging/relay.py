@@ -47,7 +47,6 @@ import functools
 import logging
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +58,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared import registry
-from shared.db import OUTBOX_CHANNEL, RELAY_SETTING, end_transaction, relay_transaction
+from shared.db import OUTBOX_CHANNEL, RELAY_SETTING, end_transaction, prepared_on, relay_transaction
 from shared.messaging.envelope import exchange_for, to_amqp
 from shared.telemetry import spans_recorded
 
@@ -134,8 +133,6 @@ def _begin_relay(schema: str) -> bytes:
     return f"BEGIN; EXECUTE {_relay_view_name(schema)}".encode()
 
 
-# connection → the relay views prepared on it; a connection that is closed drops out
-_PREPARED: weakref.WeakKeyDictionary[psycopg.Connection, set[str]] = weakref.WeakKeyDictionary()
 _UNKNOWN_STATEMENT = b"26000"      # invalid_sql_statement_name: gone (psycopg's DEALLOCATE ALL after a rollback)
 _ALREADY_PREPARED = b"42P05"       # duplicate_prepared_statement: prepared by an earlier life of this process
 
@@ -145,7 +142,7 @@ def _begin_relay_view(raw: psycopg.Connection, schema: str) -> tuple[int, int, i
     name = _relay_view_name(schema)
     for attempt in (1, 2):
         end_transaction(raw)
-        prepared = _PREPARED.setdefault(raw, set())
+        prepared = prepared_on(raw)
         if name not in prepared:
             result = raw.pgconn.exec_(_prepare_relay(schema))
             if (result.status != psycopg.pq.ExecStatus.COMMAND_OK

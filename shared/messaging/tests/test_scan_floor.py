@@ -118,7 +118,7 @@ def test_the_relay_view_is_prepared_once_per_connection_and_survives_a_deallocat
             raw.execute("DEALLOCATE ALL")
             assert relay_module._begin_relay_view(raw, bus.schema)[2] == high       # prepared again
             assert prepared() == [name]
-            relay_module._PREPARED.pop(raw)                                          # this process forgot it
+            relay_module.prepared_on(raw).discard(name)                              # this process forgot it
             assert relay_module._begin_relay_view(raw, bus.schema)[2] == high
             assert prepared() == [name]
         finally:
