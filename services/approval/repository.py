@@ -382,7 +382,7 @@ class ApprovalRepository:
         if overdue_on is not None:
             where.append("status IN ('review','decision') AND promised_due < :today")
         cond = " AND ".join(where)
-        rows = self.u.rows(
+        rows = self.u.rows_planned(
             f"SELECT p.*, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.cases WHERE {cond} LIMIT :cap) q) t"
             f" LEFT JOIN LATERAL (SELECT {_CASE_COLUMNS_C}, {_PARTS}, pg.ord FROM (SELECT id, row_number() OVER"
             f" (ORDER BY promised_due, opened_at, id) AS ord FROM (SELECT id, promised_due, opened_at FROM {S}.cases"
@@ -415,7 +415,7 @@ class ApprovalRepository:
                      " ORDER BY s.due NULLS LAST, s.opened_at, s.id LIMIT :n) s)")
         # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
         # or stands alone (its page columns NULL) when the page is empty
-        rows = self.u.rows(
+        rows = self.u.rows_planned(
             f"SELECT p.*, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.steps s WHERE s.tenant_code = :t"
             f" AND {cond} LIMIT :cap) q) t LEFT JOIN LATERAL ("
             "SELECT s.id, s.case_id, c.case_number, s.kind, s.desk, s.status, s.claimed_by, s.claimed_at,"

@@ -270,7 +270,7 @@ class FeesRepository:
         than that"). Two statements: the page's cases with the capped count (its row carries the page's, or
         stands alone, its case NULL, when the page is empty), then their lines."""
         cond = f"tenant_code = :t{' AND status = :st' if status else ''}"
-        rows = self.uow.rows(sql(
+        rows = self.uow.rows_planned(sql(
             f"SELECT p.*, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.cases WHERE {cond}"
             f" LIMIT :cap) c) t LEFT JOIN LATERAL (SELECT {self._CASE}, updated_at FROM {S}.cases WHERE {cond}"
             " ORDER BY updated_at DESC, case_number LIMIT :l OFFSET :o) p ON true"

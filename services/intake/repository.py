@@ -288,7 +288,7 @@ class IntakeRepository:
                              " LIMIT :cap) c)" for b in branches)
         # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
         # or stands alone (its page columns NULL) when the page is empty
-        rows = self.u.rows(f"SELECT p.*, t.n FROM (SELECT least({counted}, :cap) AS n) t LEFT JOIN LATERAL ("
+        rows = self.u.rows_planned(f"SELECT p.*, t.n FROM (SELECT least({counted}, :cap) AS n) t LEFT JOIN LATERAL ("
                            f"SELECT {_ROW_COLUMNS}, {_LISTING_COLUMNS} FROM ({page}) a CROSS JOIN LATERAL"
                            f" {_LISTING_RECORD} ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off) p ON true"
                            " ORDER BY p.received_at DESC, p.id", params)

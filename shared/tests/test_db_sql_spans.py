@@ -121,3 +121,14 @@ def test_a_bound_read_is_a_child_span_with_its_statement_and_never_its_values(db
     assert span.kind == SpanKind.CLIENT and span.parent.span_id == parent.get_span_context().span_id
     assert span.attributes["db.statement"] == read.statement and span.attributes["sanji.tenant"] == "620602"
     assert not any("秘密" in str(v) for v in span.attributes.values())
+
+
+def test_a_read_planned_for_its_values_is_a_span_with_its_placeholders_and_never_its_values(db, spans):
+    exporter, provider = spans
+    with provider.get_tracer("test").start_as_current_span("ListApplications") as parent, \
+            db.unit_of_work(tenant="620602") as uow:
+        assert uow.rows_planned(COUNT, {"n": "秘密-值"}) == [(0,)]
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == f"SELECT {SCHEMA}.docs"]
+    assert span.kind == SpanKind.CLIENT and span.parent.span_id == parent.get_span_context().span_id
+    assert span.attributes["db.statement"] == f"SELECT count(*) FROM {SCHEMA}.docs WHERE number = %(n)s"
+    assert not any("秘密" in str(v) for v in span.attributes.values())

@@ -3,6 +3,7 @@ outbox written before it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from shared.config import PlatformSettings
-from shared.db import BoundRead, Database, messaging_tables_statements, sql, tenant_rls_statements
+from shared.db import BoundRead, Database, RlsScope, messaging_tables_statements, sql, tenant_rls_statements
 from shared.tenancy import DivisionCode, Principal
 from shared.tests.schemas import scratch_schema
 
@@ -371,6 +372,77 @@ def test_a_failing_bound_read_raises_and_leaves_the_connection_usable(db: Databa
         assert single.read_bound(principal("620602"), NUMBERS, "BR-%", 3, []) == [("BR-620602", "3", "{}")]
     finally:
         single.dispose()
+
+
+# -- reads planned for their values (UnitOfWork.rows_planned) ------------------------------------------------
+LISTED = sql(f"SELECT number, :lim FROM {SCHEMA}.docs WHERE number LIKE :p || '%' ORDER BY number LIMIT :lim")
+PLANS = ("SELECT count(*), coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) FROM pg_prepared_statements"
+         " WHERE statement LIKE '/* binding ' || :t || ' %'")
+
+
+def test_a_read_planned_for_its_values_sees_its_bindings_rows_alone(db: Database, bound_docs):
+    """The same rows as the statement with parameters, under the same binding: row-level security still decides."""
+    for tenant in ("620602", "620603"):
+        with db.unit_of_work(tenant=tenant) as uow:
+            assert uow.rows_planned(LISTED, {"p": "BR-", "lim": 5}) == uow.rows(LISTED, {"p": "BR-", "lim": 5}) \
+                == [(f"BR-{tenant}", 5)]
+    with db.unit_of_work() as uow:                                   # public: no tenant's rows
+        assert uow.rows_planned(LISTED, {"p": "BR-", "lim": 5}) == []
+
+
+def test_a_read_planned_for_its_values_is_planned_once_per_connection_binding_and_values(db: Database, bound_docs):
+    """Three calls with the same binding and values: one prepared statement, one plan (a statement without
+    parameters has only its generic one), run three times. Another binding, or another value, is a statement of
+    its own, planned for it."""
+    single = Database.connect(db.engine.url.render_as_string(hide_password=False), schema=SCHEMA, pool_size=1)
+    try:
+        for _ in range(3):
+            with single.unit_of_work(tenant="620602") as uow:
+                assert uow.rows_planned(LISTED, {"p": "BR-", "lim": 5}) == [("BR-620602", 5)]
+        with single.unit_of_work(tenant="620603") as uow:
+            assert uow.rows_planned(LISTED, {"p": "BR-", "lim": 5}) == [("BR-620603", 5)]
+            assert uow.rows_planned(LISTED, {"p": "BR-", "lim": 6}) == [("BR-620603", 6)]
+        with single.unit_of_work(tenant="620604") as uow:
+            assert uow.rows(PLANS, {"t": "620602"}) == [(1, 3, 0)]
+            assert uow.rows(PLANS, {"t": "620603"}) == [(2, 2, 0)]
+    finally:
+        single.dispose()
+
+
+def test_a_read_planned_for_its_values_takes_them_as_literals_never_sql(db: Database, bound_docs):
+    echo = sql("SELECT :a, :b, 0-:n, CAST(:d AS text), :none IS NULL, cardinality(:list), '100%'")
+    tricky = ["it's", "a\\b", "'); DELETE FROM uowtest.docs; --", "%(b)s", "*/ SELECT 1 /*", "宅基地", "50%"]
+    with db.unit_of_work(tenant="620602") as uow:
+        for value in tricky:
+            assert uow.rows_planned(echo, {"a": value, "b": "x", "n": -7, "d": dt.date(2026, 12, 7), "none": None,
+                                           "list": tricky}) == [(value, "x", 7, "2026-12-07", True, 7, "100%")]
+        assert uow.rows_planned(LISTED, {"p": "BR-%' OR '1'='1", "lim": 5}) == []    # one literal, matching nothing
+        assert uow.value(sql(f"SELECT count(*) FROM {SCHEMA}.docs WHERE number LIKE 'BR-%'")) == 1
+
+
+@pytest.mark.parametrize(("params", "error"), [
+    ({"p": "BR-\x00", "lim": 5}, ValueError),                 # NUL cannot be in a literal
+    ({"p": "BR-", "lim": True}, TypeError),                    # neither text nor an integer
+    ({"p": "BR-", "lim": dt.datetime(2026, 12, 7, 9, 0)}, TypeError),
+    ({"p": b"BR-", "lim": 5}, TypeError),
+    ({"p": "BR-"}, KeyError),                                  # a placeholder without its value
+])
+def test_a_read_planned_for_its_values_refuses_what_it_cannot_write_as_a_literal(db: Database, bound_docs, params,
+                                                                                error):
+    with db.unit_of_work(tenant="620602") as uow:
+        with pytest.raises(error):
+            uow.rows_planned(LISTED, params)
+        assert uow.rows_planned(LISTED, {"p": "BR-", "lim": 5}) == [("BR-620602", 5)]   # and nothing was sent
+
+
+def test_a_read_planned_for_its_values_refuses_a_widened_scope_and_a_binding_it_cannot_name(db: Database):
+    scope = RlsScope("uowtest_scope", {"number": "app.uowtest_number"})
+    with db.unit_of_work(tenant="620602") as uow:
+        uow.widen(scope, number="BR-1")
+        with pytest.raises(RuntimeError, match="widened scope"):
+            uow.rows_planned(LISTED, {"p": "BR-", "lim": 5})
+    with db.unit_of_work(tenant="6206*/") as uow, pytest.raises(ValueError, match="comment"):
+        uow.rows_planned(LISTED, {"p": "BR-", "lim": 5})
 
 
 # json and jsonb values, as PostgreSQL writes them (jsonb normalised, json as it was given), with what json.loads

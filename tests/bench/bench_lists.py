@@ -107,9 +107,14 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
                     if uow._scope_statement is None:    # else the statements come again, after the scope's settings
                         seen.extend((st.text if isinstance(st, TextClause) else st, p) for st, p in statements)
                     return send(statements, commit=commit)
-                uow._send = spy
+                planned = uow.rows_planned            # and the lists' own, planned for their values
+
+                def spy_planned(statement, params, planned=planned, seen=seen):
+                    seen.append((statement.text if isinstance(statement, TextClause) else statement, params))
+                    return planned(statement, params)
+                uow._send, uow.rows_planned = spy, spy_planned
                 call(uow)
-                uow._send = send
+                uow._send, uow.rows_planned = send, planned
                 lines: list[str] = []
                 for statement, params in seen:
                     if "set_config(" in statement:
@@ -142,7 +147,8 @@ class Profile:
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         if self.raw is not None and Path(spy).exists():
             self.raw.parent.mkdir(parents=True, exist_ok=True)
-            self.proc = subprocess.Popen([spy, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200",
+            self.proc = subprocess.Popen([spy, "record", "--pid", str(self.pid), "--format", "raw",
+                                          "--rate", os.environ.get("SANJI_BENCH_PROFILE_RATE", "200"),
                                           "--gil", "--output", str(self.raw), "--nonblocking"],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return self
