@@ -187,6 +187,9 @@ class FeesRepository:
              " quantities, unit_price_fen, amount_fen, waived_fen, lower_bound_applied, calculation,"
              " waiver_reason_code, waiver_reason, waived_by, waiver_note, status")
 
+    _CASE_NAMES = tuple(c.strip() for c in _CASE.split(","))
+    _LINE_IN_L = ", ".join(f"l.{c.strip()}" for c in _LINE.split(","))
+
     def get_case(self, case_number: str, *, lock: bool = False) -> CaseFees | None:
         r = self.uow.row(sql(f"SELECT {self._CASE} FROM {S}.cases WHERE case_number = :n"
                              + (" FOR UPDATE" if lock else "")), {"n": case_number})
@@ -195,14 +198,6 @@ class FeesRepository:
         case = self._case_of(r)
         case.lines = self._lines(case.tenant, case_number)
         return case
-
-    def _add_lines(self, tenant: str, cases: dict[str, CaseFees]) -> None:
-        """Each case's lines, for a page of cases (by number) in one statement."""
-        for r in self.uow.rows(sql(f"SELECT case_number, {self._LINE} FROM {S}.lines WHERE tenant_code = :t"
-                                   " AND case_number = ANY(:ns) ORDER BY case_number, line_no"),
-                               {"t": tenant, "ns": list(cases)}):
-            if r[0] in cases:
-                cases[r[0]].lines.append(self._line_of(r[1:]))
 
     @staticmethod
     def _case_of(r) -> CaseFees:
@@ -264,22 +259,38 @@ class FeesRepository:
             "rcode": x.waiver_reason_code, "reason": x.waiver_reason, "wby": x.waived_by,
             "wnote": x.waiver_note, "st": str(x.status)}) for x in case.lines])
 
-    def list_cases(self, tenant: str, status: str, limit: int, offset: int) -> tuple[list[CaseFees], int]:
+    def list_cases(self, tenant: str, status: str, limit: int, offset: int
+                   ) -> tuple[list[tuple[CaseFees, dict | None]], int]:
         """A page of the tenant's cases (of `status`, or every status when empty), most recently changed first,
-        each with its lines, and their number counted up to LIST_TOTAL_CAP + 1 (above LIST_TOTAL_CAP: "more
-        than that"). Two statements: the page's cases with the capped count (its row carries the page's, or
-        stands alone, its case NULL, when the page is empty), then their lines."""
+        each with its lines and its current notice (as `notice_of_case`), and their number counted up to
+        LIST_TOTAL_CAP + 1 (above LIST_TOTAL_CAP: "more than that").
+
+        One statement (issue 22 item 4: the cashier's list at a year's volume took three round trips, and planned
+        the first on every call): the capped count's row carries the page's cases, or stands alone (its case NULL)
+        when the page is empty; each case brings its lines as one JSON array (`_LINE`'s columns, by `line_no`)
+        and its notice as columns, each found by its own index for that case alone."""
         cond = f"tenant_code = :t{' AND status = :st' if status else ''}"
         rows = self.uow.rows_planned(sql(
             f"SELECT p.*, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.cases WHERE {cond}"
-            f" LIMIT :cap) c) t LEFT JOIN LATERAL (SELECT {self._CASE}, updated_at FROM {S}.cases WHERE {cond}"
-            " ORDER BY updated_at DESC, case_number LIMIT :l OFFSET :o) p ON true"
-            " ORDER BY p.updated_at DESC, p.case_number"),
+            f" LIMIT :cap) c) t LEFT JOIN LATERAL (SELECT c.*,"
+            f" (SELECT json_agg(json_build_array({self._LINE_IN_L}) ORDER BY l.line_no) FROM {S}.lines l"
+            "   WHERE l.tenant_code = c.tenant_code AND l.case_number = c.case_number) AS lines, nt.*"
+            f" FROM (SELECT {self._CASE}, updated_at FROM {S}.cases WHERE {cond}"
+            " ORDER BY updated_at DESC, case_number LIMIT :l OFFSET :o) c"
+            f" LEFT JOIN LATERAL (SELECT {self._NOTICE_IN_N} FROM {S}.notices n WHERE n.tenant_code = c.tenant_code"
+            "   AND n.case_number = c.case_number ORDER BY (n.status <> 'void') DESC, n.issued_at DESC LIMIT 1) nt"
+            " ON true) p ON true ORDER BY p.updated_at DESC, p.case_number"),
             {"t": tenant, "st": status, "l": limit, "o": offset, "cap": LIST_TOTAL_CAP + 1})
-        cases = {r[1]: self._case_of(r) for r in rows if r[1] is not None}
-        if cases:
-            self._add_lines(tenant, cases)
-        return list(cases.values()), (rows[0][-1] if rows else 0)
+        width = len(self._CASE_NAMES)
+        page: list[tuple[CaseFees, dict | None]] = []
+        for r in rows:
+            if r[1] is None:
+                continue
+            case = self._case_of(r)
+            case.lines = [self._line_of(x) for x in r[width + 1] or ()]
+            notice = r[width + 2:width + 2 + len(self._NOTICE_NAMES)]
+            page.append((case, dict(zip(self._NOTICE_NAMES, notice, strict=True)) if notice[0] is not None else None))
+        return page, (rows[0][-1] if rows else 0)
 
     # -- notices ---------------------------------------------------------------------------------
     SERIAL_RANGE = "notices_serial_range"        # migration 0005: 1 ≤ serial ≤ domain.NOTICE_SERIAL_MAX
@@ -311,19 +322,14 @@ class FeesRepository:
                " status, issued_by, issued_at, paid_at, payment_id, receipt_text, receipt_digest, receipt_signature,"
                " receipt_signer, serial, verification_code")
 
+    _NOTICE_NAMES = tuple(c.split(" AS ")[-1].strip() for c in _NOTICE.split(","))
+    # the notice's columns in a list's row, beside the case's (whose names they share): n_<name>
+    _NOTICE_IN_N = ", ".join(f"n.{c.split(' AS ')[0].strip()} AS n_{c.split(' AS ')[-1].strip()}"
+                             for c in _NOTICE.split(","))
+
     def get_notice(self, number: str, *, lock: bool = False) -> dict | None:
         return self.uow.mapping(sql(f"SELECT {self._NOTICE} FROM {S}.notices WHERE notice_number = :n"
                                      + (" FOR UPDATE" if lock else "")), {"n": number})
-
-    def notices_of_cases(self, tenant: str, case_numbers: list[str]) -> dict[str, dict]:
-        """Each case's current notice (as `notice_of_case`), for a page of cases in one statement."""
-        if not case_numbers:
-            return {}
-        rows = self.uow.mappings(sql(
-            f"SELECT DISTINCT ON (case_number) {self._NOTICE} FROM {S}.notices WHERE tenant_code = :t"
-            " AND case_number = ANY(:ns) ORDER BY case_number, (status <> 'void') DESC, issued_at DESC"),
-            {"t": tenant, "ns": case_numbers})
-        return {r["case_number"]: r for r in rows}
 
     def notice_of_case(self, tenant: str, case_number: str) -> dict | None:
         return self.uow.mapping(sql(f"SELECT {self._NOTICE} FROM {S}.notices WHERE tenant_code = :t"

@@ -90,8 +90,8 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
                                                                               ["review"], None, PAGE, 0)),
         "progress lookup (intake.lookup)": ("intake", None,
                                             lambda u: IntakeRepository(u).lookup(lookup[0], id_number=lookup[1])),
-        # the handler's three statements: the page's cases with the capped count, their lines, their notices
-        "cashier's notices (fees.list_cases, notices_of_cases)": ("fees", COUNTY, _cashier),
+        # the handler's one statement: the page's cases with the capped count, their lines, their notices
+        "cashier's notices (fees.list_cases)": ("fees", COUNTY, _cashier),
         # the page's ids with the capped count; each listed case is then loaded as GetCase loads it
         "case list (approval.list_cases)": ("approval", COUNTY,
                                             lambda u: ApprovalRepository(u).list_cases(COUNTY, "", None, PAGE, 0)),
@@ -130,9 +130,7 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
 def _cashier(uow) -> None:
     from services.fees.repository import FeesRepository
 
-    repo = FeesRepository(uow)
-    cases = repo.list_cases(COUNTY, "noticed", PAGE, 0)[0]
-    repo.notices_of_cases(COUNTY, [c.case_number for c in cases])
+    FeesRepository(uow).list_cases(COUNTY, "noticed", PAGE, 0)
 
 
 class Profile:
