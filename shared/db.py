@@ -431,7 +431,9 @@ class UnitOfWork:
         kept. What is kept is bounded by psycopg's `prepared_max` (100 statements a connection, the least recently
         used deallocated); the window list's plan takes about 330 kB of the backend's memory (CachedPlan and its
         source, measured at 1M cases). The row-level security is the same: the plan is the statement's, the
-        rows are the binding's.
+        rows are the binding's. The values are in the statement's text, and so in the server's log of slow
+        statements: unit codes, statuses, pages, a staff member's own name; never a member of the public's
+        details (a lookup's ID number goes as a parameter).
 
         The span carries the statement with its placeholders, never the values. Refused in a widened scope (its
         settings would be a second binding the name does not carry)."""
