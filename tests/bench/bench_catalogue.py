@@ -36,7 +36,7 @@ from services.catalogue.translate import EventsOut
 from shared.db import Database
 from shared.grpc.client import bearer
 from shared.tenancy import DivisionCode, Principal, Role
-from tests.bench.bench_grpc import drive, echo_baseline, figures
+from tests.bench.bench_grpc import drive, echo_baseline, echo_server, figures, interleaved
 from tests.bench.bench_lists import Profile
 from tests.bench.common import CpuMeter, Figure
 
@@ -167,8 +167,8 @@ def run(platform) -> list[Figure]:
             if not page:
                 break
             names += [i.elements.name for i in page]
-        warm, measured = 200, distinct_queries(names, CALLS + 200)
-        warm, measured = measured[:warm], measured[warm:]
+        drawn = distinct_queries(names, 2 * CALLS + 200)
+        warm, measured, in_turns = drawn[:200], drawn[200:200 + CALLS], drawn[200 + CALLS:]
         empty: list[str] = []
         lock = threading.Lock()
 
@@ -204,6 +204,12 @@ def run(platform) -> list[Figure]:
                 rate, lat = drive(search, CALLS)
             out += figures(name, rate, lat, base_rate, base_lat)
             out += cpu.figures(name.split(" (")[0], len(lat), "call", rate)
+        # the figure of item 3 again, searched in turns with the echo (tests.bench.bench_grpc.interleaved): a
+        # ratio that the host's drift between the echo's run and the search's does not move
+        with echo_server(free_port()) as (echo, _):
+            (rate, lat), (turn_rate, turn_lat) = interleaved(searching(in_turns), echo, CALLS)
+        out += figures(f"catalogue SearchItems, {CALLS} other different queries in turns with the echo",
+                       rate, lat, turn_rate, turn_lat)
         assert not empty, f"{len(empty)} queries drawn from the names found nothing: {empty[:10]}"
         total = sum(stub.SearchItems(pb.SearchItemsRequest(query=q, limit=1), metadata=searcher, timeout=10).total
                     for q in measured[:200])

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import grpc
 
@@ -45,11 +46,9 @@ def drive(call: Callable[[], object], total: int, in_flight: int = IN_FLIGHT) ->
     return len(flat) / elapsed, flat
 
 
-def echo_baseline(port: int, total: int, cpu: dict[str, float] | None = None) -> tuple[float, list[float]]:
-    """The bare echo's calls/s and latencies; with `cpu`, also the CPU seconds its server and this client spent
-    while driven (by process, into `cpu`): the machine CPU per call a service's figure is set beside."""
-    from tests.bench.common import CpuMeter
-
+@contextmanager
+def echo_server(port: int) -> Iterator[tuple[Callable[[], object], int]]:
+    """The bare echo server in a process of its own, warmed up: (one call to it, its pid)."""
     proc = subprocess.Popen([sys.executable, "-m", "tests.bench.echo_server", str(port)], stdout=subprocess.PIPE)
     try:
         assert proc.stdout.readline().strip() == b"ready"
@@ -58,15 +57,41 @@ def echo_baseline(port: int, total: int, cpu: dict[str, float] | None = None) ->
             payload = b"x" * 64
             for _ in range(200):
                 echo(payload)
-            if cpu is None:
-                return drive(lambda: echo(payload, timeout=10), total)
-            with CpuMeter({"echo server": proc.pid}) as meter:
-                out = drive(lambda: echo(payload, timeout=10), total)
-            cpu.update({k: v for k, v in meter.spent.items() if k in ("echo server", "bench client")})
-            return out
+            yield (lambda: echo(payload, timeout=10)), proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def echo_baseline(port: int, total: int, cpu: dict[str, float] | None = None) -> tuple[float, list[float]]:
+    """The bare echo's calls/s and latencies; with `cpu`, also the CPU seconds its server and this client spent
+    while driven (by process, into `cpu`): the machine CPU per call a service's figure is set beside."""
+    from tests.bench.common import CpuMeter
+
+    with echo_server(port) as (echo, pid):
+        if cpu is None:
+            return drive(echo, total)
+        with CpuMeter({"echo server": pid}) as meter:
+            out = drive(echo, total)
+        cpu.update({k: v for k, v in meter.spent.items() if k in ("echo server", "bench client")})
+        return out
+
+
+def interleaved(call: Callable[[], object], echo: Callable[[], object], total: int,
+                rounds: int = 4) -> tuple[tuple[float, list[float]], tuple[float, list[float]]]:
+    """`call` and the echo driven in turns, `rounds` times `total / rounds` calls each: ((calls/s, latencies) of
+    `call`, the same of the echo). On a shared host whose speed drifts within minutes (the same echo measured
+    2,460 to 5,025 calls/s within an hour here), an echo measured once, before, is a baseline of another moment;
+    in turns, both meet the same drift."""
+    n = total // rounds
+    spent = {"call": 0.0, "echo": 0.0}
+    lat: dict[str, list[float]] = {"call": [], "echo": []}
+    for _ in range(rounds):
+        for name, fn in (("echo", echo), ("call", call)):
+            rate, got = drive(fn, n)
+            spent[name] += len(got) / rate
+            lat[name] += got
+    return (len(lat["call"]) / spent["call"], lat["call"]), (len(lat["echo"]) / spent["echo"], lat["echo"])
 
 
 def figures(name: str, rate: float, lat: list[float], base_rate: float, base_lat: list[float]) -> list[Figure]:
