@@ -415,8 +415,13 @@ class ApprovalRepository:
                      " ORDER BY s.due NULLS LAST, s.opened_at, s.id LIMIT :n) s)")
         # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
         # or stands alone (its page columns NULL) when the page is empty
+        # the ids leave as text: a list shows them as text, and psycopg's UUID objects (made in Python, then turned
+        # back into text) were a tenth of a page's Python
         rows = self.u.rows_planned(
-            f"SELECT p.*, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.steps s WHERE s.tenant_code = :t"
+            "SELECT p.id::text, p.case_id::text, p.case_number, p.kind, p.desk, p.status, p.claimed_by, p.claimed_at,"
+            " p.opened_at, p.share_days, p.item_name, p.applicant_name, p.promised_due, p.statutory_due,"
+            " p.due_provisional, p.clock_suspended, t.n"
+            f" FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.steps s WHERE s.tenant_code = :t"
             f" AND {cond} LIMIT :cap) q) t LEFT JOIN LATERAL ("
             "SELECT s.id, s.case_id, c.case_number, s.kind, s.desk, s.status, s.claimed_by, s.claimed_at,"
             " s.opened_at, s.share_days, c.item_name, c.applicant_name, c.promised_due, c.statutory_due,"
@@ -424,7 +429,7 @@ class ApprovalRepository:
             " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT :lim OFFSET :off) p ON true"
             " ORDER BY p.promised_due NULLS LAST, p.opened_at, p.id", params)
         total = rows[0][16] if rows else 0
-        return [QueueRow(str(r[0]), str(r[1]), *r[2:16]) for r in rows if r[0] is not None], total
+        return [QueueRow(*r[:16]) for r in rows if r[0] is not None], total
 
     def next_in_queue(self, tenant: str, desks: Sequence[str], kinds: Sequence[str], me: str) -> tuple[str, str] | None:
         """(case_id, step_id) of the most urgent open step the caller may take, its case row locked.
