@@ -353,18 +353,7 @@ class UnitOfWork:
         tracer = self._db.tracer
         try:
             if not commit:
-                if self._cursor is None:
-                    self._cursor = raw.cursor()     # one cursor, reused: each result is read before the next
-                out = []
-                for st, params in statements:
-                    if tracer is None:
-                        self._cursor.execute(_driver_text(st), params)
-                        out.append(_rows(self._cursor))
-                    else:
-                        with self._span(tracer, _driver_text(st)):
-                            self._cursor.execute(_driver_text(st), params)
-                            out.append(_rows(self._cursor))
-                return out
+                return [self._run(_driver_text(st), params, _driver_text(st)) for st, params in statements]
             if tracer is None:
                 with raw.pipeline():
                     cursors = [raw.execute(_driver_text(st), params) for st, params in statements]
@@ -381,6 +370,19 @@ class UnitOfWork:
             sent = "; ".join([_driver_text(st) for st, _ in statements] + (["COMMIT"] if commit else []))
             raise DBAPIError.instance(sent, [p for _, p in statements], exc, psycopg.Error,
                                       dialect=_DIALECT) from exc
+
+    def _run(self, query: str, params: dict[str, Any] | None, traced_as: str) -> list[tuple]:
+        """One statement on this transaction's cursor (one, reused: each result is read before the next), in a
+        client span carrying `traced_as` (the statement with its placeholders) when this process keeps spans."""
+        if self._cursor is None:
+            self._cursor = self.driver.cursor()
+        tracer = self._db.tracer
+        if tracer is None:
+            self._cursor.execute(query, params)
+        else:
+            with self._span(tracer, traced_as):
+                self._cursor.execute(query, params)
+        return _rows(self._cursor)
 
     def _span(self, tracer: trace.Tracer, statement: str, *, name: str | None = None) -> Any:
         """A client span for a statement sent straight through psycopg (the SQLAlchemy instrumentation sees
@@ -446,15 +448,8 @@ class UnitOfWork:
         template = _driver_text(statement)
         query = _binding_comment(self.tenant, self.subtree, self.public) + _PLACEHOLDER.sub(
             lambda m: "%" if m.group(1) is None else _plan_literal(params[m.group(1)]), template)
-        if self._cursor is None:
-            self._cursor = raw.cursor()
         try:
-            if self._db.tracer is None:
-                self._cursor.execute(query)
-            else:
-                with self._span(self._db.tracer, template):
-                    self._cursor.execute(query)
-            return _rows(self._cursor)
+            return self._run(query, None, template)
         except psycopg.Error as exc:
             raise DBAPIError.instance(template, [params], exc, psycopg.Error, dialect=_DIALECT) from exc
 
