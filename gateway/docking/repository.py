@@ -24,6 +24,22 @@ COLLECTED_FILING = RlsScope("docking report filed under the collecting window", 
 COUNTY_FILING = RlsScope("docking report filed under the unit's county", {"on": "app.docking_county"})
 
 
+# The delivery worker's pass. "First" is a correlated probe of the pending index (tenant, case, stage, event time,
+# seq) per candidate, which PostgreSQL runs as an index probe with or without statistics. The earlier NOT EXISTS form
+# was planned, on a table not yet analyzed, as a nested loop over every pending row of the tenant for every pending
+# row (the lifecycle bench: 475 pending reports, 140,000 buffers and 600 ms a call; the probe 1,900 and 10 ms). The
+# pending reports have that one index to be found by (migration 0008: outbound_delivered holds delivered ones only);
+# before it, the probe could take outbound_delivered too and read the county's whole backlog each time.
+DUE_HEADS = sql(
+    "SELECT o.seq, o.message_id::text AS message_id, o.case_key, o.type, o.body, o.attempts"
+    f" FROM {S}.outbound o"
+    " WHERE o.tenant_code = :t AND o.delivered_at IS NULL AND o.next_attempt_at <= :now"
+    " AND o.created_at <= :settled AND o.seq = ("
+    f"  SELECT e.seq FROM {S}.outbound e WHERE e.tenant_code = o.tenant_code AND e.case_key = o.case_key"
+    "   AND e.delivered_at IS NULL ORDER BY e.stage, e.event_at, e.seq LIMIT 1)"
+    " ORDER BY o.seq LIMIT :n FOR UPDATE SKIP LOCKED")
+
+
 class DockingRepository:
     def __init__(self, uow: UnitOfWork):
         self.u = uow
@@ -135,22 +151,8 @@ class DockingRepository:
         """Per case, its first undelivered report in the case's order — (stage, event time, seq), domain.send_order
         — if it is due and has settled (queued at least `settle` ago, so that an earlier event of the case still
         being retried by the consumer can take its place): a case waits behind its own failed or settling report
-        (order per case), never behind another case's.
-
-        "First" is a correlated probe of the pending index (tenant, case, stage, event time, seq) per candidate,
-        which PostgreSQL runs as an index probe with or without statistics. The earlier NOT EXISTS form was
-        planned, on a table not yet analyzed, as a nested loop over every pending row of the tenant for every
-        pending row (the lifecycle bench: 475 pending reports, 140,000 buffers and 600 ms a call; the probe
-        1,900 and 10 ms)."""
-        return self.u.mappings(sql(
-            "SELECT o.seq, o.message_id::text AS message_id, o.case_key, o.type, o.body, o.attempts"
-            f" FROM {S}.outbound o"
-            " WHERE o.tenant_code = :t AND o.delivered_at IS NULL AND o.next_attempt_at <= :now"
-            " AND o.created_at <= :settled AND o.seq = ("
-            f"  SELECT e.seq FROM {S}.outbound e WHERE e.tenant_code = o.tenant_code AND e.case_key = o.case_key"
-            "   AND e.delivered_at IS NULL ORDER BY e.stage, e.event_at, e.seq LIMIT 1)"
-            " ORDER BY o.seq LIMIT :n FOR UPDATE SKIP LOCKED"),
-            {"t": tenant, "now": now, "settled": now - settle, "n": limit})
+        (order per case), never behind another case's (DUE_HEADS)."""
+        return self.u.mappings(DUE_HEADS, {"t": tenant, "now": now, "settled": now - settle, "n": limit})
 
     def delivered(self, seq: int, at: dt.datetime) -> None:
         self.u.execute(sql(f"UPDATE {S}.outbound SET delivered_at = :at, attempts = attempts + 1, last_error = ''"

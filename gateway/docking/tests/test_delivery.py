@@ -5,6 +5,9 @@ report arrives once, in order per case."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import re
 import subprocess
 import sys
 import time
@@ -256,3 +259,50 @@ def test_ratings_and_complaint_outcomes_go_up_too(handlers, docking_db, simulato
     assert simulator.reports_of(c) == ["rating_submitted"]
     [r] = [x for x in simulator.receipts() if x.type == "complaint_resolved" and x.body["detail"]["number"] == number]
     assert r.body["detail"]["satisfaction"] == "satisfied"
+
+
+
+def test_a_pass_over_a_backlog_reads_each_pending_report_a_bounded_number_of_times(docking_db, docking_migrated):
+    """The province away while a county's reports pile up: the pass finds each case's first report by the pending
+    index, so what it reads grows with the backlog, not with its square. Before migration 0008 the planner could take
+    outbound_delivered for the pending rows too, and on a table without statistics (a new deployment's first minute,
+    the lifecycle bench) it did: each probe read the county's whole backlog, 1,131 pending reports cost 250,381
+    buffers and 132 ms a pass. The run without statistics and the run with the pending index set aside are made as
+    the superuser, in transactions that are never committed."""
+    from gateway.docking.repository import DUE_HEADS, DockingRepository
+    from gateway.docking.tests.conftest import owner_exec
+    from infra.local.bootstrap import psql
+
+    tenant, backlog = "620622", 400          # 古浪县: no other test queues its reports
+    owner = docking_migrated.database_owner_url
+    owner_exec(owner, "DELETE FROM docking.outbound WHERE tenant_code = :t", tenant, t=tenant)
+    try:
+        with docking_db.unit_of_work(tenant=tenant) as uow:
+            repo = DockingRepository(uow)
+            for case in case_numbers(backlog, tenant):
+                repo.enqueue(uuid.uuid4(), tenant, case, "case_decided", {"case_number": case}, 4)
+            uow.commit()
+        literals = {"t": f"'{tenant}'", "now": "now() + interval '1 minute'",
+                    "settled": "now() + interval '1 minute'", "n": "200"}
+        statement = re.sub(r"(?<!:):(\w+)", lambda m: literals[m.group(1)], DUE_HEADS.text)
+        database = docking_migrated.database_url.rsplit("/", 1)[1]
+        psql("VACUUM docking.outbound", db=database)     # the table's size known, as autovacuum's insert pass leaves it
+        out = psql("BEGIN; DELETE FROM pg_statistic WHERE starelid = 'docking.outbound'::regclass;"
+                   f" SET LOCAL ROLE sanji_app; SELECT set_config('app.tenant', '{tenant}', true);"
+                   f" EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", db=database)
+        plan = json.loads(out[out.index("["):])[0]     # psql prints each statement's result: the plan is last
+        read = plan["Plan"]["Shared Hit Blocks"] + plan["Plan"]["Shared Read Blocks"]
+        assert plan["Plan"]["Actual Rows"] == 200
+        assert read < 20 * backlog, (read, json.dumps(plan)[:3000])
+        with docking_db.unit_of_work(tenant=tenant) as uow:      # the repository's own pass agrees
+            assert len(DockingRepository(uow).due_heads(tenant, dt.datetime.now(dt.UTC), 200)) == 200
+        # and no other index can stand in for it, whatever the statistics: with outbound_pending set aside and
+        # index scans preferred at any price, the pending rows of a case are still not looked up by another index
+        probe = (f"SELECT seq FROM docking.outbound WHERE tenant_code = '{tenant}' AND case_key = 'k'"
+                 " AND delivered_at IS NULL ORDER BY stage, event_at, seq LIMIT 1")
+        out = psql("BEGIN; UPDATE pg_index SET indisvalid = false"
+                   " WHERE indexrelid = 'docking.outbound_pending'::regclass; SET LOCAL enable_seqscan = off;"
+                   f" EXPLAIN (COSTS OFF) {probe}", db=database)
+        assert "outbound_delivered" not in out and "Seq Scan on outbound" in out, out
+    finally:
+        owner_exec(owner, "DELETE FROM docking.outbound WHERE tenant_code = :t", tenant, t=tenant)
