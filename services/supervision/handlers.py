@@ -442,7 +442,8 @@ class SupervisionHandlers:
         steps = repo.held_steps(tenant, application_id) if case.stage in domain.UNDECIDED else []
         result = domain.evaluate(case, steps, rules, cal, today)
         wanted = {w.key: w for w in result.cards}
-        for card in repo.open_cards(tenant, application_id):
+        own, calendar = repo.cards_of_case(tenant, application_id, case.case_number)
+        for card in own:
             w = wanted.get((card.rule_id, card.subject_ref))
             if w is not None and w.severity == card.severity:
                 wanted.pop(w.key)
@@ -455,7 +456,7 @@ class SupervisionHandlers:
             card = repo.raise_card(tenant, case, w, domain.card_text(rules[w.rule_id], w, case), today, now)
             uow.emit(self.events_out.card_raised(card, now), correlation_id=card.case_number or None)
             changes.raised += 1
-        self._calendar_cards(uow, repo, tenant, case, rules, today, now, changes)
+        self._calendar_cards(uow, repo, tenant, case, calendar, rules, today, now, changes)
         repo.set_next_check(tenant, application_id, result.next_check_on)
         return changes
 
@@ -474,9 +475,11 @@ class SupervisionHandlers:
         return "原因已消除"
 
     def _calendar_cards(self, uow: UnitOfWork, repo: SupervisionRepository, tenant: str, case: CaseFacts,
-                        rules: RuleSet, today: dt.date, now: dt.datetime, changes: _Changes) -> None:
+                        naming: list[CardRow], rules: RuleSet, today: dt.date, now: dt.datetime,
+                        changes: _Changes) -> None:
         """The calendar card of each unpublished year a case's deadline runs into, naming its cases; the case
-        leaves it when its deadlines are re-projected (or it is decided), and the card closes when none is left."""
+        leaves it when its deadlines are re-projected (or it is decided), and the card closes when none is left.
+        `naming`: the open calendar cards that name the case, locked (SupervisionRepository.cards_of_case)."""
         if not case.case_number:
             return
         cal = self.calendars.get(tenant)
@@ -484,7 +487,7 @@ class SupervisionHandlers:
         # due_date_reprojected follows with the new dates)
         years = {y for y in case.provisional_years if not cal.is_published(y)} \
             if case.stage in domain.UNDECIDED else set()
-        for card in repo.calendar_cards_with(tenant, case.case_number):
+        for card in naming:
             year = int(card.subject_ref.split(":")[1])
             if year in years:
                 years.discard(year)

@@ -95,19 +95,24 @@ def _order(r: tuple) -> OrderRow:
 class SupervisionRepository:
     def __init__(self, uow: UnitOfWork):
         self.u = uow
+        # (tenant, application id) → next_check_on of a case row this transaction holds locked (case(lock=True)):
+        # set_next_check writes only a change
+        self._next_checks: dict[tuple[str, str], dt.date | None] = {}
 
     # -- read model --------------------------------------------------------------------------------------------
     def case(self, tenant: str, *, application_id: str = "", case_number: str = "", lock: bool = False) \
             -> CaseFacts | None:
         where = "application_id = :a" if application_id else "case_number = :n AND case_number <> ''"
-        row = self.u.row(sql(f"SELECT {_CASE_COLUMNS} FROM {S}.cases WHERE tenant_code = :t AND {where}"
+        row = self.u.row(sql(f"SELECT {_CASE_COLUMNS}, next_check_on FROM {S}.cases WHERE tenant_code = :t AND {where}"
                              + (" FOR UPDATE" if lock else "")),
                          {"t": tenant, "a": application_id, "n": case_number})
         if row is None:
             return None
         (t, app, stage, number, item, dept, channel, received_on, received_by, deemed, accepted_by, immediate,
          promised_limit, statutory_limit, promised_due, statutory_due, promised_trace, statutory_trace, years,
-         suspended, suspensions, paused) = row
+         suspended, suspensions, paused, next_check) = row
+        if lock:
+            self._next_checks[(t, app)] = next_check
         return CaseFacts(t, app, CaseStage(stage), number, item, dept, channel, received_on, received_by, deemed,
                          accepted_by, immediate, promised_limit, statutory_limit, promised_due, statutory_due,
                          promised_trace, statutory_trace, tuple(years or ()), suspended, suspensions, paused)
@@ -138,6 +143,12 @@ class SupervisionRepository:
         return (row[0], row[1], row[2]) if row else (None, None, None)
 
     def set_next_check(self, tenant: str, application_id: str, on: dt.date | None) -> None:
+        """The case's next threshold for the sweep; nothing is sent when the locked row read in this transaction
+        already says so (4 or 5 of a lifecycle's 11 evaluations, issue 22)."""
+        key = (tenant, application_id)
+        if key in self._next_checks and self._next_checks[key] == on:
+            return
+        self._next_checks.pop(key, None)
         self.u.execute(sql(f"UPDATE {S}.cases SET next_check_on = :on WHERE tenant_code = :t AND application_id = :a"
                            " AND next_check_on IS DISTINCT FROM :on"), {"t": tenant, "a": application_id, "on": on})
 
@@ -182,6 +193,19 @@ class SupervisionRepository:
                            {"t": tenant, "a": application_id})
         return [_card(r) for r in rows]
 
+    def cards_of_case(self, tenant: str, application_id: str, case_number: str) -> tuple[list[CardRow], list[CardRow]]:
+        """What a case's evaluation looks at, in one statement: its open cards (open_cards) and, if it has a number,
+        the open calendar cards naming it, locked (every case of the year's card writes its list). One statement
+        instead of two on each of the 11 events of a case's lifecycle (issue 22)."""
+        rows = self.u.rows(sql(
+            f"WITH cal AS (SELECT {_CARD_COLUMNS} FROM {S}.cards WHERE tenant_code = :t AND subject_kind = 'calendar'"
+            " AND status = 'open' AND :n <> '' AND cases ? :n FOR UPDATE)"
+            f" SELECT {_CARD_COLUMNS} FROM {S}.cards WHERE tenant_code = :t AND application_id = :a"
+            " AND status = 'open' AND subject_kind <> 'calendar' UNION ALL SELECT * FROM cal"),
+            {"t": tenant, "a": application_id, "n": case_number})
+        cards = [_card(r) for r in rows]
+        return ([c for c in cards if c.subject_kind != "calendar"], [c for c in cards if c.subject_kind == "calendar"])
+
     def raise_card(self, tenant: str, case: CaseFacts, w: WantedCard, text: str, today: dt.date,
                    now: dt.datetime) -> CardRow:
         card_id = str(uuid.uuid4())
@@ -206,12 +230,6 @@ class SupervisionRepository:
                              " AND subject_ref = :s AND status = 'open' FOR UPDATE"),
                          {"t": tenant, "r": "calendar-provisional", "s": f"calendar:{year}"})
         return _card(row) if row else None
-
-    def calendar_cards_with(self, tenant: str, case_number: str) -> list[CardRow]:
-        rows = self.u.rows(sql(f"SELECT {_CARD_COLUMNS} FROM {S}.cards WHERE tenant_code = :t"
-                               " AND subject_kind = 'calendar' AND status = 'open' AND cases ? :n FOR UPDATE"),
-                           {"t": tenant, "n": case_number})
-        return [_card(r) for r in rows]
 
     def raise_calendar_card(self, tenant: str, year: int, text: str, trace: str, cases: list[str], today: dt.date,
                             now: dt.datetime, publisher: str = "") -> CardRow:

@@ -122,3 +122,56 @@ def test_publishing_the_year_re_projects_the_cases_near_it_and_closes_its_calend
     clock.set_today(D(2027, 1, 6))
     handlers.sweep(D(2027, 1, 6))
     assert open_cards() == [("case-promised-deadline", "red", "nx.reviewer"), ("step-budget", "red", "nx.reviewer")]
+
+
+def test_a_cases_evaluation_reads_its_cards_and_its_calendar_cards_in_one_statement_for_its_tenant_only(
+        events, handlers, supervision_db, clock):
+    """SupervisionRepository.cards_of_case (issue 22): the case's own open cards and the open calendar cards naming
+    it, the latter locked; nothing of another case or another tenant. set_next_check sends nothing when the locked
+    row already holds the day, and writes every change (the next evaluation reads the row again)."""
+    from sqlalchemy import text
+
+    from services.supervision.repository import SupervisionRepository
+
+    D = dt.date
+    tenant, other = "650102001", "650103001"       # province 65: no other test publishes its years
+    clock.set_today(D(2026, 12, 21))
+    app, number = events.new_case(tenant)
+    events.accepted(tenant, app, number, D(2026, 12, 21), promised=10)
+    events.opened(tenant, app, number, D(2026, 12, 21), D(2027, 1, 4), D(2027, 1, 18), promised=10,
+                  provisional=("2027",))
+    neighbour_app, neighbour = events.new_case(tenant)
+    events.accepted(tenant, neighbour_app, neighbour, D(2026, 12, 21), promised=10)
+    # the case's own card: past its promised deadline at the sweep of 2027-01-20
+    clock.set_today(D(2027, 1, 20))
+    handlers.sweep(D(2027, 1, 20))
+    with supervision_db.unit_of_work(tenant=tenant) as uow:
+        repo = SupervisionRepository(uow)
+        case = repo.case(tenant, application_id=app, lock=True)
+        own, calendar = repo.cards_of_case(tenant, app, number)
+        assert [c.subject_ref for c in calendar] == ["calendar:2027"] and number in calendar[0].cases
+        assert own and all(c.subject_kind != "calendar" and c.application_id == app for c in own)
+        # locked: another transaction cannot take the calendar card while this one holds it
+        with supervision_db.unit_of_work(tenant=tenant) as other_uow:
+            assert other_uow.rows(text("SELECT id FROM supervision.cards WHERE id = :id FOR UPDATE SKIP LOCKED"),
+                                  {"id": calendar[0].id}) == []
+        # the neighbour has no number-bearing calendar card of its own and sees none of this case's cards
+        assert repo.cards_of_case(tenant, neighbour_app, "") == ([], [])
+        sent: list[str] = []
+        real = uow.execute
+
+        def counting(statement, params=None):          # the real statement, counted
+            sent.append(str(statement))
+            return real(statement, params)
+
+        uow.execute = counting
+        held = _next_check(supervision_db, tenant, app)
+        repo.set_next_check(tenant, app, held)
+        assert sent == []
+        repo.set_next_check(tenant, app, D(2027, 2, 1))
+        repo.set_next_check(tenant, app, held)
+        assert len(sent) == 2 and uow.value(text("SELECT next_check_on FROM supervision.cases"
+                                                 " WHERE application_id = :a"), {"a": app}) == held
+        assert case is not None and case.case_number == number
+    with supervision_db.unit_of_work(tenant=other) as uow:
+        assert SupervisionRepository(uow).cards_of_case(tenant, app, number) == ([], [])
