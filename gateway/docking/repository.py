@@ -194,14 +194,16 @@ class DockingRepository:
                        {"t": tenant, "s": serial, "a": application_id, "e": error[:500]})
 
     def serial_of(self, tenant: str, application_id: str, case_number: str) -> str:
-        """The province's serial number of a county case that came in online ('' for a window case)."""
-        if case_number and application_id:
-            self.u.execute(sql(f"UPDATE {S}.online_applications SET case_number = :c WHERE tenant_code = :t"
-                               " AND application_id = :a AND case_number = ''"),
-                           {"t": tenant, "a": application_id, "c": case_number})
-        found = self.u.row(sql(f"SELECT provincial_serial FROM {S}.online_applications WHERE tenant_code = :t AND"
-                               " ((:a <> '' AND application_id = :a) OR (:c <> '' AND case_number = :c)) LIMIT 1"),
-                           {"t": tenant, "a": application_id or "", "c": case_number or ""})
+        """The province's serial number of a county case that came in online ('' for a window case). An event that
+        names both the application and its case number notes the number on the online application, in the same
+        statement (a data-modifying WITH runs whether or not the query reads it; the lookup by application id
+        finds the row either way): one statement for each of a case's reports, online or not (issue 22)."""
+        found = self.u.row(sql(
+            f"WITH noted AS (UPDATE {S}.online_applications SET case_number = :c WHERE :a <> '' AND :c <> ''"
+            " AND tenant_code = :t AND application_id = :a AND case_number = '' RETURNING 1)"
+            f" SELECT provincial_serial FROM {S}.online_applications WHERE tenant_code = :t AND"
+            " ((:a <> '' AND application_id = :a) OR (:c <> '' AND case_number = :c)) LIMIT 1"),
+            {"t": tenant, "a": application_id or "", "c": case_number or ""})
         return found[0] if found else ""
 
     # -- 委托收件: cases of the bound (deciding) unit collected by a window below it -------------------------
