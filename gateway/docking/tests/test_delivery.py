@@ -20,8 +20,10 @@ from sanji.docking.v1 import docking_pb2 as pb
 from sanji.fees.v1 import events_pb2 as fees_ev
 from sanji.intake.v1 import events_pb2 as intake_ev
 
+from gateway.docking.repository import DUE_HEADS, DockingRepository
 from gateway.docking.service import SUBSCRIPTIONS
-from gateway.docking.tests.conftest import COUNTY, SIBLING_COUNTY, make_handlers
+from gateway.docking.tests.conftest import COUNTY, SIBLING_COUNTY, make_handlers, owner_exec
+from infra.local.bootstrap import psql
 from infra.province.simulator import ProvinceSimulator
 from shared.db import sql
 from tests.support import Caller, deliver_event, subscribed
@@ -269,10 +271,6 @@ def test_a_pass_over_a_backlog_reads_each_pending_report_a_bounded_number_of_tim
     the lifecycle bench) it did: each probe read the county's whole backlog, 1,131 pending reports cost 250,381
     buffers and 132 ms a pass. The run without statistics and the run with the pending index set aside are made as
     the superuser, in transactions that are never committed."""
-    from gateway.docking.repository import DUE_HEADS, DockingRepository
-    from gateway.docking.tests.conftest import owner_exec
-    from infra.local.bootstrap import psql
-
     tenant, backlog = "620622", 400          # 古浪县: no other test queues its reports
     owner = docking_migrated.database_owner_url
     owner_exec(owner, "DELETE FROM docking.outbound WHERE tenant_code = :t", tenant, t=tenant)
