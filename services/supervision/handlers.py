@@ -433,7 +433,7 @@ class SupervisionHandlers:
     # -- evaluation --------------------------------------------------------------------------------------------
     def _reevaluate(self, uow: UnitOfWork, repo: SupervisionRepository, tenant: str, application_id: str,
                     today: dt.date, now: dt.datetime) -> _Changes:
-        case = repo.case(tenant, application_id=application_id, lock=True)
+        case, own, calendar = repo.case_with_cards(tenant, application_id)
         changes = _Changes()
         if case is None:
             return changes
@@ -442,7 +442,6 @@ class SupervisionHandlers:
         steps = repo.held_steps(tenant, application_id) if case.stage in domain.UNDECIDED else []
         result = domain.evaluate(case, steps, rules, cal, today)
         wanted = {w.key: w for w in result.cards}
-        own, calendar = repo.cards_of_case(tenant, application_id, case.case_number)
         for card in own:
             w = wanted.get((card.rule_id, card.subject_ref))
             if w is not None and w.severity == card.severity:
@@ -479,7 +478,7 @@ class SupervisionHandlers:
                         changes: _Changes) -> None:
         """The calendar card of each unpublished year a case's deadline runs into, naming its cases; the case
         leaves it when its deadlines are re-projected (or it is decided), and the card closes when none is left.
-        `naming`: the open calendar cards that name the case, locked (SupervisionRepository.cards_of_case)."""
+        `naming`: the open calendar cards that name the case, locked (SupervisionRepository.case_with_cards)."""
         if not case.case_number:
             return
         cal = self.calendars.get(tenant)

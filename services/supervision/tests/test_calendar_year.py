@@ -124,11 +124,14 @@ def test_publishing_the_year_re_projects_the_cases_near_it_and_closes_its_calend
     assert open_cards() == [("case-promised-deadline", "red", "nx.reviewer"), ("step-budget", "red", "nx.reviewer")]
 
 
-def test_a_cases_evaluation_reads_its_cards_and_its_calendar_cards_in_one_statement_for_its_tenant_only(
+def test_a_cases_evaluation_reads_the_case_its_cards_and_its_calendar_cards_in_one_statement_for_its_tenant_only(
         events, handlers, supervision_db, clock):
-    """SupervisionRepository.cards_of_case (issue 22): the case's own open cards and the open calendar cards naming
-    it, the latter locked; nothing of another case or another tenant. set_next_check sends nothing when the locked
-    row already holds the day, and writes every change (the next evaluation reads the row again)."""
+    """SupervisionRepository.case_with_cards (issue 22): the case, locked; its own open cards; the open calendar cards
+    naming it, locked — in one statement; nothing of another case or another tenant, nothing for a case it does not
+    hold. set_next_check sends nothing when the locked row already holds the day, and writes every change (the next
+    evaluation reads the row again)."""
+    import uuid
+
     from sqlalchemy import text
 
     from services.supervision.repository import SupervisionRepository
@@ -147,16 +150,31 @@ def test_a_cases_evaluation_reads_its_cards_and_its_calendar_cards_in_one_statem
     handlers.sweep(D(2027, 1, 20))
     with supervision_db.unit_of_work(tenant=tenant) as uow:
         repo = SupervisionRepository(uow)
-        case = repo.case(tenant, application_id=app, lock=True)
-        own, calendar = repo.cards_of_case(tenant, app, number)
+        read: list[str] = []
+        real_rows = uow.rows
+
+        def counting_rows(statement, params=None):      # the real statement, counted
+            read.append(str(statement))
+            return real_rows(statement, params)
+
+        uow.rows = counting_rows
+        case, own, calendar = repo.case_with_cards(tenant, app)
+        assert len(read) == 1
+        assert case is not None and case.case_number == number and case.application_id == app
         assert [c.subject_ref for c in calendar] == ["calendar:2027"] and number in calendar[0].cases
         assert own and all(c.subject_kind != "calendar" and c.application_id == app for c in own)
-        # locked: another transaction cannot take the calendar card while this one holds it
+        # locked, the case and the calendar card: another transaction can take neither while this one holds them
         with supervision_db.unit_of_work(tenant=tenant) as other_uow:
             assert other_uow.rows(text("SELECT id FROM supervision.cards WHERE id = :id FOR UPDATE SKIP LOCKED"),
                                   {"id": calendar[0].id}) == []
-        # the neighbour has no number-bearing calendar card of its own and sees none of this case's cards
-        assert repo.cards_of_case(tenant, neighbour_app, "") == ([], [])
+            assert other_uow.rows(text("SELECT application_id FROM supervision.cases WHERE application_id = :a"
+                                       " FOR UPDATE SKIP LOCKED"), {"a": app}) == []
+        # the neighbour sees none of this case's cards: no card of its own, no calendar card but one naming it
+        n_case, n_own, n_calendar = repo.case_with_cards(tenant, neighbour_app)
+        assert n_case is not None and n_case.case_number == neighbour
+        assert n_own == [] and all(neighbour in c.cases for c in n_calendar)
+        # a case this unit does not hold: nothing, and no card read
+        assert repo.case_with_cards(tenant, str(uuid.uuid4())) == (None, [], [])
         sent: list[str] = []
         real = uow.execute
 
@@ -172,6 +190,6 @@ def test_a_cases_evaluation_reads_its_cards_and_its_calendar_cards_in_one_statem
         repo.set_next_check(tenant, app, held)
         assert len(sent) == 2 and uow.value(text("SELECT next_check_on FROM supervision.cases"
                                                  " WHERE application_id = :a"), {"a": app}) == held
-        assert case is not None and case.case_number == number
     with supervision_db.unit_of_work(tenant=other) as uow:
-        assert SupervisionRepository(uow).cards_of_case(tenant, app, number) == ([], [])
+        assert SupervisionRepository(uow).case_with_cards(tenant, app) == (None, [], [])
+        assert SupervisionRepository(uow).case_with_cards(other, app) == (None, [], [])
