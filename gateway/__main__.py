@@ -7,7 +7,7 @@ import uvicorn
 
 from gateway.app import create_app, instrument
 from gateway.settings import GatewaySettings
-from shared.runner import configure_logging
+from shared.runner import configure_logging, settle_heap
 from shared.telemetry import setup_telemetry
 
 
@@ -17,6 +17,7 @@ def main() -> int:
     setup_telemetry("gateway", settings.otel_exporter, settings.otel_endpoint)
     app = create_app(settings)
     instrument(app)
+    settle_heap()       # what startup built stays out of the collector's full collections (shared.runner)
     logging.getLogger("sanji.gateway").info("gateway on http://%s:%d", settings.http_host, settings.http_port)
     # uvicorn would believe X-Forwarded-For/-Proto from any peer on 127.0.0.1 (so from every client of a
     # loopback gateway); the gateway reads them itself, from its configured trusted proxies only

@@ -6,6 +6,7 @@ relay (and consumers, if any), and stops all of it cleanly on SIGTERM/SIGINT.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -25,6 +26,19 @@ log = logging.getLogger("sanji.runner")
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def settle_heap() -> int:
+    """Keep what startup built for the life of the process out of the garbage collector's way: collect once (so no
+    garbage of startup is kept), then move every object left into the permanent generation (gc.freeze). A full
+    collection while serving then walks only what serving made, instead of the ~150,000 objects of the imported
+    modules, protobuf descriptors, SQLAlchemy's and grpcio's machinery and the composed handlers — and a full
+    collection stops every thread of the process while it runs. Measured in the lifecycle bench (issue 22, 480
+    cases): approval's two full collections took 80 ms of CPU (130 ms of wall time) each before, one took 2 ms
+    after. Call it once, when startup is done and before serving starts. Returns the number of objects frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 @dataclass
@@ -71,6 +85,7 @@ def run_grpc_service(name: str, settings: GrpcServiceSettings, compose: Callable
     workers: list = [OutboxRelay(db.engine, name, settings.amqp_url, batch_size=settings.relay_batch_size,
                                  idle_seconds=settings.relay_idle_seconds, service=name,
                                  routed=routed_event_types(name)), *parts.workers]
+    log.debug("%s: %d objects of startup kept out of the collector's generations", name, settle_heap())
     for w in workers:
         w.start()
     server.start()
