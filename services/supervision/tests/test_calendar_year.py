@@ -124,6 +124,19 @@ def test_publishing_the_year_re_projects_the_cases_near_it_and_closes_its_calend
     assert open_cards() == [("case-promised-deadline", "red", "nx.reviewer"), ("step-budget", "red", "nx.reviewer")]
 
 
+def _counted(uow, method: str) -> list[str]:
+    """The statements the unit of work's `method` sends from now on (each still sent, as it was)."""
+    sent: list[str] = []
+    real = getattr(uow, method)
+
+    def counting(statement, params=None):
+        sent.append(str(statement))
+        return real(statement, params)
+
+    setattr(uow, method, counting)
+    return sent
+
+
 def test_a_cases_evaluation_reads_the_case_its_cards_and_its_calendar_cards_in_one_statement_for_its_tenant_only(
         events, handlers, supervision_db, clock):
     """SupervisionRepository.case_with_cards (issue 22): the case, locked; its own open cards; the open calendar cards
@@ -150,14 +163,7 @@ def test_a_cases_evaluation_reads_the_case_its_cards_and_its_calendar_cards_in_o
     handlers.sweep(D(2027, 1, 20))
     with supervision_db.unit_of_work(tenant=tenant) as uow:
         repo = SupervisionRepository(uow)
-        read: list[str] = []
-        real_rows = uow.rows
-
-        def counting_rows(statement, params=None):      # the real statement, counted
-            read.append(str(statement))
-            return real_rows(statement, params)
-
-        uow.rows = counting_rows
+        read = _counted(uow, "rows")
         case, own, calendar = repo.case_with_cards(tenant, app)
         assert len(read) == 1
         assert case is not None and case.case_number == number and case.application_id == app
@@ -175,14 +181,7 @@ def test_a_cases_evaluation_reads_the_case_its_cards_and_its_calendar_cards_in_o
         assert n_own == [] and all(neighbour in c.cases for c in n_calendar)
         # a case this unit does not hold: nothing, and no card read
         assert repo.case_with_cards(tenant, str(uuid.uuid4())) == (None, [], [])
-        sent: list[str] = []
-        real = uow.execute
-
-        def counting(statement, params=None):          # the real statement, counted
-            sent.append(str(statement))
-            return real(statement, params)
-
-        uow.execute = counting
+        sent = _counted(uow, "execute")
         held = _next_check(supervision_db, tenant, app)
         repo.set_next_check(tenant, app, held)
         assert sent == []
