@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
 import logging
 import pathlib
@@ -18,6 +19,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ import psycopg
 from google.protobuf.message import Message
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
+from psycopg.adapt import Transformer
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Connection, Engine
@@ -654,6 +657,67 @@ def prepared_on(raw: psycopg.Connection) -> set[str]:
         return _PREPARED_BY_NAME.setdefault(raw, set())
 
 
+# a text is sent whole this many times on a connection before it is PREPAREd there, and a connection keeps this
+# many prepared: psycopg's own defaults (prepare_threshold, prepared_max), for the same reasons (a page opened
+# once is not kept; the plans of a list opened all day are, bounded: the window list's takes ~330 kB at 1M cases)
+PLANNED_THRESHOLD = 5
+PLANNED_MAX = 100
+
+
+class _Planned:
+    """What one connection holds of `Database.read_planned`: how often each text has run unprepared (bounded), which
+    are PREPAREd (least recently used first), and one psycopg loader for the connection's rows (a connection is used
+    by one thread at a time)."""
+
+    def __init__(self) -> None:
+        self._counts: OrderedDict[bytes, int] = OrderedDict()
+        self._prepared: OrderedDict[bytes, None] = OrderedDict()
+        self._loader: Transformer | None = None
+
+    def use(self, name: bytes) -> bool | None:
+        """False: prepared, EXECUTE it; True: PREPARE it now; None: send the text whole."""
+        if name in self._prepared:
+            self._prepared.move_to_end(name)
+            return False
+        count = self._counts.pop(name, 0) + 1
+        if count >= PLANNED_THRESHOLD:
+            return True
+        self._counts[name] = count
+        while len(self._counts) > 10 * PLANNED_MAX:
+            self._counts.popitem(last=False)
+        return None
+
+    def prepared(self, name: bytes) -> list[bytes]:
+        """Record `name` as prepared; the names then past `PLANNED_MAX`, to deallocate."""
+        self._counts.pop(name, None)
+        self._prepared[name] = None
+        self._prepared.move_to_end(name)
+        evicted = []
+        while len(self._prepared) > PLANNED_MAX:
+            evicted.append(self._prepared.popitem(last=False)[0])
+        return evicted
+
+    def forget(self, name: bytes) -> None:
+        self._prepared.pop(name, None)
+        self._counts.pop(name, None)
+
+    def loader(self, raw: psycopg.Connection) -> Transformer:
+        if self._loader is None:
+            self._loader = Transformer(raw)
+        return self._loader
+
+
+_PLANNED_BY_CONN: weakref.WeakKeyDictionary[psycopg.Connection, _Planned] = weakref.WeakKeyDictionary()
+
+
+def _planned_on(raw: psycopg.Connection) -> _Planned:
+    with _PREPARED_LOCK:
+        found = _PLANNED_BY_CONN.get(raw)
+        if found is None:
+            found = _PLANNED_BY_CONN[raw] = _Planned()
+        return found
+
+
 class Database:
     """One service's view of PostgreSQL: its schema, reached through the application role."""
 
@@ -753,6 +817,85 @@ class Database:
             if isinstance(exc, psycopg.errors.DuplicatePreparedStatement):
                 return                               # prepared by an earlier try whose reply was lost
             raise DBAPIError.instance(read.prepare.decode(), None, exc, psycopg.Error, dialect=_DIALECT) from exc
+
+    def read_planned(self, principal: Principal | None, statement: Statement, params: dict[str, Any], *,
+                     subtree: bool | None = None) -> list[tuple]:
+        """The rows of one read-only statement planned for its values (as `UnitOfWork.rows_planned` plans them),
+        bound to the principal's tenant as a unit of work binds it (none: public), in one round trip, typed as a
+        unit of work's rows are (psycopg's loaders of the connection: dates, timestamps, JSON …).
+
+        For a list that needs nothing else from the database (issue 22 item 4: a desk's queue and the cashier's
+        list took BEGIN with the binding, their statement and ROLLBACK, three round trips, for one read). The
+        binding's set_config calls and the statement go as one simple-protocol query, one implicit transaction,
+        as `read_bound`'s do, so the binding holds for the statement and ends with it. The text (the binding's
+        comment, then the statement with its values as literals) is sent whole until it has run
+        `PLANNED_THRESHOLD` times on the connection; from then on it is a statement PREPAREd there (no
+        parameters: one plan, made for these values under this binding) and only its EXECUTE travels. A
+        connection keeps at most `PLANNED_MAX` of them, the least recently used deallocated, as psycopg keeps its
+        own. The span carries the statement with its placeholders, never the values."""
+        tenant, subtree, public = _binding(principal, None, subtree)
+        template = _driver_text(statement)
+        text = _binding_comment(tenant, subtree, public) + _PLACEHOLDER.sub(
+            lambda m: "%" if m.group(1) is None else _plan_literal(params[m.group(1)]), template)
+        binding = _begin_statement(tenant, subtree, public)[len(b"BEGIN; "):]
+        body = text.encode()
+        name = b"planned_" + hashlib.blake2b(body, digest_size=12).hexdigest().encode()
+        conn = self.engine.connect()
+        try:
+            raw = conn.connection.driver_connection
+            if raw.pgconn.transaction_status != _IDLE:
+                raise RuntimeError("a pooled connection came back inside a transaction")
+            planned = _planned_on(raw)
+            for attempt in (1, 2):
+                prepare = planned.use(name)
+                if prepare is None:
+                    query = binding + b"; " + body
+                elif prepare:
+                    query = binding + b"; PREPARE " + name + b" AS " + body + b"; EXECUTE " + name
+                else:
+                    query = binding + b"; EXECUTE " + name
+                if self.tracer is None:
+                    result = raw.pgconn.exec_(query)
+                else:
+                    attributes = {"db.system": "postgresql", "db.statement": template, "db.operation": "SELECT",
+                                  "sanji.db.schema": self.schema, "sanji.tenant": tenant}
+                    with self.tracer.start_as_current_span(span_name(template), kind=SpanKind.CLIENT,
+                                                           attributes=attributes):
+                        result = raw.pgconn.exec_(query)
+                if result.status == _TUPLES_OK:
+                    if prepare:
+                        self._deallocate(raw, planned.prepared(name))
+                    loader = planned.loader(raw)
+                    loader.set_pgresult(result)
+                    try:
+                        return loader.load_rows(0, result.ntuples, tuple)
+                    finally:
+                        loader.set_pgresult(None)
+                exc = psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
+                if attempt == 1 and isinstance(exc, psycopg.errors.InvalidSqlStatementName) and prepare is False:
+                    planned.forget(name)             # DEALLOCATE ALL since: prepare it again
+                    continue
+                if attempt == 1 and isinstance(exc, psycopg.errors.DuplicatePreparedStatement):
+                    # an earlier query's PREPARE held though its statement failed
+                    self._deallocate(raw, planned.prepared(name))
+                    continue
+                if prepare:
+                    planned.forget(name)             # whether its PREPARE ran is not known: the next use tells
+                if raw.pgconn.status != psycopg.pq.ConnStatus.OK:
+                    conn.invalidate()
+                raise DBAPIError.instance(template, [params], exc, psycopg.Error, dialect=_DIALECT) from exc
+            raise AssertionError("unreachable")
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _deallocate(raw: psycopg.Connection, names: list[bytes]) -> None:
+        """Drop the planned reads a connection no longer keeps (one round trip each, only when its
+        `PLANNED_MAX` is passed); one already gone (DEALLOCATE ALL) is no error."""
+        for old in names:
+            result = raw.pgconn.exec_(b"DEALLOCATE " + old)
+            if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+                log.debug("planned read %s was already gone", old.decode())
 
     def check_walls(self) -> None:
         """Refuse to serve on a role that row-level security does not hold: a superuser, a role with

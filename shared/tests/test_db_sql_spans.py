@@ -132,3 +132,19 @@ def test_a_read_planned_for_its_values_is_a_span_with_its_placeholders_and_never
     assert span.kind == SpanKind.CLIENT and span.parent.span_id == parent.get_span_context().span_id
     assert span.attributes["db.statement"] == f"SELECT count(*) FROM {SCHEMA}.docs WHERE number = %(n)s"
     assert not any("秘密" in str(v) for v in span.attributes.values())
+
+
+def test_a_planned_read_in_one_round_trip_is_a_span_with_its_placeholders_and_never_its_values(db, spans):
+    """Database.read_planned: one span per call, whether the text is sent whole, prepared or executed."""
+    exporter, provider = spans
+    caller = Principal(subject="t", username="t", tenant=DivisionCode("620602"), roles=frozenset())
+    with provider.get_tracer("test").start_as_current_span("ListQueue") as parent:
+        for _ in range(7):
+            assert db.read_planned(caller, COUNT, {"n": "秘密-值"}) == [(0,)]
+    found = [s for s in exporter.get_finished_spans() if s.name == f"SELECT {SCHEMA}.docs"]
+    assert len(found) == 7
+    for span in found:
+        assert span.kind == SpanKind.CLIENT and span.parent.span_id == parent.get_span_context().span_id
+        assert span.attributes["db.statement"] == f"SELECT count(*) FROM {SCHEMA}.docs WHERE number = %(n)s"
+        assert span.attributes["sanji.tenant"] == "620602"
+        assert not any("秘密" in str(v) for v in span.attributes.values())

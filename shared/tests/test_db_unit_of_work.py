@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 
 import psycopg
@@ -448,6 +449,131 @@ def test_a_read_planned_for_its_values_refuses_a_widened_scope_and_a_binding_it_
             uow.rows_planned(LISTED, {"p": "BR-", "lim": 5})
     with db.unit_of_work(tenant="6206*/") as uow, pytest.raises(ValueError, match="comment"):
         uow.rows_planned(LISTED, {"p": "BR-", "lim": 5})
+
+
+# -- reads planned for their values in one round trip (Database.read_planned) -----------------------------------
+PLANNED_NAMES = ("SELECT count(*), coalesce(sum(generic_plans), 0) FROM pg_prepared_statements"
+                 " WHERE name LIKE 'planned%' AND statement LIKE '%; PREPARE planned% AS /* binding ' || :t || ' %'")
+
+
+def _single(db: Database) -> Database:
+    return Database.connect(db.engine.url.render_as_string(hide_password=False), schema=SCHEMA, pool_size=1)
+
+
+def test_a_planned_read_is_a_units_rows_typed_as_a_unit_of_works_and_its_bindings_alone(db: Database, bound_docs):
+    """The same rows, of the same types, as `rows_planned` in a unit of work bound the same way; another unit sees
+    its own; the public binding sees none; and the binding ends with the statement (pool of one: the next unit of
+    work is on the same connection and has its own)."""
+    typed = sql(f"SELECT number, :lim, CAST(:d AS date), CAST('{{\"a\": [1]}}' AS jsonb), now() IS NOT NULL"
+                f" FROM {SCHEMA}.docs WHERE number LIKE :p || '%' ORDER BY number LIMIT :lim")
+    params = {"p": "BR-", "lim": 5, "d": dt.date(2026, 12, 7)}
+    single = _single(db)
+    try:
+        for tenant in ("620602", "620603"):
+            got = single.read_planned(principal(tenant), typed, params)
+            with single.unit_of_work(tenant=tenant) as uow:
+                assert got == uow.rows_planned(typed, params) == [
+                    (f"BR-{tenant}", 5, dt.date(2026, 12, 7), {"a": [1]}, True)]
+        assert single.read_planned(None, typed, params) == []
+        with single.unit_of_work(tenant="620604") as uow:
+            assert uow.rows("SELECT current_setting('app.tenant', true)") == [("620604",)]
+    finally:
+        single.dispose()
+
+
+def test_a_planned_read_is_prepared_on_its_fifth_use_per_connection_binding_and_values(db: Database, bound_docs):
+    """Sent whole four times, then PREPAREd with its binding's comment and its values (one plan, the only one a
+    statement without parameters has) and only EXECUTEd since; another value is a statement of its own; one used
+    twice is never prepared."""
+    from shared.db import PLANNED_THRESHOLD
+
+    single = _single(db)
+    try:
+        for n in range(1, 9):
+            assert single.read_planned(principal("620602"), LISTED, {"p": "BR-", "lim": 5}) == [("BR-620602", 5)]
+            with single.unit_of_work(tenant="620609") as uow:
+                count, generic = uow.rows(PLANNED_NAMES, {"t": "620602"})[0]
+            assert (count, generic) == ((0, 0) if n < PLANNED_THRESHOLD else (1, n - PLANNED_THRESHOLD + 1))
+        for _ in range(2):
+            assert single.read_planned(principal("620602"), LISTED, {"p": "BR-", "lim": 6}) == [("BR-620602", 6)]
+        for _ in range(PLANNED_THRESHOLD):
+            assert single.read_planned(principal("620603"), LISTED, {"p": "BR-", "lim": 5}) == [("BR-620603", 5)]
+        with single.unit_of_work(tenant="620609") as uow:
+            assert uow.rows(PLANNED_NAMES, {"t": "620602"})[0][0] == 1
+            assert uow.rows(PLANNED_NAMES, {"t": "620603"})[0] == (1, 1)
+    finally:
+        single.dispose()
+
+
+def test_a_connection_keeps_at_most_planned_max_planned_reads(db: Database, bound_docs, monkeypatch):
+    import shared.db
+
+    monkeypatch.setattr(shared.db, "PLANNED_MAX", 2)
+    monkeypatch.setattr(shared.db, "PLANNED_THRESHOLD", 1)
+    single = _single(db)
+    try:
+        for lim in range(1, 6):
+            assert single.read_planned(principal("620602"), LISTED, {"p": "BR-", "lim": lim}) == [("BR-620602", lim)]
+        with single.unit_of_work(tenant="620609") as uow:
+            names = uow.rows("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'planned%'")
+        assert sorted(re.search(r"LIMIT (\d+); EXECUTE", s).group(1) for (s,) in names) == ["4", "5"]  # the latest
+        # one evicted and used again is prepared again
+        assert single.read_planned(principal("620602"), LISTED, {"p": "BR-", "lim": 1}) == [("BR-620602", 1)]
+    finally:
+        single.dispose()
+
+
+def test_a_planned_read_is_prepared_again_after_the_connection_forgot_it(db: Database, bound_docs, monkeypatch):
+    import shared.db
+
+    monkeypatch.setattr(shared.db, "PLANNED_THRESHOLD", 1)
+    single = _single(db)
+    try:
+        assert single.read_planned(principal("620602"), LISTED, {"p": "BR-", "lim": 5}) == [("BR-620602", 5)]
+        with single.unit_of_work(tenant="620602") as uow:
+            uow.execute("DEALLOCATE ALL")                 # what psycopg's own rollback() sends
+        assert single.read_planned(principal("620602"), LISTED, {"p": "BR-", "lim": 5}) == [("BR-620602", 5)]
+        with single.unit_of_work(tenant="620609") as uow:
+            assert uow.rows(PLANNED_NAMES, {"t": "620602"})[0] == (1, 1)
+    finally:
+        single.dispose()
+
+
+@pytest.mark.parametrize("threshold", [1, 3])
+def test_a_failing_planned_read_raises_and_leaves_the_connection_usable(db: Database, bound_docs, monkeypatch,
+                                                                         threshold: int):
+    """Failing when sent whole, and failing on the call that PREPAREs it (whose PREPARE holds: PostgreSQL keeps a
+    prepared statement though the query it came in failed): the next calls are served, prepared once."""
+    import shared.db
+
+    monkeypatch.setattr(shared.db, "PLANNED_THRESHOLD", threshold)
+    failing = sql("SELECT 1 / :d")
+    single = _single(db)
+    try:
+        for _ in range(threshold + 1):
+            with pytest.raises(DBAPIError):
+                single.read_planned(principal("620602"), failing, {"d": 0})
+        for _ in range(threshold + 1):
+            assert single.read_planned(principal("620602"), failing, {"d": 1}) == [(1,)]
+        assert single.read_planned(principal("620602"), LISTED, {"p": "BR-", "lim": 3}) == [("BR-620602", 3)]
+    finally:
+        single.dispose()
+
+
+def test_a_planned_reads_values_are_literals_never_sql(db: Database, bound_docs):
+    echo = sql("SELECT :a, :b, 0-:n, CAST(:d AS text), :none IS NULL, cardinality(:list), '100%'")
+    tricky = ["it's", "a\\b", "'); DELETE FROM uowtest.docs; --", "%(b)s", "*/ SELECT 1 /*", "宅基地", "50%"]
+    for value in tricky:
+        assert db.read_planned(principal("620602"), echo, {"a": value, "b": "x", "n": -7, "d": dt.date(2026, 12, 7),
+                                                           "none": None, "list": tricky}) == [
+            (value, "x", 7, "2026-12-07", True, 7, "100%")]
+    assert db.read_planned(principal("620602"), LISTED, {"p": "BR-%' OR '1'='1", "lim": 5}) == []
+    with db.unit_of_work(tenant="620602") as uow:
+        assert uow.value(sql(f"SELECT count(*) FROM {SCHEMA}.docs WHERE number LIKE 'BR-%'")) == 1
+    for params, error in (({"p": "BR-\x00", "lim": 5}, ValueError), ({"p": "BR-", "lim": True}, TypeError),
+                          ({"p": "BR-"}, KeyError)):
+        with pytest.raises(error):
+            db.read_planned(principal("620602"), LISTED, params)
 
 
 # json and jsonb values, as PostgreSQL writes them (jsonb normalised, json as it was given), with what json.loads
