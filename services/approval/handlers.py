@@ -41,7 +41,13 @@ from services.approval.domain import (
     TerminateCase,
     remedies_text,
 )
-from services.approval.repository import CASES_TOTAL_CAP, QUEUE_TOTAL_CAP, ApprovalRepository, QueueRow
+from services.approval.repository import (
+    CASES_TOTAL_CAP,
+    QUEUE_TOTAL_CAP,
+    ApprovalRepository,
+    QueueRow,
+    queue_page,
+)
 from shared.calendar import DeadlineResult, WorkingCalendar
 from shared.clock import CHINA_TZ
 from shared.db import UnitOfWork
@@ -273,15 +279,11 @@ class ApprovalHandlers(SharedState):
         p.require(Role.REVIEWER, Role.DECIDER)
         limit, offset = page(limit, offset)
         kinds = self._kinds_for(p, kind)
-        with self.db.unit_of_work(p, subtree=False) as uow:
-            repo = ApprovalRepository(uow)
-            desks = repo.desks_of(str(p.tenant), p.username)
-            if desk:
-                if desk not in desks:
-                    raise PermissionDenied(f"您未被分配到“{desk}”岗位")
-                desks = {desk}
-            rows, counted = repo.queue(str(p.tenant), sorted(desks), kinds, p.username if mine else None, limit,
-                                       offset)
+        # the person's desks, the page and its count in one statement: a desk asked for that is not theirs reads
+        # nothing, and is refused here
+        rows, counted, desks = queue_page(self.db, p, desk, kinds, mine, limit, offset)
+        if desk and desk not in desks:
+            raise PermissionDenied(f"您未被分配到“{desk}”岗位")
         return rows, min(counted, QUEUE_TOTAL_CAP), counted > QUEUE_TOTAL_CAP
 
     def _kinds_for(self, p: Principal, kind: str) -> list[str]:

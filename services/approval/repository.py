@@ -47,7 +47,8 @@ from services.approval.rows import (
     timestamp_of,
 )
 from shared.clock import CHINA_TZ
-from shared.db import UnitOfWork
+from shared.db import Database, UnitOfWork
+from shared.tenancy import Principal
 
 S = "approval"
 # a desk's queue counts its open steps up to this many (above it the queue says "1000+",
@@ -162,6 +163,58 @@ class OpenCaseRow:
     delivery_due: dt.date | None
     provisional: bool
     suspended: bool
+
+
+def queue_statement(tenant: str, username: str, desk: str, kinds: Sequence[str], mine: str | None, limit: int,
+                    offset: int) -> tuple[str, dict[str, Any]]:
+    """A page of a person's queue, most urgent first (the case's promised due date, then when the step opened), its
+    length counted up to QUEUE_TOTAL_CAP + 1 (above QUEUE_TOTAL_CAP: "more than that"), and the desks the person
+    is assigned to, in one statement: each row is the page's step (NULL columns when the page is empty), the count
+    and the desks (`queue_page`).
+
+    The desks read are the person's own (`desks`), or the one asked for when it is one of them, or none. The open
+    steps are read per (desk, kind) from the index steps_queue_due (migration 0006) in the queue's order — steps.due
+    is the case's promised_due, kept with it by _write and apply_projections — each stopping after offset + limit
+    rows, then merged: a page does not sort every open step. `mine`: the steps the person has claimed instead."""
+    params = {"t": tenant, "u": username, "desk": desk, "kinds": sorted(set(kinds)), "me": mine or "", "lim": limit,
+              "off": offset, "n": limit + offset, "cap": QUEUE_TOTAL_CAP + 1}
+    if mine:
+        cond = "s.status = 'claimed' AND s.claimed_by = :me AND s.kind = ANY(:kinds)"
+        steps = f"(SELECT s.* FROM {S}.steps s WHERE s.tenant_code = :t AND {cond})"
+    else:
+        cond = "s.status = 'open' AND s.desk = ANY(a.desks) AND s.kind = ANY(:kinds)"
+        steps = ("(SELECT s.* FROM unnest(a.desks) d(desk) CROSS JOIN unnest(CAST(:kinds AS text[])) k(kind)"
+                 f" CROSS JOIN LATERAL (SELECT s.* FROM {S}.steps s WHERE s.tenant_code = :t"
+                 " AND s.status = 'open' AND s.desk = d.desk AND s.kind = k.kind"
+                 " ORDER BY s.due NULLS LAST, s.opened_at, s.id LIMIT :n) s)")
+    # the ids leave as text: a list shows them as text, and psycopg's UUID objects (made in Python, then turned
+    # back into text) were a tenth of a page's Python
+    return (
+        "SELECT p.id::text, p.case_id::text, p.case_number, p.kind, p.desk, p.status, p.claimed_by, p.claimed_at,"
+        " p.opened_at, p.share_days, p.item_name, p.applicant_name, p.promised_due, p.statutory_due,"
+        " p.due_provisional, p.clock_suspended, t.n, a.assigned"
+        " FROM (SELECT d.desks AS assigned, CASE WHEN :desk = '' THEN d.desks WHEN :desk = ANY(d.desks)"
+        " THEN ARRAY[CAST(:desk AS text)] ELSE CAST(ARRAY[] AS text[]) END AS desks"
+        f" FROM (SELECT coalesce(array_agg(desk ORDER BY desk), CAST(ARRAY[] AS text[])) AS desks FROM {S}.desks"
+        " WHERE tenant_code = :t AND username = :u) d) a"
+        f" CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.steps s WHERE s.tenant_code = :t"
+        f" AND {cond} LIMIT :cap) q) t LEFT JOIN LATERAL ("
+        "SELECT s.id, s.case_id, c.case_number, s.kind, s.desk, s.status, s.claimed_by, s.claimed_at,"
+        " s.opened_at, s.share_days, c.item_name, c.applicant_name, c.promised_due, c.statutory_due,"
+        f" c.due_provisional, c.clock_suspended FROM {steps} s JOIN {S}.cases c ON c.id = s.case_id"
+        " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT :lim OFFSET :off) p ON true"
+        " ORDER BY p.promised_due NULLS LAST, p.opened_at, p.id", params)
+
+
+def queue_page(db: Database, p: Principal, desk: str, kinds: Sequence[str], mine: bool, limit: int,
+               offset: int) -> tuple[list[QueueRow], int, set[str]]:
+    """`queue_statement` for the person `p` (their unit, their desks), bound to their unit alone, in one round trip
+    (Database.read_planned; issue 22 item 4: the desks, the page and the count took BEGIN, two statements and
+    ROLLBACK): (the page, its capped count, the desks the person is assigned to)."""
+    rows = db.read_planned(p, *queue_statement(str(p.tenant), p.username, desk, kinds, p.username if mine else None,
+                                               limit, offset), subtree=False)
+    return ([QueueRow(*r[:16]) for r in rows if r[0] is not None], rows[0][16] if rows else 0,
+            set(rows[0][17]) if rows else set())
 
 
 class ApprovalRepository:
@@ -393,44 +446,6 @@ class ApprovalRepository:
         return [_case_of(r[:-2]) for r in rows if r[0] is not None], (rows[0][-1] if rows else 0)
 
     # -- queues ------------------------------------------------------------------------------------
-    def queue(self, tenant: str, desks: Sequence[str], kinds: Sequence[str], mine: str | None, limit: int,
-              offset: int) -> tuple[list[QueueRow], int]:
-        """A page of the queue, most urgent first (the case's promised due date, then when the step opened),
-        and its length counted up to QUEUE_TOTAL_CAP + 1 (above QUEUE_TOTAL_CAP: "more than that").
-
-        The open steps are read per (desk, kind) from the index steps_queue_due (migration 0006) in the
-        queue's order — steps.due is the case's promised_due, kept with it by _write and apply_projections —
-        each stopping after offset + limit rows, then merged: a page does not sort every open step."""
-        params = {"t": tenant, "desks": sorted(set(desks)), "kinds": sorted(set(kinds)), "me": mine or "",
-                  "lim": limit, "off": offset, "n": limit + offset, "cap": QUEUE_TOTAL_CAP + 1}
-        if mine:
-            cond = "s.status = 'claimed' AND s.claimed_by = :me AND s.kind = ANY(:kinds)"
-            steps = f"(SELECT s.* FROM {S}.steps s WHERE s.tenant_code = :t AND {cond})"
-        else:
-            cond = "s.status = 'open' AND s.desk = ANY(:desks) AND s.kind = ANY(:kinds)"
-            steps = ("(SELECT s.* FROM unnest(CAST(:desks AS text[])) d(desk)"
-                     " CROSS JOIN unnest(CAST(:kinds AS text[])) k(kind)"
-                     f" CROSS JOIN LATERAL (SELECT s.* FROM {S}.steps s WHERE s.tenant_code = :t"
-                     " AND s.status = 'open' AND s.desk = d.desk AND s.kind = k.kind"
-                     " ORDER BY s.due NULLS LAST, s.opened_at, s.id LIMIT :n) s)")
-        # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
-        # or stands alone (its page columns NULL) when the page is empty
-        # the ids leave as text: a list shows them as text, and psycopg's UUID objects (made in Python, then turned
-        # back into text) were a tenth of a page's Python
-        rows = self.u.rows_planned(
-            "SELECT p.id::text, p.case_id::text, p.case_number, p.kind, p.desk, p.status, p.claimed_by, p.claimed_at,"
-            " p.opened_at, p.share_days, p.item_name, p.applicant_name, p.promised_due, p.statutory_due,"
-            " p.due_provisional, p.clock_suspended, t.n"
-            f" FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.steps s WHERE s.tenant_code = :t"
-            f" AND {cond} LIMIT :cap) q) t LEFT JOIN LATERAL ("
-            "SELECT s.id, s.case_id, c.case_number, s.kind, s.desk, s.status, s.claimed_by, s.claimed_at,"
-            " s.opened_at, s.share_days, c.item_name, c.applicant_name, c.promised_due, c.statutory_due,"
-            f" c.due_provisional, c.clock_suspended FROM {steps} s JOIN {S}.cases c ON c.id = s.case_id"
-            " ORDER BY c.promised_due NULLS LAST, s.opened_at, s.id LIMIT :lim OFFSET :off) p ON true"
-            " ORDER BY p.promised_due NULLS LAST, p.opened_at, p.id", params)
-        total = rows[0][16] if rows else 0
-        return [QueueRow(*r[:16]) for r in rows if r[0] is not None], total
-
     def next_in_queue(self, tenant: str, desks: Sequence[str], kinds: Sequence[str], me: str) -> tuple[str, str] | None:
         """(case_id, step_id) of the most urgent open step the caller may take, its case row locked.
         Cases another transaction is working on are skipped, not waited for; a decider never gets a

@@ -38,7 +38,7 @@ from sanji.intake.v1 import intake_pb2_grpc
 from sqlalchemy import TextClause, create_engine, text
 
 from conftest import free_port
-from infra.demo.load import DESKS, load_demo_users
+from infra.demo.load import load_demo_users
 from infra.oidc.client import login
 from shared.grpc.client import bearer
 from tests.bench.bench_grpc import IN_FLIGHT, drive, echo_baseline
@@ -76,7 +76,7 @@ def _volume(owner_url: str) -> tuple[int, list[tuple[str, str]]]:
 def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
     """EXPLAIN (ANALYZE, BUFFERS) of every statement each list's repository method runs, in a unit of work
     bound as the service binds it."""
-    from services.approval.repository import ApprovalRepository
+    from services.approval.repository import ApprovalRepository, queue_statement
     from services.intake.repository import IntakeRepository
     from shared.db import Database
 
@@ -85,9 +85,10 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
         "window list (intake.list_for)": ("intake", COUNTY,
                                           lambda u: IntakeRepository(u).list_for(COUNTY, subtree=False, status=None,
                                                                                  limit=PAGE, offset=0)),
-        "desk queue (approval.queue)": ("approval", COUNTY,
-                                        lambda u: ApprovalRepository(u).queue(COUNTY, sorted(DESKS["county"]),
-                                                                              ["review"], None, PAGE, 0)),
+        # the one statement the handler reads in one round trip (Database.read_planned), as a unit of work plans it
+        "desk queue (approval.queue_statement)": ("approval", COUNTY,
+                                                  lambda u: u.rows_planned(*queue_statement(
+                                                      COUNTY, "county.reviewer", "", ["review"], None, PAGE, 0))),
         "progress lookup (intake.lookup)": ("intake", None,
                                             lambda u: IntakeRepository(u).lookup(lookup[0], id_number=lookup[1])),
         # the handler's one statement: the page's cases with the capped count, their lines, their notices

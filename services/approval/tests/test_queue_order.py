@@ -114,3 +114,35 @@ def test_the_queue_is_the_same_rows_in_the_same_order_as_the_due_dates_move(bus,
     task = reviewer.ClaimTask(pb.ClaimTaskRequest(desk=DESK, kind="review"))
     assert task.step_id == first
     reviewer.ReleaseTask(pb.ReleaseTaskRequest(step_id=task.step_id))
+
+
+def test_a_persons_queue_reads_their_own_desks_alone_and_refuses_a_desk_not_theirs(bus, as_, staffed):
+    """The desks, the page and the count come from one statement (repository.queue_statement): a person's queue is
+    the steps of the desks assigned to them, counted as listed; a desk they are not assigned to is refused, not read;
+    with no desk, the queue is empty."""
+    import grpc
+
+    from services.approval.tests.conftest import DESKS, rpc_error
+
+    social = bus.accepted(item_type="20", department="凉州区民政局")          # the social affairs desk
+    market = bus.accepted()                                                  # the market access desk
+    admin, reviewer = as_("county.admin"), as_("county.reviewer3")
+    try:
+        admin.AssignDesks(pb.AssignDesksRequest(username="county.reviewer3", desks=["social_affairs"]))
+        queue = reviewer.ListQueue(pb.ListQueueRequest(kind="review", limit=200))
+        numbers = {t.case_number for t in queue.tasks}
+        assert social.case_number in numbers and market.case_number not in numbers
+        assert {t.desk for t in queue.tasks} == {"social_affairs"}
+        whole_desk = as_("county.reviewer").ListQueue(pb.ListQueueRequest(desk="social_affairs", kind="review",
+                                                                          limit=200))
+        assert [t.step_id for t in queue.tasks] == [t.step_id for t in whole_desk.tasks]
+        assert queue.total == whole_desk.total == len(queue.tasks)
+        e = rpc_error(reviewer.ListQueue, pb.ListQueueRequest(desk="market_access", kind="review"))
+        assert e.code() == grpc.StatusCode.PERMISSION_DENIED and "market_access" in e.details()
+        admin.AssignDesks(pb.AssignDesksRequest(username="county.reviewer3", desks=[]))
+        empty = reviewer.ListQueue(pb.ListQueueRequest(kind="review", limit=200))
+        assert list(empty.tasks) == [] and (empty.total, empty.total_capped) == (0, False)
+        e = rpc_error(reviewer.ListQueue, pb.ListQueueRequest(desk="social_affairs", kind="review"))
+        assert e.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        admin.AssignDesks(pb.AssignDesksRequest(username="county.reviewer3", desks=DESKS))
