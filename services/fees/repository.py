@@ -261,35 +261,45 @@ class FeesRepository:
 
     def list_cases(self, tenant: str, status: str, limit: int, offset: int
                    ) -> tuple[list[tuple[CaseFees, dict | None]], int]:
+        """`list_cases_statement` in this unit of work (the handler reads it in one round trip instead:
+        Database.read_planned)."""
+        return self.cases_page(self.uow.rows_planned(*self.list_cases_statement(tenant, status, limit, offset)))
+
+    @classmethod
+    def list_cases_statement(cls, tenant: str, status: str, limit: int, offset: int) -> tuple[Any, dict[str, Any]]:
         """A page of the tenant's cases (of `status`, or every status when empty), most recently changed first,
         each with its lines and its current notice (as `notice_of_case`), and their number counted up to
-        LIST_TOTAL_CAP + 1 (above LIST_TOTAL_CAP: "more than that").
+        LIST_TOTAL_CAP + 1 (above LIST_TOTAL_CAP: "more than that"); its rows read by `cases_page`.
 
         One statement (issue 22 item 4: the cashier's list at a year's volume took three round trips, and planned
         the first on every call): the capped count's row carries the page's cases, or stands alone (its case NULL)
         when the page is empty; each case brings its lines as one JSON array (`_LINE`'s columns, by `line_no`)
         and its notice as columns, each found by its own index for that case alone."""
         cond = f"tenant_code = :t{' AND status = :st' if status else ''}"
-        rows = self.uow.rows_planned(sql(
+        return sql(
             f"SELECT p.*, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.cases WHERE {cond}"
             f" LIMIT :cap) c) t LEFT JOIN LATERAL (SELECT c.*,"
-            f" (SELECT json_agg(json_build_array({self._LINE_IN_L}) ORDER BY l.line_no) FROM {S}.lines l"
+            f" (SELECT json_agg(json_build_array({cls._LINE_IN_L}) ORDER BY l.line_no) FROM {S}.lines l"
             "   WHERE l.tenant_code = c.tenant_code AND l.case_number = c.case_number) AS lines, nt.*"
-            f" FROM (SELECT {self._CASE}, updated_at FROM {S}.cases WHERE {cond}"
+            f" FROM (SELECT {cls._CASE}, updated_at FROM {S}.cases WHERE {cond}"
             " ORDER BY updated_at DESC, case_number LIMIT :l OFFSET :o) c"
-            f" LEFT JOIN LATERAL (SELECT {self._NOTICE_IN_N} FROM {S}.notices n WHERE n.tenant_code = c.tenant_code"
+            f" LEFT JOIN LATERAL (SELECT {cls._NOTICE_IN_N} FROM {S}.notices n WHERE n.tenant_code = c.tenant_code"
             "   AND n.case_number = c.case_number ORDER BY (n.status <> 'void') DESC, n.issued_at DESC LIMIT 1) nt"
-            " ON true) p ON true ORDER BY p.updated_at DESC, p.case_number"),
-            {"t": tenant, "st": status, "l": limit, "o": offset, "cap": LIST_TOTAL_CAP + 1})
-        width = len(self._CASE_NAMES)
+            " ON true) p ON true ORDER BY p.updated_at DESC, p.case_number"), \
+            {"t": tenant, "st": status, "l": limit, "o": offset, "cap": LIST_TOTAL_CAP + 1}
+
+    @classmethod
+    def cases_page(cls, rows: list[tuple]) -> tuple[list[tuple[CaseFees, dict | None]], int]:
+        """`list_cases_statement`'s rows: (each case with its current notice, their capped count)."""
+        width = len(cls._CASE_NAMES)
         page: list[tuple[CaseFees, dict | None]] = []
         for r in rows:
             if r[1] is None:
                 continue
-            case = self._case_of(r)
-            case.lines = [self._line_of(x) for x in r[width + 1] or ()]
-            notice = r[width + 2:width + 2 + len(self._NOTICE_NAMES)]
-            page.append((case, dict(zip(self._NOTICE_NAMES, notice, strict=True)) if notice[0] is not None else None))
+            case = cls._case_of(r)
+            case.lines = [cls._line_of(x) for x in r[width + 1] or ()]
+            notice = r[width + 2:width + 2 + len(cls._NOTICE_NAMES)]
+            page.append((case, dict(zip(cls._NOTICE_NAMES, notice, strict=True)) if notice[0] is not None else None))
         return page, (rows[0][-1] if rows else 0)
 
     # -- notices ---------------------------------------------------------------------------------
