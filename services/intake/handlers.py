@@ -42,6 +42,8 @@ from services.intake.repository import (
     ApplicationView,
     IntakeRepository,
     ProxyRequestTaken,
+    list_statement,
+    listing_page,
 )
 from shared.calendar import CalendarYear
 from shared.calendar_store import CalendarCache, CalendarStore
@@ -584,9 +586,10 @@ class IntakeHandlers:
         if subtree and not p.reads_subtree:
             raise PermissionDenied("只有监察员可以查看下级单位的办件")
         limit, offset = page(limit, offset)
-        with self.db.unit_of_work(p) as uow:
-            listed, counted = IntakeRepository(uow).list_for(str(p.tenant), subtree=subtree, status=status,
-                                                             limit=limit, offset=offset)
+        # the page and its capped count in one statement, read in one round trip under the caller's binding (no
+        # BEGIN or ROLLBACK: Database.read_planned)
+        listed, counted = listing_page(self.db.read_planned(p, *list_statement(
+            str(p.tenant), subtree=subtree, status=status, limit=limit, offset=offset)))
         return listed, min(counted, LIST_TOTAL_CAP), counted > LIST_TOTAL_CAP
 
     def notice(self, p: Principal, app_id: str, notice_id: str) -> tuple[dict, bytes]:

@@ -164,6 +164,48 @@ _UPSERT_DEADLINES = (f"INSERT INTO {S}.deadlines (application_id, kind, tenant_c
                      " FROM unnest(CAST(:dl_kinds AS text[]), CAST(:dl_dates AS date[])) AS x(k, d)")
 
 
+def list_statement(tenant: str, *, subtree: bool, status: Status | None, limit: int,
+                   offset: int) -> tuple[str, dict[str, Any]]:
+    """A page of the tenant's applications as a list shows them (`ApplicationListing`), newest first, and their
+    number counted up to LIST_TOTAL_CAP + 1 (a number above LIST_TOTAL_CAP means "more than LIST_TOTAL_CAP"), in one
+    statement whose rows `listing_page` reads.
+
+    A window's list holds what it collected for a higher level too (代收: read through their policy).
+    It is read as two index-ordered scans, each stopping after offset + limit rows (indexes
+    applications_window / applications_window_status / applications_collect_window, migrations 0006, 0008),
+    merged: the page never reads the tenant's whole year, and neither does the capped count. A row both
+    decided and collected by the tenant is taken from the first branch only."""
+    status_cond = " AND a.status = :st" if status else ""
+    params = {"t": tenant, "st": status and str(status), "lim": limit, "off": offset,
+              "n": limit + offset, "cap": LIST_TOTAL_CAP + 1}
+    if subtree:      # a supervisor's subtree: every unit's rows under the code (RLS: the subtree scope)
+        branches = [f"a.tenant_code LIKE :t || '%'{status_cond}"]
+        count_order = ""
+    else:
+        branches = [f"a.tenant_code = :t{status_cond}",
+                    f"a.collect_tenant = :t AND a.tenant_code <> :t{status_cond}"]
+        # the count follows the window indexes too, index-only (they carry what the read policy looks at,
+        # migration 0008): 1,001 entries of a dozen index pages, not the rows of ~1,000 table pages
+        count_order = " ORDER BY a.received_at DESC, a.id"
+    page = " UNION ALL ".join(
+        f"(SELECT {_COLUMNS} FROM {S}.applications a WHERE {b} ORDER BY a.received_at DESC, a.id LIMIT :n)"
+        for b in branches)
+    counted = " + ".join(f"(SELECT count(*) FROM (SELECT 1 FROM {S}.applications a WHERE {b}{count_order}"
+                         " LIMIT :cap) c)" for b in branches)
+    # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
+    # or stands alone (its page columns NULL) when the page is empty
+    return (f"SELECT p.*, t.n FROM (SELECT least({counted}, :cap) AS n) t LEFT JOIN LATERAL ("
+            f"SELECT {_ROW_COLUMNS}, {_LISTING_COLUMNS} FROM ({page}) a CROSS JOIN LATERAL"
+            f" {_LISTING_RECORD} ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off) p ON true"
+            " ORDER BY p.received_at DESC, p.id", params)
+
+
+def listing_page(rows: list[tuple]) -> tuple[list[ApplicationListing], int]:
+    """`list_statement`'s rows: (the page, the capped count)."""
+    total = rows[0][-1] if rows else 0
+    return [_listing(r) for r in rows if r[0] is not None], total
+
+
 class IntakeRepository:
     """Statements go to psycopg through the unit of work (`uow.row`, …): intake's submit and accept are
     the platform's busiest writes, and SQLAlchemy's per-statement machinery was a sixth of their CPU."""
@@ -260,40 +302,9 @@ class IntakeRepository:
 
     def list_for(self, tenant: str, *, subtree: bool, status: Status | None, limit: int,
                  offset: int) -> tuple[list[ApplicationListing], int]:
-        """A page of the tenant's applications as a list shows them (`ApplicationListing`), newest first, and
-        their number counted up to LIST_TOTAL_CAP + 1 (a number above LIST_TOTAL_CAP means "more than
-        LIST_TOTAL_CAP").
-
-        A window's list holds what it collected for a higher level too (代收: read through their policy).
-        It is read as two index-ordered scans, each stopping after offset + limit rows (indexes
-        applications_window / applications_window_status / applications_collect_window, migrations 0006, 0008),
-        merged: the page never reads the tenant's whole year, and neither does the capped count. A row both
-        decided and collected by the tenant is taken from the first branch only."""
-        status_cond = " AND a.status = :st" if status else ""
-        params = {"t": tenant, "st": status and str(status), "lim": limit, "off": offset,
-                  "n": limit + offset, "cap": LIST_TOTAL_CAP + 1}
-        if subtree:      # a supervisor's subtree: every unit's rows under the code (RLS: the subtree scope)
-            branches = [f"a.tenant_code LIKE :t || '%'{status_cond}"]
-            count_order = ""
-        else:
-            branches = [f"a.tenant_code = :t{status_cond}",
-                        f"a.collect_tenant = :t AND a.tenant_code <> :t{status_cond}"]
-            # the count follows the window indexes too, index-only (they carry what the read policy looks at,
-            # migration 0008): 1,001 entries of a dozen index pages, not the rows of ~1,000 table pages
-            count_order = " ORDER BY a.received_at DESC, a.id"
-        page = " UNION ALL ".join(
-            f"(SELECT {_COLUMNS} FROM {S}.applications a WHERE {b} ORDER BY a.received_at DESC, a.id LIMIT :n)"
-            for b in branches)
-        counted = " + ".join(f"(SELECT count(*) FROM (SELECT 1 FROM {S}.applications a WHERE {b}{count_order}"
-                             " LIMIT :cap) c)" for b in branches)
-        # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
-        # or stands alone (its page columns NULL) when the page is empty
-        rows = self.u.rows_planned(f"SELECT p.*, t.n FROM (SELECT least({counted}, :cap) AS n) t LEFT JOIN LATERAL ("
-                           f"SELECT {_ROW_COLUMNS}, {_LISTING_COLUMNS} FROM ({page}) a CROSS JOIN LATERAL"
-                           f" {_LISTING_RECORD} ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off) p ON true"
-                           " ORDER BY p.received_at DESC, p.id", params)
-        total = rows[0][-1] if rows else 0
-        return [_listing(r) for r in rows if r[0] is not None], total
+        """`list_statement` in this unit of work (the handler reads it in one round trip: Database.read_planned)."""
+        return listing_page(self.u.rows_planned(*list_statement(tenant, subtree=subtree, status=status, limit=limit,
+                                                                offset=offset)))
 
     def lookup(self, case_number: str, *, query_code: str = "", id_number: str = "") -> Application | None:
         """The public lookup: the transaction names the case and the digest of its query code (or the
