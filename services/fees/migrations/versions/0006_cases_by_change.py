@@ -2,7 +2,7 @@
 (most recently changed first: updated_at DESC, case_number) had no index to follow — cases_queue leads with the
 status — so PostgreSQL read and sorted every case of the tenant for each page: 608 ms at a year's volume
 (970,000 cases, a parallel sequential scan of 32,000 blocks). This index gives the page in order, stopping after
-its rows; a page filtered by status keeps cases_queue.
+its rows; a page filtered by status keeps cases_queue (replaced by cases_by_status_change in 0007).
 
 Revision ID: 0006
 Revises: 0005
