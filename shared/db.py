@@ -674,26 +674,26 @@ class _Planned:
         self._prepared: OrderedDict[bytes, None] = OrderedDict()
         self._loader: Transformer | None = None
 
-    def use(self, name: bytes) -> bool | None:
-        """False: prepared, EXECUTE it; True: PREPARE it now; None: send the text whole."""
+    def use(self, name: bytes, threshold: int, maximum: int) -> bool | None:
+        """False: prepared, EXECUTE it; True: PREPARE it now (its `threshold`-th use); None: send the text whole."""
         if name in self._prepared:
             self._prepared.move_to_end(name)
             return False
         count = self._counts.pop(name, 0) + 1
-        if count >= PLANNED_THRESHOLD:
+        if count >= threshold:
             return True
         self._counts[name] = count
-        while len(self._counts) > 10 * PLANNED_MAX:
+        while len(self._counts) > 10 * maximum:
             self._counts.popitem(last=False)
         return None
 
-    def prepared(self, name: bytes) -> list[bytes]:
-        """Record `name` as prepared; the names then past `PLANNED_MAX`, to deallocate."""
+    def prepared(self, name: bytes, maximum: int) -> list[bytes]:
+        """Record `name` as prepared; the names then past `maximum`, to deallocate."""
         self._counts.pop(name, None)
         self._prepared[name] = None
         self._prepared.move_to_end(name)
         evicted = []
-        while len(self._prepared) > PLANNED_MAX:
+        while len(self._prepared) > maximum:
             evicted.append(self._prepared.popitem(last=False)[0])
         return evicted
 
@@ -732,6 +732,9 @@ class Database:
         # spans for the statements the units of work send straight through psycopg: None (no spans, no
         # cost) unless this process keeps spans (`instrument_database`)
         self.tracer: trace.Tracer | None = None
+        # read_planned: how many uses of a text before a connection prepares it, and how many it keeps prepared
+        self.planned_threshold = PLANNED_THRESHOLD
+        self.planned_max = PLANNED_MAX
 
     def should_notify(self, now: float | None = None) -> bool:
         """True for at most one committing transaction per `notify_interval` in this process
@@ -829,9 +832,9 @@ class Database:
         binding's set_config calls and the statement go as one simple-protocol query, one implicit transaction,
         as `read_bound`'s do, so the binding holds for the statement and ends with it. The text (the binding's
         comment, then the statement with its values as literals) is sent whole until it has run
-        `PLANNED_THRESHOLD` times on the connection; from then on it is a statement PREPAREd there (no
+        `planned_threshold` (5) times on the connection; from then on it is a statement PREPAREd there (no
         parameters: one plan, made for these values under this binding) and only its EXECUTE travels. A
-        connection keeps at most `PLANNED_MAX` of them, the least recently used deallocated, as psycopg keeps its
+        connection keeps at most `planned_max` (100) of them, the least recently used deallocated, as psycopg keeps its
         own. The span carries the statement with its placeholders, never the values."""
         tenant, subtree, public = _binding(principal, None, subtree)
         template = _driver_text(statement)
@@ -847,7 +850,7 @@ class Database:
                 raise RuntimeError("a pooled connection came back inside a transaction")
             planned = _planned_on(raw)
             for attempt in (1, 2):
-                prepare = planned.use(name)
+                prepare = planned.use(name, self.planned_threshold, self.planned_max)
                 if prepare is None:
                     query = binding + b"; " + body
                 elif prepare:
@@ -864,7 +867,7 @@ class Database:
                         result = raw.pgconn.exec_(query)
                 if result.status == _TUPLES_OK:
                     if prepare:
-                        self._deallocate(raw, planned.prepared(name))
+                        self._deallocate(raw, planned.prepared(name, self.planned_max))
                     loader = planned.loader(raw)
                     loader.set_pgresult(result)
                     try:
@@ -877,7 +880,7 @@ class Database:
                     continue
                 if attempt == 1 and isinstance(exc, psycopg.errors.DuplicatePreparedStatement):
                     # an earlier query's PREPARE held though its statement failed
-                    self._deallocate(raw, planned.prepared(name))
+                    self._deallocate(raw, planned.prepared(name, self.planned_max))
                     continue
                 if prepare:
                     planned.forget(name)             # whether its PREPARE ran is not known: the next use tells
@@ -891,7 +894,7 @@ class Database:
     @staticmethod
     def _deallocate(raw: psycopg.Connection, names: list[bytes]) -> None:
         """Drop the planned reads a connection no longer keeps (one round trip each, only when its
-        `PLANNED_MAX` is passed); one already gone (DEALLOCATE ALL) is no error."""
+        `planned_max` is passed); one already gone (DEALLOCATE ALL) is no error."""
         for old in names:
             result = raw.pgconn.exec_(b"DEALLOCATE " + old)
             if result.status != psycopg.pq.ExecStatus.COMMAND_OK:

@@ -505,12 +505,9 @@ def test_a_planned_read_is_prepared_on_its_fifth_use_per_connection_binding_and_
         single.dispose()
 
 
-def test_a_connection_keeps_at_most_planned_max_planned_reads(db: Database, bound_docs, monkeypatch):
-    import shared.db
-
-    monkeypatch.setattr(shared.db, "PLANNED_MAX", 2)
-    monkeypatch.setattr(shared.db, "PLANNED_THRESHOLD", 1)
+def test_a_connection_keeps_at_most_planned_max_planned_reads(db: Database, bound_docs):
     single = _single(db)
+    single.planned_max, single.planned_threshold = 2, 1
     try:
         for lim in range(1, 6):
             assert single.read_planned(principal("620602"), LISTED, {"p": "BR-", "lim": lim}) == [("BR-620602", lim)]
@@ -523,11 +520,9 @@ def test_a_connection_keeps_at_most_planned_max_planned_reads(db: Database, boun
         single.dispose()
 
 
-def test_a_planned_read_is_prepared_again_after_the_connection_forgot_it(db: Database, bound_docs, monkeypatch):
-    import shared.db
-
-    monkeypatch.setattr(shared.db, "PLANNED_THRESHOLD", 1)
+def test_a_planned_read_is_prepared_again_after_the_connection_forgot_it(db: Database, bound_docs):
     single = _single(db)
+    single.planned_threshold = 1
     try:
         assert single.read_planned(principal("620602"), LISTED, {"p": "BR-", "lim": 5}) == [("BR-620602", 5)]
         with single.unit_of_work(tenant="620602") as uow:
@@ -540,15 +535,12 @@ def test_a_planned_read_is_prepared_again_after_the_connection_forgot_it(db: Dat
 
 
 @pytest.mark.parametrize("threshold", [1, 3])
-def test_a_failing_planned_read_raises_and_leaves_the_connection_usable(db: Database, bound_docs, monkeypatch,
-                                                                         threshold: int):
+def test_a_failing_planned_read_raises_and_leaves_the_connection_usable(db: Database, bound_docs, threshold: int):
     """Failing when sent whole, and failing on the call that PREPAREs it (whose PREPARE holds: PostgreSQL keeps a
     prepared statement though the query it came in failed): the next calls are served, prepared once."""
-    import shared.db
-
-    monkeypatch.setattr(shared.db, "PLANNED_THRESHOLD", threshold)
     failing = sql("SELECT 1 / :d")
     single = _single(db)
+    single.planned_threshold = threshold
     try:
         for _ in range(threshold + 1):
             with pytest.raises(DBAPIError):
