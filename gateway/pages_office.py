@@ -164,7 +164,8 @@ def record_inspection(request: Request, case_id: str, inspection_id: str, p: Sta
 def cashier(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|".join(FEE_NAMES) + ")?$")):
     allow(p, Role.CASHIER, Role.HEAD)
     number = {t: n for n, t in FEE_CASE.items()}.get(status, 0)
-    cases = fees.call(request, p, "ListCases", fpb.ListCasesRequest(status=number, limit=100))
+    cases = fees.call(request, p, "ListCases", fpb.ListCasesRequest(status=number, limit=100,
+                                                                     view=fpb.CASE_FEES_VIEW_BASIC))
     total = f"{cases.total}+" if cases.total_capped else cases.total    # counted up to a cap (issue 22): "1000+"
     return render(request, "cashier.html", {"cases": cases.cases, "total": total, "status": status,
                                             "names": FEE_NAMES, "fee_case": FEE_CASE, "yuan": yuan}, p=p)

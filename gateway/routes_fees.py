@@ -135,12 +135,17 @@ def cancel_fee_item(fee_item_id: str, body: CancelFeeItemIn, request: Request, p
 
 
 # -- the fee window ----------------------------------------------------------------------------------
+CASE_VIEWS = {"basic": pb.CASE_FEES_VIEW_BASIC, "full": pb.CASE_FEES_VIEW_FULL}
+
+
 @router.get("/api/v1/fees/cases", summary="收费窗口队列（待核定、待缴款、已结清）")
 def cases(request: Request, p: User, status: str = status_query(pb.CaseStatus, "收费状态"),
           limit: int = Query(50, ge=1, le=200),
-          offset: int = Query(0, ge=0)):
+          offset: int = Query(0, ge=0),
+          view: str = Query("full", pattern="^(basic|full)$",
+                            description="full：含每项收费明细与缴款书全文；basic：列表所示（合计、应缴与缴款书编号、状态）")):
     return to_json(fees.call(request, p, "ListCases", pb.ListCasesRequest(
-        status=status_number(pb.CaseStatus, status), limit=limit, offset=offset)))
+        status=status_number(pb.CaseStatus, status), limit=limit, offset=offset, view=CASE_VIEWS[view])))
 
 
 @router.get("/api/v1/fees/cases/{case_number}", summary="办件的收费")

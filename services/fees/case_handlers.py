@@ -42,6 +42,9 @@ class CaseView:
 
     case: CaseFees
     notice: dict | None
+    # a basic list's case (fees.proto CASE_FEES_VIEW_BASIC): its lines are not read, these are its saved totals
+    # (assessed, waived, due), and its notice holds FeesRepository._NOTICE_BASIC_NAMES alone
+    totals: tuple[int, int, int] | None = None
 
 
 class CaseHandlers:
@@ -219,18 +222,26 @@ class CaseHandlers:
                 raise NotFound("该办件尚无收费记录或无权查看")
             return CaseView(case, repo.notice_of_case(case.tenant, number))
 
-    def list_cases(self, p: Principal, status: str, limit: int, offset: int) -> tuple[list[CaseView], int, bool]:
-        """A page of the cashier's list, its total counted up to LIST_TOTAL_CAP, and whether more cases match."""
+    def list_cases(self, p: Principal, status: str, limit: int, offset: int, *, basic: bool = False
+                   ) -> tuple[list[CaseView], int, bool]:
+        """A page of the cashier's list, its total counted up to LIST_TOTAL_CAP, and whether more cases match.
+        `basic`: each case without its lines, with its saved totals and its notice's number, status and dates
+        (CaseView.totals), as the cashier's list shows them."""
         p.require(*READERS)
         if status and status not in {str(s) for s in CaseStatus}:
             raise InvalidArgument("status", "状态应为 " + "、".join(str(s) for s in CaseStatus))
         limit, offset = page(limit, offset)
         # the page in one statement, not three per case (issue 22: the cashier's list at a year's volume): its cases
-        # with the capped count, their lines, their current notices; read in one round trip under the caller's
-        # binding, no BEGIN or ROLLBACK (Database.read_planned)
-        listed, counted = FeesRepository.cases_page(self.db.read_planned(
-            p, *FeesRepository.list_cases_statement(str(p.tenant), status, limit, offset)))
-        views = [CaseView(case, notice) for case, notice in listed]
+        # with the capped count, their lines (not in the basic view), their current notices; read in one round trip
+        # under the caller's binding, no BEGIN or ROLLBACK (Database.read_planned)
+        rows = self.db.read_planned(
+            p, *FeesRepository.list_cases_statement(str(p.tenant), status, limit, offset, basic=basic))
+        if basic:
+            summaries, counted = FeesRepository.basic_cases_page(rows)
+            views = [CaseView(case, notice, totals) for case, totals, notice in summaries]
+        else:
+            listed, counted = FeesRepository.cases_page(rows)
+            views = [CaseView(case, notice) for case, notice in listed]
         return views, min(counted, LIST_TOTAL_CAP), counted > LIST_TOTAL_CAP
 
     # -- the decision (approval's case_decided) --------------------------------------------------

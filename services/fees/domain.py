@@ -192,8 +192,12 @@ def check_notice_number(number: str, field_name: str = "notice_number") -> tuple
 def case_totals(lines: Iterable[FeeLine]) -> tuple[int, int, int]:
     """(assessed, waived, due) in fen."""
     lines = list(lines)
-    total = sum(x.amount_fen for x in lines)
-    waived = sum(x.waived_fen for x in lines)
+    return saved_totals(sum(x.amount_fen for x in lines), sum(x.waived_fen for x in lines))
+
+
+def saved_totals(total: int, waived: int) -> tuple[int, int, int]:
+    """(assessed, waived, due) in fen of a case's assessed and waived sums (as `case_totals` of its lines, or as a
+    case row keeps them: a list that reads no line)."""
     return total, waived, total - waived
 
 

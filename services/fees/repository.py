@@ -14,7 +14,7 @@ from typing import Any
 
 from services.fees.assessment import FeeLine, LineStatus
 from services.fees.catalogue import FeeDefinition, FeeItem, FeeStatus, FeeVersion, Standard, WaiverReason
-from services.fees.domain import CaseFees, CaseStatus
+from services.fees.domain import CaseFees, CaseStatus, saved_totals
 from shared.db import UnitOfWork, sql
 from shared.tenancy import DivisionCode
 
@@ -259,38 +259,46 @@ class FeesRepository:
             "rcode": x.waiver_reason_code, "reason": x.waiver_reason, "wby": x.waived_by,
             "wnote": x.waiver_note, "st": str(x.status)}) for x in case.lines])
 
-    def list_cases(self, tenant: str, status: str, limit: int, offset: int
-                   ) -> tuple[list[tuple[CaseFees, dict | None]], int]:
-        """`list_cases_statement` in this unit of work (the handler reads it in one round trip instead:
-        Database.read_planned)."""
-        return self.cases_page(self.uow.rows_planned(*self.list_cases_statement(tenant, status, limit, offset)))
+    def list_cases(self, tenant: str, status: str, limit: int, offset: int, *, basic: bool = False) -> tuple[list, int]:
+        """`list_cases_statement` in this unit of work, read by `cases_page` or `basic_cases_page` (the handler
+        reads it in one round trip instead: Database.read_planned)."""
+        rows = self.uow.rows_planned(*self.list_cases_statement(tenant, status, limit, offset, basic=basic))
+        return self.basic_cases_page(rows) if basic else self.cases_page(rows)
 
     @classmethod
-    def list_cases_statement(cls, tenant: str, status: str, limit: int, offset: int) -> tuple[Any, dict[str, Any]]:
+    def list_cases_statement(cls, tenant: str, status: str, limit: int, offset: int, *, basic: bool = False
+                             ) -> tuple[Any, dict[str, Any]]:
         """A page of the tenant's cases (of `status`, or every status when empty), most recently changed first,
-        each with its lines and its current notice (as `notice_of_case`), and their number counted up to
-        LIST_TOTAL_CAP + 1 (above LIST_TOTAL_CAP: "more than that"); its rows read by `cases_page`.
+        each with its current notice (as `notice_of_case`), and their number counted up to LIST_TOTAL_CAP + 1
+        (above LIST_TOTAL_CAP: "more than that"); its rows read by `cases_page`, or by `basic_cases_page` when
+        `basic`.
 
         One statement (issue 22 item 4: the cashier's list at a year's volume took three round trips, and planned
         the first on every call): the capped count's row carries the page's cases, or stands alone (its case NULL)
-        when the page is empty; each case brings its lines as one JSON array (`_LINE`'s columns, by `line_no`)
-        and its notice as columns, each found by its own index for that case alone."""
+        when the page is empty; each case's notice comes as columns, found by its own index for that case alone.
+        The full view brings each case's lines as one JSON array (`_LINE`'s columns, by `line_no`); the basic view
+        (the cashier's list: fees.proto CASE_FEES_VIEW_BASIC) reads no line, only the totals the case was last
+        saved with (`save_case` writes `CaseFees.totals` of its lines with every change), and `_NOTICE_BASIC_NAMES`."""
         cond = f"tenant_code = :t{' AND status = :st' if status else ''}"
+        if basic:
+            case, lines, notice = f"{cls._CASE}, total_fen, waived_fen", "", cls._NOTICE_BASIC_IN_N
+        else:
+            case, notice = cls._CASE, cls._NOTICE_IN_N
+            lines = (f" (SELECT json_agg(json_build_array({cls._LINE_IN_L}) ORDER BY l.line_no) FROM {S}.lines l"
+                     "   WHERE l.tenant_code = c.tenant_code AND l.case_number = c.case_number) AS lines,")
         return sql(
             f"SELECT p.*, t.n FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {S}.cases WHERE {cond}"
-            f" LIMIT :cap) c) t LEFT JOIN LATERAL (SELECT c.*,"
-            f" (SELECT json_agg(json_build_array({cls._LINE_IN_L}) ORDER BY l.line_no) FROM {S}.lines l"
-            "   WHERE l.tenant_code = c.tenant_code AND l.case_number = c.case_number) AS lines, nt.*"
-            f" FROM (SELECT {cls._CASE}, updated_at FROM {S}.cases WHERE {cond}"
+            f" LIMIT :cap) c) t LEFT JOIN LATERAL (SELECT c.*,{lines} nt.*"
+            f" FROM (SELECT {case}, updated_at FROM {S}.cases WHERE {cond}"
             " ORDER BY updated_at DESC, case_number LIMIT :l OFFSET :o) c"
-            f" LEFT JOIN LATERAL (SELECT {cls._NOTICE_IN_N} FROM {S}.notices n WHERE n.tenant_code = c.tenant_code"
+            f" LEFT JOIN LATERAL (SELECT {notice} FROM {S}.notices n WHERE n.tenant_code = c.tenant_code"
             "   AND n.case_number = c.case_number ORDER BY (n.status <> 'void') DESC, n.issued_at DESC LIMIT 1) nt"
             " ON true) p ON true ORDER BY p.updated_at DESC, p.case_number"), \
             {"t": tenant, "st": status, "l": limit, "o": offset, "cap": LIST_TOTAL_CAP + 1}
 
     @classmethod
     def cases_page(cls, rows: list[tuple]) -> tuple[list[tuple[CaseFees, dict | None]], int]:
-        """`list_cases_statement`'s rows: (each case with its current notice, their capped count)."""
+        """`list_cases_statement`'s rows: (each case with its lines and current notice, their capped count)."""
         width = len(cls._CASE_NAMES)
         page: list[tuple[CaseFees, dict | None]] = []
         for r in rows:
@@ -300,6 +308,21 @@ class FeesRepository:
             case.lines = [cls._line_of(x) for x in r[width + 1] or ()]
             notice = r[width + 2:width + 2 + len(cls._NOTICE_NAMES)]
             page.append((case, dict(zip(cls._NOTICE_NAMES, notice, strict=True)) if notice[0] is not None else None))
+        return page, (rows[0][-1] if rows else 0)
+
+    @classmethod
+    def basic_cases_page(cls, rows: list[tuple]
+                         ) -> tuple[list[tuple[CaseFees, tuple[int, int, int], dict | None]], int]:
+        """`list_cases_statement(basic=True)`'s rows: (each case without its lines, with its saved totals (total,
+        waived, due) and its current notice's `_NOTICE_BASIC_NAMES`; their capped count)."""
+        width = len(cls._CASE_NAMES)
+        page: list[tuple[CaseFees, tuple[int, int, int], dict | None]] = []
+        for r in rows:
+            if r[1] is None:
+                continue
+            notice = r[width + 3:width + 3 + len(cls._NOTICE_BASIC_NAMES)]
+            page.append((cls._case_of(r), saved_totals(r[width], r[width + 1]),
+                         dict(zip(cls._NOTICE_BASIC_NAMES, notice, strict=True)) if notice[0] is not None else None))
         return page, (rows[0][-1] if rows else 0)
 
     # -- notices ---------------------------------------------------------------------------------
@@ -336,6 +359,9 @@ class FeesRepository:
     # the notice's columns in a list's row, beside the case's (whose names they share): n_<name>
     _NOTICE_IN_N = ", ".join(f"n.{c.split(' AS ')[0].strip()} AS n_{c.split(' AS ')[-1].strip()}"
                              for c in _NOTICE.split(","))
+    # what a basic list shows of a case's current notice (fees.proto CASE_FEES_VIEW_BASIC)
+    _NOTICE_BASIC_NAMES = ("notice_number", "status", "total_fen", "issued_at", "paid_at", "serial")
+    _NOTICE_BASIC_IN_N = ", ".join(f"n.{c} AS n_{c}" for c in _NOTICE_BASIC_NAMES)
 
     def get_notice(self, number: str, *, lock: bool = False) -> dict | None:
         return self.uow.mapping(sql(f"SELECT {self._NOTICE} FROM {S}.notices WHERE notice_number = :n"

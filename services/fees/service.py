@@ -89,7 +89,7 @@ class FeesServicer(fees_pb2_grpc.FeesServiceServicer):
 
     def ListCases(self, request, context):
         views, total, capped = self.cases.list_cases(current_principal(), t.case_status_filter(request.status) or "",
-                                                     request.limit, request.offset)
+                                                     request.limit, request.offset, basic=t.basic_view(request.view))
         return pb.ListCasesResponse(cases=[t.case_fees(v) for v in views], total=total, total_capped=capped)
 
     def RenderNotice(self, request, context):

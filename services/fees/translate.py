@@ -57,6 +57,14 @@ def case_status_filter(value: int) -> CaseStatus | None:
     return CASE_STATUS_FROM_PB[value]
 
 
+def basic_view(value: int) -> bool:
+    """ListCasesRequest.view: BASIC is the cashier's list view; UNSPECIFIED and FULL are every line and the whole
+    notice (what the list gave before the field existed); a number the API does not know is refused."""
+    if value not in (pb.CASE_FEES_VIEW_UNSPECIFIED, pb.CASE_FEES_VIEW_BASIC, pb.CASE_FEES_VIEW_FULL):
+        raise InvalidArgument("view", "视图应为 basic（列表所示）或 full（含收费明细与缴款书）")
+    return value == pb.CASE_FEES_VIEW_BASIC
+
+
 def refund_status_filter(value: int) -> RefundStatus | None:
     """ListRefundsRequest.status: UNSPECIFIED is no filter; a number the API does not know is refused."""
     if value == pb.REFUND_STATUS_UNSPECIFIED:
@@ -112,27 +120,39 @@ def notice(n: dict | None) -> pb.Notice | None:
 
 
 def case_fees(view) -> pb.CaseFees:
+    """A case's fees: in full, or as a basic list shows it (view.totals set: no lines, its notice in brief)."""
     c = view.case
-    total, waived, due = c.totals
+    basic = view.totals is not None
+    total, waived, due = view.totals if basic else c.totals
     out = pb.CaseFees(
         case_number=c.case_number, tenant=c.tenant, status=CASE_STATUS[c.status],
         status_label=CASE_STATUS_LABELS[c.status],
         government_invested=c.government_invested, key_project=c.key_project, applicant_name=c.applicant_name,
         item_name=c.item_name, total_fen=total, waived_fen=waived, due_fen=due, paid_fen=c.paid_fen,
         refunded_fen=c.refunded_fen, assessed_by=c.assessed_by, assessed_at=_iso(c.assessed_at),
-        settled_at=_iso(c.settled_at), expected_fee_codes=list(c.expected_fee_codes), source=c.source,
-        lines=[pb.FeeLine(line_no=x.line_no, fee_code=x.fee_code, name=x.name, collecting_unit=x.collecting_unit,
-                          basis=x.basis, fee_item_id=x.fee_item_id, fee_version=x.fee_version,
-                          kind=KIND[x.standard.kind], quantities=x.quantities, unit_price_fen=x.unit_price_fen,
-                          amount_fen=x.amount_fen, waived_fen=x.waived_fen, waiver_reason=x.waiver_reason,
-                          waiver_reason_code=x.waiver_reason_code, waived_by=x.waived_by,
-                          lower_bound_applied=x.lower_bound_applied, calculation=x.calculation,
-                          status=LINE_STATUS[x.status],
-                          due_fen=x.due_fen) for x in c.lines])
+        settled_at=_iso(c.settled_at), expected_fee_codes=list(c.expected_fee_codes), source=c.source)
+    if basic:
+        if view.notice is not None:
+            _notice_in_brief(out.notice, view.notice, c)
+        return out
+    out.lines.extend(pb.FeeLine(
+        line_no=x.line_no, fee_code=x.fee_code, name=x.name, collecting_unit=x.collecting_unit, basis=x.basis,
+        fee_item_id=x.fee_item_id, fee_version=x.fee_version, kind=KIND[x.standard.kind], quantities=x.quantities,
+        unit_price_fen=x.unit_price_fen, amount_fen=x.amount_fen, waived_fen=x.waived_fen,
+        waiver_reason=x.waiver_reason, waiver_reason_code=x.waiver_reason_code, waived_by=x.waived_by,
+        lower_bound_applied=x.lower_bound_applied, calculation=x.calculation, status=LINE_STATUS[x.status],
+        due_fen=x.due_fen) for x in c.lines)
     n = notice(view.notice)
     if n is not None:
         out.notice.CopyFrom(n)
     return out
+
+
+def _notice_in_brief(out: pb.Notice, n: dict, case: CaseFees) -> None:
+    """The fields of a notice a basic list shows (FeesRepository._NOTICE_BASIC_NAMES), written into `out`."""
+    out.notice_number, out.case_number, out.tenant = n["notice_number"], case.case_number, case.tenant
+    out.status, out.total_fen, out.serial = NOTICE_STATUS[n["status"]], n["total_fen"], n["serial"] or 0
+    out.issued_at, out.paid_at = _iso(n["issued_at"]), _iso(n["paid_at"])
 
 
 def payment_status(n: dict) -> pb.PaymentStatus:

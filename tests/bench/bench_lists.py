@@ -131,7 +131,7 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
 def _cashier(uow) -> None:
     from services.fees.repository import FeesRepository
 
-    FeesRepository(uow).list_cases(COUNTY, "noticed", PAGE, 0)
+    FeesRepository(uow).list_cases(COUNTY, "noticed", PAGE, 0, basic=True)
 
 
 class Profile:
@@ -231,9 +231,10 @@ def run() -> list[Figure]:
                 "desk queue (approval ListQueue review)": ("approval", lambda: approval.ListQueue(
                     apb.ListQueueRequest(kind="review", limit=PAGE), metadata=md["county.reviewer"], timeout=60)),
                 "public progress lookup (intake LookupProgress)": ("intake", lookup),
+                # the basic view, as the console's fee window asks for it (gateway/pages_office.py cashier)
                 "cashier's notices (fees ListCases NOTICED)": ("fees", lambda: fees.ListCases(
-                    fpb.ListCasesRequest(status=fpb.CASE_STATUS_NOTICED, limit=PAGE), metadata=md["county.cashier"],
-                    timeout=60)),
+                    fpb.ListCasesRequest(status=fpb.CASE_STATUS_NOTICED, limit=PAGE, view=fpb.CASE_FEES_VIEW_BASIC),
+                    metadata=md["county.cashier"], timeout=60)),
                 # not one of the four: the REST case list (every status) a head or supervisor opens
                 "case list (approval ListCases)": ("approval", lambda: approval.ListCases(
                     apb.ListCasesRequest(limit=PAGE), metadata=md["county.reviewer"], timeout=60)),
