@@ -14,12 +14,15 @@ import uuid
 import grpc
 import pika
 import pytest
+from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sanji.approval.v1 import events_pb2 as approval_events
 from sanji.fees.v1 import fees_pb2 as pb
 from sanji.fees.v1 import fees_pb2_grpc
 from sqlalchemy import text
 
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
 from services.fees.demo import load_demo_fees
 from services.fees.handlers import FeesHandlers
 from services.fees.payments import canonical_form
@@ -41,6 +44,14 @@ TODAY = dt.date.today()
 def case_number(tenant: str = COUNTY) -> str:
     """A case number of intake's format: tenant padded to 12, acceptance date, 6-digit sequence."""
     return f"{tenant.ljust(12, '0')}{TODAY:%Y%m%d}{next(_seq):06d}"
+
+
+def line(code: str, standard_fen: int | None = None, **quantities) -> pb.LineInput:
+    """A line to assess: the fee item's code, its standard where the cashier chooses it, its quantities."""
+    li = pb.LineInput(fee_code=code, quantities={k: str(v) for k, v in quantities.items()})
+    if standard_fen is not None:
+        li.standard_fen = standard_fen
+    return li
 
 
 def err(fn, *args, **kw) -> grpc.RpcError:
@@ -122,6 +133,14 @@ class Province:
 
     def pay(self, notice_number: str, amount_fen: int, **kw) -> pb.PaymentCallbackResult:
         return self.callback(self.fields(notice_number, amount_fen, **kw))
+
+
+@pytest.fixture(scope="module")
+def client(fees_server, oidc, verifier):
+    """The gateway in front of this fees server (the REST edge and the console)."""
+    settings = GatewaySettings(fees_target=fees_server, oidc_server_url=oidc.url)
+    with TestClient(create_app(settings, verifier=verifier), raise_server_exceptions=False) as c:
+        yield c
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from fastapi.testclient import TestClient
 from sanji.fees.v1 import fees_pb2 as pb
 
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
-from services.fees.tests.conftest import case_number, err, field_of
+from services.fees.tests.conftest import case_number, err, field_of, line
 
 BRIEF = ("notice_number", "case_number", "tenant", "status", "total_fen", "issued_at", "paid_at", "serial")
 
@@ -24,13 +21,6 @@ def assess(as_, *lines: pb.LineInput) -> str:
     return as_("county.cashier").AssessFees(pb.AssessFeesRequest(
         case_number=case_number(), lines=lines, item_name="建设工程规划许可",
         applicant_name="甘肃某建设有限公司")).case_number
-
-
-def line(code: str, standard_fen: int | None = None, **quantities) -> pb.LineInput:
-    li = pb.LineInput(fee_code=code, quantities={k: str(v) for k, v in quantities.items()})
-    if standard_fen is not None:
-        li.standard_fen = standard_fen
-    return li
 
 
 def issue(as_, number: str) -> pb.Notice:
@@ -126,13 +116,6 @@ def test_the_basic_view_stays_inside_the_unit(as_, states):
         assert all(c.tenant != "620602" for c in township.values())
     e = err(as_("county.clerk").ListCases, pb.ListCasesRequest(view=pb.CASE_FEES_VIEW_BASIC))
     assert e.code() == grpc.StatusCode.PERMISSION_DENIED
-
-
-@pytest.fixture(scope="module")
-def client(fees_server, oidc, verifier):
-    settings = GatewaySettings(fees_target=fees_server, oidc_server_url=oidc.url)
-    with TestClient(create_app(settings, verifier=verifier), raise_server_exceptions=False) as c:
-        yield c
 
 
 def test_the_rest_edge_and_the_console_speak_the_view(client, tokens, states):

@@ -21,6 +21,7 @@ from services.fees.tests.conftest import (
     case_number,
     err,
     field_of,
+    line,
     outbox,
     owner_rows,
     pdf_text,
@@ -28,13 +29,6 @@ from services.fees.tests.conftest import (
 from shared.clock import CHINA_TZ
 
 CODE = grpc.StatusCode
-
-
-def line(code: str, standard_fen: int | None = None, **quantities) -> pb.LineInput:
-    li = pb.LineInput(fee_code=code, quantities={k: str(v) for k, v in quantities.items()})
-    if standard_fen is not None:
-        li.standard_fen = standard_fen
-    return li
 
 
 def assess(as_, number: str, *lines: pb.LineInput, user: str = "county.cashier", **kw) -> pb.CaseFees:

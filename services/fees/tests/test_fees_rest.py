@@ -3,19 +3,7 @@ actions with a token, the province's callback with its SM2 signature and no toke
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
-
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
 from services.fees.tests.conftest import COUNTY_ACCOUNT, case_number
-
-
-@pytest.fixture(scope="module")
-def client(fees_server, oidc, verifier):
-    settings = GatewaySettings(fees_target=fees_server, oidc_server_url=oidc.url)
-    with TestClient(create_app(settings, verifier=verifier), raise_server_exceptions=False) as c:
-        yield c
 
 
 def auth(tokens, user):

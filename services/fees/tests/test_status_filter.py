@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from fastapi.testclient import TestClient
 from sanji.fees.v1 import fees_pb2 as pb
 
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
 from services.fees.tests.conftest import case_number, err, field_of
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
-
-
-@pytest.fixture(scope="module")
-def client(fees_server, oidc, verifier):
-    settings = GatewaySettings(fees_target=fees_server, oidc_server_url=oidc.url)
-    with TestClient(create_app(settings, verifier=verifier), raise_server_exceptions=False) as c:
-        yield c
 
 
 def auth(tokens, user: str) -> dict:
