@@ -11,11 +11,15 @@ row keeps the tenant columns its template has, so RLS sees them as the county's)
 (md5 of the uuid and the clone's number, so foreign keys stay joined), every case/notice/payment number
 gets the clone's number in its last eight characters, every date and time moves back by the clone's age
 (up to a year for the delivered, a few days for the waiting), and every JSON document gets its case number
-rewritten. Tables cloned: intake (applications, notices, deadlines), approval (cases, steps, history,
-ledger, decisions, certificates, deadline changes, fee settlements), fees (cases, lines, notices,
-payments). Not cloned: the outboxes and inboxes (a year's events have long been relayed) and the read
-models of supervision, complaints and docking (no list here reads them). Then each cloned table is vacuumed
-and analyzed, as autovacuum leaves a table after a bulk load.
+rewritten. Clones are numbered and written oldest first, as a year's rows reach a county's tables: written in
+random order (until 2026-12-07), a table's rows lay in no relation to their time (received_at's correlation
+0.004, now 0.9998), and the window list's capped count touched 463 buffers for its 1,001 entries (now 49; its
+time hardly moved, 0.64 → 0.62 ms: the read policy evaluated on each entry is most of it).
+Tables cloned: intake (applications, notices, deadlines), approval (cases, steps, history, ledger, decisions,
+certificates, deadline changes, fee settlements), fees (cases, lines, notices, payments). Not cloned: the
+outboxes and inboxes (a year's events have long been relayed) and the read models of supervision, complaints
+and docking (no list here reads them). Then each cloned table is vacuumed and analyzed, as autovacuum leaves a
+table after a bulk load.
 
 Seeded: the same --seed gives the same mix of states, templates and ages (hashtext of seed and clone).
 
@@ -163,14 +167,18 @@ def clone(owner_url: str, tmpl: dict[str, list[str]], cases: int, seed: int) -> 
         age_expr = " ".join(f"WHEN '{s}' THEN abs(hashtext(:seed || ':a:' || g)) % {d}"
                             for s, d in MAX_AGE_DAYS.items())
         counts = " ".join(f"WHEN '{s}' THEN {len(n)}" for s, n in tmpl.items())
+        # then numbered oldest first (g), as a county's year is appended day by day: the clones are written in
+        # that order, so a row's place in its table follows its time as in a real year's tables, and case numbers
+        # rise with time as the real ones do
         conn.execute(text(f"""
             CREATE TEMP TABLE vol_map AS
-            SELECT g, st.state, t.tmpl, (CASE st.state {age_expr} END) AS age
+            SELECT row_number() OVER (ORDER BY c.age DESC, c.draw) AS g, c.state, c.tmpl, c.age FROM (
+            SELECT g AS draw, st.state, t.tmpl, (CASE st.state {age_expr} END) AS age
               FROM generate_series(1, :n) g
               CROSS JOIN LATERAL (SELECT abs(hashtext(:seed || ':s:' || g)) % 10000 AS p) r
               CROSS JOIN LATERAL (SELECT CASE {case_expr} ELSE 'delivered' END AS state) st
               JOIN vol_tmpl t ON t.state = st.state
-               AND t.i = abs(hashtext(:seed || ':t:' || g)) % (CASE st.state {counts} END)"""),
+               AND t.i = abs(hashtext(:seed || ':t:' || g)) % (CASE st.state {counts} END)) c"""),
                      {"n": cases, "seed": str(seed)})
         conn.execute(text("CREATE INDEX ON vol_map (tmpl, g)"))
         conn.execute(text("ANALYZE vol_map"))
@@ -183,7 +191,7 @@ def clone(owner_url: str, tmpl: dict[str, list[str]], cases: int, seed: int) -> 
             for lo in range(1, cases + 1, BATCH):
                 n += conn.execute(text(
                     f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(exprs)} FROM {table} x {path}"
-                    " WHERE m.g BETWEEN :lo AND :hi"), {"lo": lo, "hi": lo + BATCH - 1}).rowcount
+                    " WHERE m.g BETWEEN :lo AND :hi ORDER BY m.g"), {"lo": lo, "hi": lo + BATCH - 1}).rowcount
                 conn.commit()
                 conn.execute(text("SELECT set_config('app.tenant', :t, false)"), {"t": COUNTY})
             made[table] = n
