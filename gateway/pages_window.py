@@ -32,6 +32,15 @@ TOKENS = status_tokens(pb.ApplicationStatus)
 HANDLED = (cpb.LISTING_KIND_OWN, cpb.LISTING_KIND_DELEGATED)
 
 
+# what the window's list counts as waiting on it: a decision on receipt, a correction, a hand-out
+WAITING = (pb.APPLICATION_STATUS_RECEIVED, pb.APPLICATION_STATUS_CORRECTION, pb.APPLICATION_STATUS_COMPLETED)
+
+
+def _capped(count: int, capped: bool) -> str:
+    """A count made up to a cap (intake's LIST_TOTAL_CAP, issue 22): "1000+" when more match."""
+    return f"{count}+" if capped else str(count)
+
+
 def status_of(app: pb.Application) -> str:
     return TOKENS.get(app.status, "")
 
@@ -202,7 +211,10 @@ def today(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|"
     apps = intake.call(request, p, "ListApplications", pb.ListApplicationsRequest(status=number, limit=200))
     rows = [{"app": a, "status": status_of(a), "name": STATUS_NAMES.get(status_of(a), ""),
              "tag": STATUS_TAG.get(status_of(a), "")} for a in apps.applications]
-    waiting = {s: sum(1 for r in rows if r["status"] == s) for s in ("received", "correction", "completed")}
-    total = f"{apps.total}+" if apps.total_capped else apps.total    # counted up to a cap (issue 22): "1000+"
+    # what the window waits on, counted over its whole list: a year holds far more than the page's 200 rows, and
+    # a correction or a result waiting since last month is still waiting
+    counted = intake.call(request, p, "CountApplications", pb.CountApplicationsRequest(statuses=WAITING))
+    waiting = {TOKENS[c.status]: _capped(c.count, c.capped) for c in counted.counts}
+    total = _capped(apps.total, apps.total_capped)
     return render(request, "window_today.html", {"rows": rows, "total": total, "status": status,
                                                  "waiting": waiting, "names": STATUS_NAMES}, p=p)

@@ -42,6 +42,7 @@ from services.intake.repository import (
     ApplicationView,
     IntakeRepository,
     ProxyRequestTaken,
+    count_statement,
     list_statement,
     listing_page,
 )
@@ -591,6 +592,20 @@ class IntakeHandlers:
         listed, counted = listing_page(self.db.read_planned(p, *list_statement(
             str(p.tenant), subtree=subtree, status=status, limit=limit, offset=offset)))
         return listed, min(counted, LIST_TOTAL_CAP), counted > LIST_TOTAL_CAP
+
+    def count(self, p: Principal, *, statuses: Sequence[Status], subtree: bool) -> list[tuple[Status, int, bool]]:
+        """How many of the list's applications (`list`'s rows, the whole list) are in each status, in the order
+        asked: (status, count up to LIST_TOTAL_CAP, whether more match) — what a window waits on, counted where it
+        is and not among the page it happens to show."""
+        p.require(*READ_ROLES)
+        if subtree and not p.reads_subtree:
+            raise PermissionDenied("只有监察员可以查看下级单位的办件")
+        if not statuses:
+            raise InvalidArgument("statuses", "请至少选择一个办件状态")
+        if len(set(statuses)) != len(statuses):
+            raise InvalidArgument("statuses", "办件状态不能重复")
+        row = self.db.read_planned(p, *count_statement(str(p.tenant), subtree=subtree, statuses=statuses))[0]
+        return [(status, min(n, LIST_TOTAL_CAP), n > LIST_TOTAL_CAP) for status, n in zip(statuses, row, strict=True)]
 
     def notice(self, p: Principal, app_id: str, notice_id: str) -> tuple[dict, bytes]:
         """A notice and its printable PDF (rendered from the snapshot frozen when it was issued)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,29 +176,47 @@ def list_statement(tenant: str, *, subtree: bool, status: Status | None, limit: 
     applications_window / applications_window_status / applications_collect_window, migrations 0006, 0008),
     merged: the page never reads the tenant's whole year, and neither does the capped count. A row both
     decided and collected by the tenant is taken from the first branch only."""
-    status_cond = " AND a.status = :st" if status else ""
     params = {"t": tenant, "st": status and str(status), "lim": limit, "off": offset,
               "n": limit + offset, "cap": LIST_TOTAL_CAP + 1}
-    if subtree:      # a supervisor's subtree: every unit's rows under the code (RLS: the subtree scope)
-        branches = [f"a.tenant_code LIKE :t || '%'{status_cond}"]
-        count_order = ""
-    else:
-        branches = [f"a.tenant_code = :t{status_cond}",
-                    f"a.collect_tenant = :t AND a.tenant_code <> :t{status_cond}"]
-        # the count follows the window indexes too, index-only (they carry what the read policy looks at,
-        # migration 0008): 1,001 entries of a dozen index pages, not the rows of ~1,000 table pages
-        count_order = " ORDER BY a.received_at DESC, a.id"
+    branches = _branches(subtree, " AND a.status = :st" if status else "")
     page = " UNION ALL ".join(
         f"(SELECT {_COLUMNS} FROM {S}.applications a WHERE {b} ORDER BY a.received_at DESC, a.id LIMIT :n)"
         for b in branches)
-    counted = " + ".join(f"(SELECT count(*) FROM (SELECT 1 FROM {S}.applications a WHERE {b}{count_order}"
-                         " LIMIT :cap) c)" for b in branches)
     # the page and the capped count in one statement (one round trip): the count's row carries the page's rows,
     # or stands alone (its page columns NULL) when the page is empty
-    return (f"SELECT p.*, t.n FROM (SELECT least({counted}, :cap) AS n) t LEFT JOIN LATERAL ("
+    return (f"SELECT p.*, t.n FROM (SELECT {_capped_count(branches, subtree)} AS n) t LEFT JOIN LATERAL ("
             f"SELECT {_ROW_COLUMNS}, {_LISTING_COLUMNS} FROM ({page}) a CROSS JOIN LATERAL"
             f" {_LISTING_RECORD} ORDER BY a.received_at DESC, a.id LIMIT :lim OFFSET :off) p ON true"
             " ORDER BY p.received_at DESC, p.id", params)
+
+
+def _branches(subtree: bool, condition: str) -> list[str]:
+    """The list's rows as the conditions of its index-ordered branches (`list_statement`), each with `condition`."""
+    if subtree:      # a supervisor's subtree: every unit's rows under the code (RLS: the subtree scope)
+        return [f"a.tenant_code LIKE :t || '%'{condition}"]
+    return [f"a.tenant_code = :t{condition}", f"a.collect_tenant = :t AND a.tenant_code <> :t{condition}"]
+
+
+def _capped_count(branches: list[str], subtree: bool) -> str:
+    """The rows of the branches counted up to :cap (an expression): each branch stops after :cap rows."""
+    # a window's count follows the window indexes too, index-only (they carry what the read policy looks at,
+    # migration 0008): 1,001 entries of a dozen index pages, not the rows of ~1,000 table pages
+    order = "" if subtree else " ORDER BY a.received_at DESC, a.id"
+    counted = " + ".join(f"(SELECT count(*) FROM (SELECT 1 FROM {S}.applications a WHERE {b}{order}"
+                         " LIMIT :cap) c)" for b in branches)
+    return f"least({counted}, :cap)"
+
+
+def count_statement(tenant: str, *, subtree: bool, statuses: Sequence[Status]) -> tuple[str, dict[str, Any]]:
+    """How many of the list's applications (`list_statement`'s rows) are in each of `statuses`, each counted up
+    to LIST_TOTAL_CAP + 1 as the list's total is: one row, a column per status in order. Each status's count
+    reads the window's status index (applications_window_status) and the collected applications' index."""
+    params: dict[str, Any] = {"t": tenant, "cap": LIST_TOTAL_CAP + 1}
+    columns = []
+    for i, status in enumerate(statuses):
+        params[f"st{i}"] = str(status)
+        columns.append(_capped_count(_branches(subtree, f" AND a.status = :st{i}"), subtree))
+    return f"SELECT {', '.join(columns)}", params
 
 
 def listing_page(rows: list[tuple]) -> tuple[list[ApplicationListing], int]:

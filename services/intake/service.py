@@ -8,6 +8,7 @@ from sanji.intake.v1 import intake_pb2_grpc
 
 from services.intake.handlers import IntakeHandlers
 from services.intake.translate import (
+    STATUS,
     applicant_to_pb,
     application_to_pb,
     calendar_year,
@@ -23,6 +24,7 @@ from services.intake.translate import (
     record_resumption,
     record_suspension,
     status_filter,
+    status_value,
     submit_command,
 )
 from shared.db import Database
@@ -89,6 +91,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                                             subtree=request.subtree, limit=request.limit, offset=request.offset)
         return pb.ListApplicationsResponse(applications=[listing_to_pb(x) for x in listed], total=total,
                                            total_capped=capped)
+
+    def CountApplications(self, request, context):
+        counted = self.h.count(current_principal(), statuses=[status_value(v) for v in request.statuses],
+                               subtree=request.subtree)
+        return pb.CountApplicationsResponse(counts=[pb.StatusCount(status=STATUS[s], count=n, capped=capped)
+                                                    for s, n, capped in counted])
 
     def GetApplicantProfile(self, request, context):
         return applicant_to_pb(self.h.applicant_profile(current_principal(), request.id_number))

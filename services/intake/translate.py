@@ -75,8 +75,13 @@ def proxy_command(r: pb.SubmitProxyApplicationRequest) -> SubmitCommand:
 def status_filter(value: int) -> Status | None:
     if value == pb.APPLICATION_STATUS_UNSPECIFIED:
         return None
+    return status_value(value, "status")
+
+
+def status_value(value: int, field: str = "statuses") -> Status:
+    """A status the caller names in `field` (UNSPECIFIED names none: refused as unknown)."""
     if value not in STATUS_FROM_PB:
-        raise InvalidArgument("status", "未知的办件状态")
+        raise InvalidArgument(field, "未知的办件状态")
     return STATUS_FROM_PB[value]
 
 

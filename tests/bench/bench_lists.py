@@ -1,5 +1,6 @@
 """The lists people open all day, at 16 users, on a year of a large county (issue 22 item 4): the window's
-list (intake ListApplications), a desk's queue (approval ListQueue), the public progress lookup (intake
+list (intake ListApplications, and the page's second call, CountApplications: what waits on the window, counted
+over its whole list), a desk's queue (approval ListQueue), the public progress lookup (intake
 LookupProgress) and the cashier's notices awaiting payment (fees ListCases NOTICED), and beside them the case
 list a head or supervisor opens (approval ListCases, every status), each through the real
 gRPC service with its median and p99 beside the same-run echo — and each list's query plan, EXPLAIN
@@ -38,6 +39,7 @@ from sanji.intake.v1 import intake_pb2_grpc
 from sqlalchemy import TextClause, create_engine, text
 
 from conftest import free_port
+from gateway.pages_window import WAITING
 from infra.demo.load import load_demo_users
 from infra.oidc.client import login
 from shared.grpc.client import bearer
@@ -77,7 +79,8 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
     """EXPLAIN (ANALYZE, BUFFERS) of every statement each list's repository method runs, in a unit of work
     bound as the service binds it."""
     from services.approval.repository import ApprovalRepository, queue_statement
-    from services.intake.repository import IntakeRepository
+    from services.intake.repository import IntakeRepository, count_statement
+    from services.intake.translate import STATUS_FROM_PB
     from shared.db import Database
 
     out: dict[str, list[str]] = {}
@@ -85,6 +88,9 @@ def plans(database_url: str, lookup: tuple[str, str]) -> dict[str, list[str]]:
         "window list (intake.list_for)": ("intake", COUNTY,
                                           lambda u: IntakeRepository(u).list_for(COUNTY, subtree=False, status=None,
                                                                                  limit=PAGE, offset=0)),
+        # the statuses the window's page counts (gateway/pages_window.py WAITING), in one statement
+        "window's waiting counts (intake.count_statement)": ("intake", COUNTY, lambda u: u.rows_planned(
+            *count_statement(COUNTY, subtree=False, statuses=[STATUS_FROM_PB[v] for v in WAITING]))),
         # the one statement the handler reads in one round trip (Database.read_planned), as a unit of work plans it
         "desk queue (approval.queue_statement)": ("approval", COUNTY,
                                                   lambda u: u.rows_planned(*queue_statement(
@@ -228,6 +234,9 @@ def run() -> list[Figure]:
             lists = {     # name: (the serving process, the call)
                 "window list (intake ListApplications)": ("intake", lambda: intake.ListApplications(
                     ipb.ListApplicationsRequest(limit=PAGE), metadata=md["county.clerk"], timeout=60)),
+                # the page's second call: what the window waits on, counted over its whole list
+                "window's waiting counts (intake CountApplications)": ("intake", lambda: intake.CountApplications(
+                    ipb.CountApplicationsRequest(statuses=WAITING), metadata=md["county.clerk"], timeout=60)),
                 "desk queue (approval ListQueue review)": ("approval", lambda: approval.ListQueue(
                     apb.ListQueueRequest(kind="review", limit=PAGE), metadata=md["county.reviewer"], timeout=60)),
                 "public progress lookup (intake LookupProgress)": ("intake", lookup),

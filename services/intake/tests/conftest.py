@@ -15,6 +15,7 @@ import uuid
 
 import grpc
 import pytest
+from fastapi.testclient import TestClient
 from google.protobuf import json_format
 from pypdf import PdfReader
 from sanji.catalogue.v1 import catalogue_pb2 as cpb
@@ -22,6 +23,8 @@ from sanji.intake.v1 import intake_pb2 as pb
 from sanji.intake.v1 import intake_pb2_grpc
 from sqlalchemy import text
 
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
 from services.intake.catalogue import GrpcCatalogue
 from services.intake.handlers import IntakeHandlers
 from services.intake.service import registration
@@ -131,6 +134,21 @@ def intake_stub(intake_server):
 def as_user(intake_stub, tokens):
     """as_user("dongdajie.clerk").SubmitApplication(request) — the stub with a user's token."""
     return lambda username: Caller(intake_stub, tokens[username], timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(catalogue_server, intake_server, oidc, verifier):
+    """The gateway in front of these intake and catalogue servers (the REST edge and the console)."""
+    # the lookups here are the tests' own, not an enumeration: the gateway's rate limit (tested in gateway/tests)
+    # is set out of their way
+    settings = GatewaySettings(catalogue_target=catalogue_server, intake_target=intake_server, oidc_server_url=oidc.url,
+                               rate_limit_lookup="1000/minute")
+    with TestClient(create_app(settings, verifier=verifier), raise_server_exceptions=False) as c:
+        yield c
+
+
+def auth(tokens, user):
+    return {"authorization": f"Bearer {tokens[user]}"}
 
 
 @pytest.fixture(scope="session")
