@@ -58,7 +58,11 @@ from shared.validation import page, uuid_field
 
 log = logging.getLogger("sanji.intake")
 
-READ_ROLES = (Role.WINDOW_CLERK, Role.SUPERVISOR, Role.REVIEWER, Role.DECIDER, Role.CASHIER, Role.TENANT_ADMIN)
+# who reads the unit's applications: the window, the back office, the cashier, the supervisor, the admin, and the
+# window's chief representative and the unit's head, who confirm or overrule a refusal the window proposes
+# (无权否决, seed 003 §20) and so must open the list and the application it is on
+READ_ROLES = (Role.WINDOW_CLERK, Role.CHIEF_REPRESENTATIVE, Role.HEAD, Role.SUPERVISOR, Role.REVIEWER, Role.DECIDER,
+              Role.CASHIER, Role.TENANT_ADMIN)
 NOT_FOUND = "办件不存在或无权查看"
 # the one answer of the public lookup to a wrong code, a wrong ID number and an unknown case alike
 LOOKUP_NOT_FOUND = "未找到该办件，请核对办件编号和查询码（或申请人证件号码）"

@@ -6,28 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from fastapi.testclient import TestClient
 
-from gateway.app import create_app
-from gateway.settings import GatewaySettings
-from services.intake.tests.conftest import TOWNSHIP, key, pdf_text, rid
+from services.intake.tests.conftest import TOWNSHIP, auth, key, pdf_text, rid
 from tests.support import report_from_approval
 
 BASE = "/api/v1/intake/applications"
-
-
-@pytest.fixture(scope="module")
-def client(catalogue_server, intake_server, oidc, verifier):
-    # the lookups here are the tests' own, not an enumeration: the gateway's rate limit (tested in gateway/tests)
-    # is set out of their way
-    settings = GatewaySettings(catalogue_target=catalogue_server, intake_target=intake_server, oidc_server_url=oidc.url,
-                               rate_limit_lookup="1000/minute")
-    with TestClient(create_app(settings, verifier=verifier), raise_server_exceptions=False) as c:
-        yield c
-
-
-def auth(tokens, user):
-    return {"authorization": f"Bearer {tokens[user]}"}
 
 
 def body(item: str, **over) -> dict:
@@ -104,6 +87,28 @@ def test_reject_over_rest(client, tokens, catalogue_items, today):
     r = client.post(f"{BASE}/{app['id']}/reject/confirm", json={"confirm": True, "note": "同意"}, headers=head)
     assert r.status_code == 200 and r.json()["status"] == "rejected"
     assert r.json()["rejection"]["confirmed_by_name"] == "周建华"
+
+
+def test_the_head_finds_a_proposed_refusal_on_the_window_list_and_confirms_it_in_the_console(
+        client, tokens, catalogue_items, today):
+    """The console offers the unit's head the window's list and the refusal to confirm (无权否决): intake lets the
+    head (and a chief representative) read them, inside the unit only."""
+    app = client.post(BASE, json=body(catalogue_items["township"].id), headers=auth(tokens, "dongdajie.clerk")).json()
+    r = client.post(f"{BASE}/{app['id']}/reject", json={"reason": "超出本中心办理范围"},
+                    headers=auth(tokens, "dongdajie.clerk"))
+    assert r.status_code == 200 and r.json()["rejection"]["pending"] is True
+    head = auth(tokens, "dongdajie.head")
+    listed = client.get(BASE, params={"status": "received", "limit": 200}, headers=head)
+    assert listed.status_code == 200 and app["id"] in {a["id"] for a in listed.json()["applications"]}
+    page = client.get("/console/window/today", params={"status": "received"}, headers=head)
+    assert page.status_code == 200 and app["id"] in page.text
+    page = client.get(f"/console/window/app/{app['id']}", headers=head)
+    assert page.status_code == 200 and 'id="confirm-rejection-form"' in page.text
+    # the county's head reads the county's list, not the township's applications
+    assert client.get(f"{BASE}/{app['id']}", headers=auth(tokens, "county.head")).status_code == 404
+    assert app["id"] not in client.get("/console/window/today", headers=auth(tokens, "county.head")).text
+    r = client.post(f"{BASE}/{app['id']}/reject/confirm", json={"confirm": True, "note": "同意"}, headers=head)
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
 
 
 def test_rest_walls(client, tokens, catalogue_items, today):
