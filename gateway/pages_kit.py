@@ -118,6 +118,35 @@ def render(request: Request, template: str, context: dict | None = None, status:
     return response
 
 
+# rows a console list shows at a time (分页); the rest are a 下一页 away. The lists bench measures this page
+# (tests/bench/bench_lists.py): the page people open all day is the call it times
+CONSOLE_PAGE = 20
+# how far a console list pages: as far as its count goes (the services count up to 1,000 and say "1000+");
+# past it a list is searched or filtered, not paged through
+CONSOLE_MAX_OFFSET = 1000
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where a page of a console list is in the whole: rows first–last of `total` ("1000+" when the count was
+    capped), with the addresses of the pages before and after (None at either end)."""
+    first: int
+    last: int
+    total: str
+    prev: str | None
+    next: str | None
+
+
+def pager(request: Request, offset: int, shown: int, total: int, capped: bool, param: str = "offset") -> Pager:
+    """The pager of a list whose page at `offset` (the query parameter `param`) shows `shown` rows of `total`."""
+    more = shown == CONSOLE_PAGE and (capped or offset + shown < total) and offset + shown < CONSOLE_MAX_OFFSET
+    at = request.url.remove_query_params(param)
+    return Pager(first=offset + 1 if shown else offset, last=offset + shown,
+                 total=f"{total}+" if capped else str(total),
+                 prev=str(at.include_query_params(**{param: max(offset - CONSOLE_PAGE, 0)})) if offset > 0 else None,
+                 next=str(at.include_query_params(**{param: offset + shown})) if more else None)
+
+
 def unit_name(request: Request, code: str) -> str:
     from sanji.catalogue.v1 import catalogue_pb2 as cpb
 

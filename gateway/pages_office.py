@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sanji.approval.v1 import approval_pb2 as apb
 from sanji.fees.v1 import fees_pb2 as fpb
 
-from gateway.pages_kit import Posted, Staff, allow, render
+from gateway.pages_kit import CONSOLE_MAX_OFFSET, CONSOLE_PAGE, Posted, Staff, allow, pager, render
 from gateway.rest import status_tokens
 from gateway.routes_approval import approval
 from gateway.routes_fees import fees
@@ -41,12 +41,17 @@ def yuan(fen: int) -> str:
 
 
 @router.get("/console/queue", response_class=HTMLResponse)
-def queue(request: Request, p: Staff):
+def queue(request: Request, p: Staff, offset: int = Query(0, ge=0, le=CONSOLE_MAX_OFFSET),
+          mine_offset: int = Query(0, ge=0, le=CONSOLE_MAX_OFFSET)):
+    """A desk's queue, most urgent first, and the tasks the caller has claimed: each a page at a time."""
     allow(p, *BACK_OFFICE)
-    tasks = approval.call(request, p, "ListQueue", apb.ListQueueRequest(limit=100))
-    mine = approval.call(request, p, "ListQueue", apb.ListQueueRequest(mine=True, limit=100))
-    return render(request, "queue.html", {"tasks": tasks.tasks, "mine": mine.tasks, "step": STEP,
-                                          "names": STEP_NAMES}, p=p)
+    tasks = approval.call(request, p, "ListQueue", apb.ListQueueRequest(limit=CONSOLE_PAGE, offset=offset))
+    mine = approval.call(request, p, "ListQueue", apb.ListQueueRequest(mine=True, limit=CONSOLE_PAGE,
+                                                                       offset=mine_offset))
+    return render(request, "queue.html", {
+        "tasks": tasks.tasks, "mine": mine.tasks, "step": STEP, "names": STEP_NAMES,
+        "tasks_pager": pager(request, offset, len(tasks.tasks), tasks.total, tasks.total_capped),
+        "mine_pager": pager(request, mine_offset, len(mine.tasks), mine.total, mine.total_capped, "mine_offset")}, p=p)
 
 
 @router.post("/console/queue/{step_id}/claim")
@@ -161,14 +166,15 @@ def record_inspection(request: Request, case_id: str, inspection_id: str, p: Sta
 
 # -- the fee window ------------------------------------------------------------------------------------
 @router.get("/console/cashier", response_class=HTMLResponse)
-def cashier(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|".join(FEE_NAMES) + ")?$")):
+def cashier(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|".join(FEE_NAMES) + ")?$"),
+            offset: int = Query(0, ge=0, le=CONSOLE_MAX_OFFSET)):
     allow(p, Role.CASHIER, Role.HEAD)
     number = {t: n for n, t in FEE_CASE.items()}.get(status, 0)
-    cases = fees.call(request, p, "ListCases", fpb.ListCasesRequest(status=number, limit=100,
+    cases = fees.call(request, p, "ListCases", fpb.ListCasesRequest(status=number, limit=CONSOLE_PAGE, offset=offset,
                                                                      view=fpb.CASE_FEES_VIEW_BASIC))
-    total = f"{cases.total}+" if cases.total_capped else cases.total    # counted up to a cap (issue 22): "1000+"
-    return render(request, "cashier.html", {"cases": cases.cases, "total": total, "status": status,
-                                            "names": FEE_NAMES, "fee_case": FEE_CASE, "yuan": yuan}, p=p)
+    return render(request, "cashier.html", {
+        "cases": cases.cases, "status": status, "names": FEE_NAMES, "fee_case": FEE_CASE, "yuan": yuan,
+        "pager": pager(request, offset, len(cases.cases), cases.total, cases.total_capped)}, p=p)
 
 
 @router.get("/console/cashier/{case_number}", response_class=HTMLResponse)

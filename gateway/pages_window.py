@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sanji.catalogue.v1 import catalogue_pb2 as cpb
 from sanji.intake.v1 import intake_pb2 as pb
 
-from gateway.pages_kit import Posted, Staff, allow, render
+from gateway.pages_kit import CONSOLE_MAX_OFFSET, CONSOLE_PAGE, Posted, Staff, allow, pager, render
 from gateway.rest import status_tokens
 from gateway.routes_catalogue import catalogue
 from gateway.routes_intake import intake
@@ -204,17 +204,20 @@ def pickup(request: Request, application_id: str, p: Staff, form: Posted):
 
 
 @router.get("/console/window/today", response_class=HTMLResponse)
-def today(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|".join(STATUS_NAMES) + ")?$")):
-    """The day's list: what was received today and what is waiting (a decision, a correction, a hand-out)."""
+def today(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|".join(STATUS_NAMES) + ")?$"),
+          offset: int = Query(0, ge=0, le=CONSOLE_MAX_OFFSET)):
+    """The window's list, newest first, a page at a time, and what is waiting on it (a decision, a correction, a
+    hand-out)."""
     allow(p, *WINDOW, Role.HEAD, Role.TENANT_ADMIN)
     number = {t: n for n, t in TOKENS.items()}.get(status, 0)
-    apps = intake.call(request, p, "ListApplications", pb.ListApplicationsRequest(status=number, limit=200))
+    apps = intake.call(request, p, "ListApplications", pb.ListApplicationsRequest(status=number, limit=CONSOLE_PAGE,
+                                                                                offset=offset))
     rows = [{"app": a, "status": status_of(a), "name": STATUS_NAMES.get(status_of(a), ""),
              "tag": STATUS_TAG.get(status_of(a), "")} for a in apps.applications]
     # what the window waits on, counted over its whole list: a year holds far more than the page's 200 rows, and
     # a correction or a result waiting since last month is still waiting
     counted = intake.call(request, p, "CountApplications", pb.CountApplicationsRequest(statuses=WAITING))
     waiting = {TOKENS[c.status]: _capped(c.count, c.capped) for c in counted.counts}
-    total = _capped(apps.total, apps.total_capped)
-    return render(request, "window_today.html", {"rows": rows, "total": total, "status": status,
-                                                 "waiting": waiting, "names": STATUS_NAMES}, p=p)
+    return render(request, "window_today.html", {
+        "rows": rows, "status": status, "waiting": waiting, "names": STATUS_NAMES,
+        "pager": pager(request, offset, len(rows), apps.total, apps.total_capped)}, p=p)

@@ -39,6 +39,7 @@ from sanji.intake.v1 import intake_pb2_grpc
 from sqlalchemy import TextClause, create_engine, text
 
 from conftest import free_port
+from gateway.pages_kit import CONSOLE_PAGE
 from gateway.pages_window import WAITING
 from infra.demo.load import load_demo_users
 from infra.oidc.client import login
@@ -48,7 +49,7 @@ from tests.bench.common import CpuMeter, Figure, percentile
 from tests.bench.volume import COUNTY, DEFAULT_DATABASE
 
 CALLS = int(os.environ.get("SANJI_BENCH_LIST_CALLS", "800"))
-PAGE = 20
+PAGE = CONSOLE_PAGE           # the rows a console list shows at a time: the page people open is the one timed
 console = Console()
 
 
@@ -237,8 +238,10 @@ def run() -> list[Figure]:
                 # the page's second call: what the window waits on, counted over its whole list
                 "window's waiting counts (intake CountApplications)": ("intake", lambda: intake.CountApplications(
                     ipb.CountApplicationsRequest(statuses=WAITING), metadata=md["county.clerk"], timeout=60)),
+                # as the console's queue asks for it (gateway/pages_office.py queue): the kinds the caller's roles
+                # may take, a reviewer's being review
                 "desk queue (approval ListQueue review)": ("approval", lambda: approval.ListQueue(
-                    apb.ListQueueRequest(kind="review", limit=PAGE), metadata=md["county.reviewer"], timeout=60)),
+                    apb.ListQueueRequest(limit=PAGE), metadata=md["county.reviewer"], timeout=60)),
                 "public progress lookup (intake LookupProgress)": ("intake", lookup),
                 # the basic view, as the console's fee window asks for it (gateway/pages_office.py cashier)
                 "cashier's notices (fees ListCases NOTICED)": ("fees", lambda: fees.ListCases(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.pages_kit import CONSOLE_MAX_OFFSET, CONSOLE_PAGE
 from gateway.settings import GatewaySettings
 
 API = "/api/v1/approval"
@@ -92,3 +96,30 @@ def test_rest_keeps_tenants_apart(client, tokens, bus):
     assert r.status_code == 401
     r = client.get(f"{API}/categories")
     assert r.status_code == 200 and [c["name"] for c in r.json()["categories"]][0] == "市场准入"
+
+
+def test_the_console_queue_pages_through_the_desk_as_the_service_lists_it(client, tokens, bus):
+    """The queue page shows CONSOLE_PAGE tasks at a time, most urgent first, with 下一页 to the next ones (the
+    same rows the service lists at that offset); an offset that is not a page's is refused."""
+    for _ in range(CONSOLE_PAGE + 1):
+        bus.accepted(drain=False)
+    bus.drain(CONSOLE_PAGE + 1)
+    headers = auth(tokens, "county.reviewer")
+    listed = client.get(f"{API}/queue", params={"limit": 2 * CONSOLE_PAGE}, headers=headers).json()
+    expected = [t["case_number"] for t in listed["tasks"]]
+    assert len(expected) > CONSOLE_PAGE
+
+    def shown(text: str) -> list[str]:
+        table = text[text.index('id="queue"'):]
+        return re.findall(r'<a href="/console/case/[^"]+">([^<]+)</a>', table[:table.index("</table>")])
+
+    first = client.get("/console/queue", headers=headers)
+    assert first.status_code == 200, first.text
+    assert shown(first.text) == expected[:CONSOLE_PAGE]
+    assert f"共 {listed['total']}{'+' if listed['total_capped'] else ''} 条" in first.text
+    following = html.unescape(re.search(r'id="queue-pager">.*?<a href="([^"]+)" rel="next">', first.text).group(1))
+    second = client.get(following, headers=headers)
+    assert shown(second.text) == expected[CONSOLE_PAGE:2 * CONSOLE_PAGE]
+    for bad in ("-1", "x", str(CONSOLE_MAX_OFFSET + 1)):
+        for param in ("offset", "mine_offset"):
+            assert client.get("/console/queue", params={param: bad}, headers=headers).status_code == 422, (param, bad)

@@ -12,6 +12,7 @@ import grpc
 import pytest
 from sanji.fees.v1 import fees_pb2 as pb
 
+from gateway.pages_kit import CONSOLE_MAX_OFFSET, CONSOLE_PAGE
 from services.fees.tests.conftest import case_number, err, field_of, line
 
 BRIEF = ("notice_number", "case_number", "tenant", "status", "total_fen", "issued_at", "paid_at", "serial")
@@ -136,3 +137,9 @@ def test_the_rest_edge_and_the_console_speak_the_view(client, tokens, states):
         assert r.status_code == 422 and "view" in r.text, bad
     page = client.get("/console/cashier", params={"status": "noticed"}, headers=headers)
     assert page.status_code == 200 and number in page.text
+    # a page at a time (the console's CONSOLE_PAGE rows), its place in the whole as the service counts it
+    counted = client.get("/api/v1/fees/cases", params={"status": "noticed", "limit": 1}, headers=headers).json()
+    assert f"共 {counted['total']}{'+' if counted['total_capped'] else ''} 条" in page.text
+    assert page.text.count('href="/console/cashier/') <= CONSOLE_PAGE
+    for bad in ("-1", "x", str(CONSOLE_MAX_OFFSET + 1)):
+        assert client.get("/console/cashier", params={"offset": bad}, headers=headers).status_code == 422, bad

@@ -6,7 +6,9 @@ counts the service gives."""
 
 from __future__ import annotations
 
+import html
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import pytest
@@ -14,6 +16,7 @@ from sanji.catalogue.v1 import catalogue_pb2 as cpb
 from sanji.intake.v1 import intake_pb2 as pb
 from sqlalchemy import text
 
+from gateway.pages_kit import CONSOLE_MAX_OFFSET, CONSOLE_PAGE
 from services.intake import handlers as intake_handlers_module
 from services.intake import repository
 from services.intake.domain import Status
@@ -150,3 +153,28 @@ def test_the_window_page_shows_what_waits_on_the_whole_list(client, tokens, coll
     assert collecting[0][1].id in page.text and collecting[0][3].id not in page.text
     refused = client.get("/console/window/today", params={"status": "waiting"}, headers=auth(tokens, "dongdajie.clerk"))
     assert refused.status_code == 422
+
+
+def test_the_window_page_pages_through_the_list_as_the_service_lists_it(client, as_user, tokens, catalogue_items):
+    """A page at a time (CONSOLE_PAGE rows), newest first: the 下一页 address gives the next rows of the same list
+    with its filter kept; an offset that is not a page's is refused."""
+    clerk, headers = as_user("dongdajie.clerk"), auth(tokens, "dongdajie.clerk")
+    for _ in range(CONSOLE_PAGE + 1):
+        clerk.SubmitApplication(submit_request(catalogue_items["township"]))
+    listed = clerk.ListApplications(pb.ListApplicationsRequest(status=pb.APPLICATION_STATUS_RECEIVED,
+                                                               limit=2 * CONSOLE_PAGE))
+    expected = [a.id for a in listed.applications]
+    assert len(expected) > CONSOLE_PAGE
+
+    def shown(page_text: str) -> list[str]:
+        return re.findall(r'href="/console/window/app/([0-9a-f-]{36})"', page_text)
+
+    first = client.get("/console/window/today", params={"status": "received"}, headers=headers)
+    assert first.status_code == 200 and shown(first.text) == expected[:CONSOLE_PAGE]
+    following = html.unescape(re.search(r'<a href="([^"]+)" rel="next">下一页</a>', first.text).group(1))
+    assert parse_qs(urlsplit(following).query) == {"status": ["received"], "offset": [str(CONSOLE_PAGE)]}
+    second = client.get(following, headers=headers)
+    assert second.status_code == 200
+    assert shown(second.text) == expected[CONSOLE_PAGE:2 * CONSOLE_PAGE] and 'rel="prev">上一页' in second.text
+    for bad in ("-1", "x", str(CONSOLE_MAX_OFFSET + 1), "1e3"):
+        assert client.get("/console/window/today", params={"offset": bad}, headers=headers).status_code == 422, bad
