@@ -24,6 +24,7 @@ from shared.tenancy import Role
 
 router = APIRouter(include_in_schema=False)
 BACK_OFFICE = (Role.REVIEWER, Role.DECIDER, Role.HEAD, Role.CHIEF_REPRESENTATIVE)
+DESKS = (Role.REVIEWER, Role.DECIDER)          # the roles that take a desk's tasks (approval's queue)
 CASE_READERS = (*BACK_OFFICE, Role.CASHIER, Role.TENANT_ADMIN, Role.SUPERVISOR)
 STEP = status_tokens(apb.StepStatus)
 CASE = status_tokens(apb.CaseStatus)
@@ -43,13 +44,17 @@ def yuan(fen: int) -> str:
 @router.get("/console/queue", response_class=HTMLResponse)
 def queue(request: Request, p: Staff, offset: int = Query(0, ge=0, le=CONSOLE_MAX_OFFSET),
           mine_offset: int = Query(0, ge=0, le=CONSOLE_MAX_OFFSET)):
-    """A desk's queue, most urgent first, and the tasks the caller has claimed: each a page at a time."""
+    """A desk's queue, most urgent first, and the tasks the caller has claimed: each a page at a time. The head
+    and the window's chief representative take no desk's task (approval refuses them the queue): their page is
+    the case search, to open a case by its number (an extension to approve, a 即办件 to decide)."""
     allow(p, *BACK_OFFICE)
+    if not any(p.has(r) for r in DESKS):
+        return render(request, "queue.html", {"desk": False}, p=p)
     tasks = approval.call(request, p, "ListQueue", apb.ListQueueRequest(limit=CONSOLE_PAGE, offset=offset))
     mine = approval.call(request, p, "ListQueue", apb.ListQueueRequest(mine=True, limit=CONSOLE_PAGE,
                                                                        offset=mine_offset))
     return render(request, "queue.html", {
-        "tasks": tasks.tasks, "mine": mine.tasks, "step": STEP, "names": STEP_NAMES,
+        "desk": True, "tasks": tasks.tasks, "mine": mine.tasks, "step": STEP, "names": STEP_NAMES,
         "tasks_pager": pager(request, offset, len(tasks.tasks), tasks.total, tasks.total_capped),
         "mine_pager": pager(request, mine_offset, len(mine.tasks), mine.total, mine.total_capped, "mine_offset")}, p=p)
 

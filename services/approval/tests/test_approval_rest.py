@@ -123,3 +123,20 @@ def test_the_console_queue_pages_through_the_desk_as_the_service_lists_it(client
     for bad in ("-1", "x", str(CONSOLE_MAX_OFFSET + 1)):
         for param in ("offset", "mine_offset"):
             assert client.get("/console/queue", params={param: bad}, headers=headers).status_code == 422, (param, bad)
+
+
+def test_the_head_and_the_chief_representative_get_the_case_search_not_a_desk_they_cannot_read(client, tokens, bus):
+    """The menu offers 审批待办 to the head (who approves an extension) and the window's chief representative (who
+    decides a 即办件 on the spot); approval gives the desk's queue to reviewers and deciders only. Their page is the
+    case search, which opens the case."""
+    msg = bus.accepted()
+    for user in ("county.head", "county.chief"):
+        page = client.get("/console/queue", headers=auth(tokens, user))
+        assert page.status_code == 200, (user, page.text)
+        assert 'id="no-desk"' in page.text and 'id="queue"' not in page.text
+        found = client.get("/console/case", params={"number": msg.case_number}, headers=auth(tokens, user),
+                           follow_redirects=False)
+        assert found.status_code == 303 and found.headers["location"].startswith("/console/case/")
+        assert client.get(found.headers["location"], headers=auth(tokens, user)).status_code == 200
+    # the desk itself stays refused to them in the API, as before
+    assert client.get(f"{API}/queue", headers=auth(tokens, "county.head")).status_code == 403
