@@ -186,6 +186,17 @@ def catalogue_items(stub, tokens) -> dict[str, cpb.Item]:
     return {"township": township, "county": county, "immediate": immediate, "company": company}
 
 
+def whole_list(caller, **filters) -> list[pb.Application]:
+    """Every page of a list, newest first: the session's applications run to more than a page, and the tests that
+    pin a later day put theirs ahead of the rest."""
+    out: list[pb.Application] = []
+    while True:
+        got = caller.ListApplications(pb.ListApplicationsRequest(limit=200, offset=len(out), **filters)).applications
+        out += got
+        if len(got) < 200:
+            return out
+
+
 def submit_request(item: cpb.Item, *, materials=("M1", "M2", "M3", "M4"), scenario="S1", applicant=None,
                    idem: str | None = None, channel=pb.CHANNEL_WINDOW, **over) -> pb.SubmitApplicationRequest:
     applicant = applicant or pb.Applicant(name="张三", id_number=rid(), phone="13909351234",

@@ -20,6 +20,7 @@ from services.intake.tests.conftest import (
     proxy_request,
     rid,
     submit_request,
+    whole_list,
 )
 from tests.support import report_from_approval
 
@@ -119,25 +120,23 @@ def test_tenant_isolation_of_reads_and_decisions(as_user, clerk, township_item, 
                  lambda: sibling.RequestCorrection(pb.RequestCorrectionRequest(
                      application_id=app.id, items=[pb.CorrectionItem(material_code="M1")]))):
         assert err(call).code() == CODE.NOT_FOUND
-    assert app.id not in {a.id for a in sibling.ListApplications(pb.ListApplicationsRequest(limit=200)).applications}
+    assert app.id not in {a.id for a in whole_list(sibling)}
     county_clerk = as_user("county.clerk")                     # the county window is not a supervisor
     assert err(county_clerk.GetApplication, get).code() == CODE.NOT_FOUND
     assert err(county_clerk.AcceptApplication, accept).code() == CODE.NOT_FOUND
     assert err(as_user("wenchuan.admin").GetApplication, get).code() == CODE.NOT_FOUND
     supervisor = as_user("county.supervisor")
     assert supervisor.GetApplication(get).id == app.id
-    subtree = supervisor.ListApplications(pb.ListApplicationsRequest(subtree=True, limit=200))
-    assert app.id in {a.id for a in subtree.applications} and all(a.tenant.startswith(COUNTY)
-                                                                  for a in subtree.applications)
-    own = supervisor.ListApplications(pb.ListApplicationsRequest(limit=200))
-    assert app.id not in {a.id for a in own.applications}
+    subtree = whole_list(supervisor, subtree=True)
+    assert app.id in {a.id for a in subtree} and all(a.tenant.startswith(COUNTY) for a in subtree)
+    assert app.id not in {a.id for a in whole_list(supervisor)}
     e = err(supervisor.AcceptApplication, accept)
     assert e.code() == CODE.PERMISSION_DENIED                  # read-only supervision
     e = err(clerk.ListApplications, pb.ListApplicationsRequest(subtree=True))
     assert e.code() == CODE.PERMISSION_DENIED
-    mine = clerk.ListApplications(pb.ListApplicationsRequest(status=pb.APPLICATION_STATUS_RECEIVED, limit=200))
-    assert app.id in {a.id for a in mine.applications}
-    assert all(a.tenant == TOWNSHIP and a.status == pb.APPLICATION_STATUS_RECEIVED for a in mine.applications)
+    mine = whole_list(clerk, status=pb.APPLICATION_STATUS_RECEIVED)
+    assert app.id in {a.id for a in mine}
+    assert all(a.tenant == TOWNSHIP and a.status == pb.APPLICATION_STATUS_RECEIVED for a in mine)
 
 
 def test_rls_alone_walls_every_intake_table(clerk, township_item, intake_db, today):
