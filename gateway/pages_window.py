@@ -132,6 +132,9 @@ def application(request: Request, application_id: str, p: Staff, notice: str = Q
         "app": app, "rows": rows, "status": status, "status_name": STATUS_NAMES.get(status, status),
         "tag": STATUS_TAG.get(status, ""), "printed": printed,
         "confirms": p.has(Role.CHIEF_REPRESENTATIVE) or p.has(Role.HEAD),
+        # the window's own work (受理, 补正, 不予受理, 补交, 出件) is the window clerk's in intake: the head, the
+        # admin and the supervisor who open the application read it, with no form that would be refused
+        "acts": p.has(Role.WINDOW_CLERK),
         "missing": [r for r in rows if not r["supplied"]],
         "core_missing": [r for r in rows if not r["supplied"] and r["core"]]}, p=p)
 

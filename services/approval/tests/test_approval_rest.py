@@ -137,6 +137,16 @@ def test_the_head_and_the_chief_representative_get_the_case_search_not_a_desk_th
         found = client.get("/console/case", params={"number": msg.case_number}, headers=auth(tokens, user),
                            follow_redirects=False)
         assert found.status_code == 303 and found.headers["location"].startswith("/console/case/")
-        assert client.get(found.headers["location"], headers=auth(tokens, user)).status_code == 200
+        case_page = client.get(found.headers["location"], headers=auth(tokens, user))
+        assert case_page.status_code == 200
+        assert 'id="suspend-form"' not in case_page.text            # the clock is the step holder's (approval)
+    # the reviewer who holds the review step stops the clock there; one who holds none is not offered it
+    case = client.get(f"{API}/cases/by-number/{msg.case_number}", headers=auth(tokens, "county.reviewer")).json()
+    assert 'id="suspend-form"' not in client.get(f"/console/case/{case['id']}",
+                                                 headers=auth(tokens, "county.reviewer")).text
+    review = next(s for s in case["steps"] if s["kind"] == "review")
+    assert client.post(f"{API}/tasks/{review['id']}/claim", headers=auth(tokens, "county.reviewer")).status_code == 200
+    held = client.get(f"/console/case/{case['id']}", headers=auth(tokens, "county.reviewer"))
+    assert 'id="suspend-form"' in held.text
     # the desk itself stays refused to them in the API, as before
     assert client.get(f"{API}/queue", headers=auth(tokens, "county.head")).status_code == 403

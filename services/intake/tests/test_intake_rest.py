@@ -104,6 +104,10 @@ def test_the_head_finds_a_proposed_refusal_on_the_window_list_and_confirms_it_in
     assert page.status_code == 200 and app["id"] in page.text
     page = client.get(f"/console/window/app/{app['id']}", headers=head)
     assert page.status_code == 200 and 'id="confirm-rejection-form"' in page.text
+    # the window's own forms are the clerk's (intake refuses them to the head): not offered to the head
+    assert 'id="accept-form"' not in page.text and 'id="reject-form"' not in page.text
+    clerk_page = client.get(f"/console/window/app/{app['id']}", headers=auth(tokens, "dongdajie.clerk"))
+    assert 'id="accept-form"' in clerk_page.text and 'id="confirm-rejection-form"' not in clerk_page.text
     # the county's head reads the county's list, not the township's applications
     assert client.get(f"{BASE}/{app['id']}", headers=auth(tokens, "county.head")).status_code == 404
     assert app["id"] not in client.get("/console/window/today", headers=auth(tokens, "county.head")).text
