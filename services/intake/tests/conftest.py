@@ -186,6 +186,17 @@ def catalogue_items(stub, tokens) -> dict[str, cpb.Item]:
     return {"township": township, "county": county, "immediate": immediate, "company": company}
 
 
+def collected_item(stub, tokens, name: str) -> cpb.Item:
+    """A county item, published, that the township's window takes in on the county's behalf (代收)."""
+    md = bearer(tokens["county.admin"])
+    item = stub.CreateItem(cpb.CreateItemRequest(elements=elements(name=name, exercise_level="4")), metadata=md,
+                           timeout=10)
+    item = stub.PublishItem(cpb.PublishItemRequest(item_id=item.id), metadata=md, timeout=10)
+    stub.DelegateItem(cpb.DelegateItemRequest(item_id=item.id, target_tenants=[TOWNSHIP], reason="街道代收",
+                                              kind=cpb.LISTING_KIND_COLLECT), metadata=md, timeout=10)
+    return item
+
+
 def whole_list(caller, **filters) -> list[pb.Application]:
     """Every page of a list, newest first: the session's applications run to more than a page, and the tests that
     pin a later day put theirs ahead of the rest."""

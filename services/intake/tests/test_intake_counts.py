@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import pytest
-from sanji.catalogue.v1 import catalogue_pb2 as cpb
 from sanji.intake.v1 import intake_pb2 as pb
 from sqlalchemy import text
 
@@ -21,9 +20,17 @@ from services.intake import handlers as intake_handlers_module
 from services.intake import repository
 from services.intake.domain import Status
 from services.intake.repository import LIST_TOTAL_CAP
-from services.intake.tests.conftest import COUNTY, SIBLING, TOWNSHIP, auth, elements, err, field_of, submit_request
+from services.intake.tests.conftest import (
+    COUNTY,
+    SIBLING,
+    TOWNSHIP,
+    auth,
+    collected_item,
+    err,
+    field_of,
+    submit_request,
+)
 from services.intake.translate import STATUS
-from shared.grpc.client import bearer
 from shared.tenancy import DivisionCode, Principal, Role
 
 EVERY = [pb.ApplicationStatus.Value(n) for n in pb.ApplicationStatus.keys() if not n.endswith("UNSPECIFIED")]
@@ -54,12 +61,7 @@ def _counted(caller, statuses, **kw) -> list[tuple[int, int, bool]]:
 @pytest.fixture(scope="module")
 def collecting(stub, tokens, as_user, catalogue_items):
     """The township window with applications of its own in four states, and one it collected for the county."""
-    md = bearer(tokens["county.admin"])
-    item = stub.CreateItem(cpb.CreateItemRequest(elements=elements(name="高龄津贴申领", exercise_level="4")),
-                           metadata=md, timeout=10)
-    item = stub.PublishItem(cpb.PublishItemRequest(item_id=item.id), metadata=md, timeout=10)
-    stub.DelegateItem(cpb.DelegateItemRequest(item_id=item.id, target_tenants=[TOWNSHIP], reason="街道代收",
-                                              kind=cpb.LISTING_KIND_COLLECT), metadata=md, timeout=10)
+    item = collected_item(stub, tokens, "高龄津贴申领")
     clerk = as_user("dongdajie.clerk")
     own = [clerk.SubmitApplication(submit_request(catalogue_items["township"])) for _ in range(5)]
     clerk.RequestCorrection(pb.RequestCorrectionRequest(

@@ -17,6 +17,7 @@ from services.intake.tests.conftest import (
     TOWNSHIP,
     VILLAGE,
     codes,
+    collected_item,
     elements,
     err,
     field_of,
@@ -156,12 +157,7 @@ def test_a_township_window_collects_a_county_item_on_the_countys_behalf(stub, to
     报送上级 … 不得要求申请人重复提供申请材料”; seed 003 §4 “采取代为收件（受理）… 变‘群众多层跑’为‘上下协同办’”.
     The township window takes it in and accepts it on the county's behalf; the case is the county's; the
     township follows it and hands out the result."""
-    md = bearer(tokens["county.admin"])
-    item = stub.CreateItem(cpb.CreateItemRequest(elements=elements(name="老年人优待证办理", exercise_level="4")),
-                           metadata=md, timeout=10)
-    item = stub.PublishItem(cpb.PublishItemRequest(item_id=item.id), metadata=md, timeout=10)
-    stub.DelegateItem(cpb.DelegateItemRequest(item_id=item.id, target_tenants=[TOWNSHIP], reason="街道代收",
-                                              kind=cpb.LISTING_KIND_COLLECT), metadata=md, timeout=10)
+    item = collected_item(stub, tokens, "老年人优待证办理")
     app = clerk.SubmitApplication(submit_request(item))
     assert (app.tenant, app.collect_tenant) == (COUNTY, TOWNSHIP)
     # the sibling township's window neither sees it nor decides on it

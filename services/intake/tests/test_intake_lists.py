@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sanji.catalogue.v1 import catalogue_pb2 as cpb
 from sanji.intake.v1 import intake_pb2 as pb
 from sqlalchemy import text
 
 from services.intake.repository import LIST_TOTAL_CAP
-from services.intake.tests.conftest import COUNTY, TOWNSHIP, elements, submit_request, whole_list
-from shared.grpc.client import bearer
+from services.intake.tests.conftest import COUNTY, TOWNSHIP, collected_item, submit_request, whole_list
 
 # the statement the list ran before (a scan of the tenant's whole year): the reference order
 _REFERENCE = ("SELECT id::text, status FROM intake.applications a WHERE (a.tenant_code = :t OR a.collect_tenant = :t)"
@@ -39,12 +37,7 @@ def _walk(caller, page: int, **filters) -> tuple[list[str], set[tuple[int, bool]
 
 def test_the_window_list_is_the_same_rows_in_the_same_order_when_both_tenant_conditions_match(
         stub, tokens, as_user, clerk, township_item, intake_db, today):
-    md = bearer(tokens["county.admin"])
-    county_item = stub.CreateItem(cpb.CreateItemRequest(elements=elements(name="老年人优待证办理", exercise_level="4")),
-                                  metadata=md, timeout=10)
-    county_item = stub.PublishItem(cpb.PublishItemRequest(item_id=county_item.id), metadata=md, timeout=10)
-    stub.DelegateItem(cpb.DelegateItemRequest(item_id=county_item.id, target_tenants=[TOWNSHIP], reason="街道代收",
-                                              kind=cpb.LISTING_KIND_COLLECT), metadata=md, timeout=10)
+    county_item = collected_item(stub, tokens, "老年人优待证办理")
     own, collected = [], []
     for day in range(3):        # interleaved in time: the merge must interleave the branches
         today.set_today(dt.date(2026, 3, 2) + dt.timedelta(days=day))
@@ -52,8 +45,7 @@ def test_the_window_list_is_the_same_rows_in_the_same_order_when_both_tenant_con
         collected.append(clerk.SubmitApplication(submit_request(county_item)))
     assert {a.tenant for a in own} == {TOWNSHIP} and {(a.tenant, a.collect_tenant) for a in collected} == \
         {(COUNTY, TOWNSHIP)}
-    # accepted: one of its own and every collected one (no collected application is left awaiting the
-    # window's decision: another test holds the township's 'received' list to its own applications)
+    # accepted: one of its own and every collected one
     for app in (own[0], *collected):
         clerk.AcceptApplication(pb.AcceptApplicationRequest(application_id=app.id))
     # a tie on received_at across both branches: the order falls to the id, as before

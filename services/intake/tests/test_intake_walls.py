@@ -136,7 +136,8 @@ def test_tenant_isolation_of_reads_and_decisions(as_user, clerk, township_item, 
     assert e.code() == CODE.PERMISSION_DENIED
     mine = whole_list(clerk, status=pb.APPLICATION_STATUS_RECEIVED)
     assert app.id in {a.id for a in mine}
-    assert all(a.tenant == TOWNSHIP and a.status == pb.APPLICATION_STATUS_RECEIVED for a in mine)
+    # the window's own, and those it collected for the county (代收), in the status asked for
+    assert all(TOWNSHIP in (a.tenant, a.collect_tenant) and a.status == pb.APPLICATION_STATUS_RECEIVED for a in mine)
 
 
 def test_rls_alone_walls_every_intake_table(clerk, township_item, intake_db, today):
