@@ -17,6 +17,7 @@ from shared.tenancy import Role
 
 router = APIRouter(include_in_schema=False)
 HANDLERS = (Role.COMPLAINT_HANDLER, Role.SUPERVISOR, Role.HEAD)
+TAKERS = (Role.COMPLAINT_HANDLER, Role.HEAD)        # who work a complaint here (the supervisor reads)
 COMPLAINT = status_tokens(cpb.ComplaintStatus)
 CARD = status_tokens(spb.CardStatus)
 COMPLAINT_NAMES = {"received": "已登记，待指派", "assigned": "已指派专人", "progressing": "已报动态",
@@ -37,9 +38,13 @@ def complaint_list(request: Request, p: Staff):
 def complaint(request: Request, complaint_id: str, p: Staff):
     allow(p, *HANDLERS)
     c = complaints.call(request, p, "GetComplaint", cpb.GetComplaintRequest(complaint_id=complaint_id))
-    return render(request, "complaint.html", {"c": c, "status": COMPLAINT.get(c.status, ""),
-                                              "names": COMPLAINT_NAMES, "outcomes": OUTCOMES,
-                                              "channels": CHANNELS}, p=p)
+    return render(request, "complaint.html", {
+        "c": c, "status": COMPLAINT.get(c.status, ""), "names": COMPLAINT_NAMES, "outcomes": OUTCOMES,
+        "channels": CHANNELS,
+        # the forms of who may use them (complaints' rules): a handler or the head takes a complaint on; the
+        # assigned handler (专人) or the head reports on it and replies; the supervisor reads
+        "takes": any(p.has(r) for r in TAKERS),
+        "works": p.has(Role.HEAD) or (p.has(Role.COMPLAINT_HANDLER) and c.handler == p.username)}, p=p)
 
 
 def _back(complaint_id: str) -> RedirectResponse:
@@ -48,14 +53,14 @@ def _back(complaint_id: str) -> RedirectResponse:
 
 @router.post("/console/complaints/{complaint_id}/assign")
 def take_on(request: Request, complaint_id: str, p: Staff, form: Posted):
-    allow(p, Role.COMPLAINT_HANDLER, Role.HEAD)
+    allow(p, *TAKERS)
     complaints.call(request, p, "AssignHandler", cpb.AssignHandlerRequest(complaint_id=complaint_id))
     return _back(complaint_id)
 
 
 @router.post("/console/complaints/{complaint_id}/progress")
 def progress(request: Request, complaint_id: str, p: Staff, form: Posted):
-    allow(p, Role.COMPLAINT_HANDLER)
+    allow(p, *TAKERS)
     complaints.call(request, p, "ReportProgress",
                     cpb.ReportProgressRequest(complaint_id=complaint_id, text=form.get("text")))
     return _back(complaint_id)
@@ -63,7 +68,7 @@ def progress(request: Request, complaint_id: str, p: Staff, form: Posted):
 
 @router.post("/console/complaints/{complaint_id}/reply")
 def reply(request: Request, complaint_id: str, p: Staff, form: Posted):
-    allow(p, Role.COMPLAINT_HANDLER)
+    allow(p, *TAKERS)
     complaints.call(request, p, "Reply", cpb.ReplyRequest(
         complaint_id=complaint_id, outcome=form.get("outcome"), channel=form.get("channel"), text=form.get("text")))
     return _back(complaint_id)

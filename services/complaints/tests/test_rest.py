@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.pages_kit import csrf_of
 from gateway.settings import GatewaySettings
 from services.complaints import signing
 
@@ -129,3 +130,30 @@ def test_the_hotline_hands_over_through_rest(http, clock):
     assert r.status_code == 401
     r = http(None).post("/api/v1/hotline/complaints", f)
     assert r.status_code == 422 and r.json()["field"] == "signature"
+
+
+def test_the_console_offers_a_complaints_forms_to_who_may_use_them(http, client, tokens):
+    """Taking a complaint on is a handler's or the head's; reporting on it and replying are the assigned handler's
+    (专人) or the head's (complaints' rules); the supervisor reads. The page shows each form to them only, and the
+    head's report through it is taken, not refused by the page."""
+    cid = http("dongdajie.clerk").post("/api/v1/complaints", filing(VILLAGE)).json()["id"]
+    page = f"/console/complaints/{cid}"
+
+    def forms(user: str) -> set[str]:
+        r = http(user).get(page)
+        assert r.status_code == 200, (user, r.text)
+        return {f for f in ("assign-form", "progress-form", "reply-form") if f'id="{f}"' in r.text}
+
+    assert forms("dongdajie.supervisor") == set()
+    assert forms("dongdajie.complaints") == forms("dongdajie.head") == {"assign-form"}
+    assert http("dongdajie.complaints").post(f"/api/v1/complaints/{cid}/assign").json()["status"] == "assigned"
+    assert forms("dongdajie.complaints") == forms("dongdajie.head") == {"progress-form", "reply-form"}
+    assert forms("dongdajie.supervisor") == set()
+    headers = {"authorization": f"Bearer {tokens['dongdajie.head']}"}
+    r = client.post(f"{page}/progress", data={"csrf": csrf_of(tokens["dongdajie.head"]), "text": "负责人督办"},
+                    headers=headers, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert http("dongdajie.head").get(f"/api/v1/complaints/{cid}").json()["status"] == "progressing"
+    r = client.post(f"{page}/progress", data={"csrf": csrf_of(tokens["dongdajie.supervisor"]), "text": "x"},
+                    headers={"authorization": f"Bearer {tokens['dongdajie.supervisor']}"}, follow_redirects=False)
+    assert r.status_code == 403
