@@ -75,7 +75,10 @@ def proxy_request(request: Request, request_id: str, p: Staff):
     parent = str(p.tenant.parent) if p.tenant.parent else ""
     return render(request, "agent_request.html", {
         "r": r, "status": PROXY.get(r.status, ""), "names": PROXY_NAMES, "materials": materials, "chain": chain,
-        "handover": HANDOVER, "handover_names": HANDOVER_NAMES, "parent": parent}, p=p)
+        "handover": HANDOVER, "handover_names": HANDOVER_NAMES, "parent": parent,
+        # the forms of who may use them (agency's rules): the agent submits; the custody staff hand over; the
+        # admin and the supervisor read
+        "submits": p.has(Role.AGENT), "hands_over": any(p.has(r) for r in CUSTODY)}, p=p)
 
 
 @router.post("/console/agent/requests/{request_id}/submit")

@@ -134,3 +134,12 @@ def test_hand_over_to_a_non_ancestor_is_422(http, county_item):
 
 def test_401_without_a_token(client):
     assert client.get("/api/v1/agency/requests").status_code == 401
+
+
+def test_the_request_page_offers_the_submit_form_to_the_agent_not_the_admin(client, tokens, http, county_item):
+    """Submitting upward is the agent's (agency, and the page's route, refuse the admin, who reads the request)."""
+    rid = http("nanyuan.agent").post("/requests", body(county_item.id)).json()["id"]
+    for user, offered in (("nanyuan.agent", True), ("nanyuan.admin", False)):
+        page = client.get(f"/console/agent/requests/{rid}", headers={"authorization": f"Bearer {tokens[user]}"})
+        assert page.status_code == 200, (user, page.text)
+        assert ('id="submit-form"' in page.text) is offered, user

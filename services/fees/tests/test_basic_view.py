@@ -143,3 +143,12 @@ def test_the_rest_edge_and_the_console_speak_the_view(client, tokens, states):
     assert page.text.count('href="/console/cashier/') <= CONSOLE_PAGE
     for bad in ("-1", "x", str(CONSOLE_MAX_OFFSET + 1)):
         assert client.get("/console/cashier", params={"offset": bad}, headers=headers).status_code == 422, bad
+
+
+def test_the_fee_window_offers_the_notice_form_to_the_cashier_not_the_head(client, tokens, states):
+    """一案一书 is the cashier's to issue (fees and the page's route refuse the head, who reads the case)."""
+    number = states["assessed"]
+    for user, offered in (("county.cashier", True), ("county.head", False)):
+        page = client.get(f"/console/cashier/{number}", headers={"authorization": f"Bearer {tokens[user]}"})
+        assert page.status_code == 200 and number in page.text
+        assert ('id="notice-form"' in page.text) is offered, user
