@@ -77,7 +77,8 @@ MENUS = (
     Menu("/console/agent", "帮办代办", (Role.AGENT,), "a"),
     Menu("/console/handovers", "原件交接", (Role.AGENT, Role.WINDOW_CLERK, Role.TENANT_ADMIN), "h"),
     Menu("/console/complaints", "投诉办理", (Role.COMPLAINT_HANDLER, Role.SUPERVISOR, Role.HEAD), "b"),
-    Menu("/console/supervision", "电子监察", (Role.SUPERVISOR, Role.HEAD), "j"),
+    # the cards are the supervisor's (supervision's ListCards; DESIGN §2: supervision roles): not the head's
+    Menu("/console/supervision", "电子监察", (Role.SUPERVISOR,), "j"),
     Menu("/console#catalogue", "事项清单", (Role.TENANT_ADMIN,), "c"),
     Menu("/console/calendar", "工作日历", (Role.TENANT_ADMIN,), "d"),
     Menu("/console/fees", "收费目录", (Role.TENANT_ADMIN,), "g"),

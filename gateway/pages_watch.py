@@ -76,7 +76,7 @@ def reply(request: Request, complaint_id: str, p: Staff, form: Posted):
 
 @router.get("/console/supervision", response_class=HTMLResponse)
 def cards(request: Request, p: Staff, severity: str = Query("", pattern="^(yellow|red)?$")):
-    allow(p, Role.SUPERVISOR, Role.HEAD)
+    allow(p, Role.SUPERVISOR)
     found = supervision.call(request, p, "ListCards", spb.ListCardsRequest(severity=severity, limit=100))
     return render(request, "cards.html", {"cards": found.cards, "total": found.total, "card_status": CARD,
                                           "severity": severity}, p=p)

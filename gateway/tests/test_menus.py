@@ -1,0 +1,25 @@
+"""The console's menu offers each person the pages their roles can use (pages_kit.MENUS), with no I/O."""
+
+from __future__ import annotations
+
+from gateway.pages_kit import menus_of
+from shared.tenancy import DivisionCode, Principal, Role
+
+
+def _menu(*roles: Role, tenant: str = "620602") -> set[str]:
+    p = Principal(subject="t", username="t", tenant=DivisionCode(tenant), roles=frozenset(str(r) for r in roles))
+    return {m.path for m in menus_of(p)}
+
+
+def test_the_head_is_offered_the_units_lists_and_not_the_supervisors_cards():
+    """电子监察's cards are read by the supervisor only (supervision refused the head the page the menu offered)."""
+    head = _menu(Role.HEAD)
+    assert {"/console/window/today", "/console/queue", "/console/cashier", "/console/complaints"} <= head
+    assert "/console/supervision" not in head
+    assert "/console/supervision" in _menu(Role.SUPERVISOR)
+
+
+def test_the_province_only_page_is_a_provinces_and_a_role_without_a_page_has_no_menu():
+    assert "/console/onboarding" in _menu(Role.TENANT_ADMIN, tenant="62")
+    assert "/console/onboarding" not in _menu(Role.TENANT_ADMIN)
+    assert _menu(Role.SERVICE) == set()
