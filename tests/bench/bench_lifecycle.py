@@ -169,8 +169,8 @@ class Lifecycle:
             ch.close()
 
     def one(self, until: str = "") -> tuple[float, dict[str, float]]:
-        """One case from submission to delivery (or to the step `until`: open | notice, where a case waits for
-        a person — `make volume` takes such cases as templates): (active seconds, {step: ms})."""
+        """One case from submission to delivery (or to the step `until`: open | notice | pickup, where a case waits
+        for a person — `make volume` takes such cases as templates): (active seconds, {step: ms})."""
         n = next(self.seq)
         body = f"620602{1950 + n % 50}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
         id_number = body + resident_id_check_char(body)
@@ -233,6 +233,8 @@ class Lifecycle:
         # the window sees the result ready on its screen (a read, no lock) before it hands it out: the reads before
         # that are intake catching up with the completion; the pick-up itself is then one call, as at a window
         retries = self._until_completed(app.id, clerk)
+        if until == "pickup":                    # the result waits at the window for its hand-out (待出件)
+            return self._done(number, retries, t_start + province_ms / 1000, ms)
         self.intake.RecordPickup(ipb.RecordPickupRequest(
             application_id=app.id, picked_up_by="测试申请人", id_number=id_number, channel="window", what="居民身份证"),
             metadata=clerk, timeout=60)

@@ -4,8 +4,11 @@
 the lists people open all day against the volume a county holds after a year, not against an empty table.
 
 How: first a few dozen template cases go through the real processes (the lifecycle bench's path: the
-window, the back office, the fee window, the province's signed callback), in the three states a county's
-year holds — delivered (most), waiting in a reviewer's queue, and waiting for payment on an issued notice.
+window, the back office, the fee window, the province's signed callback), in the four states a county's
+year holds — delivered (most), waiting in a reviewer's queue, waiting for payment on an issued notice, and
+completed with the result waiting at the window to be handed out (what the window's 待出件 counts).
+Not held: applications still awaiting the window's decision or a correction (they have no case number yet, by
+which every row here is cloned); at any moment they are the day's few.
 Then each template is cloned in bulk SQL as the owner, bound to the county as the services bind it (every
 row keeps the tenant columns its template has, so RLS sees them as the county's): every uuid is mapped
 (md5 of the uuid and the clone's number, so foreign keys stay joined), every case/notice/payment number
@@ -41,9 +44,11 @@ COUNTY = "620602"
 DEFAULT_DATABASE = "sanji_volume"
 # templates per state, and each state's share of the year's cases. A default: a county decides most of
 # its year's cases; what waits at any moment is the last few weeks' (承诺时限 of 5–15 working days)
-TEMPLATES = {"delivered": 24, "open": 8, "notice": 8}
-SHARES = {"delivered": 0.95, "open": 0.03, "notice": 0.02}
-MAX_AGE_DAYS = {"delivered": 365, "open": 15, "notice": 10}
+# A result ready and not yet collected (待出件) waits at the window for days: ~1% of a year is the last ten days'
+# results of a county that hands most of them out by post or through the village points (a default)
+TEMPLATES = {"delivered": 24, "open": 8, "notice": 8, "pickup": 8}
+SHARES = {"delivered": 0.94, "open": 0.03, "notice": 0.02, "pickup": 0.01}
+MAX_AGE_DAYS = {"delivered": 365, "open": 15, "notice": 10, "pickup": 10}
 BATCH = 50_000
 
 # tables in insert order (foreign keys), each with how its rows reach their template's case number
