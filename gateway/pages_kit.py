@@ -80,7 +80,8 @@ MENUS = (
     # the cards are the supervisor's (supervision's ListCards; DESIGN §2: supervision roles): not the head's
     Menu("/console/supervision", "电子监察", (Role.SUPERVISOR,), "j"),
     Menu("/console#catalogue", "事项清单", (Role.TENANT_ADMIN,), "c"),
-    Menu("/console/calendar", "工作日历", (Role.TENANT_ADMIN,), "d"),
+    # a local holiday is proposed by an admin and approved by another admin or the head (a unit has one admin)
+    Menu("/console/calendar", "工作日历", (Role.TENANT_ADMIN, Role.HEAD), "d"),
     Menu("/console/fees", "收费目录", (Role.TENANT_ADMIN,), "g"),
     Menu("/console/onboarding", "县区上线", (Role.TENANT_ADMIN,), "o", province_only=True),
 )

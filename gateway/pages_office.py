@@ -214,8 +214,9 @@ CHANGE_NAMES = {"proposed": "待批准", "approved": "已生效", "rejected": "�
 
 @router.get("/console/calendar", response_class=HTMLResponse)
 def calendar(request: Request, p: Staff):
-    """The unit's local holidays: proposed by one admin, approved by another, and the cases each moved."""
-    allow(p, Role.TENANT_ADMIN, Role.SUPERVISOR)
+    """The unit's local holidays: proposed by one admin, approved by another admin or the head (not the proposer:
+    approval's rule), and the cases each moved."""
+    allow(p, Role.TENANT_ADMIN, Role.HEAD, Role.SUPERVISOR)
     changes = approval.call(request, p, "ListCalendarChanges", apb.ListCalendarChangesRequest(limit=100)).changes
     return render(request, "calendar.html", {"changes": changes, "change": status_tokens(apb.CalendarChangeStatus),
                                              "names": CHANGE_NAMES}, p=p)
@@ -231,7 +232,7 @@ def propose_holiday(request: Request, p: Staff, form: Posted):
 
 @router.post("/console/calendar/{change_id}/approve")
 def approve_holiday(request: Request, change_id: str, p: Staff, form: Posted):
-    allow(p, Role.TENANT_ADMIN)
+    allow(p, Role.TENANT_ADMIN, Role.HEAD)
     approval.call(request, p, "ApproveLocalHoliday", apb.ApproveLocalHolidayRequest(change_id=change_id),
                   at_least=120.0)
     return RedirectResponse("/console/calendar", status_code=303)

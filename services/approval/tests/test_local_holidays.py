@@ -21,6 +21,7 @@ from sanji.approval.v1 import approval_pb2 as pb
 from sqlalchemy import text
 
 from gateway.app import create_app
+from gateway.pages_kit import csrf_of
 from gateway.settings import GatewaySettings
 from services.approval.tests.conftest import field_of, get, rpc_error
 from shared.db import owner_connection
@@ -187,6 +188,16 @@ def test_a_two_person_local_holiday_moves_the_open_deadlines_and_is_audited(as_,
     r = client.post(f"{API}/local-holidays/{change.id}/approve", headers=auth(tokens, "county.admin"))
     assert r.status_code == 403, r.text
     assert get(as_, msg.case_number).promised.due == "2026-05-19"
+
+    # the console offers the approval to the head and not to the proposer (the unit's one admin): the calendar is
+    # on the head's menu, and the head's approval reaches approval (an unknown change: its 404, not the page's 403)
+    approve_form = f'action="/console/calendar/{change.id}/approve"'
+    assert approve_form not in client.get("/console/calendar", headers=auth(tokens, "county.admin")).text
+    page = client.get("/console/calendar", headers=auth(tokens, "county.head"))
+    assert page.status_code == 200 and approve_form in page.text and 'href="/console/calendar"' in page.text
+    r = client.post(f"/console/calendar/{uuid.uuid4()}/approve", data={"csrf": csrf_of(tokens["county.head"])},
+                    headers=auth(tokens, "county.head"), follow_redirects=False)
+    assert r.status_code == 404, r.text
 
     # a second person of the unit approves: the day joins the county's calendar, deadlines move (the township's
     # too, which follows the county's calendar; not another county's)

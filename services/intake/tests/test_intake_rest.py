@@ -115,6 +115,22 @@ def test_the_head_finds_a_proposed_refusal_on_the_window_list_and_confirms_it_in
     assert r.status_code == 200 and r.json()["status"] == "rejected"
 
 
+def test_the_proposer_of_a_refusal_is_not_offered_its_confirmation(client, tokens, catalogue_items, today):
+    """无权否决 (seed 003 §20): a chief representative who also works the window proposes a refusal; another —
+    the head — confirms it. The proposer's page says so instead of offering a form intake would refuse."""
+    chief, head = auth(tokens, "county.chief"), auth(tokens, "county.head")
+    app = client.post(BASE, json=body(catalogue_items["county"].id), headers=chief).json()
+    assert app["tenant"] == "620602", app
+    r = client.post(f"{BASE}/{app['id']}/reject", json={"reason": "申请事项依法不需要取得行政许可"}, headers=chief)
+    assert r.status_code == 200 and r.json()["rejection"]["pending"] is True
+    own = client.get(f"/console/window/app/{app['id']}", headers=chief).text
+    assert 'id="confirm-rejection-form"' not in own and 'id="not-own-rejection"' in own
+    theirs = client.get(f"/console/window/app/{app['id']}", headers=head).text
+    assert 'id="confirm-rejection-form"' in theirs and 'id="not-own-rejection"' not in theirs
+    r = client.post(f"{BASE}/{app['id']}/reject/confirm", json={"confirm": True}, headers=chief)
+    assert r.status_code == 409                                   # intake's own rule, the page's reason
+
+
 def test_rest_walls(client, tokens, catalogue_items, today):
     app = client.post(BASE, json=body(catalogue_items["township"].id), headers=auth(tokens, "dongdajie.clerk")).json()
     assert client.get(BASE).status_code == 401
