@@ -23,3 +23,10 @@ def test_the_province_only_page_is_a_provinces_and_a_role_without_a_page_has_no_
     assert "/console/onboarding" in _menu(Role.TENANT_ADMIN, tenant="62")
     assert "/console/onboarding" not in _menu(Role.TENANT_ADMIN)
     assert _menu(Role.SERVICE) == set()
+
+
+def test_the_case_page_admits_whom_approval_lets_read_a_case():
+    from gateway.pages_office import CASE_READERS
+    from services.approval.domain import STAFF_ROLES
+
+    assert set(CASE_READERS) == set(STAFF_ROLES)
