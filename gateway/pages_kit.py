@@ -139,12 +139,17 @@ class Pager:
     next: str | None
 
 
-def pager(request: Request, offset: int, shown: int, total: int, capped: bool, param: str = "offset") -> Pager:
+def capped(count: int, more: bool) -> str:
+    """A count the services made up to their cap (LIST_TOTAL_CAP, 1,000): "1000+" when more match."""
+    return f"{count}+" if more else str(count)
+
+
+def pager(request: Request, offset: int, shown: int, total: int, total_capped: bool,
+          param: str = "offset") -> Pager:
     """The pager of a list whose page at `offset` (the query parameter `param`) shows `shown` rows of `total`."""
-    more = shown == CONSOLE_PAGE and (capped or offset + shown < total) and offset + shown < CONSOLE_MAX_OFFSET
+    more = shown == CONSOLE_PAGE and (total_capped or offset + shown < total) and offset + shown < CONSOLE_MAX_OFFSET
     at = request.url.remove_query_params(param)
-    return Pager(first=offset + 1 if shown else offset, last=offset + shown,
-                 total=f"{total}+" if capped else str(total),
+    return Pager(first=offset + 1 if shown else offset, last=offset + shown, total=capped(total, total_capped),
                  prev=str(at.include_query_params(**{param: max(offset - CONSOLE_PAGE, 0)})) if offset > 0 else None,
                  next=str(at.include_query_params(**{param: offset + shown})) if more else None)
 

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sanji.catalogue.v1 import catalogue_pb2 as cpb
 from sanji.intake.v1 import intake_pb2 as pb
 
-from gateway.pages_kit import CONSOLE_MAX_OFFSET, CONSOLE_PAGE, Posted, Staff, allow, pager, render
+from gateway.pages_kit import CONSOLE_MAX_OFFSET, CONSOLE_PAGE, Posted, Staff, allow, capped, pager, render
 from gateway.rest import status_tokens
 from gateway.routes_catalogue import catalogue
 from gateway.routes_intake import intake
@@ -34,11 +34,6 @@ HANDLED = (cpb.LISTING_KIND_OWN, cpb.LISTING_KIND_DELEGATED)
 
 # what the window's list counts as waiting on it: a decision on receipt, a correction, a hand-out
 WAITING = (pb.APPLICATION_STATUS_RECEIVED, pb.APPLICATION_STATUS_CORRECTION, pb.APPLICATION_STATUS_COMPLETED)
-
-
-def _capped(count: int, capped: bool) -> str:
-    """A count made up to a cap (intake's LIST_TOTAL_CAP, issue 22): "1000+" when more match."""
-    return f"{count}+" if capped else str(count)
 
 
 def status_of(app: pb.Application) -> str:
@@ -217,10 +212,10 @@ def today(request: Request, p: Staff, status: str = Query("", pattern="^(" + "|"
                                                                                 offset=offset))
     rows = [{"app": a, "status": status_of(a), "name": STATUS_NAMES.get(status_of(a), ""),
              "tag": STATUS_TAG.get(status_of(a), "")} for a in apps.applications]
-    # what the window waits on, counted over its whole list: a year holds far more than the page's 200 rows, and
-    # a correction or a result waiting since last month is still waiting
+    # what the window waits on, counted over its whole list, not the page: a year holds far more rows than a page,
+    # and a correction or a result waiting since last month is still waiting
     counted = intake.call(request, p, "CountApplications", pb.CountApplicationsRequest(statuses=WAITING))
-    waiting = {TOKENS[c.status]: _capped(c.count, c.capped) for c in counted.counts}
+    waiting = {TOKENS[c.status]: capped(c.count, c.capped) for c in counted.counts}
     return render(request, "window_today.html", {
         "rows": rows, "status": status, "waiting": waiting, "names": STATUS_NAMES,
         "pager": pager(request, offset, len(rows), apps.total, apps.total_capped)}, p=p)
