@@ -16,9 +16,6 @@ from sanji.intake.v1 import intake_pb2 as pb
 from sqlalchemy import text
 
 from gateway.pages_kit import CONSOLE_MAX_OFFSET, CONSOLE_PAGE
-from services.intake import handlers as intake_handlers_module
-from services.intake import repository
-from services.intake.domain import Status
 from services.intake.repository import LIST_TOTAL_CAP
 from services.intake.tests.conftest import (
     COUNTY,
@@ -31,7 +28,6 @@ from services.intake.tests.conftest import (
     submit_request,
 )
 from services.intake.translate import STATUS
-from shared.tenancy import DivisionCode, Principal, Role
 
 EVERY = [pb.ApplicationStatus.Value(n) for n in pb.ApplicationStatus.keys() if not n.endswith("UNSPECIFIED")]
 
@@ -128,20 +124,42 @@ def test_statuses_that_are_not_a_set_of_known_ones_are_refused(as_user, statuses
     assert re.search(r"[\u4e00-\u9fff]", e.details())                    # said in Chinese
 
 
-def test_a_count_above_the_cap_says_so(intake_handlers, collecting, intake_db, monkeypatch):
-    """The cap is the list's (1,000): lowered here to two, the unit's three received applications count as "2+"
-    while its one correction counts as itself."""
-    monkeypatch.setattr(repository, "LIST_TOTAL_CAP", 2)
-    monkeypatch.setattr(intake_handlers_module, "LIST_TOTAL_CAP", 2)
-    clerk = Principal(subject="test-dongdajie-clerk", username="dongdajie.clerk", tenant=DivisionCode(TOWNSHIP),
-                      roles=frozenset({str(Role.WINDOW_CLERK)}))
-    reference = _reference(intake_db, TOWNSHIP)
-    got = intake_handlers.count(clerk, statuses=[Status.RECEIVED, Status.CORRECTION, Status.PICKED_UP], subtree=False)
-    assert got == [(Status.RECEIVED, 2, True),
-                   (Status.CORRECTION, min(reference["correction"], 2), reference["correction"] > 2),
-                   (Status.PICKED_UP, min(reference.get("picked_up", 0), 2), reference.get("picked_up", 0) > 2)]
-    listed, total, capped = intake_handlers.list(clerk, status=Status.RECEIVED, subtree=False, limit=1, offset=0)
-    assert (total, capped) == (2, True)
+@pytest.fixture
+def cap_of_completed(intake_db):
+    """The sibling township (xidajie) with LIST_TOTAL_CAP results waiting for their hand-out (bare rows, written
+    bound to it as the service writes); removed afterwards."""
+    def add(count: int, first: int = 1) -> None:
+        with intake_db.unit_of_work(tenant=SIBLING) as uow:
+            uow.session.execute(text(
+                "INSERT INTO intake.applications (id, tenant_code, origin_tenant, idempotency_key, item_id,"
+                " item_version, item_name, scenario_code, channel, status, applicant_id_number, applicant_id_suffix,"
+                " received_at, received_on, doc) SELECT gen_random_uuid(), :t, :t, 'cap-' || g, gen_random_uuid(), 1,"
+                " '居民身份证换领', 'S1', 1, 'completed', '620602194003150019', '150019',"
+                " timestamptz '2026-01-05 09:00+08' + g * interval '1 minute', date '2026-01-05', '{}'"
+                " FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) g"),
+                {"t": SIBLING, "first": first, "last": first + count - 1})
+            uow.commit()
+    add(LIST_TOTAL_CAP)
+    yield add
+    with intake_db.unit_of_work(tenant=SIBLING) as uow:
+        uow.session.execute(text("DELETE FROM intake.applications WHERE tenant_code = :t AND idempotency_key LIKE"
+                                 " 'cap-%'"), {"t": SIBLING})
+        uow.commit()
+
+
+def test_a_count_above_the_cap_says_so(as_user, cap_of_completed, intake_db):
+    """Up to the list's cap (1,000) a count is exact; above it, it is the cap and says so ("1000+"), as the list's
+    total does; the other statuses counted beside it stay exact."""
+    sibling, completed = as_user("xidajie.clerk"), [pb.APPLICATION_STATUS_COMPLETED, pb.APPLICATION_STATUS_RECEIVED]
+    reference = _reference(intake_db, SIBLING)
+    assert reference["completed"] >= LIST_TOTAL_CAP
+    assert _counted(sibling, completed) == _expected(reference, completed)
+    cap_of_completed(1, first=LIST_TOTAL_CAP + 1)
+    reference = _reference(intake_db, SIBLING)
+    got = _counted(sibling, completed)
+    assert got[0] == (pb.APPLICATION_STATUS_COMPLETED, LIST_TOTAL_CAP, True) and got == _expected(reference, completed)
+    listed = sibling.ListApplications(pb.ListApplicationsRequest(status=pb.APPLICATION_STATUS_COMPLETED, limit=1))
+    assert (listed.total, listed.total_capped) == (LIST_TOTAL_CAP, True)
 
 
 def test_the_window_page_shows_what_waits_on_the_whole_list(client, tokens, collecting, intake_db):
