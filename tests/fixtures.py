@@ -118,7 +118,11 @@ def demo_platform(test_settings, tmp_path_factory):
              # every end-to-end test calls from the one loopback address: in random order their public lookups
              # (progress, ratings, complaint follow-ups) together passed the 20 a minute one client may make;
              # the limiter itself is tested in gateway/tests/test_ratelimit.py
-             "SANJI_RATE_LIMIT_LOOKUP": "600/minute"})
+             "SANJI_RATE_LIMIT_LOOKUP": "600/minute",
+             # and the browser tests' staff all log in from it: a login is two requests on the login budget (the
+             # login and the callback), and the suite's logins passed the 30 a minute (15 people), the last
+             # one's callback answered 429
+             "SANJI_RATE_LIMIT_LOGIN": "600/minute"})
     try:
         platform.start_oidc(users_file)
         platform.start_services()
