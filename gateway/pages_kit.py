@@ -70,7 +70,7 @@ class Menu:
 
 
 MENUS = (
-    Menu("/console/window", "综合受理", (Role.WINDOW_CLERK, Role.CHIEF_REPRESENTATIVE), "n"),
+    Menu("/console/window", "综合受理", (Role.WINDOW_CLERK,), "n"),
     Menu("/console/window/today", "今日办件", (Role.WINDOW_CLERK, Role.CHIEF_REPRESENTATIVE, Role.HEAD), "t"),
     Menu("/console/queue", "审批待办", (Role.REVIEWER, Role.DECIDER, Role.HEAD, Role.CHIEF_REPRESENTATIVE), "q"),
     Menu("/console/cashier", "收费", (Role.CASHIER, Role.HEAD), "f"),

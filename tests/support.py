@@ -72,6 +72,8 @@ TEST_USERS = [
     user("county.decider2", "620602", "decider", name="周决定"),
     user("county.both", "620602", "reviewer", "decider", name="吴兼岗"),
     user("county.chief", "620602", "chief_representative", "window_clerk", name="冯首代"),
+    # a chief representative who does not also work the window: reads it and confirms its refusals, takes nothing in
+    user("county.chiefonly", "620602", "chief_representative", name="郑首代"),
     user("dongdajie.reviewer", "620602001", "reviewer", name="陈街审"),
     user("dongdajie.decider", "620602001", "decider", name="褚街决"),
     user("xidajie.reviewer", "620602002", "reviewer", name="卫街审"),

@@ -30,3 +30,12 @@ def test_the_case_page_admits_whom_approval_lets_read_a_case():
     from services.approval.domain import STAFF_ROLES
 
     assert set(CASE_READERS) == set(STAFF_ROLES)
+
+
+def test_the_window_s_intake_is_offered_to_the_window_clerk_and_its_list_to_the_chief_representative():
+    """综合受理 takes applications in, which intake lets the window clerk alone do; the chief representative reads
+    the window's list (and confirms its refusals) with or without that role."""
+    assert "/console/window" in _menu(Role.WINDOW_CLERK)
+    chief = _menu(Role.CHIEF_REPRESENTATIVE)
+    assert "/console/window" not in chief and "/console/window/today" in chief
+    assert "/console/window" in _menu(Role.CHIEF_REPRESENTATIVE, Role.WINDOW_CLERK)

@@ -123,3 +123,25 @@ def test_a_unit_admin_completes_adjusts_lists_for_proxy_and_cancels_an_item_with
     # a clerk may not use the page
     r = gw.get(f"/console/catalogue/{draft['id']}", headers={"authorization": f"Bearer {tokens['county.clerk']}"})
     assert r.status_code == 403 and "单位管理员" in r.text
+
+
+def test_a_chief_representative_who_does_not_work_the_window_is_offered_no_intake_form(catalogue_server, oidc,
+                                                                                      verifier, tokens):
+    """Intake takes in, accepts, corrects, refuses and hands out for the window clerk only: a chief representative
+    without that role gets the 403 page for the window's forms (not a form intake then refuses), and one who also
+    works the window keeps them."""
+    gw = gateway(catalogue_server, oidc, verifier)
+    only = tokens["county.chiefonly"]
+    as_only = {"authorization": f"Bearer {only}"}
+    for path in ("/console/window", "/console/window/new?item=x", "/console/window/applicant?id_number=x"):
+        r = gw.get(path, headers=as_only)
+        assert r.status_code == 403 and "您的角色不能使用此页面" in r.text and "综合受理员" in r.text, path
+    form = {**as_only, "content-type": "application/x-www-form-urlencoded"}
+    for action in ("accept", "correction", "supply", "reject", "pickup"):
+        r = gw.post(f"/console/window/app/x/{action}", content=f"csrf={csrf_of(only)}", headers=form)
+        assert r.status_code == 403 and "您的角色不能使用此页面" in r.text, action
+    r = gw.post("/console/window/new", content=f"csrf={csrf_of(only)}", headers=form)
+    assert r.status_code == 403 and "您的角色不能使用此页面" in r.text
+    # the chief who is also a window clerk searches the catalogue to take an application in
+    r = gw.get("/console/window", headers={"authorization": f"Bearer {tokens['county.chief']}"})
+    assert r.status_code == 200 and "综合受理" in r.text
