@@ -366,6 +366,10 @@ def test_a_correction_consumed_after_the_acceptance_still_goes_first(handlers, d
     kinds = ("correction_requested", "application_accepted", "case_decided")
     orders = list(itertools.permutations(range(len(kinds))))
     cases = [(str(uuid.uuid4()), n) for n in case_numbers(len(orders))]
+    keys = {key for case in cases for key in case}
+
+    def ours(receipts):
+        return [r for r in receipts if r.case_ref in keys]
     handlers.settle = dt.timedelta(hours=1)
     for round_ in range(len(kinds)):
         for (application_id, number), order in zip(cases, orders, strict=True):
@@ -381,10 +385,12 @@ def test_a_correction_consumed_after_the_acceptance_still_goes_first(handlers, d
             deliver_event(subscribed(SUBSCRIPTIONS, f"report_{kinds[i]}", handlers), docking_db, COUNTY, message,
                           source=source)
         handlers.deliver_due()
-        assert simulator.receipts() == []
+        assert ours(simulator.receipts()) == []
     handlers.settle = dt.timedelta(0)
     drain(handlers, docking_db)
     for (application_id, number), order in zip(cases, orders, strict=True):
         assert simulator.reports_of(number) == list(kinds), order
         assert simulator.reports_of(application_id) == [], order
-    assert len(simulator.receipts()) == len(cases) * len(kinds)
+    # this test's cases only: another test's report may be delivered by the same pass (CI at 55a6484 counted 19
+    # receipts for these 18 reports), as in the online-case test above
+    assert len(ours(simulator.receipts())) == len(cases) * len(kinds)
