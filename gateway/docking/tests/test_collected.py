@@ -183,13 +183,14 @@ def test_a_collected_provincial_case_is_reported_under_the_county_once_in_order(
         assert uow.value(sql("SELECT count(*) FROM docking.outbound WHERE case_key = :k"), {"k": serial}) == 0
 
 
-def test_a_window_outside_the_unit_is_no_collector(handlers, docking_db):
+def test_a_window_outside_the_unit_is_no_collector(handlers, docking_db, unsent):
     """An event of the province naming a window of another province, or of the county naming its sibling county,
     is reported as not collected (under its own unit), never under the named window."""
     from sanji.approval.v1 import events_pb2 as approval_ev
 
     for tenant, window in ((PROVINCE, OTHER_PROVINCE_COUNTY), (COUNTY, SIBLING_COUNTY)):
         number = f"T{uuid.uuid4().hex[:10].upper()}"
+        unsent.append((tenant, number))
         deliver_event(subscribed(SUBSCRIPTIONS, "report_case_decided", handlers), docking_db, tenant,
                       approval_ev.CaseDecided(case_number=number, tenant=tenant, outcome="approved",
                                               collect_tenant=window))

@@ -28,8 +28,9 @@ def ningxia_codes(migrated):
     owner_exec(url, "DELETE FROM catalogue.code_mappings WHERE province = '64' AND code_set = 'progress'")
 
 
-def _accepted(handlers, db, tenant: str) -> dict:
+def _accepted(handlers, db, tenant: str, unsent: list[tuple[str, str]]) -> dict:
     case = f"{tenant}{uuid.uuid4().hex[:10].upper()}"
+    unsent.append((tenant, case))
     deliver_event(subscribed(SUBSCRIPTIONS, "report_application_accepted", handlers), db, tenant,
                   intake_ev.ApplicationAccepted(application_id=str(uuid.uuid4()), tenant=tenant, case_number=case),
                   source="intake")
@@ -39,17 +40,18 @@ def _accepted(handlers, db, tenant: str) -> dict:
 
 
 def test_a_report_carries_the_provinces_code_from_the_catalogues_mapping_table(
-        ningxia_codes, docking_db, county_keys, province_keys, catalogue_server):
+        ningxia_codes, docking_db, county_keys, province_keys, catalogue_server, unsent):
     h = make_handlers(docking_db, county_keys, province_keys, catalogue=CatalogueClient(catalogue_server))
-    assert _accepted(h, docking_db, NINGXIA_COUNTY)["progress_code"] == "0301"
-    assert _accepted(h, docking_db, COUNTY)["progress_code"] == "3"          # Gansu's table: one to one
+    assert _accepted(h, docking_db, NINGXIA_COUNTY, unsent)["progress_code"] == "0301"
+    assert _accepted(h, docking_db, COUNTY, unsent)["progress_code"] == "3"          # Gansu's table: one to one
     # a province without a table: the documented default, the internal code
-    assert _accepted(h, docking_db, "150102")["progress_code"] == "3"
+    assert _accepted(h, docking_db, "150102", unsent)["progress_code"] == "3"
 
 
-def test_a_catalogue_that_cannot_answer_leaves_the_event_to_be_tried_again(docking_db, county_keys, province_keys):
+def test_a_catalogue_that_cannot_answer_leaves_the_event_to_be_tried_again(docking_db, county_keys, province_keys,
+                                                                          unsent):
     import grpc
 
     h = make_handlers(docking_db, county_keys, province_keys, catalogue=CatalogueClient("127.0.0.1:9", timeout=1))
     with pytest.raises(grpc.RpcError):
-        _accepted(h, docking_db, COUNTY)
+        _accepted(h, docking_db, COUNTY, unsent)
